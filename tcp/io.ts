@@ -1,0 +1,65 @@
+/**
+ * Byte-stream primitives that honour counts and EOF (Beej: a stream has no message boundaries;
+ * loop until every byte is written or read). Everything netlab does on raw `read`/`write` goes
+ * through these instead of assuming one call moves one message.
+ */
+
+/** Anything with a raw `read` (a `Deno.Conn`, a `Deno.FsFile`, `Deno.stdin`). */
+export interface ByteReader {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** Anything with a raw `write` that may write fewer bytes than asked. */
+export interface ByteWriter {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** Writes every byte of `bytes` to `w`, looping over short writes. */
+export async function writeAll(w: ByteWriter, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await w.write(bytes.subarray(at));
+}
+
+/**
+ * Reads until exactly `n` bytes have arrived. Returns fewer only when the peer closed first
+ * (the caller decides whether a short read is an error).
+ */
+export async function readExactly(r: ByteReader, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await r.read(out.subarray(filled));
+    if (got === null) return out.subarray(0, filled);
+    filled += got;
+  }
+  return out;
+}
+
+/** Reads until EOF, refusing to hold more than `maxBytes` (default 64 MiB). */
+export async function readAll(
+  r: ByteReader,
+  { maxBytes = 64 * 1024 * 1024 }: { maxBytes?: number } = {},
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    const got = await r.read(buf);
+    if (got === null) break;
+    total += got;
+    if (total > maxBytes) throw new RangeError(`Refusing to buffer more than ${maxBytes} bytes`);
+    parts.push(buf.slice(0, got));
+  }
+  return concatBytes(parts, total);
+}
+
+/** Joins byte arrays into one. */
+export function concatBytes(parts: Uint8Array[], total?: number): Uint8Array {
+  const out = new Uint8Array(total ?? parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

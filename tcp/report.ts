@@ -1,0 +1,56 @@
+/**
+ * One small reporter per script instead of scattered `console.log` calls. Every human line
+ * carries an event name and structured fields, so the same call can later print a `--json`
+ * event (`{"ts","tool","event",…}`) or an `--explain` view without touching the scripts.
+ */
+
+/** Structured detail attached to a reported line. */
+export type Fields = Record<string, unknown>;
+
+/** Where a reporter writes; tests pass arrays to capture output. */
+export interface ReportSink {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** What a script reports through. */
+export interface Reporter {
+  /** A normal line on stdout, e.g. `info("listening on 127.0.0.1:8080", "listening", {…})`. */
+  info(text: string, event?: string, fields?: Fields): void;
+  /** A warning or per-connection failure on stderr; the program goes on. */
+  warn(text: string, event?: string, fields?: Fields): void;
+}
+
+/** Options for `createReporter`. */
+export interface ReporterOptions {
+  /** Print newline-delimited JSON events instead of human text. */
+  json?: boolean;
+  /** Print nothing on stdout (e.g. `--quiet` for benchmarks); warnings still go to stderr. */
+  quiet?: boolean;
+  sink?: ReportSink;
+}
+
+const consoleSink: ReportSink = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+};
+
+/** Creates the reporter for `tool` (the script's name, e.g. `tcp/server`). */
+export function createReporter(tool: string, options: ReporterOptions = {}): Reporter {
+  const sink = options.sink ?? consoleSink;
+  const emit = (to: "out" | "err", text: string, event = "log", fields: Fields = {}) => {
+    if (options.json) {
+      sink.out(JSON.stringify({ ts: new Date().toISOString(), tool, event, ...fields, text }));
+    } else {
+      sink[to](text);
+    }
+  };
+  return {
+    info(text, event, fields) {
+      if (!options.quiet) emit("out", text, event, fields);
+    },
+    warn(text, event = "error", fields) {
+      emit("err", text, event, fields);
+    },
+  };
+}

@@ -1,0 +1,307 @@
+/**
+ * Test helpers shared by every topic: run a netlab script as a real subprocess, wait for its
+ * `listening on …` line (never a sleep), talk to it, stop it, and find out whether an interop
+ * tool such as `dig`, `curl` or `nc` is installed (tests that need one are reported as ignored
+ * when it is missing, never as passed).
+ */
+
+/** The repository root (tests run scripts with it as the working directory). */
+export const ROOT = new URL("..", import.meta.url).pathname;
+
+export { readAll, readExactly, writeAll } from "../tcp/io.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** What a finished script left behind. */
+export interface ScriptResult {
+  code: number;
+  signal: Deno.Signal | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for `runScript` and `startScript`. */
+export interface ScriptOptions {
+  /** Bytes or text written to stdin, which is then closed. Omitted: stdin is closed at once. */
+  stdin?: string | Uint8Array;
+  /** Kill the script (SIGKILL) if it runs longer than this. Default 20 s. */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+function denoArgs(script: string, args: string[]): string[] {
+  return ["run", "-A", "--quiet", script, ...args];
+}
+
+/** Runs `deno run -A script args…` to completion and collects its output. */
+export async function runScript(
+  script: string,
+  args: string[] = [],
+  options: ScriptOptions = {},
+): Promise<ScriptResult> {
+  return await runCommand(Deno.execPath(), denoArgs(script, args), {
+    cwd: ROOT,
+    ...options,
+  });
+}
+
+/** Runs any command to completion (used for interop tools like `dig`, `curl`, `nc`). */
+export async function runCommand(
+  command: string,
+  args: string[] = [],
+  options: ScriptOptions = {},
+): Promise<ScriptResult> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, options.timeoutMs ?? 20_000);
+  try {
+    if (options.stdin !== undefined) {
+      const bytes = typeof options.stdin === "string"
+        ? encoder.encode(options.stdin)
+        : options.stdin;
+      const writer = child.stdin.getWriter();
+      try {
+        await writer.write(bytes);
+        await writer.close();
+      } catch {
+        // The child may exit before reading all of stdin; its output tells the story.
+      }
+    }
+    const out = await child.output();
+    return {
+      code: out.code,
+      signal: out.signal,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A script started by `startScript`, still running. */
+export interface RunningScript extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  /** The address from the first `listening on …` line, e.g. `127.0.0.1:41234`. */
+  address: string;
+  /** Host and port parsed from it (`host` without brackets; port 0 for unix sockets). */
+  host: string;
+  port: number;
+  /** The first stdout line (`listening on …`). */
+  firstLine: string;
+  /** Stdout lines seen so far (including the first). */
+  lines: string[];
+  /** Stderr text seen so far. */
+  stderr(): string;
+  /** Waits until a stdout line matches, returning it. Rejects if the script exits first. */
+  waitForLine(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  /** Sends a signal (default SIGINT, like Ctrl-C) and waits for exit and all output. */
+  stop(signal?: Deno.Signal): Promise<ScriptResult>;
+}
+
+/**
+ * Starts `deno run -A script args…` and resolves once its first stdout line starting with
+ * `listening on ` has appeared, parsing the address from it.
+ */
+export async function startScript(
+  script: string,
+  args: string[] = [],
+  options: ScriptOptions = {},
+): Promise<RunningScript> {
+  return await startCommand(Deno.execPath(), denoArgs(script, args), options);
+}
+
+/** Like `startScript` for any command that prints a `listening on …` line. */
+export async function startCommand(
+  command: string,
+  args: string[],
+  options: ScriptOptions = {},
+): Promise<RunningScript> {
+  const child = new Deno.Command(command, {
+    args,
+    cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      typeof options.stdin === "string" ? encoder.encode(options.stdin) : options.stdin,
+    );
+    await writer.close();
+  }
+
+  const lines: string[] = [];
+  let stderrText = "";
+  let exited = false;
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+
+  const pumpOut = (async () => {
+    let pending = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      let nl;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        lines.push(pending.slice(0, nl).replace(/\r$/, ""));
+        pending = pending.slice(nl + 1);
+      }
+      wake();
+    }
+    if (pending) lines.push(pending);
+  })();
+  const pumpErr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderrText += chunk;
+      wake();
+    }
+  })();
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  // Output is complete only when both pipes have closed and the process has exited.
+  const finished = Promise.all([pumpOut, pumpErr, status]).then(([, , s]) => {
+    exited = true;
+    wake();
+    return s;
+  });
+
+  const hardKill = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, options.timeoutMs ?? 60_000);
+
+  function waitForLine(pattern: RegExp | string, timeoutMs = 15_000): Promise<string> {
+    const test = (line: string) =>
+      typeof pattern === "string" ? line.includes(pattern) : pattern.test(line);
+    return new Promise((resolve, reject) => {
+      let seen = 0;
+      const check = () => {
+        for (; seen < lines.length; seen++) {
+          if (test(lines[seen])) {
+            done();
+            resolve(lines[seen]);
+            return;
+          }
+        }
+        if (exited) {
+          done();
+          reject(
+            new Error(
+              `script exited before printing ${pattern}\nstdout:\n${
+                lines.join("\n")
+              }\nstderr:\n${stderrText}`,
+            ),
+          );
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for ${pattern}\nstdout:\n${lines.join("\n")}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  }
+
+  let stopped: Promise<ScriptResult> | undefined;
+  function stop(signal: Deno.Signal = "SIGINT"): Promise<ScriptResult> {
+    stopped ??= (async () => {
+      if (!exited) {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+      }
+      const s = await finished;
+      clearTimeout(hardKill);
+      return {
+        code: s.code,
+        signal: s.signal,
+        stdout: lines.join("\n"),
+        stderr: stderrText,
+      };
+    })();
+    return stopped;
+  }
+
+  let firstLine: string;
+  try {
+    firstLine = await waitForLine(/^listening on /);
+  } catch (error) {
+    await stop("SIGKILL");
+    throw error;
+  }
+  const address = firstLine.slice("listening on ".length).split(/\s/)[0];
+  const { host, port } = splitAddress(address);
+  return {
+    child,
+    address,
+    host,
+    port,
+    firstLine,
+    lines,
+    stderr: () => stderrText,
+    waitForLine,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
+    },
+  };
+}
+
+/** Splits `127.0.0.1:80`, `[::1]:80`, `http://127.0.0.1:80/` or `unix:/path` into host and port. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const bare = address.replace(/^[a-z]+:\/\//, "").replace(/\/.*$/, "");
+  if (bare.startsWith("unix:")) return { host: bare.slice(5), port: 0 };
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(bare);
+  if (!m) throw new Error(`cannot parse address "${address}"`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
+const commandCache = new Map<string, boolean>();
+
+/** True when `name` is an executable on PATH (checked once, synchronously, for `ignore:`). */
+export function hasCommand(name: string): boolean {
+  const cached = commandCache.get(name);
+  if (cached !== undefined) return cached;
+  let found = false;
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      const info = Deno.statSync(`${dir}/${name}`);
+      if (info.isFile && (info.mode ?? 0o111) & 0o111) {
+        found = true;
+        break;
+      }
+    } catch { /* not here */ }
+  }
+  commandCache.set(name, found);
+  return found;
+}
+
+/** True when running as root (network namespaces, port 53). */
+export function isRoot(): boolean {
+  return Deno.uid?.() === 0;
+}

@@ -1,0 +1,103 @@
+/**
+ * `deno task bench [SUITE…] [--quick]`: runs every benchmark suite in `tests/bench/suites/`
+ * (or the ones named), each side by side with its reference peer in this one process tree, and
+ * prints a markdown table of ratios at the end — the table README's performance section quotes.
+ *
+ * A suite is a module exporting `suite: BenchSuite`. Suites whose reference tool is missing
+ * report a row with `skipped` instead of failing the run. Load loops are bounded in count and
+ * time; traffic stays on loopback.
+ */
+import { parseCli, runMain } from "../../tcp/cli.ts";
+import type { BenchContext, BenchRow, BenchSuite } from "./_bench.ts";
+import { formatRatio, formatValue } from "./_bench.ts";
+
+const USAGE = `Usage: deno task bench [SUITE…] [--quick] [--list]
+
+Runs the side-by-side benchmarks in tests/bench/suites/ and prints a ratio table.
+  SUITE     only these suites (file names without .ts, e.g. tcp udp)
+  --quick   smaller loads (a smoke run, numbers not for README)
+  --list    list the suites and exit`;
+
+async function loadSuites(): Promise<BenchSuite[]> {
+  const dir = new URL("./suites/", import.meta.url);
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".ts") && !entry.name.startsWith("_")) {
+      names.push(entry.name);
+    }
+  }
+  names.sort();
+  const suites: BenchSuite[] = [];
+  for (const name of names) {
+    const mod = await import(new URL(name, dir).href) as { suite?: BenchSuite };
+    if (mod.suite) suites.push(mod.suite);
+  }
+  return suites;
+}
+
+/** Renders rows as the markdown table README embeds. */
+export function renderTable(rows: BenchRow[]): string {
+  const head = "| capability | metric | netlab | reference | ratio | target |\n" +
+    "|---|---|---|---|---|---|";
+  const body = rows.map((r) => {
+    if (r.skipped) {
+      return `| ${r.capability} | ${r.metric} | — | ${r.referenceName}: skipped (${r.skipped}) | — | ${
+        r.target ?? "—"
+      } |`;
+    }
+    const ours = formatValue(r.ours, r.unit);
+    const ref = r.reference === undefined
+      ? r.referenceName
+      : `${r.referenceName} ${formatValue(r.reference, r.unit)}`;
+    return `| ${r.capability} | ${r.metric} | ${ours} | ${ref} | ${formatRatio(r)} | ${
+      r.target ?? "—"
+    } |`;
+  });
+  return [head, ...body].join("\n");
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    quick: { type: "boolean" },
+    list: { type: "boolean" },
+  });
+  const suites = await loadSuites();
+  if (values.list) {
+    for (const s of suites) console.log(`${s.name}\t${s.description}`);
+    return 0;
+  }
+  const chosen = positionals.length
+    ? suites.filter((s) => positionals.includes(s.name))
+    : suites;
+  if (positionals.length && chosen.length !== positionals.length) {
+    const known = suites.map((s) => s.name).join(", ");
+    console.error(`Unknown suite in "${positionals.join(" ")}": known suites are ${known}`);
+    return 1;
+  }
+  const rows: BenchRow[] = [];
+  const ctx: BenchContext = {
+    quick: values.quick ?? false,
+    log: (line) => console.error(`  ${line}`),
+  };
+  for (const suite of chosen) {
+    console.error(`# ${suite.name}: ${suite.description}`);
+    const started = performance.now();
+    try {
+      rows.push(...await suite.run(ctx));
+    } catch (error) {
+      console.error(`  suite ${suite.name} failed: ${(error as Error).stack ?? error}`);
+      rows.push({
+        capability: suite.name,
+        metric: "suite",
+        referenceName: "—",
+        unit: "",
+        skipped: `failed: ${(error as Error).message}`,
+      });
+    }
+    console.error(`  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  }
+  console.log(renderTable(rows));
+  return 0;
+}
+
+if (import.meta.main) await runMain(USAGE, main);
