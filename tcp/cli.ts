@@ -149,3 +149,17 @@ export async function runMain(
   }
   Deno.exit(code);
 }
+
+/** A UDP server's first stdout line: `listening on udp 127.0.0.1:8080` (tests skip the `udp`). */
+export function datagramListeningLine(addr: Deno.Addr): string {
+  return `listening on udp ${formatAddr(addr)}`;
+}
+
+/** Parses a `HOST:PORT` flag value (`127.0.0.1:8888`, `[::1]:8888`, `localhost:8888`). */
+export function parseHostPort(value: string, flag: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[3]) > 65535 || Number(m[3]) === 0) {
+    throw new UsageError(`Invalid ${flag} "${value}": expected HOST:PORT, e.g. 127.0.0.1:8888`);
+  }
+  return { hostname: m[1] ?? m[2], port: Number(m[3]) };
+}

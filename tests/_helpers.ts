@@ -253,7 +253,9 @@ export async function startCommand(
     await stop("SIGKILL");
     throw error;
   }
-  const address = firstLine.slice("listening on ".length).split(/\s/)[0];
+  // `listening on 127.0.0.1:80`, or with a transport word first: `listening on udp 127.0.0.1:80`.
+  const words = firstLine.slice("listening on ".length).split(/\s/);
+  const address = /^(udp|tcp)$/.test(words[0]) && words.length > 1 ? words[1] : words[0];
   const { host, port } = splitAddress(address);
   return {
     child,

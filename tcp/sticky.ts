@@ -1,0 +1,502 @@
+/**
+ * 粘包 ("sticky packets") happening on loopback, then seed 003's three fixes side by side.
+ *
+ * Seed idea (003): TCP sends a byte stream, 「消息之间没有边界」, and 「粘包是因为接受速度没有传输
+ * 速度快」: a slow reader gets several sends glued into one read, and one big send comes out of
+ * several reads. The seed's cures are 「追加一个结尾标志」 (an end marker), sending a 「数据结构」 (a
+ * header that carries the length) and 「每次发送有一个时间间隔」 (sleeping between sends) — this
+ * script shows the first breaking on a payload that contains the marker, the second recovering
+ * every message (binary and Chinese included), and the third failing with a slow receiver.
+ *
+ * The script is its own client and server, so it can control who waits for whom: a "slow reader"
+ * here is one that does not read until the writer says it has written everything (a promise, not
+ * a sleep), which makes the result the same on every run.
+ *
+ * Run:   deno task tcp:sticky                  (= deno run -A tcp/sticky.ts)
+ *        deno run -A tcp/sticky.ts --gap-ms 50 --big-write 1048576 --json
+ * Poke:  glue two sends by hand with two netcats:
+ *        nc -l 127.0.0.1 9000 | xxd              # receiver
+ *        (printf hello; printf world) | nc -N 127.0.0.1 9000
+ *        the receiver sees `helloworld` and cannot tell where `hello` ended.
+ */
+import {
+  CliError,
+  formatAddr,
+  formatHostPort,
+  interruptSignal,
+  listeningLine,
+  parseCli,
+  parseCount,
+  parsePort,
+  runMain,
+} from "./cli.ts";
+import { writeAll } from "./io.ts";
+import { createReporter, type Reporter } from "./report.ts";
+import {
+  delimitedFrames,
+  encodeDelimited,
+  encodeLengthPrefixed,
+  lengthPrefixedFrames,
+} from "./framing.ts";
+
+export const USAGE = `Usage: deno task tcp:sticky [options]
+
+Shows TCP 粘包 on loopback (small writes glued into one read, one big write read in pieces),
+then seed 003's fixes side by side: end marker, length header, sleep between sends.
+
+Options:
+  --host HOST       address to listen on (default 127.0.0.1)
+  --port PORT       port to listen on (default 0 = any free port)
+  --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
+  --big-write N     bytes in the one big write (default 4194304, max 67108864)
+  --json            newline-delimited JSON events instead of text
+  -h, --help        show this help`;
+
+/** The seed's end marker (its file transfer ends with `##` too). */
+export const END_MARKER = "##";
+
+const encoder = new TextEncoder();
+
+/** Messages written one `write` each for the gluing demo. */
+export const SMALL_MESSAGES: readonly string[] = ["hello", "world", "你好", "q"];
+
+/** Messages for the fixes: Chinese, a payload containing the end marker, binary bytes. */
+export const FIX_MESSAGES: readonly Uint8Array[] = [
+  encoder.encode("hello"),
+  encoder.encode("你好,服务器!"),
+  encoder.encode("3##5"),
+  Uint8Array.of(0x00, 0x01, 0xfe, 0xff),
+  encoder.encode("q"),
+];
+
+/** Two ends of one loopback TCP connection; disposing closes both. */
+export interface ConnPair extends Disposable {
+  client: Deno.TcpConn;
+  server: Deno.TcpConn;
+}
+
+/** Closes a connection or listener that may already be closed (a finished `readable` closes
+ * its connection itself). */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
+
+/** Connects to `listener` and accepts that same connection. */
+export async function connectedPair(listener: Deno.TcpListener): Promise<ConnPair> {
+  const { hostname, port } = listener.addr;
+  const [client, server] = await Promise.all([
+    Deno.connect({ hostname, port }),
+    listener.accept(),
+  ]);
+  return {
+    client,
+    server,
+    [Symbol.dispose]() {
+      closeQuietly(client);
+      closeQuietly(server);
+    },
+  };
+}
+
+/** Reads raw chunks until EOF, one entry per `read()` call that returned data. */
+async function readChunks(conn: Deno.Conn, bufferSize = 64 * 1024): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(bufferSize);
+  for (let n; (n = await conn.read(buffer)) !== null;) chunks.push(buffer.slice(0, n));
+  return chunks;
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const frame of stream) out.push(frame);
+  return out;
+}
+
+/** What the gluing demo saw: the writes made and the reads that came out. */
+export interface GlueObservation {
+  writes: Uint8Array[];
+  reads: Uint8Array[];
+}
+
+/**
+ * Writes each message with its own `write`, then half-closes. The reader is slow: it waits until
+ * the writer has finished before its first read, so the messages sit together in its receive
+ * buffer and come out glued.
+ */
+export async function observeSmallWrites(
+  listener: Deno.TcpListener,
+  messages: readonly string[] = SMALL_MESSAGES,
+): Promise<GlueObservation> {
+  using pair = await connectedPair(listener);
+  const writes = messages.map((m) => encoder.encode(m));
+  for (const bytes of writes) await writeAll(pair.client, bytes);
+  await pair.client.closeWrite();
+  // Only now does the reader start: everything written is already waiting for it.
+  return { writes, reads: await readChunks(pair.server) };
+}
+
+/** What the big-write demo saw. */
+export interface SplitObservation {
+  size: number;
+  readBufferSize: number;
+  /** Bytes returned by each `read()`. */
+  reads: number[];
+}
+
+/**
+ * One big write, read by a reader whose buffer could hold all of it: the reads still come in
+ * pieces, because the bytes arrive as the sender pushes them through the socket buffers.
+ */
+export async function observeBigWrite(
+  listener: Deno.TcpListener,
+  size = 4 * 1024 * 1024,
+): Promise<SplitObservation> {
+  using pair = await connectedPair(listener);
+  const payload = Uint8Array.from({ length: size }, (_, i) => i & 0xff);
+  // The reader is already waiting when the write starts.
+  const reading = readChunks(pair.server, size);
+  await writeAll(pair.client, payload);
+  await pair.client.closeWrite();
+  const reads = (await reading).map((chunk) => chunk.length);
+  return { size, readBufferSize: size, reads };
+}
+
+/** What a framing experiment sent and what the receiver made of it. */
+export interface FramingObservation {
+  sent: Uint8Array[];
+  received: Uint8Array[];
+}
+
+/**
+ * Sends `messages` with `send`, half-closes, and only then lets `receive` read: the worst case,
+ * every message glued into the receive buffer.
+ */
+async function exchange(
+  listener: Deno.TcpListener,
+  send: (conn: Deno.TcpConn) => Promise<void>,
+  receive: (conn: Deno.TcpConn) => Promise<Uint8Array[]>,
+): Promise<Uint8Array[]> {
+  using pair = await connectedPair(listener);
+  await send(pair.client);
+  await pair.client.closeWrite();
+  return await receive(pair.server);
+}
+
+/** Fix 1, done naively: append the end marker to each message without checking the payload. */
+export async function sendWithEndMarker(
+  listener: Deno.TcpListener,
+  messages: readonly Uint8Array[] = FIX_MESSAGES,
+  marker = END_MARKER,
+): Promise<FramingObservation> {
+  const markerBytes = encoder.encode(marker);
+  const received = await exchange(
+    listener,
+    async (conn) => {
+      for (const m of messages) {
+        const framed = new Uint8Array(m.length + markerBytes.length);
+        framed.set(m);
+        framed.set(markerBytes, m.length);
+        await writeAll(conn, framed);
+      }
+    },
+    (conn) => collect(conn.readable.pipeThrough(delimitedFrames(marker))),
+  );
+  return { sent: [...messages], received };
+}
+
+/** Which messages `encodeDelimited` refuses to frame with `marker`, and why. */
+export function refusedByEndMarker(
+  messages: readonly Uint8Array[] = FIX_MESSAGES,
+  marker = END_MARKER,
+): { message: Uint8Array; reason: string }[] {
+  const refused: { message: Uint8Array; reason: string }[] = [];
+  for (const message of messages) {
+    try {
+      encodeDelimited(message, marker);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      refused.push({ message, reason: error.message });
+    }
+  }
+  return refused;
+}
+
+/** Fix 2: a 4-byte length header before each message (the seed's 「数据结构」). */
+export async function sendWithLengthPrefix(
+  listener: Deno.TcpListener,
+  messages: readonly Uint8Array[] = FIX_MESSAGES,
+): Promise<FramingObservation> {
+  const received = await exchange(
+    listener,
+    async (conn) => {
+      for (const m of messages) await writeAll(conn, encodeLengthPrefixed(m));
+    },
+    (conn) => collect(conn.readable.pipeThrough(lengthPrefixedFrames())),
+  );
+  return { sent: [...messages], received };
+}
+
+/** Options for `sendWithGaps`. */
+export interface GapOptions {
+  /** Sleep between sends, in milliseconds. */
+  gapMs?: number;
+  /** A slow reader starts reading only after the writer has finished. */
+  slowReader?: boolean;
+}
+
+/**
+ * Fix 3, the fragile one: raw messages with a sleep between sends. A reader that keeps up sees
+ * one read per message (this time); a slow reader still gets them glued.
+ */
+export async function sendWithGaps(
+  listener: Deno.TcpListener,
+  messages: readonly Uint8Array[] = FIX_MESSAGES,
+  { gapMs = 20, slowReader = false }: GapOptions = {},
+): Promise<GlueObservation> {
+  using pair = await connectedPair(listener);
+  const writer = (async () => {
+    for (const [i, m] of messages.entries()) {
+      await writeAll(pair.client, m);
+      // The "fix" under test: hoping the receiver reads before the next send arrives.
+      if (i < messages.length - 1) await new Promise((r) => setTimeout(r, gapMs));
+    }
+    await pair.client.closeWrite();
+  })();
+  if (slowReader) await writer;
+  const reads = await readChunks(pair.server);
+  await writer;
+  return { writes: [...messages], reads };
+}
+
+/** Everything the demo observed, in the order it prints it. */
+export interface StickyReport {
+  address: string;
+  smallWrites: GlueObservation;
+  bigWrite: SplitObservation;
+  endMarker: FramingObservation & { refused: { message: Uint8Array; reason: string }[] };
+  lengthPrefix: FramingObservation;
+  gapMs: number;
+  gapsFastReader: GlueObservation;
+  gapsSlowReader: GlueObservation;
+}
+
+/** Options for `runStickyDemo`. */
+export interface StickyOptions {
+  hostname?: string;
+  port?: number;
+  gapMs?: number;
+  bigWriteBytes?: number;
+  /** Called with the listener's address before the experiments start. */
+  onListening?: (addr: Deno.NetAddr) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs every experiment on one loopback listener and returns what happened. */
+export async function runStickyDemo(options: StickyOptions = {}): Promise<StickyReport> {
+  const { hostname = "127.0.0.1", port = 0, gapMs = 20, bigWriteBytes = 4 * 1024 * 1024 } = options;
+  const listener = listenOrExplain(hostname, port);
+  options.onListening?.(listener.addr);
+  // Ctrl-C closes the listener, which makes a pending accept fail and ends the demo.
+  const stop = () => listener.close();
+  options.signal?.addEventListener("abort", stop, { once: true });
+  try {
+    const smallWrites = await observeSmallWrites(listener);
+    const bigWrite = await observeBigWrite(listener, bigWriteBytes);
+    const endMarker = {
+      ...await sendWithEndMarker(listener),
+      refused: refusedByEndMarker(),
+    };
+    const lengthPrefix = await sendWithLengthPrefix(listener);
+    const gapsFastReader = await sendWithGaps(listener, FIX_MESSAGES, { gapMs });
+    const gapsSlowReader = await sendWithGaps(listener, FIX_MESSAGES, {
+      gapMs,
+      slowReader: true,
+    });
+    return {
+      address: formatAddr(listener.addr),
+      smallWrites,
+      bigWrite,
+      endMarker,
+      lengthPrefix,
+      gapMs,
+      gapsFastReader,
+      gapsSlowReader,
+    };
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+    closeQuietly(listener);
+  }
+}
+
+/** `Deno.listen`, with the usual bind failures turned into one readable line. */
+export function listenOrExplain(hostname: string, port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname, port });
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new CliError(`cannot listen on ${formatHostPort(hostname, port)}: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Length of the UTF-8 sequence a lead byte announces, or 0 if it cannot start one. */
+function sequenceLength(lead: number): number {
+  if (lead >= 0x20 && lead < 0x7f) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+/**
+ * Bytes as a quoted string: printable UTF-8 as itself, every other byte as `\xNN`
+ * (`"hello\x00\xff你好"`), so glued binary and text stay readable.
+ */
+export function describeBytes(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length;) {
+    const n = sequenceLength(bytes[i]);
+    if (n > 0 && i + n <= bytes.length) {
+      try {
+        const char = strictDecoder.decode(bytes.subarray(i, i + n));
+        out += char === '"' || char === "\\" ? `\\${char}` : char;
+        i += n;
+        continue;
+      } catch {
+        // Not a valid sequence: show the lead byte in hex.
+      }
+    }
+    out += `\\x${bytes[i].toString(16).padStart(2, "0")}`;
+    i++;
+  }
+  return `"${out}"`;
+}
+
+function sameMessages(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length &&
+    a.every((m, i) => m.length === b[i].length && m.every((byte, j) => byte === b[i][j]));
+}
+
+const list = (items: readonly Uint8Array[]) => items.map(describeBytes).join(" ");
+
+/** Prints the report as the teaching transcript (or JSON events). */
+export function printReport(report: StickyReport, out: Reporter): void {
+  const { smallWrites, bigWrite, endMarker, lengthPrefix } = report;
+
+  const glued = smallWrites.reads.length < smallWrites.writes.length;
+  out.info("1. 粘包: several small writes, a slow reader", "section", { part: "glue" });
+  out.info(
+    `   wrote ${smallWrites.writes.length} times: ${list(smallWrites.writes)}`,
+    "writes",
+    { sizes: smallWrites.writes.map((w) => w.length) },
+  );
+  out.info(
+    `   read ${smallWrites.reads.length} time(s): ${list(smallWrites.reads)}`,
+    "reads",
+    { sizes: smallWrites.reads.map((r) => r.length), glued },
+  );
+  out.info(
+    glued
+      ? "   -> the messages were glued together: the reader cannot tell where one ended"
+      : "   -> no gluing this time (the reader was not slow enough)",
+    "verdict",
+    { glued },
+  );
+
+  const shown = bigWrite.reads.slice(0, 6).join(", ");
+  const more = bigWrite.reads.length > 6 ? ", …" : "";
+  out.info("2. One big write, a reader with a buffer big enough for all of it", "section", {
+    part: "split",
+  });
+  out.info(
+    `   wrote ${bigWrite.size} bytes in one writeAll; read them in ${bigWrite.reads.length} pieces (${shown}${more} bytes)`,
+    "split",
+    { size: bigWrite.size, reads: bigWrite.reads },
+  );
+
+  out.info(
+    `3. Seed 003's fixes, sending ${FIX_MESSAGES.length} messages: ${list(FIX_MESSAGES)}`,
+    "section",
+    { part: "fixes" },
+  );
+  const markerOk = sameMessages(endMarker.sent, endMarker.received);
+  out.info(
+    `   a) end marker "${END_MARKER}": received ${endMarker.received.length}: ${
+      list(endMarker.received)
+    } -> ${markerOk ? "intact" : "BROKEN: a payload contained the marker"}`,
+    "end-marker",
+    { intact: markerOk, received: endMarker.received.map(describeBytes) },
+  );
+  for (const { message, reason } of endMarker.refused) {
+    out.info(`      encodeDelimited refuses ${describeBytes(message)}: ${reason}`, "refused", {
+      reason,
+    });
+  }
+  const prefixOk = sameMessages(lengthPrefix.sent, lengthPrefix.received);
+  out.info(
+    `   b) 4-byte length header: received ${lengthPrefix.received.length}: ${
+      list(lengthPrefix.received)
+    } -> ${prefixOk ? "intact" : "BROKEN"}`,
+    "length-prefix",
+    { intact: prefixOk, received: lengthPrefix.received.map(describeBytes) },
+  );
+  const fast = report.gapsFastReader.reads.length;
+  const slow = report.gapsSlowReader.reads.length;
+  out.info(
+    `   c) sleep ${report.gapMs} ms between sends: a reader that keeps up made ${fast} read(s)${
+      fast === FIX_MESSAGES.length ? " (it happened to work)" : ""
+    }; a slow reader made ${slow} read(s): ${list(report.gapsSlowReader.reads)}`,
+    "sleep",
+    { gapMs: report.gapMs, fastReads: fast, slowReads: slow },
+  );
+  out.info(
+    `      -> ${
+      slow < FIX_MESSAGES.length ? "glued again" : "not glued this time"
+    }: sleeping only helps if the receiver is fast, so it is not a fix`,
+    "verdict",
+    { glued: slow < FIX_MESSAGES.length },
+  );
+}
+
+/** The command line: flags → `runStickyDemo` → transcript. */
+export async function main(args: string[]): Promise<number> {
+  const { values } = parseCli(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "gap-ms": { type: "string" },
+    "big-write": { type: "string" },
+    json: { type: "boolean" },
+  });
+  const out = createReporter("tcp/sticky", { json: values.json });
+  using signal = interruptSignal();
+  try {
+    const report = await runStickyDemo({
+      hostname: values.host ?? "127.0.0.1",
+      port: parsePort(values.port, 0),
+      gapMs: parseCount(values["gap-ms"], 20, "--gap-ms", { min: 0, max: 1000 }),
+      bigWriteBytes: parseCount(values["big-write"], 4 * 1024 * 1024, "--big-write", {
+        max: 64 * 1024 * 1024,
+      }),
+      onListening: (addr) =>
+        out.info(listeningLine(addr), "listening", { address: formatAddr(addr) }),
+      signal,
+    });
+    printReport(report, out);
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw error;
+  }
+  return 0;
+}
+
+if (import.meta.main) await runMain(USAGE, main);
