@@ -1,0 +1,946 @@
+/**
+ * A raw HTTP/1.1 server on `Deno.listen` — seed 003's "tcp应用 ---> http传输": the request and
+ * response of the seed, parsed and written by netlab's own http/message.ts, serving the demo site
+ * of seed 000's URL (`/linhaifeng/articles/6817679.html`). `Deno.serve` is the benchmark to beat,
+ * never the implementation.
+ *
+ *   deno task http:server                              # http://127.0.0.1:8000/, site http/site/
+ *   deno run -A http/server.ts --root DIR --port 0     # any directory, ephemeral port
+ *   deno task http:server --upload /tmp/up --auth alice:secret --trace
+ *
+ * Poke it: `curl -v http://127.0.0.1:8000/`, `curl -I …` (HEAD), `curl -r 0-9 …` (Range),
+ * `curl -d hello http://127.0.0.1:8000/echo`, `curl -X OPTIONS -i …`, or by hand:
+ * `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc 127.0.0.1 8000`.
+ *
+ * Theory of operation. Each connection is one loop: read → feed the parser → answer every
+ * complete request → write all the answers in one write → read again. Pipelined requests are
+ * answered in order, and at most `REQUESTS_PER_TURN` per turn, so one busy connection cannot
+ * starve the others; writing before reading more is the backpressure. Small hot files come from
+ * a validated in-memory cache (one `statSync` per hit); larger ones are streamed in bounded
+ * pieces. A sweeper (one timer for the whole server) closes idle connections, connections whose
+ * request head is not complete in time (slowloris), and writes stuck behind a client that does
+ * not read. A parse error is answered with its suggested status and the connection is closed
+ * after draining what the client still sends (so the answer is not lost to a reset). A handler
+ * that throws gives 500 for that request only.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import {
+  CliError,
+  formatAddr,
+  interruptSignal,
+  parseCli,
+  parseCount,
+  parsePort,
+  runMain,
+  UsageError,
+} from "../tcp/cli.ts";
+import { writeAll } from "../tcp/io.ts";
+import { createReporter, type Reporter } from "../tcp/report.ts";
+import {
+  encodeLatin1,
+  formatResponseHead,
+  getHeader,
+  type HeaderList,
+  HttpError,
+  joinHeadAndBody,
+  reasonPhrase,
+  type RequestHead,
+  RequestParser,
+} from "./message.ts";
+import {
+  BadPathError,
+  type ByteRange,
+  decodeRequestPath,
+  FileCache,
+  type FileEntry,
+  ifRangeMatches,
+  isInside,
+  lookupFile,
+  notModified,
+  parseRange,
+} from "./_static.ts";
+
+const USAGE = `Usage: deno task http:server [--root DIR] [--host HOST] [--port PORT] [options]
+
+A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
+  --root DIR              directory to serve (default: the demo site http/site/)
+  --host HOST             address to bind (default 127.0.0.1)
+  --port PORT             TCP port, 0 = ephemeral (default 8000)
+  --upload DIR            allow PUT/DELETE under /upload/, stored in DIR
+  --auth USER:PASS        credentials for /private/ (Basic auth)
+  --trace                 answer TRACE with a message/http echo (off: cross-site tracing)
+  --max-conns N           connections served at once; beyond: 503 (default 4096)
+  --max-body BYTES        largest request body (default 16777216)
+  --idle-timeout-ms MS    close a keep-alive connection idle this long (default 15000)
+  --header-timeout-ms MS  close a connection whose request head takes longer (default 10000)
+  --test-routes           enable /__error (a handler that throws) for tests
+  --quiet                 no access log (for benchmarks)
+  --json                  log as newline-delimited JSON events`;
+
+/** Most requests answered per connection before its responses are written and others run. */
+export const REQUESTS_PER_TURN = 32;
+/** Read buffer per connection. */
+const READ_BUFFER_BYTES = 16 * 1024;
+/** Files larger than the cache limit are streamed in pieces of this size. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
+/** After an error response: how long and how much we keep reading before closing. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
+/** Pieces at least this large are written on their own instead of being copied together. */
+const JOIN_LIMIT_BYTES = 64 * 1024;
+
+/** A complete request as handlers see it. */
+export interface HttpRequest {
+  head: RequestHead;
+  method: string;
+  target: string;
+  /** The raw path (before `?`) and the query (without `?`, "" when absent). */
+  path: string;
+  query: string;
+  headers: HeaderList;
+  body: Uint8Array;
+  remote: Deno.NetAddr;
+}
+
+/** A file (or part of one) to stream as the body. */
+export interface FileBody {
+  path: string;
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+/** What a handler answers. `Content-Length` and `Date` are added by the server. */
+export interface HttpResponse {
+  status: number;
+  headers?: HeaderList;
+  body?: Uint8Array | string | FileBody;
+  /** The body's length when it is not sent (HEAD, or a 304 does not use this). */
+  bodyLength?: number;
+  /** Set by the server for a whole cached file (its bytes on the wire are cached too). */
+  file?: FileEntry;
+}
+
+/** A request hook tried before the built-in routes; return undefined to fall through. */
+export type Handler = (
+  request: HttpRequest,
+) => HttpResponse | undefined | Promise<HttpResponse | undefined>;
+
+/** Options for `serveHttp`. */
+export interface ServeOptions {
+  /** Directory to serve (resolved to its real path). */
+  root: string;
+  uploadDir?: string;
+  auth?: { user: string; password: string };
+  trace?: boolean;
+  testRoutes?: boolean;
+  maxConns?: number;
+  maxBodyBytes?: number;
+  idleTimeoutMs?: number;
+  headerTimeoutMs?: number;
+  /** How long a cached file is trusted before it is stat'ed again (default 1000 ms). */
+  cacheRevalidateMs?: number;
+  /** Tried before the built-in routes (tests use it). */
+  handler?: Handler;
+  /** Access log and errors; omit for silence. */
+  reporter?: Reporter;
+  /** Access lines on (default true when a reporter is given). */
+  accessLog?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A running server. */
+export interface HttpServer extends AsyncDisposable {
+  addr: Deno.NetAddr;
+  /** Resolves when the server has stopped and every connection is closed. */
+  finished: Promise<void>;
+  /** Stops accepting, closes every connection and waits for them. */
+  close(): Promise<void>;
+  /** Connections being served right now. */
+  readonly connections: number;
+}
+
+interface ConnState {
+  conn: Deno.Conn;
+  lastActive: number;
+  /** When the first byte of a not-yet-complete request head arrived (0: none pending). */
+  headStarted: number;
+  /** When the current write started (0: not writing). */
+  writingSince: number;
+  /** A request is being handled (not idle). */
+  busy: boolean;
+  closed: boolean;
+  /** Why the sweeper closed it. */
+  timedOut?: "idle" | "header" | "write";
+}
+
+const encoder = new TextEncoder();
+
+let dateSecond = -1;
+let dateText = "";
+/** The Date header value, recomputed once per second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** `[10/Oct/2000:13:55:36 +0000]` for the common log format. */
+function clfDate(date = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `[${p(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
+    p(date.getUTCHours())
+  }:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())} +0000]`;
+}
+
+function closeQuietly(state: ConnState): void {
+  if (state.closed) return;
+  state.closed = true;
+  try {
+    state.conn.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
+
+/** Errors that mean "this connection is gone", not "the server is broken". */
+function isConnectionGone(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.UnexpectedEof;
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}
+
+/**
+ * Serves HTTP on `listener` until `options.signal` aborts or `close()` is called. The listener
+ * is owned by the server from now on (closed on stop).
+ */
+export async function serveHttp(
+  listener: Deno.Listener,
+  options: ServeOptions,
+): Promise<HttpServer> {
+  const realRoot = await Deno.realPath(options.root);
+  const uploadRoot = options.uploadDir ? await Deno.realPath(options.uploadDir) : undefined;
+  const maxConns = options.maxConns ?? 4096;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const reporter = options.reporter;
+  const accessLog = reporter !== undefined && options.accessLog !== false;
+  const cache = new FileCache(options.cacheRevalidateMs);
+  /** Raw request paths already known to name a public file under the root → cache keys. */
+  const hotPaths = new Map<string, string>();
+  const active = new Set<ConnState>();
+  const tasks = new Set<Promise<void>>();
+  const authDigest = options.auth
+    ? sha256(`${options.auth.user}:${options.auth.password}`)
+    : undefined;
+  let stopping = false;
+
+  // One timer for every deadline: cheaper than a timer per read, and it never blocks anyone.
+  const sweepEvery = Math.max(
+    50,
+    Math.min(1000, Math.floor(Math.min(idleTimeoutMs, headerTimeoutMs) / 4)),
+  );
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const state of active) {
+      if (state.writingSince && now - state.writingSince > idleTimeoutMs) {
+        state.timedOut = "write";
+      } else if (state.headStarted && now - state.headStarted > headerTimeoutMs) {
+        state.timedOut = "header";
+      } else if (!state.busy && !state.writingSince && now - state.lastActive > idleTimeoutMs) {
+        state.timedOut = "idle";
+      } else continue;
+      if (state.timedOut === "header") {
+        // Tell the slow client why (best effort, never waiting on it), then hang up.
+        state.conn.write(encodeLatin1(errorHead(408))).catch(() => {}).finally(() =>
+          closeQuietly(state)
+        );
+        state.headStarted = 0;
+        active.delete(state);
+      } else {
+        closeQuietly(state);
+      }
+    }
+  }, sweepEvery);
+
+  function logAccess(
+    remote: Deno.NetAddr,
+    head: { method: string; target: string; version: string } | undefined,
+    status: number,
+    bytes: number,
+    user = "-",
+  ): void {
+    if (!accessLog || !reporter) return;
+    const line = head ? `"${head.method} ${head.target} HTTP/${head.version}"` : '"-"';
+    reporter.info(
+      `${remote.hostname} - ${user} ${clfDate()} ${line} ${status} ${bytes || "-"}`,
+      "access",
+      { remote: formatAddr(remote), method: head?.method, target: head?.target, status, bytes },
+    );
+  }
+
+  function errorHead(status: number, extra: HeaderList = [], body = ""): string {
+    return formatResponseHead(status, [
+      ["Date", httpDate()],
+      ["Server", "netlab"],
+      ...extra,
+      ["Content-Type", "text/plain; charset=utf-8"],
+      ["Content-Length", String(encoder.encode(body).length)],
+      ["Connection", "close"],
+    ]) + body;
+  }
+
+  function allowFor(path: string): string {
+    const trace = options.trace ? ", TRACE" : "";
+    if (path === "/echo") return `POST, OPTIONS${trace}`;
+    if (uploadRoot && (path === "/upload" || path.startsWith("/upload/"))) {
+      return `GET, HEAD, PUT, DELETE, OPTIONS${trace}`;
+    }
+    return `GET, HEAD, OPTIONS${trace}`;
+  }
+
+  function text(status: number, message: string, headers: HeaderList = []): HttpResponse {
+    return {
+      status,
+      headers: [["Content-Type", "text/plain; charset=utf-8"], ...headers],
+      body: `${message}\n`,
+    };
+  }
+
+  function authorized(request: HttpRequest): boolean {
+    if (!authDigest) return false;
+    const value = getHeader(request.headers, "authorization") ?? "";
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
+    if (!m) return false;
+    let decoded: string;
+    try {
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)));
+    } catch {
+      return false;
+    }
+    return timingSafeEqual(sha256(decoded), authDigest);
+  }
+
+  function userOf(request: HttpRequest): string {
+    const value = getHeader(request.headers, "authorization") ?? "";
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
+    if (!m) return "-";
+    try {
+      return atob(m[1]).split(":")[0].replace(/[^\x21-\x7e]/g, "?") || "-";
+    } catch {
+      return "-";
+    }
+  }
+
+  async function serveFile(
+    request: HttpRequest,
+    root: string,
+    decoded: ReturnType<typeof decodeRequestPath>,
+  ): Promise<HttpResponse> {
+    const found = await lookupFile(root, decoded, request.path, cache);
+    if (found.kind === "not-found") return text(404, "Not Found");
+    // Never for /private/: the fast path skips the auth check.
+    const isPublic = root === realRoot && decoded.segments[0] !== "private";
+    if (found.kind === "file" && isPublic && hotPaths.size < 10_000) {
+      hotPaths.set(request.path, found.key);
+    }
+    if (found.kind === "redirect") {
+      const location = found.location + (request.query ? `?${request.query}` : "");
+      return text(301, `Moved Permanently: ${location}`, [["Location", location]]);
+    }
+    return fileResponse(request, found.entry);
+  }
+
+  function fileResponse(request: HttpRequest, entry: FileEntry): HttpResponse {
+    const validatorHeaders: HeaderList = [
+      ["Last-Modified", entry.lastModified],
+      ["ETag", entry.etag],
+    ];
+    if (
+      notModified(
+        entry,
+        getHeader(request.headers, "if-none-match"),
+        getHeader(request.headers, "if-modified-since"),
+      )
+    ) {
+      return { status: 304, headers: validatorHeaders };
+    }
+    const headers: HeaderList = [
+      ["Content-Type", entry.contentType],
+      ...validatorHeaders,
+      ["Accept-Ranges", "bytes"],
+    ];
+    let range: ByteRange | "unsatisfiable" | null = null;
+    if (request.method === "GET" && ifRangeMatches(entry, getHeader(request.headers, "if-range"))) {
+      range = parseRange(getHeader(request.headers, "range"), entry.size);
+    }
+    if (range === "unsatisfiable") {
+      return text(416, "Range Not Satisfiable", [["Content-Range", `bytes */${entry.size}`]]);
+    }
+    const status = range ? 206 : 200;
+    const start = range ? range.start : 0;
+    const end = range ? range.end : entry.size - 1;
+    if (range) headers.push(["Content-Range", `bytes ${start}-${end}/${entry.size}`]);
+    const length = end - start + 1;
+    if (request.method === "HEAD") return { status, headers, bodyLength: length };
+    if (entry.body && !range) return { status, headers, body: entry.body, file: entry };
+    if (entry.body) return { status, headers, body: entry.body.subarray(start, end + 1) };
+    return { status, headers, body: { path: entry.path, start, end } };
+  }
+
+  async function upload(request: HttpRequest, segments: string[]): Promise<HttpResponse> {
+    if (!uploadRoot || segments.length === 0) {
+      return text(405, "Method Not Allowed", [["Allow", allowFor(request.path)]]);
+    }
+    const parent = await Deno.realPath(`${uploadRoot}/${segments.slice(0, -1).join("/")}`).catch(
+      () => undefined,
+    );
+    if (!parent || !isInside(uploadRoot, parent)) return text(409, "Conflict: no such directory");
+    const name = segments[segments.length - 1];
+    const target = `${parent}/${name}`;
+    const existing = await Deno.lstat(target).catch(() => undefined);
+    if (existing && !existing.isFile) return text(409, "Conflict: not a regular file");
+    if (request.method === "DELETE") {
+      if (!existing) return text(404, "Not Found");
+      await Deno.remove(target);
+      return { status: 204 };
+    }
+    // Write beside the target and rename: readers see the old file or the new one, never half.
+    const temp = `${parent}/.${name}.${crypto.randomUUID()}.tmp`;
+    try {
+      await Deno.writeFile(temp, request.body, { createNew: true });
+      await Deno.rename(temp, target);
+    } catch (error) {
+      await Deno.remove(temp).catch(() => {});
+      throw error;
+    }
+    return existing ? { status: 204 } : text(201, "Created", [["Location", request.path]]);
+  }
+
+  /**
+   * The fast path: a GET/HEAD for a path already served from the cache is answered without a
+   * promise. Everything else (and every first visit) goes through `route`.
+   */
+  function answer(request: HttpRequest): HttpResponse | Promise<HttpResponse> {
+    if (!options.handler && (request.method === "GET" || request.method === "HEAD")) {
+      const key = hotPaths.get(request.path);
+      if (key !== undefined) {
+        const entry = cache.get(key);
+        if (entry) return fileResponse(request, entry);
+        hotPaths.delete(request.path);
+      }
+    }
+    return route(request);
+  }
+
+  /** The built-in routes. */
+  async function route(request: HttpRequest): Promise<HttpResponse> {
+    const { method, path } = request;
+    if (options.handler) {
+      const answer = await options.handler(request);
+      if (answer) return answer;
+    }
+    if (method === "CONNECT") return text(501, "Not Implemented: this is not a proxy");
+    if (request.target === "*") {
+      if (method === "OPTIONS") return { status: 204, headers: [["Allow", allowFor("*")]] };
+      return text(400, "Bad Request: * is only for OPTIONS");
+    }
+    if (!path.startsWith("/")) return text(400, "Bad Request: expected an origin-form target");
+    let decoded;
+    try {
+      decoded = decodeRequestPath(path);
+    } catch (error) {
+      if (error instanceof BadPathError) return text(400, `Bad Request: ${error.message}`);
+      throw error;
+    }
+    if (method === "OPTIONS") return { status: 204, headers: [["Allow", allowFor(path)]] };
+    if (method === "TRACE") {
+      if (!options.trace) {
+        return text(405, "Method Not Allowed: TRACE is off (start with --trace)", [[
+          "Allow",
+          allowFor(path),
+        ]]);
+      }
+      const head = request.head;
+      const echo = `${head.method} ${head.target} HTTP/${head.version}\r\n` +
+        head.headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") + "\r\n";
+      return { status: 200, headers: [["Content-Type", "message/http"]], body: encodeLatin1(echo) };
+    }
+    if (path === "/echo") {
+      if (method !== "POST") return text(405, "Method Not Allowed", [["Allow", allowFor(path)]]);
+      const type = getHeader(request.headers, "content-type") ?? "application/octet-stream";
+      return { status: 200, headers: [["Content-Type", type]], body: request.body };
+    }
+    if (path === "/old") return text(301, "Moved Permanently: /", [["Location", "/"]]);
+    if (options.testRoutes && path === "/__error") {
+      throw new Error("the /__error test route always throws");
+    }
+    const first = decoded.segments[0];
+    if (first === "private") {
+      if (!authDigest) return text(403, "Forbidden: start the server with --auth USER:PASS");
+      if (!authorized(request)) {
+        return text(401, "Unauthorized", [[
+          "WWW-Authenticate",
+          'Basic realm="netlab private", charset="UTF-8"',
+        ]]);
+      }
+    }
+    if (first === "upload" && (method === "PUT" || method === "DELETE")) {
+      return await upload(request, decoded.segments.slice(1));
+    }
+    if (method !== "GET" && method !== "HEAD") {
+      return text(405, "Method Not Allowed", [["Allow", allowFor(path)]]);
+    }
+    if (first === "upload" && uploadRoot) {
+      return await serveFile(request, uploadRoot, {
+        ...decoded,
+        segments: decoded.segments.slice(1),
+      });
+    }
+    return await serveFile(request, realRoot, decoded);
+  }
+
+  /** Serialises a response head (and in-memory body) for `head`'s connection. */
+  function render(
+    head: RequestHead,
+    response: HttpResponse,
+    keepAlive: boolean,
+  ): { bytes: Uint8Array; bodyLength: number; file?: FileBody } {
+    const status = response.status;
+    let body: Uint8Array | undefined;
+    let file: FileBody | undefined;
+    let bodyLength = 0;
+    if (typeof response.body === "string") body = encoder.encode(response.body);
+    else if (response.body instanceof Uint8Array) body = response.body;
+    else if (response.body) file = response.body;
+    if (body) bodyLength = body.length;
+    if (file) bodyLength = file.end - file.start + 1;
+    if (response.bodyLength !== undefined) bodyLength = response.bodyLength;
+    const noBody = status === 204 || status === 304 || status < 200;
+    let fields = `Date: ${httpDate()}\r\nServer: netlab\r\n`;
+    for (const [name, value] of response.headers ?? []) fields += `${name}: ${value}\r\n`;
+    if (!noBody) fields += `Content-Length: ${bodyLength}\r\n`;
+    if (!keepAlive) fields += "Connection: close\r\n";
+    else if (head.version === "1.0") fields += "Connection: keep-alive\r\n";
+    const headText = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${fields}\r\n`;
+    const send = head.method !== "HEAD" && !noBody;
+    return {
+      bytes: joinHeadAndBody(headText, send ? body : undefined),
+      bodyLength: send ? bodyLength : 0,
+      file: send ? file : undefined,
+    };
+  }
+
+  /** Whole 200 responses of cached files, rebuilt when the Date second changes. */
+  const wireCache = new WeakMap<FileEntry, { date: string; bytes: Uint8Array }>();
+  function renderCached(
+    head: RequestHead,
+    response: HttpResponse,
+    entry: FileEntry,
+  ): { bytes: Uint8Array; bodyLength: number; file?: FileBody } {
+    const date = httpDate();
+    let wire = wireCache.get(entry);
+    if (!wire || wire.date !== date) {
+      wire = { date, bytes: render(head, response, true).bytes };
+      wireCache.set(entry, wire);
+    }
+    return { bytes: wire.bytes, bodyLength: entry.size };
+  }
+
+  async function serveConnection(conn: Deno.Conn): Promise<void> {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const state: ConnState = {
+      conn,
+      lastActive: Date.now(),
+      headStarted: 0,
+      writingSince: 0,
+      busy: false,
+      closed: false,
+    };
+    active.add(state);
+    const parser = new RequestParser({ maxBodyBytes });
+    const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+
+    const flush = async () => {
+      if (pending.length === 0) return;
+      const pieces = pending;
+      pending = [];
+      state.writingSince = Date.now();
+      if (pieces.length === 1 || pendingBytes > JOIN_LIMIT_BYTES && pieces.length < 3) {
+        for (const piece of pieces) await writeAll(conn, piece);
+      } else {
+        const joined = new Uint8Array(pendingBytes);
+        let at = 0;
+        for (const piece of pieces) {
+          joined.set(piece, at);
+          at += piece.length;
+        }
+        await writeAll(conn, joined);
+      }
+      pendingBytes = 0;
+      state.writingSince = 0;
+      state.lastActive = Date.now();
+    };
+    const queue = (bytes: Uint8Array) => {
+      pending.push(bytes);
+      pendingBytes += bytes.length;
+    };
+
+    let head: RequestHead | undefined;
+    let bodyParts: Uint8Array[] = [];
+    let bodyBytes = 0;
+    try {
+      while (!state.closed) {
+        let budget = REQUESTS_PER_TURN;
+        let event;
+        while (budget > 0) {
+          try {
+            event = parser.next();
+          } catch (error) {
+            if (!(error instanceof HttpError)) throw error;
+            // The stream cannot be trusted past this point: answer, then close.
+            queue(encodeLatin1(errorHead(error.status, [], `${error.message}\n`)));
+            logAccess(remote, head, error.status, 0);
+            await flush();
+            await linger(state);
+            return;
+          }
+          if (event === null) break;
+          if (event.kind === "request") {
+            head = event;
+            state.headStarted = 0;
+            state.busy = true;
+            bodyParts = [];
+            bodyBytes = 0;
+            if (event.expectContinue) {
+              queue(encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n"));
+              await flush();
+            }
+          } else if (event.kind === "data") {
+            bodyParts.push(event.data.slice());
+            bodyBytes += event.data.length;
+          } else if (event.kind === "end" && head) {
+            const keepAlive = head.keepAlive && !stopping;
+            const request = makeRequest(head, bodyParts, bodyBytes, remote);
+            bodyParts = [];
+            let response: HttpResponse;
+            try {
+              const pending = answer(request);
+              response = pending instanceof Promise ? await pending : pending;
+            } catch (error) {
+              if (isConnectionGone(error)) throw error;
+              reporter?.warn(
+                `handler failed for ${head.method} ${head.target}: ${
+                  error instanceof Error ? error.message : String(error)
+                }`,
+                "handler-error",
+              );
+              response = text(500, "Internal Server Error");
+            }
+            const out = response.file && keepAlive && head.version === "1.1" &&
+                head.method === "GET"
+              ? renderCached(head, response, response.file)
+              : render(head, response, keepAlive);
+            queue(out.bytes);
+            if (out.file) {
+              await flush();
+              await streamFile(state, out.file);
+            }
+            if (accessLog) {
+              logAccess(remote, head, response.status, out.bodyLength, userOf(request));
+            }
+            state.busy = false;
+            budget--;
+            if (!keepAlive) {
+              await flush();
+              await linger(state);
+              return;
+            }
+          } else if (event.kind === "closed") {
+            await flush();
+            return;
+          }
+        }
+        await flush();
+        if (budget === 0) continue; // More complete requests may be buffered: next turn.
+        // A request head is pending: its deadline runs from its first byte.
+        if (!parser.inMessage) state.headStarted = 0;
+        else if (!state.busy && !state.headStarted) state.headStarted = Date.now();
+        const n = await conn.read(readBuffer);
+        if (n === null) {
+          parser.feedEof();
+          continue;
+        }
+        state.lastActive = Date.now();
+        if (!state.busy && !state.headStarted) state.headStarted = state.lastActive;
+        parser.feed(readBuffer.subarray(0, n));
+      }
+    } catch (error) {
+      if (!isConnectionGone(error)) {
+        reporter?.warn(
+          `connection ${formatAddr(remote)} failed: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          "connection-error",
+        );
+      }
+    } finally {
+      active.delete(state);
+      closeQuietly(state);
+    }
+  }
+
+  async function streamFile(state: ConnState, body: FileBody): Promise<void> {
+    using file = await Deno.open(body.path, { read: true });
+    await file.seek(body.start, Deno.SeekMode.Start);
+    const chunk = new Uint8Array(STREAM_CHUNK_BYTES);
+    let left = body.end - body.start + 1;
+    while (left > 0) {
+      const n = await file.read(chunk.subarray(0, Math.min(left, chunk.length)));
+      if (n === null) throw new Error(`File "${body.path}" shrank while being sent`);
+      state.writingSince = Date.now();
+      await writeAll(state.conn, chunk.subarray(0, n));
+      state.writingSince = 0;
+      left -= n;
+    }
+    state.lastActive = Date.now();
+  }
+
+  /** Half-close, then drain briefly so the client reads our answer instead of a reset. */
+  async function linger(state: ConnState): Promise<void> {
+    if (state.closed) return;
+    try {
+      await state.conn.closeWrite();
+    } catch (error) {
+      if (isConnectionGone(error)) return;
+      throw error;
+    }
+    const deadline = Date.now() + LINGER_MS;
+    state.headStarted = 0;
+    state.busy = false;
+    const sink = new Uint8Array(16 * 1024);
+    let drained = 0;
+    const timer = setTimeout(() => closeQuietly(state), LINGER_MS);
+    try {
+      while (drained < LINGER_BYTES && Date.now() < deadline) {
+        const n = await state.conn.read(sink);
+        if (n === null) break;
+        drained += n;
+      }
+    } catch (error) {
+      if (!isConnectionGone(error)) throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Beyond the connection cap: a 503 to whoever asked, without reading their request. */
+  async function refuse(conn: Deno.Conn): Promise<void> {
+    const state: ConnState = {
+      conn,
+      lastActive: Date.now(),
+      headStarted: 0,
+      writingSince: 0,
+      busy: true,
+      closed: false,
+    };
+    try {
+      await writeAll(
+        conn,
+        encodeLatin1(
+          errorHead(503, [["Retry-After", "1"]], "Service Unavailable: too many connections\n"),
+        ),
+      );
+      logAccess(conn.remoteAddr as Deno.NetAddr, undefined, 503, 0);
+      await linger(state);
+    } catch (error) {
+      if (!isConnectionGone(error)) throw error;
+    } finally {
+      closeQuietly(state);
+    }
+  }
+
+  function track(task: Promise<void>): void {
+    tasks.add(task);
+    task.catch((error) =>
+      reporter?.warn(`connection task failed: ${(error as Error).message}`, "error")
+    ).finally(() => tasks.delete(task));
+  }
+
+  const finished = (async () => {
+    try {
+      while (!stopping) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch (error) {
+          if (stopping || error instanceof Deno.errors.BadResource) break;
+          if (error instanceof Deno.errors.Interrupted) break;
+          reporter?.warn(`accept failed: ${(error as Error).message}`, "accept-error");
+          continue;
+        }
+        if ((conn as Deno.TcpConn).setNoDelay) {
+          // Without it a pipelined batch waits for the peer's delayed ACK (Nagle).
+          (conn as Deno.TcpConn).setNoDelay(true);
+        }
+        if (active.size >= maxConns) track(refuse(conn));
+        else track(serveConnection(conn));
+      }
+    } finally {
+      clearInterval(sweeper);
+      for (const state of active) closeQuietly(state);
+      while (tasks.size) await Promise.allSettled([...tasks]);
+    }
+  })();
+
+  const close = async () => {
+    if (!stopping) {
+      stopping = true;
+      try {
+        listener.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    }
+    await finished;
+  };
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    finished,
+    close,
+    get connections() {
+      return active.size;
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function makeRequest(
+  head: RequestHead,
+  parts: Uint8Array[],
+  total: number,
+  remote: Deno.NetAddr,
+): HttpRequest {
+  let body: Uint8Array;
+  if (parts.length === 1) body = parts[0];
+  else {
+    body = new Uint8Array(total);
+    let at = 0;
+    for (const part of parts) {
+      body.set(part, at);
+      at += part.length;
+    }
+  }
+  let target = head.target;
+  // absolute-form (`GET http://host/path`) is accepted: the path is what matters here.
+  const absolute = target.charCodeAt(0) === 0x2f ? null : /^https?:\/\/[^/?#]*/i.exec(target);
+  if (absolute) target = target.slice(absolute[0].length) || "/";
+  const q = target.indexOf("?");
+  return {
+    head,
+    method: head.method,
+    target: head.target,
+    path: q < 0 ? target : target.slice(0, q),
+    query: q < 0 ? "" : target.slice(q + 1),
+    headers: head.headers,
+    body,
+    remote,
+  };
+}
+
+/** The bundled demo site. */
+export const DEFAULT_ROOT = new URL("./site/", import.meta.url).pathname;
+
+/** `deno task http:server …`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    root: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    upload: { type: "string" },
+    auth: { type: "string" },
+    trace: { type: "boolean" },
+    "max-conns": { type: "string" },
+    "max-body": { type: "string" },
+    "idle-timeout-ms": { type: "string" },
+    "header-timeout-ms": { type: "string" },
+    "test-routes": { type: "boolean" },
+    quiet: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  const port = parsePort(values.port, 8000);
+  const hostname = values.host ?? "127.0.0.1";
+  const maxConns = parseCount(values["max-conns"], 4096, "--max-conns", { max: 1_000_000 });
+  const maxBodyBytes = parseCount(values["max-body"], 16 * 1024 * 1024, "--max-body", {
+    min: 0,
+  });
+  const idleTimeoutMs = parseCount(values["idle-timeout-ms"], 15_000, "--idle-timeout-ms");
+  const headerTimeoutMs = parseCount(values["header-timeout-ms"], 10_000, "--header-timeout-ms");
+  let auth: ServeOptions["auth"];
+  if (values.auth !== undefined) {
+    const colon = values.auth.indexOf(":");
+    if (colon <= 0) throw new UsageError(`Invalid --auth "${values.auth}": expected USER:PASS`);
+    auth = { user: values.auth.slice(0, colon), password: values.auth.slice(colon + 1) };
+  }
+  const root = values.root ?? DEFAULT_ROOT;
+  const rootInfo = await Deno.stat(root).catch(() => undefined);
+  if (!rootInfo?.isDirectory) throw new CliError(`Cannot serve --root "${root}": not a directory`);
+  if (values.upload !== undefined) await Deno.mkdir(values.upload, { recursive: true });
+
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname, port, tcpBacklog: 4096 });
+  } catch (error) {
+    const where = formatAddr({ transport: "tcp", hostname, port });
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new CliError(`Cannot listen on ${where}: address already in use`);
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new CliError(`Cannot listen on ${where}: address not available`);
+    }
+    throw error;
+  }
+  const announce = createReporter("http/server", { json: values.json });
+  announce.info(`listening on http://${formatAddr(listener.addr)}/`, "listening", {
+    address: formatAddr(listener.addr),
+    root,
+  });
+  using signal = interruptSignal();
+  const server = await serveHttp(listener, {
+    root,
+    uploadDir: values.upload,
+    auth,
+    trace: values.trace,
+    testRoutes: values["test-routes"],
+    maxConns,
+    maxBodyBytes,
+    idleTimeoutMs,
+    headerTimeoutMs,
+    reporter: createReporter("http/server", { json: values.json, quiet: values.quiet }),
+    accessLog: !values.quiet,
+    signal,
+  });
+  await server.finished;
+  return 0;
+}
+
+if (import.meta.main) await runMain(USAGE, main);
