@@ -1,0 +1,308 @@
+/**
+ * `deno task bench udp [--quick]`: the UDP echo server against a minimal Node `dgram` echo server,
+ * same machine, same run, same Deno client.
+ *
+ * 1. Round trips: 64-byte datagrams, 32 outstanding (each reply sends the next datagram), through
+ *    `udp/server.ts --quiet` and `node -e` dgram echo; best of three interleaved rounds. Also the
+ *    server process's CPU time per round trip (from /proc), which a busy machine disturbs less.
+ * 2. One-way receive rate before loss starts: a Deno sender offers 64-byte datagrams at rising
+ *    paced rates to a counting sink (Deno `listenDatagram` vs Node `dgram`); the highest rate the
+ *    sink received without loss (≤ 0.1 %) is reported.
+ *
+ * Bounded: every phase has a datagram count and a time limit; all traffic is on 127.0.0.1.
+ */
+import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
+import { hasCommand, type RunningScript, startCommand, startScript } from "../../_helpers.ts";
+
+const PAYLOAD_BYTES = 64;
+const OUTSTANDING = 32;
+const ROUNDS = 3;
+/** Datagrams sent back to back at most, when pacing the one-way load. */
+const MAX_BURST = 16;
+
+const NODE_ECHO = `const s = require("dgram").createSocket("udp4");
+s.on("message", (m, r) => s.send(m, r.port, r.address));
+s.bind(0, "127.0.0.1", () => console.log("listening on udp 127.0.0.1:" + s.address().port));
+process.on("SIGINT", () => process.exit(0));`;
+
+/** Counts datagrams; a 1-byte datagram asks for the count (reply: decimal text) and resets it. */
+const DENO_SINK =
+  `const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+console.log("listening on udp 127.0.0.1:" + conn.addr.port);
+Deno.addSignalListener("SIGINT", () => Deno.exit(0));
+const buffer = new Uint8Array(2048);
+let count = 0;
+while (true) {
+  const [data, from] = await conn.receive(buffer);
+  if (data.length !== 1) { count++; continue; }
+  await conn.send(new TextEncoder().encode(String(count)), from);
+  count = 0;
+}`;
+
+const NODE_SINK = `const s = require("dgram").createSocket("udp4");
+let count = 0;
+s.on("message", (m, r) => {
+  if (m.length !== 1) { count++; return; }
+  s.send(String(count), r.port, r.address); count = 0;
+});
+s.bind(0, "127.0.0.1", () => console.log("listening on udp 127.0.0.1:" + s.address().port));
+process.on("SIGINT", () => process.exit(0));`;
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc (Linux). */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+interface RoundTripResult {
+  perSecond: number;
+  /** Server CPU microseconds per round trip, when /proc is readable. */
+  cpuMicros?: number;
+}
+
+/**
+ * Keeps `OUTSTANDING` 64-byte datagrams in flight to `port` until `count` replies have arrived or
+ * `timeLimitMs` passed. A stall (a lost datagram leaves the window short) re-fills the window.
+ */
+async function roundTrips(
+  port: number,
+  serverPid: number,
+  { count, timeLimitMs }: { count: number; timeLimitMs: number },
+): Promise<RoundTripResult> {
+  const target: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const payload = new Uint8Array(PAYLOAD_BYTES).fill(0x61);
+  let received = 0;
+  let done = false;
+  let lastSeen = -1;
+  const refill = setInterval(() => {
+    if (received === lastSeen) { for (let i = 0; i < OUTSTANDING; i++) conn.send(payload, target); }
+    lastSeen = received;
+  }, 100);
+  const cpuBefore = cpuSeconds(serverPid);
+  const started = performance.now();
+  const deadline = started + timeLimitMs;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => finish = resolve);
+  // Several receives pending at once: one event-loop turn completes many of them.
+  const loop = async () => {
+    const buffer = new Uint8Array(2048);
+    while (!done) {
+      await conn.receive(buffer);
+      received++;
+      if (received >= count || (received % 1024 === 0 && performance.now() > deadline)) {
+        done = true;
+        finish();
+        return;
+      }
+      conn.send(payload, target).catch(() => {});
+    }
+  };
+  for (let i = 0; i < OUTSTANDING; i++) conn.send(payload, target).catch(() => {});
+  const loops = Array.from({ length: 4 }, () => loop().catch(() => {}));
+  const watchdog = setTimeout(() => {
+    done = true;
+    finish();
+  }, timeLimitMs + 2000);
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = cpuSeconds(serverPid);
+  clearTimeout(watchdog);
+  clearInterval(refill);
+  conn.close();
+  await Promise.all(loops);
+  return {
+    perSecond: received / seconds,
+    cpuMicros: cpuBefore === undefined || cpuAfter === undefined
+      ? undefined
+      : (cpuAfter - cpuBefore) * 1e6 / received,
+  };
+}
+
+/** Asks a sink how many datagrams it counted since the last question. */
+async function askCount(conn: Deno.DatagramConn, sink: Deno.NetAddr): Promise<number> {
+  await conn.send(new Uint8Array(1), sink);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("the sink did not answer")), 2000);
+  });
+  try {
+    const [data] = await Promise.race([conn.receive(), timeout]);
+    return Number(new TextDecoder().decode(data));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Offers `rate` datagrams/s for `stepMs` in small paced bursts; returns what the sink counted. */
+async function offer(
+  conn: Deno.DatagramConn,
+  sink: Deno.NetAddr,
+  payload: Uint8Array,
+  rate: number,
+  stepMs: number,
+): Promise<{ sent: number; got: number; seconds: number }> {
+  let sent = 0;
+  const started = performance.now();
+  while (performance.now() - started < stepMs) {
+    const due = Math.floor(rate * (performance.now() - started) / 1000);
+    if (sent >= due) {
+      await new Promise((resolve) => setTimeout(resolve, 1)); // ahead of schedule: pace
+      continue;
+    }
+    // Small bursts: a large one would overflow the sink's socket buffer at any rate.
+    const burst: Promise<number>[] = [];
+    for (const end = Math.min(due, sent + MAX_BURST); sent < end; sent++) {
+      burst.push(conn.send(payload, sink));
+    }
+    await Promise.all(burst);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { sent, got: await askCount(conn, sink), seconds };
+}
+
+/**
+ * Offers datagrams at rising rates (paced in 1 ms bursts for `stepMs` each) and returns the highest
+ * rate the sink received with at most 0.1 % loss, and the rate it actually received at the first
+ * lossy step.
+ */
+async function receiveRateBeforeLoss(
+  port: number,
+  { rates, stepMs }: { rates: number[]; stepMs: number },
+): Promise<{ lossless: number; saturated?: number }> {
+  const sink: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const payload = new Uint8Array(PAYLOAD_BYTES).fill(0x61);
+  let lossless = 0;
+  let saturated: number | undefined;
+  try {
+    await askCount(conn, sink); // reset
+    for (const rate of rates) {
+      // Two tries per step: one scheduling hiccup on a shared machine should not end the climb.
+      let best = 0;
+      let sentRate = 0;
+      for (let attempt = 0; attempt < 2 && best < 0.999; attempt++) {
+        const { sent, got, seconds } = await offer(conn, sink, payload, rate, stepMs);
+        if (got / sent > best) {
+          best = got / sent;
+          sentRate = sent / seconds;
+          saturated = got / seconds;
+        }
+      }
+      if (best < 0.999) break;
+      lossless = sentRate;
+      saturated = undefined;
+    }
+  } finally {
+    conn.close();
+  }
+  return { lossless, saturated };
+}
+
+async function stopAll(processes: (RunningScript | undefined)[]): Promise<void> {
+  for (const p of processes) await p?.stop();
+}
+
+async function runRoundTrips(ctx: BenchContext): Promise<BenchRow[]> {
+  const count = ctx.quick ? 60_000 : 400_000;
+  const timeLimitMs = ctx.quick ? 2_000 : 8_000;
+  const ours = await startScript("udp/server.ts", ["--port", "0", "--quiet"]);
+  const node = hasCommand("node") ? await startCommand("node", ["-e", NODE_ECHO]) : undefined;
+  const best = { ours: 0, node: 0, oursCpu: Infinity, nodeCpu: Infinity };
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const a = await roundTrips(ours.port, ours.child.pid, { count, timeLimitMs });
+      best.ours = Math.max(best.ours, a.perSecond);
+      best.oursCpu = Math.min(best.oursCpu, a.cpuMicros ?? Infinity);
+      let line = `round ${round + 1}: udp/server.ts ${Math.round(a.perSecond)} rt/s`;
+      if (node) {
+        const b = await roundTrips(node.port, node.child.pid, { count, timeLimitMs });
+        best.node = Math.max(best.node, b.perSecond);
+        best.nodeCpu = Math.min(best.nodeCpu, b.cpuMicros ?? Infinity);
+        line += `, node dgram ${Math.round(b.perSecond)} rt/s`;
+      }
+      ctx.log(line);
+    }
+  } finally {
+    await stopAll([ours, node]);
+  }
+  const capability = "UDP echo (udp/server.ts --quiet), 64 B, 32 outstanding";
+  if (!node) {
+    return [{
+      capability,
+      metric: "round trips",
+      ours: best.ours,
+      referenceName: "Node dgram",
+      unit: "rt/s",
+      target: "≥ 1.2×",
+      skipped: "node not installed",
+    }];
+  }
+  const rows: BenchRow[] = [{
+    capability,
+    metric: "round trips",
+    ours: best.ours,
+    reference: best.node,
+    referenceName: "Node dgram",
+    unit: "rt/s",
+    target: "≥ 1.2×",
+  }];
+  if (Number.isFinite(best.oursCpu) && Number.isFinite(best.nodeCpu)) {
+    rows.push({
+      capability,
+      metric: "server CPU per round trip",
+      ours: best.oursCpu,
+      reference: best.nodeCpu,
+      referenceName: "Node dgram",
+      unit: "µs",
+      lowerIsBetter: true,
+    });
+  }
+  return rows;
+}
+
+async function runOneWay(ctx: BenchContext): Promise<BenchRow[]> {
+  const rates = ctx.quick
+    ? [10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000]
+    : [10_000, 25_000, 50_000, 75_000, 100_000, 125_000, 150_000, 200_000, 250_000, 300_000];
+  const stepMs = ctx.quick ? 300 : 1_000;
+  const deno = await startCommand(Deno.execPath(), ["eval", DENO_SINK]);
+  const node = hasCommand("node") ? await startCommand("node", ["-e", NODE_SINK]) : undefined;
+  try {
+    const a = await receiveRateBeforeLoss(deno.port, { rates, stepMs });
+    const describe = (r: { lossless: number; saturated?: number }) =>
+      `lossless up to ${Math.round(r.lossless)}/s, then received ${
+        r.saturated === undefined ? "everything offered" : `${Math.round(r.saturated)}/s`
+      }`;
+    ctx.log(`deno sink: ${describe(a)}`);
+    const b = node ? await receiveRateBeforeLoss(node.port, { rates, stepMs }) : undefined;
+    if (b) {
+      ctx.log(`node sink: ${describe(b)}`);
+    }
+    return [{
+      capability: "UDP one-way receive (Deno listenDatagram sink), 64 B",
+      metric: "rate before loss",
+      ours: a.lossless,
+      reference: b?.lossless,
+      referenceName: "Node dgram sink",
+      unit: "dgram/s",
+      ...(node ? {} : { skipped: "node not installed" }),
+    }];
+  } finally {
+    await stopAll([deno, node]);
+  }
+}
+
+export const suite: BenchSuite = {
+  name: "udp",
+  description: "UDP echo round trips and one-way receive rate vs Node dgram",
+  async run(ctx) {
+    return [...await runRoundTrips(ctx), ...await runOneWay(ctx)];
+  },
+};

@@ -1,0 +1,136 @@
+/**
+ * UDP upper-case echo server: every datagram that arrives is answered with one datagram, the same
+ * bytes upper-cased, sent back to the address it came from.
+ *
+ * Seed idea (000 §二, 001 UDP编程, 003 recvfrom/sendto): a UDP server has no listen() and no
+ * accept() — it binds and then loops `recvfrom` → reply with `sendto(data, client_addr)`. Because
+ * there is no connection, any number of clients interleave (seed 000's 「并发的感觉」): the server
+ * still answers one datagram at a time, just fast.
+ *
+ * Fixed here compared with the seeds: seed 001 decodes the datagram as UTF-8 before upper-casing,
+ * so a datagram cut in the middle of a character kills the server; here only the ASCII bytes a–z
+ * change (see `udp/datagram.ts`), so Chinese, binary and invalid UTF-8 pass through intact. Seed
+ * 000's server waits for a human to type each reply (`input()`); this one answers by itself.
+ *
+ * Run:  deno task udp:server                 (127.0.0.1:8080)
+ *       deno run -A udp/server.ts --port 0   (ephemeral port, printed on the first line)
+ * Poke: nc -u 127.0.0.1 8080   then type a line: the reply comes back upper-cased
+ *       echo -n hello | nc -u -w1 127.0.0.1 8080
+ */
+import {
+  datagramListeningLine,
+  formatAddr,
+  interruptSignal,
+  parseCli,
+  parsePort,
+  printLine,
+  runMain,
+  UsageError,
+} from "../tcp/cli.ts";
+import { createReporter, type Reporter } from "../tcp/report.ts";
+import { bindUdp, describeDatagram, isClosedError, upperAsciiInPlace } from "./datagram.ts";
+
+const USAGE = `Usage: deno task udp:server [--host HOST] [--port PORT] [--quiet]
+
+UDP upper-case echo server: replies to every datagram with the same bytes upper-cased (ASCII
+letters only, so Chinese and binary pass through unchanged).
+  --host HOST   address to bind (default 127.0.0.1; ::1 for IPv6)
+  --port PORT   port to bind (default 8080; 0 = ephemeral, printed on the first line)
+  --quiet       do not log each datagram (for benchmarks)`;
+
+/** The receive buffer: large enough for any datagram, so the server never truncates one. */
+export const SERVER_BUFFER_SIZE = 65536;
+
+/** Options for `serveUdp`. */
+export interface ServeUdpOptions {
+  /** Stops the server (closes the socket). */
+  signal?: AbortSignal;
+  /** Where the per-datagram log goes; omitted or `quiet`: no log. */
+  reporter?: Reporter;
+  /** Skip the per-datagram log entirely (the hot path does no string work). */
+  quiet?: boolean;
+}
+
+/**
+ * Answers every datagram on `conn` with its upper-cased bytes until `signal` aborts (which closes
+ * `conn`) or `conn` is closed. Resolves with the number of datagrams answered.
+ *
+ * The hot path reuses one 64 KiB buffer and upper-cases in place; the reply is awaited before the
+ * next receive because `send` reads the buffer asynchronously. A failure to reply to one peer is
+ * reported and the server goes on serving everyone else.
+ */
+export async function serveUdp(
+  conn: Deno.DatagramConn,
+  options: ServeUdpOptions = {},
+): Promise<number> {
+  const { signal, reporter } = options;
+  const log = options.quiet || !reporter ? undefined : reporter;
+  const buffer = new Uint8Array(SERVER_BUFFER_SIZE);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    conn.close();
+  };
+  signal?.addEventListener("abort", close, { once: true });
+  let answered = 0;
+  try {
+    while (!closed) {
+      let datagram: Uint8Array;
+      let from: Deno.Addr;
+      try {
+        [datagram, from] = await conn.receive(buffer);
+      } catch (error) {
+        if (closed || isClosedError(error)) break;
+        // Some systems report an earlier reply's ICMP "port unreachable" on the next receive.
+        if (error instanceof Deno.errors.ConnectionReset) continue;
+        if (error instanceof Deno.errors.ConnectionRefused) continue;
+        throw error;
+      }
+      log?.info(`${formatAddr(from)} -> ${describeDatagram(datagram)}`, "received", {
+        from: formatAddr(from),
+        bytes: datagram.length,
+      });
+      upperAsciiInPlace(datagram);
+      try {
+        await conn.send(datagram, from);
+        answered++;
+      } catch (error) {
+        if (closed || isClosedError(error)) break;
+        // One unreachable or refused peer must not stop the server for everyone else.
+        reporter?.warn(
+          `Cannot reply to ${formatAddr(from)}: ${(error as Error).message}`,
+          "error",
+          { to: formatAddr(from) },
+        );
+      }
+    }
+  } finally {
+    signal?.removeEventListener("abort", close);
+    close();
+  }
+  return answered;
+}
+
+/** `deno run -A udp/server.ts [flags]`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    quiet: { type: "boolean" },
+  });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  const host = values.host ?? "127.0.0.1";
+  const port = parsePort(values.port, 8080);
+  const quiet = values.quiet ?? false;
+  const reporter = createReporter("udp/server", { quiet });
+
+  using signal = interruptSignal();
+  const conn = bindUdp(host, port);
+  // Printed even with --quiet: tests and benchmarks read the port from this first line.
+  printLine(datagramListeningLine(conn.addr));
+  await serveUdp(conn, { signal, reporter, quiet });
+  return 0;
+}
+
+if (import.meta.main) await runMain(USAGE, main);
