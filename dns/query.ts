@@ -1,0 +1,632 @@
+/**
+ * netlab's `dig`: ask a DNS server one question and print the reply the way dig does.
+ *
+ * Seed idea (000): 「浏览器客户端套接字 –– UDP –– DNS服务端套接字,将域名解析成IP返回」 — a name goes
+ * out in one UDP datagram to port 53 and the IP comes back; and 「DNS查询为迭代查询」 — `+trace`
+ * walks down from the root servers (`.` → `com.` → `cnblogs.com.`) and prints every referral.
+ *
+ * Run it:
+ *   deno task dns:query www.cnblogs.com                 # asks the first nameserver in /etc/resolv.conf
+ *   deno run -A dns/query.ts @127.0.0.1 -p 1053 www.cnblogs.com MX
+ *   deno run -A dns/query.ts -x 127.0.0.5 @127.0.0.1 -p 1053
+ *   deno run -A dns/query.ts +trace www.cnblogs.com     # from the 13 real roots
+ *   deno task dns:internet                              # then, offline:
+ *   deno run -A dns/query.ts +trace --root 127.0.0.2 -p PORT www.cnblogs.com
+ * Compare with the real thing: `dig @127.0.0.1 -p 1053 www.cnblogs.com`.
+ *
+ * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no reply.
+ */
+import {
+  className,
+  formatQuestion,
+  formatRdata,
+  formatRecord,
+  fullRcode,
+  getEdns,
+  type Message,
+  normalizeName,
+  opcodeName,
+  parseClass,
+  parseType,
+  rcodeName,
+  type ResourceRecord,
+  reverseName,
+  TYPE,
+  typeName,
+} from "./message.ts";
+import { type Exchange, exchange, NoReplyError } from "./transport.ts";
+import { createReporter } from "../tcp/report.ts";
+import {
+  buildQuery,
+  isIpAddress,
+  IterativeResolver,
+  type QueryOptions,
+  ResolveError,
+  resolveHost,
+  type ResolverEvent,
+  systemNameserver,
+} from "./resolver.ts";
+import { CliError, parseCli, parsePort, printLine, runMain, UsageError } from "../tcp/cli.ts";
+
+export const USAGE =
+  `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
+
+Asks a DNS server one question and prints the reply like dig (default server: the first
+nameserver in /etc/resolv.conf, port 53).
+
+  @SERVER          server to ask (an IP address, or a host name resolved first)
+  -p, --port PORT  server port (default 53)
+  -t, --type TYPE  record type: A AAAA NS MX TXT SOA CNAME PTR SRV CAA ANY or TYPEnnn (default A)
+  -x, --reverse A  reverse lookup of an IPv4/IPv6 address (PTR under in-addr.arpa / ip6.arpa)
+  +short           print only the answer data
+  +tcp             use TCP (2-byte length prefix) instead of UDP
+  +[no]recurse     set or clear RD (recursion desired; default set)
+  +trace           resolve iteratively from the root servers, printing every step
+  +timeout=S       seconds to wait for each try (default 5; 2 per server with +trace)
+  +tries=N         UDP tries (default 3; 1 per server with +trace); +retry=N means N+1
+  +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
+  +dnssec          set the DO bit (DNSSEC OK)
+  +ignore          keep a truncated UDP reply (no TCP retry)
+  --json           print the reply as one JSON object (with +trace: one object per step)
+  --root ADDR      root server address(es) for +trace (repeatable or comma-separated);
+                   without +trace and @SERVER, resolve iteratively from these roots
+
+Exit status: 0 a reply arrived (any rcode), 1 usage error, 9 no reply.`;
+
+/** Everything the command line asked for. */
+export interface QueryRequest {
+  name: string;
+  type: number;
+  qclass: number;
+  server?: string;
+  port: number;
+  short: boolean;
+  tcp: boolean;
+  recurse: boolean;
+  trace: boolean;
+  /** Unset: 5 s × 3 tries for one server; 2 s × 1 try per server when iterating. */
+  timeoutMs?: number;
+  tries?: number;
+  bufsize: number;
+  dnssec: boolean;
+  ignoreTruncation: boolean;
+  json: boolean;
+  roots: string[];
+}
+
+const FLAGS = {
+  port: { type: "string", short: "p" },
+  type: { type: "string", short: "t" },
+  reverse: { type: "string", short: "x" },
+  json: { type: "boolean" },
+  root: { type: "string", multiple: true },
+} as const;
+
+function parseIntOption(option: string, value: string, min: number, max: number): number {
+  if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`Invalid option "${option}": expected an integer from ${min} to ${max}`);
+  }
+  return Number(value);
+}
+
+function parseTypeText(text: string): number {
+  try {
+    return parseType(text);
+  } catch (error) {
+    if (error instanceof RangeError) throw new CliError(error.message, 1);
+    throw error;
+  }
+}
+
+/** A positional that names a record type (`MX`, `aaaa`, `TYPE99`), not a domain. */
+function looksLikeType(text: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(text)) return false;
+  try {
+    parseType(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isClass(text: string): boolean {
+  if (!/^(IN|CH|HS|ANY|CLASS\d+)$/i.test(text)) return false;
+  try {
+    parseClass(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Turns dig-style arguments into a request: `@server`, `+option`, a type and a name in any
+ * order, plus the dash flags. Throws `UsageError` (exit 1) on anything it cannot use.
+ */
+export function parseQueryArgs(args: string[]): QueryRequest {
+  const { values, positionals } = parseCli(args, FLAGS);
+  const request: QueryRequest = {
+    name: "",
+    type: TYPE.A,
+    qclass: 1,
+    port: parsePort(values.port, 53, "-p"),
+    short: false,
+    tcp: false,
+    recurse: true,
+    trace: false,
+    bufsize: 1232,
+    dnssec: false,
+    ignoreTruncation: false,
+    json: values.json ?? false,
+    roots: (values.root ?? []).flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean),
+  };
+  for (const root of request.roots) {
+    if (!isIpAddress(root)) {
+      throw new UsageError(`Invalid --root "${root}": expected an IP address`);
+    }
+  }
+  let name: string | undefined;
+  let typeSet = false;
+  if (values.type !== undefined) {
+    request.type = parseTypeText(values.type);
+    typeSet = true;
+  }
+  for (const arg of positionals) {
+    if (arg.startsWith("@")) {
+      if (arg.length === 1) throw new UsageError(`Invalid server "@": expected @ADDRESS`);
+      request.server = arg.slice(1);
+    } else if (arg.startsWith("+")) {
+      applyPlusOption(request, arg);
+    } else if (!typeSet && looksLikeType(arg) && !(name === undefined && arg.includes("."))) {
+      request.type = parseTypeText(arg);
+      typeSet = true;
+    } else if (isClass(arg) && name !== undefined) {
+      request.qclass = parseClass(arg);
+    } else if (name === undefined) {
+      name = arg;
+    } else if (/^[A-Za-z][A-Za-z0-9]*$/.test(arg)) {
+      throw new CliError(`Unknown record type "${arg}"`, 1);
+    } else {
+      throw new UsageError(`Unexpected argument "${arg}": only one name per query`);
+    }
+  }
+  if (values.reverse !== undefined) {
+    if (name !== undefined) throw new UsageError(`Give either -x ADDR or a NAME, not both`);
+    try {
+      name = reverseName(values.reverse);
+    } catch (error) {
+      if (error instanceof RangeError) {
+        throw new CliError(`Invalid -x "${values.reverse}": not an IPv4 or IPv6 address`, 1);
+      }
+      throw error;
+    }
+    if (!typeSet) request.type = TYPE.PTR;
+  }
+  // dig without a name asks for the root's name servers.
+  if (name === undefined) {
+    name = ".";
+    if (!typeSet) request.type = TYPE.NS;
+  }
+  request.name = validName(name);
+  return request;
+}
+
+function validName(name: string): string {
+  if (name === "") throw new CliError(`Invalid name "": empty`, 1);
+  try {
+    return normalizeName(name);
+  } catch (error) {
+    if (error instanceof RangeError) throw new CliError(error.message, 1);
+    throw error;
+  }
+}
+
+function applyPlusOption(request: QueryRequest, arg: string): void {
+  const [option, value] = arg.slice(1).split("=", 2) as [string, string | undefined];
+  const needValue = () => {
+    if (value === undefined) throw new UsageError(`Invalid option "${arg}": needs =VALUE`);
+    return value;
+  };
+  switch (option.toLowerCase()) {
+    case "short":
+      request.short = true;
+      return;
+    case "noshort":
+      request.short = false;
+      return;
+    case "tcp":
+    case "vc":
+      request.tcp = true;
+      return;
+    case "notcp":
+    case "novc":
+      request.tcp = false;
+      return;
+    case "rec":
+    case "recurse":
+      request.recurse = true;
+      return;
+    case "norec":
+    case "norecurse":
+      request.recurse = false;
+      return;
+    case "trace":
+      request.trace = true;
+      return;
+    case "notrace":
+      request.trace = false;
+      return;
+    case "time":
+    case "timeout":
+      request.timeoutMs = parseIntOption(arg, needValue(), 1, 300) * 1000;
+      return;
+    case "tries":
+      request.tries = parseIntOption(arg, needValue(), 1, 100);
+      return;
+    case "retry":
+      request.tries = parseIntOption(arg, needValue(), 0, 99) + 1;
+      return;
+    case "bufsize":
+      request.bufsize = parseIntOption(arg, needValue(), 0, 65535);
+      return;
+    case "dnssec":
+      request.dnssec = true;
+      return;
+    case "nodnssec":
+      request.dnssec = false;
+      return;
+    case "ignore":
+      request.ignoreTruncation = true;
+      return;
+    case "noignore":
+      request.ignoreTruncation = false;
+      return;
+    default:
+      throw new UsageError(`Invalid option "${arg}"`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const FLAG_ORDER = ["qr", "aa", "tc", "rd", "ra", "ad", "cd"] as const;
+
+/** The header flags that are set, in dig's order: `["qr", "aa", "rd"]`. */
+export function flagList(message: Message): string[] {
+  return FLAG_ORDER.filter((flag) => message.flags[flag]);
+}
+
+function withoutOpt(records: ResourceRecord[]): ResourceRecord[] {
+  return records.filter((rr) => rr.type !== TYPE.OPT);
+}
+
+/** `Sat Jun 07 12:00:00 UTC 2025`, the way dig prints WHEN (in UTC). */
+export function formatWhen(date: Date): string {
+  // toUTCString(): "Sat, 07 Jun 2025 12:00:00 GMT"
+  const [weekday, day, month, year, time] = date.toUTCString().replace(",", "").split(" ");
+  return `${weekday} ${month} ${day} ${time} UTC ${year}`;
+}
+
+/** The reply as dig prints it, from `;; Got answer:` to `;; MSG SIZE  rcvd: N`. */
+export function formatReply(result: Exchange, when: Date = new Date()): string[] {
+  const msg = result.reply;
+  const out: string[] = [";; Got answer:"];
+  out.push(
+    `;; ->>HEADER<<- opcode: ${opcodeName(msg.flags.opcode)}, status: ${
+      rcodeName(fullRcode(msg))
+    }, id: ${msg.id}`,
+  );
+  out.push(
+    `;; flags: ${
+      flagList(msg).join(" ")
+    }; QUERY: ${msg.questions.length}, ANSWER: ${msg.answers.length}, AUTHORITY: ${msg.authorities.length}, ADDITIONAL: ${msg.additionals.length}`,
+  );
+  if (result.query.flags.rd && !msg.flags.ra) {
+    out.push(";; WARNING: recursion requested but not available");
+  }
+  out.push("");
+  const edns = getEdns(msg);
+  if (edns) {
+    out.push(";; OPT PSEUDOSECTION:");
+    out.push(
+      `; EDNS: version: ${edns.version}, flags:${edns.dnssecOk ? " do" : ""}; udp: ${edns.udpSize}`,
+    );
+  }
+  if (msg.questions.length > 0) {
+    out.push(";; QUESTION SECTION:", ...msg.questions.map(formatQuestion), "");
+  }
+  const sections: [string, ResourceRecord[]][] = [
+    ["ANSWER", msg.answers],
+    ["AUTHORITY", msg.authorities],
+    ["ADDITIONAL", withoutOpt(msg.additionals)],
+  ];
+  for (const [title, records] of sections) {
+    if (records.length > 0) out.push(`;; ${title} SECTION:`, ...records.map(formatRecord), "");
+  }
+  out.push(`;; Query time: ${Math.round(result.elapsedMs)} msec`);
+  out.push(
+    `;; SERVER: ${result.server}#${result.port}(${result.server}) (${result.protocol})`,
+  );
+  out.push(`;; WHEN: ${formatWhen(when)}`);
+  out.push(`;; MSG SIZE  rcvd: ${result.bytes.length}`, "");
+  return out;
+}
+
+/** `+short`: just the rdata of the answer section, one per line. */
+export function formatShort(message: Message): string[] {
+  return message.answers.map(formatRdata);
+}
+
+/** One record in the `--json` schema. */
+export interface JsonRecord {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: string;
+}
+
+/** The `--json` object (issue 5's exact schema). */
+export interface JsonReply {
+  id: number;
+  opcode: string;
+  rcode: string;
+  flags: string[];
+  question: { name: string; type: string; class: string }[];
+  answer: JsonRecord[];
+  authority: JsonRecord[];
+  additional: JsonRecord[];
+  server: string;
+  elapsed_ms: number;
+  size: number;
+}
+
+function jsonRecord(rr: ResourceRecord): JsonRecord {
+  return {
+    name: rr.name,
+    type: typeName(rr.type),
+    class: className(rr.class),
+    ttl: rr.ttl,
+    data: formatRdata(rr),
+  };
+}
+
+/** The reply as the `--json` object (the OPT pseudo-record is not a record, so it is left out). */
+export function toJson(result: Exchange): JsonReply {
+  const msg = result.reply;
+  return {
+    id: msg.id,
+    opcode: opcodeName(msg.flags.opcode),
+    rcode: rcodeName(fullRcode(msg)),
+    flags: flagList(msg),
+    question: msg.questions.map((q) => ({
+      name: q.name,
+      type: typeName(q.type),
+      class: className(q.class),
+    })),
+    answer: msg.answers.map(jsonRecord),
+    authority: msg.authorities.map(jsonRecord),
+    additional: withoutOpt(msg.additionals).map(jsonRecord),
+    server: `${result.server}#${result.port}`,
+    elapsed_ms: Math.round(result.elapsedMs * 1000) / 1000,
+    size: result.bytes.length,
+  };
+}
+
+/** One `+trace` step the way dig prints it: the records, then `;; Received N bytes from …`. */
+export function formatTraceStep(event: Extract<ResolverEvent, { kind: "response" }>): string[] {
+  const { exchange: result, server } = event;
+  const msg = result.reply;
+  const shown = msg.answers.length > 0 ? msg.answers : msg.authorities;
+  const out = [...shown.map(formatRecord)];
+  const via = server.name === server.address ? server.address : server.name.replace(/\.$/, "");
+  out.push(
+    `;; Received ${result.bytes.length} bytes from ${server.address}#${server.port}(${via}) in ${
+      Math.round(result.elapsedMs)
+    } ms`,
+  );
+  const glue = withoutOpt(msg.additionals).filter((rr) =>
+    rr.type === TYPE.A || rr.type === TYPE.AAAA
+  );
+  const what: Record<string, string> = {
+    priming: `the root zone's name servers`,
+    referral: `referral from "${event.zone}" to "${event.referral}"${
+      glue.length
+        ? ` with glue ${glue.map((rr) => `${rr.name} ${formatRdata(rr)}`).join(", ")}`
+        : " (no glue)"
+    }`,
+    answer: `answer from "${event.zone}"${msg.flags.aa ? " (authoritative)" : ""}`,
+    nxdomain: `"${msg.questions[0]?.name}" does not exist (NXDOMAIN from "${event.zone}")`,
+    nodata: `no ${typeName(msg.questions[0]?.type ?? 0)} records (NODATA from "${event.zone}")`,
+    lame: `unusable reply (${rcodeName(fullRcode(msg))}) from "${event.zone}"`,
+  };
+  out.push(`;; ${what[event.outcome]}`, "");
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running it
+
+function queryOptions(request: QueryRequest): QueryOptions {
+  return {
+    port: request.port,
+    timeoutMs: request.timeoutMs,
+    tries: request.tries,
+    tcp: request.tcp,
+    bufsize: request.bufsize,
+    dnssec: request.dnssec,
+    onIgnored: (reason) => warnings.warn(`;; Warning: ${reason}`, "ignored-reply", { reason }),
+  };
+}
+
+/** Iterating asks many servers: a dead one should cost seconds, not 3 × 5 s. */
+function iterativeQueryOptions(request: QueryRequest): QueryOptions {
+  return {
+    ...queryOptions(request),
+    timeoutMs: request.timeoutMs ?? 2000,
+    tries: request.tries ?? 1,
+  };
+}
+
+/** The server address for `@SERVER` (or resolv.conf's first nameserver). */
+async function serverAddress(request: QueryRequest): Promise<string> {
+  if (request.server === undefined) return await systemNameserver();
+  const bare = request.server.replace(/^\[(.*)\]$/, "$1");
+  if (isIpAddress(bare)) return bare;
+  try {
+    return (await resolveHost(bare, { timeoutMs: request.timeoutMs, tries: request.tries }))[0];
+  } catch (error) {
+    if (error instanceof ResolveError || error instanceof NoReplyError) {
+      throw new CliError(`;; Cannot resolve server "${bare}": ${error.message}`, 1);
+    }
+    throw error;
+  }
+}
+
+/** Warnings (ignored datagrams) go to stderr, so `+short` and `--json` output stays clean. */
+const warnings = createReporter("dns/query");
+
+const NO_REPLY = ";; connection timed out; no servers could be reached";
+
+/**
+ * Seed 000's levels of a name: `'.' (root) → com. (top-level) → cnblogs.com. (second-level) →
+ * www.cnblogs.com. (host)`.
+ */
+export function describeLevels(name: string): string {
+  const labels = name === "." ? [] : name.replace(/\.$/, "").split(".");
+  const parts = ["'.' (root)"];
+  for (let level = 1; level <= labels.length; level++) {
+    const zone = labels.slice(labels.length - level).join(".") + ".";
+    const role = level === labels.length && level >= 3
+      ? "host"
+      : level === 1
+      ? "top-level"
+      : level === 2
+      ? "second-level"
+      : `level ${level}`;
+    parts.push(`${zone} (${role})`);
+  }
+  return parts.join(" → ");
+}
+
+async function runTrace(request: QueryRequest, signal: AbortSignal | undefined): Promise<number> {
+  const lines = (text: string[]) => {
+    if (!request.short && !request.json) { for (const line of text) printLine(line); }
+  };
+  lines([`;; levels: ${describeLevels(request.name)}`, ""]);
+  const resolver = new IterativeResolver({
+    ...iterativeQueryOptions(request),
+    roots: request.roots.length ? request.roots : undefined,
+    prime: true,
+    onEvent: (event) => {
+      if (request.json && event.kind === "response") {
+        printLine(
+          JSON.stringify({ ...toJson(event.exchange), zone: event.zone, outcome: event.outcome }),
+        );
+      } else if (event.kind === "query") {
+        lines([
+          `;; zone "${event.zone}": asking ${event.server.name} (${event.server.address}#${event.server.port}) for ${event.name} ${
+            typeName(event.type)
+          }`,
+        ]);
+      } else if (event.kind === "response") {
+        lines(formatTraceStep(event));
+      } else if (event.kind === "no-reply") {
+        lines([`;; no reply from ${event.server.address}#${event.server.port}: ${event.reason}`]);
+      } else if (event.kind === "ns-lookup") {
+        lines([
+          `;; "${event.zone}" came without glue: resolving its name server ${event.nameserver} first`,
+        ]);
+      } else if (event.kind === "cname") {
+        lines([`;; ${event.from} is an alias (CNAME) for ${event.to}: following it`]);
+      } else if (event.kind === "cache") {
+        lines([`;; ${event.name} ${typeName(event.type)} from the cache`]);
+      }
+    },
+  });
+  try {
+    const result = await resolver.resolve(request.name, request.type, { signal });
+    if (request.short) { for (const rr of result.answers) printLine(formatRdata(rr)); }
+    return 0;
+  } catch (error) {
+    if (error instanceof ResolveError) {
+      throw new CliError(`;; ${error.message} (SERVFAIL)`, 9);
+    }
+    throw error;
+  }
+}
+
+/** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
+async function runIterative(
+  request: QueryRequest,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const resolver = new IterativeResolver({
+    ...iterativeQueryOptions(request),
+    roots: request.roots,
+  });
+  try {
+    const result = await resolver.resolve(request.name, request.type, { signal });
+    if (result.exchange) printResult(request, result.exchange);
+    else if (request.short) { for (const rr of result.answers) printLine(formatRdata(rr)); }
+    return 0;
+  } catch (error) {
+    if (error instanceof ResolveError) throw new CliError(`;; ${error.message} (SERVFAIL)`, 9);
+    throw error;
+  }
+}
+
+function printResult(request: QueryRequest, result: Exchange): void {
+  if (request.json) printLine(JSON.stringify(toJson(result)));
+  else if (request.short) { for (const line of formatShort(result.reply)) printLine(line); }
+  else for (const line of formatReply(result)) printLine(line);
+}
+
+/** The `; <<>> netlab query <<>> …` banner dig prints first. */
+function banner(args: string[], trace: boolean): string[] {
+  return [
+    "",
+    `; <<>> netlab query <<>> ${args.join(" ")}`,
+    ...(trace ? [] : ["; (1 server found)"]),
+    ";; global options: +cmd",
+  ];
+}
+
+/** Runs one query; returns the exit status (0 reply, 9 no reply). */
+export async function main(args: string[]): Promise<number> {
+  const request = parseQueryArgs(args);
+  const verbose = !request.short && !request.json;
+  if (request.trace || (request.roots.length > 0 && request.server === undefined)) {
+    if (verbose) { for (const line of banner(args, true)) printLine(line); }
+    return request.trace
+      ? await runTrace(request, undefined)
+      : await runIterative(request, undefined);
+  }
+  const server = await serverAddress(request);
+  // Like dig, the banner comes with the outcome (after any "Truncated" note).
+  const printBanner = () => {
+    if (verbose) { for (const line of banner(args, false)) printLine(line); }
+  };
+  const query = buildQuery(request.name, request.type, request.recurse, queryOptions(request));
+  query.questions[0].class = request.qclass;
+  try {
+    const result = await exchange(query, server, {
+      ...queryOptions(request),
+      ignoreTruncation: request.ignoreTruncation,
+      onTruncated: () => {
+        if (verbose) printLine(";; Truncated, retrying in TCP mode.");
+      },
+    });
+    printBanner();
+    printResult(request, result);
+    return 0;
+  } catch (error) {
+    if (error instanceof NoReplyError) {
+      printBanner();
+      throw new CliError(`${NO_REPLY} (${error.message})`, 9);
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) await runMain(USAGE, main);

@@ -1,0 +1,325 @@
+/**
+ * Sending one DNS query and getting its reply — the I/O half of `dig`, shared by `dns/query.ts`
+ * and `dns/resolver.ts`.
+ *
+ * Seed 000 says the browser asks the DNS server over UDP, port 53. What a careful client adds:
+ *
+ * - Every query goes out from a fresh socket on a random source port (`port: 0` lets the kernel
+ *   pick) with a random 16-bit id, so an off-path attacker has to guess both (RFC 5452).
+ * - A datagram only counts as the reply when it comes from the address and port we asked, carries
+ *   our id and echoes our question. Anything else is reported through `onIgnored` and we keep
+ *   waiting until the deadline — a forged or stray packet cannot end the wait early.
+ * - No reply within `timeoutMs` → the same query is sent again, `tries` times in all (UDP may
+ *   lose packets); then `NoReplyError`.
+ * - A reply with TC (truncated: it did not fit the UDP size) is retried over TCP, where each
+ *   message carries a 2-byte length prefix (RFC 1035 §4.2.2; `tcp/framing.ts`), as dig does.
+ *
+ * Every wait has a deadline and honours the caller's `AbortSignal`.
+ */
+import {
+  decodeHeader,
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  namesEqual,
+  type Question,
+} from "./message.ts";
+import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
+import { writeAll } from "../tcp/io.ts";
+import { formatHostPort } from "../tcp/cli.ts";
+
+/** The DNS port (seed 000: 「其默认端口53」). */
+export const DNS_PORT = 53;
+/** dig's defaults: 5 s per try, 3 tries over UDP. */
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_TRIES = 3;
+/** The largest DNS message: a UDP datagram or a TCP frame with a 16-bit length. */
+export const MAX_MESSAGE_SIZE = 65535;
+
+/** The protocol a reply came over, spelled the way dig prints it. */
+export type Protocol = "UDP" | "TCP";
+
+/** No reply arrived from the server within the deadline of every try (dig exits 9). */
+export class NoReplyError extends Error {
+  override name = "NoReplyError";
+  constructor(readonly server: string, readonly port: number, readonly reason: string) {
+    super(`No reply from ${formatHostPort(server, port)}: ${reason}`);
+  }
+}
+
+/** Options for `exchange`. */
+export interface ExchangeOptions {
+  /** Server port (default 53). */
+  port?: number;
+  /** How long to wait for each try, in milliseconds (default 5000). */
+  timeoutMs?: number;
+  /** How many times to send the query over UDP before giving up (default 3). */
+  tries?: number;
+  /** Use TCP from the start (`+tcp`). */
+  tcp?: boolean;
+  /** Keep a truncated UDP reply instead of retrying over TCP (`+ignore`). */
+  ignoreTruncation?: boolean;
+  signal?: AbortSignal;
+  /** Called for each datagram that is not our reply (wrong source, id or question). */
+  onIgnored?: (reason: string) => void;
+  /** Called when a UDP reply has TC set, just before the TCP retry. */
+  onTruncated?: () => void;
+}
+
+/** A reply and how it was obtained. */
+export interface Exchange {
+  query: Message;
+  reply: Message;
+  /** The reply's wire bytes (`size` is `bytes.length`). */
+  bytes: Uint8Array;
+  protocol: Protocol;
+  server: string;
+  port: number;
+  /** Time from sending the (last) query to receiving its reply. */
+  elapsedMs: number;
+}
+
+/** A random 16-bit query id from the system's cryptographic generator. */
+export function randomId(): number {
+  return crypto.getRandomValues(new Uint16Array(1))[0];
+}
+
+/**
+ * Why `reply` is not the answer to `query`, or `undefined` when it is: the id must match, and the
+ * question section must echo ours (name compared case-insensitively). Servers answering FORMERR
+ * or NOTIMP may leave the question out, so an empty question section is accepted with an error
+ * rcode only.
+ */
+export function replyMismatch(query: Message, reply: Message): string | undefined {
+  if (!reply.flags.qr) return "not a response (QR clear)";
+  if (reply.id !== query.id) return `ID mismatch: expected ID ${query.id}, got ${reply.id}`;
+  if (reply.questions.length === 0 && reply.flags.rcode !== 0) return undefined;
+  if (reply.questions.length !== query.questions.length) return "question section mismatch";
+  for (let i = 0; i < query.questions.length; i++) {
+    if (!sameQuestion(query.questions[i], reply.questions[i])) {
+      return "question section mismatch";
+    }
+  }
+  return undefined;
+}
+
+function sameQuestion(a: Question, b: Question): boolean {
+  return a.type === b.type && a.class === b.class && namesEqual(a.name, b.name);
+}
+
+/**
+ * Sends `query` to `server` and returns the matching reply: over UDP (random id and source port,
+ * retries, TC → TCP) or, with `tcp`, over TCP directly. Throws `NoReplyError` when the server
+ * never answers, the abort reason when `signal` fires, and `DnsFormatError` only for a TCP reply
+ * that cannot be decoded (a UDP datagram that cannot be decoded is ignored like a forged one).
+ */
+export async function exchange(
+  query: Message,
+  server: string,
+  options: ExchangeOptions = {},
+): Promise<Exchange> {
+  const port = options.port ?? DNS_PORT;
+  const withId: Message = { ...query, id: randomId() };
+  if (options.tcp) return await exchangeTcp(withId, server, port, options);
+  const udp = await exchangeUdp(withId, server, port, options);
+  if (!udp.reply.flags.tc || options.ignoreTruncation) return udp;
+  options.onTruncated?.();
+  return await exchangeTcp({ ...query, id: randomId() }, server, port, options);
+}
+
+/** `0.0.0.0` or `::`: the wildcard address of the server's family, for the client socket. */
+function wildcardFor(server: string): string {
+  return server.includes(":") ? "::" : "0.0.0.0";
+}
+
+/** Compares addresses as printed by Deno (IPv6 case-insensitively). */
+function sameHost(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+type Raced<T> = { ok: true; value: T } | { ok: false };
+
+/**
+ * Waits for `promise` at most `ms` milliseconds. The timer is always cleared and the abort
+ * listener removed; an abort rejects with the signal's reason.
+ */
+async function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<Raced<T>> {
+  signal?.throwIfAborted();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const expired = new Promise<Raced<T>>((resolve, reject) => {
+    timer = setTimeout(() => resolve({ ok: false }), Math.max(0, ms));
+    if (signal) {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+  });
+  try {
+    return await Promise.race([promise.then((value): Raced<T> => ({ ok: true, value })), expired]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+async function exchangeUdp(
+  query: Message,
+  server: string,
+  port: number,
+  options: ExchangeOptions,
+): Promise<Exchange> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const tries = Math.max(1, options.tries ?? DEFAULT_TRIES);
+  const wire = encodeMessage(query);
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
+  const buffer = new Uint8Array(MAX_MESSAGE_SIZE);
+  // One receive is outstanding at a time; a try that times out leaves it pending for the next
+  // try (the reply to the first send may still come), and closing the socket settles it.
+  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  try {
+    for (let attempt = 0; attempt < tries; attempt++) {
+      const sentAt = performance.now();
+      await socket.send(wire, { transport: "udp", hostname: server, port });
+      const deadline = sentAt + timeoutMs;
+      while (true) {
+        pending ??= socket.receive(buffer);
+        const got = await withDeadline(pending, deadline - performance.now(), options.signal);
+        if (!got.ok) break;
+        pending = undefined;
+        const [data, from] = got.value;
+        const elapsedMs = performance.now() - sentAt;
+        const bytes = data.slice();
+        const reply = acceptDatagram(query, bytes, from, server, port, options);
+        if (reply) {
+          return { query, reply, bytes, protocol: "UDP", server, port, elapsedMs };
+        }
+      }
+    }
+    throw new NoReplyError(server, port, `timed out after ${tries} × ${timeoutMs} ms over UDP`);
+  } finally {
+    socket.close();
+    await pending?.catch(() => {});
+  }
+}
+
+/** The decoded reply if the datagram is ours; otherwise reports why and returns undefined. */
+function acceptDatagram(
+  query: Message,
+  bytes: Uint8Array,
+  from: Deno.Addr,
+  server: string,
+  port: number,
+  options: ExchangeOptions,
+): Message | undefined {
+  const ignore = (reason: string) => {
+    options.onIgnored?.(reason);
+    return undefined;
+  };
+  if (from.transport !== "udp" || !sameHost(from.hostname, server) || from.port !== port) {
+    const source = "hostname" in from ? formatHostPort(from.hostname, from.port) : "?";
+    return ignore(`reply from unexpected source ${source}`);
+  }
+  const header = decodeHeader(bytes);
+  if (!header) return ignore(`reply too short (${bytes.length} bytes)`);
+  if (header.id !== query.id) {
+    return ignore(`ID mismatch: expected ID ${query.id}, got ${header.id}`);
+  }
+  let reply: Message;
+  try {
+    reply = decodeMessage(bytes);
+  } catch (error) {
+    // A truncated reply may end mid-record; dig still honours TC from the header.
+    if (header.flags.tc && header.flags.qr) {
+      return {
+        id: header.id,
+        flags: header.flags,
+        questions: query.questions,
+        answers: [],
+        authorities: [],
+        additionals: [],
+      };
+    }
+    return ignore(`malformed reply: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const mismatch = replyMismatch(query, reply);
+  return mismatch ? ignore(mismatch) : reply;
+}
+
+async function exchangeTcp(
+  query: Message,
+  server: string,
+  port: number,
+  options: ExchangeOptions,
+): Promise<Exchange> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(new NoReplyError(server, port, `timed out after ${timeoutMs} ms over TCP`)),
+    timeoutMs,
+  );
+  const signal = options.signal
+    ? AbortSignal.any([options.signal, timeout.signal])
+    : timeout.signal;
+  const sentAt = performance.now();
+  let conn: Deno.TcpConn | undefined;
+  let closed = false;
+  const close = () => {
+    if (conn && !closed) conn.close();
+    closed = true;
+  };
+  try {
+    try {
+      conn = await Deno.connect({ hostname: server, port, signal });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (error instanceof Deno.errors.ConnectionRefused) {
+        throw new NoReplyError(server, port, "connection refused over TCP");
+      }
+      throw error;
+    }
+    const open = conn;
+    // Closing the connection is what interrupts a pending read when the deadline passes.
+    signal.addEventListener("abort", close, { once: true });
+    try {
+      await writeAll(open, encodeLengthPrefixed(encodeMessage(query), { prefixBytes: 2 }));
+      const bytes = await readOneFrame(open, server, port);
+      const reply = decodeMessage(bytes);
+      const mismatch = replyMismatch(query, reply);
+      if (mismatch) throw new NoReplyError(server, port, `bad reply over TCP: ${mismatch}`);
+      const elapsedMs = performance.now() - sentAt;
+      return { query, reply, bytes, protocol: "TCP", server, port, elapsedMs };
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", close);
+    }
+  } finally {
+    clearTimeout(timer);
+    close();
+  }
+}
+
+/** Reads one 2-byte-length-prefixed message; the server closing early is "no reply". */
+async function readOneFrame(conn: Deno.TcpConn, server: string, port: number): Promise<Uint8Array> {
+  const decoder = new LengthPrefixDecoder({ prefixBytes: 2, maxFrameSize: MAX_MESSAGE_SIZE });
+  const chunk = new Uint8Array(16 * 1024);
+  while (true) {
+    let got: number | null;
+    try {
+      got = await conn.read(chunk);
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionReset) {
+        throw new NoReplyError(server, port, "connection reset over TCP");
+      }
+      throw error;
+    }
+    if (got === null) throw new NoReplyError(server, port, "connection closed before a reply");
+    const frames = decoder.push(chunk.subarray(0, got));
+    if (frames.length > 0) return frames[0];
+  }
+}
