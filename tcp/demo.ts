@@ -1,0 +1,117 @@
+/**
+ * The TCP round trip in one process: the upper-case echo server (tcp/server.ts) on an ephemeral
+ * port and a client (tcp/client.ts) that sends ASCII, Chinese and seed 004's `q`, with both
+ * sides' view printed along seed 001's five server steps (create → bind → listen → accept →
+ * exchange → close).
+ *
+ *   deno task tcp:demo        (also `deno task demo` for now)
+ *   deno run -A tcp/demo.ts
+ *
+ * To do the same by hand: `deno task tcp:server` in one terminal, then `deno task tcp:client` (or
+ * `nc 127.0.0.1 8080`) in another.
+ */
+import { formatAddr, parseCli, runMain, UsageError } from "./cli.ts";
+import { createReporter, type Reporter } from "./report.ts";
+import { serveListener } from "./server.ts";
+import { exchange } from "./client.ts";
+
+const USAGE = `Usage: deno task tcp:demo [--json]
+
+Starts the upper-case echo server on 127.0.0.1 (ephemeral port) and a client in this one process,
+sends "hello netlab", "你好" and "q", and prints what each side sees. Exits 0.
+  --json       newline-delimited JSON events instead of text
+  -h, --help   show this help`;
+
+/** How long the whole demo may take before it gives up (it normally needs a few milliseconds). */
+const DEMO_DEADLINE_MS = 10_000;
+
+/** Runs the round trip, reporting through `reporter`; resolves once both sides are closed. */
+export async function runDemo(reporter: Reporter, messages = ["hello netlab", "你好"]) {
+  const say = (side: "server" | "client", text: string, event: string, fields = {}) =>
+    reporter.info(`[${side}] ${text}`, event, { side, ...fields });
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+
+  // Steps 1–3: Deno.listen creates the socket, binds it (port 0: the kernel picks a free port,
+  // SO_REUSEADDR already set) and listens with a backlog, all in one call.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const address = formatAddr(listener.addr);
+  say("server", `1-3. create + bind + listen: listening on ${address}`, "listening", { address });
+
+  // Step 4 happens inside serveListener (accept); its connect/disconnect lines come through here.
+  let sessionEnded!: () => void;
+  const ended = new Promise<void>((resolve) => sessionEnded = resolve);
+  const serverView: Reporter = {
+    info(text, event, fields) {
+      const step = event === "connect" ? "4. accept: " : event === "disconnect" ? "6. close: " : "";
+      say("server", step + text, event ?? "log", fields);
+      if (event === "disconnect") sessionEnded();
+    },
+    warn(text, event, fields) {
+      reporter.warn(`[server] ${text}`, event, fields);
+      if (event === "disconnect") sessionEnded();
+    },
+  };
+  const stop = new AbortController();
+  const serving = serveListener(listener, {
+    reporter: serverView,
+    signal: stop.signal,
+    onData: (chunk) =>
+      say(
+        "server",
+        `5. exchange: received ${chunk.length} bytes, sending them back upper-cased`,
+        "data",
+        {
+          bytes: chunk.length,
+        },
+      ),
+  });
+
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: (listener.addr as Deno.NetAddr).port,
+    });
+    try {
+      say("client", `connected from ${formatAddr(conn.localAddr)} to ${address}`, "connected");
+      for (const message of messages) {
+        const bytes = encoder.encode(message);
+        say("client", `send ${JSON.stringify(message)} (${bytes.length} bytes)`, "send");
+        // The client reads until as many bytes as it sent are back: one message, one reply.
+        const reply = decoder.decode(await exchange(conn, bytes));
+        say("client", `got  ${JSON.stringify(reply)}`, "reply", { reply });
+      }
+      say("client", `send "q" (seed 004: I am leaving; no reply expected)`, "send");
+      await conn.write(encoder.encode("q"));
+      // The server ends the session on "q" and closes; the client sees EOF (read → null).
+      const eof = await conn.read(new Uint8Array(16));
+      say("client", eof === null ? "server closed the connection (EOF)" : "unexpected data", "eof");
+    } finally {
+      conn.close();
+    }
+    await ended;
+  } finally {
+    stop.abort();
+    await serving;
+  }
+  say("server", "listener closed", "stopped");
+}
+
+/** `deno task tcp:demo`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  const reporter = createReporter("tcp/demo", { json: values.json });
+  const deadline = setTimeout(() => {
+    reporter.warn(`demo did not finish within ${DEMO_DEADLINE_MS} ms`, "timeout");
+    Deno.exit(1);
+  }, DEMO_DEADLINE_MS);
+  try {
+    await runDemo(reporter);
+  } finally {
+    clearTimeout(deadline);
+  }
+  return 0;
+}
+
+if (import.meta.main) await runMain(USAGE, main);
