@@ -31,6 +31,7 @@ import {
 } from "./cli.ts";
 import { readAll, writeAll } from "./io.ts";
 import { createReporter, type Reporter } from "./report.ts";
+import { upperAscii } from "./upper.ts";
 
 export const USAGE = `Usage: deno task tcp:halfclose [options]
 
@@ -54,11 +55,6 @@ const SERVE_DEADLINE_MS = 30_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Seed 000's `bytes.upper()`: ASCII a–z only, byte for byte (UTF-8 passes through). */
-export function upperAscii(bytes: Uint8Array): Uint8Array {
-  return bytes.map((b) => (b >= 0x61 && b <= 0x7a ? b - 0x20 : b));
-}
 
 /** Closes something that may already be closed. */
 function closeQuietly(resource: { close(): void }): void {

@@ -16,7 +16,8 @@ import {
   writeAll,
 } from "./_helpers.ts";
 import { peakRssMB } from "./bench/_bench.ts";
-import { isQuitMessage, ReadBufferPool, upperAsciiInPlace } from "../tcp/server.ts";
+import { isQuitMessage, ReadBufferPool } from "../tcp/server.ts";
+import { upperAsciiInPlace } from "../tcp/upper.ts";
 import { byteLines, echoLines, exchange } from "../tcp/client.ts";
 
 const SERVER = "tcp/server.ts";

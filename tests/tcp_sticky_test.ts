@@ -16,12 +16,8 @@ import {
   sendWithLengthPrefix,
   SMALL_MESSAGES,
 } from "../tcp/sticky.ts";
-import {
-  halfCloseExchange,
-  readAfterReset,
-  upperAscii,
-  writeAfterPeerClosed,
-} from "../tcp/halfclose.ts";
+import { halfCloseExchange, readAfterReset, writeAfterPeerClosed } from "../tcp/halfclose.ts";
+import { upperAscii } from "../tcp/upper.ts";
 import {
   inspectTcp,
   inspectUnix,

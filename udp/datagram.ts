@@ -11,6 +11,8 @@
  */
 import { CliError, formatHostPort } from "../tcp/cli.ts";
 
+export { upperAscii, upperAsciiInPlace } from "../tcp/upper.ts";
+
 /** Largest UDP payload over IPv4 (65535 − 20-byte IP header − 8-byte UDP header). */
 export const MAX_UDP_PAYLOAD_IPV4 = 65507;
 
@@ -19,24 +21,6 @@ export const MAX_UDP_PAYLOAD_IPV6 = 65527;
 
 /** How many bytes of a binary datagram the log line shows in hex. */
 const LOG_HEX_BYTES = 32;
-
-/**
- * Upper-cases the ASCII letters a–z of `bytes` in place and returns it. Every other byte —
- * UTF-8 sequences of Chinese text, invalid UTF-8, binary — is left exactly as it was, so the
- * result is always as valid (or invalid) UTF-8 as the input and has the same length.
- */
-export function upperAsciiInPlace(bytes: Uint8Array): Uint8Array {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b >= 0x61 && b <= 0x7a) bytes[i] = b - 0x20;
-  }
-  return bytes;
-}
-
-/** Like `upperAsciiInPlace` but returns a new array and leaves `bytes` alone. */
-export function upperAscii(bytes: Uint8Array): Uint8Array {
-  return upperAsciiInPlace(bytes.slice());
-}
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
