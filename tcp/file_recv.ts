@@ -1,0 +1,179 @@
+/**
+ * Receives files over TCP into a folder, verified — seed 003's 文件传输示例 client, done right.
+ *
+ * Seed idea: connect, learn the file name from the wire, write what follows, answer 「接收完成」.
+ * The seed stopped at any read equal to `##` (cutting files short), spun forever on EOF and wrote
+ * to `'/home/tarena/' + filename` (so the sender chose the path). Here every file is announced
+ * with its size and SHA-256, streamed to a temporary file in DEST and renamed only when both
+ * match; names must be one safe path component; existing files survive unless `--force`.
+ * One line per file: name, size, sha256, elapsed, MB/s. Exit 1 if anything was refused or cut.
+ *
+ *   deno task file:recv --port 8888 --dir downloads
+ *   deno run --allow-net --allow-read=. --allow-write=. tcp/file_recv.ts --port 8888
+ *   deno task file:recv --listen --port 9999 --dir uploads    (for 'file_send.ts --to')
+ *
+ * Poke it by hand: an empty session is the 4-byte length 13 and `{"end": true}` —
+ *   printf '\0\0\0\r{"end": true}' | nc -l 127.0.0.1 8888     then: deno task file:recv
+ */
+import {
+  CliError,
+  formatAddr,
+  interruptSignal,
+  listeningLine,
+  parseCli,
+  parseCount,
+  parsePort,
+  runMain,
+  UsageError,
+} from "./cli.ts";
+import { createReporter, type Reporter } from "./report.ts";
+import { SEED_PROTOCOL_WARNING } from "./file_protocol.ts";
+import {
+  connectOrExplain,
+  describeError,
+  listenOrExplain,
+  type ReceivedFile,
+  receiveFiles,
+  receiveSeedProtocol,
+  serveConnections,
+} from "./file_transfer.ts";
+import { createProgressBar, type ProgressBar } from "./progress.ts";
+
+const USAGE = `Usage: deno task file:recv [options]
+
+Connects to tcp/file_send.ts and saves every file it sends into DEST, each verified by size and
+SHA-256 before it gets its name. Prints one line per file; exit 1 if any file was refused or cut.
+
+Options:
+  --host H          sender to connect to (default 127.0.0.1; with --listen: address to bind)
+  --port P          its port (default 8888; with --listen 0 = any free port)
+  --dir DEST        folder to save into (default .; must exist)
+  --force           replace existing files of the same name
+  --listen          receive uploads instead: listen for 'file_send.ts --to', serve until Ctrl-C
+  --once            with --listen: receive from one client, then exit
+  --seed-protocol   seed 003's protocol (name, 1024-byte chunks, "##", ack 接收完成)
+  --timeout S       give up when nothing moves for S seconds (default 30)
+  --json            newline-delimited JSON events
+  -h, --help        this help`;
+
+/** The result line: `saved NAME  SIZE bytes  sha256 HEX  0.123 s  456.7 MB/s`. */
+export function formatReceived(file: ReceivedFile): string {
+  const seconds = file.elapsedMs / 1000;
+  const mbps = seconds > 0 ? (file.size / 1e6 / seconds).toFixed(1) : "-";
+  return `saved ${file.name}  ${file.size} bytes  sha256 ${file.sha256}  ${
+    seconds.toFixed(3)
+  } s  ${mbps} MB/s`;
+}
+
+interface SessionOptions {
+  dir: string;
+  force: boolean;
+  seed: boolean;
+  idleTimeoutMs: number;
+  signal: AbortSignal;
+  progress?: (label: string, total: number | undefined) => ProgressBar;
+}
+
+/** One sender's session; logs every file and failure, returns success, never throws. */
+async function session(
+  conn: Deno.Conn,
+  reporter: Reporter,
+  options: SessionOptions,
+): Promise<boolean> {
+  const peer = formatAddr(conn.remoteAddr);
+  const saved = (file: ReceivedFile) =>
+    reporter.info(formatReceived(file), "saved", {
+      peer,
+      name: file.name,
+      path: file.path,
+      size: file.size,
+      sha256: file.sha256,
+      ms: file.elapsedMs,
+    });
+  try {
+    if (options.seed) {
+      saved(await receiveSeedProtocol(conn, options));
+      return true;
+    }
+    const result = await receiveFiles(conn, {
+      ...options,
+      onFile: saved,
+      onRefused: ({ name, error }) =>
+        reporter.warn(`refused: ${error}`, "refused", { peer, name, error }),
+    });
+    return result.refused.length === 0;
+  } catch (error) {
+    reporter.warn(`failed: ${describeError(error)}`, "error", {
+      peer,
+      error: describeError(error),
+    });
+    return false;
+  }
+}
+
+/** `deno task file:recv [options]`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    dir: { type: "string" },
+    force: { type: "boolean" },
+    listen: { type: "boolean" },
+    once: { type: "boolean" },
+    "seed-protocol": { type: "boolean" },
+    timeout: { type: "string" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  if (values.once && !values.listen) throw new UsageError("--once only makes sense with --listen");
+  const host = values.host ?? "127.0.0.1";
+  const port = parsePort(values.port, 8888);
+  if (!values.listen && port === 0) {
+    throw new UsageError(`Invalid --port "0": cannot connect to port 0`);
+  }
+  const dir = values.dir ?? ".";
+  if (dir === "") throw new UsageError(`Invalid --dir "": expected a folder`);
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) {
+      throw new CliError(`Cannot save into "${dir}": not a folder`);
+    }
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`Cannot save into "${dir}": ${describeError(error)}`);
+  }
+  const idleTimeoutMs = parseCount(values.timeout, 30, "--timeout", { max: 86_400 }) * 1000;
+  const seed = values["seed-protocol"] ?? false;
+  const reporter = createReporter("tcp/file_recv", { json: values.json });
+  if (seed) reporter.warn(SEED_PROTOCOL_WARNING, "warning");
+  using signal = interruptSignal();
+  const options: SessionOptions = {
+    dir,
+    force: values.force ?? false,
+    seed,
+    idleTimeoutMs,
+    signal,
+    progress: values.json ? undefined : createProgressBar,
+  };
+
+  if (!values.listen) {
+    const conn = await connectOrExplain(host, port);
+    const ok = await session(conn, reporter, options);
+    if (signal.aborted) throw signal.reason;
+    return ok ? 0 : 1;
+  }
+
+  const listener = listenOrExplain(host, port);
+  const address = formatAddr(listener.addr);
+  reporter.info(listeningLine(listener.addr), "listening", { address });
+  const ok = await serveConnections(listener, (conn) => session(conn, reporter, options), {
+    signal,
+    once: values.once,
+  });
+  if (signal.aborted) {
+    reporter.info(`stopped listening on ${address}`, "stopped");
+    return 0;
+  }
+  return ok ? 0 : 1;
+}
+
+if (import.meta.main) await runMain(USAGE, main);

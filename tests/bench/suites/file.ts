@@ -1,0 +1,206 @@
+/**
+ * `deno task bench file [--quick]`: tcp/file_send.ts → tcp/file_recv.ts against its references,
+ * same machine, same run, loopback only.
+ *
+ * A random file (1 GiB; `--quick`: 128 MiB) is generated into a temporary folder (deleted after)
+ * and sent with SHA-256 verification on. Our time is the receiver's own measurement (header
+ * arrived → file verified and renamed); the sender's one-time hash at startup is not in it (it
+ * is shared by every client). References, best of the rounds each, interleaved:
+ * - `iperf3 -c -n SIZE` single stream (memory to memory): target ≥ 0.5×;
+ * - `nc -l PORT > out` / `nc -N 127.0.0.1 PORT < file` (disk to disk, no digest): target ≥ 1.0×.
+ * Peak RSS (VmHWM) of both ends: target ≤ 100 MB each.
+ */
+import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
+import { peakRssMB } from "../_bench.ts";
+import { hasCommand, startScript } from "../../_helpers.ts";
+import { writeAll } from "../../../tcp/io.ts";
+
+const MiB = 1024 * 1024;
+const CAPABILITY = "file transfer (file_send → file_recv, SHA-256 on)";
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+async function makeRandomFile(path: string, size: number): Promise<void> {
+  using file = await Deno.open(path, { write: true, createNew: true });
+  const chunk = new Uint8Array(MiB);
+  for (let written = 0; written < size; written += chunk.length) {
+    for (let at = 0; at < chunk.length; at += 65536) {
+      crypto.getRandomValues(chunk.subarray(at, at + 65536));
+    }
+    await writeAll(file, chunk.subarray(0, Math.min(chunk.length, size - written)));
+  }
+}
+
+/**
+ * Reads a child's stream until `pattern` appears (its "I am listening" line), then keeps
+ * draining it in the background so the child never blocks or dies writing more output.
+ */
+async function waitForText(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<void> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!pattern.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`exited before printing ${pattern}: ${seen}`);
+    seen += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+}
+
+/** One netlab transfer; returns MiB/s (receiver's measurement) and both peak RSS values. */
+async function ours(
+  file: string,
+  dest: string,
+): Promise<{ rate: number; sendMB: number; recvMB: number }> {
+  await using sender = await startScript("tcp/file_send.ts", [file, "--port", "0"]);
+  await sender.waitForLine(/^ready: /, 60_000);
+  const receiver = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "tcp/file_recv.ts",
+      "--port",
+      String(sender.port),
+      "--dir",
+      dest,
+      "--force",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // VmHWM is a high-water mark: the last sample before the receiver exits is its peak.
+  let recvMB = 0;
+  const sampler = setInterval(() => {
+    recvMB = Math.max(recvMB, peakRssMB(receiver.pid) ?? 0);
+  }, 20);
+  const out = await receiver.output();
+  clearInterval(sampler);
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`file_recv failed: ${new TextDecoder().decode(out.stderr)}`);
+  const m = / {2}(\d+) bytes {2}sha256 [0-9a-f]{64} {2}(\d+\.\d+) s/.exec(stdout);
+  if (!m) throw new Error(`unexpected file_recv output: ${stdout}`);
+  await sender.waitForLine(/: done, 1 of 1 files accepted/);
+  const sendMB = peakRssMB(sender.child.pid) ?? 0;
+  return { rate: Number(m[1]) / MiB / Number(m[2]), sendMB, recvMB };
+}
+
+/** `nc -l PORT > out` and `nc -N 127.0.0.1 PORT < file`; returns MiB/s (client start → both exit). */
+async function netcat(file: string, out: string, size: number): Promise<number> {
+  const port = freePort();
+  const server = new Deno.Command("bash", {
+    args: ["-c", `exec nc -lv 127.0.0.1 ${port} > "$0"`, out],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await waitForText(server.stderr, /Listening on/);
+  const started = performance.now();
+  const client = new Deno.Command("bash", {
+    args: ["-c", `exec nc -N 127.0.0.1 ${port} < "$0"`, file],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await Promise.all([client.status, server.status]);
+  const elapsed = performance.now() - started;
+  const got = (await Deno.stat(out)).size;
+  if (got !== size) throw new Error(`nc delivered ${got} of ${size} bytes`);
+  return size / MiB / (elapsed / 1000);
+}
+
+/** One iperf3 single-stream run of `size` bytes on loopback; returns the receiver's MiB/s. */
+async function iperf3(size: number): Promise<number> {
+  const port = freePort();
+  const server = new Deno.Command("iperf3", {
+    args: ["-s", "-1", "--forceflush", "-p", String(port), "-B", "127.0.0.1"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForText(server.stdout, /listening/);
+    const client = await new Deno.Command("iperf3", {
+      args: ["-c", "127.0.0.1", "-p", String(port), "-n", String(size), "-J"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const report = JSON.parse(new TextDecoder().decode(client.stdout)) as {
+      end?: { sum_received?: { bits_per_second?: number } };
+      error?: string;
+    };
+    const bps = report.end?.sum_received?.bits_per_second;
+    if (!bps) throw new Error(`iperf3 failed: ${report.error ?? "no result"}`);
+    return bps / 8 / MiB;
+  } finally {
+    await server.status;
+  }
+}
+
+async function run(ctx: BenchContext): Promise<BenchRow[]> {
+  const size = (ctx.quick ? 128 : 1024) * MiB;
+  const rounds = ctx.quick ? 2 : 3;
+  const metric = `throughput (${size / MiB} MiB, 1 stream)`;
+  const dir = await Deno.makeTempDir({ prefix: "netlab-bench-file-" });
+  try {
+    const file = `${dir}/random.bin`;
+    await Deno.mkdir(`${dir}/dest`);
+    ctx.log(`generating ${size / MiB} MiB of random bytes`);
+    await makeRandomFile(file, size);
+    const best = { ours: 0, iperf: 0, nc: 0, sendMB: 0, recvMB: 0 };
+    for (let round = 0; round < rounds; round++) {
+      const result = await ours(file, `${dir}/dest`);
+      await Deno.remove(`${dir}/dest/random.bin`);
+      best.ours = Math.max(best.ours, result.rate);
+      best.sendMB = Math.max(best.sendMB, result.sendMB);
+      best.recvMB = Math.max(best.recvMB, result.recvMB);
+      if (hasCommand("iperf3")) best.iperf = Math.max(best.iperf, await iperf3(size));
+      if (hasCommand("nc")) {
+        best.nc = Math.max(best.nc, await netcat(file, `${dir}/dest/nc.out`, size));
+        await Deno.remove(`${dir}/dest/nc.out`);
+      }
+      ctx.log(
+        `round ${round + 1}: netlab ${best.ours.toFixed(0)}, iperf3 ${best.iperf.toFixed(0)}, ` +
+          `nc ${best.nc.toFixed(0)} MiB/s (best); RSS send ${best.sendMB.toFixed(0)} MB, ` +
+          `recv ${best.recvMB.toFixed(0)} MB`,
+      );
+    }
+    const row = { capability: CAPABILITY, metric, ours: best.ours, unit: "MiB/s" };
+    return [
+      hasCommand("iperf3")
+        ? { ...row, reference: best.iperf, referenceName: "iperf3 -c (1 stream)", target: "≥ 0.5×" }
+        : { ...row, referenceName: "iperf3", skipped: "iperf3 not installed" },
+      hasCommand("nc")
+        ? { ...row, reference: best.nc, referenceName: "nc -l > out / nc < file", target: "≥ 1.0×" }
+        : { ...row, referenceName: "nc", skipped: "nc not installed" },
+      {
+        capability: CAPABILITY,
+        metric: "peak RSS, file_send.ts",
+        ours: best.sendMB,
+        referenceName: "limit",
+        unit: "MB",
+        lowerIsBetter: true,
+        target: "≤ 100 MB",
+      },
+      {
+        capability: CAPABILITY,
+        metric: "peak RSS, file_recv.ts",
+        ours: best.recvMB,
+        referenceName: "limit",
+        unit: "MB",
+        lowerIsBetter: true,
+        target: "≤ 100 MB",
+      },
+    ];
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The suite the runner picks up. */
+export const suite: BenchSuite = {
+  name: "file",
+  description: "file transfer with SHA-256 vs iperf3 and nc, peak RSS of both ends",
+  run,
+};
