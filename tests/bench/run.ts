@@ -66,9 +66,7 @@ async function main(args: string[]): Promise<number> {
     for (const s of suites) console.log(`${s.name}\t${s.description}`);
     return 0;
   }
-  const chosen = positionals.length
-    ? suites.filter((s) => positionals.includes(s.name))
-    : suites;
+  const chosen = positionals.length ? suites.filter((s) => positionals.includes(s.name)) : suites;
   if (positionals.length && chosen.length !== positionals.length) {
     const known = suites.map((s) => s.name).join(", ");
     console.error(`Unknown suite in "${positionals.join(" ")}": known suites are ${known}`);
