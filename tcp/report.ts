@@ -1,7 +1,15 @@
 /**
  * One small reporter per script instead of scattered `console.log` calls. Every human line
- * carries an event name and structured fields, so the same call can later print a `--json`
- * event (`{"ts","tool","event",…}`) or an `--explain` view without touching the scripts.
+ * carries an event name and structured fields, so the same call prints human text, a `--json`
+ * event or, with `--explain`, the annotated wire view as well.
+ *
+ * The `--json` schema, shared by every tool: one JSON object per line with
+ * - `ts`: ISO 8601 time, `tool`: the script (`tcp/server`, `dns/query`, …),
+ * - `event`: what happened — `listening`, `connected`, `disconnected`, `sent`, `received`,
+ *   `query`, `answer`, `referral`, `request`, `response`, `progress`, `saved`, `explain`,
+ *   `error`, `log` (anything else),
+ * - `text`: the line a human would have seen,
+ * - then the event's own fields (addresses as `"127.0.0.1:8080"`, sizes in bytes, times in ms).
  */
 
 /** Structured detail attached to a reported line. */
@@ -19,6 +27,10 @@ export interface Reporter {
   info(text: string, event?: string, fields?: Fields): void;
   /** A warning or per-connection failure on stderr; the program goes on. */
   warn(text: string, event?: string, fields?: Fields): void;
+  /** True when `--explain` was given: callers build the annotated view only then. */
+  readonly explaining: boolean;
+  /** An annotated wire view (from `tcp/explain.ts`); printed only under `--explain`. */
+  explain(view: string, fields?: Fields): void;
 }
 
 /** Options for `createReporter`. */
@@ -27,6 +39,8 @@ export interface ReporterOptions {
   json?: boolean;
   /** Print nothing on stdout (e.g. `--quiet` for benchmarks); warnings still go to stderr. */
   quiet?: boolean;
+  /** Print the annotated wire views passed to `explain`. */
+  explain?: boolean;
   sink?: ReportSink;
 }
 
@@ -51,6 +65,10 @@ export function createReporter(tool: string, options: ReporterOptions = {}): Rep
     },
     warn(text, event = "error", fields) {
       emit("err", text, event, fields);
+    },
+    explaining: options.explain ?? false,
+    explain(view, fields) {
+      if (options.explain) emit("out", view, "explain", fields);
     },
   };
 }
