@@ -51,6 +51,8 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "ä
       reporter.warn(`[server] ${text}`, event, fields);
       if (event === "disconnect") sessionEnded();
     },
+    explaining: reporter.explaining,
+    explain: (view, fields) => reporter.explain(view, fields),
   };
   const stop = new AbortController();
   const serving = serveListener(listener, {
