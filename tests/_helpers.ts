@@ -307,3 +307,41 @@ export function hasCommand(name: string): boolean {
 export function isRoot(): boolean {
   return Deno.uid?.() === 0;
 }
+
+/** One `--json` event (see the schema in tcp/report.ts). */
+export type JsonEvent = Record<string, unknown> & { ts: string; tool: string; event: string };
+
+/**
+ * Checks `--json` output against the shared NDJSON schema (tcp/report.ts): every non-empty line
+ * parses as an object with an ISO `ts`, `tool` equal to `tool` and a string `event`. Returns the
+ * events; throws an Error naming the first bad line.
+ */
+export function assertNdjson(stdout: string, tool: string): JsonEvent[] {
+  const events: JsonEvent[] = [];
+  for (const [index, line] of stdout.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    const where = `--json line ${index + 1} ${JSON.stringify(line.slice(0, 120))}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw new Error(`${where} is not JSON`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new Error(`${where} is not a JSON object`);
+    }
+    const event = value as Record<string, unknown>;
+    if (
+      typeof event.ts !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(event.ts) ||
+      Number.isNaN(Date.parse(event.ts))
+    ) {
+      throw new Error(`${where} has no ISO "ts"`);
+    }
+    if (event.tool !== tool) throw new Error(`${where} has "tool" ${event.tool}, not ${tool}`);
+    if (typeof event.event !== "string" || event.event === "") {
+      throw new Error(`${where} has no "event"`);
+    }
+    events.push(event as JsonEvent);
+  }
+  return events;
+}

@@ -1,9 +1,11 @@
 /**
- * udp/subnet.ts (pure IPv4 subnet arithmetic) and `udp/broadcast.ts calc`: table-driven vectors
- * including the edges /0, /31 (RFC 3021) and /32, and every rejection with its message.
+ * udp/subnet.ts's IPv4 arithmetic (udp/subnet_math.ts, re-exported by udp/subnet.ts) and
+ * `udp/broadcast.ts calc`: table-driven vectors including the edges /0, /31 (RFC 3021) and /32,
+ * and every rejection with its message. The planner (VLSM, split, deaggregate, IPv6) is tested in
+ * tests/subnet_planner_test.ts.
  */
 import assert from "node:assert/strict";
-import { runScript } from "./_helpers.ts";
+import { assertNdjson, runScript } from "./_helpers.ts";
 import {
   calcSubnet,
   describeSubnet,
@@ -262,6 +264,14 @@ Deno.test("udp/broadcast.ts calc: output, and invalid input as one line with exi
     assert.equal(result.stdout, "");
     assert.equal(result.stderr, `${message}\n`);
   }
+  const json = await runScript("udp/broadcast.ts", ["calc", "192.168.1.37/24", "--json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const [event, ...more] = assertNdjson(json.stdout, "udp/broadcast");
+  assert.equal(more.length, 0);
+  assert.equal(event.event, "subnet");
+  assert.equal(event.broadcast, "192.168.1.255");
+  assert.equal(event.text, formatSubnet(calcSubnet("192.168.1.37/24")).join("\n"));
+
   const missing = await runScript("udp/broadcast.ts", ["calc"]);
   assert.equal(missing.code, 1);
   assert.match(

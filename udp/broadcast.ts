@@ -36,7 +36,7 @@ import {
 } from "../tcp/cli.ts";
 import { createReporter } from "../tcp/report.ts";
 import { bindUdp, describeDatagram, isClosedError, MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
-import { calcSubnet, formatSubnet, parseIPv4 } from "./subnet.ts";
+import { calcCommand, parseIPv4 } from "./subnet.ts";
 
 const USAGE = `Usage: deno task udp:broadcast <command> …
 
@@ -50,7 +50,8 @@ const USAGE = `Usage: deno task udp:broadcast <command> …
       unless --allow-lan (meant for network namespaces you created).
   calc CIDR
       Address, mask, network (address & mask), broadcast (network | ~mask), first/last host and
-      host count in dotted decimal and binary, e.g. calc 192.168.1.37/24 or 10.0.0.1/255.0.0.0.`;
+      host count in dotted decimal and binary, e.g. calc 192.168.1.37/24 or 10.0.0.1/255.0.0.0.
+      The same as deno task subnet calc (which also plans subnets; IPv6, --json).`;
 
 /** Loopback's broadcast address: the only one `send` uses without `--allow-lan`. */
 export const LOOPBACK_BROADCAST = "127.255.255.255";
@@ -149,21 +150,9 @@ async function send(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `calc CIDR`: the subnet table. */
+/** `calc CIDR`: the subnet table — the very code of `deno task subnet calc` (udp/subnet.ts). */
 function calc(args: string[]): number {
-  const { positionals } = parseCli(args, {});
-  if (positionals.length !== 1) {
-    throw new UsageError(`calc takes one CIDR, e.g. 192.168.1.37/24 (got ${positionals.length})`);
-  }
-  try {
-    for (const line of formatSubnet(calcSubnet(positionals[0]))) printLine(line);
-  } catch (error) {
-    if (error instanceof SyntaxError || error instanceof RangeError) {
-      throw new CliError(error.message);
-    }
-    throw error;
-  }
-  return 0;
+  return calcCommand(args, "udp/broadcast");
 }
 
 /** `deno run -A udp/broadcast.ts listen|send|calc …`. */

@@ -1,214 +1,444 @@
 /**
- * Pure IPv4 subnet arithmetic — seed 002's 「IP地址是一个32位的二进制数」, 点分十进制 and
- * 「子网掩码 & ip地址 得到网段」 done with real numbers: an address is one unsigned 32-bit
- * integer, the mask is `prefix` one-bits followed by zero-bits, the network is `address & mask`
- * and the broadcast address is `network | ~mask`.
+ * Subnet calculator and planner: `calc` shows one IPv4 or IPv6 prefix bit by bit, `split` carves
+ * a network into subnets for host counts (VLSM) or into equal parts, `deaggregate` turns an
+ * address range into the fewest CIDRs. The arithmetic is the pure module `udp/subnet_math.ts`,
+ * re-exported here so `import … from "./subnet.ts"` keeps working; this file is the CLI.
  *
- * No I/O: `udp/broadcast.ts calc` prints what `describeSubnet` returns (issue 7 will grow this
- * module into its own CLI). Every parser is strict: exactly four decimal octets 0–255 without
- * leading zeros (`010` means 8 to inet_aton and 10 to a human, so it is refused), a prefix 0–32,
- * a dotted mask only when its one-bits are contiguous. Malformed text throws `SyntaxError`,
- * well-formed but out-of-range values throw `RangeError`; both carry a one-line message.
+ * Seed idea: 002 「IP地址是一个32位的二进制数」, 点分十进制 and 「子网掩码 & ip地址 得到网段」 — then
+ * what a network engineer does next with it: plan the subnets. `udp/broadcast.ts calc` runs the
+ * very same `calc` (it is `calcCommand` below).
  *
- * The edges are explicit rather than falling out of the formula:
- * - `/32` is a single host: no network/broadcast split, one usable address.
- * - `/31` is a point-to-point link (RFC 3021): no broadcast address, both addresses are hosts.
- * - `/0` is the whole IPv4 space: JavaScript's `x << 32` is `x << 0`, so the mask is special-cased.
+ * Why another calculator: Debian's ipcalc 0.42 (`ipcalc 192.168.1.0/24 -s 50 20 10`, measured)
+ * only hands out odd prefix lengths — 50 hosts get a /27 (30 usable), 10 hosts a /29 (6 usable):
+ * every request of 7–14, 31–62 or 127–254 hosts gets half the subnet it needs. Here each request
+ * gets the longest prefix p with 2^(32−p) − 2 ≥ hosts: 50 hosts → /26 (62 usable).
+ *
+ * Run:  deno task subnet calc 192.168.1.37/24
+ *       deno task subnet calc 2001:db8::1/64
+ *       deno task subnet split 192.168.1.0/24 --hosts 50,20,10
+ *       deno task subnet split 10.0.0.0/16 --prefix /20
+ *       deno task subnet deaggregate 10.0.0.0 - 10.0.0.200
+ *       deno task subnet split 192.168.1.0/24 --hosts lan=50,wifi=20 --json   (NDJSON events)
+ *       (or: deno run -A udp/subnet.ts …)
+ * Poke: compare with `ipcalc 192.168.1.37/24`, `sipcalc 2001:db8::1/64`.
  */
+import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/cli.ts";
+import { createReporter, type Fields } from "../tcp/report.ts";
+import {
+  blockLast,
+  blockSize,
+  calcSubnet,
+  deaggregate,
+  describeSubnet,
+  describeSubnet6,
+  expandIPv6,
+  formatAddress,
+  formatCount,
+  formatIPv4,
+  formatIPv6,
+  formatPrefix,
+  formatSubnet,
+  formatSubnet6,
+  type IpFamily,
+  type IpPrefix,
+  MAX_SPLIT_ROWS,
+  parseCidr6,
+  parseHostRequests,
+  parseNetwork,
+  parseRange,
+  planVlsm,
+  splitPrefix,
+  type Subnet6Info,
+  type SubnetInfo,
+  usableHosts,
+  type VlsmPlan,
+} from "./subnet_math.ts";
 
-/** Highest IPv4 prefix length. */
-export const MAX_PREFIX_LENGTH = 32;
+export * from "./subnet_math.ts";
 
-/** Input longer than this is refused before looking at it (the longest valid CIDR has 31). */
-export const MAX_INPUT_LENGTH = 64;
+/** The `tool` field of this CLI's `--json` events. */
+export const TOOL = "udp/subnet";
 
-/** Everything `calc` shows about one address in one subnet; addresses are unsigned 32-bit. */
-export interface SubnetInfo {
-  address: number;
-  prefix: number;
-  mask: number;
-  /** `~mask`: the host bits (Cisco's "wildcard"). */
-  wildcard: number;
-  /** `address & mask`. */
-  network: number;
-  /** `network | ~mask`, or `null` for /31 (RFC 3021) and /32, which have none. */
-  broadcast: number | null;
-  firstHost: number;
-  lastHost: number;
-  /** Usable host addresses (2^(32-prefix) − 2, except /31 → 2 and /32 → 1). */
-  hostCount: number;
-  /** Which rule produced the host range. */
-  kind: "normal" | "point-to-point" | "single-host";
+/** How many subnets `split --prefix` lists unless `--limit` says otherwise. */
+export const DEFAULT_SPLIT_LIMIT = 1024;
+
+const USAGE = `Usage: deno task subnet <command> … [--json]
+
+  calc CIDR
+      Address, mask, wildcard, network (address & mask), broadcast (network | ~mask), first/last
+      host and host count in dotted decimal and binary: calc 192.168.1.37/24, 10.0.0.1/255.0.0.0.
+      /31 is a point-to-point link (RFC 3021: two hosts, no broadcast), /32 a single host.
+      IPv6 (calc 2001:db8::1/64): network, first/last address, number of addresses, each in
+      RFC 5952 compressed and in expanded form.
+  split CIDR --hosts [NAME=]N,… [--rfc3021]
+      VLSM: each request gets the smallest subnet holding it (usable = 2^(32-p) - 2), largest
+      first; prints requested, allocated, first - last host, broadcast, usable and waste per
+      subnet, then the free rest as CIDRs. --rfc3021: 1-2 host requests get a /31.
+  split CIDR --prefix /P [--limit N]
+      Equal split into /P subnets (IPv4 or IPv6); lists the first N (default ${DEFAULT_SPLIT_LIMIT},
+      at most ${MAX_SPLIT_ROWS}) and says how many there are in all.
+  deaggregate FIRST - LAST
+      The fewest CIDRs covering exactly FIRST…LAST (IPv4 or IPv6), e.g. 10.0.0.0 - 10.0.0.200.
+
+  --json   one NDJSON event per line: {"ts","tool":"${TOOL}","event","text",…}; every subnet is
+           an event "subnet" with its fields (role: calc, allocated, free, split, range), headings
+           and summaries are events "log".`;
+
+/** Where a command's lines go: results (`subnet` events), summaries (`log`), text-only notes. */
+interface Output {
+  /** A heading or summary line: a `log` event under `--json`. */
+  log(text: string, fields?: Fields): void;
+  /** One result: a `subnet` event under `--json`. */
+  subnet(text: string, fields: Fields): void;
+  /** Layout only (table headings): printed in text mode, left out of `--json`. */
+  note(text: string): void;
 }
 
-/** Parses dotted decimal `a.b.c.d` into an unsigned 32-bit integer. */
-export function parseIPv4(text: string): number {
-  if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid IPv4 address "${clip(text)}": too long`);
-  }
-  const parts = text.split(".");
-  if (parts.length !== 4) {
-    throw new SyntaxError(
-      `Invalid IPv4 address "${text}": expected 4 dotted decimal octets, got ${parts.length}`,
-    );
-  }
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) {
-      throw new SyntaxError(
-        `Invalid IPv4 address "${text}": octet "${part}" is not a decimal number 0-255`,
-      );
-    }
-    if (part.length > 1 && part.startsWith("0")) {
-      throw new SyntaxError(
-        `Invalid IPv4 address "${text}": octet "${part}" has a leading zero (octal or decimal?)`,
-      );
-    }
-    const octet = Number(part);
-    if (octet > 255) {
-      throw new RangeError(`Invalid IPv4 address "${text}": octet ${octet} is greater than 255`);
-    }
-    value = value * 256 + octet;
-  }
-  return value;
-}
-
-/** Formats an unsigned 32-bit integer as dotted decimal. */
-export function formatIPv4(value: number): string {
-  const v = value >>> 0;
-  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
-/** Formats an unsigned 32-bit integer as four dotted 8-bit binary groups (seed 002's picture). */
-export function formatBinary(value: number): string {
-  const bits = (value >>> 0).toString(2).padStart(32, "0");
-  return `${bits.slice(0, 8)}.${bits.slice(8, 16)}.${bits.slice(16, 24)}.${bits.slice(24)}`;
-}
-
-/** The mask for a prefix length 0–32 (`24` → 255.255.255.0 as an integer). */
-export function prefixToMask(prefix: number): number {
-  checkPrefix(prefix, String(prefix));
-  // `-1 << 32` is `-1` in JavaScript (shift counts are taken mod 32), so /0 is explicit.
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** The prefix length of a contiguous mask; throws `RangeError` for masks like 255.0.255.0. */
-export function maskToPrefix(mask: number, text = formatIPv4(mask)): number {
-  const inverted = ~mask >>> 0;
-  // A contiguous mask's host part is 2^k − 1, so adding one leaves a single bit set.
-  if ((inverted & (inverted + 1)) !== 0) {
-    throw new RangeError(`Invalid subnet mask "${text}": its one-bits are not contiguous`);
-  }
-  return 32 - Math.log2(inverted + 1);
-}
-
-/** Parses `ADDRESS/PREFIX` (`192.168.1.37/24`) or `ADDRESS/MASK` (`192.168.1.37/255.255.255.0`). */
-export function parseCidr(text: string): { address: number; prefix: number } {
-  if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid CIDR "${clip(text)}": too long`);
-  }
-  const slash = text.indexOf("/");
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const address = parseIPv4(addressText);
-  if (slash < 0) {
-    throw new SyntaxError(
-      `Invalid CIDR "${text}": missing "/PREFIX" (for example ${addressText}/24)`,
-    );
-  }
-  const prefixText = text.slice(slash + 1);
-  if (prefixText.includes(".")) {
-    return { address, prefix: maskToPrefix(parseIPv4(prefixText), prefixText) };
-  }
-  if (!/^\d{1,3}$/.test(prefixText)) {
-    throw new SyntaxError(
-      `Invalid prefix length "/${prefixText}": expected a number from 0 to ${MAX_PREFIX_LENGTH}`,
-    );
-  }
-  const prefix = Number(prefixText);
-  checkPrefix(prefix, prefixText);
-  return { address, prefix };
-}
-
-/** Computes mask, network, broadcast and host range for `address` in a `/prefix` subnet. */
-export function describeSubnet(address: number, prefix: number): SubnetInfo {
-  const mask = prefixToMask(prefix);
-  const wildcard = ~mask >>> 0;
-  const network = (address & mask) >>> 0;
-  const last = (network | wildcard) >>> 0;
-  const base = { address: address >>> 0, prefix, mask, wildcard, network };
-  if (prefix === 32) {
-    return {
-      ...base,
-      broadcast: null,
-      firstHost: network,
-      lastHost: network,
-      hostCount: 1,
-      kind: "single-host",
-    };
-  }
-  if (prefix === 31) {
-    return {
-      ...base,
-      broadcast: null,
-      firstHost: network,
-      lastHost: last,
-      hostCount: 2,
-      kind: "point-to-point",
-    };
-  }
+function createOutput(tool: string, json: boolean): Output {
+  const reporter = createReporter(tool, { json });
   return {
-    ...base,
-    broadcast: last,
-    firstHost: network + 1,
-    lastHost: last - 1,
-    hostCount: 2 ** (32 - prefix) - 2,
-    kind: "normal",
+    log: (text, fields) => reporter.info(text, "log", fields),
+    subnet: (text, fields) => reporter.info(text, "subnet", fields),
+    note: (text) => {
+      if (!json) reporter.info(text);
+    },
   };
 }
 
-/** Parses CIDR text and describes it: the one call `calc` makes. */
-export function calcSubnet(text: string): SubnetInfo {
-  const { address, prefix } = parseCidr(text);
-  return describeSubnet(address, prefix);
+/** The math throws `SyntaxError`/`RangeError` with one-line messages: exit 1 with just that. */
+function oneLine<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof SyntaxError || error instanceof RangeError) {
+      throw new CliError(error.message);
+    }
+    throw error;
+  }
 }
 
 /**
- * Renders a `SubnetInfo` as aligned lines: name, dotted decimal, 32-bit binary and how the
- * value was obtained.
+ * Lays out `rows` under `header` in columns two spaces apart; columns whose index is in
+ * `rightAligned` (numbers) are right-aligned. Returns the header line, then one line per row.
  */
-export function formatSubnet(info: SubnetInfo): string[] {
-  const row = (name: string, value: number, note = "") =>
-    `${name.padEnd(10)} ${formatIPv4(value).padEnd(15)}  ${formatBinary(value)}${
-      note ? `  ${note}` : ""
-    }`;
-  const lines = [
-    row("address", info.address),
-    row("mask", info.mask, `/${info.prefix}: ${info.prefix} one-bits`),
-    row("wildcard", info.wildcard, "~mask (host bits)"),
-    row("network", info.network, "address & mask"),
-  ];
-  if (info.broadcast === null) {
-    const why = info.kind === "single-host"
-      ? "/32 is a single host"
-      : "/31 is a point-to-point link (RFC 3021): both addresses are hosts";
-    lines.push(`${"broadcast".padEnd(10)} ${"none".padEnd(15)}  ${why}`);
-  } else {
-    lines.push(row("broadcast", info.broadcast, "network | ~mask"));
-  }
-  lines.push(row("first host", info.firstHost));
-  lines.push(row("last host", info.lastHost));
-  lines.push(`${"hosts".padEnd(10)} ${info.hostCount}`);
-  return lines;
+export function formatTable(
+  header: string[],
+  rows: string[][],
+  rightAligned: number[] = [],
+): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) =>
+      rightAligned.includes(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])
+    ).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)];
 }
 
-function checkPrefix(prefix: number, text: string): void {
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > MAX_PREFIX_LENGTH) {
-    throw new RangeError(
-      `Invalid prefix length "/${text}": expected a number from 0 to ${MAX_PREFIX_LENGTH}`,
+/** The `--json` fields of an IPv4 subnet. */
+export function subnetFields(info: SubnetInfo): Fields {
+  return {
+    family: 4,
+    cidr: `${formatIPv4(info.network)}/${info.prefix}`,
+    network: formatIPv4(info.network),
+    prefix: info.prefix,
+    mask: formatIPv4(info.mask),
+    wildcard: formatIPv4(info.wildcard),
+    broadcast: info.broadcast === null ? null : formatIPv4(info.broadcast),
+    first: formatIPv4(info.firstHost),
+    last: formatIPv4(info.lastHost),
+    hosts: info.hostCount,
+    kind: info.kind,
+  };
+}
+
+/** The `--json` fields of an IPv6 prefix (the address count is a decimal string: up to 2^128). */
+export function subnet6Fields(info: Subnet6Info): Fields {
+  return {
+    family: 6,
+    cidr: `${formatIPv6(info.network)}/${info.prefix}`,
+    network: formatIPv6(info.network),
+    prefix: info.prefix,
+    mask: formatIPv6(info.mask),
+    first: formatIPv6(info.network),
+    last: formatIPv6(info.lastAddress),
+    addresses: info.addressCount.toString(),
+    expanded: expandIPv6(info.network),
+  };
+}
+
+/** The `--json` fields of a plain block (free space, deaggregation). */
+function blockFields(block: IpPrefix): Fields {
+  const size = blockSize(block.family, block.prefix);
+  return {
+    family: block.family,
+    cidr: formatPrefix(block),
+    first: formatAddress(block.family, block.network),
+    last: formatAddress(block.family, blockLast(block)),
+    addresses: countField(block.family, size),
+  };
+}
+
+/** Counts in `--json`: numbers for IPv4 (at most 2^32), decimal strings for IPv6 (up to 2^128). */
+function countField(family: IpFamily, count: bigint): number | string {
+  return family === 4 ? Number(count) : count.toString();
+}
+
+/** `1 request`, `3 requests`. */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function blockRange(block: IpPrefix): string {
+  return `${formatAddress(block.family, block.network)} - ${
+    formatAddress(block.family, blockLast(block))
+  }`;
+}
+
+/** `calc CIDR` (also `udp/broadcast.ts calc`, which passes its own `tool` name). */
+export function calcCommand(args: string[], tool = TOOL): number {
+  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  if (positionals.length !== 1) {
+    throw new UsageError(`calc takes one CIDR, e.g. 192.168.1.37/24 (got ${positionals.length})`);
+  }
+  const out = createOutput(tool, values.json ?? false);
+  const text = positionals[0];
+  oneLine(() => {
+    if (text.includes(":")) {
+      const { address, prefix } = parseCidr6(text);
+      const info = describeSubnet6(address, prefix);
+      out.subnet(formatSubnet6(info).join("\n"), {
+        role: "calc",
+        address: formatIPv6(address),
+        addressExpanded: expandIPv6(address),
+        ...subnet6Fields(info),
+      });
+    } else {
+      const info = calcSubnet(text);
+      out.subnet(formatSubnet(info).join("\n"), {
+        role: "calc",
+        address: formatIPv4(info.address),
+        ...subnetFields(info),
+      });
+    }
+  });
+  return 0;
+}
+
+/** Parses `--prefix /26` or `--prefix 26`. */
+function parseNewPrefix(value: string): number {
+  const match = /^\/?(\d{1,3})$/.exec(value);
+  if (!match) throw new UsageError(`Invalid --prefix "${value}": expected /P, e.g. /26`);
+  return Number(match[1]);
+}
+
+function printVlsm(out: Output, plan: VlsmPlan, from: string): void {
+  const parent = formatPrefix(plan.parent);
+  const requested = plan.allocations.reduce((sum, a) => sum + a.request.hosts, 0);
+  const source = from === parent ? parent : `${parent} (from ${from})`;
+  const requests = plural(plan.allocations.length, "request");
+  out.log(
+    `${source}: ${requests} for ${requested} hosts, largest first (usable = 2^(32-p) - 2)`,
+    { network: parent, requests: plan.allocations.length, requested },
+  );
+  const rows = plan.allocations.map(({ request, subnet }) => [
+    request.name,
+    String(request.hosts),
+    `${formatIPv4(subnet.network)}/${subnet.prefix}`,
+    `${formatIPv4(subnet.firstHost)} - ${formatIPv4(subnet.lastHost)}`,
+    subnet.broadcast === null ? "none" : formatIPv4(subnet.broadcast),
+    String(subnet.hostCount),
+    String(subnet.hostCount - request.hosts),
+  ]);
+  const [head, ...lines] = formatTable(
+    ["name", "hosts", "subnet", "first - last host", "broadcast", "usable", "waste"],
+    rows,
+    [1, 5, 6],
+  );
+  out.note(head);
+  plan.allocations.forEach(({ request, subnet, waste }, i) =>
+    out.subnet(lines[i], {
+      role: "allocated",
+      name: request.name,
+      requested: request.hosts,
+      ...subnetFields(subnet),
+      waste,
+    })
+  );
+  const freeAddresses = plan.totalAddresses - plan.usedAddresses;
+  if (plan.free.length) {
+    const [freeHead, ...freeLines] = formatTable(
+      ["free", "first - last", "addresses"],
+      plan.free.map((block) => [
+        formatPrefix(block),
+        blockRange(block),
+        String(blockSize(4, block.prefix)),
+      ]),
+      [2],
+    );
+    out.note("");
+    out.note(freeHead);
+    plan.free.forEach((block, i) =>
+      out.subnet(freeLines[i], { role: "free", ...blockFields(block) })
+    );
+  }
+  const waste = plan.allocations.reduce((sum, a) => sum + a.waste, 0);
+  out.log(
+    `used ${plan.usedAddresses} of ${plan.totalAddresses} addresses ` +
+      `(${requested} hosts requested, ${waste} usable to spare); ` +
+      `${freeAddresses} free in ${plan.free.length} block${plan.free.length === 1 ? "" : "s"}`,
+    {
+      network: parent,
+      used: plan.usedAddresses,
+      total: plan.totalAddresses,
+      requested,
+      waste,
+      free: freeAddresses,
+    },
+  );
+}
+
+function printEqualSplit(out: Output, parentText: string, newPrefix: number, limit: number) {
+  const parent = parseNetwork(parentText);
+  const split = splitPrefix(parent, newPrefix, { limit });
+  const cidr = formatPrefix(parent);
+  const size = blockSize(parent.family, newPrefix);
+  const each = parent.family === 4
+    ? `${size} addresses, ${usableHosts(newPrefix)} usable host${newPrefix === 32 ? "" : "s"} each`
+    : `${formatCount(size)} addresses each`;
+  out.log(`${cidr} = ${formatCount(split.total)} × /${newPrefix} (${each})`, {
+    network: cidr,
+    prefix: newPrefix,
+    total: countField(parent.family, split.total),
+  });
+  if (parent.family === 4) {
+    const infos = split.subnets.map((s) => describeSubnet(Number(s.network), newPrefix));
+    const [head, ...lines] = formatTable(
+      ["subnet", "first - last host", "broadcast"],
+      infos.map((info) => [
+        `${formatIPv4(info.network)}/${newPrefix}`,
+        `${formatIPv4(info.firstHost)} - ${formatIPv4(info.lastHost)}`,
+        info.broadcast === null ? "none" : formatIPv4(info.broadcast),
+      ]),
+    );
+    out.note(head);
+    infos.forEach((info, i) => out.subnet(lines[i], { role: "split", ...subnetFields(info) }));
+  } else {
+    const infos = split.subnets.map((s) => describeSubnet6(s.network, newPrefix));
+    const [head, ...lines] = formatTable(
+      ["subnet", "first - last"],
+      infos.map((info) => [
+        `${formatIPv6(info.network)}/${newPrefix}`,
+        `${formatIPv6(info.network)} - ${formatIPv6(info.lastAddress)}`,
+      ]),
+    );
+    out.note(head);
+    infos.forEach((info, i) => out.subnet(lines[i], { role: "split", ...subnet6Fields(info) }));
+  }
+  const hidden = split.total - BigInt(split.subnets.length);
+  if (hidden > 0n) {
+    out.log(
+      `… ${formatCount(hidden)} more /${newPrefix} subnets not shown ` +
+        `(${formatCount(split.total)} in all; --limit N shows up to ${MAX_SPLIT_ROWS})`,
+      { shown: split.subnets.length, total: countField(parent.family, split.total) },
     );
   }
 }
 
-function clip(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+/** `split CIDR --hosts …` or `split CIDR --prefix /P`. */
+function splitCommand(args: string[]): number {
+  const { values, positionals } = parseCli(args, {
+    hosts: { type: "string" },
+    prefix: { type: "string" },
+    limit: { type: "string" },
+    rfc3021: { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (positionals.length !== 1) {
+    throw new UsageError(`split takes one CIDR, e.g. 192.168.1.0/24 (got ${positionals.length})`);
+  }
+  if ((values.hosts === undefined) === (values.prefix === undefined)) {
+    throw new UsageError("split needs exactly one of --hosts N,… or --prefix /P");
+  }
+  if (values.hosts !== undefined && values.limit !== undefined) {
+    throw new UsageError("--limit goes with --prefix (a VLSM plan is always printed whole)");
+  }
+  if (values.prefix !== undefined && values.rfc3021) {
+    throw new UsageError("--rfc3021 goes with --hosts");
+  }
+  const out = createOutput(TOOL, values.json ?? false);
+  const cidr = positionals[0];
+  if (values.prefix !== undefined) {
+    const newPrefix = parseNewPrefix(values.prefix);
+    const limit = parseCount(values.limit, DEFAULT_SPLIT_LIMIT, "--limit", {
+      max: MAX_SPLIT_ROWS,
+    });
+    oneLine(() => printEqualSplit(out, cidr, newPrefix, limit));
+    return 0;
+  }
+  const hosts = values.hosts ?? "";
+  oneLine(() => {
+    const parent = parseNetwork(cidr);
+    if (parent.family !== 4) {
+      throw new CliError(
+        "--hosts plans IPv4 subnets; IPv6 subnets are /64 whatever the host count: use --prefix /64",
+      );
+    }
+    const plan = planVlsm(Number(parent.network), parent.prefix, parseHostRequests(hosts), {
+      pointToPoint: values.rfc3021 ?? false,
+    });
+    printVlsm(out, plan, `${formatAddress(4, parent.address)}/${parent.prefix}`);
+  });
+  return 0;
 }
+
+/** `deaggregate FIRST - LAST` (the range may be one argument or three). */
+function deaggregateCommand(args: string[]): number {
+  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  if (!positionals.length) {
+    throw new UsageError("deaggregate takes a range FIRST - LAST, e.g. 10.0.0.0 - 10.0.0.200");
+  }
+  const out = createOutput(TOOL, values.json ?? false);
+  oneLine(() => {
+    const range = parseRange(positionals.join(" "));
+    const blocks = deaggregate(range.family, range.first, range.last);
+    const count = range.last - range.first + 1n;
+    const first = formatAddress(range.family, range.first);
+    const last = formatAddress(range.family, range.last);
+    out.log(
+      `${first} - ${last}: ${formatCount(count)} address${count === 1n ? "" : "es"} in ` +
+        `${blocks.length} CIDR${blocks.length === 1 ? "" : "s"}`,
+      { first, last, addresses: countField(range.family, count), cidrs: blocks.length },
+    );
+    const [head, ...lines] = formatTable(
+      ["cidr", "first - last", "addresses"],
+      blocks.map((block) => [
+        formatPrefix(block),
+        blockRange(block),
+        formatCount(blockSize(block.family, block.prefix)),
+      ]),
+      [2],
+    );
+    out.note(head);
+    blocks.forEach((block, i) => out.subnet(lines[i], { role: "range", ...blockFields(block) }));
+  });
+  return 0;
+}
+
+/** `deno run -A udp/subnet.ts calc|split|deaggregate …`. */
+export function main(args: string[]): number {
+  const [command, ...rest] = args;
+  switch (command) {
+    case "calc":
+      return calcCommand(rest);
+    case "split":
+      return splitCommand(rest);
+    case "deaggregate":
+      return deaggregateCommand(rest);
+    case undefined:
+      throw new UsageError("Missing command: calc, split or deaggregate");
+    default:
+      throw new UsageError(`Unknown command "${command}": expected calc, split or deaggregate`);
+  }
+}
+
+if (import.meta.main) await runMain(USAGE, main);
