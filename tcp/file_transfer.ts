@@ -3,13 +3,14 @@
  * `tcp/file_send.ts` and `tcp/file_recv.ts` in both directions (download and upload).
  *
  * Theory of operation. The sender hashes each file once (cached until its size or mtime
- * changes), writes the header frame, streams exactly `size` bytes in 256 KiB chunks and waits
+ * changes), writes the header frame, streams exactly `size` bytes in 1 MiB chunks and waits
  * for the receiver's ack before the next file. The receiver reads the header, refuses unsafe or
  * existing names (discarding that body so the stream stays in step), and otherwise streams the
- * body into a temporary file in DEST while hashing it: each chunk is written to disk before the
- * next is read, so memory stays at one buffer and TCP's window pushes back on a fast sender. Only
- * when size and SHA-256 match does the temporary file get its final name (a hard link, which
- * cannot overwrite, or a rename with `--force`); any failure removes it.
+ * body into a temporary file in DEST while hashing it: a chunk is hashed on the main thread while
+ * the previous one is being written (Deno's blocking pool), at most one write in flight, so
+ * memory stays at two buffers and TCP's window pushes back on a fast sender. Only when size and
+ * SHA-256 match does the temporary file get its final name (a hard link, which cannot
+ * overwrite, or a rename with `--force`); any failure removes it.
  *
  * Every connection has an idle deadline: if no byte moves for `idleTimeoutMs`, or the caller's
  * signal aborts, the connection is closed and the pending read or write fails with that reason.
@@ -153,8 +154,9 @@ export function describeError(error: unknown): string {
 // Reading frames and bodies from one buffer.
 
 /**
- * Reads header/ack frames and raw bodies from a connection through one 256 KiB buffer. Bytes
- * after a frame stay buffered for the body; a body never reads past its announced size.
+ * Reads header/ack frames and raw bodies from a connection. Frames go through one buffer of
+ * 64 KiB plus a little; bytes after a frame stay buffered for the body; a body never reads past
+ * its announced size.
  */
 class WireReader {
   readonly #buffer = new Uint8Array(MAX_HEADER_FRAME_SIZE + 4 + 4096);
@@ -205,24 +207,25 @@ class WireReader {
   }
 
   /**
-   * Hands the next `size` bytes to `onChunk` in order, in pieces of at most `CHUNK_SIZE`.
+   * Streams the next `size` bytes through `sink` in order, in pieces of at most `CHUNK_SIZE`.
    * Returns how many arrived: fewer than `size` means EOF.
    *
-   * Two body buffers take turns, so the next read overlaps the previous chunk's `onChunk` (a
-   * disk write) — but never more than one is in flight: memory stays at two buffers, and a slow
-   * disk stops the reads, which fills TCP's window and slows the sender (backpressure).
+   * Two body buffers take turns. Each piece is `inspect`ed (hashed) on this thread as soon as
+   * it is read, *before* waiting for the previous piece's `store` (a disk write, which Deno runs
+   * on its blocking thread pool): hashing and writing then overlap instead of taking turns.
+   * Never more than one `store` is in flight, so memory stays at two buffers, and a slow disk
+   * stops the reads, which fills TCP's window and slows the sender (backpressure).
    */
-  async readBody(
-    size: number,
-    onChunk: (chunk: Uint8Array) => Promise<void> | void,
-  ): Promise<number> {
+  async readBody(size: number, sink: BodySink = {}): Promise<number> {
     let received = 0;
-    let inFlight: Promise<void> | undefined;
+    let storing: Promise<void> | undefined;
     const hand = async (chunk: Uint8Array) => {
-      await inFlight;
-      inFlight = Promise.resolve(onChunk(chunk));
+      sink.inspect?.(chunk);
+      await storing;
+      if (!sink.store) return;
+      storing = sink.store(chunk);
       // Handled here so a failing write is not "unhandled" while the next read is pending.
-      inFlight.catch(() => {});
+      storing.catch(() => {});
     };
     try {
       if (this.#end > this.#start) {
@@ -242,13 +245,21 @@ class WireReader {
         await hand(buffer.subarray(0, got));
         received += got;
       }
-      await inFlight;
+      await storing;
     } finally {
-      await inFlight?.catch(() => {});
+      await storing?.catch(() => {});
       if (this.#start === this.#end) this.#start = this.#end = 0;
     }
     return received;
   }
+}
+
+/** Where `WireReader.readBody` puts a body; without either, the body is skipped. */
+interface BodySink {
+  /** Synchronous work on each piece right after it is read (hashing, progress). */
+  inspect?: (chunk: Uint8Array) => void;
+  /** Stores a piece; the buffer is reused once the promise settles. */
+  store?: (chunk: Uint8Array) => Promise<void>;
 }
 
 /** Reads until EOF or `limit` bytes (the seed's ack: its receiver closes after sending it). */
@@ -273,7 +284,7 @@ export interface FileSummary {
   sha256: string;
 }
 
-/** SHA-256 (hex) of a file, streamed in 256 KiB chunks. */
+/** SHA-256 (hex) of a file, streamed in `CHUNK_SIZE` chunks. */
 export async function hashFile(path: string): Promise<string> {
   using file = await Deno.open(path, { read: true });
   const hash = createHash("sha256");
@@ -575,7 +586,7 @@ export async function receiveFiles(
       }
       if (refusal !== undefined || target === undefined) {
         // Skip the body without storing it, so the next header is read in step.
-        const skipped = await reader.readBody(size, () => {});
+        const skipped = await reader.readBody(size);
         if (skipped < size) throw shortBody(name, skipped, size);
         await refuse(name, refusal ?? "refused");
         continue;
@@ -586,11 +597,13 @@ export async function receiveFiles(
       const progress = options.progress?.(name, size);
       let received = 0;
       try {
-        await reader.readBody(size, async (chunk) => {
-          hash.update(chunk);
-          await partial.write(chunk);
-          received += chunk.length;
-          progress?.update(received);
+        await reader.readBody(size, {
+          inspect: (chunk) => {
+            hash.update(chunk);
+            received += chunk.length;
+            progress?.update(received);
+          },
+          store: (chunk) => partial.write(chunk),
         });
       } finally {
         progress?.finish();

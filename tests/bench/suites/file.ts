@@ -9,6 +9,12 @@
  * - `iperf3 -c -n SIZE` single stream (memory to memory): target ≥ 0.5×;
  * - `nc -l PORT > out` / `nc -N 127.0.0.1 PORT < file` (disk to disk, no digest): target ≥ 1.0×.
  * Peak RSS (VmHWM) of both ends: target ≤ 100 MB each.
+ *
+ * Fairness: both transfers read the same source file (in the page cache after the sender's
+ * startup hash) and write into the same DEST folder, so they pay the same file-system costs
+ * (the log names the file system: tmpfs and a disk differ a lot). nc's time runs from spawning
+ * its client to both ends exiting, ours from the header's arrival to the verified rename; the
+ * few milliseconds of connect and process start this leaves out of ours are < 1 % at 1 GiB.
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
 import { peakRssMB } from "../_bench.ts";
@@ -32,6 +38,17 @@ async function makeRandomFile(path: string, size: number): Promise<void> {
     }
     await writeAll(file, chunk.subarray(0, Math.min(chunk.length, size - written)));
   }
+}
+
+/** The file-system type holding `path` (`ext4`, `tmpfs`, …), for the log; `?` if unknown. */
+async function fileSystemOf(path: string): Promise<string> {
+  if (!hasCommand("findmnt")) return "?";
+  const out = await new Deno.Command("findmnt", {
+    args: ["-no", "FSTYPE", "-T", path],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim() || "?";
 }
 
 /**
@@ -146,7 +163,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
   try {
     const file = `${dir}/random.bin`;
     await Deno.mkdir(`${dir}/dest`);
-    ctx.log(`generating ${size / MiB} MiB of random bytes`);
+    ctx.log(`generating ${size / MiB} MiB of random bytes in ${dir} (${await fileSystemOf(dir)})`);
     await makeRandomFile(file, size);
     const best = { ours: 0, iperf: 0, nc: 0, sendMB: 0, recvMB: 0 };
     for (let round = 0; round < rounds; round++) {
