@@ -402,15 +402,23 @@ export const RESPONSE_CACHE_SIZE = 10_000;
 
 /**
  * Remembers encoded responses by the exact query bytes after the id (the response depends on
- * nothing else), so a repeated query is answered with one hash, one compare and one copy with
- * the id patched in. Bounded: the oldest entry goes when it is full.
+ * nothing else), so a repeated query is answered with one hash and one compare; only the id
+ * differs. Bounded: the oldest entry goes when it is full.
+ *
+ * The exact bytes (not a decoded, lowercased question) are the key on purpose: anything unusual
+ * (other flags, EDNS options, another spelling) is simply a different key that goes through the
+ * full, strict `respond` once, so the cache can never answer a query the full path would not.
  */
 export class ResponseCache {
   readonly #entries = new Map<number, CacheEntry>();
   constructor(readonly authority: Authority, readonly maxEntries = RESPONSE_CACHE_SIZE) {}
 
-  /** Like `respond`, through the cache. */
-  respond(query: Uint8Array, udp: boolean): Response | null {
+  /**
+   * Like `respond`, but `bytes` of the result may be the cache's own array, which carries the
+   * id of the query that filled it: the caller writes `query[0..1]` into its copy (see
+   * `writeReply`). This is the server's hot path: no allocation on a hit.
+   */
+  lookup(query: Uint8Array, udp: boolean): Response | null {
     if (query.length < 12) return null;
     let hash = udp ? 0x811c9dc5 : 0x01000193;
     for (let i = 2; i < query.length; i++) {
@@ -419,19 +427,9 @@ export class ResponseCache {
     const hit = this.#entries.get(hash);
     if (hit && hit.udp === udp && hit.key.length === query.length - 2) {
       const key = hit.key;
-      let same = true;
-      for (let i = 0; i < key.length; i++) {
-        if (key[i] !== query[i + 2]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        const bytes = hit.response.bytes.slice();
-        bytes[0] = query[0];
-        bytes[1] = query[1];
-        return { ...hit.response, bytes };
-      }
+      let i = 0;
+      while (i < key.length && key[i] === query[i + 2]) i++;
+      if (i === key.length) return hit.response;
     }
     const response = respond(this.authority, query, { udp });
     if (response) {
@@ -443,8 +441,28 @@ export class ResponseCache {
     return response;
   }
 
+  /** Like `respond`, through the cache; the bytes are a fresh array with the query's id. */
+  respond(query: Uint8Array, udp: boolean): Response | null {
+    const response = this.lookup(query, udp);
+    if (!response) return null;
+    const bytes = new Uint8Array(response.bytes.length);
+    writeReply(bytes, response.bytes, query);
+    return { ...response, bytes };
+  }
+
   /** How many responses are remembered. */
   get size(): number {
     return this.#entries.size;
   }
+}
+
+/**
+ * Copies a cached `reply` into `out` with the id of `query` and returns its length; `out` must
+ * hold at least `reply.length` bytes.
+ */
+export function writeReply(out: Uint8Array, reply: Uint8Array, query: Uint8Array): number {
+  out.set(reply);
+  out[0] = query[0];
+  out[1] = query[1];
+  return reply.length;
 }

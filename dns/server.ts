@@ -13,7 +13,8 @@
  * Theory of operation: all DNS logic lives in `dns/authority.ts` (pure); this file only moves
  * bytes. UDP and TCP share one port (with `--port 0` UDP binds first and TCP takes the port it
  * got, retrying if that port is taken for TCP). Several UDP receive loops run on one socket so
- * the kernel always has a pending read; each datagram is answered through the response cache.
+ * a receive is always pending; each datagram is answered through the response cache, copied
+ * into the loop's own reply buffer with the query's id (no allocation per reply).
  * Each TCP connection carries any number of queries, each framed by a 2-byte length
  * (`tcp/framing.ts`); it is closed when no complete query arrives for `--idle` seconds, and at
  * most `--max-tcp` connections are served at once. A query the server cannot decode gets
@@ -33,7 +34,7 @@ import {
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import { writeAll } from "../tcp/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
-import { Authority, type Response, ResponseCache } from "./authority.ts";
+import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
 
@@ -53,8 +54,6 @@ Each query is logged as "client -> name type rcode". Ctrl-C stops the server.`;
 
 /** Default port (an unprivileged stand-in for 53). */
 export const DEFAULT_DNS_PORT = 1053;
-/** UDP replies handed to the kernel but not yet confirmed, before a receive loop waits. */
-export const MAX_UDP_SENDS_IN_FLIGHT = 64;
 /** Concurrent UDP receives on the one socket. */
 export const UDP_RECEIVE_LOOPS = 8;
 
@@ -151,33 +150,37 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
     });
   };
 
-  const sending = new Set<Promise<void>>();
+  // One UDP receive loop. Measured on loopback with dnsperf, the JavaScript DNS work of a cache
+  // hit is a few percent of the server's CPU; the rest is the kernel and Deno's receive/send
+  // ops (a bare echo server costs ~8.5 µs per query here, NSD ~5 µs in total). So the loop
+  // allocates nothing per reply: each loop owns one reply buffer, and awaits its send before
+  // reusing it. Several loops keep receives pending while one waits for a send, and a send
+  // that blocks on a full socket buffer only holds up its own loop (natural backpressure).
   const udpLoop = async () => {
     const buf = new Uint8Array(MAX_MESSAGE_SIZE);
+    const reply = new Uint8Array(MAX_MESSAGE_SIZE);
     while (!closing) {
       let datagram: Uint8Array;
       let client: Deno.Addr;
       try {
         [datagram, client] = await udp.receive(buf);
       } catch (error) {
-        if (closing || isClosedError(error)) break;
+        // Only our own close() ends a loop: an error about one client (e.g. a reset reported
+        // for an earlier reply) must not take a receive loop away from everyone else.
+        if (closing || error instanceof Deno.errors.BadResource) break;
         reporter.warn(`UDP receive failed: ${(error as Error).message}`);
         continue;
       }
-      const response = cache.respond(datagram, true);
+      const response = cache.lookup(datagram, true);
       if (!response) continue;
       log(client, "udp", response);
-      // The send is not awaited, so this loop is back in receive() at once; a bounded number
-      // of sends may be in flight (a full socket buffer makes us wait here instead).
-      const send: Promise<void> = udp.send(response.bytes, client).then(
-        () => void sending.delete(send),
-        (error: Error) => {
-          sending.delete(send);
-          if (!closing) reporter.warn(`UDP send to ${formatAddr(client)} failed: ${error.message}`);
-        },
-      );
-      sending.add(send);
-      if (sending.size >= MAX_UDP_SENDS_IN_FLIGHT) await send;
+      const length = writeReply(reply, response.bytes, datagram);
+      try {
+        await udp.send(reply.subarray(0, length), client);
+      } catch (error) {
+        if (closing || error instanceof Deno.errors.BadResource) break;
+        reporter.warn(`UDP send to ${formatAddr(client)} failed: ${(error as Error).message}`);
+      }
     }
   };
 
@@ -240,7 +243,7 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
 
   const loops = [acceptLoop()];
   for (let i = 0; i < UDP_RECEIVE_LOOPS; i++) loops.push(udpLoop());
-  const finished = Promise.all(loops).then(() => Promise.all(sending)).then(() => {});
+  const finished = Promise.all(loops).then(() => {});
 
   const close = async () => {
     if (!closing) {
