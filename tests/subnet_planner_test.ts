@@ -10,17 +10,23 @@ import {
   blockLast,
   blockSize,
   deaggregate,
+  describeIPv4,
+  describeMac,
   describeSubnet6,
   expandIPv6,
   formatIPv4,
+  formatIPv4View,
   formatIPv6,
+  formatMac,
   formatPrefix,
   formatSubnet6,
   type IpPrefix,
   parseCidr6,
   parseHostRequests,
   parseIPv4,
+  parseIPv4Either,
   parseIPv6,
+  parseMac,
   parseNetwork,
   parseRange,
   planVlsm,
@@ -575,7 +581,7 @@ Deno.test("subnet.ts CLI: --help, and invalid input as one line with exit 1", as
   }
   const usage: [string[], RegExp][] = [
     [["split", "10.0.0.0/24"], /^split needs exactly one of --hosts N,… or --prefix \/P\nUsage:/],
-    [["frob"], /^Unknown command "frob": expected calc, split or deaggregate\nUsage:/],
+    [["frob"], /^Unknown command "frob": expected calc, split, deaggregate, ip or mac\nUsage:/],
     [["split", "10.0.0.0/8", "--prefix", "/24", "--limit", "0"], /^Invalid --limit "0"/],
   ];
   for (const [args, pattern] of usage) {
@@ -707,4 +713,171 @@ Deno.test("parseIPv4 round trip through the planner's bigint blocks", () => {
   assert.equal(formatPrefix(block), "203.0.113.64/27");
   assert.equal(block.address, BigInt(parseIPv4("203.0.113.77")));
   assert.equal(formatIPv4(Number(blockLast(block))), "203.0.113.95");
+});
+
+Deno.test("parseMac: the three notations give the same 6 bytes (seed 004: 12 hex digits)", () => {
+  const expected = new Uint8Array([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+  for (
+    const text of ["AA:BB:CC:DD:EE:FF", "aa:bb:cc:dd:ee:ff", "aa-bb-cc-dd-ee-ff", "aabb.ccdd.eeff"]
+  ) {
+    assert.deepEqual(parseMac(text), expected, text);
+  }
+  const info = describeMac(parseMac("AA:BB:CC:DD:EE:FF"));
+  assert.equal(info.hex, "AABBCCDDEEFF");
+  assert.equal(info.oui, "AABBCC");
+  assert.equal(info.serial, "DDEEFF");
+  assert.equal(info.colon, "aa:bb:cc:dd:ee:ff");
+  assert.equal(info.dash, "aa-bb-cc-dd-ee-ff");
+  assert.equal(info.cisco, "aabb.ccdd.eeff");
+  // Seed 004's 「12位编号」 are hex digits: 12 × 4 = 48 bits.
+  assert.equal(info.binary, "10101010 10111011 11001100 11011101 11101110 11111111");
+  assert.equal(info.binary.replaceAll(" ", "").length, 48);
+});
+
+Deno.test("describeMac: the I/G bit (unicast, multicast, broadcast) and the U/L bit", () => {
+  const cases: [string, number, number, string, string][] = [
+    ["00:1a:2b:3c:4d:5e", 0, 0, "unicast", "global"],
+    ["01:00:5e:00:00:01", 1, 0, "multicast", "global"], // IPv4 multicast 224.0.0.1
+    ["02:42:ac:11:00:02", 0, 1, "unicast", "local"], // a Docker container
+    ["33:33:00:00:00:01", 1, 1, "multicast", "local"], // IPv6 multicast ff02::1
+    ["aa:bb:cc:dd:ee:ff", 0, 1, "unicast", "local"],
+    ["ff:ff:ff:ff:ff:ff", 1, 1, "broadcast", "local"],
+    ["ff:ff:ff:ff:ff:fe", 1, 1, "multicast", "local"],
+  ];
+  for (const [text, groupBit, localBit, cast, administration] of cases) {
+    const info = describeMac(parseMac(text));
+    assert.deepEqual(
+      [info.groupBit, info.localBit, info.cast, info.administration],
+      [groupBit, localBit, cast, administration],
+      text,
+    );
+  }
+  assert.deepEqual(formatMac(describeMac(parseMac("00-1A-2B-3C-4D-5E"))), [
+    "mac       00:1A:2B:3C:4D:5E  00-1a-2b-3c-4d-5e  001a.2b3c.4d5e",
+    "hex       001A2B3C4D5E  12 hex digits = 48 bits",
+    "bits      00000000 00011010 00101011 00111100 01001101 01011110",
+    "OUI       001A2B  first 6 hex digits: vendor number (IEEE-assigned OUI)",
+    "serial    3C4D5E  last 6 hex digits: the vendor's serial number",
+    "I/G bit   0  bit 0 of byte 0: unicast (one interface)",
+    "U/L bit   0  bit 1 of byte 0: globally unique (burned in; the OUI is the vendor's)",
+  ]);
+  assert.throws(() => describeMac(new Uint8Array(5)), RangeError);
+});
+
+Deno.test("parseMac rejects every malformed address with a one-line reason", () => {
+  const cases: [string, string][] = [
+    ["aa:bb:cc", "expected 12 hex digits (48 bits), got 6"],
+    ["aa:bb:cc:dd:ee:ff:00", "expected 12 hex digits (48 bits), got 14"],
+    ["zz:bb:cc:dd:ee:ff", '"z" is not a hex digit'],
+    ["aa:bb-cc:dd:ee:ff", "expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff"],
+    ["a:bb:cc:dd:ee:fff", "expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff"],
+    ["aabbccddeeff", "expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff"],
+    ["aabb.ccdd.eeff.", "expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff"],
+    ["", "expected 12 hex digits (48 bits), got 0"],
+  ];
+  for (const [text, why] of cases) {
+    assert.throws(() => parseMac(text), {
+      name: "SyntaxError",
+      message: `Invalid MAC address "${text}": ${why}`,
+    }, text);
+  }
+  assert.throws(() => parseMac("a".repeat(65)), { name: "SyntaxError", message: /too long$/ });
+});
+
+Deno.test("ip view: 100.4.5.6 ↔ 01100100.00000100.00000101.00000110 both ways (seed 002)", () => {
+  assert.equal(parseIPv4Either("01100100.00000100.00000101.00000110"), parseIPv4("100.4.5.6"));
+  assert.equal(parseIPv4Either("11111111.11111111.11111111.11111111"), 0xffffffff);
+  assert.equal(parseIPv4Either("00000000.00000000.00000000.00000000"), 0);
+  const view = describeIPv4(parseIPv4Either("100.4.5.6"));
+  assert.deepEqual(view.octets, [100, 4, 5, 6]);
+  assert.equal(view.value, 100 * 2 ** 24 + 4 * 2 ** 16 + 5 * 2 ** 8 + 6);
+  assert.equal(view.hex, "0x64040506");
+  assert.equal(
+    formatIPv4View(view)[0],
+    "address  100.4.5.6  ↔  01100100.00000100.00000101.00000110",
+  );
+  assert.equal(
+    formatIPv4View(view)[1],
+    "octets   100 = 01100100   4 = 00000100   5 = 00000101   6 = 00000110",
+  );
+  // 256 does not fit in 8 bits; a 7-bit or 9-bit group is neither notation.
+  assert.throws(() => parseIPv4Either("256.4.5.6"), {
+    name: "RangeError",
+    message: 'Invalid IPv4 address "256.4.5.6": octet 256 is greater than 255',
+  });
+  assert.throws(() => parseIPv4Either("0110010.00000100.00000101.00000110"), SyntaxError);
+  assert.throws(() => parseIPv4Either("101100100.00000100.00000101.00000110"), SyntaxError);
+});
+
+Deno.test("subnet.ts CLI: ip and mac print their view, --json one result, bad input one line", async () => {
+  const ip = await runScript(SCRIPT, ["ip", "100.4.5.6"]);
+  assert.equal(ip.code, 0, ip.stderr);
+  assert.match(
+    ip.stdout,
+    /^address {2}100\.4\.5\.6 {2}↔ {2}01100100\.00000100\.00000101\.00000110\n/,
+  );
+  const ip6 = await runScript(SCRIPT, ["ip", "2001:db8::1"]);
+  assert.match(ip6.stdout, /^expanded {2}2001:0db8:0000:0000:0000:0000:0000:0001 /m);
+
+  const mac = await runScript(SCRIPT, ["mac", "AA:BB:CC:DD:EE:FF"]);
+  assert.equal(mac.code, 0, mac.stderr);
+  assert.match(mac.stdout, /^OUI {7}AABBCC {2}first 6 hex digits/m);
+  assert.match(mac.stdout, /^serial {4}DDEEFF {2}last 6 hex digits/m);
+  assert.match(mac.stdout, /^hex {7}AABBCCDDEEFF {2}12 hex digits = 48 bits$/m);
+  assert.match(mac.stdout, /^I\/G bit {3}0 .*unicast/m);
+  assert.match(mac.stdout, /^U\/L bit {3}1 .*locally administered/m);
+  const broadcast = await runScript(SCRIPT, ["mac", "ffff.ffff.ffff"]);
+  assert.match(broadcast.stdout, /^I\/G bit {3}1 .*broadcast/m);
+
+  const [event] = assertNdjson(
+    (await runScript(SCRIPT, ["mac", "00-1a-2b-3c-4d-5e", "--json"])).stdout,
+    "udp/subnet",
+  );
+  assert.deepEqual({ ...event, ts: undefined, text: undefined }, {
+    ts: undefined,
+    tool: "udp/subnet",
+    event: "result",
+    mac: "00:1a:2b:3c:4d:5e",
+    hex: "001A2B3C4D5E",
+    bits: "00000000 00011010 00101011 00111100 01001101 01011110",
+    oui: "001A2B",
+    serial: "3C4D5E",
+    ig: 0,
+    ul: 0,
+    cast: "unicast",
+    administration: "global",
+    text: undefined,
+  });
+  const ipEvents = assertNdjson(
+    (await runScript(SCRIPT, ["ip", "100.4.5.6", "--json"])).stdout,
+    "udp/subnet",
+  );
+  assert.equal(ipEvents.length, 1);
+  assert.equal(ipEvents[0].event, "result");
+  assert.equal(ipEvents[0].binary, "01100100.00000100.00000101.00000110");
+  assert.deepEqual(ipEvents[0].octets, [100, 4, 5, 6]);
+
+  const bad: [string[], string][] = [
+    [["ip", "256.4.5.6"], 'Invalid IPv4 address "256.4.5.6": octet 256 is greater than 255'],
+    [
+      ["mac", "aa:bb:cc"],
+      'Invalid MAC address "aa:bb:cc": expected 12 hex digits (48 bits), got 6',
+    ],
+    [
+      ["mac", "gg:bb:cc:dd:ee:ff"],
+      'Invalid MAC address "gg:bb:cc:dd:ee:ff": "g" is not a hex digit',
+    ],
+  ];
+  for (const [args, message] of bad) {
+    const result = await runScript(SCRIPT, args);
+    assert.equal(result.code, 1, args.join(" "));
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, `${message}\n`);
+  }
+  const missing = await runScript(SCRIPT, ["mac"]);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /^mac takes one address, e\.g\. AA:BB:CC:DD:EE:FF \(got 0\)\nUsage:/,
+  );
 });

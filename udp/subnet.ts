@@ -18,6 +18,8 @@
  *       deno task subnet split 192.168.1.0/24 --hosts 50,20,10
  *       deno task subnet split 10.0.0.0/16 --prefix /20
  *       deno task subnet deaggregate 10.0.0.0 - 10.0.0.200
+ *       deno task subnet ip 100.4.5.6          (seed 002: ↔ 01100100.00000100.00000101.00000110)
+ *       deno task subnet mac AA:BB:CC:DD:EE:FF (seed 004: OUI AABBCC, serial DDEEFF, 48 bits)
  *       deno task subnet split 192.168.1.0/24 --hosts lan=50,wifi=20 --json   (NDJSON events)
  *       (or: deno run -A udp/subnet.ts …)
  * Poke: compare with `ipcalc 192.168.1.37/24`, `sipcalc 2001:db8::1/64`.
@@ -29,12 +31,14 @@ import {
   blockSize,
   calcSubnet,
   deaggregate,
+  describeIPv4,
   describeSubnet,
   describeSubnet6,
   expandIPv6,
   formatAddress,
   formatCount,
   formatIPv4,
+  formatIPv4View,
   formatIPv6,
   formatPrefix,
   formatSubnet,
@@ -44,6 +48,8 @@ import {
   MAX_SPLIT_ROWS,
   parseCidr6,
   parseHostRequests,
+  parseIPv4Either,
+  parseIPv6,
   parseNetwork,
   parseRange,
   planVlsm,
@@ -53,8 +59,10 @@ import {
   usableHosts,
   type VlsmPlan,
 } from "./subnet_math.ts";
+import { describeMac, formatMac, parseMac } from "./mac.ts";
 
 export * from "./subnet_math.ts";
+export * from "./mac.ts";
 
 /** The `tool` field of this CLI's `--json` events. */
 export const TOOL = "udp/subnet";
@@ -79,10 +87,19 @@ const USAGE = `Usage: deno task subnet <command> … [--json]
       at most ${MAX_SPLIT_ROWS}) and says how many there are in all.
   deaggregate FIRST - LAST
       The fewest CIDRs covering exactly FIRST…LAST (IPv4 or IPv6), e.g. 10.0.0.0 - 10.0.0.200.
+  ip ADDRESS
+      One address, no prefix: dotted decimal ↔ 32-bit binary (seed 002: 100.4.5.6 ↔
+      01100100.00000100.00000101.00000110), each octet, the integer. Takes either notation;
+      IPv6: compressed and expanded forms.
+  mac ADDRESS
+      A MAC address (AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff): 12 hex digits =
+      48 bits, OUI (first 6 hex digits: vendor) and serial (last 6), I/G bit (unicast,
+      multicast; ff:ff:ff:ff:ff:ff = broadcast) and U/L bit (globally unique, locally
+      administered).
 
   --json   one NDJSON event per line: {"ts","tool":"${TOOL}","event","text",…}; every subnet is
            an event "subnet" with its fields (role: calc, allocated, free, split, range), headings
-           and summaries are events "log".`;
+           and summaries are events "log"; ip and mac print one event "result".`;
 
 /** Where a command's lines go: results (`subnet` events), summaries (`log`), text-only notes. */
 interface Output {
@@ -424,7 +441,71 @@ function deaggregateCommand(args: string[]): number {
   return 0;
 }
 
-/** `deno run -A udp/subnet.ts calc|split|deaggregate …`. */
+/** Reads the one positional argument of `ip` / `mac`. */
+function oneAddress(args: string[], command: string, example: string) {
+  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  if (positionals.length !== 1) {
+    throw new UsageError(
+      `${command} takes one address, e.g. ${example} (got ${positionals.length})`,
+    );
+  }
+  return { text: positionals[0], json: values.json ?? false };
+}
+
+/** `ip ADDRESS`: one address in dotted decimal and binary (seed 002), no prefix needed. */
+function ipCommand(args: string[]): number {
+  const { text, json } = oneAddress(args, "ip", "100.4.5.6");
+  const reporter = createReporter(TOOL, { json });
+  oneLine(() => {
+    if (text.includes(":")) {
+      const value = parseIPv6(text);
+      reporter.info(
+        [
+          `address   ${formatIPv6(value)}`,
+          `expanded  ${expandIPv6(value)}  128 bits = 8 groups of 16`,
+        ].join("\n"),
+        "result",
+        { family: 6, address: formatIPv6(value), expanded: expandIPv6(value) },
+      );
+      return;
+    }
+    const view = describeIPv4(parseIPv4Either(text));
+    reporter.info(formatIPv4View(view).join("\n"), "result", {
+      family: 4,
+      address: view.dotted,
+      binary: view.binary,
+      octets: view.octets,
+      integer: view.value,
+      hex: view.hex,
+    });
+  });
+  return 0;
+}
+
+/** `mac ADDRESS`: OUI, serial, the 48 bits, I/G and U/L (seed 004). */
+function macCommand(args: string[]): number {
+  const { text, json } = oneAddress(args, "mac", "AA:BB:CC:DD:EE:FF");
+  const reporter = createReporter(TOOL, { json });
+  oneLine(() => {
+    const info = describeMac(parseMac(text));
+    reporter.info(formatMac(info).join("\n"), "result", {
+      mac: info.colon,
+      hex: info.hex,
+      bits: info.binary,
+      oui: info.oui,
+      serial: info.serial,
+      ig: info.groupBit,
+      ul: info.localBit,
+      cast: info.cast,
+      administration: info.administration,
+    });
+  });
+  return 0;
+}
+
+const COMMANDS = "calc, split, deaggregate, ip or mac";
+
+/** `deno run -A udp/subnet.ts calc|split|deaggregate|ip|mac …`. */
 export function main(args: string[]): number {
   const [command, ...rest] = args;
   switch (command) {
@@ -434,10 +515,14 @@ export function main(args: string[]): number {
       return splitCommand(rest);
     case "deaggregate":
       return deaggregateCommand(rest);
+    case "ip":
+      return ipCommand(rest);
+    case "mac":
+      return macCommand(rest);
     case undefined:
-      throw new UsageError("Missing command: calc, split or deaggregate");
+      throw new UsageError(`Missing command: ${COMMANDS}`);
     default:
-      throw new UsageError(`Unknown command "${command}": expected calc, split or deaggregate`);
+      throw new UsageError(`Unknown command "${command}": expected ${COMMANDS}`);
   }
 }
 

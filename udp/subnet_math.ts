@@ -716,3 +716,56 @@ function checkPrefix(prefix: number, text: string, max = MAX_PREFIX_LENGTH): voi
 function clip(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
+
+// ---------------------------------------------------------------------------------------------
+// One address on its own (`subnet.ts ip ADDR`): seed 002's 「IP地址是一个32位的二进制数」 picture.
+
+/** The parts of seed 002's picture of one IPv4 address: 100.4.5.6 ↔ 01100100.00000100.…. */
+export interface IPv4View {
+  /** Unsigned 32-bit value. */
+  value: number;
+  dotted: string;
+  /** Four dotted groups of 8 bits. */
+  binary: string;
+  /** The four bytes, most significant first. */
+  octets: number[];
+  /** `0x64040506`. */
+  hex: string;
+}
+
+/**
+ * Parses one IPv4 address written either way round: dotted decimal (`100.4.5.6`) or seed 002's
+ * dotted binary (`01100100.00000100.00000101.00000110`, exactly 8 binary digits per group — a
+ * decimal octet has at most 3 digits, so the two notations cannot be confused).
+ */
+export function parseIPv4Either(text: string): number {
+  const groups = text.split(".");
+  if (groups.length === 4 && groups.every((group) => /^[01]{8}$/.test(group))) {
+    return groups.reduce((value, group) => value * 256 + parseInt(group, 2), 0);
+  }
+  return parseIPv4(text);
+}
+
+/** Describes one IPv4 address in dotted decimal, binary, per octet and as one integer. */
+export function describeIPv4(value: number): IPv4View {
+  const v = value >>> 0;
+  return {
+    value: v,
+    dotted: formatIPv4(v),
+    binary: formatBinary(v),
+    octets: [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255],
+    hex: `0x${v.toString(16).padStart(8, "0")}`,
+  };
+}
+
+/** Renders an `IPv4View`: the ↔ line, each octet with its 8 bits, the 32-bit integer. */
+export function formatIPv4View(view: IPv4View): string[] {
+  return [
+    `address  ${view.dotted}  ↔  ${view.binary}`,
+    `octets   ${
+      view.octets.map((octet) => `${octet} = ${octet.toString(2).padStart(8, "0")}`).join("   ")
+    }`,
+    `integer  ${view.value} (${view.hex}): 32 bits = 4 bytes, each 0-255; ` +
+    `0.0.0.0 is the smallest, 255.255.255.255 the largest`,
+  ];
+}
