@@ -10,6 +10,7 @@
  * Run it:
  *   deno task dns:internet                # port 53 when root and free, else a shared high port
  *   deno run -A dns/internet.ts --port 5300
+ *   deno run -A dns/internet.ts --port 0 --json   # NDJSON events: listening (one per server), log
  * then, in another terminal, the commands it prints, e.g.
  *   deno run -A dns/query.ts +trace --root 127.0.0.2 -p PORT www.cnblogs.com
  *   dig @127.0.0.2 -p PORT www.cnblogs.com +norecurse      # the root's referral to com.
@@ -229,41 +230,45 @@ export async function startMiniInternet(options: MiniInternetOptions = {}): Prom
   throw lastError;
 }
 
-export const USAGE = `Usage: deno run -A dns/internet.ts [--port PORT]
+export const USAGE = `Usage: deno run -A dns/internet.ts [--port PORT] [--json]
 
 Starts the offline mini-Internet: dns/server.ts for the root "." on 127.0.0.2, "com." on
 127.0.0.3 and "cnblogs.com." on 127.0.0.4, all on one port (53 when run as root and free,
 else a free high port), prints the commands to try, and runs until Ctrl-C.
 
   --port PORT   port for all three servers (default: 53 if possible, else a free one;
-                0: a free high port)`;
+                0: a free high port)
+  --json        newline-delimited JSON events (listening, log) instead of text`;
 
 /** Starts the mini-Internet and waits for Ctrl-C. */
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseCli(args, { port: { type: "string", short: "p" } });
+  const { values } = parseCli(args, {
+    port: { type: "string", short: "p" },
+    json: { type: "boolean" },
+  });
   const port = values.port === undefined ? undefined : parsePort(values.port, 0);
   using interrupted = interruptSignal();
-  const report = createReporter("dns/internet");
+  const report = createReporter("dns/internet", { json: values.json });
   const net = await startMiniInternet({
     port,
     signal: interrupted,
-    onLog: (zone, line) => report.info(`[${zone}] ${line}`, "server-log", { zone }),
+    onLog: (zone, line) => report.info(`[${zone}] ${line}`, "log", { zone }),
   });
   const p = net.port;
   const portFlag = p === 53 ? "" : ` -p ${p}`;
   report.info(
     `listening on ${net.roots[0]}:${p} (udp+tcp; root of the mini-Internet)`,
     "listening",
-    {
-      port: p,
-      roots: net.roots,
-    },
+    { address: `${net.roots[0]}:${p}`, port: p, roots: net.roots },
   );
   for (const server of net.servers) {
     report.info(
       `  ${server.zone.padEnd(14)} served by ${server.host}:${server.port}`,
-      "server",
-      server,
+      "listening",
+      {
+        zone: server.zone,
+        address: `${server.host}:${server.port}`,
+      },
     );
   }
   const tries = [
@@ -273,15 +278,15 @@ export async function main(args: string[]): Promise<void> {
     `deno run -A dns/query.ts @127.0.0.4${portFlag} cnblogs.com MX`,
     `dig @127.0.0.3${portFlag} www.cnblogs.com +norecurse`,
   ];
-  report.info("\nTry:", "try");
-  for (const command of tries) report.info(`  ${command}`, "try", { command });
-  report.info("Ctrl-C stops the servers.", "ready");
+  report.info("\nTry:", "log");
+  for (const command of tries) report.info(`  ${command}`, "log", { command });
+  report.info("Ctrl-C stops the servers.", "log");
   await new Promise<void>((resolve) => {
     if (interrupted.aborted) resolve();
     else interrupted.addEventListener("abort", () => resolve(), { once: true });
   });
   await net.stop();
-  report.info("mini-Internet stopped", "stopped");
+  report.info("mini-Internet stopped", "log");
 }
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -14,6 +14,13 @@
  *   deno run -A dns/query.ts +trace --root 127.0.0.2 -p PORT www.cnblogs.com
  * Compare with the real thing: `dig @127.0.0.1 -p 1053 www.cnblogs.com`.
  *
+ * See the wire (issue 7): `--explain` prints the query sent and the reply received as annotated
+ * hex dumps (`dns/describe.ts`: every header bit, label, compression pointer and record field);
+ * with `+trace` it does so for every hop and says why each server was chosen (root hint, glue in
+ * the referral, cached, or an NS name resolved separately). `--json` prints issue 5's single
+ * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
+ * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
+ *
  * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no reply.
  */
 import {
@@ -35,18 +42,20 @@ import {
   typeName,
 } from "./message.ts";
 import { type Exchange, exchange, NoReplyError } from "./transport.ts";
-import { createReporter } from "../tcp/report.ts";
+import { createReporter, type Fields, type Reporter } from "../tcp/report.ts";
+import { explainMessage } from "./describe.ts";
 import {
   buildQuery,
   isIpAddress,
   IterativeResolver,
+  type Outcome,
   type QueryOptions,
   ResolveError,
   resolveHost,
   type ResolverEvent,
   systemNameserver,
 } from "./resolver.ts";
-import { CliError, parseCli, parsePort, printLine, runMain, UsageError } from "../tcp/cli.ts";
+import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/cli.ts";
 
 export const USAGE =
   `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
@@ -67,7 +76,11 @@ nameserver in /etc/resolv.conf, port 53).
   +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
   +dnssec          set the DO bit (DNSSEC OK)
   +ignore          keep a truncated UDP reply (no TCP retry)
-  --json           print the reply as one JSON object (with +trace: one object per step)
+  --json           print the reply as one JSON object; with +trace, one JSON event per line
+                   (query, referral, answer, error, log, explain)
+  --explain        show the query sent and every reply as an annotated hex dump (each
+                   header bit, label, pointer and record field named); with +trace also
+                   why each server was chosen
   --root ADDR      root server address(es) for +trace (repeatable or comma-separated);
                    without +trace and @SERVER, resolve iteratively from these roots
 
@@ -91,6 +104,8 @@ export interface QueryRequest {
   dnssec: boolean;
   ignoreTruncation: boolean;
   json: boolean;
+  /** `--explain`: annotated wire views of every query and reply. */
+  explain: boolean;
   roots: string[];
 }
 
@@ -99,6 +114,7 @@ const FLAGS = {
   type: { type: "string", short: "t" },
   reverse: { type: "string", short: "x" },
   json: { type: "boolean" },
+  explain: { type: "boolean" },
   root: { type: "string", multiple: true },
 } as const;
 
@@ -158,6 +174,7 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     dnssec: false,
     ignoreTruncation: false,
     json: values.json ?? false,
+    explain: values.explain ?? false,
     roots: (values.root ?? []).flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean),
   };
   for (const root of request.roots) {
@@ -447,7 +464,67 @@ export function formatTraceStep(event: Extract<ResolverEvent, { kind: "response"
 // ---------------------------------------------------------------------------------------------
 // Running it
 
-function queryOptions(request: QueryRequest): QueryOptions {
+/**
+ * Where a run's output goes. `report` carries everything on stdout (NDJSON events with
+ * `+trace --json`); `explainer` prints the annotated views — on stderr when stdout must stay the
+ * single `--json` object.
+ */
+interface Output {
+  request: QueryRequest;
+  report: Reporter;
+  explainer: Reporter;
+  /** dig's human text (not with `+short` or `--json`). */
+  verbose: boolean;
+}
+
+/** Builds the reporters for a request. */
+export function createOutput(request: QueryRequest): Output {
+  const streaming = request.json && request.trace;
+  const report = createReporter("dns/query", { json: streaming, explain: request.explain });
+  const explainer = request.json && !streaming
+    ? createReporter("dns/query", {
+      explain: request.explain,
+      sink: { out: printError, err: printError },
+    })
+    : report;
+  return { request, report, explainer, verbose: !request.short && !request.json };
+}
+
+/** Prints dig's human lines (nothing with `+short` or `--json`). */
+function say(out: Output, lines: string[]): void {
+  if (out.verbose) out.report.info(lines.join("\n"));
+}
+
+/** `127.0.0.1#53`, the way dig names a server. */
+function serverText(result: Exchange): string {
+  return `${result.server}#${result.port}`;
+}
+
+/** `--explain`: the query as sent and the reply as received, every field named. */
+export function explainExchange(reporter: Reporter, result: Exchange, fields: Fields = {}): void {
+  if (!reporter.explaining) return;
+  const at = serverText(result);
+  const common = { ...fields, server: at, protocol: result.protocol };
+  reporter.explain(
+    explainMessage(
+      result.queryBytes,
+      `;; query sent to ${at} over ${result.protocol}, ${result.queryBytes.length} bytes:`,
+    ),
+    { ...common, direction: "sent", size: result.queryBytes.length },
+  );
+  reporter.explain(
+    explainMessage(
+      result.bytes,
+      `;; reply from ${at} over ${result.protocol}, ${result.bytes.length} bytes, ${
+        Math.round(result.elapsedMs)
+      } ms:`,
+    ),
+    { ...common, direction: "received", size: result.bytes.length },
+  );
+}
+
+function queryOptions(out: Output): QueryOptions {
+  const request = out.request;
   return {
     port: request.port,
     timeoutMs: request.timeoutMs,
@@ -455,16 +532,18 @@ function queryOptions(request: QueryRequest): QueryOptions {
     tcp: request.tcp,
     bufsize: request.bufsize,
     dnssec: request.dnssec,
-    onIgnored: (reason) => warnings.warn(`;; Warning: ${reason}`, "ignored-reply", { reason }),
+    // Warnings go to stderr (or become `error` events), so `+short`/`--json` output stays clean.
+    onIgnored: (reason) =>
+      out.report.warn(`;; Warning: ${reason}`, "error", { reason, ignored: true }),
   };
 }
 
 /** Iterating asks many servers: a dead one should cost seconds, not 3 × 5 s. */
-function iterativeQueryOptions(request: QueryRequest): QueryOptions {
+function iterativeQueryOptions(out: Output): QueryOptions {
   return {
-    ...queryOptions(request),
-    timeoutMs: request.timeoutMs ?? 2000,
-    tries: request.tries ?? 1,
+    ...queryOptions(out),
+    timeoutMs: out.request.timeoutMs ?? 2000,
+    tries: out.request.tries ?? 1,
   };
 }
 
@@ -482,9 +561,6 @@ async function serverAddress(request: QueryRequest): Promise<string> {
     throw error;
   }
 }
-
-/** Warnings (ignored datagrams) go to stderr, so `+short` and `--json` output stays clean. */
-const warnings = createReporter("dns/query");
 
 const NO_REPLY = ";; connection timed out; no servers could be reached";
 
@@ -509,77 +585,162 @@ export function describeLevels(name: string): string {
   return parts.join(" → ");
 }
 
-async function runTrace(request: QueryRequest, signal: AbortSignal | undefined): Promise<number> {
-  const lines = (text: string[]) => {
-    if (!request.short && !request.json) { for (const line of text) printLine(line); }
-  };
-  lines([`;; levels: ${describeLevels(request.name)}`, ""]);
+/** The `+trace --json` event name of a step's outcome. */
+function outcomeEvent(outcome: Outcome): string {
+  return outcome === "referral" ? "referral" : outcome === "lame" ? "error" : "answer";
+}
+
+/** Reports one resolver step: dig +trace's text, or one NDJSON event (`+trace --json`). */
+function reportStep(out: Output, event: ResolverEvent): void {
+  const { report, request } = out;
+  const at = { at_ms: Math.round(event.elapsedMs * 1000) / 1000 };
+  // With +short only the final answer is printed; --json streams every step.
+  const show = request.json || !request.short;
+  switch (event.kind) {
+    case "query": {
+      if (!show) return;
+      const text =
+        `;; zone "${event.zone}": asking ${event.server.name} (${event.server.address}#${event.server.port}) for ${event.name} ${
+          typeName(event.type)
+        }`;
+      report.info(
+        request.explain && !request.json ? `${text}\n;; why this server: ${event.reason}` : text,
+        "query",
+        {
+          zone: event.zone,
+          server: `${event.server.address}#${event.server.port}`,
+          server_name: event.server.name,
+          name: event.name,
+          type: typeName(event.type),
+          reason: event.reason,
+          ...at,
+        },
+      );
+      return;
+    }
+    case "response": {
+      explainExchange(report, event.exchange, { zone: event.zone });
+      if (!show) return;
+      const msg = event.exchange.reply;
+      const shown = msg.answers.length > 0 ? msg.answers : msg.authorities;
+      const fields: Fields = {
+        ...toJson(event.exchange),
+        zone: event.zone,
+        outcome: event.outcome,
+        records: shown.map(jsonRecord),
+        ...at,
+      };
+      if (event.referral) fields.referral = event.referral;
+      if (event.nameservers) fields.nameservers = event.nameservers;
+      if (event.glue) fields.glue = event.glue;
+      // The blank line after each step is for the eye; the JSON text goes without it.
+      const text = formatTraceStep(event).join("\n");
+      report.info(request.json ? text.trimEnd() : text, outcomeEvent(event.outcome), fields);
+      return;
+    }
+    case "no-reply":
+      if (!show) return;
+      report.info(
+        `;; no reply from ${event.server.address}#${event.server.port}: ${event.reason}`,
+        "error",
+        {
+          zone: event.zone,
+          server: `${event.server.address}#${event.server.port}`,
+          reason: event.reason,
+          ...at,
+        },
+      );
+      return;
+    case "ns-lookup":
+      if (!show) return;
+      report.info(
+        `;; "${event.zone}" came without glue: resolving its name server ${event.nameserver} first`,
+        "log",
+        { zone: event.zone, nameserver: event.nameserver, ...at },
+      );
+      return;
+    case "cname":
+      if (!show) return;
+      report.info(`;; ${event.from} is an alias (CNAME) for ${event.to}: following it`, "log", {
+        from: event.from,
+        to: event.to,
+        ...at,
+      });
+      return;
+    case "cache":
+      if (!show) return;
+      report.info(`;; ${event.name} ${typeName(event.type)} from the cache`, "log", {
+        name: event.name,
+        type: typeName(event.type),
+        records: event.records.map(jsonRecord),
+        ...at,
+      });
+      return;
+  }
+}
+
+/** A failed resolution: an `error` event in the `+trace --json` stream, then exit 9. */
+function resolveFailure(out: Output, error: ResolveError): CliError {
+  const text = `;; ${error.message} (SERVFAIL)`;
+  if (out.request.json && out.request.trace) {
+    out.report.info(text, "error", { rcode: "SERVFAIL", reason: error.message });
+  }
+  return new CliError(text, 9);
+}
+
+async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<number> {
+  const { request, report } = out;
+  if (!request.short) {
+    report.info(`;; levels: ${describeLevels(request.name)}${request.json ? "" : "\n"}`, "log", {
+      name: request.name,
+      levels: describeLevels(request.name),
+    });
+  }
   const resolver = new IterativeResolver({
-    ...iterativeQueryOptions(request),
+    ...iterativeQueryOptions(out),
     roots: request.roots.length ? request.roots : undefined,
     prime: true,
-    onEvent: (event) => {
-      if (request.json && event.kind === "response") {
-        printLine(
-          JSON.stringify({ ...toJson(event.exchange), zone: event.zone, outcome: event.outcome }),
-        );
-      } else if (event.kind === "query") {
-        lines([
-          `;; zone "${event.zone}": asking ${event.server.name} (${event.server.address}#${event.server.port}) for ${event.name} ${
-            typeName(event.type)
-          }`,
-        ]);
-      } else if (event.kind === "response") {
-        lines(formatTraceStep(event));
-      } else if (event.kind === "no-reply") {
-        lines([`;; no reply from ${event.server.address}#${event.server.port}: ${event.reason}`]);
-      } else if (event.kind === "ns-lookup") {
-        lines([
-          `;; "${event.zone}" came without glue: resolving its name server ${event.nameserver} first`,
-        ]);
-      } else if (event.kind === "cname") {
-        lines([`;; ${event.from} is an alias (CNAME) for ${event.to}: following it`]);
-      } else if (event.kind === "cache") {
-        lines([`;; ${event.name} ${typeName(event.type)} from the cache`]);
-      }
-    },
+    onEvent: (event) => reportStep(out, event),
   });
   try {
     const result = await resolver.resolve(request.name, request.type, { signal });
-    if (request.short) { for (const rr of result.answers) printLine(formatRdata(rr)); }
+    if (request.short && !request.json) {
+      for (const rr of result.answers) report.info(formatRdata(rr));
+    }
     return 0;
   } catch (error) {
-    if (error instanceof ResolveError) {
-      throw new CliError(`;; ${error.message} (SERVFAIL)`, 9);
-    }
+    if (error instanceof ResolveError) throw resolveFailure(out, error);
     throw error;
   }
 }
 
 /** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
-async function runIterative(
-  request: QueryRequest,
-  signal: AbortSignal | undefined,
-): Promise<number> {
+async function runIterative(out: Output, signal: AbortSignal | undefined): Promise<number> {
+  const { request } = out;
   const resolver = new IterativeResolver({
-    ...iterativeQueryOptions(request),
+    ...iterativeQueryOptions(out),
     roots: request.roots,
+    onEvent: (event) => {
+      if (event.kind === "response") explainExchange(out.explainer, event.exchange);
+    },
   });
   try {
     const result = await resolver.resolve(request.name, request.type, { signal });
-    if (result.exchange) printResult(request, result.exchange);
-    else if (request.short) { for (const rr of result.answers) printLine(formatRdata(rr)); }
+    if (result.exchange) printResult(out, result.exchange);
+    else if (request.short) { for (const rr of result.answers) out.report.info(formatRdata(rr)); }
     return 0;
   } catch (error) {
-    if (error instanceof ResolveError) throw new CliError(`;; ${error.message} (SERVFAIL)`, 9);
+    if (error instanceof ResolveError) throw resolveFailure(out, error);
     throw error;
   }
 }
 
-function printResult(request: QueryRequest, result: Exchange): void {
-  if (request.json) printLine(JSON.stringify(toJson(result)));
-  else if (request.short) { for (const line of formatShort(result.reply)) printLine(line); }
-  else for (const line of formatReply(result)) printLine(line);
+function printResult(out: Output, result: Exchange): void {
+  const { request, report } = out;
+  // One query's --json is issue 5's single object: printed as the line itself, not an event.
+  if (request.json) report.info(JSON.stringify(toJson(result)), "answer");
+  else if (request.short) { for (const line of formatShort(result.reply)) report.info(line); }
+  else report.info(formatReply(result).join("\n"), "answer");
 }
 
 /** The `; <<>> netlab query <<>> …` banner dig prints first. */
@@ -595,34 +756,31 @@ function banner(args: string[], trace: boolean): string[] {
 /** Runs one query; returns the exit status (0 reply, 9 no reply). */
 export async function main(args: string[]): Promise<number> {
   const request = parseQueryArgs(args);
-  const verbose = !request.short && !request.json;
+  const out = createOutput(request);
   if (request.trace || (request.roots.length > 0 && request.server === undefined)) {
-    if (verbose) { for (const line of banner(args, true)) printLine(line); }
-    return request.trace
-      ? await runTrace(request, undefined)
-      : await runIterative(request, undefined);
+    say(out, banner(args, true));
+    return request.trace ? await runTrace(out, undefined) : await runIterative(out, undefined);
   }
   const server = await serverAddress(request);
-  // Like dig, the banner comes with the outcome (after any "Truncated" note).
-  const printBanner = () => {
-    if (verbose) { for (const line of banner(args, false)) printLine(line); }
-  };
-  const query = buildQuery(request.name, request.type, request.recurse, queryOptions(request));
+  const query = buildQuery(request.name, request.type, request.recurse, queryOptions(out));
   query.questions[0].class = request.qclass;
   try {
     const result = await exchange(query, server, {
-      ...queryOptions(request),
+      ...queryOptions(out),
       ignoreTruncation: request.ignoreTruncation,
-      onTruncated: () => {
-        if (verbose) printLine(";; Truncated, retrying in TCP mode.");
+      onTruncated: (truncated) => {
+        explainExchange(out.explainer, truncated);
+        say(out, [";; Truncated, retrying in TCP mode."]);
       },
     });
-    printBanner();
-    printResult(request, result);
+    // Like dig, the banner comes with the outcome (after any "Truncated" note).
+    say(out, banner(args, false));
+    explainExchange(out.explainer, result);
+    printResult(out, result);
     return 0;
   } catch (error) {
     if (error instanceof NoReplyError) {
-      printBanner();
+      say(out, banner(args, false));
       throw new CliError(`${NO_REPLY} (${error.message})`, 9);
     }
     throw error;

@@ -190,7 +190,7 @@ export interface QueryOptions {
   /** Set the DO bit (`+dnssec`). */
   dnssec?: boolean;
   onIgnored?: (reason: string) => void;
-  onTruncated?: () => void;
+  onTruncated?: (truncated: Exchange) => void;
 }
 
 /** Default EDNS0 UDP size (the DNS Flag Day 2020 value dig uses). */
@@ -264,6 +264,56 @@ export interface ServerRef {
   name: string;
   address: string;
   port: number;
+  /**
+   * How the resolver came to know this server's address — the reason it is asked: a built-in
+   * root hint, a root given with `--root`, glue in the referral just received, an earlier reply
+   * (cached), or a separate resolution of an NS name that came without glue.
+   */
+  source?: ServerSource;
+  /** The zone whose server told us about it (the referring zone, or who sent the cached data). */
+  via?: string;
+}
+
+/** See `ServerRef.source`. */
+export type ServerSource = "root-hint" | "root-option" | "glue" | "cache" | "resolved";
+
+/**
+ * Why `server` is asked about `zone`, in one sentence (what `+trace --explain` prints before
+ * each query). `attempt` > 0 means the servers before it gave no usable reply.
+ */
+export function serverReason(zone: string, server: ServerRef, attempt = 0): string {
+  const zoneText = zone === "." ? `"." (the root)` : `"${zone}"`;
+  const via = server.via === "." ? `"." (the root)` : `"${server.via}"`;
+  let reason: string;
+  switch (server.source) {
+    case "root-hint":
+      reason =
+        `${zoneText} is where every lookup starts: ${server.name} (${server.address}) is one of the 13 built-in root hints`;
+      break;
+    case "root-option":
+      reason =
+        `${zoneText} is where every lookup starts: ${server.address} is the root server given (--root)`;
+      break;
+    case "glue":
+      reason =
+        `the referral from ${via} named ${server.name} as a name server of ${zoneText} and carried its address ${server.address} (glue)`;
+      break;
+    case "resolved":
+      reason =
+        `the referral from ${via} named ${server.name} as a name server of ${zoneText} without glue; its address ${server.address} was resolved separately`;
+      break;
+    case "cache":
+      reason =
+        `${server.name} serves ${zoneText}; its address ${server.address} is cached from an earlier reply${
+          server.via ? ` of a server for ${via}` : ""
+        }`;
+      break;
+    default:
+      reason = `${server.name} (${server.address}) serves ${zoneText}`;
+  }
+  return attempt > 0
+    ? `${reason}; the server${attempt > 1 ? "s" : ""} before gave no usable reply`
+    : reason;
 }
 
 /** What came back from one server, classified. */
@@ -277,6 +327,8 @@ export type ResolverEvent =
     server: ServerRef;
     name: string;
     type: number;
+    /** Why this server: see `serverReason`. */
+    reason: string;
     elapsedMs: number;
   }
   | {
@@ -286,6 +338,9 @@ export type ResolverEvent =
     outcome: Outcome;
     /** For a referral: the child zone we were sent to. */
     referral?: string;
+    /** For a referral: the child's name servers (NS targets) and the glue addresses it carried. */
+    nameservers?: string[];
+    glue?: { name: string; address: string }[];
     exchange: Exchange;
     elapsedMs: number;
   }
@@ -316,6 +371,8 @@ export interface IterativeOptions extends QueryOptions {
 interface CacheEntry {
   records: ResourceRecord[];
   expiresAt: number;
+  /** The zone whose server sent these records. */
+  from: string;
 }
 
 /** Per-`resolve` bookkeeping shared by nested lookups. */
@@ -372,9 +429,19 @@ export class IterativeResolver {
   rootServers(): ServerRef[] {
     const port = this.#options.port ?? DNS_PORT;
     if (this.#options.roots?.length) {
-      return this.#options.roots.map((address) => ({ name: address, address, port }));
+      return this.#options.roots.map((address) => ({
+        name: address,
+        address,
+        port,
+        source: "root-option" as const,
+      }));
     }
-    return shuffled(ROOT_SERVERS).map((r) => ({ name: r.name, address: r.ipv4, port }));
+    return shuffled(ROOT_SERVERS).map((r) => ({
+      name: r.name,
+      address: r.ipv4,
+      port,
+      source: "root-hint" as const,
+    }));
   }
 
   /**
@@ -407,13 +474,17 @@ export class IterativeResolver {
   }
 
   #cached(name: string, type: number): ResourceRecord[] | undefined {
+    return this.#cacheEntry(name, type)?.records;
+  }
+
+  #cacheEntry(name: string, type: number): CacheEntry | undefined {
     const entry = this.#cache.get(key(name, type));
     if (!entry) return undefined;
     if (entry.expiresAt <= this.#now()) {
       this.#cache.delete(key(name, type));
       return undefined;
     }
-    return entry.records;
+    return entry;
   }
 
   /** Caches every RRset in `records` whose owner is inside `zone` (the bailiwick rule). */
@@ -426,7 +497,9 @@ export class IterativeResolver {
     }
     for (const [k, rrset] of groups) {
       const ttl = Math.min(...rrset.map((rr) => rr.ttl));
-      if (ttl > 0) this.#cache.set(k, { records: rrset, expiresAt: this.#now() + ttl * 1000 });
+      if (ttl > 0) {
+        this.#cache.set(k, { records: rrset, expiresAt: this.#now() + ttl * 1000, from: zone });
+      }
     }
   }
 
@@ -537,16 +610,30 @@ export class IterativeResolver {
           `Cannot resolve "${name}": lame delegation: ${response.ref.address} for "${zone}" referred to "${child}"`,
         );
       }
-      this.#emitResponse(ctx, zone, response, "referral", child);
       const nsRecords = ns.filter((rr) => namesEqual(rr.name, child));
+      const nsNames = nsRecords.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
+      const glue = reply.additionals.flatMap((rr) =>
+        (rr.data.kind === "A" || rr.data.kind === "AAAA") &&
+          nsNames.some((nsName) => namesEqual(nsName, rr.name))
+          ? [{ name: rr.name, address: rr.data.address }]
+          : []
+      );
+      this.#emitResponse(ctx, zone, response, "referral", child, { nameservers: nsNames, glue });
       this.#store(nsRecords, zone);
       // Glue is only trusted for names inside the referring zone (bailiwick).
       this.#store(
         reply.additionals.filter((rr) => rr.type === TYPE.A || rr.type === TYPE.AAAA),
         zone,
       );
-      const nsNames = nsRecords.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
-      servers = await this.#addressesOf(child, nsNames, ctx, depth);
+      // Say where each address came from: this referral's glue, or the cache, or a lookup.
+      servers = (await this.#addressesOf(child, nsNames, ctx, depth)).map((server) =>
+        server.source === "cache" &&
+          glue.some((g) => g.address === server.address && namesEqual(g.name, server.name))
+          ? { ...server, source: "glue" as const, via: zone }
+          : server.source === "resolved"
+          ? { ...server, via: zone }
+          : server
+      );
       zone = child;
     }
   }
@@ -557,6 +644,7 @@ export class IterativeResolver {
     response: AskResult,
     outcome: Outcome,
     referral?: string,
+    delegation: { nameservers?: string[]; glue?: { name: string; address: string }[] } = {},
   ) {
     this.#emit({
       kind: "response",
@@ -564,6 +652,7 @@ export class IterativeResolver {
       server: response.ref,
       outcome,
       referral,
+      ...delegation,
       exchange: response.exchange,
       elapsedMs: this.#elapsed(ctx),
     });
@@ -594,11 +683,20 @@ export class IterativeResolver {
 
   #cachedAddresses(nsNames: string[]): ServerRef[] {
     const port = this.#options.port ?? DNS_PORT;
-    return nsNames.flatMap((nsName) =>
-      (this.#cached(nsName, TYPE.A) ?? []).flatMap((rr) =>
-        rr.data.kind === "A" ? [{ name: nsName, address: rr.data.address, port }] : []
-      )
-    );
+    return nsNames.flatMap((nsName) => {
+      const entry = this.#cacheEntry(nsName, TYPE.A);
+      return (entry?.records ?? []).flatMap((rr) =>
+        rr.data.kind === "A"
+          ? [{
+            name: nsName,
+            address: rr.data.address,
+            port,
+            source: "cache" as const,
+            via: entry?.from,
+          }]
+          : []
+      );
+    });
   }
 
   /**
@@ -647,7 +745,12 @@ export class IterativeResolver {
         const found = await this.#resolveChain(nsName, TYPE.A, ctx, depth + 1);
         const servers = found.answers.flatMap((rr) =>
           rr.type === TYPE.A && rr.data.kind === "A"
-            ? [{ name: nsName, address: rr.data.address, port: this.#options.port ?? DNS_PORT }]
+            ? [{
+              name: nsName,
+              address: rr.data.address,
+              port: this.#options.port ?? DNS_PORT,
+              source: "resolved" as const,
+            }]
             : []
         );
         if (servers.length > 0) return servers;
@@ -673,7 +776,7 @@ export class IterativeResolver {
   ): Promise<AskResult> {
     const problems: string[] = [];
     let noReply = true;
-    for (const ref of servers) {
+    for (const [attempt, ref] of servers.entries()) {
       const maxQueries = this.#options.maxQueries ?? 64;
       if (++ctx.queries > maxQueries) {
         throw new ResolveError(`Too many queries: gave up after ${maxQueries} for one resolution`, {
@@ -686,6 +789,7 @@ export class IterativeResolver {
         server: ref,
         name,
         type,
+        reason: serverReason(zone, ref, attempt),
         elapsedMs: this.#elapsed(ctx),
       });
       const query = buildQuery(name, type, false, this.#options);

@@ -8,7 +8,9 @@
  *
  * Poke it by hand: `dig @127.0.0.1 -p 1053 www.cnblogs.com`, `dig … big.cnblogs.com` (TC over
  * UDP, dig retries over TCP), `dig +tcp …`, `dig … nope.cnblogs.com` (NXDOMAIN), or
- * `deno task dns:query @127.0.0.1 -p 1053 www.cnblogs.com`.
+ * `deno task dns:query @127.0.0.1 -p 1053 www.cnblogs.com`. `--explain` prints every query and
+ * reply as an annotated hex dump (`dns/describe.ts`); `--json` prints NDJSON events (`listening`,
+ * then `query` and `answer` per query with client, name, type, rcode and size).
  *
  * Theory of operation: all DNS logic lives in `dns/authority.ts` (pure); this file only moves
  * bytes. UDP and TCP share one port (with `--port 0` UDP binds first and TCP takes the port it
@@ -36,6 +38,7 @@ import { writeAll } from "../tcp/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
 import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
+import { explainMessage } from "./describe.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]
@@ -47,7 +50,8 @@ An authoritative DNS server (UDP and TCP on the same port) for master-file zones
   --idle SECONDS  close a TCP connection with no complete query for this long (default 10)
   --max-tcp N     most TCP connections served at once (default 256)
   --quiet         no per-query log lines (for benchmarks)
-  --json          newline-delimited JSON events instead of text
+  --json          newline-delimited JSON events (listening, query, answer) instead of text
+  --explain       print every query received and every reply sent as an annotated hex dump
   -h, --help      show this help
 
 Each query is logged as "client -> name type rcode". Ctrl-C stops the server.`;
@@ -66,6 +70,8 @@ export interface DnsServerOptions {
   /** Most TCP connections at once (default 256). */
   maxTcpConnections?: number;
   reporter?: Reporter;
+  /** The reporter prints JSON: report each query as a `query` event before its `answer`. */
+  json?: boolean;
   /** No per-query log lines (the hot path then builds no strings at all). */
   quiet?: boolean;
   signal?: AbortSignal;
@@ -136,18 +142,44 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
   let closing = false;
 
   const quiet = options.quiet ?? false;
-  const log = (client: Deno.Addr, transport: string, r: Response) => {
+  const json = options.json ?? false;
+  const log = (client: Deno.Addr, transport: string, r: Response, query: Uint8Array) => {
     if (r.error) reporter.warn(`Internal error answering ${formatAddr(client)}: ${r.error}`);
     if (quiet) return;
     const type = r.type ? typeName(r.type) : "-";
     const rcode = rcodeName(r.rcode);
-    reporter.info(`${formatAddr(client)} -> ${r.name} ${type} ${rcode}`, "query", {
-      client: formatAddr(client),
+    const from = formatAddr(client);
+    if (json) {
+      reporter.info(`${from} -> ${r.name} ${type}`, "query", {
+        client: from,
+        transport,
+        name: r.name,
+        type,
+        size: query.length,
+      });
+    }
+    reporter.info(`${from} -> ${r.name} ${type} ${rcode}`, "answer", {
+      client: from,
       transport,
       name: r.name,
       type,
       rcode,
+      size: r.bytes.length,
     });
+  };
+  // `--explain` (never with --quiet): the query as received and the reply exactly as sent.
+  const explaining = reporter.explaining && !quiet;
+  const explain = (client: Deno.Addr, transport: string, query: Uint8Array, reply: Uint8Array) => {
+    const from = formatAddr(client);
+    const fields = { client: from, transport };
+    reporter.explain(
+      explainMessage(query, `;; query from ${from} over ${transport}, ${query.length} bytes:`),
+      { ...fields, direction: "received", size: query.length },
+    );
+    reporter.explain(
+      explainMessage(reply, `;; reply to ${from} over ${transport}, ${reply.length} bytes:`),
+      { ...fields, direction: "sent", size: reply.length },
+    );
   };
 
   // One UDP receive loop. Measured on loopback with dnsperf, the JavaScript DNS work of a cache
@@ -173,8 +205,9 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
       }
       const response = cache.lookup(datagram, true);
       if (!response) continue;
-      log(client, "udp", response);
+      log(client, "udp", response, datagram);
       const length = writeReply(reply, response.bytes, datagram);
+      if (explaining) explain(client, "udp", datagram, reply.subarray(0, length));
       try {
         await udp.send(reply.subarray(0, length), client);
       } catch (error) {
@@ -203,7 +236,8 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
           timer = setTimeout(closeConn, idleTimeoutMs);
           const response = cache.respond(frame, false);
           if (!response) continue;
-          log(client, "tcp", response);
+          log(client, "tcp", response, frame);
+          if (explaining) explain(client, "tcp", frame, response.bytes);
           await writeAll(conn, encodeLengthPrefixed(response.bytes, { prefixBytes: 2 }));
         }
       }
@@ -270,6 +304,7 @@ export async function main(args: string[]): Promise<number> {
     "max-tcp": { type: "string" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
+    explain: { type: "boolean" },
   });
   const zoneFiles = values.zone ?? [];
   if (zoneFiles.length === 0) throw new UsageError("At least one --zone FILE is required");
@@ -285,7 +320,11 @@ export async function main(args: string[]): Promise<number> {
     if (error instanceof RangeError) throw new CliError(error.message);
     throw error;
   }
-  const reporter = createReporter("dns/server", { json: values.json, quiet: values.quiet });
+  const reporter = createReporter("dns/server", {
+    json: values.json,
+    quiet: values.quiet,
+    explain: values.explain,
+  });
   using signal = interruptSignal();
   let server: DnsServer;
   try {
@@ -295,6 +334,7 @@ export async function main(args: string[]): Promise<number> {
       idleTimeoutMs: idleSeconds * 1000,
       maxTcpConnections: maxTcp,
       reporter,
+      json: values.json,
       quiet: values.quiet,
       signal,
     });

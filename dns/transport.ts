@@ -62,13 +62,15 @@ export interface ExchangeOptions {
   signal?: AbortSignal;
   /** Called for each datagram that is not our reply (wrong source, id or question). */
   onIgnored?: (reason: string) => void;
-  /** Called when a UDP reply has TC set, just before the TCP retry. */
-  onTruncated?: () => void;
+  /** Called with the truncated UDP exchange when a reply has TC set, just before the TCP retry. */
+  onTruncated?: (truncated: Exchange) => void;
 }
 
 /** A reply and how it was obtained. */
 export interface Exchange {
   query: Message;
+  /** The query's wire bytes as sent (for `--explain`). */
+  queryBytes: Uint8Array;
   reply: Message;
   /** The reply's wire bytes (`size` is `bytes.length`). */
   bytes: Uint8Array;
@@ -123,7 +125,7 @@ export async function exchange(
   if (options.tcp) return await exchangeTcp(withId, server, port, options);
   const udp = await exchangeUdp(withId, server, port, options);
   if (!udp.reply.flags.tc || options.ignoreTruncation) return udp;
-  options.onTruncated?.();
+  options.onTruncated?.(udp);
   return await exchangeTcp({ ...query, id: randomId() }, server, port, options);
 }
 
@@ -195,7 +197,16 @@ async function exchangeUdp(
         const bytes = data.slice();
         const reply = acceptDatagram(query, bytes, from, server, port, options);
         if (reply) {
-          return { query, reply, bytes, protocol: "UDP", server, port, elapsedMs };
+          return {
+            query,
+            queryBytes: wire,
+            reply,
+            bytes,
+            protocol: "UDP",
+            server,
+            port,
+            elapsedMs,
+          };
         }
       }
     }
@@ -285,13 +296,14 @@ async function exchangeTcp(
     // Closing the connection is what interrupts a pending read when the deadline passes.
     signal.addEventListener("abort", close, { once: true });
     try {
-      await writeAll(open, encodeLengthPrefixed(encodeMessage(query), { prefixBytes: 2 }));
+      const queryBytes = encodeMessage(query);
+      await writeAll(open, encodeLengthPrefixed(queryBytes, { prefixBytes: 2 }));
       const bytes = await readOneFrame(open, server, port);
       const reply = decodeMessage(bytes);
       const mismatch = replyMismatch(query, reply);
       if (mismatch) throw new NoReplyError(server, port, `bad reply over TCP: ${mismatch}`);
       const elapsedMs = performance.now() - sentAt;
-      return { query, reply, bytes, protocol: "TCP", server, port, elapsedMs };
+      return { query, queryBytes, reply, bytes, protocol: "TCP", server, port, elapsedMs };
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw error;

@@ -14,6 +14,9 @@
  *   deno task http:get -i -X POST -d 'hello' http://127.0.0.1:8000/echo
  *   deno task http:get -L -o page.html http://127.0.0.1:8000/old
  *   deno task http:get -v --trace-dns --root 127.0.0.2 --dns-port 5353 http://www.cnblogs.com/
+ *   deno task http:get --explain -w http://127.0.0.1:8000/     # annotated wire view, timings
+ *   deno task http:get --offline -d hi http://127.0.0.1:8000/echo | od -c   # bytes, not sent
+ *   deno task http:get --json http://127.0.0.1:8000/          # NDJSON events (README schema)
  *
  * Exit codes follow curl's: 1 unsupported protocol (https), 3 malformed URL, 6 could not resolve
  * host, 7 could not connect, 8 weird server reply, 18 body shorter than announced, 23 cannot
@@ -32,14 +35,18 @@ import {
   UsageError,
 } from "../tcp/cli.ts";
 import { type ByteWriter, concatBytes, writeAll } from "../tcp/io.ts";
+import { createReporter, type Fields, type Reporter, type ReportSink } from "../tcp/report.ts";
 import {
   type BodyKind,
   encodeLatin1,
   formatRequestHead,
   HttpError,
   joinHeadAndBody,
+  latin1,
   ResponseParser,
 } from "./message.ts";
+import { explainHttp } from "./describe.ts";
+import { explainMessage } from "../dns/describe.ts";
 import { createProgressBar, type ProgressBar } from "../tcp/progress.ts";
 import {
   DnsFormatError,
@@ -47,6 +54,7 @@ import {
   normalizeName,
   RCODE,
   rcodeName,
+  type ResourceRecord,
   TYPE,
   typeName,
 } from "../dns/message.ts";
@@ -117,7 +125,7 @@ export type ClientEvent =
   | { type: "connect"; local: Deno.NetAddr; remote: Deno.NetAddr; ms: number }
   | { type: "request"; head: string; bodyBytes: number }
   | { type: "response"; head: ResponseHead }
-  | { type: "body"; bytes: number; framing: BodyFraming }
+  | { type: "body"; bytes: number; framing: BodyFraming; timings: Timings }
   | { type: "redirect"; status: number; from: string; to: string; method: string };
 
 /** One DNS step: a stub query and its answer, or a step of iterative resolution. */
@@ -125,6 +133,24 @@ export type DnsStep =
   | { kind: "stub-query"; server: string; port: number; name: string; qtype: number }
   | { kind: "stub-answer"; resolution: Resolution }
   | { kind: "iterative"; event: ResolverEvent };
+
+/**
+ * When each step of one exchange finished, in milliseconds since the exchange started
+ * (cumulative, like curl's `time_namelookup`, `time_connect`, `time_pretransfer`,
+ * `time_starttransfer` and `time_total`).
+ */
+export interface Timings {
+  /** The name was resolved (about 0 for IP literals and localhost). */
+  dns: number;
+  /** The TCP handshake completed. */
+  connect: number;
+  /** The whole request was written. */
+  sent: number;
+  /** The first byte of the response arrived. */
+  firstByte: number;
+  /** The response was complete. */
+  total: number;
+}
 
 /** How the end of a response body was found. */
 export type BodyFraming = "content-length" | "chunked" | "close" | "none";
@@ -134,7 +160,7 @@ export interface ResponseHead {
   version: string;
   status: number;
   reason: string;
-  /** Header fields in wire order, names as the server sent them. */
+  /** Header fields in wire order (names lower-cased by http/message.ts; --explain shows them raw). */
   headers: [string, string][];
 }
 
@@ -159,6 +185,11 @@ export interface HttpRequestOptions {
   onEvent?: (event: ClientEvent) => void;
   /** Cap on a buffered body (default `MAX_BUFFERED_BODY`). */
   maxBodyBytes?: number;
+  /**
+   * Sees the raw bytes of each exchange: the request as written (`sent`, one call) and every
+   * read from the socket (`received`), for `--explain`. The bytes are valid during the call only.
+   */
+  onWire?: (direction: "sent" | "received", bytes: Uint8Array) => void;
 }
 
 /** What `httpRequest` returns: the final response (after redirects). */
@@ -173,6 +204,8 @@ export interface HttpResponse extends ResponseHead {
   redirects: ResponseHead[];
   /** The IP address that was connected to. */
   address: string;
+  /** When each step of the final exchange finished (redirects before it not included). */
+  timings: Timings;
 }
 
 /** A header's value (first occurrence, name compared case-insensitively). */
@@ -300,6 +333,16 @@ interface Exchange extends ResponseHead {
   bodyBytes: number;
   framing: BodyFraming;
   address: string;
+  timings: Timings;
+}
+
+/** The moments an exchange has passed so far (performance.now() values). */
+interface Marks {
+  start: number;
+  dns: number;
+  connect: number;
+  sent: number;
+  firstByte: number;
 }
 
 /** One request on one connection (`Connection: close`: seed 003's connect, request, respond, close). */
@@ -316,10 +359,13 @@ async function exchangeOnce(
       EXIT.UNSUPPORTED_PROTOCOL,
     );
   }
+  const marks: Marks = { start: performance.now(), dns: 0, connect: 0, sent: 0, firstByte: 0 };
   options.onEvent?.({ type: "url", url });
   const address = await resolveAddress(url, options, signal);
+  marks.dns = performance.now();
   signal?.throwIfAborted();
   const conn = await connect(address, url.port, options, signal);
+  marks.connect = performance.now();
   try {
     // Closing the socket is what wakes a pending read when the deadline passes.
     const onAbort = () => closeQuietly(conn);
@@ -328,8 +374,11 @@ async function exchangeOnce(
       const head = buildRequestHead(url, method, body, options.headers ?? []);
       options.onEvent?.({ type: "request", head, bodyBytes: body?.length ?? 0 });
       // Head and body leave in one write (one segment for small requests).
-      await writeAll(conn, joinHeadAndBody(head, body));
-      return await readResponse(conn, url, method, address, options);
+      const request = joinHeadAndBody(head, body);
+      await writeAll(conn, request);
+      marks.sent = performance.now();
+      options.onWire?.("sent", request);
+      return await readResponse(conn, url, method, address, options, marks);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -553,6 +602,28 @@ export function buildRequestHead(
 }
 
 /**
+ * The exact bytes `httpRequest` would write for this request (head and body in one buffer):
+ * what `--offline` prints. Throws `HttpClientError` for a malformed URL or https.
+ */
+export function buildRequestBytes(
+  url: string | HttpUrl,
+  options: { method?: string; headers?: [string, string][]; body?: Uint8Array | string } = {},
+): Uint8Array {
+  const parsed = typeof url === "string" ? parseOrThrow(url) : url;
+  if (parsed.scheme === "https") {
+    throw new HttpClientError(
+      `Protocol "https" not supported: netlab speaks plain HTTP only (no TLS), use http://`,
+      EXIT.UNSUPPORTED_PROTOCOL,
+    );
+  }
+  const body = typeof options.body === "string"
+    ? new TextEncoder().encode(options.body)
+    : options.body;
+  const method = (options.method ?? (body ? "POST" : "GET")).toUpperCase();
+  return joinHeadAndBody(buildRequestHead(parsed, method, body, options.headers ?? []), body);
+}
+
+/**
  * Reads one response through `ResponseParser`: the head, then the body in whatever pieces the
  * network delivers, until the parser says the message ended (Content-Length reached, last chunk,
  * or — for a body without a length — the server closing the connection).
@@ -563,6 +634,7 @@ async function readResponse(
   method: string,
   address: string,
   options: HttpRequestOptions,
+  marks: Marks,
 ): Promise<Exchange> {
   const parser = new ResponseParser();
   parser.expect(method);
@@ -595,7 +667,9 @@ async function readResponse(
       const n = await readWithIdleTimeout(conn, buf);
       if (n === null) parser.feedEof();
       else {
+        if (received === 0) marks.firstByte = performance.now();
         received += n;
+        options.onWire?.("received", buf.subarray(0, n));
         parser.feed(buf.subarray(0, n));
       }
       continue;
@@ -634,8 +708,17 @@ async function readResponse(
       case "end":
       case "closed": {
         if (!head) throw new HttpClientError("Empty reply from server", EXIT.GOT_NOTHING);
-        options.onEvent?.({ type: "body", bytes: bodyBytes, framing });
+        const since = (mark: number) => Math.max(0, mark - marks.start);
+        const timings: Timings = {
+          dns: since(marks.dns),
+          connect: since(marks.connect),
+          sent: since(marks.sent),
+          firstByte: since(marks.firstByte),
+          total: since(performance.now()),
+        };
+        options.onEvent?.({ type: "body", bytes: bodyBytes, framing, timings });
         return {
+          timings,
           ...head,
           head,
           url: url.href,
@@ -703,6 +786,13 @@ Fetch an http:// URL over a raw TCP socket (netlab's curl).
       --dns-port P        DNS port (default 53)
       --trace-dns         resolve iteratively from the root servers and print each referral
       --root ADDR[,ADDR]  root server addresses for --trace-dns
+      --explain           annotate the request bytes sent and the response head and chunk
+                          framing received, field by field (on stderr)
+  -w, --write-out         after the body: timing breakdown (DNS, connect, request sent, first
+                          byte, total) and a one-line waterfall
+      --offline           print the exact request bytes and exit: no DNS, no connection
+      --json              newline-delimited JSON events on stdout (the body goes into the
+                          "received" event, or to -o FILE)
   -h, --help              show this help
 
 IP literals and localhost skip DNS. Exit codes (as curl): 1 https/unsupported, 3 bad URL,
@@ -862,6 +952,309 @@ function parseSeconds(value: string | undefined, flag: string): number | undefin
   return Math.round(seconds * 1000);
 }
 
+/** Keep at most this much of each response for the `--explain` view (head, framing, preview). */
+export const EXPLAIN_CAPTURE_BYTES = 64 * 1024;
+/** Under `--json`, a body up to this size is included as text in the `received` event. */
+export const JSON_BODY_BYTES = 64 * 1024;
+/** Under `--json` with `-o`, a `progress` event every this many bytes. */
+const JSON_PROGRESS_BYTES = 1024 * 1024;
+/** Width of the `-w` waterfall, in character cells. */
+const WATERFALL_CELLS = 40;
+
+/**
+ * Keeps what `onWire` shows of one exchange for the `--explain` views: the request as written
+ * and the first `cap` bytes of the response as read (a large body is only counted).
+ */
+export class WireRecorder {
+  request: Uint8Array = new Uint8Array(0);
+  /** Response bytes read in all (kept or not). */
+  received = 0;
+  #parts: Uint8Array[] = [];
+  #kept = 0;
+
+  constructor(readonly cap = EXPLAIN_CAPTURE_BYTES) {}
+
+  /** The `onWire` callback: a new request starts a new exchange. */
+  record(direction: "sent" | "received", bytes: Uint8Array): void {
+    if (direction === "sent") {
+      this.request = bytes.slice();
+      this.#parts = [];
+      this.#kept = 0;
+      this.received = 0;
+      return;
+    }
+    this.received += bytes.length;
+    const keep = Math.min(bytes.length, this.cap - this.#kept);
+    if (keep > 0) {
+      this.#parts.push(bytes.slice(0, keep));
+      this.#kept += keep;
+    }
+  }
+
+  /** The response bytes kept so far. */
+  response(): Uint8Array {
+    return concatBytes(this.#parts, this.#kept);
+  }
+
+  /** The annotated request view. */
+  explainRequest(remote: string): string {
+    return explainHttp(this.request, {
+      kind: "request",
+      title: `HTTP request, ${this.request.length} bytes, sent to ${remote}`,
+    });
+  }
+
+  /** The annotated response view (head, framing and the start of the body). */
+  explainResponse(remote: string, requestMethod: string): string {
+    const partial = this.#kept < this.received;
+    return explainHttp(this.response(), {
+      kind: "response",
+      requestMethod,
+      partial,
+      title: `HTTP response, ${this.received} bytes, from ${remote}` +
+        (partial ? ` (the first ${this.#kept} shown)` : ""),
+    });
+  }
+}
+
+/**
+ * The DNS messages of one resolution step as annotated views (`dns/describe.ts`): the query as
+ * sent and the reply as received. Steps without an exchange give none.
+ */
+export function explainDnsStep(step: DnsStep): string[] {
+  const exchange = step.kind === "stub-answer"
+    ? step.resolution.exchange
+    : step.kind === "iterative" && step.event.kind === "response"
+    ? step.event.exchange
+    : undefined;
+  if (!exchange) return [];
+  const at = `${formatHostPort(exchange.server, exchange.port)} over ${exchange.protocol}`;
+  return [
+    explainMessage(exchange.queryBytes, `DNS query, ${exchange.queryBytes.length} bytes, to ${at}`),
+    explainMessage(exchange.bytes, `DNS reply, ${exchange.bytes.length} bytes, from ${at}`),
+  ];
+}
+
+/** The phases of one exchange as durations (ms), from cumulative `Timings`. */
+export function timingPhases(t: Timings): { name: string; label: string; ms: number }[] {
+  return [
+    { name: "dns", label: "dns lookup", ms: t.dns },
+    { name: "connect", label: "tcp connect", ms: t.connect - t.dns },
+    { name: "send", label: "request sent", ms: t.sent - t.connect },
+    { name: "wait", label: "first byte", ms: t.firstByte - t.sent },
+    { name: "receive", label: "rest of body", ms: t.total - t.firstByte },
+  ].map((p) => ({ ...p, ms: Math.max(0, p.ms) }));
+}
+
+const EIGHTHS = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+
+/**
+ * One line: each phase's name and a bar as long as its share of the total, in eighths of a cell
+ * (`dns ▏ connect █ send ▏ wait ████ receive ██`). A phase too short to draw gets a thin `▏`.
+ */
+export function formatWaterfall(t: Timings, cells = WATERFALL_CELLS): string {
+  const phases = timingPhases(t);
+  const total = phases.reduce((sum, p) => sum + p.ms, 0);
+  return phases.map((p) => {
+    const eighths = total > 0 ? Math.round((p.ms / total) * cells * 8) : 0;
+    const bar = "█".repeat(Math.floor(eighths / 8)) + EIGHTHS[eighths % 8];
+    return `${p.name} ${bar || "▏"}`;
+  }).join(" ");
+}
+
+/**
+ * The `-w` block, curl's `--write-out` timing variables as a table: each phase's duration, its
+ * cumulative time (curl's time_namelookup … time_total) and the waterfall line.
+ */
+export function formatTimings(
+  t: Timings,
+  { redirectMs = 0, bodyBytes }: { redirectMs?: number; bodyBytes?: number } = {},
+): string {
+  const ms = (n: number) => `${n.toFixed(1).padStart(8)} ms`;
+  const cumulative = [t.dns, t.connect, t.sent, t.firstByte, t.total];
+  const curlNames = [
+    "time_namelookup",
+    "time_connect",
+    "time_pretransfer",
+    "time_starttransfer",
+    "time_total",
+  ];
+  const lines = timingPhases(t).map((p, i) =>
+    `${p.label.padStart(14)}:${ms(p.ms)}   at${ms(cumulative[i])}  (${curlNames[i]})`
+  );
+  if (redirectMs > 0) lines.unshift(`${"redirects".padStart(14)}:${ms(redirectMs)}`);
+  lines.push(
+    `${"total".padStart(14)}:${ms(t.total + redirectMs)}` +
+      (bodyBytes === undefined ? "" : `   ${bodyBytes} body bytes`),
+  );
+  lines.push(formatWaterfall(t));
+  return lines.join("\n") + "\n";
+}
+
+/** A client step as a `--json` event: the shared event name and its structured fields. */
+export function eventJson(event: ClientEvent): { event: string; fields: Fields } {
+  const round = (n: number) => Math.round(n * 1000) / 1000;
+  switch (event.type) {
+    case "url":
+      return {
+        event: "log",
+        fields: {
+          url: event.url.href,
+          scheme: event.url.scheme,
+          host: event.url.host,
+          port: event.url.port,
+          target: event.url.target,
+        },
+      };
+    case "dns":
+      return dnsStepJson(event.step);
+    case "resolved":
+      return {
+        event: "log",
+        fields: {
+          host: event.host,
+          address: event.address,
+          via: event.via,
+          ms: round(event.ms),
+          ...(event.server ? { server: event.server } : {}),
+        },
+      };
+    case "connect":
+      return {
+        event: "connected",
+        fields: {
+          local: formatAddr(event.local),
+          remote: formatAddr(event.remote),
+          ms: round(event.ms),
+        },
+      };
+    case "request": {
+      const [line, ...rest] = event.head.replace(/\r\n\r\n$/, "").split("\r\n");
+      const [method, target, version] = line.split(" ");
+      return {
+        event: "request",
+        fields: {
+          method,
+          target,
+          version: version.replace("HTTP/", ""),
+          headers: rest.map((field) => {
+            const colon = field.indexOf(":");
+            return [field.slice(0, colon), field.slice(colon + 1).trim()];
+          }),
+          bodyBytes: event.bodyBytes,
+        },
+      };
+    }
+    case "response":
+      return {
+        event: "response",
+        fields: {
+          status: event.head.status,
+          reason: event.head.reason,
+          version: event.head.version,
+          headers: event.head.headers,
+        },
+      };
+    case "body":
+      return {
+        event: "received",
+        fields: {
+          bytes: event.bytes,
+          framing: event.framing,
+          timings: Object.fromEntries(
+            Object.entries(event.timings).map(([k, v]) => [k, round(v)]),
+          ),
+        },
+      };
+    case "redirect":
+      return {
+        event: "log",
+        fields: { status: event.status, from: event.from, to: event.to, method: event.method },
+      };
+  }
+}
+
+function dnsStepJson(step: DnsStep): { event: string; fields: Fields } {
+  const records = (rrs: ResourceRecord[]) =>
+    rrs.map((rr) => formatRecord(rr).replaceAll("\t", " "));
+  switch (step.kind) {
+    case "stub-query":
+      return {
+        event: "query",
+        fields: {
+          server: formatHostPort(step.server, step.port),
+          name: step.name,
+          type: typeName(step.qtype),
+        },
+      };
+    case "stub-answer": {
+      const ex = step.resolution.exchange;
+      return {
+        event: "answer",
+        fields: {
+          rcode: rcodeName(step.resolution.rcode),
+          records: records(step.resolution.answers),
+          ...(ex
+            ? {
+              server: formatHostPort(ex.server, ex.port),
+              protocol: ex.protocol,
+              bytes: ex.bytes.length,
+              ms: Math.round(ex.elapsedMs * 1000) / 1000,
+            }
+            : {}),
+        },
+      };
+    }
+    case "iterative": {
+      const e = step.event;
+      switch (e.kind) {
+        case "query":
+          return {
+            event: "query",
+            fields: {
+              server: formatHostPort(e.server.address, e.server.port),
+              zone: e.zone,
+              name: e.name,
+              type: typeName(e.type),
+            },
+          };
+        case "response": {
+          const fields = {
+            server: formatHostPort(e.server.address, e.server.port),
+            zone: e.zone,
+            outcome: e.outcome,
+            bytes: e.exchange.bytes.length,
+            ms: Math.round(e.exchange.elapsedMs * 1000) / 1000,
+          };
+          return e.outcome === "referral"
+            ? {
+              event: "referral",
+              fields: {
+                ...fields,
+                referral: e.referral,
+                records: records(e.exchange.reply.authorities),
+              },
+            }
+            : {
+              event: "answer",
+              fields: { ...fields, records: records(e.exchange.reply.answers) },
+            };
+        }
+        case "no-reply":
+          return {
+            event: "log",
+            fields: { server: formatHostPort(e.server.address, e.server.port), reason: e.reason },
+          };
+        default:
+          return { event: "log", fields: { kind: e.kind } };
+      }
+    }
+  }
+}
+
+/** Diagnostics of the text mode (`-v`, `--explain`) go to stderr: stdout is the body's. */
+const STDERR_SINK: ReportSink = { out: printError, err: printError };
+
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
     verbose: { type: "boolean", short: "v" },
@@ -877,6 +1270,10 @@ export async function main(args: string[]): Promise<number> {
     "dns-port": { type: "string" },
     "trace-dns": { type: "boolean" },
     root: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+    "write-out": { type: "boolean", short: "w" },
+    offline: { type: "boolean" },
   });
   if (positionals.length !== 1) throw new UsageError("Expected exactly one URL");
   const method = values.request ?? (values.head ? "HEAD" : undefined);
@@ -890,7 +1287,69 @@ export async function main(args: string[]): Promise<number> {
     : values.data.startsWith("@")
     ? await readDataFile(values.data.slice(1))
     : new TextEncoder().encode(values.data);
+  const json = values.json === true;
+  const reporter = createReporter("http/client", {
+    json,
+    explain: values.explain,
+    sink: json ? undefined : STDERR_SINK,
+  });
 
+  try {
+    if (values.offline) {
+      // The exact bytes, nothing sent: no DNS, no connection.
+      const bytes = buildRequestBytes(positionals[0], { method, headers, body });
+      if (reporter.explaining) {
+        reporter.explain(
+          explainHttp(bytes, { kind: "request", title: `HTTP request, ${bytes.length} bytes` }),
+          { direction: "request", bytes: bytes.length },
+        );
+      }
+      if (json) {
+        const line = latin1(bytes.subarray(0, Math.max(0, bytes.indexOf(0x0d))));
+        reporter.info(line, "request", { offline: true, bytes: bytes.length, raw: latin1(bytes) });
+      } else {
+        await writeAll(Deno.stdout, bytes);
+      }
+      return 0;
+    }
+    return await fetchUrl(positionals[0], values, { method, headers, body, maxTimeMs }, reporter);
+  } catch (error) {
+    // Under --json the failure is an event too, so stdout stays pure NDJSON.
+    if (json && error instanceof CliError) {
+      reporter.warn(error.message, "error", { exitCode: error.exitCode });
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+interface FetchFlags {
+  verbose?: boolean;
+  include?: boolean;
+  head?: boolean;
+  output?: string;
+  location?: boolean;
+  dns?: string;
+  "dns-port"?: string;
+  "trace-dns"?: boolean;
+  root?: string;
+  json?: boolean;
+  "write-out"?: boolean;
+}
+
+/** The online path of `main`: resolve, connect, request, print or save, report. */
+async function fetchUrl(
+  url: string,
+  values: FetchFlags,
+  request: {
+    method?: string;
+    headers: [string, string][];
+    body?: Uint8Array;
+    maxTimeMs?: number;
+  },
+  reporter: Reporter,
+): Promise<number> {
+  const json = values.json === true;
   // Name resolution: iterative from the roots, a named server, or the system's first nameserver.
   const dnsPort = values["dns-port"] === undefined
     ? undefined
@@ -922,31 +1381,95 @@ export async function main(args: string[]): Promise<number> {
   // The progress bar draws only when stderr is a terminal (it is a no-op otherwise).
   let progress: ProgressBar | undefined;
   let received = 0;
+  let nextProgress = JSON_PROGRESS_BYTES;
+  let expected: number | undefined;
 
+  // --explain: each exchange's request as written and the start of its response as read.
+  let requestMethod = "GET";
+  let remote = "";
+  const wire = new WireRecorder();
+  // --json without -o: the body goes into the final `received` event (bounded).
+  let jsonBody: Uint8Array[] = [];
+  let jsonBodyBytes = 0;
+
+  const started = performance.now();
   using interrupt = interruptSignal();
   try {
-    await httpRequest(positionals[0], {
-      method,
-      headers,
-      body,
+    const response = await httpRequest(url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
       followRedirects: values.location,
       dns,
-      maxTimeMs,
+      maxTimeMs: request.maxTimeMs,
       signal: interrupt,
+      onWire(direction, bytes) {
+        if (!reporter.explaining) return;
+        wire.record(direction, bytes);
+        if (direction === "sent") {
+          reporter.explain(wire.explainRequest(remote), {
+            direction: "request",
+            bytes: bytes.length,
+            remote,
+          });
+        }
+      },
       onEvent(event) {
-        if (values.verbose) { for (const line of formatEvent(event)) printError(line); }
-        if (event.type === "response" && include) {
+        if (json) {
+          const { event: name, fields } = eventJson(event);
+          if (event.type === "body" && jsonBodyBytes > 0) {
+            const bytes = concatBytes(jsonBody, jsonBodyBytes);
+            fields.body = new TextDecoder().decode(bytes);
+            if (received > JSON_BODY_BYTES) fields.bodyTruncated = true;
+            jsonBody = [];
+            jsonBodyBytes = 0;
+          }
+          reporter.info(formatEvent(event).join("\n"), name, fields);
+        } else if (values.verbose) {
+          for (const line of formatEvent(event)) printError(line);
+        }
+        if (event.type === "dns" && reporter.explaining) {
+          for (const view of explainDnsStep(event.step)) {
+            reporter.explain(view, { protocol: "dns" });
+          }
+        }
+        if (event.type === "connect") remote = formatAddr(event.remote);
+        if (event.type === "request") requestMethod = event.head.slice(0, event.head.indexOf(" "));
+        if (event.type === "body" && reporter.explaining) {
+          reporter.explain(wire.explainResponse(remote, requestMethod), {
+            direction: "response",
+            bytes: wire.received,
+            remote,
+          });
+        }
+        if (event.type === "response" && include && !json) {
           // A failed write surfaces when `pending` is awaited below.
           emit(encodeLatin1(responseHeadText(event.head))).catch(() => {});
         }
         if (event.type === "response" && output && !(values.location && willFollow(event.head))) {
-          progress = createProgressBar(values.output!, contentLength(event.head));
+          expected = contentLength(event.head);
+          if (!json) progress = createProgressBar(values.output!, expected);
         }
       },
       onBody(chunk) {
         if (headOnly) return;
         received += chunk.length;
         progress?.update(received);
+        if (json && output && received >= nextProgress) {
+          nextProgress = received + JSON_PROGRESS_BYTES;
+          reporter.info(`${received} bytes received`, "progress", {
+            bytes: received,
+            ...(expected === undefined ? {} : { total: expected }),
+          });
+        }
+        if (json && !output) {
+          const keep = Math.min(chunk.length, JSON_BODY_BYTES - jsonBodyBytes);
+          if (keep > 0) {
+            jsonBody.push(chunk.slice(0, keep));
+            jsonBodyBytes += keep;
+          }
+          return;
+        }
         return emit(chunk).catch((error) => {
           throw new HttpClientError(
             `Failed writing body: ${errorMessage(error)}`,
@@ -958,6 +1481,25 @@ export async function main(args: string[]): Promise<number> {
     await pending;
     progress?.finish();
     await output?.commit();
+    if (output && json) {
+      reporter.info(`saved ${response.bodyBytes} bytes to ${values.output}`, "saved", {
+        path: values.output,
+        bytes: response.bodyBytes,
+      });
+    }
+    if (values["write-out"]) {
+      // curl prints -w after the body, on stdout.
+      const redirectMs = response.redirects.length > 0
+        ? Math.max(0, performance.now() - started - response.timings.total)
+        : 0;
+      const text = formatTimings(response.timings, { redirectMs, bodyBytes: response.bodyBytes });
+      if (json) {
+        const timings = eventJson({ ...response, type: "body", bytes: 0 }).fields.timings;
+        reporter.info(text.trimEnd(), "stats", { timings, redirectMs: Math.round(redirectMs) });
+      } else {
+        await writeAll(Deno.stdout, new TextEncoder().encode(text));
+      }
+    }
     return 0;
   } catch (error) {
     progress?.finish();

@@ -16,16 +16,30 @@
  *   3. stops everything and exits 0.
  *
  *   deno task demo
- *   deno run -A http/demo.ts [--json]
+ *   deno run -A http/demo.ts [--json] [--explain]
  *
  * To do it by hand: `deno task dns:internet` in one terminal, `deno task http:server --host
  * 127.0.0.5 --port 8080` in a second, then `deno task http:get -v --trace-dns --root 127.0.0.2
  * --dns-port PORT http://www.cnblogs.com:8080/linhaifeng/articles/6817679.html`.
  */
-import { formatAddr, interruptSignal, parseCli, runMain, UsageError } from "../tcp/cli.ts";
+import {
+  formatAddr,
+  formatHostPort,
+  interruptSignal,
+  parseCli,
+  runMain,
+  UsageError,
+} from "../tcp/cli.ts";
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import { type MiniInternet, startMiniInternet } from "../dns/internet.ts";
-import { formatResolverEvent, getHeader, httpRequest } from "./client.ts";
+import {
+  eventJson,
+  explainDnsStep,
+  formatResolverEvent,
+  getHeader,
+  httpRequest,
+  WireRecorder,
+} from "./client.ts";
 import { describeUrl, domainLevels, parseUrl } from "./url.ts";
 
 /** The URL seed 000 takes apart. */
@@ -37,7 +51,7 @@ const DEMO_DEADLINE_MS = 20_000;
 const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
 const REPO_ROOT = new URL("..", import.meta.url).pathname;
 
-const USAGE = `Usage: deno task demo [--json]
+const USAGE = `Usage: deno task demo [--json] [--explain]
 
 What happens when you open ${SEED_URL}:
 starts an offline DNS mini-Internet (root, com., cnblogs.com. on 127.0.0.2-4) and the web server
@@ -45,6 +59,7 @@ on ${WEB_HOST}, resolves the name from the root, connects, requests, prints ever
 everything. Works without root (then the web server uses a free high port). Exits 0.
 
   --json       newline-delimited JSON events instead of text
+  --explain    also show the request and response bytes, annotated field by field
   -h, --help   show this help`;
 
 /** What the demo found, for tests and `--json`. */
@@ -178,18 +193,21 @@ async function spawnWebServer(host: string, port: number): Promise<WebServer> {
 /** Runs the whole walk-through, reporting through `reporter`. */
 export async function runDemo(
   reporter: Reporter,
-  { signal }: { signal?: AbortSignal } = {},
+  { signal, json = false }: { signal?: AbortSignal; json?: boolean } = {},
 ): Promise<DemoResult> {
   const started = performance.now();
-  const say = (text: string, event = "step", fields: Record<string, unknown> = {}) =>
+  // Events follow the shared --json schema (tcp/report.ts); narration is `log`.
+  const say = (text: string, event = "log", fields: Record<string, unknown> = {}) => {
+    if (text === "" && json) return; // blank lines only space out the text form
     reporter.info(text, event, fields);
+  };
   const deadline = AbortSignal.any([
     AbortSignal.timeout(DEMO_DEADLINE_MS),
     ...(signal ? [signal] : []),
   ]);
 
-  say(`What happens when you open ${SEED_URL}`, "title");
-  say("(seed 000: a) UDP to the DNS server, b) TCP to the web server — all on loopback)", "title");
+  say(`What happens when you open ${SEED_URL}`);
+  say("(seed 000: a) UDP to the DNS server, b) TCP to the web server — all on loopback)");
   say("");
 
   // Setup: the DNS hierarchy and the web server start side by side.
@@ -214,15 +232,19 @@ export async function runDemo(
     for (const s of net.servers) {
       say(
         `setup: DNS server for ${s.zone === "." ? '"." (root)' : s.zone} on ${s.host}:${s.port}`,
-        "setup",
-        { zone: s.zone, host: s.host, port: s.port },
+        "listening",
+        { zone: s.zone, address: formatHostPort(s.host, s.port), host: s.host, port: s.port },
       );
     }
     say(
       `setup: web server http/server.ts on ${server.host}:${server.port}` +
         (server.port === 80 ? "" : " (port 80 needs root, so a free port; the URL names it)"),
-      "setup",
-      { host: server.host, port: server.port },
+      "listening",
+      {
+        address: formatHostPort(server.host, server.port),
+        host: server.host,
+        port: server.port,
+      },
     );
     // The zone says www.cnblogs.com is 127.0.0.5; the port is the web server's, if not 80.
     const url = parseUrl(
@@ -232,24 +254,37 @@ export async function runDemo(
     );
     say("");
 
-    say("1. The URL, taken apart", "section");
-    for (const line of describeUrl(parseUrl(SEED_URL)).slice(1)) say(`   ${line.trim()}`, "url");
-    if (url.portExplicit) say(`   (this demo's server is on port ${url.port}: ${url.href})`, "url");
+    say("1. The URL, taken apart");
+    say(
+      describeUrl(parseUrl(SEED_URL)).slice(1).map((line) => `   ${line.trim()}`).join("\n"),
+      "log",
+      { url: SEED_URL, scheme: url.scheme, host: url.host, port: url.port, path: url.path },
+    );
+    if (url.portExplicit) say(`   (this demo's server is on port ${url.port}: ${url.href})`);
     const levels = domainLevels(url.host).reverse();
-    say(`   levels: ${levels.map((l) => `${l.label} (${l.level})`).join(" < ")}`, "url");
+    say(`   levels: ${levels.map((l) => `${l.label} (${l.level})`).join(" < ")}`, "log", {
+      levels: levels.map((l) => l.label),
+    });
     say("");
 
-    say("2. (a) DNS over UDP: an iterative query, from the root down", "section");
+    say("2. (a) DNS over UDP: an iterative query, from the root down");
     const referrals: string[] = [];
     let queries = 0;
     let dnsStarted = 0;
     let connectLine = "";
+    let connectFields = {};
     const requestLines: string[] = [];
+    let requestFields = {};
     const responseLines: string[] = [];
+    let responseFields = {};
     let framingText = "";
+    let remote = "";
+    let requestMethod = "GET";
+    const wire = new WireRecorder();
     const response = await httpRequest(url, {
       dns: { roots: net.roots, port: net.port },
       signal: deadline,
+      onWire: reporter.explaining ? (direction, bytes) => wire.record(direction, bytes) : undefined,
       onEvent(event) {
         switch (event.type) {
           case "url":
@@ -262,7 +297,13 @@ export async function runDemo(
               if (e.kind === "response" && e.outcome === "referral" && e.referral) {
                 referrals.push(e.referral);
               }
-              for (const line of formatResolverEvent(e)) say(`   ${line}`, "dns");
+              const { event: name, fields } = eventJson(event);
+              say(formatResolverEvent(e).map((line) => `   ${line}`).join("\n"), name, fields);
+              if (reporter.explaining) {
+                for (const view of explainDnsStep(event.step)) {
+                  reporter.explain(view, { protocol: "dns" });
+                }
+              }
             }
             break;
           case "resolved":
@@ -270,19 +311,24 @@ export async function runDemo(
               `   => ${event.host} is ${event.address} (${queries} queries over UDP, ${
                 (performance.now() - dnsStarted).toFixed(1)
               } ms)`,
-              "resolved",
+              "log",
               { host: event.host, address: event.address, queries },
             );
             break;
           case "connect":
+            remote = formatAddr(event.remote);
+            connectFields = eventJson(event).fields;
             connectLine =
               `   connected ${formatAddr(event.local)} -> ${formatAddr(event.remote)} ` +
               `(three-way handshake done in ${event.ms.toFixed(1)} ms)`;
             break;
           case "request":
+            requestMethod = event.head.slice(0, event.head.indexOf(" "));
+            requestFields = eventJson(event).fields;
             requestLines.push(...event.head.replace(/\r\n\r\n$/, "").split("\r\n"));
             break;
           case "response":
+            responseFields = eventJson(event).fields;
             responseLines.push(
               `HTTP/${event.head.version} ${event.head.status} ${event.head.reason}`,
             );
@@ -302,28 +348,42 @@ export async function runDemo(
     });
     say("");
 
-    say("3. (b) TCP: the browser's client socket connects to the web server's socket", "section");
-    say(connectLine, "connect");
+    say("3. (b) TCP: the browser's client socket connects to the web server's socket");
+    say(connectLine, "connected", connectFields);
     say("");
 
-    say("4. HTTP request: request line, headers, blank line", "section");
-    for (const line of requestLines) say(`   > ${line}`, "request");
-    say("   >", "request");
+    say("4. HTTP request: request line, headers, blank line");
+    say([...requestLines, ""].map((line) => `   > ${line}`.trimEnd()).join("\n"), "request", {
+      ...requestFields,
+      url: url.href,
+    });
+    if (reporter.explaining) {
+      reporter.explain(wire.explainRequest(remote), { direction: "request", remote });
+    }
     say("");
 
-    say("5. HTTP response: status line, headers, blank line, body", "section");
-    for (const line of responseLines) say(`   < ${line}`, "response");
-    say("   <", "response");
+    say("5. HTTP response: status line, headers, blank line, body");
+    say(
+      [...responseLines, ""].map((line) => `   < ${line}`.trimEnd()).join("\n"),
+      "response",
+      responseFields,
+    );
+    if (reporter.explaining) {
+      reporter.explain(wire.explainResponse(remote, requestMethod), {
+        direction: "response",
+        remote,
+      });
+    }
     const html = new TextDecoder().decode(response.body);
     const title = /<title>([^<]*)<\/title>/i.exec(html)?.[1]?.trim();
     say(
       `   body: ${response.bodyBytes} bytes of ${getHeader(response, "content-type") ?? "data"}` +
         ` (${framingText})${title ? `, <title>${title}</title>` : ""}`,
-      "body",
-      { bytes: response.bodyBytes, title },
+      "received",
+      { bytes: response.bodyBytes, framing: response.framing, title },
     );
     const logLine = await server.waitForLog(url.path, 2000);
-    if (logLine) say(`   the server's access log: ${logLine}`, "log");
+    if (logLine) say(`   the server's access log: ${logLine}`, "log", { accessLog: logLine });
     say("");
 
     result = {
@@ -340,18 +400,22 @@ export async function runDemo(
     `6. Done: the connection is closed (Connection: close) and the servers are stopped, ${
       ((performance.now() - started) / 1000).toFixed(2)
     } s in all`,
-    "done",
+    "disconnected",
+    { seconds: Math.round(performance.now() - started) / 1000 },
   );
   return result;
 }
 
 /** Runs the demo; exit 0 when the page came back with 200. */
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  const { values, positionals } = parseCli(args, {
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+  });
   if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const reporter = createReporter("http/demo", { json: values.json });
+  const reporter = createReporter("http/demo", { json: values.json, explain: values.explain });
   using interrupted = interruptSignal();
-  const result = await runDemo(reporter, { signal: interrupted });
+  const result = await runDemo(reporter, { signal: interrupted, json: values.json });
   return result.status === 200 ? 0 : 1;
 }
 

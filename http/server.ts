@@ -7,6 +7,7 @@
  *   deno task http:server                              # http://127.0.0.1:8000/, site http/site/
  *   deno run -A http/server.ts --root DIR --port 0     # any directory, ephemeral port
  *   deno task http:server --upload /tmp/up --auth alice:secret --trace
+ *   deno task http:server --explain --explain-header --cors --spa   # issue 7's instruments
  *
  * Poke it: `curl -v http://127.0.0.1:8000/`, `curl -I …` (HEAD), `curl -r 0-9 …` (Range),
  * `curl -d hello http://127.0.0.1:8000/echo`, `curl -X OPTIONS -i …`, or by hand:
@@ -51,9 +52,11 @@ import {
   type RequestHead,
   RequestParser,
 } from "./message.ts";
+import { describeHttp, explainHttp } from "./describe.ts";
 import {
   BadPathError,
   type ByteRange,
+  type DecodedPath,
   decodeRequestPath,
   FileCache,
   type FileEntry,
@@ -78,8 +81,13 @@ A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
   --idle-timeout-ms MS    close a keep-alive connection idle this long (default 15000)
   --header-timeout-ms MS  close a connection whose request head takes longer (default 10000)
   --test-routes           enable /__error (a handler that throws) for tests
+  --spa                   single-page app: a missing path without an extension, asked for by
+                          a client that accepts text/html, gets /index.html (200)
+  --cors                  Access-Control-Allow-Origin: * and answers to CORS preflights
+  --explain-header        add X-Netlab-Explain: which rule produced the status, which file
+  --explain               print each request and response head, annotated field by field
   --quiet                 no access log (for benchmarks)
-  --json                  log as newline-delimited JSON events`;
+  --json                  log as newline-delimited JSON events (request and response)`;
 
 /** Most requests answered per connection before its responses are written and others run. */
 export const REQUESTS_PER_TURN = 32;
@@ -282,6 +290,8 @@ export interface HttpResponse {
   bodyLength?: number;
   /** Set by the server for a whole cached file (its bytes on the wire are cached too). */
   file?: FileEntry;
+  /** Which rule produced this status (and which file): the `X-Netlab-Explain` value. */
+  explain?: string;
 }
 
 /** A request hook tried before the built-in routes; return undefined to fall through. */
@@ -309,6 +319,17 @@ export interface ServeOptions {
   reporter?: Reporter;
   /** Access lines on (default true when a reporter is given). */
   accessLog?: boolean;
+  /** Also report each request head as a `request` event (the `--json` access log). */
+  requestEvents?: boolean;
+  /**
+   * Single-page apps: a GET/HEAD for a missing path without a file extension, from a client
+   * that accepts text/html, gets `/index.html` with 200 (so client-side routes survive reload).
+   */
+  spa?: boolean;
+  /** CORS: `Access-Control-Allow-Origin: *` on every response, and answers to preflights. */
+  cors?: boolean;
+  /** Add `X-Netlab-Explain: <rule, file>` to every response (why this status). */
+  explainHeader?: boolean;
   signal?: AbortSignal;
 }
 
@@ -402,6 +423,13 @@ export async function serveHttp(
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const reporter = options.reporter;
   const accessLog = reporter !== undefined && options.accessLog !== false;
+  const requestEvents = reporter !== undefined && options.requestEvents === true;
+  // The opt-in instruments (issue 7). Each is one boolean test where it applies, so the hot
+  // path costs the same when they are off.
+  const explainHeader = options.explainHeader === true;
+  const cors = options.cors === true;
+  const spa = options.spa === true;
+  const explaining = reporter?.explaining === true;
   const cache = new FileCache(options.cacheRevalidateMs);
   /** Raw request paths already known to name a public file under the root → cache keys. */
   const hotPaths = new Map<string, string>();
@@ -452,7 +480,7 @@ export async function serveHttp(
     const line = head ? `"${head.method} ${head.target} HTTP/${head.version}"` : '"-"';
     reporter.info(
       `${remote.hostname} - ${user} ${clfDate()} ${line} ${status} ${bytes || "-"}`,
-      "access",
+      "response",
       { remote: formatAddr(remote), method: head?.method, target: head?.target, status, bytes },
     );
   }
@@ -516,7 +544,20 @@ export async function serveHttp(
     decoded: ReturnType<typeof decodeRequestPath>,
   ): Promise<HttpResponse> {
     const found = await lookupFile(root, decoded, request.path, cache);
-    if (found.kind === "not-found") return text(404, "Not Found");
+    if (found.kind === "not-found") {
+      if (spa && root === realRoot && acceptsSpaFallback(request, decoded)) {
+        const index = await lookupFile(realRoot, INDEX_PATH, "/index.html", cache);
+        if (index.kind === "file") {
+          const response = fileResponse(request, index.entry);
+          if (response.status === 200) {
+            response.explain =
+              `--spa: no file for ${request.path}, no extension, accepts text/html: /index.html`;
+          }
+          return response;
+        }
+      }
+      return because(text(404, "Not Found"), `404: no file for ${request.path} under the root`);
+    }
     // Never for /private/: the fast path skips the auth check.
     const isPublic = root === realRoot && decoded.segments[0] !== "private";
     if (found.kind === "file" && isPublic && hotPaths.size < 10_000) {
@@ -524,9 +565,52 @@ export async function serveHttp(
     }
     if (found.kind === "redirect") {
       const location = found.location + (request.query ? `?${request.query}` : "");
-      return text(301, `Moved Permanently: ${location}`, [["Location", location]]);
+      return because(
+        text(301, `Moved Permanently: ${location}`, [["Location", location]]),
+        `301: ${request.path} is a directory, so its URL ends with /`,
+      );
     }
     return fileResponse(request, found.entry);
+  }
+
+  /** Sets `explain` for --explain-header (the routes that call it are off the hot file path). */
+  function because(response: HttpResponse, why: string): HttpResponse {
+    if (explainHeader) response.explain = why;
+    return response;
+  }
+
+  /** The file an entry came from, as a path under its root (what X-Netlab-Explain names). */
+  function servedPath(entry: FileEntry): string {
+    if (entry.path.startsWith(realRoot)) return entry.path.slice(realRoot.length) || "/";
+    if (uploadRoot && entry.path.startsWith(uploadRoot)) {
+      return `/upload${entry.path.slice(uploadRoot.length)}`;
+    }
+    return entry.path;
+  }
+
+  /** Why `fileResponse` answered `status` for `entry` (only built with --explain-header). */
+  function fileRule(request: HttpRequest, entry: FileEntry, status: number): string {
+    const file = servedPath(entry);
+    switch (status) {
+      case 304: {
+        const inm = getHeader(request.headers, "if-none-match");
+        return inm !== undefined
+          ? `304: If-None-Match matched ETag ${entry.etag}, file ${file}`
+          : `304: not modified since If-Modified-Since, file ${file}`;
+      }
+      case 416: {
+        const range = (getHeader(request.headers, "range") ?? "").replace(/^bytes=\s*/i, "");
+        return `416: range ${range} beyond size ${entry.size}, file ${file}`;
+      }
+      case 206: {
+        const range = getHeader(request.headers, "range");
+        return `206: Range ${range} of ${entry.size} bytes, file ${file}`;
+      }
+      default:
+        return file === request.path
+          ? `static file ${file}`
+          : `static file ${file} for ${request.path}`;
+    }
   }
 
   function fileResponse(request: HttpRequest, entry: FileEntry): HttpResponse {
@@ -541,7 +625,9 @@ export async function serveHttp(
         getHeader(request.headers, "if-modified-since"),
       )
     ) {
-      return { status: 304, headers: validatorHeaders };
+      const response: HttpResponse = { status: 304, headers: validatorHeaders };
+      if (explainHeader) response.explain = fileRule(request, entry, 304);
+      return response;
     }
     const headers: HeaderList = [
       ["Content-Type", entry.contentType],
@@ -553,35 +639,52 @@ export async function serveHttp(
       range = parseRange(getHeader(request.headers, "range"), entry.size);
     }
     if (range === "unsatisfiable") {
-      return text(416, "Range Not Satisfiable", [["Content-Range", `bytes */${entry.size}`]]);
+      const response = text(416, "Range Not Satisfiable", [[
+        "Content-Range",
+        `bytes */${entry.size}`,
+      ]]);
+      if (explainHeader) response.explain = fileRule(request, entry, 416);
+      return response;
     }
     const status = range ? 206 : 200;
     const start = range ? range.start : 0;
     const end = range ? range.end : entry.size - 1;
     if (range) headers.push(["Content-Range", `bytes ${start}-${end}/${entry.size}`]);
     const length = end - start + 1;
-    if (request.method === "HEAD") return { status, headers, bodyLength: length };
-    if (entry.body && !range) return { status, headers, body: entry.body, file: entry };
-    if (entry.body) return { status, headers, body: entry.body.subarray(start, end + 1) };
-    return { status, headers, body: { path: entry.path, start, end } };
+    const response: HttpResponse = request.method === "HEAD"
+      ? { status, headers, bodyLength: length }
+      : entry.body && !range
+      ? { status, headers, body: entry.body, file: entry }
+      : entry.body
+      ? { status, headers, body: entry.body.subarray(start, end + 1) }
+      : { status, headers, body: { path: entry.path, start, end } };
+    if (explainHeader) response.explain = fileRule(request, entry, status);
+    return response;
   }
 
   async function upload(request: HttpRequest, segments: string[]): Promise<HttpResponse> {
     if (!uploadRoot || segments.length === 0) {
-      return text(405, "Method Not Allowed", [["Allow", allowFor(request.path)]]);
+      return because(
+        text(405, "Method Not Allowed", [["Allow", allowFor(request.path)]]),
+        `405: ${request.method} needs --upload DIR and a file name under /upload/`,
+      );
     }
     const parent = await Deno.realPath(`${uploadRoot}/${segments.slice(0, -1).join("/")}`).catch(
       () => undefined,
     );
-    if (!parent || !isInside(uploadRoot, parent)) return text(409, "Conflict: no such directory");
+    if (!parent || !isInside(uploadRoot, parent)) {
+      return because(text(409, "Conflict: no such directory"), `409: no such upload directory`);
+    }
     const name = segments[segments.length - 1];
     const target = `${parent}/${name}`;
     const existing = await Deno.lstat(target).catch(() => undefined);
-    if (existing && !existing.isFile) return text(409, "Conflict: not a regular file");
+    if (existing && !existing.isFile) {
+      return because(text(409, "Conflict: not a regular file"), "409: not a regular file");
+    }
     if (request.method === "DELETE") {
-      if (!existing) return text(404, "Not Found");
+      if (!existing) return because(text(404, "Not Found"), `404: no upload ${request.path}`);
       await Deno.remove(target);
-      return { status: 204 };
+      return because({ status: 204 }, `204: DELETE removed ${request.path}`);
     }
     // Write beside the target and rename: readers see the old file or the new one, never half.
     const temp = `${parent}/.${name}.${crypto.randomUUID()}.tmp`;
@@ -592,7 +695,10 @@ export async function serveHttp(
       await Deno.remove(temp).catch(() => {});
       throw error;
     }
-    return existing ? { status: 204 } : text(201, "Created", [["Location", request.path]]);
+    return existing ? because({ status: 204 }, `204: PUT replaced ${request.path}`) : because(
+      text(201, "Created", [["Location", request.path]]),
+      `201: PUT stored ${request.path}`,
+    );
   }
 
   /**
@@ -618,56 +724,112 @@ export async function serveHttp(
       const answer = await options.handler(request);
       if (answer) return answer;
     }
-    if (method === "CONNECT") return text(501, "Not Implemented: this is not a proxy");
-    if (request.target === "*") {
-      if (method === "OPTIONS") return { status: 204, headers: [["Allow", allowFor("*")]] };
-      return text(400, "Bad Request: * is only for OPTIONS");
+    if (method === "CONNECT") {
+      return because(
+        text(501, "Not Implemented: this is not a proxy"),
+        "501: CONNECT (this server is not a proxy)",
+      );
     }
-    if (!path.startsWith("/")) return text(400, "Bad Request: expected an origin-form target");
+    if (request.target === "*") {
+      if (method === "OPTIONS") {
+        return because(
+          { status: 204, headers: [["Allow", allowFor("*")]] },
+          "204: OPTIONS * lists the methods",
+        );
+      }
+      return because(text(400, "Bad Request: * is only for OPTIONS"), "400: * is only for OPTIONS");
+    }
+    if (!path.startsWith("/")) {
+      return because(
+        text(400, "Bad Request: expected an origin-form target"),
+        "400: not an origin-form target",
+      );
+    }
     let decoded;
     try {
       decoded = decodeRequestPath(path);
     } catch (error) {
-      if (error instanceof BadPathError) return text(400, `Bad Request: ${error.message}`);
+      if (error instanceof BadPathError) {
+        return because(text(400, `Bad Request: ${error.message}`), `400: ${error.message}`);
+      }
       throw error;
     }
-    if (method === "OPTIONS") return { status: 204, headers: [["Allow", allowFor(path)]] };
+    if (method === "OPTIONS") {
+      const preflight = cors ? corsPreflight(request) : undefined;
+      if (preflight) return preflight;
+      return because(
+        { status: 204, headers: [["Allow", allowFor(path)]] },
+        `204: OPTIONS lists the methods ${path} allows`,
+      );
+    }
     if (method === "TRACE") {
       if (!options.trace) {
-        return text(405, "Method Not Allowed: TRACE is off (start with --trace)", [[
-          "Allow",
-          allowFor(path),
-        ]]);
+        return because(
+          text(405, "Method Not Allowed: TRACE is off (start with --trace)", [[
+            "Allow",
+            allowFor(path),
+          ]]),
+          "405: TRACE is off (start with --trace)",
+        );
       }
       const head = request.head;
       const echo = `${head.method} ${head.target} HTTP/${head.version}\r\n` +
         head.headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") + "\r\n";
-      return { status: 200, headers: [["Content-Type", "message/http"]], body: encodeLatin1(echo) };
+      return because(
+        { status: 200, headers: [["Content-Type", "message/http"]], body: encodeLatin1(echo) },
+        "200: TRACE echo (--trace)",
+      );
     }
     if (path === "/echo") {
-      if (method !== "POST") return text(405, "Method Not Allowed", [["Allow", allowFor(path)]]);
+      if (method !== "POST") {
+        return because(
+          text(405, "Method Not Allowed", [["Allow", allowFor(path)]]),
+          `405: /echo takes POST, not ${method}`,
+        );
+      }
       const type = getHeader(request.headers, "content-type") ?? "application/octet-stream";
-      return { status: 200, headers: [["Content-Type", type]], body: request.body };
+      return because(
+        { status: 200, headers: [["Content-Type", type]], body: request.body },
+        "200: POST /echo returns the body",
+      );
     }
-    if (path === "/old") return text(301, "Moved Permanently: /", [["Location", "/"]]);
+    if (path === "/old") {
+      return because(
+        text(301, "Moved Permanently: /", [["Location", "/"]]),
+        "301: /old moved to /",
+      );
+    }
     if (options.testRoutes && path === "/__error") {
       throw new Error("the /__error test route always throws");
     }
     const first = decoded.segments[0];
     if (first === "private") {
-      if (!authDigest) return text(403, "Forbidden: start the server with --auth USER:PASS");
+      if (!authDigest) {
+        return because(
+          text(403, "Forbidden: start the server with --auth USER:PASS"),
+          "403: /private/ is closed (no --auth USER:PASS)",
+        );
+      }
       if (!authorized(request)) {
-        return text(401, "Unauthorized", [[
-          "WWW-Authenticate",
-          'Basic realm="netlab private", charset="UTF-8"',
-        ]]);
+        return because(
+          text(401, "Unauthorized", [[
+            "WWW-Authenticate",
+            'Basic realm="netlab private", charset="UTF-8"',
+          ]]),
+          getHeader(request.headers, "authorization") === undefined
+            ? "401: /private/ needs Basic auth"
+            : "401: /private/ needs Basic auth (these credentials do not match)",
+        );
       }
     }
     if (first === "upload" && (method === "PUT" || method === "DELETE")) {
       return await upload(request, decoded.segments.slice(1));
     }
     if (method !== "GET" && method !== "HEAD") {
-      return text(405, "Method Not Allowed", [["Allow", allowFor(path)]]);
+      return because(
+        text(405, "Method Not Allowed", [["Allow", allowFor(path)]]),
+        `405: ${method} is not allowed on ${path}`,
+      );
     }
     if (first === "upload" && uploadRoot) {
       return await serveFile(request, uploadRoot, {
@@ -697,6 +859,10 @@ export async function serveHttp(
     const noBody = status === 204 || status === 304 || status < 200;
     let fields = `Date: ${httpDate()}\r\nServer: netlab\r\n`;
     for (const [name, value] of response.headers ?? []) fields += `${name}: ${value}\r\n`;
+    if (cors) fields += "Access-Control-Allow-Origin: *\r\n";
+    if (explainHeader) {
+      fields += `X-Netlab-Explain: ${fieldSafe(response.explain ?? "a request handler")}\r\n`;
+    }
     if (!noBody) fields += `Content-Length: ${bodyLength}\r\n`;
     if (!keepAlive) fields += "Connection: close\r\n";
     else if (head.version === "1.0") fields += "Connection: keep-alive\r\n";
@@ -723,6 +889,81 @@ export async function serveHttp(
       wireCache.set(entry, wire);
     }
     return { bytes: wire.bytes, bodyLength: entry.size };
+  }
+
+  /**
+   * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method): the browser asks
+   * before a cross-origin request that is not "simple". The answer lists what is allowed; the
+   * browser compares and then sends (or blocks) the real request.
+   */
+  function corsPreflight(request: HttpRequest): HttpResponse | undefined {
+    const origin = getHeader(request.headers, "origin");
+    const wanted = getHeader(request.headers, "access-control-request-method");
+    if (origin === undefined || wanted === undefined) return undefined;
+    const headers: HeaderList = [
+      ["Allow", allowFor(request.path)],
+      ["Access-Control-Allow-Methods", allowFor(request.path)],
+      ["Access-Control-Max-Age", "600"],
+    ];
+    const askedHeaders = getHeader(request.headers, "access-control-request-headers");
+    if (askedHeaders !== undefined) {
+      headers.push(["Access-Control-Allow-Headers", askedHeaders]);
+      headers.push(["Vary", "Access-Control-Request-Headers"]);
+    }
+    return because(
+      { status: 204, headers },
+      `204: CORS preflight from ${origin} for ${wanted} ${request.path}`,
+    );
+  }
+
+  /** --spa: only extension-less paths (routes, not missing assets), only for HTML clients. */
+  function acceptsSpaFallback(request: HttpRequest, decoded: DecodedPath): boolean {
+    const last = decoded.segments[decoded.segments.length - 1] ?? "";
+    if (last.includes(".")) return false;
+    const accept = getHeader(request.headers, "accept") ?? "";
+    return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
+  }
+
+  /** Under --json: the request head as a `request` event (the access line is the `response`). */
+  function reportRequest(remote: Deno.NetAddr, head: RequestHead): void {
+    reporter?.info(`${head.method} ${head.target} HTTP/${head.version}`, "request", {
+      remote: formatAddr(remote),
+      method: head.method,
+      target: head.target,
+      version: head.version,
+      headers: head.headers,
+    });
+  }
+
+  /**
+   * --explain, per request: the request as it came (head and body framing, from the bytes this
+   * connection received) and the response head (with an in-memory body) as written.
+   */
+  function explainExchange(
+    wire: RequestWire,
+    remote: Deno.NetAddr,
+    response: Uint8Array,
+    method: string | undefined,
+    streamed = false,
+  ): void {
+    const peer = formatAddr(remote);
+    const request = wire.next();
+    if (request) {
+      reporter?.explain(
+        explainHttp(request, { kind: "request", title: `HTTP request, from ${peer}` }),
+        { direction: "request", remote: peer },
+      );
+    }
+    const shown = streamed ? " (the file body follows, streamed)" : "";
+    reporter?.explain(
+      explainHttp(response, {
+        kind: "response",
+        requestMethod: method,
+        partial: streamed,
+        title: `HTTP response, ${response.length} bytes, to ${peer}${shown}`,
+      }),
+      { direction: "response", remote: peer, bytes: response.length },
+    );
   }
 
   async function serveConnection(conn: Deno.Conn): Promise<void> {
@@ -769,6 +1010,8 @@ export async function serveHttp(
     let head: RequestHead | undefined;
     let bodyParts: Uint8Array[] = [];
     let bodyBytes = 0;
+    // --explain: the bytes this connection received, so each request can be shown as it came.
+    const wire = explaining ? new RequestWire() : undefined;
     try {
       while (!state.closed) {
         let budget = REQUESTS_PER_TURN;
@@ -779,7 +1022,12 @@ export async function serveHttp(
           } catch (error) {
             if (!(error instanceof HttpError)) throw error;
             // The stream cannot be trusted past this point: answer, then close.
-            queue(encodeLatin1(errorHead(error.status, [], `${error.message}\n`)));
+            const why: HeaderList = explainHeader
+              ? [["X-Netlab-Explain", fieldSafe(`${error.status}: ${error.message}`)]]
+              : [];
+            const reply = encodeLatin1(errorHead(error.status, why, `${error.message}\n`));
+            if (wire) explainExchange(wire, remote, reply, undefined);
+            queue(reply);
             logAccess(remote, head, error.status, 0);
             await flush();
             await linger(state);
@@ -788,6 +1036,7 @@ export async function serveHttp(
           if (event === null) break;
           if (event.kind === "request") {
             head = event;
+            if (requestEvents) reportRequest(remote, event);
             state.headStarted = 0;
             state.busy = true;
             bodyParts = [];
@@ -809,18 +1058,22 @@ export async function serveHttp(
               response = pending instanceof Promise ? await pending : pending;
             } catch (error) {
               if (isConnectionGone(error)) throw error;
+              const message = error instanceof Error ? error.message : String(error);
               reporter?.warn(
-                `handler failed for ${head.method} ${head.target}: ${
-                  error instanceof Error ? error.message : String(error)
-                }`,
-                "handler-error",
+                `handler failed for ${head.method} ${head.target}: ${message}`,
+                "error",
+                { kind: "handler", method: head.method, target: head.target },
               );
-              response = text(500, "Internal Server Error");
+              response = because(
+                text(500, "Internal Server Error"),
+                `500: the handler threw: ${message}`,
+              );
             }
             const out = response.file && keepAlive && head.version === "1.1" &&
-                head.method === "GET"
+                head.method === "GET" && !explainHeader
               ? renderCached(head, response, response.file)
               : render(head, response, keepAlive);
+            if (wire) explainExchange(wire, remote, out.bytes, head.method, out.file !== undefined);
             queue(out.bytes);
             if (out.file) {
               await flush();
@@ -853,6 +1106,7 @@ export async function serveHttp(
         }
         state.lastActive = Date.now();
         if (!state.busy && !state.headStarted) state.headStarted = state.lastActive;
+        if (wire) wire.add(readBuffer.subarray(0, n));
         parser.feed(readBuffer.subarray(0, n));
         const turn = gate.enter();
         if (turn) await turn;
@@ -863,7 +1117,8 @@ export async function serveHttp(
           `connection ${formatAddr(remote)} failed: ${
             error instanceof Error ? error.message : String(error)
           }`,
-          "connection-error",
+          "error",
+          { kind: "connection", remote: formatAddr(remote) },
         );
       }
     } finally {
@@ -930,7 +1185,19 @@ export async function serveHttp(
       await writeAll(
         conn,
         encodeLatin1(
-          errorHead(503, [["Retry-After", "1"]], "Service Unavailable: too many connections\n"),
+          errorHead(
+            503,
+            [
+              ["Retry-After", "1"],
+              ...(explainHeader
+                ? [["X-Netlab-Explain", `503: more than ${maxConns} connections`] as [
+                  string,
+                  string,
+                ]]
+                : []),
+            ],
+            "Service Unavailable: too many connections\n",
+          ),
         ),
       );
       logAccess(conn.remoteAddr as Deno.NetAddr, undefined, 503, 0);
@@ -958,7 +1225,7 @@ export async function serveHttp(
         } catch (error) {
           if (stopping || error instanceof Deno.errors.BadResource) break;
           if (error instanceof Deno.errors.Interrupted) break;
-          reporter?.warn(`accept failed: ${(error as Error).message}`, "accept-error");
+          reporter?.warn(`accept failed: ${(error as Error).message}`, "error", { kind: "accept" });
           continue;
         }
         if ((conn as Deno.TcpConn).setNoDelay) {
@@ -998,6 +1265,50 @@ export async function serveHttp(
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** `/index.html`, decoded once for the --spa fallback. */
+const INDEX_PATH: DecodedPath = { segments: ["index.html"], trailingSlash: false };
+
+/** A header value from text that may hold anything: printable ASCII kept, the rest %-encoded. */
+function fieldSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (c) => encodeURIComponent(c));
+}
+
+/** Longest stretch of received bytes kept per connection for --explain. */
+const EXPLAIN_WIRE_BYTES = 1024 * 1024;
+
+/**
+ * The bytes one connection received, for --explain: `next()` returns the next complete message
+ * (found with `describeHttp`, which knows the framing) and drops it. Over the cap the record
+ * stops (the views say so) instead of holding a big upload in memory twice.
+ */
+class RequestWire {
+  #bytes = new Uint8Array(0);
+  #overflow = false;
+
+  add(chunk: Uint8Array): void {
+    if (this.#overflow) return;
+    if (this.#bytes.length + chunk.length > EXPLAIN_WIRE_BYTES) {
+      this.#overflow = true;
+      this.#bytes = new Uint8Array(0);
+      return;
+    }
+    const grown = new Uint8Array(this.#bytes.length + chunk.length);
+    grown.set(this.#bytes);
+    grown.set(chunk, this.#bytes.length);
+    this.#bytes = grown;
+  }
+
+  /** The next message's bytes (up to its end, or all there is when it is broken). */
+  next(): Uint8Array | undefined {
+    if (this.#overflow || this.#bytes.length === 0) return undefined;
+    const described = describeHttp(this.#bytes, { kind: "request" });
+    const end = described.end > 0 ? described.end : this.#bytes.length;
+    const message = this.#bytes.subarray(0, end);
+    this.#bytes = this.#bytes.slice(end);
+    return message;
+  }
 }
 
 function makeRequest(
@@ -1052,6 +1363,10 @@ export async function main(args: string[]): Promise<number> {
     "test-routes": { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
+    spa: { type: "boolean" },
+    cors: { type: "boolean" },
+    "explain-header": { type: "boolean" },
+    explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const port = parsePort(values.port, 8000);
@@ -1102,8 +1417,16 @@ export async function main(args: string[]): Promise<number> {
     maxBodyBytes,
     idleTimeoutMs,
     headerTimeoutMs,
-    reporter: createReporter("http/server", { json: values.json, quiet: values.quiet }),
+    reporter: createReporter("http/server", {
+      json: values.json,
+      quiet: values.quiet,
+      explain: values.explain,
+    }),
     accessLog: !values.quiet,
+    requestEvents: values.json === true && !values.quiet,
+    spa: values.spa,
+    cors: values.cors,
+    explainHeader: values["explain-header"],
     signal,
   });
   await server.finished;

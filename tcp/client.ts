@@ -15,6 +15,7 @@
  */
 import {
   CliError,
+  formatAddr,
   formatHostPort,
   parseCli,
   parseCount,
@@ -24,6 +25,8 @@ import {
 } from "./cli.ts";
 import { createReporter, type Reporter } from "./report.ts";
 import { concatBytes, readExactly, writeAll } from "./io.ts";
+import { chunkView, stickyView } from "./explain.ts";
+import { formatMs, formatSummary, summarize } from "./stats.ts";
 
 const USAGE = `Usage: deno task tcp:client [--host HOST] [--port PORT | --unix PATH]
 
@@ -33,6 +36,10 @@ Sends each line of input to the echo server and prints each reply (seed 000's cl
   --unix PATH        connect to a Unix domain socket instead
   --max-line BYTES   longest input line accepted (default 16777216)
   --json             newline-delimited JSON events instead of text
+  --explain          show every write and read (hexdump) and, at the end, which of our writes
+                     came back in which read (the 粘包 view)
+  --stats            print each message's round-trip time and, at the end, count, min, median,
+                     p99 and max
   -h, --help         show this help
 
 A line "q" ends the session. On a terminal the prompt is ">>>: " and empty input is skipped.`;
@@ -79,14 +86,45 @@ export async function connectTo(target: Target): Promise<Deno.Conn> {
   }
 }
 
+/** Hooks that watch an exchange's write and each read of its reply (for `--explain`). */
+export interface ExchangeTrace {
+  wrote(message: Uint8Array): void;
+  read(chunk: Uint8Array): void;
+}
+
+/** `readExactly`, reporting every read to `trace`. */
+async function readExactlyTraced(
+  conn: Deno.Conn,
+  n: number,
+  trace: ExchangeTrace,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let filled = 0;
+  while (filled < n) {
+    const got = await conn.read(out.subarray(filled));
+    if (got === null) return out.subarray(0, filled);
+    trace.read(out.subarray(filled, filled + got));
+    filled += got;
+  }
+  return out;
+}
+
 /**
  * Sends `message` and reads until as many bytes have come back (the echo server's reply has the
- * same length). Throws `ServerClosedError` when the server goes away first.
+ * same length). Throws `ServerClosedError` when the server goes away first. `trace` sees the
+ * write and every read.
  */
-export async function exchange(conn: Deno.Conn, message: Uint8Array): Promise<Uint8Array> {
+export async function exchange(
+  conn: Deno.Conn,
+  message: Uint8Array,
+  trace?: ExchangeTrace,
+): Promise<Uint8Array> {
   try {
     await writeAll(conn, message);
-    const reply = await readExactly(conn, message.length);
+    trace?.wrote(message);
+    const reply = trace
+      ? await readExactlyTraced(conn, message.length, trace)
+      : await readExactly(conn, message.length);
     if (reply.length < message.length) {
       throw new ServerClosedError(
         `server closed the connection after ${reply.length} of ${message.length} reply bytes`,
@@ -156,6 +194,15 @@ export async function* byteLines(
   if (pendingLength) yield finish(new Uint8Array(0));
 }
 
+/** `1 byte`, `5 bytes`. */
+function bytes(n: number): string {
+  return `${n} ${n === 1 ? "byte" : "bytes"}`;
+}
+
+function formatAddrOrUnnamed(addr: Deno.Addr): string {
+  return "path" in addr && !addr.path ? "unix:(unnamed)" : formatAddr(addr);
+}
+
 function lineTooLong(maxLine: number): CliError {
   return new CliError(`input line longer than ${maxLine} bytes (raise --max-line)`);
 }
@@ -164,23 +211,117 @@ function isQuit(line: Uint8Array): boolean {
   return line.length === 1 && line[0] === 0x71;
 }
 
+/**
+ * One client session's output: each reply (and with `--stats` its RTT), with `--explain` every
+ * write and read, and at the end the statistics and the 粘包 view.
+ */
+export class ClientSession {
+  readonly #conn: Deno.Conn;
+  readonly #reporter: Reporter;
+  readonly #stats: boolean;
+  readonly #where: string;
+  readonly #decoder = new TextDecoder();
+  readonly #rtts: number[] = [];
+  readonly #writes: Uint8Array[] = [];
+  readonly #reads: number[] = [];
+  readonly #trace: ExchangeTrace | undefined;
+
+  constructor(conn: Deno.Conn, reporter: Reporter, { stats = false, where = "" } = {}) {
+    this.#conn = conn;
+    this.#reporter = reporter;
+    this.#stats = stats;
+    this.#where = where;
+    if (reporter.explaining) {
+      let offset = 0;
+      this.#trace = {
+        wrote: (message) => {
+          this.#writes.push(message.slice());
+          reporter.explain(
+            chunkView(
+              `write #${this.#writes.length}: ${bytes(message.length)} to ${where}`,
+              message,
+            ),
+            { direction: "write", index: this.#writes.length, bytes: message.length },
+          );
+        },
+        read: (chunk) => {
+          this.#reads.push(chunk.length);
+          reporter.explain(
+            chunkView(
+              `read #${this.#reads.length}: ${bytes(chunk.length)} from ${where} (reply bytes ` +
+                `${offset}..${offset + chunk.length - 1})`,
+              chunk,
+            ),
+            { direction: "read", index: this.#reads.length, bytes: chunk.length },
+          );
+          offset += chunk.length;
+        },
+      };
+    }
+  }
+
+  /** Sends one message, prints its reply (and RTT with `--stats`). */
+  async send(message: Uint8Array): Promise<void> {
+    const started = performance.now();
+    const reply = await exchange(this.#conn, message, this.#trace);
+    const rttMs = performance.now() - started;
+    this.#reporter.info(this.#decoder.decode(reply), "received", {
+      bytes: reply.length,
+      ...(this.#stats ? { rttMs } : {}),
+    });
+    if (this.#stats) {
+      this.#rtts.push(rttMs);
+      this.#reporter.info(`  rtt ${formatMs(rttMs)} ms (${reply.length} bytes)`, "stats", {
+        index: this.#rtts.length,
+        rttMs,
+        bytes: reply.length,
+      });
+    }
+  }
+
+  /** Sends seed 004's `q` (no reply expected). */
+  async quit(message: Uint8Array): Promise<void> {
+    await writeAll(this.#conn, message);
+    this.#trace?.wrote(message);
+  }
+
+  /** The end of the session: the 粘包 view (`--explain`) and the RTT summary (`--stats`). */
+  finish(): void {
+    if (this.#trace) {
+      this.#reporter.explain(
+        stickyView(this.#writes, this.#reads, {
+          title: "粘包 view (our writes vs the reads of their echo)",
+        }),
+        { writes: this.#writes.length, reads: this.#reads.length },
+      );
+    }
+    if (this.#stats) {
+      const summary = summarize(this.#rtts);
+      this.#reporter.info(
+        `--- ${this.#where} tcp statistics: ${this.#rtts.length} ` +
+          `${this.#rtts.length === 1 ? "message" : "messages"} ---`,
+        "stats",
+        { messages: this.#rtts.length },
+      );
+      this.#reporter.info(formatSummary(summary), "stats", { rtt: summary });
+    }
+  }
+}
+
 /** Pipe mode: every line of stdin is sent, every reply printed; returns after the last one. */
-async function runPiped(conn: Deno.Conn, reporter: Reporter, maxLine: number): Promise<void> {
-  const decoder = new TextDecoder();
+async function runPiped(session: ClientSession, maxLine: number): Promise<void> {
   for await (const line of byteLines(Deno.stdin.readable, { maxLine })) {
     if (!line.length) continue;
     if (isQuit(line)) {
-      await writeAll(conn, line);
+      await session.quit(line);
       return;
     }
-    const reply = await exchange(conn, line);
-    reporter.info(decoder.decode(reply), "reply", { bytes: reply.length });
+    await session.send(line);
   }
 }
 
 /** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */
-async function runInteractive(conn: Deno.Conn, reporter: Reporter): Promise<void> {
-  const decoder = new TextDecoder();
+async function runInteractive(session: ClientSession): Promise<void> {
   while (true) {
     const input = prompt(">>>:"); // Deno adds one space after the message
     if (input === null) return;
@@ -188,10 +329,10 @@ async function runInteractive(conn: Deno.Conn, reporter: Reporter): Promise<void
     if (!message) continue;
     const bytes = encoder.encode(message);
     if (message === "q") {
-      await writeAll(conn, bytes);
+      await session.quit(bytes);
       return;
     }
-    reporter.info(decoder.decode(await exchange(conn, bytes)), "reply", { bytes: bytes.length });
+    await session.send(bytes);
   }
 }
 
@@ -203,6 +344,8 @@ export async function main(args: string[]): Promise<number> {
     unix: { type: "string" },
     "max-line": { type: "string" },
     json: { type: "boolean" },
+    explain: { type: "boolean" },
+    stats: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
@@ -214,12 +357,22 @@ export async function main(args: string[]): Promise<number> {
   const target: Target = values.unix !== undefined
     ? { path: values.unix }
     : { hostname: values.host ?? "127.0.0.1", port: parsePort(values.port, 8080) };
-  const reporter = createReporter("tcp/client", { json: values.json });
+  const reporter = createReporter("tcp/client", { json: values.json, explain: values.explain });
 
   using conn = await connectTo(target);
+  const where = describeTarget(target);
+  if (reporter.explaining) {
+    reporter.explain(
+      `connected to ${where} from ${formatAddrOrUnnamed(conn.localAddr)} (connect(): the ` +
+        "three-way handshake is done; the server's accept() may not have run yet)",
+      { local: formatAddrOrUnnamed(conn.localAddr), peer: where },
+    );
+  }
+  const session = new ClientSession(conn, reporter, { stats: values.stats, where });
   try {
-    if (Deno.stdin.isTerminal()) await runInteractive(conn, reporter);
-    else await runPiped(conn, reporter, maxLine);
+    if (Deno.stdin.isTerminal()) await runInteractive(session);
+    else await runPiped(session, maxLine);
+    session.finish();
   } catch (error) {
     if (error instanceof ServerClosedError) {
       throw new CliError(`${describeTarget(target)}: ${error.message}`);

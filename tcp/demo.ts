@@ -15,11 +15,12 @@ import { createReporter, type Reporter } from "./report.ts";
 import { serveListener } from "./server.ts";
 import { exchange } from "./client.ts";
 
-const USAGE = `Usage: deno task tcp:demo [--json]
+const USAGE = `Usage: deno task tcp:demo [--json] [--explain]
 
 Starts the upper-case echo server on 127.0.0.1 (ephemeral port) and a client in this one process,
 sends "hello netlab", "ä½ å¥½" and "q", and prints what each side sees. Exits 0.
   --json       newline-delimited JSON events instead of text
+  --explain    also show the server's every read and write (hexdump) as it happens
   -h, --help   show this help`;
 
 /** How long the whole demo may take before it gives up (it normally needs a few milliseconds). */
@@ -43,13 +44,17 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "ä
   const ended = new Promise<void>((resolve) => sessionEnded = resolve);
   const serverView: Reporter = {
     info(text, event, fields) {
-      const step = event === "connect" ? "4. accept: " : event === "disconnect" ? "6. close: " : "";
+      const step = event === "connected"
+        ? "4. accept: "
+        : event === "disconnected"
+        ? "6. close: "
+        : "";
       say("server", step + text, event ?? "log", fields);
-      if (event === "disconnect") sessionEnded();
+      if (event === "disconnected") sessionEnded();
     },
     warn(text, event, fields) {
       reporter.warn(`[server] ${text}`, event, fields);
-      if (event === "disconnect") sessionEnded();
+      if (event === "disconnected") sessionEnded();
     },
     explaining: reporter.explaining,
     explain: (view, fields) => reporter.explain(view, fields),
@@ -62,7 +67,7 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "ä
       say(
         "server",
         `5. exchange: received ${chunk.length} bytes, sending them back upper-cased`,
-        "data",
+        "received",
         {
           bytes: chunk.length,
         },
@@ -78,16 +83,22 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "ä
       say("client", `connected from ${formatAddr(conn.localAddr)} to ${address}`, "connected");
       for (const message of messages) {
         const bytes = encoder.encode(message);
-        say("client", `send ${JSON.stringify(message)} (${bytes.length} bytes)`, "send");
+        say("client", `send ${JSON.stringify(message)} (${bytes.length} bytes)`, "sent", {
+          bytes: bytes.length,
+        });
         // The client reads until as many bytes as it sent are back: one message, one reply.
         const reply = decoder.decode(await exchange(conn, bytes));
-        say("client", `got  ${JSON.stringify(reply)}`, "reply", { reply });
+        say("client", `got  ${JSON.stringify(reply)}`, "received", { reply });
       }
-      say("client", `send "q" (seed 004: I am leaving; no reply expected)`, "send");
+      say("client", `send "q" (seed 004: I am leaving; no reply expected)`, "sent", { bytes: 1 });
       await conn.write(encoder.encode("q"));
       // The server ends the session on "q" and closes; the client sees EOF (read â†’ null).
       const eof = await conn.read(new Uint8Array(16));
-      say("client", eof === null ? "server closed the connection (EOF)" : "unexpected data", "eof");
+      say(
+        "client",
+        eof === null ? "server closed the connection (EOF)" : "unexpected data",
+        eof === null ? "disconnected" : "received",
+      );
     } finally {
       conn.close();
     }
@@ -96,16 +107,19 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "ä
     stop.abort();
     await serving;
   }
-  say("server", "listener closed", "stopped");
+  say("server", "listener closed", "log");
 }
 
 /** `deno task tcp:demo`. */
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  const { values, positionals } = parseCli(args, {
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+  });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const reporter = createReporter("tcp/demo", { json: values.json });
+  const reporter = createReporter("tcp/demo", { json: values.json, explain: values.explain });
   const deadline = setTimeout(() => {
-    reporter.warn(`demo did not finish within ${DEMO_DEADLINE_MS} ms`, "timeout");
+    reporter.warn(`demo did not finish within ${DEMO_DEADLINE_MS} ms`, "error");
     Deno.exit(1);
   }, DEMO_DEADLINE_MS);
   try {

@@ -126,3 +126,178 @@ export function hexdump(bytes: Uint8Array, { maxBytes = 256, width = 16 } = {}):
   if (bytes.length > end) lines.push(`  … ${bytes.length - end} more bytes`);
   return lines.join("\n");
 }
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Length of the UTF-8 sequence a lead byte announces, or 0 if it cannot start a printable one. */
+function sequenceLength(lead: number): number {
+  if (lead >= 0x20 && lead < 0x7f) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+/**
+ * Bytes as a quoted string: printable UTF-8 as itself, every other byte as `\xNN`
+ * (`"hello\x00\xff你好"`), so glued binary and text stay readable. `maxBytes` (default: all)
+ * shortens long payloads with `…`.
+ */
+export function describeBytes(
+  bytes: Uint8Array,
+  { maxBytes = Infinity }: { maxBytes?: number } = {},
+): string {
+  const end = Math.min(bytes.length, maxBytes);
+  let out = "";
+  for (let i = 0; i < end;) {
+    const n = sequenceLength(bytes[i]);
+    if (n > 0 && i + n <= bytes.length) {
+      try {
+        const char = strictUtf8.decode(bytes.subarray(i, i + n));
+        out += char === '"' || char === "\\" ? `\\${char}` : char;
+        i += n;
+        continue;
+      } catch {
+        // Not a valid sequence: show the lead byte in hex.
+      }
+    }
+    out += `\\x${HEX[bytes[i]]}`;
+    i++;
+  }
+  return `"${out}"${bytes.length > end ? "…" : ""}`;
+}
+
+/**
+ * One raw read or write as `--explain` shows it: a heading (`read #2: 5 bytes from …`), the
+ * hexdump and the bytes as text (UTF-8 that the hexdump's ASCII column cannot show).
+ */
+export function chunkView(heading: string, bytes: Uint8Array, { maxBytes = 256 } = {}): string {
+  const lines = [heading];
+  if (bytes.length) lines.push(hexdump(bytes, { maxBytes }));
+  lines.push(`  text  ${describeBytes(bytes, { maxBytes })}`);
+  return lines.join("\n");
+}
+
+/** Bytes `from` to `to` (half-open) of write number `write` (0-based), inside one read. */
+export interface ReadPiece {
+  /** Index of the write, or -1 for bytes beyond everything written (not from a known write). */
+  write: number;
+  from: number;
+  to: number;
+}
+
+/** One read of a byte stream and the writes its bytes came from. */
+export interface ReadMapping {
+  /** 0-based read number. */
+  read: number;
+  /** Stream offset of its first byte. */
+  start: number;
+  length: number;
+  pieces: ReadPiece[];
+}
+
+/**
+ * The 粘包 arithmetic: given the sizes of the writes one side made and of the reads the other
+ * side got (both in stream order), says which byte range of which write ended up in each read.
+ * A stream keeps the bytes in order, so the mapping follows from the sizes alone.
+ */
+export function mapReadsToWrites(
+  writeSizes: readonly number[],
+  readSizes: readonly number[],
+): ReadMapping[] {
+  const writeStarts: number[] = [];
+  let total = 0;
+  for (const size of writeSizes) {
+    writeStarts.push(total);
+    total += size;
+  }
+  const mappings: ReadMapping[] = [];
+  let offset = 0;
+  let w = 0;
+  readSizes.forEach((length, read) => {
+    const pieces: ReadPiece[] = [];
+    const end = offset + length;
+    let at = offset;
+    while (at < end) {
+      while (w < writeSizes.length && writeStarts[w] + writeSizes[w] <= at) w++;
+      if (w >= writeSizes.length) {
+        pieces.push({ write: -1, from: at - total, to: end - total });
+        break;
+      }
+      const writeEnd = writeStarts[w] + writeSizes[w];
+      const to = Math.min(end, writeEnd);
+      pieces.push({ write: w, from: at - writeStarts[w], to: to - writeStarts[w] });
+      at = to;
+    }
+    mappings.push({ read, start: offset, length, pieces });
+    offset = end;
+  });
+  return mappings;
+}
+
+/** Options for `stickyView`. */
+export interface StickyViewOptions {
+  /** Heading (default `粘包 view`). */
+  title?: string;
+  /** Reads listed at most; the rest is summarised (default 12). */
+  maxReads?: number;
+  /** Bytes of text shown per piece (default 24). */
+  maxText?: number;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/**
+ * The 粘包 view: N writes → M reads, and for each read which writes (or which part of a write)
+ * it carried. Writes and reads are given as bytes (the text is shown) or as sizes.
+ */
+export function stickyView(
+  writes: readonly (Uint8Array | number)[],
+  reads: readonly (Uint8Array | number)[],
+  options: StickyViewOptions = {},
+): string {
+  const { title = "粘包 view", maxReads = 12, maxText = 24 } = options;
+  const size = (x: Uint8Array | number) => typeof x === "number" ? x : x.length;
+  const writeSizes = writes.map(size);
+  const readSizes = reads.map(size);
+  const totalWritten = writeSizes.reduce((a, b) => a + b, 0);
+  const totalRead = readSizes.reduce((a, b) => a + b, 0);
+  const mappings = mapReadsToWrites(writeSizes, readSizes);
+  const lines = [
+    `${title}: ${plural(writes.length, "write")} (${totalWritten} bytes) → ` +
+    `${plural(reads.length, "read")} (${totalRead} bytes)`,
+  ];
+  const describePiece = ({ write, from, to }: ReadPiece): string => {
+    if (write < 0) return `${to - from} bytes beyond the writes`;
+    const source = writes[write];
+    const whole = from === 0 && to === writeSizes[write];
+    const text = typeof source === "number"
+      ? ""
+      : ` ${describeBytes(source.subarray(from, to), { maxBytes: maxText })}`;
+    if (whole) return `w${write + 1}${text || ` (${writeSizes[write]} bytes)`}`;
+    return `w${write + 1} bytes ${from}..${to - 1} (${to - from} of ${writeSizes[write]})${text}`;
+  };
+  const width = String(reads.length).length;
+  for (const m of mappings.slice(0, maxReads)) {
+    const name = `read #${String(m.read + 1).padEnd(width)}`;
+    lines.push(
+      `  ${name}  ${String(m.length).padStart(6)} bytes = ${
+        m.pieces.map(describePiece).join(" + ")
+      }`,
+    );
+  }
+  if (mappings.length > maxReads) {
+    lines.push(`  … ${plural(mappings.length - maxReads, "more read")}`);
+  }
+  const glued = mappings.filter((m) => new Set(m.pieces.map((p) => p.write)).size > 1).length;
+  const readsPerWrite = new Map<number, number>();
+  for (const m of mappings) {
+    for (const p of m.pieces) readsPerWrite.set(p.write, (readsPerWrite.get(p.write) ?? 0) + 1);
+  }
+  const split = [...readsPerWrite].filter(([w, n]) => w >= 0 && n > 1).length;
+  lines.push(
+    `  → ${plural(glued, "read")} carried more than one write (粘包: glued); ` +
+      `${plural(split, "write")} came out in more than one read (split)`,
+  );
+  return lines.join("\n");
+}

@@ -32,6 +32,11 @@ import {
 import { readAll, writeAll } from "./io.ts";
 import { createReporter, type Reporter } from "./report.ts";
 import { upperAscii } from "./upper.ts";
+import { chunkView } from "./explain.ts";
+
+function indent(view: string): string {
+  return view.split("\n").map((line) => `   ${line}`).join("\n");
+}
 
 export const USAGE = `Usage: deno task tcp:halfclose [options]
 
@@ -45,6 +50,7 @@ Options:
   --serve             only run the half-close server until Ctrl-C (poke it with nc -N)
   --max-bytes N       largest request the server reads before answering (default 1048576)
   --json              newline-delimited JSON events instead of text
+  --explain           show the bytes the client wrote before its FIN and the reply (hexdump)
   -h, --help          show this help`;
 
 /** Largest request the half-close server buffers before answering. */
@@ -289,25 +295,46 @@ export function printReport(report: HalfCloseReport, out: Reporter): void {
   const { halfClose, writeAfterClose, readAfterReset } = report;
   out.info(
     "1. Half-close: FIN means the peer stops sending, not that it stops reading",
-    "section",
-    {
-      part: "half-close",
-    },
+    "log",
+    { part: "half-close" },
   );
-  for (const event of halfClose.events) out.info(`   ${event}`, "event", { part: "half-close" });
+  for (const event of halfClose.events) out.info(`   ${event}`, "log", { part: "half-close" });
   out.info(
     `   sent ${JSON.stringify(decoder.decode(halfClose.sent))}, got back ${
       JSON.stringify(decoder.decode(halfClose.reply))
     }`,
     "result",
-    { sent: halfClose.sent.length, reply: halfClose.reply.length },
+    { part: "half-close", sent: halfClose.sent.length, reply: halfClose.reply.length },
   );
+  if (out.explaining) {
+    out.explain(
+      indent(chunkView(`client wrote ${halfClose.sent.length} bytes, then FIN`, halfClose.sent)),
+      {
+        part: "half-close",
+        direction: "write",
+        bytes: halfClose.sent.length,
+      },
+    );
+    out.explain(
+      indent(
+        chunkView(
+          `client read the ${halfClose.reply.length}-byte reply after its FIN`,
+          halfClose.reply,
+        ),
+      ),
+      {
+        part: "half-close",
+        direction: "read",
+        bytes: halfClose.reply.length,
+      },
+    );
+  }
 
-  out.info("2. Writing to a peer that has closed", "section", { part: "write-after-close" });
+  out.info("2. Writing to a peer that has closed", "log", { part: "write-after-close" });
   out.info(
     `   client: read() returned ${writeAfterClose.sawEof ? "null: the server closed" : "data"}`,
-    "eof",
-    { sawEof: writeAfterClose.sawEof },
+    "result",
+    { part: "write-after-close", sawEof: writeAfterClose.sawEof },
   );
   writeAfterClose.writes.forEach((w, i) => {
     out.info(
@@ -316,23 +343,28 @@ export function printReport(report: HalfCloseReport, out: Reporter): void {
           i + 1
         } succeeded (${w.bytes} bytes): the kernel took it; the closed peer answers with RST`
         : `   client: write ${i + 1} failed: ${w.error}`,
-      "write",
-      { index: i + 1, ...w },
+      "result",
+      { part: "write-after-close", index: i + 1, ...w },
     );
   });
 
-  out.info("3. Reading after an RST", "section", { part: "read-after-reset" });
+  out.info("3. Reading after an RST", "log", { part: "read-after-reset" });
   out.info(
     `   server: read ${readAfterReset.serverRead} of ${readAfterReset.sent} bytes and closed with ${
       readAfterReset.sent - readAfterReset.serverRead
     } unread (RST), but Deno's close() sent FIN first: client read() -> ${readAfterReset.afterUnreadClose}`,
-    "unread-close",
-    { sent: readAfterReset.sent, serverRead: readAfterReset.serverRead },
+    "result",
+    {
+      part: "read-after-reset",
+      case: "unread-close",
+      sent: readAfterReset.sent,
+      serverRead: readAfterReset.serverRead,
+    },
   );
   out.info(
     `   server: closed its listener with the client still in the backlog (RST, no FIN): client read() -> ${readAfterReset.afterBacklogReset}`,
-    "backlog-reset",
-    { read: readAfterReset.afterBacklogReset },
+    "result",
+    { part: "read-after-reset", case: "backlog-reset", read: readAfterReset.afterBacklogReset },
   );
 }
 
@@ -358,9 +390,14 @@ export async function serveHalfClose(
       // A client that never sends FIN is cut off after the deadline.
       const deadline = setTimeout(() => closeQuietly(conn), SERVE_DEADLINE_MS);
       const session = answerAfterEof(conn, { maxBytes })
-        .then((n) => out.info(`${peer}: read ${n} bytes until EOF, replied, closed`, "session"))
+        .then((n) =>
+          out.info(`${peer}: read ${n} bytes until EOF, replied, closed`, "disconnected", {
+            peer,
+            bytes: n,
+          })
+        )
         .catch((error) =>
-          out.warn(`${peer}: ${errorName(error)}: ${error.message}`, "session-error", { peer })
+          out.warn(`${peer}: ${errorName(error)}: ${error.message}`, "error", { peer })
         )
         .finally(() => {
           clearTimeout(deadline);
@@ -398,6 +435,7 @@ export async function main(args: string[]): Promise<number> {
     serve: { type: "boolean" },
     "max-bytes": { type: "string" },
     json: { type: "boolean" },
+    explain: { type: "boolean" },
   });
   const hostname = values.host ?? "127.0.0.1";
   const port = parsePort(values.port, 0);
@@ -405,7 +443,7 @@ export async function main(args: string[]): Promise<number> {
     max: 64 * 1024 * 1024,
   });
   const message = encoder.encode(values.message ?? "hello world 你好");
-  const out = createReporter("tcp/halfclose", { json: values.json });
+  const out = createReporter("tcp/halfclose", { json: values.json, explain: values.explain });
   using signal = interruptSignal();
   const listener = listen(hostname, port);
   try {

@@ -315,21 +315,21 @@ export function printInfo(
   out: Reporter,
 ): void {
   out.info("Descriptors 0, 1, 2 are always stdin, stdout, stderr (seed 003: sys.stdin 0 …):");
-  for (const line of standardDescriptors()) out.info(`  ${line}`, "stdio");
+  for (const line of standardDescriptors()) out.info(`  ${line}`, "result");
   out.info(
     "Deno 2 hides descriptors (no rid/fileno()); the fd column comes from /proc/self/fd.",
   );
   for (const family of families) {
     out.info("");
     if ("skipped" in family) {
-      out.info(`${family.title}: skipped (${family.skipped})`, "skipped", { ...family });
+      out.info(`${family.title}: skipped (${family.skipped})`, "result", { ...family });
       continue;
     }
     out.info(
       `${family.title}: family ${family.family} (${
         AF[family.family]
       }), type SOCK_STREAM (${SOCK_STREAM}), transport "${family.transport}"`,
-      "family",
+      "result",
       { family: family.family, transport: family.transport },
     );
     for (const r of family.rows) {
@@ -337,7 +337,7 @@ export function printInfo(
         `  ${r.role.padEnd(8)} fd ${String(r.fd ?? "?").padEnd(3)} local (getsockname) ${
           r.local.padEnd(22)
         } peer (getpeername) ${r.peer ?? "—"}`,
-        "socket",
+        "result",
         { family: family.family, ...r },
       );
       if (r.optionsBefore !== undefined) {
@@ -358,7 +358,7 @@ export function printInfo(
     }, tcp_keepalive_intvl ${show(keepalive.intervalSeconds, " s")}, tcp_keepalive_probes ${
       show(keepalive.probes)
     }`,
-    "keepalive",
+    "result",
     { seed: SEED_KEEPALIVE, linux: keepalive },
   );
 }

@@ -7,10 +7,32 @@
  * - `ts`: ISO 8601 time, `tool`: the script (`tcp/server`, `dns/query`, …),
  * - `event`: what happened — `listening`, `connected`, `disconnected`, `sent`, `received`,
  *   `query`, `answer`, `referral`, `request`, `response`, `progress`, `saved`, `explain`,
- *   `error`, `log` (anything else),
+ *   `stats` (a measurement summary, e.g. RTT min/median/p99/max), `result` (what an experiment
+ *   or a calculation found), `error`, `log` (anything else),
  * - `text`: the line a human would have seen,
  * - then the event's own fields (addresses as `"127.0.0.1:8080"`, sizes in bytes, times in ms).
  */
+
+/** Every event name the schema allows (tests check `--json` output against it). */
+export const EVENT_NAMES: readonly string[] = [
+  "listening",
+  "connected",
+  "disconnected",
+  "sent",
+  "received",
+  "query",
+  "answer",
+  "referral",
+  "request",
+  "response",
+  "progress",
+  "saved",
+  "explain",
+  "stats",
+  "result",
+  "error",
+  "log",
+];
 
 /** Structured detail attached to a reported line. */
 export type Fields = Record<string, unknown>;

@@ -47,6 +47,7 @@ import {
   UsageError,
 } from "./cli.ts";
 import { createReporter, type Reporter } from "./report.ts";
+import { chunkView } from "./explain.ts";
 import { upperAsciiInPlace } from "./upper.ts";
 
 const USAGE = `Usage: deno task tcp:server [--host HOST] [--port PORT | --unix PATH] [options]
@@ -62,6 +63,7 @@ The seeds' upper-case echo server: every byte a client sends comes back at once,
   --verbose        also log every chunk received (seed 001's 收到: …)
   --quiet          no per-client lines (the listening line is still printed)
   --json           newline-delimited JSON events instead of text
+  --explain        narrate seed 001's server steps live and show every read and write (hexdump)
   -h, --help       show this help
 
 A session ends on EOF or when one read is exactly "q" (seed 004). Ctrl-C closes every connection
@@ -69,6 +71,11 @@ and exits 0.`;
 
 /** What the server does to each chunk: upper-case ASCII (seed 000) or echo it unchanged. */
 export type EchoMode = "upper" | "echo";
+
+/** Listen backlog Deno uses when `tcpBacklog` is not given (measured with `ss -ltn`: 511). */
+export const DEFAULT_BACKLOG = 511;
+/** The backlog Deno gives a Unix-domain listener (measured with `ss -lx`: 1024). */
+export const UNIX_BACKLOG = 1024;
 
 /** Every connection's first read buffer. Small, so idle connections do not pin much memory. */
 export const SMALL_READ_SIZE = 512;
@@ -135,6 +142,16 @@ export interface EchoOptions {
   pool?: ReadBufferPool;
   /** Called with every chunk as it arrives (before it is transformed), e.g. for `--verbose`. */
   onData?: (chunk: Uint8Array) => void;
+  /** Sees every read and write (for `--explain`); omitted, the loop does no extra work. */
+  trace?: ConnectionTrace;
+}
+
+/** Hooks that watch one connection's reads and writes (the chunk is only valid during the call). */
+export interface ConnectionTrace {
+  /** A read returned `chunk` (before it is upper-cased). */
+  read(chunk: Uint8Array): void;
+  /** `chunk` was written back in full. */
+  wrote(chunk: Uint8Array): void;
 }
 
 /** Errors that mean "this one peer went away or we closed it", not a server bug. */
@@ -161,6 +178,7 @@ export async function serveConnection(
   const upper = (options.mode ?? "upper") === "upper";
   const pool = options.pool ?? new ReadBufferPool();
   const onData = options.onData;
+  const trace = options.trace;
   const small = new Uint8Array(SMALL_READ_SIZE);
   let buffer = small;
   let bytesIn = 0;
@@ -173,6 +191,7 @@ export async function serveConnection(
       if (n === null) break;
       bytesIn += n;
       const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
+      if (trace !== undefined) trace.read(chunk);
       if (n <= 3 && isQuitMessage(chunk)) {
         reason = "q";
         break;
@@ -183,6 +202,7 @@ export async function serveConnection(
       let written = await conn.write(chunk);
       while (written < n) written += await conn.write(chunk.subarray(written));
       bytesOut += n;
+      if (trace !== undefined) trace.wrote(chunk);
       // Grow while reads fill the buffer (bulk traffic), shrink back once they are small again.
       if (n === buffer.length && buffer === small) {
         buffer = pool.take();
@@ -246,6 +266,10 @@ export async function serveListener(
   // Per-client lines cost a string and an event per connection; --quiet skips building them.
   const log = options.logConnections === false ? undefined : reporter;
   const onData = options.onData;
+  // Built only under --explain: without it, sessions carry no trace and do no extra work.
+  const explainer = reporter?.explaining
+    ? new SessionNarrator(reporter, options.mode ?? "upper", options.sequential ?? false)
+    : undefined;
   const open = new Set<Deno.Conn>();
   let active = 0;
   let drained: (() => void) | undefined;
@@ -273,12 +297,20 @@ export async function serveListener(
     active++;
     if (log) {
       const peer = peerName(conn);
-      log.info(`connected ${peer} (#${id})`, "connect", { id, peer });
+      log.info(`connected ${peer} (#${id})`, "connected", { id, peer });
     }
+    const narrator = explainer?.accepted(conn, id);
     const summary = await serveConnection(
       conn,
-      onData ? { ...echo, onData: (chunk) => onData(chunk, peerName(conn)) } : echo,
+      onData || narrator
+        ? {
+          ...echo,
+          onData: onData ? (chunk) => onData(chunk, peerName(conn)) : undefined,
+          trace: narrator,
+        }
+        : echo,
     );
+    narrator?.closed(summary);
     open.delete(conn);
     active--;
     if (log || summary.reason === "error") {
@@ -287,8 +319,8 @@ export async function serveListener(
       const text = `disconnected ${peer} (#${id}): ${because}, ` +
         `${summary.bytesIn} bytes in, ${summary.bytesOut} out`;
       const fields = { id, peer, ...summary };
-      if (summary.reason === "error") reporter?.warn(text, "disconnect", fields);
-      else log?.info(text, "disconnect", fields);
+      if (summary.reason === "error") reporter?.warn(text, "disconnected", fields);
+      else log?.info(text, "disconnected", fields);
     }
     if (active === 0) drained?.();
   }
@@ -300,7 +332,7 @@ export async function serveListener(
         conn = await listener.accept();
       } catch (error) {
         if (stopping || error instanceof Deno.errors.BadResource) break;
-        reporter?.warn(`accept failed: ${(error as Error).message}`, "accept-error");
+        reporter?.warn(`accept failed: ${(error as Error).message}`, "error");
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         continue;
       }
@@ -316,6 +348,120 @@ export async function serveListener(
     stop();
     if (active > 0) await new Promise<void>((resolve) => drained = resolve);
   }
+}
+
+/** `1 byte`, `5 bytes`. */
+function byteCount(n: number): string {
+  return `${n} ${n === 1 ? "byte" : "bytes"}`;
+}
+
+/** How much of each read and write `--explain` dumps. */
+const EXPLAIN_MAX_BYTES = 256;
+
+/**
+ * Seed 001's steps 4–6 told live under `--explain`: each accept, every read and write of each
+ * session (numbered, with the stream offsets and a hexdump — N writes of the client come out as
+ * M reads here), and the close.
+ */
+class SessionNarrator {
+  constructor(
+    readonly reporter: Reporter,
+    readonly mode: EchoMode,
+    readonly sequential: boolean,
+  ) {}
+
+  accepted(conn: Deno.Conn, id: number): ConnectionTrace & { closed(s: SessionSummary): void } {
+    const reporter = this.reporter;
+    const peer = peerName(conn);
+    const local = formatAddr(conn.localAddr);
+    reporter.explain(
+      `step 4 accept: connection #${id} from ${peer} — accept() returned a new socket ` +
+        `(local ${local}); the listening socket stays open for the next client` +
+        (this.sequential
+          ? " (--sequential: the next one waits in the backlog until this ends)"
+          : ""),
+      { step: "accept", id, peer, local },
+    );
+    let reads = 0;
+    let writes = 0;
+    let readOffset = 0;
+    let writeOffset = 0;
+    const range = (at: number, n: number) => n ? `stream bytes ${at}..${at + n - 1}` : "no bytes";
+    const what = this.mode === "upper" ? "upper-cased" : "unchanged";
+    return {
+      read(chunk) {
+        reads++;
+        reporter.explain(
+          chunkView(
+            `step 5 exchange: read #${reads} on #${id} from ${peer}: ${byteCount(chunk.length)} ` +
+              `(${range(readOffset, chunk.length)})`,
+            chunk,
+            { maxBytes: EXPLAIN_MAX_BYTES },
+          ),
+          { step: "exchange", direction: "read", id, peer, index: reads, bytes: chunk.length },
+        );
+        readOffset += chunk.length;
+      },
+      wrote(chunk) {
+        writes++;
+        reporter.explain(
+          chunkView(
+            `step 5 exchange: write #${writes} on #${id} to ${peer}: ${byteCount(chunk.length)} ` +
+              `${what} (${range(writeOffset, chunk.length)})`,
+            chunk,
+            { maxBytes: EXPLAIN_MAX_BYTES },
+          ),
+          { step: "exchange", direction: "write", id, peer, index: writes, bytes: chunk.length },
+        );
+        writeOffset += chunk.length;
+      },
+      closed(summary) {
+        const why = summary.reason === "q"
+          ? `the client sent "q" as one read (seed 004)`
+          : summary.reason === "eof"
+          ? "the client closed (read returned EOF)"
+          : summary.reason;
+        reporter.explain(
+          `step 6 close: connection #${id} (${peer}) closed: ${why}; ${reads} reads, ` +
+            `${writes} writes (${summary.bytesIn} bytes in, ${summary.bytesOut} out) — ` +
+            `however many writes the client made, TCP delivered them as these ${reads} reads`,
+          { step: "close", id, peer, reads, writes, ...summary },
+        );
+      },
+    };
+  }
+}
+
+/**
+ * Seed 001's steps 1–3 for a listener that is already bound: what `Deno.listen` did in one call,
+ * with the real address and backlog. For `--explain`.
+ */
+export function describeListenSteps(
+  requested: { hostname: string; port: number } | { path: string },
+  addr: Deno.Addr,
+  backlog = DEFAULT_BACKLOG,
+): string[] {
+  if ("path" in requested) {
+    return [
+      "step 1 create: socket(AF_UNIX, SOCK_STREAM) — a Unix-domain stream socket; " +
+      "Deno.listen does steps 1–3 in one call",
+      `step 2 bind: the path ${requested.path} (a file in the file system is the address)`,
+      `step 3 listen: backlog ${UNIX_BACKLOG} — connections wait here until accept() takes ` +
+      "them (Deno's fixed backlog for Unix sockets; --backlog applies to TCP only)",
+    ];
+  }
+  const family = requested.hostname.includes(":") ? "AF_INET6" : "AF_INET";
+  const asked = formatAddr({ transport: "tcp", ...requested });
+  const got = formatAddr(addr);
+  return [
+    `step 1 create: socket(${family}, SOCK_STREAM) — a TCP socket; Deno.listen does steps 1–3 ` +
+    "in one call",
+    `step 2 bind: ${asked} → ${got}` +
+    (requested.port === 0 ? " (port 0: the kernel picked a free port)" : "") +
+    "; SO_REUSEADDR is already on, so a restart need not wait for old TIME_WAIT connections",
+    `step 3 listen: backlog ${backlog} — up to ${backlog} connections the kernel has completed ` +
+    "(three-way handshake done) wait here until accept() takes them",
+  ];
 }
 
 /** Binds the listener the flags ask for: TCP on host:port, or a Unix socket on `path`. */
@@ -343,6 +489,7 @@ export async function main(args: string[]): Promise<number> {
     verbose: { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
+    explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
@@ -353,16 +500,25 @@ export async function main(args: string[]): Promise<number> {
   const backlog = values.backlog === undefined
     ? undefined
     : parseCount(values.backlog, 511, "--backlog", { min: 1, max: 65535 });
-  const reporter = createReporter("tcp/server", { json: values.json, quiet: values.quiet });
+  const reporter = createReporter("tcp/server", {
+    json: values.json,
+    quiet: values.quiet,
+    explain: values.explain,
+  });
 
-  const listener = bindOrExplain(
-    values.unix !== undefined
-      ? { path: values.unix }
-      : { hostname: values.host ?? "127.0.0.1", port, backlog },
-  );
+  const requested = values.unix !== undefined
+    ? { path: values.unix }
+    : { hostname: values.host ?? "127.0.0.1", port, backlog };
+  const listener = bindOrExplain(requested);
   // The listening line is printed even with --quiet: tools and tests wait for it.
   const announce = createReporter("tcp/server", { json: values.json });
   announce.info(listeningLine(listener.addr), "listening", { address: formatAddr(listener.addr) });
+  if (reporter.explaining) {
+    const steps = ["create", "bind", "listen"];
+    describeListenSteps(requested, listener.addr, backlog).forEach((line, i) =>
+      reporter.explain(line, { step: steps[i], address: formatAddr(listener.addr) })
+    );
+  }
 
   const decoder = new TextDecoder();
   const preview = (chunk: Uint8Array) => {
@@ -379,10 +535,14 @@ export async function main(args: string[]): Promise<number> {
     signal,
     onData: values.verbose
       ? (chunk, peer) =>
-        reporter.info(`received ${chunk.length} bytes from ${peer}: ${preview(chunk)}`, "data", {
-          peer,
-          bytes: chunk.length,
-        })
+        reporter.info(
+          `received ${chunk.length} bytes from ${peer}: ${preview(chunk)}`,
+          "received",
+          {
+            peer,
+            bytes: chunk.length,
+          },
+        )
       : undefined,
   });
   if (values.unix !== undefined) {
@@ -390,7 +550,10 @@ export async function main(args: string[]): Promise<number> {
       Deno.removeSync(values.unix);
     } catch { /* someone else removed it */ }
   }
-  if (signal.aborted) reporter.info("stopped", "stopped");
+  if (signal.aborted) reporter.info("stopped", "log");
+  reporter.explain("step 6 close: the listening socket is closed; the server has stopped", {
+    step: "close",
+  });
   return 0;
 }
 

@@ -29,9 +29,12 @@ import {
   parseCount,
   parsePort,
   runMain,
+  UsageError,
 } from "./cli.ts";
 import { writeAll } from "./io.ts";
+import { describeBytes as quoteBytes, stickyView } from "./explain.ts";
 import { createReporter, type Reporter } from "./report.ts";
+import { type TimelinePanel, timelineSvg } from "./svg.ts";
 import {
   delimitedFrames,
   encodeDelimited,
@@ -50,6 +53,8 @@ Options:
   --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
   --big-write N     bytes in the one big write (default 4194304, max 67108864)
   --json            newline-delimited JSON events instead of text
+  --explain         after each experiment, the 粘包 view: which write ended up in which read
+  --svg FILE        draw the writes-vs-reads timelines as an SVG picture into FILE
   -h, --help        show this help`;
 
 /** The seed's end marker (its file transfer ends with `##` too). */
@@ -347,39 +352,12 @@ export function listenOrExplain(hostname: string, port: number): Deno.TcpListene
   }
 }
 
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Length of the UTF-8 sequence a lead byte announces, or 0 if it cannot start one. */
-function sequenceLength(lead: number): number {
-  if (lead >= 0x20 && lead < 0x7f) return 1;
-  if (lead >= 0xc2 && lead <= 0xdf) return 2;
-  if (lead >= 0xe0 && lead <= 0xef) return 3;
-  if (lead >= 0xf0 && lead <= 0xf4) return 4;
-  return 0;
-}
-
 /**
  * Bytes as a quoted string: printable UTF-8 as itself, every other byte as `\xNN`
- * (`"hello\x00\xff你好"`), so glued binary and text stay readable.
+ * (`"hello\x00\xff你好"`), so glued binary and text stay readable (tcp/explain.ts does the work).
  */
 export function describeBytes(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length;) {
-    const n = sequenceLength(bytes[i]);
-    if (n > 0 && i + n <= bytes.length) {
-      try {
-        const char = strictDecoder.decode(bytes.subarray(i, i + n));
-        out += char === '"' || char === "\\" ? `\\${char}` : char;
-        i += n;
-        continue;
-      } catch {
-        // Not a valid sequence: show the lead byte in hex.
-      }
-    }
-    out += `\\x${bytes[i].toString(16).padStart(2, "0")}`;
-    i++;
-  }
-  return `"${out}"`;
+  return quoteBytes(bytes);
 }
 
 function sameMessages(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
@@ -387,46 +365,50 @@ function sameMessages(a: readonly Uint8Array[], b: readonly Uint8Array[]): boole
     a.every((m, i) => m.length === b[i].length && m.every((byte, j) => byte === b[i][j]));
 }
 
-const list = (items: readonly Uint8Array[]) => items.map(describeBytes).join(" ");
+const list = (items: readonly Uint8Array[]) => items.map((bytes) => describeBytes(bytes)).join(" ");
 
 /** Prints the report as the teaching transcript (or JSON events). */
 export function printReport(report: StickyReport, out: Reporter): void {
   const { smallWrites, bigWrite, endMarker, lengthPrefix } = report;
 
   const glued = smallWrites.reads.length < smallWrites.writes.length;
-  out.info("1. 粘包: several small writes, a slow reader", "section", { part: "glue" });
+  out.info("1. 粘包: several small writes, a slow reader", "log", { part: "glue" });
   out.info(
     `   wrote ${smallWrites.writes.length} times: ${list(smallWrites.writes)}`,
-    "writes",
-    { sizes: smallWrites.writes.map((w) => w.length) },
+    "sent",
+    { part: "glue", sizes: smallWrites.writes.map((w) => w.length) },
   );
   out.info(
     `   read ${smallWrites.reads.length} time(s): ${list(smallWrites.reads)}`,
-    "reads",
-    { sizes: smallWrites.reads.map((r) => r.length), glued },
+    "received",
+    { part: "glue", sizes: smallWrites.reads.map((r) => r.length), glued },
   );
   out.info(
     glued
       ? "   -> the messages were glued together: the reader cannot tell where one ended"
       : "   -> no gluing this time (the reader was not slow enough)",
-    "verdict",
-    { glued },
+    "result",
+    { part: "glue", glued },
   );
+  out.explain(indent(stickyView(smallWrites.writes, smallWrites.reads)), { part: "glue" });
 
   const shown = bigWrite.reads.slice(0, 6).join(", ");
   const more = bigWrite.reads.length > 6 ? ", …" : "";
-  out.info("2. One big write, a reader with a buffer big enough for all of it", "section", {
+  out.info("2. One big write, a reader with a buffer big enough for all of it", "log", {
     part: "split",
   });
   out.info(
     `   wrote ${bigWrite.size} bytes in one writeAll; read them in ${bigWrite.reads.length} pieces (${shown}${more} bytes)`,
-    "split",
-    { size: bigWrite.size, reads: bigWrite.reads },
+    "received",
+    { part: "split", size: bigWrite.size, reads: bigWrite.reads },
   );
+  out.explain(indent(stickyView([bigWrite.size], bigWrite.reads, { maxReads: 6 })), {
+    part: "split",
+  });
 
   out.info(
     `3. Seed 003's fixes, sending ${FIX_MESSAGES.length} messages: ${list(FIX_MESSAGES)}`,
-    "section",
+    "log",
     { part: "fixes" },
   );
   const markerOk = sameMessages(endMarker.sent, endMarker.received);
@@ -434,12 +416,17 @@ export function printReport(report: StickyReport, out: Reporter): void {
     `   a) end marker "${END_MARKER}": received ${endMarker.received.length}: ${
       list(endMarker.received)
     } -> ${markerOk ? "intact" : "BROKEN: a payload contained the marker"}`,
-    "end-marker",
-    { intact: markerOk, received: endMarker.received.map(describeBytes) },
+    "result",
+    {
+      fix: "end-marker",
+      intact: markerOk,
+      received: endMarker.received.map((bytes) => describeBytes(bytes)),
+    },
   );
   for (const { message, reason } of endMarker.refused) {
-    out.info(`      encodeDelimited refuses ${describeBytes(message)}: ${reason}`, "refused", {
-      reason,
+    out.info(`      encodeDelimited refuses ${describeBytes(message)}: ${reason}`, "result", {
+      fix: "end-marker",
+      refused: reason,
     });
   }
   const prefixOk = sameMessages(lengthPrefix.sent, lengthPrefix.received);
@@ -447,8 +434,12 @@ export function printReport(report: StickyReport, out: Reporter): void {
     `   b) 4-byte length header: received ${lengthPrefix.received.length}: ${
       list(lengthPrefix.received)
     } -> ${prefixOk ? "intact" : "BROKEN"}`,
-    "length-prefix",
-    { intact: prefixOk, received: lengthPrefix.received.map(describeBytes) },
+    "result",
+    {
+      fix: "length-prefix",
+      intact: prefixOk,
+      received: lengthPrefix.received.map((bytes) => describeBytes(bytes)),
+    },
   );
   const fast = report.gapsFastReader.reads.length;
   const slow = report.gapsSlowReader.reads.length;
@@ -456,16 +447,71 @@ export function printReport(report: StickyReport, out: Reporter): void {
     `   c) sleep ${report.gapMs} ms between sends: a reader that keeps up made ${fast} read(s)${
       fast === FIX_MESSAGES.length ? " (it happened to work)" : ""
     }; a slow reader made ${slow} read(s): ${list(report.gapsSlowReader.reads)}`,
-    "sleep",
-    { gapMs: report.gapMs, fastReads: fast, slowReads: slow },
+    "result",
+    { fix: "sleep", gapMs: report.gapMs, fastReads: fast, slowReads: slow },
   );
   out.info(
     `      -> ${
       slow < FIX_MESSAGES.length ? "glued again" : "not glued this time"
     }: sleeping only helps if the receiver is fast, so it is not a fix`,
-    "verdict",
-    { glued: slow < FIX_MESSAGES.length },
+    "result",
+    { fix: "sleep", glued: slow < FIX_MESSAGES.length },
   );
+  out.explain(
+    indent(
+      stickyView(report.gapsFastReader.writes, report.gapsFastReader.reads, {
+        title: "粘包 view, sleeping, a reader that keeps up",
+      }),
+    ),
+    { fix: "sleep", reader: "fast" },
+  );
+  out.explain(
+    indent(
+      stickyView(report.gapsSlowReader.writes, report.gapsSlowReader.reads, {
+        title: "粘包 view, sleeping, a slow reader",
+      }),
+    ),
+    { fix: "sleep", reader: "slow" },
+  );
+}
+
+function indent(view: string): string {
+  return view.split("\n").map((line) => `   ${line}`).join("\n");
+}
+
+/** A timeline panel from observed writes and reads (bytes or sizes). */
+export function timelinePanel(
+  title: string,
+  writes: readonly (Uint8Array | number)[],
+  reads: readonly (Uint8Array | number)[],
+): TimelinePanel {
+  const item = (x: Uint8Array | number) =>
+    typeof x === "number"
+      ? { size: x }
+      : { size: x.length, label: quoteBytes(x, { maxBytes: 32 }) };
+  return { title, writes: writes.map(item), reads: reads.map(item) };
+}
+
+/** The `--svg` picture: writes vs reads of the gluing, the big write and the sleep "fix". */
+export function stickySvg(report: StickyReport): string {
+  return timelineSvg([
+    timelinePanel(
+      "1. small writes, a slow reader (glued)",
+      report.smallWrites.writes,
+      report.smallWrites.reads,
+    ),
+    timelinePanel("2. one big write (split)", [report.bigWrite.size], report.bigWrite.reads),
+    timelinePanel(
+      `3c. sleep ${report.gapMs} ms between sends, a reader that keeps up`,
+      report.gapsFastReader.writes,
+      report.gapsFastReader.reads,
+    ),
+    timelinePanel(
+      `3c. sleep ${report.gapMs} ms between sends, a slow reader`,
+      report.gapsSlowReader.writes,
+      report.gapsSlowReader.reads,
+    ),
+  ], { title: "TCP 粘包: writes (top) vs reads (bottom), by stream byte offset" });
 }
 
 /** The command line: flags → `runStickyDemo` → transcript. */
@@ -476,8 +522,11 @@ export async function main(args: string[]): Promise<number> {
     "gap-ms": { type: "string" },
     "big-write": { type: "string" },
     json: { type: "boolean" },
+    explain: { type: "boolean" },
+    svg: { type: "string" },
   });
-  const out = createReporter("tcp/sticky", { json: values.json });
+  if (values.svg === "") throw new UsageError(`Invalid --svg "": expected a file name`);
+  const out = createReporter("tcp/sticky", { json: values.json, explain: values.explain });
   using signal = interruptSignal();
   try {
     const report = await runStickyDemo({
@@ -492,6 +541,14 @@ export async function main(args: string[]): Promise<number> {
       signal,
     });
     printReport(report, out);
+    if (values.svg !== undefined) {
+      try {
+        await Deno.writeTextFile(values.svg, stickySvg(report));
+      } catch (error) {
+        throw new CliError(`cannot write ${values.svg}: ${(error as Error).message}`);
+      }
+      out.info(`wrote the timeline to ${values.svg}`, "saved", { file: values.svg });
+    }
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw error;

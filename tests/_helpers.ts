@@ -248,13 +248,17 @@ export async function startCommand(
 
   let firstLine: string;
   try {
-    firstLine = await waitForLine(/^listening on /);
+    // The text line, or under --json the `listening` event (tcp/report.ts schema).
+    firstLine = await waitForLine(/^listening on |^\{.*"event":"listening"/);
   } catch (error) {
     await stop("SIGKILL");
     throw error;
   }
   // `listening on 127.0.0.1:80`, or with a transport word first: `listening on udp 127.0.0.1:80`.
-  const words = firstLine.slice("listening on ".length).split(/\s/);
+  const listeningText = firstLine.startsWith("{")
+    ? String((JSON.parse(firstLine) as { text?: unknown }).text ?? "")
+    : firstLine;
+  const words = listeningText.slice("listening on ".length).split(/\s/);
   const address = /^(udp|tcp)$/.test(words[0]) && words.length > 1 ? words[1] : words[0];
   const { host, port } = splitAddress(address);
   return {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { decodeMessage, encodeMessage, getEdns, type Message } from "../dns/message.ts";
 import { MINI_ZONES, pickSharedPort, portFreeOnAll, startMiniInternet } from "../dns/internet.ts";
 import {
+  assertNdjson,
   hasCommand,
   ROOT,
   runCommand,
@@ -301,7 +302,7 @@ Deno.test("query.ts +trace walks . → com. → cnblogs.com. over the mini-Inter
     assert.match(result.stdout, /referral from "\." to "com\."/);
     assert.match(result.stdout, /referral from "com\." to "cnblogs\.com\."/);
 
-    // --json: one object per step, in order, each saying which zone answered and how.
+    // --json: one event per line; each reply (referral or answer) says which zone answered how.
     const json = await runScript(QUERY, [
       "+trace",
       "--json",
@@ -312,7 +313,9 @@ Deno.test("query.ts +trace walks . → com. → cnblogs.com. over the mini-Inter
       "www.cnblogs.com",
     ]);
     assertExit(json, 0);
-    const steps = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const steps = assertNdjson(json.stdout, "dns/query").filter((e) =>
+      e.event === "referral" || e.event === "answer"
+    );
     assert.deepEqual(
       steps.map((step) => `${step.zone} ${step.outcome} ${step.server}`),
       [

@@ -23,6 +23,7 @@ import {
   resolveHost,
   type ResolverEvent,
   ROOT_SERVERS,
+  serverReason,
   StubResolver,
 } from "../dns/resolver.ts";
 import { makeQuery } from "../dns/message.ts";
@@ -244,6 +245,39 @@ Deno.test("iterative resolver resolves a name server that came without glue", as
   );
   assert.ok(net.log.includes(`${EXAMPLE} ns.example.test. ${TYPE.A}`));
   assert.equal(net.log.at(-1), `${OTHER} www.noglue.test. ${TYPE.A}`);
+  // Each query says why that server was chosen (what `+trace --explain` prints).
+  const reasons = events.flatMap((e) =>
+    e.kind === "query" ? [`${e.server.address} ${e.server.source} ${e.reason}`] : []
+  );
+  assert.deepEqual(reasons, [
+    `${ROOT} root-option "." (the root) is where every lookup starts: ${ROOT} is the root server given (--root)`,
+    `${TLD} glue the referral from "." (the root) named ns.test. as a name server of "test." and carried its address ${TLD} (glue)`,
+    // The nested lookup of ns.example.test. starts again from the closest zone in the cache.
+    `${TLD} cache ns.test. serves "test."; its address ${TLD} is cached from an earlier reply of a server for "." (the root)`,
+    `${EXAMPLE} glue the referral from "test." named ns1.example.test. as a name server of "example.test." and carried its address ${EXAMPLE} (glue)`,
+    `${OTHER} resolved the referral from "test." named ns.example.test. as a name server of "noglue.test." without glue; its address ${OTHER} was resolved separately`,
+  ]);
+  const referral = events.find((e) => e.kind === "response" && e.referral === "noglue.test.");
+  assert.ok(referral?.kind === "response");
+  assert.deepEqual(referral.nameservers, ["ns.example.test."]);
+  assert.deepEqual(referral.glue, []);
+});
+
+Deno.test("serverReason says which servers before gave no usable reply", () => {
+  const server = { name: "ns1.example.", address: "192.0.2.1", port: 53, source: "glue" as const };
+  assert.equal(
+    serverReason("example.", { ...server, via: "." }, 2),
+    `the referral from "." (the root) named ns1.example. as a name server of "example." and carried its address 192.0.2.1 (glue); the servers before gave no usable reply`,
+  );
+  assert.match(
+    serverReason(".", {
+      name: "a.root-servers.net.",
+      address: "198.41.0.4",
+      port: 53,
+      source: "root-hint",
+    }),
+    /one of the 13 built-in root hints/,
+  );
 });
 
 Deno.test("iterative resolver chases a CNAME into another zone", async () => {

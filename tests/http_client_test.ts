@@ -18,7 +18,7 @@ import {
 } from "../http/client.ts";
 import { describeUrl, domainLevels, isIpv6, parseUrl, resolveUrl, UrlError } from "../http/url.ts";
 import { CLASS, decodeMessage, encodeMessage, type Message, RCODE, TYPE } from "../dns/message.ts";
-import { runScript, startScript } from "./_helpers.ts";
+import { assertNdjson, runScript, startScript } from "./_helpers.ts";
 import { UsageError } from "../tcp/cli.ts";
 
 const encoder = new TextEncoder();
@@ -693,4 +693,34 @@ Deno.test("http:get fetches the demo page, a 404 and HEAD from http/server.ts", 
   const cli = await runScript("http/client.ts", ["-i", `${base}/linhaifeng/articles/6817679.html`]);
   assert.equal(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, /^HTTP\/1\.1 200 OK\r\n/);
+});
+
+Deno.test("http:get --json reports the DNS query and answer over UDP before the TCP connection", async () => {
+  await withDenoServe(async (base) => {
+    const port = new URL(base).port;
+    await withDnsServer({ "www.netlab.test.": "127.0.0.1" }, async (dnsPort) => {
+      const res = await runScript("http/client.ts", [
+        "--json",
+        "--dns",
+        `127.0.0.1:${dnsPort}`,
+        `http://www.netlab.test:${port}/hello`,
+      ]);
+      assert.equal(res.code, 0, res.stderr);
+      const events = assertNdjson(res.stdout, "http/client");
+      const names = events.map((e) => e.event).filter((n) => n !== "log");
+      assert.deepEqual(names, ["query", "answer", "connected", "request", "response", "received"]);
+      const [query, answer] = events.filter((e) => e.event === "query" || e.event === "answer");
+      assert.deepEqual([query.server, query.name, query.type], [
+        `127.0.0.1:${dnsPort}`,
+        "www.netlab.test.",
+        "A",
+      ]);
+      assert.equal(answer.rcode, "NOERROR");
+      assert.match(
+        String((answer.records as string[])[0]),
+        /^www\.netlab\.test\. 60 IN A 127\.0\.0\.1$/,
+      );
+      assert.equal(events.at(-1)!.body, "hello netlab\n");
+    });
+  });
 });

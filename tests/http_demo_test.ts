@@ -5,7 +5,8 @@
  * bound or running). Also the client's own `--trace-dns` against the same mini-Internet.
  */
 import assert from "node:assert/strict";
-import { hasCommand, isRoot, runCommand, runScript } from "./_helpers.ts";
+import { assertNdjson, hasCommand, isRoot, runCommand, runScript } from "./_helpers.ts";
+import { EVENT_NAMES } from "../tcp/report.ts";
 import { startMiniInternet } from "../dns/internet.ts";
 import { startWebServer } from "../http/demo.ts";
 
@@ -91,14 +92,56 @@ Deno.test({
   },
 });
 
-Deno.test("the demo's --json prints one event per line and --help explains it", async () => {
-  const json = await runScript("http/demo.ts", ["--json"], { timeoutMs: 60_000 });
+Deno.test("the demo's --json streams schema events and --explain annotates the HTTP bytes", async () => {
+  const json = await runScript("http/demo.ts", ["--json", "--explain"], { timeoutMs: 60_000 });
   assert.equal(json.code, 0, json.stderr);
-  const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line));
-  assert.ok(events.every((e) => e.tool === "http/demo" && typeof e.event === "string"));
-  const resolved = events.find((e) => e.event === "resolved");
-  assert.equal(resolved?.address, "127.0.0.5");
-  assert.equal(resolved?.queries, 3);
+  const events = assertNdjson(json.stdout, "http/demo");
+  for (const e of events) assert.ok(EVENT_NAMES.includes(e.event), e.event);
+  // Seed 000's story as events: servers up, DNS from the root down, TCP, HTTP, done.
+  const story = events.map((e) => e.event).filter((name) => name !== "log" && name !== "explain");
+  assert.deepEqual(story, [
+    "listening",
+    "listening",
+    "listening",
+    "listening",
+    "query",
+    "referral",
+    "query",
+    "referral",
+    "query",
+    "answer",
+    "connected",
+    "request",
+    "response",
+    "received",
+    "disconnected",
+  ]);
+  const resolved = events.find((e) => e.address === "127.0.0.5" && e.queries === 3);
+  assert.ok(resolved, "no event says www.cnblogs.com is 127.0.0.5 after 3 queries");
+  assert.deepEqual(
+    events.filter((e) => e.event === "referral").map((e) => e.referral),
+    ["com.", "cnblogs.com."],
+  );
+  const request = events.find((e) => e.event === "request")!;
+  assert.equal(request.target, "/linhaifeng/articles/6817679.html");
+  assert.equal(events.find((e) => e.event === "response")!.status, 200);
+  // --explain: each DNS query and reply (3 exchanges), then the HTTP request and response.
+  const views = events.filter((e) => e.event === "explain");
+  assert.deepEqual(views.map((e) => e.protocol ?? "http"), [
+    ...Array(6).fill("dns"),
+    "http",
+    "http",
+  ]);
+  assert.match(String(views[0].text), /^DNS query, \d+ bytes, to 127\.0\.0\.2:\d+ over UDP\n/);
+  assert.match(String(views[5].text), /^DNS reply, \d+ bytes, from 127\.0\.0\.4:\d+ over UDP\n/);
+  const [requestView, responseView] = views.slice(6);
+  assert.match(String(requestView.text), /^HTTP request, \d+ bytes, sent to 127\.0\.0\.5:\d+\n/);
+  assert.match(String(requestView.text), /Host {17}"www\.cnblogs\.com(:\d+)?": which site/);
+  assert.match(String(responseView.text), /^HTTP response, \d+ bytes, from 127\.0\.0\.5:\d+\n/);
+  assert.match(
+    String(responseView.text),
+    /blank line {11}end of the head: body of exactly \d+ bytes/,
+  );
   const help = await runScript("http/demo.ts", ["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: deno task demo/);

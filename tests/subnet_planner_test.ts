@@ -591,7 +591,7 @@ Deno.test("subnet.ts CLI: --help, and invalid input as one line with exit 1", as
   }
 });
 
-Deno.test("subnet.ts CLI: --json on every command is pure NDJSON with subnet events", async () => {
+Deno.test("subnet.ts CLI: --json on every command is pure NDJSON with result events", async () => {
   const runs: [string[], number][] = [
     [["calc", "192.168.1.37/24", "--json"], 1],
     [["calc", "2001:db8::1/64", "--json"], 1],
@@ -603,9 +603,9 @@ Deno.test("subnet.ts CLI: --json on every command is pure NDJSON with subnet eve
     const result = await runScript(SCRIPT, args);
     assert.equal(result.code, 0, result.stderr);
     const events = assertNdjson(result.stdout, "udp/subnet");
-    assert.equal(events.filter((e) => e.event === "subnet").length, subnets, args.join(" "));
+    assert.equal(events.filter((e) => e.event === "result").length, subnets, args.join(" "));
     for (const e of events) {
-      assert.ok(["subnet", "log"].includes(e.event));
+      assert.ok(["result", "log"].includes(e.event));
       assert.equal(typeof e.text, "string");
     }
   }
@@ -618,7 +618,7 @@ Deno.test("subnet.ts CLI: --json on every command is pure NDJSON with subnet eve
     {
       ts: undefined,
       tool: "udp/subnet",
-      event: "subnet",
+      event: "result",
       role: "calc",
       address: "10.0.0.7",
       family: 4,

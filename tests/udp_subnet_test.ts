@@ -268,7 +268,7 @@ Deno.test("udp/broadcast.ts calc: output, and invalid input as one line with exi
   assert.equal(json.code, 0, json.stderr);
   const [event, ...more] = assertNdjson(json.stdout, "udp/broadcast");
   assert.equal(more.length, 0);
-  assert.equal(event.event, "subnet");
+  assert.equal(event.event, "result");
   assert.equal(event.broadcast, "192.168.1.255");
   assert.equal(event.text, formatSubnet(calcSubnet("192.168.1.37/24")).join("\n"));
 

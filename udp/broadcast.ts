@@ -30,28 +30,31 @@ import {
   parseCli,
   parseCount,
   parsePort,
-  printLine,
   runMain,
   UsageError,
 } from "../tcp/cli.ts";
 import { createReporter } from "../tcp/report.ts";
+import { chunkView } from "../tcp/explain.ts";
 import { bindUdp, describeDatagram, isClosedError, MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
 import { calcCommand, parseIPv4 } from "./subnet.ts";
 
 const USAGE = `Usage: deno task udp:broadcast <command> …
 
-  listen [--port PORT] [--host HOST] [--count N]
+  listen [--port PORT] [--host HOST] [--count N] [--json] [--explain]
       Prints every datagram with its sender. Binds HOST (default 0.0.0.0: a socket bound to
       127.0.0.1 does not receive broadcasts) with SO_REUSEADDR, so several listeners share PORT
       (default 9999; 0 = ephemeral). --count N: exit after N datagrams.
-  send [--to ADDR] [--port PORT] [--allow-lan] MESSAGE…
+  send [--to ADDR] [--port PORT] [--allow-lan] [--json] [--explain] MESSAGE…
       Sends MESSAGE as one datagram to ADDR:PORT (default 127.255.255.255:9999). Addresses
       outside 127.0.0.0/8 (255.255.255.255, a LAN broadcast) leave this machine and are refused
       unless --allow-lan (meant for network namespaces you created).
   calc CIDR
       Address, mask, network (address & mask), broadcast (network | ~mask), first/last host and
       host count in dotted decimal and binary, e.g. calc 192.168.1.37/24 or 10.0.0.1/255.0.0.0.
-      The same as deno task subnet calc (which also plans subnets; IPv6, --json).`;
+      The same as deno task subnet calc (which also plans subnets; IPv6, --json).
+
+  listen and send: --json for newline-delimited JSON events, --explain to show every datagram
+  received or sent (hexdump).`;
 
 /** Loopback's broadcast address: the only one `send` uses without `--allow-lan`. */
 export const LOOPBACK_BROADCAST = "127.255.255.255";
@@ -82,18 +85,26 @@ async function listen(args: string[]): Promise<number> {
     host: { type: "string" },
     port: { type: "string" },
     count: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const host = values.host ?? "0.0.0.0";
   const port = parsePort(values.port, DEFAULT_BROADCAST_PORT);
   const count = parseCount(values.count, Infinity, "--count");
-  const reporter = createReporter("udp/broadcast");
+  const reporter = createReporter("udp/broadcast", {
+    json: values.json,
+    explain: values.explain,
+  });
 
   using signal = interruptSignal();
   const conn = bindUdp(host, port, { reuseAddress: true });
   const close = () => conn.close();
   signal.addEventListener("abort", close, { once: true });
-  printLine(datagramListeningLine(conn.addr));
+  reporter.info(datagramListeningLine(conn.addr), "listening", {
+    address: formatAddr(conn.addr),
+    transport: "udp",
+  });
   const buffer = new Uint8Array(MAX_UDP_PAYLOAD_IPV4 + 1);
   let seen = 0;
   try {
@@ -104,6 +115,15 @@ async function listen(args: string[]): Promise<number> {
         from: formatAddr(from),
         bytes: datagram.length,
       });
+      if (reporter.explaining) {
+        reporter.explain(
+          chunkView(
+            `recvfrom #${seen}: one datagram of ${datagram.length} bytes from ${formatAddr(from)}`,
+            datagram,
+          ),
+          { index: seen, from: formatAddr(from), bytes: datagram.length },
+        );
+      }
     }
   } catch (error) {
     if (!(signal.aborted && isClosedError(error))) throw error;
@@ -120,6 +140,12 @@ async function send(args: string[]): Promise<number> {
     to: { type: "string" },
     port: { type: "string" },
     "allow-lan": { type: "boolean" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+  });
+  const reporter = createReporter("udp/broadcast", {
+    json: values.json,
+    explain: values.explain,
   });
   if (!positionals.length) throw new UsageError("Missing MESSAGE for send");
   const to = checkSendTarget(values.to ?? LOOPBACK_BROADCAST, values["allow-lan"] ?? false);
@@ -135,7 +161,16 @@ async function send(args: string[]): Promise<number> {
   const conn = bindUdp(to.startsWith("127.") ? "127.0.0.1" : "0.0.0.0", 0);
   try {
     const sent = await conn.send(payload, { transport: "udp", hostname: to, port });
-    printLine(`sent ${sent} bytes to ${formatHostPort(to, port)} from ${formatAddr(conn.addr)}`);
+    const target = formatHostPort(to, port);
+    reporter.info(`sent ${sent} bytes to ${target} from ${formatAddr(conn.addr)}`, "sent", {
+      to: target,
+      from: formatAddr(conn.addr),
+      bytes: sent,
+    });
+    reporter.explain(
+      chunkView(`sendto: one datagram of ${sent} bytes to ${target}`, payload),
+      { to: target, bytes: sent },
+    );
   } catch (error) {
     if (
       error instanceof Deno.errors.PermissionDenied ||

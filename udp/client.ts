@@ -28,16 +28,38 @@ import {
   UsageError,
 } from "../tcp/cli.ts";
 import { parseIPv4 } from "./subnet.ts";
+import { createReporter, type Reporter } from "../tcp/report.ts";
+import { chunkView } from "../tcp/explain.ts";
+import {
+  formatMs,
+  formatSequenceSummary,
+  formatSummary,
+  type ReplyKind,
+  type SequenceSummary,
+  SequenceTracker,
+  summarize,
+} from "../tcp/stats.ts";
 import { isClosedError, MAX_UDP_PAYLOAD_IPV4, MAX_UDP_PAYLOAD_IPV6 } from "./datagram.ts";
 
 const USAGE = `Usage: deno task udp:client [--host HOST] [--port PORT] [--timeout MS] [--retries N]
+       deno task udp:client --stats --count N [--interval MS] [--host HOST] [--port PORT]
 
 Sends each line of stdin as one UDP datagram and prints each reply on its own line.
 On a terminal: prompt ">>>: ", "quit" exits. From a pipe: exit 0 at end of input.
   --host HOST     server address: an IPv4/IPv6 literal or localhost (default 127.0.0.1)
   --port PORT     server port (default 8080)
   --timeout MS    how long to wait for each reply (default 1000)
-  --retries N     how many times to send again when no reply came (default 2)`;
+  --retries N     how many times to send again when no reply came (default 2)
+  --json          newline-delimited JSON events instead of text
+  --explain       show every datagram sent and received (hexdump)
+  --stats         print each reply's round-trip time and, at the end, count, min, median, p99
+                  and max
+  --count N       like ping: send N numbered probes "seq=1" … "seq=N" (no stdin), match the
+                  replies by sequence number, report loss, duplicates and reordering; exit 1
+                  when no probe was answered
+  --interval MS   time between probes with --count (default 1000)
+
+With --count, --timeout is how long to wait for replies after the last probe.`;
 
 const encoder = new TextEncoder();
 const lenientUtf8 = new TextDecoder();
@@ -48,6 +70,16 @@ export interface DatagramClientOptions {
   timeoutMs?: number;
   /** Send again this many times after a timeout (default 2: three tries in all). */
   retries?: number;
+  /** Sees every datagram sent and received (for `--explain`). */
+  trace?: DatagramTrace;
+}
+
+/** Hooks that watch a client's datagrams. */
+export interface DatagramTrace {
+  /** `payload` was sent to `to` (`attempt` 1 = the first try). */
+  sent(payload: Uint8Array, to: Deno.NetAddr, attempt: number): void;
+  /** A datagram arrived; `fromServer` false means it was ignored. */
+  received(data: Uint8Array, from: Deno.Addr, fromServer: boolean): void;
 }
 
 /** What `DatagramClient.request` returns. */
@@ -57,6 +89,8 @@ export interface DatagramReply {
   tries: number;
   /** Datagrams from other addresses that were ignored meanwhile. */
   ignored: number;
+  /** Milliseconds from the send that got the reply (the last try) to the reply. */
+  rttMs: number;
 }
 
 /**
@@ -83,7 +117,7 @@ export function serverHostname(host: string): string {
 }
 
 /** True when `hostname` (as `serverHostname` returns it) is a loopback address. */
-function isLoopback(hostname: string): boolean {
+export function isLoopback(hostname: string): boolean {
   return hostname === "::1" || hostname.startsWith("127.");
 }
 
@@ -96,6 +130,7 @@ export class DatagramClient implements Disposable, AsyncDisposable {
   readonly server: Deno.NetAddr;
   readonly timeoutMs: number;
   readonly retries: number;
+  readonly #trace: DatagramTrace | undefined;
   #conn: Deno.DatagramConn;
   #pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
   #closed = false;
@@ -104,6 +139,7 @@ export class DatagramClient implements Disposable, AsyncDisposable {
     this.server = { transport: "udp", hostname, port };
     this.timeoutMs = options.timeoutMs ?? 1000;
     this.retries = options.retries ?? 2;
+    this.#trace = options.trace;
     const ipv6 = hostname.includes(":");
     // Bind where the replies will come from: loopback stays on loopback.
     const local = isLoopback(hostname) ? hostname : ipv6 ? "::" : "0.0.0.0";
@@ -124,7 +160,9 @@ export class DatagramClient implements Disposable, AsyncDisposable {
     let ignored = 0;
     for (let attempt = 1; attempt <= tries; attempt++) {
       await this.#conn.send(payload, this.server);
-      const deadline = performance.now() + this.timeoutMs;
+      const sentAt = performance.now();
+      this.#trace?.sent(payload, this.server, attempt);
+      const deadline = sentAt + this.timeoutMs;
       while (true) {
         const remaining = deadline - performance.now();
         if (remaining <= 0) break;
@@ -132,7 +170,10 @@ export class DatagramClient implements Disposable, AsyncDisposable {
         if (got === "timeout") break;
         if (got === "refused") break; // ICMP port unreachable (connected-socket systems): retry
         const [data, from] = got;
-        if (this.#isServer(from)) return { reply: data, tries: attempt, ignored };
+        const rttMs = performance.now() - sentAt;
+        const fromServer = this.#isServer(from);
+        this.#trace?.received(data, from, fromServer);
+        if (fromServer) return { reply: data, tries: attempt, ignored, rttMs };
         ignored++; // Anyone can send to our port; only the server's datagram is a reply.
       }
     }
@@ -226,6 +267,220 @@ export async function* readLines(
   }
 }
 
+/** One probe reply as `runProbes` reports it. */
+export interface ProbeReply {
+  seq: number;
+  kind: ReplyKind;
+  rttMs?: number;
+  bytes: number;
+}
+
+/** Options for `runProbes`. */
+export interface ProbeOptions {
+  count: number;
+  intervalMs: number;
+  /** How long to wait for stragglers after the last probe. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onReply?: (reply: ProbeReply) => void;
+  trace?: DatagramTrace;
+}
+
+/** The probe payload for sequence number `seq`: `seq=7` (the server answers `SEQ=7`). */
+export function probePayload(seq: number): Uint8Array {
+  return encoder.encode(`seq=${seq}`);
+}
+
+/** The sequence number in a probe or its upper-cased echo (`SEQ=7` → 7), or null. */
+export function parseProbe(data: Uint8Array): number | null {
+  if (data.length > 32) return null;
+  const m = /^seq=(\d{1,15})$/i.exec(lenientUtf8.decode(data));
+  return m ? Number(m[1]) : null;
+}
+
+/** A timer that can be cancelled (so no timer outlives the wait it was for). */
+function timer(ms: number): { done: Promise<"timeout">; cancel(): void } {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  let resolveNow: (() => void) | undefined;
+  const done = new Promise<"timeout">((resolve) => {
+    resolveNow = () => resolve("timeout");
+    id = setTimeout(resolveNow, Math.max(0, ms));
+  });
+  return {
+    done,
+    cancel() {
+      clearTimeout(id);
+      resolveNow?.();
+    },
+  };
+}
+
+/**
+ * Like ping over UDP: sends `count` probes `seq=1` … `seq=N`, one every `intervalMs`, to the
+ * echo server, receives concurrently, matches each reply to its probe by sequence number (not by
+ * arrival order) and classifies it (`SequenceTracker`). Returns once every probe is answered or
+ * `timeoutMs` after the last one. Datagrams from other addresses are ignored.
+ */
+export async function runProbes(
+  hostname: string,
+  port: number,
+  options: ProbeOptions,
+): Promise<SequenceSummary> {
+  const { count, intervalMs, timeoutMs, signal, onReply, trace } = options;
+  const server: Deno.NetAddr = { transport: "udp", hostname, port };
+  const local = isLoopback(hostname) ? hostname : hostname.includes(":") ? "::" : "0.0.0.0";
+  const conn = Deno.listenDatagram({ transport: "udp", hostname: local, port: 0 });
+  const tracker = new SequenceTracker();
+  let closed = false;
+  let pause: ReturnType<typeof timer> | undefined;
+  const stop = () => {
+    if (closed) return;
+    closed = true;
+    pause?.cancel();
+    conn.close(); // a pending receive rejects, which ends the wait at once
+  };
+  signal?.addEventListener("abort", stop, { once: true });
+
+  const sender = (async () => {
+    const start = performance.now();
+    for (let seq = 1; seq <= count && !closed; seq++) {
+      const wait = start + (seq - 1) * intervalMs - performance.now();
+      if (wait > 0) {
+        pause = timer(wait);
+        await pause.done;
+        if (closed) break;
+      }
+      const payload = probePayload(seq);
+      tracker.sent(seq, performance.now());
+      await conn.send(payload, server);
+      trace?.sent(payload, server, 1);
+    }
+    return "sent" as const;
+  })();
+
+  let pending: Promise<[Uint8Array, Deno.Addr]> = conn.receive();
+  let senderFinished = false;
+  let deadline = Infinity;
+  try {
+    while (!closed) {
+      if (senderFinished && (tracker.complete || performance.now() >= deadline)) break;
+      const wait = senderFinished ? timer(deadline - performance.now()) : undefined;
+      let got: [Uint8Array, Deno.Addr] | "sent" | "timeout";
+      try {
+        got = await Promise.race(wait ? [pending, wait.done] : [pending, sender]);
+      } catch (error) {
+        if (closed) break;
+        // ICMP port unreachable reported on a receive: like loss, keep listening.
+        if (
+          error instanceof Deno.errors.ConnectionRefused ||
+          error instanceof Deno.errors.ConnectionReset
+        ) {
+          pending = conn.receive();
+          continue;
+        }
+        throw error;
+      } finally {
+        wait?.cancel();
+      }
+      if (got === "timeout") continue;
+      if (got === "sent") {
+        senderFinished = true;
+        deadline = performance.now() + timeoutMs;
+        continue;
+      }
+      pending = conn.receive();
+      const at = performance.now();
+      const [data, from] = got;
+      const fromServer = "hostname" in from && from.hostname === hostname && from.port === port;
+      trace?.received(data, from, fromServer);
+      if (!fromServer) continue;
+      const seq = parseProbe(data);
+      const { kind, rttMs } = seq === null ? tracker.reply(-1, at) : tracker.reply(seq, at);
+      onReply?.({ seq: seq ?? -1, kind, rttMs, bytes: data.length });
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    stop();
+    await pending.catch(() => {});
+    await sender.catch(() => {});
+  }
+  await sender;
+  return tracker.summary();
+}
+
+/** `--explain`: every datagram sent and received as a hexdump. */
+function explainTrace(reporter: Reporter): DatagramTrace {
+  let sent = 0;
+  let received = 0;
+  return {
+    sent(payload, to, attempt) {
+      sent++;
+      reporter.explain(
+        chunkView(
+          `sendto #${sent}: one datagram of ${payload.length} bytes to ${
+            formatHostPort(to.hostname, to.port)
+          }${attempt > 1 ? ` (try ${attempt}: no reply in time, sent again)` : ""}`,
+          payload,
+        ),
+        { direction: "sendto", index: sent, bytes: payload.length, attempt },
+      );
+    },
+    received(data, from, fromServer) {
+      received++;
+      const address = "hostname" in from ? formatHostPort(from.hostname, from.port) : "?";
+      reporter.explain(
+        chunkView(
+          `recvfrom #${received}: one datagram of ${data.length} bytes from ${address}` +
+            (fromServer ? "" : " — not the server: ignored"),
+          data,
+        ),
+        { direction: "recvfrom", index: received, bytes: data.length, from: address, fromServer },
+      );
+    },
+  };
+}
+
+/** Probe mode (`--count`): prints each reply and ping's summary; 1 when nothing came back. */
+async function probeMode(
+  hostname: string,
+  port: number,
+  options: Omit<ProbeOptions, "onReply">,
+  reporter: Reporter,
+): Promise<number> {
+  const where = formatHostPort(hostname, port);
+  reporter.info(
+    `PROBE ${where} (udp): ${options.count} probes "seq=N", one every ${options.intervalMs} ms`,
+    "log",
+    { server: where, count: options.count, intervalMs: options.intervalMs },
+  );
+  const summary = await runProbes(hostname, port, {
+    ...options,
+    onReply: ({ seq, kind, rttMs, bytes }) => {
+      const note = kind === "ok" ? "" : ` (${kind})`;
+      const time = rttMs === undefined ? "" : ` rtt=${formatMs(rttMs)} ms`;
+      reporter.info(`reply seq=${seq}${time} ${bytes} bytes${note}`, "received", {
+        seq,
+        kind,
+        rttMs,
+        bytes,
+      });
+    },
+  });
+  if (options.signal?.aborted) throw options.signal.reason;
+  reporter.info(`--- ${where} udp statistics ---`, "stats", { server: where });
+  reporter.info(formatSequenceSummary(summary), "stats", {
+    sent: summary.sent,
+    received: summary.received,
+    lost: summary.lost,
+    lossPercent: summary.lossPercent,
+    duplicates: summary.duplicates,
+    reordered: summary.reordered,
+    unknown: summary.unknown,
+  });
+  reporter.info(formatSummary(summary.rtt), "stats", { rtt: summary.rtt });
+  return summary.received > 0 ? 0 : 1;
+}
+
 /** `deno run -A udp/client.ts [flags]`. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
@@ -233,21 +488,44 @@ export async function main(args: string[]): Promise<number> {
     port: { type: "string" },
     timeout: { type: "string" },
     retries: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+    stats: { type: "boolean" },
+    count: { type: "string" },
+    interval: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  if (values.interval !== undefined && values.count === undefined) {
+    throw new UsageError("--interval needs --count");
+  }
   const hostname = serverHostname(values.host ?? "127.0.0.1");
   const port = parsePort(values.port, 8080);
   const timeoutMs = parseCount(values.timeout, 1000, "--timeout", { min: 1, max: 600_000 });
   const retries = parseCount(values.retries, 2, "--retries", { min: 0, max: 100 });
   const maxPayload = hostname.includes(":") ? MAX_UDP_PAYLOAD_IPV6 : MAX_UDP_PAYLOAD_IPV4;
+  const reporter = createReporter("udp/client", { json: values.json, explain: values.explain });
+  const trace = reporter.explaining ? explainTrace(reporter) : undefined;
 
   using signal = interruptSignal();
-  using client = new DatagramClient(hostname, port, { timeoutMs, retries });
+  if (values.count !== undefined) {
+    const count = parseCount(values.count, 1, "--count", { min: 1, max: 100_000 });
+    const intervalMs = parseCount(values.interval, 1000, "--interval", { min: 0, max: 60_000 });
+    return await probeMode(
+      hostname,
+      port,
+      { count, intervalMs, timeoutMs, signal, trace },
+      reporter,
+    );
+  }
+
+  using client = new DatagramClient(hostname, port, { timeoutMs, retries, trace });
   signal.addEventListener("abort", () => client.close(), { once: true });
   const interactive = Deno.stdin.isTerminal();
   const prompt = () => {
-    if (interactive) Deno.stdout.writeSync(encoder.encode(">>>: "));
+    if (interactive && !values.json) Deno.stdout.writeSync(encoder.encode(">>>: "));
   };
+  const rtts: number[] = [];
+  let retransmissions = 0;
 
   prompt();
   try {
@@ -261,8 +539,20 @@ export async function main(args: string[]): Promise<number> {
           `Line is ${payload.length} bytes: the largest UDP datagram here is ${maxPayload} bytes`,
         );
       }
-      const { reply } = await client.request(payload);
-      printLine(lenientUtf8.decode(reply));
+      const { reply, tries, rttMs } = await client.request(payload);
+      reporter.info(lenientUtf8.decode(reply), "received", {
+        bytes: reply.length,
+        ...(values.stats ? { rttMs, tries } : {}),
+      });
+      if (values.stats) {
+        rtts.push(rttMs);
+        retransmissions += tries - 1;
+        reporter.info(
+          `  rtt ${formatMs(rttMs)} ms (${reply.length} bytes${tries > 1 ? `, try ${tries}` : ""})`,
+          "stats",
+          { index: rtts.length, rttMs, bytes: reply.length, tries },
+        );
+      }
       prompt();
     }
   } catch (error) {
@@ -272,7 +562,19 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   if (signal.aborted) throw signal.reason;
-  if (interactive) printLine(""); // end the prompt line after Ctrl-D or quit
+  if (interactive && !values.json) printLine(""); // end the prompt line after Ctrl-D or quit
+  if (values.stats) {
+    const where = formatHostPort(hostname, port);
+    reporter.info(
+      `--- ${where} udp statistics: ${rtts.length} ${
+        rtts.length === 1 ? "message" : "messages"
+      }, ` +
+        `${retransmissions} sent again ---`,
+      "stats",
+      { messages: rtts.length, retransmissions },
+    );
+    reporter.info(formatSummary(summarize(rtts)), "stats", { rtt: summarize(rtts) });
+  }
   return 0;
 }
 

@@ -23,20 +23,24 @@ import {
   interruptSignal,
   parseCli,
   parsePort,
-  printLine,
   runMain,
   UsageError,
 } from "../tcp/cli.ts";
 import { createReporter, type Reporter } from "../tcp/report.ts";
+import { chunkView } from "../tcp/explain.ts";
 import { bindUdp, describeDatagram, isClosedError, upperAsciiInPlace } from "./datagram.ts";
 
-const USAGE = `Usage: deno task udp:server [--host HOST] [--port PORT] [--quiet]
+const USAGE =
+  `Usage: deno task udp:server [--host HOST] [--port PORT] [--quiet] [--json] [--explain]
 
 UDP upper-case echo server: replies to every datagram with the same bytes upper-cased (ASCII
 letters only, so Chinese and binary pass through unchanged).
   --host HOST   address to bind (default 127.0.0.1; ::1 for IPv6)
   --port PORT   port to bind (default 8080; 0 = ephemeral, printed on the first line)
-  --quiet       do not log each datagram (for benchmarks)`;
+  --quiet       do not log each datagram (for benchmarks)
+  --json        newline-delimited JSON events instead of text
+  --explain     narrate the server's steps (create → bind → recvfrom/sendto; no listen, no
+                accept) and show every datagram received and sent (hexdump)`;
 
 /** The receive buffer: large enough for any datagram, so the server never truncates one. */
 export const SERVER_BUFFER_SIZE = 65536;
@@ -65,6 +69,8 @@ export async function serveUdp(
 ): Promise<number> {
   const { signal, reporter } = options;
   const log = options.quiet || !reporter ? undefined : reporter;
+  // Built only under --explain, so the hot path stays one undefined check per datagram.
+  const explain = reporter?.explaining ? reporter : undefined;
   const buffer = new Uint8Array(SERVER_BUFFER_SIZE);
   let closed = false;
   const close = () => {
@@ -74,6 +80,7 @@ export async function serveUdp(
   };
   signal?.addEventListener("abort", close, { once: true });
   let answered = 0;
+  let received = 0;
   try {
     while (!closed) {
       let datagram: Uint8Array;
@@ -91,10 +98,13 @@ export async function serveUdp(
         from: formatAddr(from),
         bytes: datagram.length,
       });
+      received++;
+      if (explain) explainDatagram(explain, "recvfrom", received, datagram, from);
       upperAsciiInPlace(datagram);
       try {
         await conn.send(datagram, from);
         answered++;
+        if (explain) explainDatagram(explain, "sendto", received, datagram, from);
       } catch (error) {
         if (closed || isClosedError(error)) break;
         // One unreachable or refused peer must not stop the server for everyone else.
@@ -112,24 +122,83 @@ export async function serveUdp(
   return answered;
 }
 
+/** How much of each datagram `--explain` dumps. */
+const EXPLAIN_MAX_BYTES = 256;
+
+/** One datagram as `--explain` shows it: one recvfrom is exactly one datagram, whole. */
+function explainDatagram(
+  reporter: Reporter,
+  call: "recvfrom" | "sendto",
+  index: number,
+  datagram: Uint8Array,
+  peer: Deno.Addr,
+): void {
+  const address = formatAddr(peer);
+  const heading = call === "recvfrom"
+    ? `step 3 recvfrom #${index}: one datagram of ${datagram.length} bytes from ${address} ` +
+      "(one receive = one whole datagram: no 粘包 in UDP)"
+    : `step 3 sendto #${index}: ${datagram.length} bytes upper-cased back to ${address} ` +
+      "(the address came with the datagram; there is no connection to write to)";
+  reporter.explain(chunkView(heading, datagram, { maxBytes: EXPLAIN_MAX_BYTES }), {
+    step: call,
+    index,
+    peer: address,
+    bytes: datagram.length,
+  });
+}
+
+/** Seed 001's server steps as UDP has them, for a socket already bound to `addr`. */
+export function describeUdpSteps(requested: { hostname: string; port: number }, addr: Deno.Addr) {
+  const family = requested.hostname.includes(":") ? "AF_INET6" : "AF_INET";
+  const asked = formatAddr({ transport: "udp", ...requested });
+  return [
+    `step 1 create: socket(${family}, SOCK_DGRAM) — a UDP socket; Deno.listenDatagram does ` +
+    "steps 1 and 2 in one call",
+    `step 2 bind: ${asked} → ${formatAddr(addr)}` +
+    (requested.port === 0 ? " (port 0: the kernel picked a free port)" : ""),
+    "no listen, no accept: UDP has no connections and no backlog; every datagram carries its " +
+    "sender's address, and one socket talks to every client (step 3 is recvfrom → sendto)",
+  ];
+}
+
 /** `deno run -A udp/server.ts [flags]`. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
     host: { type: "string" },
     port: { type: "string" },
     quiet: { type: "boolean" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const host = values.host ?? "127.0.0.1";
   const port = parsePort(values.port, 8080);
   const quiet = values.quiet ?? false;
-  const reporter = createReporter("udp/server", { quiet });
+  const reporter = createReporter("udp/server", {
+    quiet,
+    json: values.json,
+    explain: values.explain,
+  });
 
   using signal = interruptSignal();
   const conn = bindUdp(host, port);
   // Printed even with --quiet: tests and benchmarks read the port from this first line.
-  printLine(datagramListeningLine(conn.addr));
-  await serveUdp(conn, { signal, reporter, quiet });
+  createReporter("udp/server", { json: values.json }).info(
+    datagramListeningLine(conn.addr),
+    "listening",
+    { address: formatAddr(conn.addr), transport: "udp" },
+  );
+  if (reporter.explaining) {
+    const steps = ["create", "bind", "no-listen"];
+    describeUdpSteps({ hostname: host, port }, conn.addr).forEach((line, i) =>
+      reporter.explain(line, { step: steps[i], address: formatAddr(conn.addr) })
+    );
+  }
+  const answered = await serveUdp(conn, { signal, reporter, quiet });
+  reporter.explain(`step 4 close: the socket is closed after ${answered} datagrams answered`, {
+    step: "close",
+    answered,
+  });
   return 0;
 }
 

@@ -98,10 +98,10 @@ const USAGE = `Usage: deno task subnet <command> … [--json]
       administered).
 
   --json   one NDJSON event per line: {"ts","tool":"${TOOL}","event","text",…}; every subnet is
-           an event "subnet" with its fields (role: calc, allocated, free, split, range), headings
-           and summaries are events "log"; ip and mac print one event "result".`;
+           an event "result" with its fields (role: calc, allocated, free, split, range), headings
+           and summaries are events "log"; ip and mac print one event "result" too.`;
 
-/** Where a command's lines go: results (`subnet` events), summaries (`log`), text-only notes. */
+/** Where a command's lines go: results (`result` events), summaries (`log`), text-only notes. */
 interface Output {
   /** A heading or summary line: a `log` event under `--json`. */
   log(text: string, fields?: Fields): void;
@@ -115,7 +115,7 @@ function createOutput(tool: string, json: boolean): Output {
   const reporter = createReporter(tool, { json });
   return {
     log: (text, fields) => reporter.info(text, "log", fields),
-    subnet: (text, fields) => reporter.info(text, "subnet", fields),
+    subnet: (text, fields) => reporter.info(text, "result", fields),
     note: (text) => {
       if (!json) reporter.info(text);
     },

@@ -19,18 +19,24 @@
  * Poke: python3 -c "import socket;s=socket.socket(2,2);s.bind(('127.0.0.1',9999));print(s.recvfrom(4))"
  *       then  echo -n hello-world | nc -u -w1 127.0.0.1 9999   → b'hell'
  */
-import { CliError, parseCli, parseCount, printLine, runMain, UsageError } from "../tcp/cli.ts";
+import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/cli.ts";
+import { createReporter } from "../tcp/report.ts";
+import { chunkView, stickyView } from "../tcp/explain.ts";
 import { writeAll } from "../tcp/io.ts";
 import { MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
 
-const USAGE = `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST]
+const USAGE =
+  `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST] [--json] [--explain]
 
 Sends one datagram larger than the receiver's buffer and shows what arrives (UDP truncates and
 drops the rest), then the same bytes over TCP (they arrive whole), then the largest datagram
 loopback accepts and the error for one byte more.
   --size BYTES     the datagram (default 5000, at most 65507)
   --buffer BYTES   the receiver's buffer (default 1024)
-  --host HOST      loopback address to run on (default 127.0.0.1)`;
+  --host HOST      loopback address to run on (default 127.0.0.1)
+  --json           newline-delimited JSON events instead of text
+  --explain        show the bytes that arrived and where the cut was (hexdump), and the TCP
+                   reads of the same bytes`;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -243,6 +249,8 @@ export async function main(args: string[]): Promise<number> {
     size: { type: "string" },
     buffer: { type: "string" },
     host: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const size = parseCount(values.size, 5000, "--size", { min: 1, max: MAX_UDP_PAYLOAD_IPV4 });
@@ -252,6 +260,9 @@ export async function main(args: string[]): Promise<number> {
     throw new UsageError(`Invalid --host "${hostname}": expected a loopback address`);
   }
   const options = { hostname, bufferSize };
+  const out = createReporter("udp/truncate", { json: values.json, explain: values.explain });
+  const printLine = (text: string, fields: Record<string, unknown> = {}) =>
+    out.info(text, "result", fields);
 
   let udp: TruncationObservation;
   try {
@@ -262,19 +273,49 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
-  printLine(`UDP: one ${udp.sent}-byte datagram into a ${udp.bufferSize}-byte receive buffer`);
+  printLine(`UDP: one ${udp.sent}-byte datagram into a ${udp.bufferSize}-byte receive buffer`, {
+    part: "truncation",
+    sent: udp.sent,
+    bufferSize: udp.bufferSize,
+  });
   printLine(
     `  received ${udp.received} bytes${
       udp.receivedIsPrefix ? ` (exactly the first ${udp.received})` : " (NOT a prefix!)"
     }, ${udp.dropped} bytes dropped without an error (Linux; Windows raises WSAEMSGSIZE)`,
+    { part: "truncation", received: udp.received, dropped: udp.dropped },
   );
-  printLine(`  the next receive returned the NEXT datagram: "${udp.next}" — not the rest`);
+  if (out.explaining) {
+    // The received bytes were checked to be exactly the first ones sent (receivedIsPrefix).
+    const sent = patternBytes(udp.sent);
+    out.explain(
+      chunkView(
+        `  recvfrom returned ${udp.received} bytes (offsets 0..${
+          udp.received - 1
+        } of the datagram); ` +
+          `offsets ${udp.received}..${udp.sent - 1} are gone`,
+        sent.subarray(0, udp.received),
+        { maxBytes: 48 },
+      ),
+      { part: "truncation", received: udp.received },
+    );
+  }
+  printLine(`  the next receive returned the NEXT datagram: "${udp.next}" — not the rest`, {
+    part: "truncation",
+    next: udp.next,
+  });
 
   const h = await observeOneByteBuffer("hello", options);
-  printLine(`UDP: "hello" into a 1-byte buffer → "${h}" (seed 000: 只接收h)`);
+  printLine(`UDP: "hello" into a 1-byte buffer → "${h}" (seed 000: 只接收h)`, {
+    part: "one-byte",
+    received: h,
+  });
 
   const tcp = await observeTcp(size, options);
-  printLine(`TCP: the same ${tcp.sent} bytes with the same ${tcp.bufferSize}-byte buffer`);
+  printLine(`TCP: the same ${tcp.sent} bytes with the same ${tcp.bufferSize}-byte buffer`, {
+    part: "tcp",
+    sent: tcp.sent,
+    bufferSize: tcp.bufferSize,
+  });
   const reads = tcp.reads.length <= 8
     ? `${tcp.reads.length} reads (${tcp.reads.join(" + ")})`
     : `${tcp.reads.length} reads of at most ${Math.max(...tcp.reads)} bytes`;
@@ -282,7 +323,11 @@ export async function main(args: string[]): Promise<number> {
     `  ${reads} = ${tcp.received} bytes, ${
       tcp.intact ? "all intact and in order" : "NOT intact!"
     }: a stream has no message boundaries and drops nothing`,
+    { part: "tcp", reads: tcp.reads, received: tcp.received, intact: tcp.intact },
   );
+  out.explain(stickyView([tcp.sent], tcp.reads, { title: "  TCP 粘包 view", maxReads: 6 }), {
+    part: "tcp",
+  });
 
   const max = await observeMaxDatagram(options);
   const ipv6 = hostname.includes(":");
@@ -292,8 +337,13 @@ export async function main(args: string[]): Promise<number> {
         ? "65535 − 8-byte UDP header; the IPv6 header is outside the payload length"
         : "65535 − 20-byte IP header − 8-byte UDP header"
     }), ${max.receivedWhole ? "received whole" : "NOT received whole"}`,
+    { part: "max", max: max.max, receivedWhole: max.receivedWhole },
   );
-  printLine(`  ${max.max + 1} bytes → ${max.errorCode}: ${max.errorForOneMore}`);
+  printLine(`  ${max.max + 1} bytes → ${max.errorCode}: ${max.errorForOneMore}`, {
+    part: "max",
+    errorCode: max.errorCode,
+    error: max.errorForOneMore,
+  });
   if (!ipv6) {
     printLine(
       `  512 bytes is the seeds' "stable" size: every IPv4 host must accept a 576-byte datagram`,

@@ -10,13 +10,52 @@
 import { parseCli, runMain } from "../../tcp/cli.ts";
 import type { BenchContext, BenchRow, BenchSuite } from "./_bench.ts";
 import { formatRatio, formatValue } from "./_bench.ts";
+import { barChartSvg, type BarRow } from "../../tcp/svg.ts";
 
-const USAGE = `Usage: deno task bench [SUITE…] [--quick] [--list]
+/** The ratio `formatRatio` prints, as a number (undefined without a reference). */
+export function ratioOf(row: BenchRow): number | undefined {
+  if (row.ours === undefined || row.reference === undefined || row.reference === 0) {
+    return undefined;
+  }
+  return row.lowerIsBetter ? row.reference / row.ours : row.ours / row.reference;
+}
+
+/** The ratio a target like `≥ 1.5×` asks for; undefined for absolute targets (`≤ 120 MB`). */
+export function targetRatio(target: string | undefined): number | undefined {
+  const m = /([\d.]+)\s*×/.exec(target ?? "");
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The bar chart rows: one per benchmark row that has a ratio. */
+export function chartRows(rows: BenchRow[]): BarRow[] {
+  const bars: BarRow[] = [];
+  for (const row of rows) {
+    const value = ratioOf(row);
+    if (value === undefined || row.skipped) continue;
+    const target = targetRatio(row.target);
+    bars.push({
+      label: `${row.capability}: ${row.metric}`,
+      value,
+      ...(target === undefined ? {} : { target }),
+    });
+  }
+  return bars;
+}
+
+/** The SVG `--svg` writes: netlab ÷ reference for every row with a ratio. */
+export function renderChart(rows: BenchRow[]): string {
+  return barChartSvg(chartRows(rows), {
+    title: "netlab vs reference (ratio, higher is better; tick = target)",
+  });
+}
+
+const USAGE = `Usage: deno task bench [SUITE…] [--quick] [--list] [--svg FILE]
 
 Runs the side-by-side benchmarks in tests/bench/suites/ and prints a ratio table.
   SUITE     only these suites (file names without .ts, e.g. tcp udp)
   --quick   smaller loads (a smoke run, numbers not for README)
-  --list    list the suites and exit`;
+  --list    list the suites and exit
+  --svg FILE  also write the ratio column as an SVG bar chart (one bar per row with a ratio)`;
 
 async function loadSuites(): Promise<BenchSuite[]> {
   const dir = new URL("./suites/", import.meta.url);
@@ -60,6 +99,7 @@ async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
     quick: { type: "boolean" },
     list: { type: "boolean" },
+    svg: { type: "string" },
   });
   const suites = await loadSuites();
   if (values.list) {
@@ -95,6 +135,10 @@ async function main(args: string[]): Promise<number> {
     console.error(`  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
   console.log(renderTable(rows));
+  if (values.svg) {
+    await Deno.writeTextFile(values.svg, renderChart(rows));
+    console.error(`wrote the ratio chart to ${values.svg} (${chartRows(rows).length} bars)`);
+  }
   return 0;
 }
 
