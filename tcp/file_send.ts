@@ -7,6 +7,9 @@
  * (name, size, SHA-256) plus exactly `size` bytes, several clients are served at once, and the
  * receiver's ack for each file is logged. `--seed-protocol` speaks the seed's own protocol to the
  * tutorial's Python client (with a warning: it cannot tell a `##` chunk from the end marker).
+ * Clients are numbered (`client #N`); Ctrl-C prints `served N clients, M files, B bytes`.
+ * `--resume` offers each receiver to continue a cut file (`file_recv.ts --resume`); `--json`
+ * prints NDJSON events, `--explain` annotates every header and ack frame.
  *
  *   deno task file:send photo.jpg notes.txt --port 8888
  *   deno run --allow-net --allow-read tcp/file_send.ts photo.jpg --port 0 --once
@@ -32,8 +35,10 @@ import { SEED_ACK, SEED_PROTOCOL_WARNING, UnsafeNameError } from "./file_protoco
 import {
   connectOrExplain,
   describeError,
+  explainWire,
   listenOrExplain,
   OfferedFile,
+  progressEvents,
   sendFiles,
   sendSeedProtocol,
   type SentFile,
@@ -53,8 +58,11 @@ Options:
   --once            serve one client, then exit (exit 1 if it did not get every file)
   --to HOST:PORT    upload instead: connect to 'file_recv.ts --listen' and send
   --seed-protocol   seed 003's protocol (name, 1024-byte chunks, "##", ack 接收完成), one FILE
+  --resume          offer resume: each receiver says how many bytes it already holds and gets
+                    the rest (for 'file_recv.ts' of this version; older receivers would hang)
   --timeout S       drop a client when nothing moves for S seconds (default 30)
-  --json            newline-delimited JSON events
+  --json            newline-delimited JSON events (listening, connected, sent, progress, ...)
+  --explain         annotate every header/ack frame sent and received
   --quiet           only the listening line and errors
   -h, --help        this help`;
 
@@ -96,6 +104,22 @@ function rate(bytes: number, ms: number): string {
   return ms > 0 ? `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s` : "-";
 }
 
+/** What the sender has served since it started (the Ctrl-C summary). */
+export interface ServedTotals {
+  clients: number;
+  /** Files the receivers accepted. */
+  files: number;
+  /** File body bytes written to the wire (a resumed file counts only the rest). */
+  bytes: number;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** `served 3 clients, 5 files, 1048576 bytes`. */
+export function formatServed({ clients, files, bytes }: ServedTotals): string {
+  return `served ${plural(clients, "client")}, ${plural(files, "file")}, ${plural(bytes, "byte")}`;
+}
+
 /** Logs one file's outcome; returns whether the receiver accepted it. */
 function reportSent(reporter: Reporter, peer: string, sent: SentFile): boolean {
   const fields = {
@@ -104,30 +128,46 @@ function reportSent(reporter: Reporter, peer: string, sent: SentFile): boolean {
     size: sent.size,
     sha256: sent.sha256,
     ms: sent.elapsedMs,
+    bytes: sent.bytesSent,
+    resumedFrom: sent.resumedFrom,
   };
   if (!sent.ack.ok) {
-    reporter.warn(`${peer}: refused ${sent.name}: ${sent.ack.error}`, "refused", {
+    reporter.warn(`${peer}: refused ${sent.name}: ${sent.ack.error}`, "error", {
       ...fields,
       error: sent.ack.error,
+      refused: true,
     });
     return false;
   }
   if (sent.ack.sha256 !== sent.sha256) {
     reporter.warn(
       `${peer}: ${sent.name} acked with a different sha256 ${sent.ack.sha256}`,
-      "mismatch",
-      fields,
+      "error",
+      { ...fields, error: "acked with a different sha256", ackSha256: sent.ack.sha256 },
     );
     return false;
   }
+  const resumed = sent.resumedFrom > 0
+    ? `; resumed at ${sent.resumedFrom}, ${formatBytes(sent.bytesSent)} sent`
+    : "";
   reporter.info(
-    `${peer}: sent ${sent.name} (${formatBytes(sent.size)}) in ${
+    `${peer}: sent ${sent.name} (${formatBytes(sent.size)}${resumed}) in ${
       (sent.elapsedMs / 1000).toFixed(3)
-    } s, ${rate(sent.size, sent.elapsedMs)}: ack ok sha256 ${sent.ack.sha256}`,
+    } s, ${rate(sent.bytesSent, sent.elapsedMs)}: ack ok sha256 ${sent.ack.sha256}`,
     "sent",
     fields,
   );
   return true;
+}
+
+interface SessionOptions extends TransferOptions {
+  seed: boolean;
+  resume: boolean;
+  json: boolean;
+  /** Counts accepted files and body bytes (shared by every session). */
+  totals: ServedTotals;
+  /** `client #N` (listening mode). */
+  client?: number;
 }
 
 /** One client's session in either protocol; logs everything, returns success, never throws. */
@@ -135,39 +175,65 @@ async function session(
   conn: Deno.Conn,
   files: OfferedFile[],
   reporter: Reporter,
-  options: TransferOptions & { seed: boolean },
+  options: SessionOptions,
 ): Promise<boolean> {
   const peer = formatAddr(conn.remoteAddr);
-  reporter.info(`${peer}: connected`, "connect", { peer });
+  const { totals, client } = options;
+  reporter.info(
+    `${peer}: connected${client === undefined ? "" : ` (client #${client})`}`,
+    "connected",
+    { peer, client },
+  );
+  const transfer: TransferOptions = {
+    idleTimeoutMs: options.idleTimeoutMs,
+    signal: options.signal,
+    progress: options.json ? progressEvents(reporter, { peer }) : options.progress,
+    wire: explainWire(reporter, peer),
+  };
   try {
     if (options.seed) {
-      const { summary, ack } = await sendSeedProtocol(conn, files[0], options);
+      const { summary, ack } = await sendSeedProtocol(conn, files[0], transfer);
       const ok = ack === SEED_ACK;
       const text = `${peer}: sent ${summary.name} (${formatBytes(summary.size)}), ack ${
         JSON.stringify(ack)
       }`;
-      if (ok) reporter.info(text, "sent", { peer, ...summary, ack });
-      else reporter.warn(`${text}: expected "${SEED_ACK}"`, "refused", { peer, ...summary, ack });
+      if (ok) {
+        totals.files++;
+        totals.bytes += summary.size;
+        reporter.info(text, "sent", { peer, ...summary, bytes: summary.size, ack });
+      } else {
+        reporter.warn(`${text}: expected "${SEED_ACK}"`, "error", {
+          peer,
+          ...summary,
+          ack,
+          error: `expected ack "${SEED_ACK}"`,
+        });
+      }
+      reporter.info(`${peer}: done`, "disconnected", { peer, client });
       return ok;
     }
     let ok = true;
     const sent = await sendFiles(conn, files, {
-      ...options,
+      ...transfer,
+      resume: options.resume,
       onFile: (file) => {
-        ok = reportSent(reporter, peer, file) && ok;
+        totals.bytes += file.bytesSent;
+        const accepted = reportSent(reporter, peer, file);
+        if (accepted) totals.files++;
+        ok = accepted && ok;
       },
     });
+    const accepted = sent.filter((f) => f.ack.ok).length;
     reporter.info(
-      `${peer}: done, ${sent.filter((f) => f.ack.ok).length} of ${files.length} files accepted`,
-      "done",
-      {
-        peer,
-      },
+      `${peer}: done, ${accepted} of ${files.length} files accepted`,
+      "disconnected",
+      { peer, client, accepted, files: files.length },
     );
     return ok;
   } catch (error) {
     reporter.warn(`${peer}: failed: ${describeError(error)}`, "error", {
       peer,
+      client,
       error: describeError(error),
     });
     return false;
@@ -182,8 +248,10 @@ export async function main(args: string[]): Promise<number> {
     once: { type: "boolean" },
     to: { type: "string" },
     "seed-protocol": { type: "boolean" },
+    resume: { type: "boolean" },
     timeout: { type: "string" },
     json: { type: "boolean" },
+    explain: { type: "boolean" },
     quiet: { type: "boolean" },
   });
   const port = parsePort(values.port, 8888);
@@ -195,16 +263,27 @@ export async function main(args: string[]): Promise<number> {
   if (seed && positionals.length > 1) {
     throw new UsageError("--seed-protocol sends exactly one FILE per connection");
   }
+  const resume = values.resume ?? false;
+  if (seed && resume) {
+    throw new UsageError("--resume cannot be combined with --seed-protocol (it has no sizes)");
+  }
+  const json = values.json ?? false;
   const idleTimeoutMs = parseCount(values.timeout, 30, "--timeout", { max: 86_400 }) * 1000;
   const files = await offeredFiles(positionals);
-  const reporter = createReporter("tcp/file_send", { json: values.json, quiet: values.quiet });
-  if (seed) reporter.warn(SEED_PROTOCOL_WARNING, "warning");
+  const reporter = createReporter("tcp/file_send", {
+    json,
+    quiet: values.quiet,
+    explain: values.explain,
+  });
+  if (seed) reporter.warn(SEED_PROTOCOL_WARNING, "log", { level: "warning" });
   using signal = interruptSignal();
+  const totals: ServedTotals = { clients: 0, files: 0, bytes: 0 };
+  const common = { seed, resume, json, totals, idleTimeoutMs, signal };
 
   if (target) {
     const conn = await connectOrExplain(target.hostname, target.port);
-    const progress = values.json ? undefined : createProgressBar;
-    const ok = await session(conn, files, reporter, { seed, idleTimeoutMs, signal, progress });
+    const progress = json ? undefined : createProgressBar;
+    const ok = await session(conn, files, reporter, { ...common, progress });
     if (signal.aborted) throw signal.reason;
     return ok ? 0 : 1;
   }
@@ -212,7 +291,7 @@ export async function main(args: string[]): Promise<number> {
   const listener = listenOrExplain(values.host ?? "127.0.0.1", port);
   const address = formatAddr(listener.addr);
   // The listening line is printed even with --quiet: tools and tests wait for it.
-  createReporter("tcp/file_send", { json: values.json }).info(
+  createReporter("tcp/file_send", { json }).info(
     listeningLine(listener.addr),
     "listening",
     { address },
@@ -222,20 +301,22 @@ export async function main(args: string[]): Promise<number> {
     (summaries) =>
       reporter.info(
         `ready: ${summaries.map((s) => `${s.name} (${formatBytes(s.size)})`).join(", ")}`,
-        "ready",
+        "log",
         { files: summaries },
       ),
-    (error) => reporter.warn(`cannot read files: ${describeError(error)}`, "error"),
+    (error) =>
+      reporter.warn(`cannot read files: ${describeError(error)}`, "error", {
+        error: describeError(error),
+      }),
   );
   const ok = await serveConnections(
     listener,
-    (conn) => session(conn, files, reporter, { seed, idleTimeoutMs, signal }),
+    (conn) => session(conn, files, reporter, { ...common, client: ++totals.clients }),
     { signal, once: values.once },
   );
-  if (signal.aborted) {
-    reporter.info(`stopped listening on ${address}`, "stopped");
-    return 0;
-  }
+  if (signal.aborted) reporter.info(`stopped listening on ${address}`, "log", { address });
+  reporter.info(formatServed(totals), "stats", { ...totals });
+  if (signal.aborted) return 0;
   return ok ? 0 : 1;
 }
 

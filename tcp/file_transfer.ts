@@ -12,34 +12,48 @@
  * SHA-256 match does the temporary file get its final name (a hard link, which cannot
  * overwrite, or a rename with `--force`); any failure removes it.
  *
+ * Resume (`tcp/file_protocol.ts` has the handshake): a sender with `resume` offers it in each
+ * header and waits for the receiver's `{"resume": OFFSET}` (or an error ack: no body), then sends
+ * from OFFSET. A receiver with `resume` keeps its partial file under a name derived from the
+ * file's name and digest (`.NAME.netlab-partial-<16 hex>`) when a transfer is cut; next time it
+ * hashes the bytes already there (streamed) and asks only for the rest, so the digest check at
+ * the end still covers the whole file. A partial longer than announced starts over; a digest
+ * mismatch removes the partial, so a wrong file never gets the final name.
+ *
  * Every connection has an idle deadline: if no byte moves for `idleTimeoutMs`, or the caller's
  * signal aborts, the connection is closed and the pending read or write fails with that reason.
  * The functions here own the connection they are given and close it when they return.
  */
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
-import { decodeLengthPrefixed, FrameTooLargeError } from "./framing.ts";
+import { decodeLengthPrefixed, encodeLengthPrefixed, FrameTooLargeError } from "./framing.ts";
 import {
   type Ack,
   checkSafeName,
   decodeAck,
   decodeHeader,
+  decodeResumeAnswer,
+  describeFrame,
   encodeAck,
   encodeEndHeader,
   encodeFileHeader,
+  encodeResume,
   FileProtocolError,
   HEADER_FRAMING,
   isSeedEndMarker,
   MAX_HEADER_FRAME_SIZE,
   pathInside,
   quoteName,
+  resumablePartialName,
   SEED_ACK,
   SEED_CHUNK_SIZE,
   UnsafeNameError,
 } from "./file_protocol.ts";
 import { CliError, formatHostPort } from "./cli.ts";
 import { writeAll } from "./io.ts";
-import type { ProgressBar } from "./progress.ts";
+import { createEventProgress, type ProgressBar } from "./progress.ts";
+import { explainBytes } from "./explain.ts";
+import type { Reporter } from "./report.ts";
 
 /** Read/write chunk size for file bodies: large enough for full speed, small enough for RSS. */
 export const CHUNK_SIZE = 1024 * 1024;
@@ -58,6 +72,17 @@ export class TransferError extends Error {
 /** Starts a progress bar for one file (`createProgressBar` from `tcp/progress.ts`). */
 export type ProgressFactory = (label: string, total: number | undefined) => ProgressBar;
 
+/**
+ * What crossed the wire, for `--explain`: a whole header/ack/resume frame (length prefix
+ * included), or a file body (only its size: bodies are never dumped).
+ */
+export type WireEvent =
+  | { direction: "sent" | "received"; frame: Uint8Array }
+  | {
+    direction: "sent" | "received";
+    body: { name: string; bytes: number; offset: number; size: number };
+  };
+
 /** Options shared by every transfer function. */
 export interface TransferOptions {
   /** Drop the connection when no byte moves for this long (ms). Default 30 s. */
@@ -66,6 +91,30 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** Shows a progress bar per file. */
   progress?: ProgressFactory;
+  /** Sees every frame and body (per frame, never per chunk); only set under `--explain`. */
+  wire?: (event: WireEvent) => void;
+}
+
+/** Writes one frame, showing it to `wire` first. */
+async function writeFrame(
+  conn: Deno.Conn,
+  frame: Uint8Array,
+  wire: TransferOptions["wire"],
+): Promise<void> {
+  wire?.({ direction: "sent", frame });
+  await writeAll(conn, frame);
+}
+
+/** Reads one frame's payload, showing the whole frame to `wire`. */
+async function readFrame(
+  reader: WireReader,
+  wire: TransferOptions["wire"],
+): Promise<Uint8Array | null> {
+  const payload = await reader.readFrame();
+  if (payload && wire) {
+    wire({ direction: "received", frame: encodeLengthPrefixed(payload, HEADER_FRAMING) });
+  }
+  return payload;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,12 +381,21 @@ export class OfferedFile {
 export interface SentFile extends FileSummary {
   ack: Ack;
   elapsedMs: number;
+  /** Where the body started (the receiver already held this many bytes; 0 without resume). */
+  resumedFrom: number;
+  /** Body bytes actually sent (`size - resumedFrom`, or 0 when refused before the body). */
+  bytesSent: number;
 }
 
 /** Options for `sendFiles`. */
 export interface SendOptions extends TransferOptions {
   /** Called after each file's ack. */
   onFile?: (sent: SentFile) => void;
+  /**
+   * Offer resume in every header and wait for the receiver's answer before each body. Only for
+   * receivers that speak the handshake: one that does not would wait for the body forever.
+   */
+  resume?: boolean;
 }
 
 /**
@@ -350,11 +408,13 @@ async function sendBody(
   summary: FileSummary,
   path: string,
   progress: ProgressBar | undefined,
+  offset = 0,
 ): Promise<void> {
   using file = await Deno.open(path, { read: true });
+  if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
   const buffers = [new Uint8Array(CHUNK_SIZE), new Uint8Array(CHUNK_SIZE)];
   let inFlight: Promise<void> | undefined;
-  let sent = 0;
+  let sent = offset;
   try {
     for (let turn = 0; sent < summary.size; turn ^= 1) {
       const buffer = buffers[turn];
@@ -392,30 +452,63 @@ export async function sendFiles(
     options.signal,
   );
   const reader = new WireReader(conn, guard);
+  const { wire } = options;
   const results: SentFile[] = [];
+  const done = (sent: SentFile) => {
+    results.push(sent);
+    options.onFile?.(sent);
+  };
   try {
     for (const file of files) {
       const summary = await file.describe();
       guard.kick();
       const started = performance.now();
-      await writeAll(conn, encodeFileHeader(summary));
+      const header = options.resume ? { ...summary, resume: true as const } : summary;
+      await writeFrame(conn, encodeFileHeader(header), wire);
+      let offset = 0;
+      if (options.resume) {
+        const payload = await readFrame(reader, wire);
+        if (payload === null) {
+          throw new TransferError(
+            `receiver closed the connection before answering the resume offer for ${
+              quoteName(summary.name)
+            }`,
+          );
+        }
+        const answer = decodeResumeAnswer(payload, summary.size);
+        if (answer.type === "refused") {
+          const elapsedMs = performance.now() - started;
+          const ack: Ack = { ok: false, error: answer.error };
+          done({ ...summary, ack, elapsedMs, resumedFrom: 0, bytesSent: 0 });
+          continue;
+        }
+        offset = answer.offset;
+      }
+      wire?.({
+        direction: "sent",
+        body: { name: summary.name, bytes: summary.size - offset, offset, size: summary.size },
+      });
       const progress = options.progress?.(summary.name, summary.size);
       try {
-        await sendBody(conn, guard, summary, file.path, progress);
+        await sendBody(conn, guard, summary, file.path, progress, offset);
       } finally {
         progress?.finish();
       }
-      const frame = await reader.readFrame();
+      const frame = await readFrame(reader, wire);
       if (frame === null) {
         throw new TransferError(
           `receiver closed the connection before acknowledging ${quoteName(summary.name)}`,
         );
       }
-      const sent = { ...summary, ack: decodeAck(frame), elapsedMs: performance.now() - started };
-      results.push(sent);
-      options.onFile?.(sent);
+      done({
+        ...summary,
+        ack: decodeAck(frame),
+        elapsedMs: performance.now() - started,
+        resumedFrom: offset,
+        bytesSent: summary.size - offset,
+      });
     }
-    await writeAll(conn, encodeEndHeader());
+    await writeFrame(conn, encodeEndHeader(), wire);
     return results;
   } catch (error) {
     throw guard.explain(error);
@@ -430,6 +523,8 @@ export interface ReceivedFile extends FileSummary {
   /** Where it was saved (DEST joined with the name). */
   path: string;
   elapsedMs: number;
+  /** Bytes that were already in the partial file (resume); 0 for a whole transfer. */
+  resumedFrom: number;
 }
 
 /** A file the receiver refused (unsafe name, exists, digest mismatch); the session went on. */
@@ -438,14 +533,33 @@ export interface RefusedFile {
   error: string;
 }
 
+/** What the receiver decided about a resumable partial file before the body. */
+export interface ResumeNote {
+  name: string;
+  size: number;
+  /** Bytes kept and hashed; the body starts here. */
+  offset: number;
+  /** The partial file's path. */
+  path: string;
+  /** Why it did not resume (when `offset` is 0 though a partial existed), for humans. */
+  note?: string;
+}
+
 /** Options for `receiveFiles`. */
 export interface ReceiveOptions extends TransferOptions {
   /** Destination folder (must exist). Default `.`. */
   dir?: string;
   /** Replace an existing file of the same name. */
   force?: boolean;
+  /**
+   * Keep a cut file's bytes in `.NAME.netlab-partial-<16 hex>` and, when the sender offers
+   * resume, continue from them (their digest is part of the final check).
+   */
+  resume?: boolean;
   onFile?: (file: ReceivedFile) => void;
   onRefused?: (file: RefusedFile) => void;
+  /** Called before each body when `resume` is on. */
+  onResume?: (note: ResumeNote) => void;
 }
 
 /** What one receiving session produced. */
@@ -478,16 +592,19 @@ async function removeQuietly(path: string): Promise<void> {
 
 /**
  * A temporary file in DEST that becomes `target` only through `commit`. Disposing it removes
- * whatever was not committed.
+ * whatever was not committed — unless it is resumable, then a cut transfer's bytes stay for the
+ * next run.
  */
 class PartialFile implements AsyncDisposable {
   readonly path: string;
   #file: Deno.FsFile | undefined;
   #committed = false;
+  #keep: boolean;
 
-  private constructor(file: Deno.FsFile, path: string) {
+  private constructor(file: Deno.FsFile, path: string, keep: boolean) {
     this.path = path;
     this.#file = file;
+    this.#keep = keep;
   }
 
   static async create(dir: string): Promise<PartialFile> {
@@ -497,7 +614,65 @@ class PartialFile implements AsyncDisposable {
     ).join("");
     const path = posix.join(dir, `${PARTIAL_PREFIX}${random}`);
     const file = await Deno.open(path, { write: true, createNew: true });
-    return new PartialFile(file, path);
+    return new PartialFile(file, path, false);
+  }
+
+  /**
+   * Opens (or creates) the resumable partial file for one announced file. With `useBytes`, the
+   * bytes already in it are fed to `hash` (streamed in `CHUNK_SIZE` pieces, `kick`ed per piece)
+   * and writing continues after them; otherwise, or if it holds more than `size` bytes, it is
+   * emptied. A path that is not a regular file (a symlink planted there) is refused.
+   */
+  static async openResumable(
+    dir: string,
+    header: FileSummary,
+    useBytes: boolean,
+    hash: ReturnType<typeof createHash>,
+    kick: () => void,
+  ): Promise<{ partial: PartialFile; offset: number; note?: string }> {
+    const path = posix.join(dir, resumablePartialName(header.name, header.sha256));
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = await Deno.lstat(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    if (!info) {
+      const file = await Deno.open(path, { write: true, createNew: true });
+      return { partial: new PartialFile(file, path, true), offset: 0 };
+    }
+    if (!info.isFile) {
+      throw new TransferError(`${JSON.stringify(path)} is not a regular file: remove it and retry`);
+    }
+    const file = await Deno.open(path, { read: true, write: true });
+    const partial = new PartialFile(file, path, true);
+    let note: string | undefined;
+    if (info.size > header.size) {
+      note = `partial file holds ${info.size} bytes, more than the ${header.size} announced: ` +
+        "starting over";
+    } else if (!useBytes && info.size > 0) {
+      note = "the sender does not offer resume (start it with --resume): starting over";
+    }
+    if (note !== undefined || !useBytes || info.size === 0) {
+      await file.truncate(0);
+      return { partial, offset: 0, note };
+    }
+    try {
+      const buffer = new Uint8Array(CHUNK_SIZE);
+      let offset = 0;
+      while (offset < info.size) {
+        const got = await file.read(buffer.subarray(0, Math.min(CHUNK_SIZE, info.size - offset)));
+        if (got === null) break;
+        hash.update(buffer.subarray(0, got));
+        offset += got;
+        kick();
+      }
+      await file.seek(offset, Deno.SeekMode.Start);
+      return { partial, offset };
+    } catch (error) {
+      file.close();
+      throw error;
+    }
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -507,6 +682,11 @@ class PartialFile implements AsyncDisposable {
   #closeFile(): void {
     this.#file?.close();
     this.#file = undefined;
+  }
+
+  /** Removes it even if resumable (its bytes proved wrong). */
+  discard(): void {
+    this.#keep = false;
   }
 
   /**
@@ -535,7 +715,7 @@ class PartialFile implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.#closeFile();
-    if (!this.#committed) await removeQuietly(this.path);
+    if (!this.#committed && !this.#keep) await removeQuietly(this.path);
   }
 }
 
@@ -543,13 +723,14 @@ class PartialFile implements AsyncDisposable {
  * Receives files in the netlab wire format into `options.dir` until the end frame, acking each.
  * Refused files (unsafe or existing name, digest mismatch) are acked with an error and the
  * session goes on; a broken stream throws `TransferError`/`FileProtocolError` and leaves no
- * partial file behind. Closes `conn`.
+ * partial file behind (with `resume`: the resumable partial stays). Closes `conn`.
  */
 export async function receiveFiles(
   conn: Deno.Conn,
   options: ReceiveOptions = {},
 ): Promise<ReceiveResult> {
   const dir = options.dir ?? ".";
+  const { wire } = options;
   using guard = new ConnGuard(
     conn,
     options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
@@ -560,17 +741,18 @@ export async function receiveFiles(
   const refuse = async (name: string, error: string) => {
     result.refused.push({ name, error });
     options.onRefused?.({ name, error });
-    await writeAll(conn, encodeAck({ ok: false, error }));
+    await writeFrame(conn, encodeAck({ ok: false, error }), wire);
   };
   try {
     while (true) {
-      const frame = await reader.readFrame();
+      const frame = await readFrame(reader, wire);
       if (frame === null) {
         throw new TransferError("connection closed before the end-of-files frame");
       }
       const header = decodeHeader(frame);
       if (header.type === "end") return result;
       const { name, size, sha256 } = header;
+      const offered = header.resume === true;
       const started = performance.now();
 
       let target: string | undefined;
@@ -585,19 +767,38 @@ export async function receiveFiles(
         refusal = alreadyExists(name, dir);
       }
       if (refusal !== undefined || target === undefined) {
-        // Skip the body without storing it, so the next header is read in step.
-        const skipped = await reader.readBody(size);
-        if (skipped < size) throw shortBody(name, skipped, size);
+        if (!offered) {
+          // Skip the body without storing it, so the next header is read in step.
+          const skipped = await reader.readBody(size);
+          if (skipped < size) throw shortBody(name, skipped, size);
+        } // else: the error ack answers the offer, and no body follows.
         await refuse(name, refusal ?? "refused");
         continue;
       }
 
-      await using partial = await PartialFile.create(dir);
       const hash = createHash("sha256");
+      let offset = 0;
+      let partial: PartialFile;
+      if (options.resume) {
+        const opened = await PartialFile.openResumable(
+          dir,
+          header,
+          offered,
+          hash,
+          () => guard.kick(),
+        );
+        ({ partial, offset } = opened);
+        options.onResume?.({ name, size, offset, path: partial.path, note: opened.note });
+      } else {
+        partial = await PartialFile.create(dir);
+      }
+      await using _partial = partial;
+      if (offered) await writeFrame(conn, encodeResume(offset), wire);
+      wire?.({ direction: "received", body: { name, bytes: size - offset, offset, size } });
       const progress = options.progress?.(name, size);
-      let received = 0;
+      let received = offset;
       try {
-        await reader.readBody(size, {
+        await reader.readBody(size - offset, {
           inspect: (chunk) => {
             hash.update(chunk);
             received += chunk.length;
@@ -608,12 +809,27 @@ export async function receiveFiles(
       } finally {
         progress?.finish();
       }
-      if (received < size) throw shortBody(name, received, size);
+      if (received < size) {
+        throw options.resume
+          ? new TransferError(
+            `connection closed after ${received} of ${size} bytes of ${quoteName(name)}: kept in ${
+              JSON.stringify(partial.path)
+            }, run again with --resume to continue`,
+          )
+          : shortBody(name, received, size);
+      }
       const digest = hash.digest("hex");
       if (digest !== sha256) {
+        partial.discard();
+        const kept = offset > 0
+          ? ` (the first ${offset} bytes came from the partial file, now removed: ` +
+            "run again to transfer it from the start)"
+          : "";
         await refuse(
           name,
-          `SHA-256 mismatch for ${quoteName(name)}: received ${digest}, header announced ${sha256}`,
+          `SHA-256 mismatch for ${
+            quoteName(name)
+          }: received ${digest}, header announced ${sha256}${kept}`,
         );
         continue;
       }
@@ -624,10 +840,17 @@ export async function receiveFiles(
         await refuse(name, alreadyExists(name, dir));
         continue;
       }
-      const file = { name, size, sha256, path: target, elapsedMs: performance.now() - started };
+      const file = {
+        name,
+        size,
+        sha256,
+        path: target,
+        elapsedMs: performance.now() - started,
+        resumedFrom: offset,
+      };
       result.received.push(file);
       options.onFile?.(file);
-      await writeAll(conn, encodeAck({ ok: true, sha256: digest }));
+      await writeFrame(conn, encodeAck({ ok: true, sha256: digest }), wire);
     }
   } catch (error) {
     throw guard.explain(error);
@@ -767,6 +990,7 @@ export async function receiveSeedProtocol(
       sha256: hash.digest("hex"),
       path: target,
       elapsedMs: performance.now() - started,
+      resumedFrom: 0,
     };
   } catch (error) {
     throw guard.explain(error);
@@ -828,6 +1052,60 @@ export async function serveConnections(
     await Promise.all(sessions);
   }
   return allOk;
+}
+
+/**
+ * The `--explain` view of the wire for one peer: each frame annotated by `describeFrame`, each
+ * body as one line (its size, never its bytes). `undefined` unless the reporter is explaining,
+ * so nothing is built otherwise.
+ */
+export function explainWire(
+  reporter: Reporter,
+  peer: string,
+): ((event: WireEvent) => void) | undefined {
+  if (!reporter.explaining) return undefined;
+  return (event) => {
+    const toFrom = event.direction === "sent" ? `sent to ${peer}` : `received from ${peer}`;
+    if ("frame" in event) {
+      const { frame } = event;
+      reporter.explain(
+        explainBytes(frame, describeFrame(frame), {
+          title: `frame ${toFrom}, ${frame.length} bytes`,
+        }),
+        { peer, direction: event.direction, bytes: frame.length },
+      );
+      return;
+    }
+    const { name, bytes, offset, size } = event.body;
+    const range = bytes === 0
+      ? "no bytes"
+      : `bytes ${offset}…${size - 1} of ${size}${offset > 0 ? ` (resumed at ${offset})` : ""}`;
+    reporter.explain(
+      `body ${toFrom}: ${bytes} raw bytes of ${quoteName(name)}, ${range} — ` +
+        "the file itself, not framed and not shown",
+      { peer, direction: event.direction, name, bytes, offset, size },
+    );
+  };
+}
+
+/** `--json` progress: a `progress` event at most ~2/s per file, with `fields` added. */
+export function progressEvents(
+  reporter: Reporter,
+  fields: Record<string, unknown>,
+): ProgressFactory {
+  return (label, total) =>
+    createEventProgress(
+      label,
+      total,
+      ({ done, elapsedMs, text }) =>
+        reporter.info(text, "progress", {
+          ...fields,
+          name: label,
+          bytes: done,
+          size: total,
+          ms: Math.round(elapsedMs),
+        }),
+    );
 }
 
 /** Binds a TCP listener, turning the two common failures into one clear line. */

@@ -117,3 +117,57 @@ export function createProgressBar(
     },
   };
 }
+
+/** `--json` progress events at most this often (ms): ~2/s keeps an event stream readable. */
+export const PROGRESS_EVENT_INTERVAL_MS = 500;
+
+/** One progress sample for a `--json` `progress` event. */
+export interface ProgressSample {
+  label: string;
+  done: number;
+  total: number | undefined;
+  elapsedMs: number;
+  /** `formatProgress`'s line for the same state (the event's `text`). */
+  text: string;
+}
+
+/** Options for `createEventProgress`. */
+export interface EventProgressOptions {
+  /** Minimum time between samples (default `PROGRESS_EVENT_INTERVAL_MS`). */
+  intervalMs?: number;
+  /** The clock (tests pass a fake one). */
+  now?: () => number;
+}
+
+/**
+ * A progress "bar" for `--json`: instead of drawing, calls `emit` with a sample at most every
+ * `intervalMs` (the first after one interval, so short transfers emit none). `finish` emits
+ * nothing: the caller's result event (`saved`, `sent`) follows.
+ */
+export function createEventProgress(
+  label: string,
+  total: number | undefined,
+  emit: (sample: ProgressSample) => void,
+  options: EventProgressOptions = {},
+): ProgressBar {
+  const intervalMs = options.intervalMs ?? PROGRESS_EVENT_INTERVAL_MS;
+  const now = options.now ?? (() => performance.now());
+  const started = now();
+  let last = started;
+  return {
+    update(done) {
+      const at = now();
+      if (at - last < intervalMs) return;
+      last = at;
+      const elapsedMs = at - started;
+      emit({
+        label,
+        done,
+        total,
+        elapsedMs,
+        text: formatProgress({ label, done, total, elapsedMs }),
+      });
+    },
+    finish() {},
+  };
+}

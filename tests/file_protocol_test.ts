@@ -1,7 +1,8 @@
 /**
  * tcp/file_protocol.ts (the file-transfer wire format, pure) and tcp/progress.ts's formatting:
  * frames round-trip, decoders are strict about every field, the safe-name rule refuses every
- * traversal form, and the progress line shows bytes, percent, rate and ETA.
+ * traversal form, the resume handshake's frames and partial names, and the progress line shows
+ * bytes, percent, rate and ETA (and `--json` progress events stay at ~2/s).
  */
 import assert from "node:assert/strict";
 import { decodeLengthPrefixed, FrameTooLargeError, LengthPrefixDecoder } from "../tcp/framing.ts";
@@ -9,17 +10,27 @@ import {
   checkSafeName,
   decodeAck,
   decodeHeader,
+  decodeResumeAnswer,
   encodeAck,
   encodeEndHeader,
   encodeFileHeader,
+  encodeResume,
   FileProtocolError,
   HEADER_FRAMING,
   isSeedEndMarker,
   MAX_HEADER_FRAME_SIZE,
+  MAX_NAME_BYTES,
   pathInside,
+  resumablePartialName,
   UnsafeNameError,
 } from "../tcp/file_protocol.ts";
-import { formatBytes, formatDuration, formatProgress } from "../tcp/progress.ts";
+import {
+  createEventProgress,
+  formatBytes,
+  formatDuration,
+  formatProgress,
+  type ProgressSample,
+} from "../tcp/progress.ts";
 
 const encoder = new TextEncoder();
 const json = (value: unknown) => encoder.encode(JSON.stringify(value));
@@ -225,4 +236,105 @@ Deno.test("formatProgress shows bytes, percent, rate and ETA", () => {
     formatProgress({ label: "seed", done: 2048, elapsedMs: 1000 }),
     "seed  2.00 KiB  2.00 KiB/s",
   );
+});
+
+Deno.test("resume offer: the header gains exactly one key, and only when offered", () => {
+  const plain = new TextDecoder().decode(
+    payloadOf(encodeFileHeader({ name: "a", size: 3, sha256: SHA })),
+  );
+  assert.equal(plain.includes("resume"), false); // the fixed format is byte-identical
+  const offered = encodeFileHeader({ name: "a", size: 3, sha256: SHA, resume: true });
+  assert.equal(
+    new TextDecoder().decode(payloadOf(offered)),
+    `{"name":"a","size":3,"sha256":"${SHA}","resume":true}`,
+  );
+  assert.deepEqual(decodeHeader(payloadOf(offered)), {
+    type: "file",
+    name: "a",
+    size: 3,
+    sha256: SHA,
+    resume: true,
+  });
+  // `false` means no offer; anything else is a protocol error (the key is no longer unknown).
+  assert.equal(
+    "resume" in decodeHeader(json({ name: "a", size: 1, sha256: SHA, resume: false })),
+    false,
+  );
+  assert.throws(
+    () => decodeHeader(json({ name: "a", size: 1, sha256: SHA, resume: 1 })),
+    /"resume" must be true or false/,
+  );
+});
+
+Deno.test("resume answer: {resume: OFFSET} within the size, or an error ack", () => {
+  assert.equal(new TextDecoder().decode(payloadOf(encodeResume(1234))), `{"resume":1234}`);
+  for (const offset of [0, 1, 99, 100]) {
+    assert.deepEqual(decodeResumeAnswer(payloadOf(encodeResume(offset)), 100), {
+      type: "resume",
+      offset,
+    });
+  }
+  assert.deepEqual(decodeResumeAnswer(payloadOf(encodeAck({ ok: false, error: "no" })), 100), {
+    type: "refused",
+    error: "no",
+  });
+  const bad: [unknown, RegExp][] = [
+    [{ resume: 101 }, /from 0 to 100, got 101/],
+    [{ resume: -1 }, /from 0 to 100, got -1/],
+    [{ resume: "5" }, /from 0 to 100, got "5"/],
+    [{ resume: 1.5 }, /from 0 to 100/],
+    [{ ok: true, sha256: SHA }, /expected \{"resume": OFFSET\}/],
+    [{ ok: false }, /"error" must be a string/],
+    [{}, /expected \{"resume": OFFSET\}/],
+  ];
+  for (const [value, message] of bad) {
+    assert.throws(() => decodeResumeAnswer(json(value), 100), (error: Error) => {
+      assert.ok(error instanceof FileProtocolError, String(error));
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  assert.throws(() => encodeResume(-1), RangeError);
+});
+
+Deno.test("resumablePartialName is deterministic, hidden, and fits in 255 bytes", () => {
+  const sha = "0123456789abcdef" + "f".repeat(48);
+  assert.equal(resumablePartialName("a.bin", sha), ".a.bin.netlab-partial-0123456789abcdef");
+  assert.equal(
+    resumablePartialName("a.bin", sha.toUpperCase()),
+    resumablePartialName("a.bin", sha),
+  );
+  assert.notEqual(
+    resumablePartialName("a.bin", "1" + sha.slice(1)),
+    resumablePartialName("a.bin", sha),
+  );
+  for (const name of ["a".repeat(255), "中".repeat(85), "x" + "😀".repeat(63)]) {
+    const partial = resumablePartialName(name, sha);
+    const bytes = new TextEncoder().encode(partial).length;
+    assert.ok(bytes <= MAX_NAME_BYTES, `${bytes} bytes`);
+    assert.ok(partial.endsWith(".netlab-partial-0123456789abcdef"));
+    assert.ok(partial.isWellFormed()); // cut at whole characters
+    checkSafeName(partial);
+  }
+});
+
+Deno.test("--json progress events: at most one per interval, none for a short transfer", () => {
+  let clock = 1000;
+  const samples: ProgressSample[] = [];
+  const bar = createEventProgress("a.bin", 1000, (s) => samples.push(s), { now: () => clock });
+  for (let done = 0; done <= 1000; done += 10) {
+    bar.update(done);
+    clock += 7; // 100 updates over 700 ms
+  }
+  bar.finish();
+  assert.equal(samples.length, 1);
+  assert.equal(samples[0].label, "a.bin");
+  assert.equal(samples[0].elapsedMs, 504);
+  assert.equal(samples[0].done, 720);
+  assert.match(samples[0].text, /^a\.bin \[#+-*\] {2}72% {2}720 B \/ 1000 B/);
+  const quick: ProgressSample[] = [];
+  const short = createEventProgress("b", 5, (s) => quick.push(s), { now: () => clock });
+  short.update(5);
+  short.finish();
+  assert.deepEqual(quick, []);
 });
