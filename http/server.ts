@@ -33,6 +33,7 @@ import {
   CliError,
   formatAddr,
   interruptSignal,
+  listenTcp,
   parseCli,
   parseCount,
   parsePort,
@@ -1388,19 +1389,7 @@ export async function main(args: string[]): Promise<number> {
   if (!rootInfo?.isDirectory) throw new CliError(`Cannot serve --root "${root}": not a directory`);
   if (values.upload !== undefined) await Deno.mkdir(values.upload, { recursive: true });
 
-  let listener: Deno.Listener;
-  try {
-    listener = Deno.listen({ hostname, port, tcpBacklog: 4096 });
-  } catch (error) {
-    const where = formatAddr({ transport: "tcp", hostname, port });
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new CliError(`Cannot listen on ${where}: address already in use`);
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new CliError(`Cannot listen on ${where}: address not available`);
-    }
-    throw error;
-  }
+  const listener = listenTcp({ hostname, port, tcpBacklog: 4096 });
   const announce = createReporter("http/server", { json: values.json });
   announce.info(`listening on http://${formatAddr(listener.addr)}/`, "listening", {
     address: formatAddr(listener.addr),

@@ -163,3 +163,29 @@ export function parseHostPort(value: string, flag: string): { hostname: string; 
   }
   return { hostname: m[1] ?? m[2], port: Number(m[3]) };
 }
+
+/**
+ * `Deno.listen` for a TCP server, with the common failures as one clear line
+ * (`Cannot listen on 127.0.0.1:8080: address already in use`) instead of a stack trace.
+ */
+export function listenTcp(
+  options: { hostname: string; port: number; tcpBacklog?: number },
+): Deno.TcpListener {
+  try {
+    return Deno.listen({ transport: "tcp", ...options });
+  } catch (error) {
+    const where = formatHostPort(options.hostname, options.port);
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new CliError(`Cannot listen on ${where}: address already in use`);
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new CliError(`Cannot listen on ${where}: address not available on this machine`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new CliError(
+        `Cannot listen on ${where}: permission denied (ports below 1024 need root)`,
+      );
+    }
+    throw error;
+  }
+}

@@ -24,6 +24,7 @@ import {
   formatAddr,
   interruptSignal,
   listeningLine,
+  listenTcp,
   parseCli,
   parseCount,
   parsePort,
@@ -36,7 +37,6 @@ import {
   connectOrExplain,
   describeError,
   explainWire,
-  listenOrExplain,
   progressEvents,
   type ReceivedFile,
   receiveFiles,
@@ -227,7 +227,7 @@ export async function main(args: string[]): Promise<number> {
     return ok ? 0 : 1;
   }
 
-  const listener = listenOrExplain(host, port);
+  const listener = listenTcp({ hostname: host, port });
   const address = formatAddr(listener.addr);
   reporter.info(listeningLine(listener.addr), "listening", { address });
   const ok = await serveConnections(listener, (conn) => session(conn, reporter, options), {

@@ -23,6 +23,7 @@ import {
   formatAddr,
   interruptSignal,
   listeningLine,
+  listenTcp,
   parseCli,
   parseCount,
   parseHostPort,
@@ -36,7 +37,6 @@ import {
   connectOrExplain,
   describeError,
   explainWire,
-  listenOrExplain,
   OfferedFile,
   progressEvents,
   sendFiles,
@@ -288,7 +288,7 @@ export async function main(args: string[]): Promise<number> {
     return ok ? 0 : 1;
   }
 
-  const listener = listenOrExplain(values.host ?? "127.0.0.1", port);
+  const listener = listenTcp({ hostname: values.host ?? "127.0.0.1", port });
   const address = formatAddr(listener.addr);
   // The listening line is printed even with --quiet: tools and tests wait for it.
   createReporter("tcp/file_send", { json }).info(

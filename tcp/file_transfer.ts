@@ -1108,22 +1108,6 @@ export function progressEvents(
     );
 }
 
-/** Binds a TCP listener, turning the two common failures into one clear line. */
-export function listenOrExplain(hostname: string, port: number): Deno.Listener<Deno.TcpConn> {
-  try {
-    return Deno.listen({ hostname, port });
-  } catch (error) {
-    const where = formatHostPort(hostname, port);
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new CliError(`Cannot listen on ${where}: address already in use`);
-    }
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new CliError(`Cannot listen on ${where}: address not available on this machine`);
-    }
-    throw error;
-  }
-}
-
 /** Connects within `timeoutMs`, turning refusals and timeouts into one clear line. */
 export async function connectOrExplain(
   hostname: string,

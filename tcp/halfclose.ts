@@ -19,11 +19,10 @@
  *        (without -N, nc never half-closes and the server keeps waiting for EOF)
  */
 import {
-  CliError,
   formatAddr,
-  formatHostPort,
   interruptSignal,
   listeningLine,
+  listenTcp,
   parseCli,
   parseCount,
   parsePort,
@@ -412,20 +411,6 @@ export async function serveHalfClose(
   }
 }
 
-function listen(hostname: string, port: number): Deno.TcpListener {
-  try {
-    return Deno.listen({ hostname, port });
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable ||
-      error instanceof Deno.errors.PermissionDenied
-    ) {
-      throw new CliError(`cannot listen on ${formatHostPort(hostname, port)}: ${error.message}`);
-    }
-    throw error;
-  }
-}
-
 /** The command line: flags → demo (or `--serve`) → transcript. */
 export async function main(args: string[]): Promise<number> {
   const { values } = parseCli(args, {
@@ -445,7 +430,7 @@ export async function main(args: string[]): Promise<number> {
   const message = encoder.encode(values.message ?? "hello world 你好");
   const out = createReporter("tcp/halfclose", { json: values.json, explain: values.explain });
   using signal = interruptSignal();
-  const listener = listen(hostname, port);
+  const listener = listenTcp({ hostname, port });
   try {
     out.info(listeningLine(listener.addr), "listening", { address: formatAddr(listener.addr) });
     if (values.serve) {

@@ -22,9 +22,9 @@
 import {
   CliError,
   formatAddr,
-  formatHostPort,
   interruptSignal,
   listeningLine,
+  listenTcp,
   parseCli,
   parseCount,
   parsePort,
@@ -303,7 +303,7 @@ export interface StickyOptions {
 /** Runs every experiment on one loopback listener and returns what happened. */
 export async function runStickyDemo(options: StickyOptions = {}): Promise<StickyReport> {
   const { hostname = "127.0.0.1", port = 0, gapMs = 20, bigWriteBytes = 4 * 1024 * 1024 } = options;
-  const listener = listenOrExplain(hostname, port);
+  const listener = listenTcp({ hostname, port });
   options.onListening?.(listener.addr);
   // Ctrl-C closes the listener, which makes a pending accept fail and ends the demo.
   const stop = () => listener.close();
@@ -334,21 +334,6 @@ export async function runStickyDemo(options: StickyOptions = {}): Promise<Sticky
   } finally {
     options.signal?.removeEventListener("abort", stop);
     closeQuietly(listener);
-  }
-}
-
-/** `Deno.listen`, with the usual bind failures turned into one readable line. */
-export function listenOrExplain(hostname: string, port: number): Deno.TcpListener {
-  try {
-    return Deno.listen({ hostname, port });
-  } catch (error) {
-    if (
-      error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable ||
-      error instanceof Deno.errors.PermissionDenied
-    ) {
-      throw new CliError(`cannot listen on ${formatHostPort(hostname, port)}: ${error.message}`);
-    }
-    throw error;
   }
 }
 
