@@ -70,3 +70,65 @@ export function median(values: number[]): number {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+
+const MiB = 1024 * 1024;
+
+/** A free loopback TCP port (bound and released; reference peers need a number up front). */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}
+
+/**
+ * Reads a child's stream until `pattern` appears (its "I am listening" line), then keeps
+ * draining it in the background so the child never blocks or dies writing more output.
+ */
+export async function waitForText(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+): Promise<void> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!pattern.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`exited before printing ${pattern}: ${seen}`);
+    seen += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+}
+
+/**
+ * One `iperf3` single-stream run of `bytes` on loopback (the one-way reference for TCP and file
+ * transfer); returns the receiver's MiB/s. `--forceflush` because iperf3 buffers its
+ * "listening" line when stdout is a pipe.
+ */
+export async function iperf3Throughput(bytes: number): Promise<number> {
+  const port = freePort();
+  const server = new Deno.Command("iperf3", {
+    args: ["-s", "-1", "--forceflush", "-p", String(port), "-B", "127.0.0.1"],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForText(server.stdout, /listening/);
+    const client = await new Deno.Command("iperf3", {
+      args: ["-c", "127.0.0.1", "-p", String(port), "-n", String(bytes), "-J"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const report = JSON.parse(new TextDecoder().decode(client.stdout)) as {
+      end?: { sum_received?: { bits_per_second?: number } };
+      error?: string;
+    };
+    const bps = report.end?.sum_received?.bits_per_second;
+    if (!bps) throw new Error(`iperf3 failed: ${report.error ?? "no result"}`);
+    return bps / 8 / MiB;
+  } finally {
+    try {
+      server.kill("SIGKILL");
+    } catch { /* already exited after its one test */ }
+    await server.status;
+  }
+}

@@ -17,17 +17,12 @@
  * few milliseconds of connect and process start this leaves out of ours are < 1 % at 1 GiB.
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
-import { peakRssMB } from "../_bench.ts";
+import { freePort, iperf3Throughput, peakRssMB, waitForText } from "../_bench.ts";
 import { hasCommand, startScript } from "../../_helpers.ts";
 import { writeAll } from "../../../tcp/io.ts";
 
 const MiB = 1024 * 1024;
 const CAPABILITY = "file transfer (file_send → file_recv, SHA-256 on)";
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
 
 async function makeRandomFile(path: string, size: number): Promise<void> {
   using file = await Deno.open(path, { write: true, createNew: true });
@@ -49,23 +44,6 @@ async function fileSystemOf(path: string): Promise<string> {
     stderr: "null",
   }).output();
   return new TextDecoder().decode(out.stdout).trim() || "?";
-}
-
-/**
- * Reads a child's stream until `pattern` appears (its "I am listening" line), then keeps
- * draining it in the background so the child never blocks or dies writing more output.
- */
-async function waitForText(stream: ReadableStream<Uint8Array>, pattern: RegExp): Promise<void> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!pattern.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`exited before printing ${pattern}: ${seen}`);
-    seen += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })();
 }
 
 /** One netlab transfer; returns MiB/s (receiver's measurement) and both peak RSS values. */
@@ -128,33 +106,6 @@ async function netcat(file: string, out: string, size: number): Promise<number> 
   return size / MiB / (elapsed / 1000);
 }
 
-/** One iperf3 single-stream run of `size` bytes on loopback; returns the receiver's MiB/s. */
-async function iperf3(size: number): Promise<number> {
-  const port = freePort();
-  const server = new Deno.Command("iperf3", {
-    args: ["-s", "-1", "--forceflush", "-p", String(port), "-B", "127.0.0.1"],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitForText(server.stdout, /listening/);
-    const client = await new Deno.Command("iperf3", {
-      args: ["-c", "127.0.0.1", "-p", String(port), "-n", String(size), "-J"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const report = JSON.parse(new TextDecoder().decode(client.stdout)) as {
-      end?: { sum_received?: { bits_per_second?: number } };
-      error?: string;
-    };
-    const bps = report.end?.sum_received?.bits_per_second;
-    if (!bps) throw new Error(`iperf3 failed: ${report.error ?? "no result"}`);
-    return bps / 8 / MiB;
-  } finally {
-    await server.status;
-  }
-}
-
 async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const size = (ctx.quick ? 128 : 1024) * MiB;
   const rounds = ctx.quick ? 2 : 3;
@@ -172,7 +123,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       best.ours = Math.max(best.ours, result.rate);
       best.sendMB = Math.max(best.sendMB, result.sendMB);
       best.recvMB = Math.max(best.recvMB, result.recvMB);
-      if (hasCommand("iperf3")) best.iperf = Math.max(best.iperf, await iperf3(size));
+      if (hasCommand("iperf3")) best.iperf = Math.max(best.iperf, await iperf3Throughput(size));
       if (hasCommand("nc")) {
         best.nc = Math.max(best.nc, await netcat(file, `${dir}/dest/nc.out`, size));
         await Deno.remove(`${dir}/dest/nc.out`);

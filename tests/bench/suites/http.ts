@@ -15,6 +15,7 @@
  * server (e.g. the committed one, for before/after numbers in the same conditions).
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
+import { freePort } from "../_bench.ts";
 import { hasCommand, type RunningScript, startScript } from "../../_helpers.ts";
 
 interface WrkResult {
@@ -62,11 +63,6 @@ async function wrk(url: string, connections: number, seconds: number, lua?: stri
     throw new Error(`wrk failed for ${url}: ${text}${new TextDecoder().decode(out.stderr)}`);
   }
   return { rps: Number(rps[1]), p99ms: toMs(p99[1], p99[2]) } satisfies WrkResult;
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
 }
 
 /** Waits (bounded) until something accepts on `port`. */

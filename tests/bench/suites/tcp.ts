@@ -10,7 +10,7 @@
  *    must be answered; the server's peak RSS (VmHWM) is the metric.
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
-import { peakRssMB } from "../_bench.ts";
+import { iperf3Throughput, peakRssMB } from "../_bench.ts";
 import { hasCommand, type RunningScript, startCommand, startScript } from "../../_helpers.ts";
 import { writeAll } from "../../../tcp/io.ts";
 
@@ -127,7 +127,7 @@ async function oneWayThroughput(ctx: BenchContext, total: number): Promise<Bench
   for (let round = 0; round < ROUNDS; round++) {
     await using sink = await startScript(PEERS, ["sink"]);
     ours = Math.max(ours, await oneWay(sink.port, total));
-    reference = Math.max(reference, await iperf3(total));
+    reference = Math.max(reference, await iperf3Throughput(total));
     ctx.log(
       `round ${round + 1}: deno ${ours.toFixed(0)}, iperf3 ${reference.toFixed(0)} MiB/s (best)`,
     );
@@ -141,49 +141,6 @@ async function oneWayThroughput(ctx: BenchContext, total: number): Promise<Bench
     unit: "MiB/s",
     target: "≥ 0.8×",
   }];
-}
-
-/** One iperf3 client/server run on loopback; returns the receiver's MiB/s. */
-async function iperf3(total: number): Promise<number> {
-  const port = freePort();
-  const server = new Deno.Command("iperf3", {
-    args: ["-s", "-1", "--forceflush", "-p", String(port), "-B", "127.0.0.1"],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  try {
-    // Wait for "Server listening on PORT" before starting the client (no sleep).
-    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("listening")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("iperf3 -s exited before listening");
-      seen += value;
-    }
-    const client = await new Deno.Command("iperf3", {
-      args: ["-c", "127.0.0.1", "-p", String(port), "-n", String(total), "-J"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const report = JSON.parse(new TextDecoder().decode(client.stdout)) as {
-      end?: { sum_received?: { bits_per_second?: number } };
-      error?: string;
-    };
-    const bps = report.end?.sum_received?.bits_per_second;
-    if (!bps) throw new Error(`iperf3 failed: ${report.error ?? "no result"}`);
-    await reader.cancel();
-    return bps / 8 / MiB;
-  } finally {
-    try {
-      server.kill("SIGKILL");
-    } catch { /* already exited */ }
-    await server.status;
-  }
-}
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
 }
 
 /**
