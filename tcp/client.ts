@@ -6,11 +6,22 @@
  *   deno task tcp:client                         # talk to 127.0.0.1:8080, prompt `>>>: `
  *   printf 'hello\n你好\nq\n' | deno task tcp:client --port 8080
  *   deno run -A tcp/client.ts --unix /tmp/echo.sock
+ *   deno task tcp:client --message '你好,服务器!'     # seed 001's hello client: one message
  *
  * On a terminal it shows the seeds' `>>>: ` prompt and skips empty input. With stdin a pipe it
  * sends each line (without its newline, as the seeds do), prints each reply on its own line and
  * exits 0 after the last one. A line `q` ends the session (seed 004): it is sent, no reply is
- * expected. Start the server first (seed 000: 「必须先启动服务端,否则报错」): without it the client
+ * expected.
+ *
+ * `--message TEXT` is seed 001/002's one-shot client: send TEXT, half-close (FIN: "that was all
+ * of it"), read the reply until the server closes, print it, exit 0. Reading to EOF is the only
+ * rule that is right whatever the reply's length: seed 002's server answers "hello" with 你好, so
+ * "as many bytes as sent" would be wrong, and a deadline would be a guess. It works with every
+ * server that closes after answering (`tcp:server --once --reply 你好`, seed 002's Python server)
+ * and with the echo server, which sees our FIN after echoing and closes. A server that never
+ * closes keeps the client waiting (stop it with Ctrl-C).
+ *
+ * Start the server first (seed 000: 「必须先启动服务端,否则报错」): without it the client
  * prints `cannot connect to HOST:PORT: connection refused` and exits 1.
  */
 import {
@@ -34,7 +45,10 @@ Sends each line of input to the echo server and prints each reply (seed 000's cl
   --host HOST        server address (default 127.0.0.1)
   --port PORT        server port (default 8080)
   --unix PATH        connect to a Unix domain socket instead
-  --max-line BYTES   longest input line accepted (default 16777216)
+  --message TEXT     one-shot (seed 001/002): send TEXT, half-close, print the whole reply
+                     (everything until the server closes), exit 0; stdin is not read
+  --max-line BYTES   longest input line accepted, and with --message the longest reply
+                     (default 16777216)
   --json             newline-delimited JSON events instead of text
   --explain          show every write and read (hexdump) and, at the end, which of our writes
                      came back in which read (the 粘包 view)
@@ -143,6 +157,46 @@ export async function exchange(
 }
 
 /**
+ * The one-shot exchange (`--message`): sends `message`, half-closes (FIN) and reads until the
+ * server closes, so the reply may have any length. More than `maxBytes` of reply throws.
+ * `trace` sees the write and every read.
+ */
+export async function exchangeToEof(
+  conn: Deno.Conn,
+  message: Uint8Array,
+  { trace, maxBytes = DEFAULT_MAX_LINE }: { trace?: ExchangeTrace; maxBytes?: number } = {},
+): Promise<Uint8Array> {
+  try {
+    await writeAll(conn, message);
+    trace?.wrote(message);
+    await conn.closeWrite();
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    const buffer = new Uint8Array(64 * 1024);
+    while (true) {
+      const got = await conn.read(buffer);
+      if (got === null) break;
+      const chunk = buffer.slice(0, got);
+      trace?.read(chunk);
+      total += got;
+      if (total > maxBytes) {
+        throw new CliError(`reply longer than ${maxBytes} bytes (raise --max-line)`);
+      }
+      parts.push(chunk);
+    }
+    return concatBytes(parts, total);
+  } catch (error) {
+    if (
+      error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
+      error instanceof Deno.errors.ConnectionAborted
+    ) {
+      throw new ServerClosedError(`server closed the connection: ${error.message}`);
+    }
+    throw error;
+  }
+}
+
+/**
  * Sends each line (skipping empty ones) and collects the decoded replies. A line `q` is sent and
  * ends the session without a reply. Used by the demo, the tests and the benchmarks.
  */
@@ -225,6 +279,8 @@ export class ClientSession {
   readonly #writes: Uint8Array[] = [];
   readonly #reads: number[] = [];
   readonly #trace: ExchangeTrace | undefined;
+  /** `--message`: the reply is not an echo, so the 粘包 view (writes vs reads) does not apply. */
+  #oneShot = false;
 
   constructor(conn: Deno.Conn, reporter: Reporter, { stats = false, where = "" } = {}) {
     this.#conn = conn;
@@ -264,7 +320,34 @@ export class ClientSession {
   async send(message: Uint8Array): Promise<void> {
     const started = performance.now();
     const reply = await exchange(this.#conn, message, this.#trace);
+    this.#record(reply, performance.now() - started);
+  }
+
+  /**
+   * Seed 001/002's one-shot message: sends it, half-closes, prints the reply that ends when the
+   * server closes (and its RTT with `--stats`). An empty reply is an error: nothing came back.
+   */
+  async sendOnce(message: Uint8Array, maxBytes: number): Promise<void> {
+    const started = performance.now();
+    const reply = await exchangeToEof(this.#conn, message, { trace: this.#trace, maxBytes });
     const rttMs = performance.now() - started;
+    this.#oneShot = true;
+    if (this.#trace) {
+      this.#reporter.explain(
+        `after our write we half-closed (FIN: the message is complete); the reply ended when ` +
+          `the server closed (EOF): ${bytes(reply.length)} in ${this.#reads.length} ` +
+          `${this.#reads.length === 1 ? "read" : "reads"}`,
+        { bytes: reply.length, reads: this.#reads.length },
+      );
+    }
+    if (reply.length === 0) {
+      throw new ServerClosedError("server closed the connection without a reply");
+    }
+    this.#record(reply, rttMs);
+  }
+
+  /** Prints one reply (and with `--stats` its RTT). */
+  #record(reply: Uint8Array, rttMs: number): void {
     this.#reporter.info(this.#decoder.decode(reply), "received", {
       bytes: reply.length,
       ...(this.#stats ? { rttMs } : {}),
@@ -287,7 +370,7 @@ export class ClientSession {
 
   /** The end of the session: the 粘包 view (`--explain`) and the RTT summary (`--stats`). */
   finish(): void {
-    if (this.#trace) {
+    if (this.#trace && !this.#oneShot) {
       this.#reporter.explain(
         stickyView(this.#writes, this.#reads, {
           title: "粘包 view (our writes vs the reads of their echo)",
@@ -320,6 +403,13 @@ async function runPiped(session: ClientSession, maxLine: number): Promise<void> 
   }
 }
 
+/** `--message`: one message, one reply to EOF; `q` alone is seed 004's goodbye, as in a line. */
+async function runOnce(session: ClientSession, message: string, maxBytes: number): Promise<void> {
+  const bytes = encoder.encode(message);
+  if (isQuit(bytes)) await session.quit(bytes);
+  else await session.sendOnce(bytes, maxBytes);
+}
+
 /** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */
 async function runInteractive(session: ClientSession): Promise<void> {
   while (true) {
@@ -343,6 +433,7 @@ export async function main(args: string[]): Promise<number> {
     port: { type: "string" },
     unix: { type: "string" },
     "max-line": { type: "string" },
+    message: { type: "string" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
     stats: { type: "boolean" },
@@ -351,6 +442,7 @@ export async function main(args: string[]): Promise<number> {
   if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw new UsageError("--unix cannot be combined with --host or --port");
   }
+  if (values.message === "") throw new UsageError(`Invalid --message "": expected some text`);
   const maxLine = parseCount(values["max-line"], DEFAULT_MAX_LINE, "--max-line", {
     max: 1024 * 1024 * 1024,
   });
@@ -370,7 +462,8 @@ export async function main(args: string[]): Promise<number> {
   }
   const session = new ClientSession(conn, reporter, { stats: values.stats, where });
   try {
-    if (Deno.stdin.isTerminal()) await runInteractive(session);
+    if (values.message !== undefined) await runOnce(session, values.message, maxLine);
+    else if (Deno.stdin.isTerminal()) await runInteractive(session);
     else await runPiped(session, maxLine);
     session.finish();
   } catch (error) {

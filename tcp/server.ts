@@ -6,6 +6,7 @@
  *   deno run -A tcp/server.ts --port 0          # ephemeral port, printed on the first line
  *   deno task tcp:server --sequential --backlog 2   # one client at a time, like seed 000
  *   deno task tcp:server --unix /tmp/echo.sock  # AF_UNIX instead of TCP
+ *   deno task tcp:server --once --reply 你好      # seed 002's one-shot server
  *
  * Poke it by hand: `nc 127.0.0.1 8080`, type `hello` → `HELLO`; a lone `q` (or Ctrl-D) ends the
  * session. Or `deno task tcp:client`.
@@ -34,6 +35,13 @@
  *
  * A session ends on EOF, when one read is exactly `q` / `q\n` / `q\r\n` (seed 004; not echoed),
  * or on a connection error (RST, broken pipe), which ends only that session.
+ *
+ * `--reply TEXT` is seed 002's exchange instead of an echo: after the client's first read the
+ * server logs it (like seed 001's 收到), writes TEXT, and half-closes (FIN: the reply is complete,
+ * so `deno task tcp:client --message hello` or `nc -N` read it to EOF). It then discards what the
+ * client still sends until the client closes — closing with unread bytes would make the kernel
+ * send RST, which can destroy the reply before the client has read it. With `--once` the process
+ * exits 0 after that one client (`nc -N 127.0.0.1 8080 <<< hello` prints 你好).
  */
 import {
   CliError,
@@ -49,6 +57,7 @@ import {
 import { createReporter, type Reporter } from "./report.ts";
 import { chunkView } from "./explain.ts";
 import { upperAsciiInPlace } from "./upper.ts";
+import { writeAll } from "./io.ts";
 
 const USAGE = `Usage: deno task tcp:server [--host HOST] [--port PORT | --unix PATH] [options]
 
@@ -59,7 +68,9 @@ The seeds' upper-case echo server: every byte a client sends comes back at once,
   --echo           plain echo, bytes unchanged (seed 001's echo server)
   --sequential     serve one client at a time; the others wait in the backlog (seed 000)
   --backlog N      listen backlog, the queue of not-yet-accepted connections (default 511)
-  --once           serve one client, then exit
+  --once           serve one client, then exit 0
+  --reply TEXT     seed 002's exchange: after each client's first read, log it (收到), send
+                   TEXT, close; with --once the one-shot server (accept, recv, print, send 你好)
   --verbose        also log every chunk received (seed 001's 收到: …)
   --quiet          no per-client lines (the listening line is still printed)
   --json           newline-delimited JSON events instead of text
@@ -67,7 +78,7 @@ The seeds' upper-case echo server: every byte a client sends comes back at once,
   -h, --help       show this help
 
 A session ends on EOF or when one read is exactly "q" (seed 004). Ctrl-C closes every connection
-and exits 0.`;
+and exits 0. --reply cannot be combined with --echo.`;
 
 /** What the server does to each chunk: upper-case ASCII (seed 000) or echo it unchanged. */
 export type EchoMode = "upper" | "echo";
@@ -144,6 +155,11 @@ export interface EchoOptions {
   onData?: (chunk: Uint8Array) => void;
   /** Sees every read and write (for `--explain`); omitted, the loop does no extra work. */
   trace?: ConnectionTrace;
+  /**
+   * Seed 002's exchange instead of the echo: after the first read, write these bytes, half-close
+   * and discard the rest of the client's data until it closes (see `replyOnce`).
+   */
+  reply?: Uint8Array;
 }
 
 /** Hooks that watch one connection's reads and writes (the chunk is only valid during the call). */
@@ -175,6 +191,7 @@ export async function serveConnection(
   conn: Deno.Conn,
   options: EchoOptions = {},
 ): Promise<SessionSummary> {
+  if (options.reply !== undefined) return await replyOnce(conn, options.reply, options);
   const upper = (options.mode ?? "upper") === "upper";
   const pool = options.pool ?? new ReadBufferPool();
   const onData = options.onData;
@@ -223,6 +240,65 @@ export async function serveConnection(
   return { reason, bytesIn, bytesOut, detail };
 }
 
+/**
+ * What `replyOnce` still reads after its reply, waiting for the client's FIN, before it gives up
+ * and closes anyway (a client that keeps sending would otherwise pin the session forever).
+ */
+export const REPLY_DRAIN_LIMIT = 1024 * 1024;
+
+/**
+ * Seed 002's server exchange on one connection: read once (the request; up to 64 KiB), write
+ * `reply` in full, half-close (FIN), then read and discard until the client closes, so the close
+ * is a clean FIN and not an RST that could destroy the reply in flight. Every chunk read is given
+ * to `onData`/`trace` like the echo loop's. A lone `q` ends the session without a reply, as
+ * everywhere. Never throws; closes `conn`.
+ */
+export async function replyOnce(
+  conn: Deno.Conn,
+  reply: Uint8Array,
+  { onData, trace }: Pick<EchoOptions, "onData" | "trace"> = {},
+): Promise<SessionSummary> {
+  const buffer = new Uint8Array(64 * 1024);
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let reason: EndReason = "eof";
+  let detail: string | undefined;
+  try {
+    const n = await conn.read(buffer);
+    if (n !== null) {
+      bytesIn += n;
+      const request = buffer.subarray(0, n);
+      trace?.read(request);
+      if (isQuitMessage(request)) {
+        reason = "q";
+      } else {
+        onData?.(request);
+        await writeAll(conn, reply);
+        bytesOut = reply.length;
+        trace?.wrote(reply);
+        await conn.closeWrite();
+        // Drain until EOF: the reply is out, the client decides when it has read it.
+        while (bytesIn - n < REPLY_DRAIN_LIMIT) {
+          const more = await conn.read(buffer);
+          if (more === null) break;
+          bytesIn += more;
+          const chunk = buffer.subarray(0, more);
+          trace?.read(chunk);
+          onData?.(chunk);
+        }
+      }
+    }
+  } catch (error) {
+    reason = classifyError(error);
+    if (reason === "error") detail = error instanceof Error ? error.message : String(error);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed by shutdown */ }
+  }
+  return { reason, bytesIn, bytesOut, detail };
+}
+
 /** Options for `serveListener`. */
 export interface ServeOptions extends Omit<EchoOptions, "onData"> {
   /** Called with every chunk as it arrives, and who sent it (for `--verbose`). */
@@ -261,14 +337,22 @@ export async function serveListener(
   listener: Deno.Listener,
   options: ServeOptions = {},
 ): Promise<void> {
-  const echo: EchoOptions = { mode: options.mode, pool: options.pool ?? new ReadBufferPool() };
+  const echo: EchoOptions = {
+    mode: options.mode,
+    pool: options.pool ?? new ReadBufferPool(),
+    reply: options.reply,
+  };
   const reporter = options.reporter;
   // Per-client lines cost a string and an event per connection; --quiet skips building them.
   const log = options.logConnections === false ? undefined : reporter;
   const onData = options.onData;
   // Built only under --explain: without it, sessions carry no trace and do no extra work.
   const explainer = reporter?.explaining
-    ? new SessionNarrator(reporter, options.mode ?? "upper", options.sequential ?? false)
+    ? new SessionNarrator(
+      reporter,
+      options.reply ? "reply" : options.mode ?? "upper",
+      options.sequential ?? false,
+    )
     : undefined;
   const open = new Set<Deno.Conn>();
   let active = 0;
@@ -366,7 +450,7 @@ const EXPLAIN_MAX_BYTES = 256;
 class SessionNarrator {
   constructor(
     readonly reporter: Reporter,
-    readonly mode: EchoMode,
+    readonly mode: EchoMode | "reply",
     readonly sequential: boolean,
   ) {}
 
@@ -387,7 +471,11 @@ class SessionNarrator {
     let readOffset = 0;
     let writeOffset = 0;
     const range = (at: number, n: number) => n ? `stream bytes ${at}..${at + n - 1}` : "no bytes";
-    const what = this.mode === "upper" ? "upper-cased" : "unchanged";
+    const what = this.mode === "upper"
+      ? "upper-cased"
+      : this.mode === "echo"
+      ? "unchanged"
+      : "of the fixed --reply";
     return {
       read(chunk) {
         reads++;
@@ -486,6 +574,7 @@ export async function main(args: string[]): Promise<number> {
     sequential: { type: "boolean" },
     backlog: { type: "string" },
     once: { type: "boolean" },
+    reply: { type: "string" },
     verbose: { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
@@ -494,6 +583,9 @@ export async function main(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw new UsageError("--unix cannot be combined with --host or --port");
+  }
+  if (values.reply !== undefined && values.echo) {
+    throw new UsageError("--reply cannot be combined with --echo");
   }
   if (values.unix === "") throw new UsageError(`Invalid --unix "": expected a socket path`);
   const port = parsePort(values.port, 8080);
@@ -528,12 +620,14 @@ export async function main(args: string[]): Promise<number> {
   using signal = interruptSignal();
   await serveListener(listener, {
     mode: values.echo ? "echo" : "upper",
+    reply: values.reply === undefined ? undefined : new TextEncoder().encode(values.reply),
     sequential: values.sequential,
     once: values.once,
     reporter,
     logConnections: !values.quiet,
     signal,
-    onData: values.verbose
+    // Seed 002's server prints what it received; --reply does too, --verbose for every mode.
+    onData: values.verbose || values.reply !== undefined
       ? (chunk, peer) =>
         reporter.info(
           `received ${chunk.length} bytes from ${peer}: ${preview(chunk)}`,

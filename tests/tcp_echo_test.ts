@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  assertNdjson,
   hasCommand,
   readAll,
   readExactly,
@@ -12,9 +13,11 @@ import {
   runCommand,
   type RunningScript,
   runScript,
+  startCommand,
   startScript,
   writeAll,
 } from "./_helpers.ts";
+import { EVENT_NAMES } from "../tcp/report.ts";
 import { peakRssMB } from "./bench/_bench.ts";
 import { isQuitMessage, ReadBufferPool } from "../tcp/server.ts";
 import { upperAsciiInPlace } from "../tcp/upper.ts";
@@ -459,6 +462,8 @@ Deno.test("--help, bad flags and bad values", async () => {
       [SERVER, ["--port", "70000"], /^Invalid --port "70000"/],
       [SERVER, ["--backlog", "0"], /^Invalid --backlog "0"/],
       [SERVER, ["--unix", "/tmp/x", "--port", "1"], /cannot be combined/],
+      [SERVER, ["--reply", "你好", "--echo"], /^--reply cannot be combined with --echo/],
+      [CLIENT, ["--message", ""], /^Invalid --message ""/],
       [CLIENT, ["--port", "x"], /^Invalid --port "x"/],
       [CLIENT, ["extra"], /^Unexpected argument "extra"/],
     ] as const
@@ -633,5 +638,159 @@ Deno.test({
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `HELLO PYTHON\n${chinese}\n`);
     await server.waitForLine(/\(#1\): q,/);
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Seed 001/002's one-shot programs: server --once --reply TEXT, client --message TEXT
+
+/** Waits (bounded) for a one-shot server to exit 0 by itself and returns all it printed. */
+async function exitedByItself(server: RunningScript) {
+  const status = await within(server.child.status, 15_000);
+  assert.notEqual(status, "timeout", "the --once server did not exit by itself");
+  const result = await server.stop();
+  assert.equal(result.code, 0, result.stderr);
+  return result;
+}
+
+Deno.test("--once --reply 你好 and client --message hello: prints 你好, both exit 0 (seed 002)", async () => {
+  await using server = await startServer(["--once", "--reply", "你好"]);
+  const client = await runScript(CLIENT, ["--port", String(server.port), "--message", "hello"]);
+  assert.equal(client.code, 0, client.stderr);
+  assert.equal(client.stdout, "你好\n");
+  assert.equal(client.stderr, "");
+  const result = await exitedByItself(server);
+  const lines = result.stdout.split("\n");
+  assert.match(lines[1], /^connected 127\.0\.0\.1:\d+ \(#1\)$/);
+  assert.match(lines[2], /^received 5 bytes from 127\.0\.0\.1:\d+: "hello"$/);
+  assert.match(lines[3], /^disconnected 127\.0\.0\.1:\d+ \(#1\): eof, 5 bytes in, 6 out$/);
+  assert.equal(lines.length, 4, result.stdout);
+});
+
+Deno.test("--once --reply and --message under --json: schema events only", async () => {
+  await using server = await startServer(["--once", "--reply", "你好", "--json"]);
+  const client = await runScript(CLIENT, [
+    "--port",
+    String(server.port),
+    "--message",
+    "hello",
+    "--json",
+  ]);
+  assert.equal(client.code, 0, client.stderr);
+  const clientEvents = assertNdjson(client.stdout, "tcp/client");
+  assert.deepEqual(clientEvents.map((e) => [e.event, e.text, e.bytes]), [["received", "你好", 6]]);
+  const serverEvents = assertNdjson((await exitedByItself(server)).stdout, "tcp/server");
+  assert.deepEqual(serverEvents.map((e) => e.event), [
+    "listening",
+    "connected",
+    "received",
+    "disconnected",
+  ]);
+  for (const e of serverEvents) assert.ok(EVENT_NAMES.includes(e.event), e.event);
+  assert.equal(serverEvents[2].bytes, 5);
+  assert.deepEqual(
+    [serverEvents[3].reason, serverEvents[3].bytesIn, serverEvents[3].bytesOut],
+    ["eof", 5, 6],
+  );
+});
+
+Deno.test("--reply without --once: every client gets TEXT after its first read, then FIN; the rest is drained", async () => {
+  await using server = await startServer(["--reply", "ok"]);
+  for (const id of [1, 2]) {
+    using conn = await connect(server);
+    await writeAll(conn, encoder.encode(`first ${id}`));
+    // No half-close from us: the server's FIN alone ends the reply (seed 002's client).
+    assert.equal(decoder.decode(await readAll(conn)), "ok");
+    // Bytes sent after the reply are read and discarded, so the close is clean.
+    await writeAll(conn, encoder.encode("extra"));
+    await conn.closeWrite();
+    await server.waitForLine(
+      new RegExp(`^disconnected 127\\.0\\.0\\.1:\\d+ \\(#${id}\\): eof, 12 bytes in, 2 out$`),
+    );
+  }
+  assert.ok(server.lines.some((l) => /^received 5 bytes from .*: "extra"$/.test(l)));
+  assert.equal((await server.stop()).code, 0); // still serving until Ctrl-C
+});
+
+Deno.test("--message against the echo server: our FIN ends the session, the whole echo is printed", async () => {
+  await using server = await startServer();
+  const big = "a".repeat(100_000); // comes back in several reads
+  for (const [message, expected] of [["hello 你好", "HELLO 你好"], [big, big.toUpperCase()]]) {
+    const client = await runScript(CLIENT, ["--port", String(server.port), "--message", message]);
+    assert.equal(client.code, 0, client.stderr);
+    assert.equal(client.stdout, `${expected}\n`);
+  }
+  await server.waitForLine(/\(#2\): eof, 100000 bytes in, 100000 out$/);
+});
+
+Deno.test("--message: a server that closes without replying is one line, exit 1", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  const fake = (async () => {
+    using conn = await listener.accept();
+    await readAll(conn); // the message, up to the client's FIN; then close without a word
+  })();
+  const result = await runScript(CLIENT, ["--port", String(port), "--message", "hello"]);
+  await fake;
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.equal(
+    result.stderr,
+    `127.0.0.1:${port}: server closed the connection without a reply\n`,
+  );
+});
+
+/** Seed 002's one-shot server, in Python (quotes and the missing parentheses fixed). */
+const PYTHON_SEED_002_SERVER = `
+import socket
+sk = socket.socket()
+sk.bind(('127.0.0.1', 0))
+sk.listen()
+print('listening on 127.0.0.1:%d' % sk.getsockname()[1], flush=True)
+conn, addr = sk.accept()
+ret = conn.recv(1024)
+print(ret.decode('utf-8'), flush=True)
+conn.send('你好'.encode('utf-8'))
+conn.close()
+sk.close()
+`;
+
+/** Seed 002's client, in Python, reading until our FIN instead of one recv(1024). */
+const PYTHON_SEED_002_CLIENT = `
+import socket, sys
+sk = socket.socket()
+sk.connect(('127.0.0.1', int(sys.argv[1])))
+sk.send('你好'.encode('utf-8'))
+ret = b''
+while chunk := sk.recv(1024):
+    ret += chunk
+print(ret.decode('utf-8'))
+sk.close()
+`;
+
+Deno.test({
+  name: "interop: seed 002's Python one-shot server and client with --message and --once --reply",
+  ignore: !hasCommand("python3"),
+  async fn() {
+    {
+      await using python = await startCommand("python3", ["-c", PYTHON_SEED_002_SERVER]);
+      const client = await runScript(CLIENT, ["--port", String(python.port), "--message", "hello"]);
+      assert.equal(client.code, 0, client.stderr);
+      assert.equal(client.stdout, "你好\n");
+      const result = await exitedByItself(python);
+      assert.equal(result.stdout.split("\n")[1], "hello");
+    }
+    {
+      await using server = await startServer(["--once", "--reply", "你好"]);
+      const python = await runCommand("python3", [
+        "-c",
+        PYTHON_SEED_002_CLIENT,
+        String(server.port),
+      ]);
+      assert.equal(python.code, 0, python.stderr);
+      assert.equal(python.stdout, "你好\n");
+      const result = await exitedByItself(server);
+      assert.match(result.stdout, /received 6 bytes from 127\.0\.0\.1:\d+: "你好"/);
+    }
   },
 });

@@ -144,6 +144,49 @@ Deno.test("halfclose: upperAscii changes a–z only", () => {
   assert.deepEqual(upperAscii(encoder.encode("az AZ é 你 {")), encoder.encode("AZ AZ é 你 {"));
 });
 
+// --- recv while the receive buffer is empty (seed 003: 当缓冲区为空则阻塞) ------------------------
+
+/** Settles with "pending" when `promise` has not settled by the time already-queued work ran. */
+async function stateOf<T>(promise: Promise<T>): Promise<T | "pending"> {
+  const marker = Promise.resolve("pending" as const);
+  return await Promise.race([promise, marker]);
+}
+
+Deno.test("recv: a read waits while the receive buffer is empty and returns once a byte arrives", async () => {
+  await withListener(async (listener) => {
+    using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    using server = await listener.accept();
+    const buffer = new Uint8Array(16);
+    let settled = false;
+    const read = client.read(buffer);
+    read.then(() => settled = true, () => settled = true);
+
+    // Proof that the network and the event loop moved on while the read waited: a byte the
+    // client sends on the same connection reaches the server, and a full round trip on a second
+    // connection completes. Neither puts a byte into the client's receive buffer.
+    await client.write(encoder.encode("?"));
+    assert.equal(await server.read(new Uint8Array(1)), 1);
+    {
+      using other = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      using otherServer = await listener.accept();
+      await otherServer.write(encoder.encode("!"));
+      assert.equal(await other.read(new Uint8Array(1)), 1);
+    }
+    assert.equal(await stateOf(read), "pending");
+    assert.equal(settled, false);
+
+    // One byte arrives: the same read completes with exactly that byte.
+    await server.write(encoder.encode("x"));
+    assert.equal(await read, 1);
+    assert.equal(decoder.decode(buffer.subarray(0, 1)), "x");
+    // Drained again: the next read waits again until more arrives.
+    const next = client.read(buffer);
+    assert.equal(await stateOf(next), "pending");
+    await server.closeWrite();
+    assert.equal(await next, null);
+  });
+});
+
 // --- tcp/info.ts -------------------------------------------------------------------------------
 
 Deno.test("info: TCP/IPv4 shows getsockname, getpeername and options read back", async () => {

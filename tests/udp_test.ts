@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  assertNdjson,
   hasCommand,
   ROOT,
   runCommand,
@@ -399,6 +400,78 @@ Deno.test("udp/server.ts + udp/client.ts: one real exchange (ASCII, Chinese, emp
   }
 });
 
+/** Waits (bounded) for a one-shot server to exit by itself; returns what it printed. */
+async function exitedByItself(script: RunningScript): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), 15_000);
+  });
+  try {
+    const status = await Promise.race([script.child.status, timeout]);
+    assert.notEqual(status, "timeout", "the --once server did not exit by itself");
+  } finally {
+    clearTimeout(timer);
+  }
+  const result = await script.stop();
+  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}
+
+Deno.test("udp/server.ts --once answers one datagram, then exits 0 by itself (seed 002)", async () => {
+  const server = await startScript("udp/server.ts", ["--port", "0", "--once"]);
+  try {
+    const result = await runScript(
+      "udp/client.ts",
+      ["--port", String(server.port), "--timeout", "5000"],
+      { stdin: "abc 你好\n" },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "ABC 你好\n");
+    const stdout = await exitedByItself(server);
+    assert.match(stdout, /^listening on udp 127\.0\.0\.1:\d+\n127\.0\.0\.1:\d+ -> abc 你好$/);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("udp/server.ts --once --reply 你好 --json: hello gets 你好, schema events, exit 0", async () => {
+  const server = await startScript("udp/server.ts", [
+    "--port",
+    "0",
+    "--once",
+    "--reply",
+    "你好",
+    "--json",
+  ]);
+  try {
+    const result = await runScript(
+      "udp/client.ts",
+      ["--port", String(server.port), "--timeout", "5000", "--json"],
+      { stdin: "hello\n" },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const replies = assertNdjson(result.stdout, "udp/client");
+    assert.deepEqual(replies.map((e) => [e.event, e.text, e.bytes]), [["received", "你好", 6]]);
+    const events = assertNdjson(await exitedByItself(server), "udp/server");
+    assert.deepEqual(events.map((e) => e.event), ["listening", "received"]);
+    assert.equal(events[1].bytes, 5);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("serveUdp with limit 1 and a fixed reply answers one datagram, then closes", async () => {
+  const conn = bind();
+  const serving = serveUdp(conn, { quiet: true, limit: 1, reply: encoder.encode("你好") });
+  using client = bind();
+  await client.send(encoder.encode("hello"), conn.addr);
+  const [reply] = await client.receive();
+  assert.equal(text(reply), "你好");
+  assert.equal(await serving, 1);
+  // The server's socket is closed: a second receive on it fails at once.
+  await assert.rejects(() => conn.receive(), Deno.errors.BadResource);
+});
+
 Deno.test("udp/server.ts --quiet logs nothing per datagram but answers; three clients at once", async () => {
   const server = await startScript("udp/server.ts", ["--port", "0", "--quiet"]);
   try {
@@ -446,6 +519,7 @@ Deno.test("udp scripts: --help exits 0 with usage; a bad flag or value exits 1 w
   const bad: [string, string[], RegExp][] = [
     ["udp/server.ts", ["--bogus"], /^Unknown option '--bogus'/],
     ["udp/server.ts", ["--port", "70000"], /^Invalid --port "70000"/],
+    ["udp/server.ts", ["--reply", "x".repeat(65508)], /^--reply is 65508 bytes: the largest/],
     ["udp/client.ts", ["--timeout", "soon"], /^Invalid --timeout "soon"/],
     ["udp/client.ts", ["--host", "1.2.3"], /^Invalid --host "1\.2\.3"/],
     ["udp/truncate.ts", ["--size", "65508"], /^Invalid --size "65508"/],

@@ -12,10 +12,16 @@
  * change (see `udp/datagram.ts`), so Chinese, binary and invalid UTF-8 pass through intact. Seed
  * 000's server waits for a human to type each reply (`input()`); this one answers by itself.
  *
+ * Seed 002's one-shot UDP server (`recvfrom` once, print, `sendto(你好, addr)`, close) is
+ * `--once --reply 你好`: `--once` answers one datagram and exits 0, `--reply TEXT` answers every
+ * datagram with TEXT instead of its upper-cased bytes.
+ *
  * Run:  deno task udp:server                 (127.0.0.1:8080)
  *       deno run -A udp/server.ts --port 0   (ephemeral port, printed on the first line)
+ *       deno task udp:server --once --reply 你好   (seed 002: one datagram, reply 你好, exit 0)
  * Poke: nc -u 127.0.0.1 8080   then type a line: the reply comes back upper-cased
  *       echo -n hello | nc -u -w1 127.0.0.1 8080
+ *       echo hello | deno task udp:client         (with --once: prints the reply, both exit 0)
  */
 import {
   datagramListeningLine,
@@ -28,15 +34,25 @@ import {
 } from "../tcp/cli.ts";
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import { chunkView } from "../tcp/explain.ts";
-import { bindUdp, describeDatagram, isClosedError, upperAsciiInPlace } from "./datagram.ts";
+import {
+  bindUdp,
+  describeDatagram,
+  isClosedError,
+  MAX_UDP_PAYLOAD_IPV4,
+  upperAsciiInPlace,
+} from "./datagram.ts";
 
 const USAGE =
-  `Usage: deno task udp:server [--host HOST] [--port PORT] [--quiet] [--json] [--explain]
+  `Usage: deno task udp:server [--host HOST] [--port PORT] [--once] [--reply TEXT] [--quiet]
+                            [--json] [--explain]
 
 UDP upper-case echo server: replies to every datagram with the same bytes upper-cased (ASCII
 letters only, so Chinese and binary pass through unchanged).
   --host HOST   address to bind (default 127.0.0.1; ::1 for IPv6)
   --port PORT   port to bind (default 8080; 0 = ephemeral, printed on the first line)
+  --once        answer one datagram, then close the socket and exit 0 (seed 002)
+  --reply TEXT  answer every datagram with TEXT instead of its upper-cased bytes (seed 002's
+                sendto(你好, addr))
   --quiet       do not log each datagram (for benchmarks)
   --json        newline-delimited JSON events instead of text
   --explain     narrate the server's steps (create → bind → recvfrom/sendto; no listen, no
@@ -53,11 +69,16 @@ export interface ServeUdpOptions {
   reporter?: Reporter;
   /** Skip the per-datagram log entirely (the hot path does no string work). */
   quiet?: boolean;
+  /** Stop after answering this many datagrams (`--once` is 1); default: no limit. */
+  limit?: number;
+  /** Answer every datagram with these bytes instead of its upper-cased bytes (`--reply`). */
+  reply?: Uint8Array;
 }
 
 /**
- * Answers every datagram on `conn` with its upper-cased bytes until `signal` aborts (which closes
- * `conn`) or `conn` is closed. Resolves with the number of datagrams answered.
+ * Answers every datagram on `conn` with its upper-cased bytes (or `reply`) until `signal` aborts
+ * (which closes `conn`), `conn` is closed, or `limit` datagrams have been answered; `conn` is
+ * closed on return. Resolves with the number of datagrams answered.
  *
  * The hot path reuses one 64 KiB buffer and upper-cases in place; the reply is awaited before the
  * next receive because `send` reads the buffer asynchronously. A failure to reply to one peer is
@@ -67,7 +88,8 @@ export async function serveUdp(
   conn: Deno.DatagramConn,
   options: ServeUdpOptions = {},
 ): Promise<number> {
-  const { signal, reporter } = options;
+  const { signal, reporter, reply } = options;
+  const limit = options.limit ?? Infinity;
   const log = options.quiet || !reporter ? undefined : reporter;
   // Built only under --explain, so the hot path stays one undefined check per datagram.
   const explain = reporter?.explaining ? reporter : undefined;
@@ -82,7 +104,7 @@ export async function serveUdp(
   let answered = 0;
   let received = 0;
   try {
-    while (!closed) {
+    while (!closed && answered < limit) {
       let datagram: Uint8Array;
       let from: Deno.Addr;
       try {
@@ -100,11 +122,13 @@ export async function serveUdp(
       });
       received++;
       if (explain) explainDatagram(explain, "recvfrom", received, datagram, from);
-      upperAsciiInPlace(datagram);
+      const answer = reply ?? upperAsciiInPlace(datagram);
       try {
-        await conn.send(datagram, from);
+        await conn.send(answer, from);
         answered++;
-        if (explain) explainDatagram(explain, "sendto", received, datagram, from);
+        if (explain) {
+          explainDatagram(explain, "sendto", received, answer, from, reply !== undefined);
+        }
       } catch (error) {
         if (closed || isClosedError(error)) break;
         // One unreachable or refused peer must not stop the server for everyone else.
@@ -132,12 +156,14 @@ function explainDatagram(
   index: number,
   datagram: Uint8Array,
   peer: Deno.Addr,
+  fixedReply = false,
 ): void {
   const address = formatAddr(peer);
   const heading = call === "recvfrom"
     ? `step 3 recvfrom #${index}: one datagram of ${datagram.length} bytes from ${address} ` +
       "(one receive = one whole datagram: no 粘包 in UDP)"
-    : `step 3 sendto #${index}: ${datagram.length} bytes upper-cased back to ${address} ` +
+    : `step 3 sendto #${index}: ${datagram.length} bytes ` +
+      `${fixedReply ? "(the fixed --reply)" : "upper-cased"} back to ${address} ` +
       "(the address came with the datagram; there is no connection to write to)";
   reporter.explain(chunkView(heading, datagram, { maxBytes: EXPLAIN_MAX_BYTES }), {
     step: call,
@@ -166,6 +192,8 @@ export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
     host: { type: "string" },
     port: { type: "string" },
+    once: { type: "boolean" },
+    reply: { type: "string" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
@@ -174,6 +202,12 @@ export async function main(args: string[]): Promise<number> {
   const host = values.host ?? "127.0.0.1";
   const port = parsePort(values.port, 8080);
   const quiet = values.quiet ?? false;
+  const reply = values.reply === undefined ? undefined : new TextEncoder().encode(values.reply);
+  if (reply && reply.length > MAX_UDP_PAYLOAD_IPV4) {
+    throw new UsageError(
+      `--reply is ${reply.length} bytes: the largest UDP datagram is ${MAX_UDP_PAYLOAD_IPV4} bytes`,
+    );
+  }
   const reporter = createReporter("udp/server", {
     quiet,
     json: values.json,
@@ -194,7 +228,13 @@ export async function main(args: string[]): Promise<number> {
       reporter.explain(line, { step: steps[i], address: formatAddr(conn.addr) })
     );
   }
-  const answered = await serveUdp(conn, { signal, reporter, quiet });
+  const answered = await serveUdp(conn, {
+    signal,
+    reporter,
+    quiet,
+    limit: values.once ? 1 : undefined,
+    reply,
+  });
   reporter.explain(`step 4 close: the socket is closed after ${answered} datagrams answered`, {
     step: "close",
     answered,
