@@ -327,8 +327,8 @@ Deno.test("bench --svg: one bar per benchmark row with a ratio", () => {
     { capability: "d", metric: "x", referenceName: "z", unit: "", skipped: "missing" },
   ];
   assert.deepEqual(chartRows(rows), [
-    { label: "a: throughput", value: 1.5, target: 1.5 },
-    { label: "b: p99", value: 2 },
+    { label: "a: throughput vs x", value: 1.5, target: 1.5 },
+    { label: "b: p99 vs y", value: 2 },
   ]);
   assert.equal(targetRatio("≥ 0.8×"), 0.8);
   assert.equal(targetRatio("≤ 120 MB"), undefined);

@@ -34,7 +34,7 @@ export function chartRows(rows: BenchRow[]): BarRow[] {
     if (value === undefined || row.skipped) continue;
     const target = targetRatio(row.target);
     bars.push({
-      label: `${row.capability}: ${row.metric}`,
+      label: `${row.capability}: ${row.metric} vs ${row.referenceName}`,
       value,
       ...(target === undefined ? {} : { target }),
     });

@@ -210,6 +210,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       p99Target = "—",
       p99Metric = "p99 latency",
     ) => {
+      capability = `HTTP ${capability}`;
       if (!ours || !ref) {
         rows.push({
           capability,
