@@ -296,7 +296,7 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
 
 /** The command line: load zones, bind, print `listening on …`, serve until Ctrl-C. */
 export async function main(args: string[]): Promise<number> {
-  const { values } = parseCli(args, {
+  const { values, positionals } = parseCli(args, {
     zone: { type: "string", multiple: true },
     host: { type: "string" },
     port: { type: "string" },
@@ -306,6 +306,7 @@ export async function main(args: string[]): Promise<number> {
     json: { type: "boolean" },
     explain: { type: "boolean" },
   });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const zoneFiles = values.zone ?? [];
   if (zoneFiles.length === 0) throw new UsageError("At least one --zone FILE is required");
   const port = parsePort(values.port, DEFAULT_DNS_PORT);

@@ -488,6 +488,10 @@ Deno.test("server CLI: --help, bad flags, missing zone, a zone error names file 
   const port = await runScript("dns/server.ts", ["--zone", "x", "--port", "99999"]);
   assert.equal(port.code, 1);
   assert.match(port.stderr, /Invalid --port "99999"/);
+  // A zone file given without --zone is an error, not silently ignored.
+  const stray = await runScript("dns/server.ts", ["dns/zones/cnblogs.com.zone", "--zone", "x"]);
+  assert.equal(stray.code, 1);
+  assert.match(stray.stderr, /^Unexpected argument "dns\/zones\/cnblogs\.com\.zone"/);
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(
