@@ -45,7 +45,9 @@ export function parseCli<O extends Options>(args: string[], options: O): Parsed<
   try {
     return parseArgs(config);
   } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(error.message);
+    // node:util spreads some messages over several lines (`--port -1` is "ambiguous"); a usage
+    // error is one line, followed by the usage.
+    if (error instanceof TypeError) throw new UsageError(error.message.replace(/\s*\n\s*/g, " "));
     throw error;
   }
 }

@@ -223,7 +223,8 @@ export async function main(args: string[]): Promise<number> {
   if (!values.listen) {
     const conn = await connectOrExplain(host, port);
     const ok = await session(conn, reporter, options);
-    if (signal.aborted) throw signal.reason;
+    // The session has already said so in its one `failed: interrupted` line.
+    if (signal.aborted) return 130;
     return ok ? 0 : 1;
   }
 

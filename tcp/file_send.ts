@@ -284,7 +284,8 @@ export async function main(args: string[]): Promise<number> {
     const conn = await connectOrExplain(target.hostname, target.port);
     const progress = json ? undefined : createProgressBar;
     const ok = await session(conn, files, reporter, { ...common, progress });
-    if (signal.aborted) throw signal.reason;
+    // The session has already said so in its one `failed: interrupted` line.
+    if (signal.aborted) return 130;
     return ok ? 0 : 1;
   }
 

@@ -318,6 +318,63 @@ await conn.read(new Uint8Array(1)); // never answered: the receiver waits for th
   });
 });
 
+Deno.test("Ctrl-C mid-transfer: each side prints one line, exits 130, and saves nothing", async () => {
+  await withTempDir(async (dest) => {
+    // file_recv.ts connecting to a sender that sends half a body and waits.
+    let halfSent!: () => void;
+    const half = new Promise<void>((resolve) => halfSent = resolve);
+    const sender = hostileSender(async (conn) => {
+      await writeAll(
+        conn,
+        encodeFileHeader({ name: "big.bin", size: 2000, sha256: "0".repeat(64) }),
+      );
+      await writeAll(conn, new Uint8Array(1000));
+      halfSent();
+      await conn.read(new Uint8Array(1)); // null once the receiver is gone
+    });
+    const receiver = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", RECV, "--port", String(sender.port), "--dir", dest],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // The connection exists, so the receiver's Ctrl-C handler is installed.
+    await half;
+    receiver.kill("SIGINT");
+    const recv = await receiver.output();
+    await sender.done;
+    assert.equal(recv.code, 130);
+    assert.equal(new TextDecoder().decode(recv.stderr), "failed: interrupted\n");
+    assert.deepEqual(listDir(dest), []);
+
+    // file_send.ts --to (upload) to a receiver in this process that reads and never acks.
+    const upload = `${dest}/up.bin`;
+    await Deno.writeFile(upload, new Uint8Array(2000));
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const uploader = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", SEND, upload, "--to", `127.0.0.1:${listener.addr.port}`],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    {
+      using conn = await listener.accept();
+      listener.close();
+      // Its first bytes: it is past its Ctrl-C handler and sending; it will wait for our ack.
+      assert.notEqual(await conn.read(new Uint8Array(4096)), null);
+      uploader.kill("SIGINT");
+      const send = await uploader.output();
+      assert.equal(send.code, 130);
+      assert.match(
+        new TextDecoder().decode(send.stderr),
+        /^127\.0\.0\.1:\d+: failed: interrupted\n$/,
+      );
+    }
+  });
+});
+
 Deno.test("--force: an existing file survives without it and is replaced with it", async () => {
   await withTempDir(async (root) => {
     await Deno.mkdir(`${root}/src`);

@@ -521,6 +521,8 @@ Deno.test("udp scripts: --help exits 0 with usage; a bad flag or value exits 1 w
     ["udp/server.ts", ["--port", "70000"], /^Invalid --port "70000"/],
     ["udp/server.ts", ["--reply", "x".repeat(65508)], /^--reply is 65508 bytes: the largest/],
     ["udp/client.ts", ["--timeout", "soon"], /^Invalid --timeout "soon"/],
+    ["udp/client.ts", ["--port", "0"], /^Invalid --port "0": the server's port is needed$/],
+    ["udp/client.ts", ["--retries", "-1"], /^Option '--retries' argument is ambiguous\. Did/],
     ["udp/client.ts", ["--host", "1.2.3"], /^Invalid --host "1\.2\.3"/],
     ["udp/truncate.ts", ["--size", "65508"], /^Invalid --size "65508"/],
     ["udp/truncate.ts", ["--host", "192.0.2.1"], /^Invalid --host "192\.0\.2\.1"/],

@@ -500,6 +500,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const hostname = serverHostname(values.host ?? "127.0.0.1");
   const port = parsePort(values.port, 8080);
+  if (port === 0) throw new UsageError(`Invalid --port "0": the server's port is needed`);
   const timeoutMs = parseCount(values.timeout, 1000, "--timeout", { min: 1, max: 600_000 });
   const retries = parseCount(values.retries, 2, "--retries", { min: 0, max: 100 });
   const maxPayload = hostname.includes(":") ? MAX_UDP_PAYLOAD_IPV6 : MAX_UDP_PAYLOAD_IPV4;
