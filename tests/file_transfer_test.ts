@@ -5,14 +5,10 @@
  * `--force`, concurrent clients, upload, and interop with a python3 port of seed 003's programs.
  */
 import assert from "node:assert/strict";
+import { handPeer, receive } from "./_file_peers.ts";
 import { createHash } from "node:crypto";
-import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
-import {
-  decodeAck,
-  encodeEndHeader,
-  encodeFileHeader,
-  HEADER_FRAMING,
-} from "../tcp/file_protocol.ts";
+import { encodeLengthPrefixed } from "../tcp/framing.ts";
+import { decodeAck, encodeEndHeader, encodeFileHeader } from "../tcp/file_protocol.ts";
 import {
   hasCommand,
   runCommand,
@@ -69,46 +65,6 @@ function rawHeader(name: string, size: number, sha: string): Uint8Array {
   return encodeLengthPrefixed(encoder.encode(JSON.stringify({ name, size, sha256: sha })));
 }
 
-/** Reads length-prefixed frames (acks) from a connection. */
-class FrameReader {
-  readonly #decoder = new LengthPrefixDecoder(HEADER_FRAMING);
-  readonly #queue: Uint8Array[] = [];
-  readonly #buffer = new Uint8Array(4096);
-  constructor(readonly conn: Deno.Conn) {}
-  async next(): Promise<Uint8Array | null> {
-    while (this.#queue.length === 0) {
-      const got = await this.conn.read(this.#buffer);
-      if (got === null) return null;
-      this.#queue.push(...this.#decoder.push(this.#buffer.subarray(0, got)));
-    }
-    return this.#queue.shift()!;
-  }
-}
-
-/**
- * A hand-written sender in this process: listens on an ephemeral port, runs `script` for the
- * first client, then closes everything. Returns the port and the script's result.
- */
-function hostileSender<T>(
-  script: (conn: Deno.Conn, acks: FrameReader) => Promise<T>,
-): { port: number; done: Promise<T> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const done = (async () => {
-    try {
-      using conn = await listener.accept();
-      return await script(conn, new FrameReader(conn));
-    } finally {
-      listener.close();
-    }
-  })();
-  return { port: listener.addr.port, done };
-}
-
-/** Runs the receiver against `port` saving into `dir`. */
-function receive(port: number, dir: string, ...extra: string[]): Promise<ScriptResult> {
-  return runScript(RECV, ["--port", String(port), "--dir", dir, ...extra]);
-}
-
 /** Serves `paths` with file_send.ts --once and receives them into `dest`. */
 async function transfer(paths: string[], dest: string, ...recvFlags: string[]) {
   await using sender = await startScript(SEND, [...paths, "--port", "0", "--once"]);
@@ -157,7 +113,7 @@ Deno.test("a hostile sender's traversal names are each refused and nothing lands
     const hostile = ["../evil", "../../evil", absolute, "..", ".", "", "sub/evil", "..\\evil"];
     hostile.push("evil\0.txt", "C:evil", "line\nbreak");
     const body = encoder.encode("EVIL");
-    const sender = hostileSender(async (conn, acks) => {
+    const sender = handPeer(async (conn, acks) => {
       const results = [];
       for (const name of [...hostile, "ok.txt"]) {
         await writeAll(conn, rawHeader(name, body.length, sha256(body)));
@@ -186,7 +142,7 @@ Deno.test("a hostile sender's traversal names are each refused and nothing lands
 Deno.test("--seed-protocol still refuses an unsafe name and writes nothing", async () => {
   await withTempDir(async (root) => {
     await Deno.mkdir(`${root}/dest`);
-    const sender = hostileSender(async (conn) => {
+    const sender = handPeer(async (conn) => {
       await writeAll(conn, encoder.encode("../evil"));
       // Give the name its own read the way the seed does: wait for the receiver's reply (none
       // comes; it closes), instead of sleeping.
@@ -240,7 +196,7 @@ Deno.test("broken streams fail with one line and leave no file, not even a tempo
   ];
   for (const [label, chunks, message] of cases) {
     await withTempDir(async (dest) => {
-      const sender = hostileSender(async (conn) => {
+      const sender = handPeer(async (conn) => {
         for (const chunk of chunks) await writeAll(conn, chunk);
       });
       const recv = await receive(sender.port, dest);
@@ -258,7 +214,7 @@ Deno.test("a wrong digest is refused: non-zero exit, error ack, no file", async 
   await withTempDir(async (dest) => {
     const body = encoder.encode("the real bytes");
     const claimed = sha256(encoder.encode("other bytes"));
-    const sender = hostileSender(async (conn, acks) => {
+    const sender = handPeer(async (conn, acks) => {
       await writeAll(
         conn,
         encodeFileHeader({ name: "doc.txt", size: body.length, sha256: claimed }),
@@ -323,7 +279,7 @@ Deno.test("Ctrl-C mid-transfer: each side prints one line, exits 130, and saves 
     // file_recv.ts connecting to a sender that sends half a body and waits.
     let halfSent!: () => void;
     const half = new Promise<void>((resolve) => halfSent = resolve);
-    const sender = hostileSender(async (conn) => {
+    const sender = handPeer(async (conn) => {
       await writeAll(
         conn,
         encodeFileHeader({ name: "big.bin", size: 2000, sha256: "0".repeat(64) }),

@@ -5,8 +5,8 @@
  * stream of both CLIs, and the `--explain` view of header/ack frames (golden).
  */
 import assert from "node:assert/strict";
+import { handPeer, receive } from "./_file_peers.ts";
 import { createHash } from "node:crypto";
-import { LengthPrefixDecoder } from "../tcp/framing.ts";
 import {
   decodeAck,
   decodeHeader,
@@ -16,7 +16,6 @@ import {
   encodeEndHeader,
   encodeFileHeader,
   encodeResume,
-  HEADER_FRAMING,
   resumablePartialName,
 } from "../tcp/file_protocol.ts";
 import { explainBytes } from "../tcp/explain.ts";
@@ -56,42 +55,6 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 
 function listDir(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-}
-
-/** Reads length-prefixed frames from a connection. */
-class FrameReader {
-  readonly #decoder = new LengthPrefixDecoder(HEADER_FRAMING);
-  readonly #queue: Uint8Array[] = [];
-  readonly #buffer = new Uint8Array(4096);
-  constructor(readonly conn: Deno.Conn) {}
-  async next(): Promise<Uint8Array | null> {
-    while (this.#queue.length === 0) {
-      const got = await this.conn.read(this.#buffer);
-      if (got === null) return null;
-      this.#queue.push(...this.#decoder.push(this.#buffer.subarray(0, got)));
-    }
-    return this.#queue.shift()!;
-  }
-}
-
-/** A hand-written peer in this process that serves one connection on an ephemeral port. */
-function handPeer<T>(
-  script: (conn: Deno.Conn, frames: FrameReader) => Promise<T>,
-): { port: number; done: Promise<T> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const done = (async () => {
-    try {
-      using conn = await listener.accept();
-      return await script(conn, new FrameReader(conn));
-    } finally {
-      listener.close();
-    }
-  })();
-  return { port: listener.addr.port, done };
-}
-
-function receive(port: number, dir: string, ...extra: string[]): Promise<ScriptResult> {
-  return runScript(RECV, ["--port", String(port), "--dir", dir, ...extra]);
 }
 
 /** Serves `path` with `file_send.ts --once` (plus `sendFlags`) and receives it into `dest`. */
