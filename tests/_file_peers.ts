@@ -1,7 +1,8 @@
 /**
- * Hand-written file-transfer peers shared by the file tests: a frame reader over a raw
- * connection, a one-connection peer on an ephemeral port, and the receiver run as a subprocess.
+ * Shared by the file tests: a frame reader over a raw connection, a one-connection peer on an
+ * ephemeral port, the receiver run as a subprocess, and small file helpers.
  */
+import { createHash } from "node:crypto";
 import { LengthPrefixDecoder } from "../tcp/framing.ts";
 import { HEADER_FRAMING } from "../tcp/file_protocol.ts";
 import { runScript, type ScriptResult } from "./_helpers.ts";
@@ -44,4 +45,31 @@ export function handPeer<T>(
 /** Runs `tcp/file_recv.ts` against `port`, saving into `dir`. */
 export function receive(port: number, dir: string, ...extra: string[]): Promise<ScriptResult> {
   return runScript("tcp/file_recv.ts", ["--port", String(port), "--dir", dir, ...extra]);
+}
+
+/** The hex SHA-256 of `bytes`. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** `n` random bytes (getRandomValues takes at most 64 KiB at a time). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
+  return out;
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "netlab-file-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The names in `dir`, sorted (to prove nothing else was written). */
+export function listDir(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 }

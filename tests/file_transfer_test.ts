@@ -5,8 +5,7 @@
  * `--force`, concurrent clients, upload, and interop with a python3 port of seed 003's programs.
  */
 import assert from "node:assert/strict";
-import { handPeer, receive } from "./_file_peers.ts";
-import { createHash } from "node:crypto";
+import { handPeer, listDir, randomBytes, receive, sha256, withTempDir } from "./_file_peers.ts";
 import { encodeLengthPrefixed } from "../tcp/framing.ts";
 import { decodeAck, encodeEndHeader, encodeFileHeader } from "../tcp/file_protocol.ts";
 import {
@@ -22,29 +21,6 @@ import {
 const SEND = "tcp/file_send.ts";
 const RECV = "tcp/file_recv.ts";
 const encoder = new TextEncoder();
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
-  return out;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "netlab-file-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function listDir(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-}
 
 function stderrLines(result: ScriptResult): string[] {
   return result.stderr.split("\n").filter((line) => line.length > 0);

@@ -5,8 +5,7 @@
  * stream of both CLIs, and the `--explain` view of header/ack frames (golden).
  */
 import assert from "node:assert/strict";
-import { handPeer, receive } from "./_file_peers.ts";
-import { createHash } from "node:crypto";
+import { handPeer, listDir, randomBytes, receive, sha256, withTempDir } from "./_file_peers.ts";
 import {
   decodeAck,
   decodeHeader,
@@ -33,29 +32,6 @@ import {
 const SEND = "tcp/file_send.ts";
 const RECV = "tcp/file_recv.ts";
 const encoder = new TextEncoder();
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
-  return out;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "netlab-instruments-file-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function listDir(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-}
 
 /** Serves `path` with `file_send.ts --once` (plus `sendFlags`) and receives it into `dest`. */
 async function transfer(path: string, dest: string, sendFlags: string[], recvFlags: string[]) {
