@@ -5,6 +5,9 @@
  * 1. Round trips: 64-byte datagrams, 32 outstanding (each reply sends the next datagram), through
  *    `udp/server.ts --quiet` and `node -e` dgram echo; best of three interleaved rounds. Also the
  *    server process's CPU time per round trip (from /proc), which a busy machine disturbs less.
+ *    The client must outrun both servers, or it measures itself: on Linux it reflects each burst
+ *    of replies with one recvmmsg + one sendmmsg (`udp/mmsg.ts`); a per-datagram Deno client
+ *    tops out near Node's server rate (~125k rt/s here), which hid any server difference.
  * 2. One-way receive rate before loss starts: a Deno sender offers 64-byte datagrams at rising
  *    paced rates to a counting sink (Deno `listenDatagram` vs Node `dgram`); the highest rate the
  *    sink received without loss (≤ 0.1 %) is reported.
@@ -12,6 +15,7 @@
  * Bounded: every phase has a datagram count and a time limit; all traffic is on 127.0.0.1.
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
+import { DatagramBatch } from "../../../udp/mmsg.ts";
 import { hasCommand, type RunningScript, startCommand, startScript } from "../../_helpers.ts";
 
 const PAYLOAD_BYTES = 64;
@@ -70,7 +74,7 @@ interface RoundTripResult {
  * Keeps `OUTSTANDING` 64-byte datagrams in flight to `port` until `count` replies have arrived or
  * `timeLimitMs` passed. A stall (a lost datagram leaves the window short) re-fills the window.
  */
-async function roundTrips(
+export async function roundTrips(
   port: number,
   serverPid: number,
   { count, timeLimitMs }: { count: number; timeLimitMs: number },
@@ -104,8 +108,31 @@ async function roundTrips(
       conn.send(payload, target).catch(() => {});
     }
   };
+  // The load generator must outrun both servers: on Linux it reflects every reply it finds queued
+  // in one recvmmsg/sendmmsg (udp/mmsg.ts), so a server sees bursts, as a busy one would.
+  const reflect = async (batch: DatagramBatch) => {
+    const lengths = new Uint32Array(batch.capacity);
+    while (!done) {
+      const [first, from] = await conn.receive(batch.buffers[0]);
+      batch.setPeer(0, from as Deno.NetAddr);
+      const arrived = 1 + batch.receiveQueued(1);
+      received += arrived;
+      if (received >= count || performance.now() > deadline) {
+        done = true;
+        finish();
+        return;
+      }
+      for (let i = 0; i < arrived; i++) {
+        lengths[i] = i === 0 ? first.length : batch.datagram(i).length;
+      }
+      batch.reply(lengths, arrived);
+    }
+  };
   for (let i = 0; i < OUTSTANDING; i++) conn.send(payload, target).catch(() => {});
-  const loops = Array.from({ length: 4 }, () => loop().catch(() => {}));
+  const batch = DatagramBatch.open(conn);
+  const loops = batch
+    ? [reflect(batch).catch(() => {})]
+    : Array.from({ length: 4 }, () => loop().catch(() => {}));
   const watchdog = setTimeout(() => {
     done = true;
     finish();
