@@ -152,6 +152,66 @@ const COLON = 0x3a;
 const SEMICOLON = 0x3b;
 const EMPTY = new Uint8Array(0);
 const NO_HEADERS: HeaderList = [];
+/** The end of a message without trailers: one shared event (consumers only read it). */
+const END_WITHOUT_TRAILERS: MessageEnd = { kind: "end", trailers: NO_HEADERS };
+
+/**
+ * Common methods and field names as ready-made strings, so that parsing them allocates nothing
+ * (every request on a busy server carries the same few). Names match case-insensitively.
+ */
+class Interned {
+  readonly #byLength: (string[] | undefined)[] = [];
+
+  constructor(words: readonly string[]) {
+    for (const word of words) (this.#byLength[word.length] ??= []).push(word);
+  }
+
+  /** The word spelled by `buf[start, end)` (ASCII letters folded to lower case if asked). */
+  find(buf: Uint8Array, start: number, end: number, foldCase: boolean): string | undefined {
+    const words = this.#byLength[end - start];
+    if (!words) return undefined;
+    // Folding with | 0x20 is exact here: the bytes are token characters, whose only
+    // characters that fold onto a letter, digit or "-" are the upper-case letters.
+    const fold = foldCase ? 0x20 : 0;
+    next: for (const word of words) {
+      for (let i = 0; i < word.length; i++) {
+        if ((buf[start + i] | fold) !== word.charCodeAt(i)) continue next;
+      }
+      return word;
+    }
+    return undefined;
+  }
+}
+
+const COMMON_METHODS = new Interned(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]);
+const COMMON_FIELDS = new Interned([
+  "host",
+  "user-agent",
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "connection",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "cookie",
+  "referer",
+  "origin",
+  "authorization",
+  "cache-control",
+  "pragma",
+  "range",
+  "if-range",
+  "if-none-match",
+  "if-modified-since",
+  "upgrade-insecure-requests",
+  "expect",
+  "date",
+  "server",
+  "etag",
+  "last-modified",
+  "location",
+]);
 
 /** tchar (RFC 9110 §5.6.2): the characters allowed in methods and field names. */
 const TOKEN_CHAR = new Uint8Array(256);
@@ -250,8 +310,10 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
   private failure?: HttpError;
   /** How far the head/trailer scan got (absolute offset) and the lines found so far. */
   private scanAt = 0;
-  private lineStarts: number[] = [];
-  private lineEnds: number[] = [];
+  // Reused for every section (a returned section is parsed before the next scan clears them).
+  private readonly lineStarts: number[] = [];
+  private readonly lineEnds: number[] = [];
+  private clearLines = false;
   private remainingInBody = 0;
   private bodyBytes = 0;
   protected keepAlive = true;
@@ -274,6 +336,8 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     if (this.eof) throw new TypeError("Cannot feed bytes after feedEof()");
     if (chunk.length === 0) return;
     if (this.pos === this.end) {
+      // The usual case: parse straight from the caller's bytes. (`buf` must end where the data
+      // does: indexOf has no end bound, and a read buffer's stale tail would be scanned.)
       this.shift(this.pos);
       this.buf = chunk;
       this.end = chunk.length;
@@ -440,7 +504,7 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
 
   private finish(trailers: HeaderList): MessageEnd {
     this.afterMessage();
-    return { kind: "end", trailers };
+    return trailers === NO_HEADERS ? END_WITHOUT_TRAILERS : { kind: "end", trailers };
   }
 
   private data(take: number): BodyData {
@@ -530,10 +594,11 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
    */
   private scanSection(withStartLine: boolean): Section | null {
     const buf = this.buf;
-    if (this.scanAt < this.pos) {
-      this.scanAt = this.pos;
-      this.lineStarts = [];
-      this.lineEnds = [];
+    if (this.clearLines || this.scanAt < this.pos) {
+      if (this.scanAt < this.pos) this.scanAt = this.pos;
+      this.lineStarts.length = 0;
+      this.lineEnds.length = 0;
+      this.clearLines = false;
     }
     let lineStart = this.lineStarts.length === this.lineEnds.length
       ? (this.lineEnds.length ? this.lineEnds[this.lineEnds.length - 1] + 2 : this.pos)
@@ -565,10 +630,8 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
       if (cr === lineStart && !isFirst) {
         // The blank line: the section is complete.
         this.lineStarts.pop();
-        const section = { lineStarts: this.lineStarts, lineEnds: this.lineEnds, end: lf + 1 };
-        this.lineStarts = [];
-        this.lineEnds = [];
-        return section;
+        this.clearLines = true;
+        return { lineStarts: this.lineStarts, lineEnds: this.lineEnds, end: lf + 1 };
       }
       this.lineEnds.push(cr);
       if (this.lineEnds.length - (withStartLine ? 1 : 0) > this.maxHeaderFields) {
@@ -657,7 +720,9 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
           );
         }
       }
-      headers.push([latin1(buf, start, colon).toLowerCase(), latin1(buf, valueStart, valueEnd)]);
+      const name = COMMON_FIELDS.find(buf, start, colon, true) ??
+        latin1(buf, start, colon).toLowerCase();
+      headers.push([name, latin1(buf, valueStart, valueEnd)]);
     }
     return headers;
   }
@@ -672,6 +737,8 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     ) {
       return null;
     }
+    if (b[at + 5] === 0x31 && b[at + 7] === 0x31) return "1.1";
+    if (b[at + 5] === 0x31 && b[at + 7] === 0x30) return "1.0";
     return latin1(b, at + 5, at + 8);
   }
 
@@ -772,7 +839,7 @@ export class RequestParser extends MessageParser<RequestHead> {
       throw new HttpError(`HTTP version "${versionText}" is not supported`, 505, false);
     }
     const version = versionText as HttpVersion;
-    const method = latin1(buf, start, sp1);
+    const method = COMMON_METHODS.find(buf, start, sp1, false) ?? latin1(buf, start, sp1);
     if (!KNOWN_METHODS.has(method)) {
       throw new HttpError(`Method "${method}" is not implemented`, 501, false);
     }

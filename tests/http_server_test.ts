@@ -425,6 +425,37 @@ Deno.test("serveHttp answers pipelined requests in order and survives a throwing
   await Deno.remove(base, { recursive: true });
 });
 
+Deno.test("serveHttp: a hot file (answered from cached wire bytes) still honours every request field", async () => {
+  const { base, root } = await makeTree();
+  await using server = await startInProcess({ root, cacheRevalidateMs: 0 });
+  const get = (extra = "") => `GET /hello.txt?x=1 HTTP/1.1\r\nHOST: x\r\n${extra}\r\n`;
+  // Three plain GETs make the file hot; then the same path with fields the fast path must not
+  // skip, then a change on disk, which must show at once (revalidation every request here).
+  const first = await exchange(server, get() + get() + get(), { count: 3 });
+  const etag = header(first.replies[0], "etag")!;
+  assert.deepStrictEqual(first.replies.map((r) => [r.status, r.body]), [
+    [200, "hello"],
+    [200, "hello"],
+    [200, "hello"],
+  ]);
+  assert.deepStrictEqual(first.replies[2].headers, first.replies[1].headers);
+  const batch = get(`If-None-Match: ${etag}\r\n`) + get("rAnGe: bytes=1-2\r\n") +
+    get(`If-Range: "stale"\r\nRange: bytes=1-2\r\n`) + get("Connection: close\r\n");
+  const { replies, closed } = await exchange(server, batch);
+  assert.deepStrictEqual(replies.map((r) => [r.status, r.body]), [
+    [304, ""],
+    [206, "el"],
+    [200, "hello"],
+    [200, "hello"],
+  ]);
+  assert.equal(header(replies[3], "connection"), "close");
+  assert.equal(closed, true);
+  await Deno.writeTextFile(`${root}/hello.txt`, "HELLO, again");
+  const after = await exchange(server, get() + get(), { count: 2 });
+  assert.deepStrictEqual(after.replies.map((r) => r.body), ["HELLO, again", "HELLO, again"]);
+  await Deno.remove(base, { recursive: true });
+});
+
 Deno.test("serveHttp drops a slowloris client while serving another", async () => {
   const { base, root } = await makeTree();
   await using server = await startInProcess({ root, headerTimeoutMs: 300 });
