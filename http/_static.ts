@@ -196,11 +196,10 @@ export class FileCache {
 
   constructor(readonly revalidateMs = CACHE_REVALIDATE_MS) {}
 
-  /** A cached entry for `key` that is still current, or undefined. */
-  get(key: string): FileEntry | undefined {
+  /** A cached entry for `key` that is still current at `now` (ms), or undefined. */
+  get(key: string, now = Date.now()): FileEntry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    const now = Date.now();
     if (now - entry.checkedAt < this.revalidateMs) return entry;
     let info: Deno.FileInfo;
     try {

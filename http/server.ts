@@ -373,8 +373,7 @@ const encoder = new TextEncoder();
 let dateSecond = -1;
 let dateText = "";
 /** The Date header value, recomputed once per second. */
-function httpDate(): string {
-  const now = Date.now();
+function httpDate(now = Date.now()): string {
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
@@ -894,7 +893,10 @@ export async function serveHttp(
    * connections, much of it garbage collection). Undefined sends the request the general way:
    * anything conditional, ranged or authenticated, and every first request of a Date second.
    */
-  function hotWire(head: RequestHead): { bytes: Uint8Array; size: number } | undefined {
+  function hotWire(
+    head: RequestHead,
+    now: number,
+  ): { bytes: Uint8Array; size: number } | undefined {
     if (options.handler || explainHeader || head.method !== "GET" || head.version !== "1.1") {
       return undefined;
     }
@@ -902,9 +904,9 @@ export async function serveHttp(
     const target = head.target;
     const q = target.indexOf("?");
     const key = hotPaths.get(q < 0 ? target : target.slice(0, q));
-    const entry = key === undefined ? undefined : cache.get(key);
+    const entry = key === undefined ? undefined : cache.get(key, now);
     const cached = entry && wireCache.get(entry);
-    return cached && cached.date === httpDate() ? cached : undefined;
+    return cached && cached.date === httpDate(now) ? cached : undefined;
   }
 
   function renderCached(
@@ -1009,6 +1011,7 @@ export async function serveHttp(
     active.add(state);
     const parser = new RequestParser({ maxBodyBytes });
     const readBuffer = new Uint8Array(READ_BUFFER_BYTES);
+    let received = readBuffer.subarray(0, 0);
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
 
@@ -1085,7 +1088,9 @@ export async function serveHttp(
             bodyBytes += event.data.length;
           } else if (event.kind === "end" && head) {
             const keepAlive = head.keepAlive && !stopping;
-            const hot = keepAlive && bodyBytes === 0 && !wire ? hotWire(head) : undefined;
+            const hot = keepAlive && bodyBytes === 0 && !wire
+              ? hotWire(head, state.lastActive)
+              : undefined;
             if (hot) {
               queue(hot.bytes);
               if (accessLog) logAccess(remote, head, 200, hot.size);
@@ -1137,7 +1142,18 @@ export async function serveHttp(
             return;
           }
         }
-        if (pending.length) await flush();
+        if (pending.length === 1) {
+          // One response, the usual case: written right here, without another async layer, and
+          // timed from its request's read instead of another clock reading.
+          const piece = pending[0];
+          pending.length = 0;
+          pendingBytes = 0;
+          state.writingSince = state.lastActive;
+          const written = await conn.write(piece);
+          if (written < piece.length) await writeAll(conn, piece.subarray(written));
+          state.writingSince = 0;
+          state.lastActive = Date.now();
+        } else if (pending.length) await flush();
         if (budget === 0) continue; // More complete requests may be buffered: next turn.
         // A request head is pending: its deadline runs from its first byte.
         if (!parser.inMessage) state.headStarted = 0;
@@ -1149,8 +1165,10 @@ export async function serveHttp(
         }
         state.lastActive = Date.now();
         if (!state.busy && !state.headStarted) state.headStarted = state.lastActive;
-        if (wire) wire.add(readBuffer.subarray(0, n));
-        parser.feed(readBuffer.subarray(0, n));
+        // Requests on one connection tend to be the same size: reuse the view when n repeats.
+        if (received.length !== n) received = readBuffer.subarray(0, n);
+        if (wire) wire.add(received);
+        parser.feed(received);
         const turn = gate.enter();
         if (turn) await turn;
       }
