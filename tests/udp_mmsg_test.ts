@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { DatagramBatch, datagramDescriptor, encodeSockaddr } from "../udp/mmsg.ts";
 import { serveUdp } from "../udp/server.ts";
 import { MAX_UDP_PAYLOAD_IPV4, upperAscii } from "../udp/datagram.ts";
+import { startCommand } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const linuxOnly = Deno.build.os !== "linux";
@@ -144,4 +145,30 @@ Deno.test("the quiet (batched) server answers bursts in order and whole, up to t
     controller.abort();
     await serving;
   }
+});
+
+Deno.test("without --allow-ffi the quiet server answers through the portable one-datagram loop", async () => {
+  // No FFI permission: DatagramBatch.open is null and nothing is printed about it.
+  await using server = await startCommand(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "udp/server.ts",
+    "--port",
+    "0",
+    "--quiet",
+  ]);
+  const client = bind();
+  try {
+    const target: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: server.port };
+    for (const word of ["one", "two", "three"]) await client.send(encoder.encode(word), target);
+    const got = [];
+    for (let i = 0; i < 3; i++) {
+      got.push(new TextDecoder().decode((await receiveWithin(client))[0]));
+    }
+    assert.deepEqual(got, ["ONE", "TWO", "THREE"]);
+  } finally {
+    client.close();
+  }
+  const result = await server.stop();
+  assert.equal(result.stderr, "");
 });

@@ -48,6 +48,10 @@ function openLibc(): Libc | null {
   libc = null;
   // The struct offsets above are for 64-bit Linux with glibc.
   if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) return libc;
+  // Only when already allowed: an optimisation must never make Deno prompt the user.
+  const granted = (descriptor: Deno.PermissionDescriptor) =>
+    Deno.permissions.querySync(descriptor).state === "granted";
+  if (!granted({ name: "ffi" }) || !granted({ name: "read", path: "/proc/self/fd" })) return libc;
   try {
     libc = Deno.dlopen("libc.so.6", SYMBOLS);
   } catch {
