@@ -162,6 +162,8 @@ export interface ResponseHead {
   reason: string;
   /** Header fields in wire order (names lower-cased by http/message.ts; --explain shows them raw). */
   headers: [string, string][];
+  /** Each field name as the server spelled it, in `headers` order (what `-i` prints). */
+  fieldNames?: string[];
 }
 
 /** Options for `httpRequest`. */
@@ -681,6 +683,7 @@ async function readResponse(
           status: event.status,
           reason: event.reason,
           headers: event.headers,
+          fieldNames: event.fieldNames,
         };
         framing = FRAMING[event.bodyKind];
         final = !(options.followRedirects && willFollow(head));
@@ -1511,7 +1514,9 @@ async function fetchUrl(
 /** The status line and headers as they came, for `-i`/`-I`. */
 export function responseHeadText(head: ResponseHead): string {
   const lines = [`HTTP/${head.version} ${head.status} ${head.reason}`];
-  for (const [name, value] of head.headers) lines.push(`${name}: ${value}`);
+  head.headers.forEach(([name, value], i) =>
+    lines.push(`${head.fieldNames?.[i] ?? name}: ${value}`)
+  );
   return lines.join("\r\n") + "\r\n\r\n";
 }
 

@@ -105,6 +105,8 @@ export interface ResponseHead extends HeadCommon {
   reason: string;
   /** The method of the request this answers (it decides whether a body follows). */
   requestMethod: string;
+  /** Each field name as the server spelled it, in `headers` order (`headers` are lower-case). */
+  fieldNames: string[];
 }
 
 /** A 1xx response, reported only with `emitInformational`. */
@@ -955,6 +957,16 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     }
   }
 
+  /** The field names of a parsed section with their original case (parseFields validated them). */
+  private fieldNames(section: Section): string[] {
+    const names: string[] = [];
+    for (let i = 1; i < section.lineStarts.length; i++) {
+      const start = section.lineStarts[i];
+      names.push(latin1(this.buf, start, this.buf.indexOf(COLON, start)));
+    }
+    return names;
+  }
+
   protected parseHead(section: Section): ResponseHead | InformationalHead {
     const buf = this.buf;
     const start = section.lineStarts[0];
@@ -1031,6 +1043,7 @@ export class ResponseParser extends MessageParser<ResponseHead> {
       contentLength,
       headBytes: section.end - start,
       requestMethod,
+      fieldNames: this.fieldNames(section),
     };
   }
 }

@@ -15,7 +15,9 @@ import {
   type HttpRequestOptions,
   parseDnsServer,
   parseHeaderFlag,
+  responseHeadText,
 } from "../http/client.ts";
+import { ResponseParser } from "../http/message.ts";
 import { describeUrl, domainLevels, isIpv6, parseUrl, resolveUrl, UrlError } from "../http/url.ts";
 import { CLASS, decodeMessage, encodeMessage, type Message, RCODE, TYPE } from "../dns/message.ts";
 import { assertNdjson, runScript, startScript } from "./_helpers.ts";
@@ -723,4 +725,27 @@ Deno.test("http:get --json reports the DNS query and answer over UDP before the 
       assert.equal(events.at(-1)!.body, "hello netlab\n");
     });
   });
+});
+
+Deno.test("-i prints header names as the server spelled them (the parser keeps them lower-case)", () => {
+  const parser = new ResponseParser();
+  parser.feed(
+    new TextEncoder().encode(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Custom-THING:  1 \r\netag: "a"\r\n' +
+        "Content-Length: 0\r\n\r\n",
+    ),
+  );
+  const event = parser.next();
+  assert.ok(event && event.kind === "response");
+  assert.deepEqual(event.headers.map(([name]) => name), [
+    "content-type",
+    "x-custom-thing",
+    "etag",
+    "content-length",
+  ]);
+  assert.equal(
+    responseHeadText(event),
+    'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Custom-THING: 1\r\netag: "a"\r\n' +
+      "Content-Length: 0\r\n\r\n",
+  );
 });
