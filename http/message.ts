@@ -675,8 +675,11 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     );
   }
 
-  /** Parses field lines `from`… of a section into a header list. */
-  protected parseFields(section: Section, from: number): HeaderList {
+  /**
+   * Parses field lines `from`… of a section into a header list (names lower-cased); `rawNames`,
+   * when given, receives each name as it was spelled.
+   */
+  protected parseFields(section: Section, from: number, rawNames?: string[]): HeaderList {
     const buf = this.buf;
     const headers: HeaderList = [];
     for (let i = from; i < section.lineStarts.length; i++) {
@@ -722,8 +725,10 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
           );
         }
       }
+      let raw: string | undefined;
+      if (rawNames) rawNames.push(raw = latin1(buf, start, colon));
       const name = COMMON_FIELDS.find(buf, start, colon, true) ??
-        latin1(buf, start, colon).toLowerCase();
+        (raw ?? latin1(buf, start, colon)).toLowerCase();
       headers.push([name, latin1(buf, valueStart, valueEnd)]);
     }
     return headers;
@@ -957,16 +962,6 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     }
   }
 
-  /** The field names of a parsed section with their original case (parseFields validated them). */
-  private fieldNames(section: Section): string[] {
-    const names: string[] = [];
-    for (let i = 1; i < section.lineStarts.length; i++) {
-      const start = section.lineStarts[i];
-      names.push(latin1(this.buf, start, this.buf.indexOf(COLON, start)));
-    }
-    return names;
-  }
-
   protected parseHead(section: Section): ResponseHead | InformationalHead {
     const buf = this.buf;
     const start = section.lineStarts[0];
@@ -989,7 +984,8 @@ export class ResponseParser extends MessageParser<ResponseHead> {
     if (end > start + 12 && buf[start + 12] !== SP) throw badLine();
     for (let at = start + 13; at < end; at++) if (!VALUE_CHAR[buf[at]]) throw badLine();
     const reason = end > start + 13 ? latin1(buf, start + 13, end) : "";
-    const headers = this.parseFields(section, 1);
+    const fieldNames: string[] = [];
+    const headers = this.parseFields(section, 1, fieldNames);
     if (versionText !== "1.1" && versionText !== "1.0") {
       throw new HttpError(`HTTP version "${versionText}" is not supported`, 502);
     }
@@ -1043,7 +1039,7 @@ export class ResponseParser extends MessageParser<ResponseHead> {
       contentLength,
       headBytes: section.end - start,
       requestMethod,
-      fieldNames: this.fieldNames(section),
+      fieldNames,
     };
   }
 }

@@ -1020,12 +1020,7 @@ export async function serveHttp(
       const pieces = pending;
       pending = [];
       state.writingSince = Date.now();
-      if (pieces.length === 1) {
-        // The common case, one response: no copy, and no extra view unless the write was short.
-        const piece = pieces[0];
-        const written = await conn.write(piece);
-        if (written < piece.length) await writeAll(conn, piece.subarray(written));
-      } else if (pendingBytes > JOIN_LIMIT_BYTES && pieces.length < 3) {
+      if (pieces.length === 1 || pendingBytes > JOIN_LIMIT_BYTES && pieces.length < 3) {
         for (const piece of pieces) await writeAll(conn, piece);
       } else {
         const joined = new Uint8Array(pendingBytes);

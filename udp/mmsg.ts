@@ -12,14 +12,13 @@
  * the connection and errors behave as always), and only what is already queued behind it is
  * drained with one recvmmsg(MSG_DONTWAIT); all replies then leave in one sendmmsg.
  */
-import { socketDescriptors } from "../tcp/info.ts";
+import { readSocketOptions, socketDescriptors } from "../tcp/info.ts";
 import { formatIPv6, parseIPv4, parseIPv6 } from "./subnet_math.ts";
 
 const SYMBOLS = {
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
@@ -38,8 +37,6 @@ const NAME_SIZE = 32;
 const SOCKADDR_IN6_SIZE = 28;
 const AF_INET = 2;
 const AF_INET6 = 10;
-const SOL_SOCKET = 1;
-const SO_TYPE = 3;
 const SOCK_DGRAM = 2;
 const MSG_DONTWAIT = 0x40;
 
@@ -105,12 +102,9 @@ export function datagramDescriptor(conn: Deno.DatagramConn): number | null {
   const wantedKey = sockaddrKey(wanted);
   const name = new Uint8Array(NAME_SIZE);
   const length = new Uint32Array(1);
-  const type = new Int32Array(1);
   const matches: number[] = [];
   for (const fd of socketDescriptors().keys()) {
-    length[0] = 4;
-    if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_TYPE, type, length) !== 0) continue;
-    if (type[0] !== SOCK_DGRAM) continue;
+    if (readSocketOptions(fd, { tcp: false })?.SO_TYPE !== SOCK_DGRAM) continue;
     length[0] = NAME_SIZE;
     if (lib.symbols.getsockname(fd, name, length) !== 0) continue;
     if (sockaddrKey(name) === wantedKey) matches.push(fd);
