@@ -96,6 +96,11 @@ export interface RequestHead extends HeadCommon {
   target: string;
   /** `Expect: 100-continue` was sent (HTTP/1.1): the client waits before sending the body. */
   expectContinue: boolean;
+  /**
+   * TRACE only (its echo repeats the request): each field name as the client spelled it, in
+   * `headers` order. Other requests skip the copy.
+   */
+  fieldNames?: string[];
 }
 
 /** A parsed status line and header section. */
@@ -841,12 +846,13 @@ export class RequestParser extends MessageParser<RequestHead> {
     if (sp2 === sp1 + 1 || sp2 >= end || buf[sp2] !== SP) throw this.badLine();
     const versionText = this.parseVersion(sp2 + 1, end);
     if (versionText === null) throw this.badLine();
-    const headers = this.parseFields(section, 1);
+    const method = COMMON_METHODS.find(buf, start, sp1, false) ?? latin1(buf, start, sp1);
+    const fieldNames = method === "TRACE" ? [] : undefined;
+    const headers = this.parseFields(section, 1, fieldNames);
     if (versionText !== "1.1" && versionText !== "1.0") {
       throw new HttpError(`HTTP version "${versionText}" is not supported`, 505, false);
     }
     const version = versionText as HttpVersion;
-    const method = COMMON_METHODS.find(buf, start, sp1, false) ?? latin1(buf, start, sp1);
     if (!KNOWN_METHODS.has(method)) {
       throw new HttpError(`Method "${method}" is not implemented`, 501, false);
     }
@@ -920,6 +926,7 @@ export class RequestParser extends MessageParser<RequestHead> {
       headBytes: section.end - start,
       expectContinue: expect && version === "1.1" && bodyKind !== "none" &&
         headerHasToken(headers, "expect", "100-continue"),
+      fieldNames,
     };
   }
 

@@ -783,7 +783,7 @@ export async function serveHttp(
       }
       const head = request.head;
       const echo = `${head.method} ${head.target} HTTP/${head.version}\r\n` +
-        head.headers.map(([n, v]) => `${n}: ${v}\r\n`).join("") + "\r\n";
+        head.headers.map(([n, v], i) => `${head.fieldNames?.[i] ?? n}: ${v}\r\n`).join("") + "\r\n";
       return because(
         { status: 200, headers: [["Content-Type", "message/http"]], body: encodeLatin1(echo) },
         "200: TRACE echo (--trace)",

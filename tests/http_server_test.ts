@@ -456,6 +456,18 @@ Deno.test("serveHttp: a hot file (answered from cached wire bytes) still honours
   await Deno.remove(base, { recursive: true });
 });
 
+Deno.test("serveHttp --trace echoes the request as it came, header names spelled as sent", async () => {
+  const { base, root } = await makeTree();
+  await using server = await startInProcess({ root, trace: true });
+  const request = "TRACE /x?y=1 HTTP/1.1\r\nHost: x\r\nX-Mixed-CASE: Yes\r\ncookie: a=b\r\n" +
+    "Connection: close\r\n\r\n";
+  const { replies } = await exchange(server, request);
+  assert.equal(replies[0].status, 200);
+  assert.equal(header(replies[0], "content-type"), "message/http");
+  assert.equal(replies[0].body, request);
+  await Deno.remove(base, { recursive: true });
+});
+
 Deno.test("serveHttp drops a slowloris client while serving another", async () => {
   const { base, root } = await makeTree();
   await using server = await startInProcess({ root, headerTimeoutMs: 300 });
