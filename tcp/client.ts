@@ -28,6 +28,7 @@ import {
   CliError,
   formatAddr,
   formatHostPort,
+  interruptSignal,
   parseCli,
   parseCount,
   parsePort,
@@ -54,6 +55,11 @@ Sends each line of input to the echo server and prints each reply (seed 000's cl
                      came back in which read (the 粘包 view)
   --stats            print each message's round-trip time and, at the end, count, min, median,
                      p99 and max
+  --count N          like ping over TCP (implies --stats): send N probes "seq=1" … "seq=N", one
+                     at a time, each after the previous echo came back; stdin is not read.
+                     Ctrl-C stops early and still prints the summary. TCP never loses or
+                     reorders a probe, so only round-trip times are reported
+  --interval MS      time between probes with --count (default 1000)
   -h, --help         show this help
 
 A line "q" ends the session. On a terminal the prompt is ">>>: " and empty input is skipped.`;
@@ -410,6 +416,39 @@ async function runOnce(session: ClientSession, message: string, maxBytes: number
   else await session.sendOnce(bytes, maxBytes);
 }
 
+/**
+ * `--count`: numbered probes, one at a time, `intervalMs` apart, until `count` or `signal` (Ctrl-C
+ * ends the run early but the summary is still printed, as ping does).
+ */
+async function runProbes(
+  session: ClientSession,
+  { count, intervalMs, signal }: { count: number; intervalMs: number; signal: AbortSignal },
+): Promise<void> {
+  const interrupted = new Promise<void>((resolve) => {
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+    const sending = session.send(encoder.encode(`seq=${seq}`));
+    // After Ctrl-C the connection is closed under a probe still waiting for its echo.
+    sending.catch(() => {});
+    await Promise.race([sending, interrupted]);
+    if (seq < count && intervalMs > 0) await pause(intervalMs, signal);
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */
 async function runInteractive(session: ClientSession): Promise<void> {
   while (true) {
@@ -437,8 +476,20 @@ export async function main(args: string[]): Promise<number> {
     json: { type: "boolean" },
     explain: { type: "boolean" },
     stats: { type: "boolean" },
+    count: { type: "string" },
+    interval: { type: "string" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  if (values.interval !== undefined && values.count === undefined) {
+    throw new UsageError("--interval needs --count");
+  }
+  if (values.count !== undefined && values.message !== undefined) {
+    throw new UsageError("--count and --message cannot be combined");
+  }
+  const probes = values.count === undefined ? undefined : {
+    count: parseCount(values.count, 1, "--count", { min: 1, max: 100_000 }),
+    intervalMs: parseCount(values.interval, 1000, "--interval", { min: 0, max: 60_000 }),
+  };
   if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw new UsageError("--unix cannot be combined with --host or --port");
   }
@@ -460,9 +511,18 @@ export async function main(args: string[]): Promise<number> {
       { local: formatAddrOrUnnamed(conn.localAddr), peer: where },
     );
   }
-  const session = new ClientSession(conn, reporter, { stats: values.stats, where });
+  const stats = values.stats === true || probes !== undefined;
+  const session = new ClientSession(conn, reporter, { stats, where });
   try {
-    if (values.message !== undefined) await runOnce(session, values.message, maxLine);
+    if (probes) {
+      reporter.info(
+        `PROBE ${where} (tcp): ${probes.count} probes "seq=N", one every ${probes.intervalMs} ms`,
+        "log",
+        { server: where, count: probes.count, intervalMs: probes.intervalMs },
+      );
+      using signal = interruptSignal();
+      await runProbes(session, { ...probes, signal });
+    } else if (values.message !== undefined) await runOnce(session, values.message, maxLine);
     else if (Deno.stdin.isTerminal()) await runInteractive(session);
     else await runPiped(session, maxLine);
     session.finish();

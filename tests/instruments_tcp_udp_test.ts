@@ -6,7 +6,7 @@
  * duplicates and reordering against a fake server that drops, duplicates and reorders on cue.
  */
 import assert from "node:assert/strict";
-import { assertNdjson, type JsonEvent, runScript, startScript } from "./_helpers.ts";
+import { assertNdjson, type JsonEvent, ROOT, runScript, startScript } from "./_helpers.ts";
 import { EVENT_NAMES } from "../tcp/report.ts";
 
 const encoder = new TextEncoder();
@@ -111,6 +111,75 @@ Deno.test("tcp/client --stats: one rtt line per message and the summary; default
       stdin: "a\nbb\n",
     });
     assert.equal(plain.stdout, "A\nBB\n");
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tcp/client --count: numbered probes one at a time, rtt each, and the summary", async () => {
+  const server = await startScript("tcp/server.ts", ["--port", "0", "--quiet"]);
+  try {
+    const port = String(server.port);
+    const run = await runScript("tcp/client.ts", [
+      "--port",
+      port,
+      "--count",
+      "3",
+      "--interval",
+      "0",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split("\n");
+    assert.match(lines[0], /^PROBE 127\.0\.0\.1:\d+ \(tcp\): 3 probes "seq=N", one every 0 ms$/);
+    assert.deepEqual([lines[1], lines[3], lines[5]], ["SEQ=1", "SEQ=2", "SEQ=3"]);
+    assert.match(lines[2], /^ {2}rtt \d+\.\d{3} ms \(5 bytes\)$/);
+    assert.match(lines[7], /^--- 127\.0\.0\.1:\d+ tcp statistics: 3 messages ---$/);
+    assert.match(lines[8], /\(3 samples\)$/);
+    for (
+      const args of [["--interval", "5"], ["--count", "2", "--message", "hi"], ["--count", "0"]]
+    ) {
+      const bad = await runScript("tcp/client.ts", ["--port", port, ...args]);
+      assert.equal(bad.code, 1, args.join(" "));
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("tcp/client --count: Ctrl-C stops the probes and still prints the summary", async () => {
+  const server = await startScript("tcp/server.ts", ["--port", "0", "--quiet"]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "tcp/client.ts", "--port", String(server.port), "--count", "50"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    // Interrupt once the first probe's rtt is printed (the next probe is 1 s away).
+    let text = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    while (!text.includes(" rtt ")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    child.kill("SIGINT");
+    // A client that ignored Ctrl-C would go on probing: stop it so the assertions below fail.
+    const hardKill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const status = await child.status;
+    clearTimeout(hardKill);
+    await child.stderr.cancel();
+    assert.equal(status.code, 0);
+    assert.match(text, /^SEQ=1$/m);
+    assert.doesNotMatch(text, /^SEQ=2$/m);
+    assert.match(text, /tcp statistics: 1 message ---\n.*\(1 sample\)\n$/);
   } finally {
     await server.stop();
   }
