@@ -70,7 +70,11 @@ export class TransferError extends Error {
 }
 
 /** Starts a progress bar for one file (`createProgressBar` from `tcp/progress.ts`). */
-export type ProgressFactory = (label: string, total: number | undefined) => ProgressBar;
+export type ProgressFactory = (
+  label: string,
+  total: number | undefined,
+  options?: { from?: number },
+) => ProgressBar;
 
 /**
  * What crossed the wire, for `--explain`: a whole header/ack/resume frame (length prefix
@@ -488,7 +492,7 @@ export async function sendFiles(
         direction: "sent",
         body: { name: summary.name, bytes: summary.size - offset, offset, size: summary.size },
       });
-      const progress = options.progress?.(summary.name, summary.size);
+      const progress = options.progress?.(summary.name, summary.size, { from: offset });
       try {
         await sendBody(conn, guard, summary, file.path, progress, offset);
       } finally {
@@ -795,7 +799,7 @@ export async function receiveFiles(
       await using _partial = partial;
       if (offered) await writeFrame(conn, encodeResume(offset), wire);
       wire?.({ direction: "received", body: { name, bytes: size - offset, offset, size } });
-      const progress = options.progress?.(name, size);
+      const progress = options.progress?.(name, size, { from: offset });
       let received = offset;
       try {
         await reader.readBody(size - offset, {
@@ -1093,7 +1097,7 @@ export function progressEvents(
   reporter: Reporter,
   fields: Record<string, unknown>,
 ): ProgressFactory {
-  return (label, total) =>
+  return (label, total, options) =>
     createEventProgress(
       label,
       total,
@@ -1105,6 +1109,7 @@ export function progressEvents(
           size: total,
           ms: Math.round(elapsedMs),
         }),
+      { from: options?.from },
     );
 }
 

@@ -46,15 +46,19 @@ export interface ProgressState {
   total?: number;
   /** Milliseconds since the transfer started. */
   elapsedMs: number;
+  /** Bytes already done when it started (a resumed file): they do not count toward the rate. */
+  from?: number;
 }
 
 /**
  * One progress line, e.g.
  * `photo.jpg [########------------]  40%  40.0 MiB / 100 MiB  120 MiB/s  ETA 0:01`.
  */
-export function formatProgress({ label, done, total, elapsedMs }: ProgressState): string {
+export function formatProgress(
+  { label, done, total, elapsedMs, from = 0 }: ProgressState,
+): string {
   const seconds = elapsedMs / 1000;
-  const rate = seconds > 0 ? done / seconds : 0;
+  const rate = seconds > 0 ? Math.max(0, done - from) / seconds : 0;
   const rateText = seconds > 0 ? `${formatBytes(rate)}/s` : "-- B/s";
   if (total === undefined) return `${label}  ${formatBytes(done)}  ${rateText}`;
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
@@ -87,6 +91,8 @@ function writeStderr(text: string): void {
 export interface ProgressOptions {
   /** Force drawing on or off; default: only when stderr is a terminal. */
   enabled?: boolean;
+  /** Bytes already done before this run (a resumed transfer; see `ProgressState.from`). */
+  from?: number;
 }
 
 /** Starts a progress bar for `label` (`total` bytes, if known) on stderr. */
@@ -109,7 +115,7 @@ export function createProgressBar(
       const now = performance.now();
       if (now - lastDraw < PROGRESS_INTERVAL_MS) return;
       lastDraw = now;
-      draw(formatProgress({ label, done, total, elapsedMs: now - started }));
+      draw(formatProgress({ label, done, total, elapsedMs: now - started, from: options.from }));
     },
     finish() {
       if (drawn) writeStderr("\r\x1b[K");
@@ -137,6 +143,8 @@ export interface EventProgressOptions {
   intervalMs?: number;
   /** The clock (tests pass a fake one). */
   now?: () => number;
+  /** Bytes already done before this run (see `ProgressState.from`). */
+  from?: number;
 }
 
 /**
@@ -165,7 +173,7 @@ export function createEventProgress(
         done,
         total,
         elapsedMs,
-        text: formatProgress({ label, done, total, elapsedMs }),
+        text: formatProgress({ label, done, total, elapsedMs, from: options.from }),
       });
     },
     finish() {},

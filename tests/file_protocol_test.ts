@@ -236,6 +236,17 @@ Deno.test("formatProgress shows bytes, percent, rate and ETA", () => {
     formatProgress({ label: "seed", done: 2048, elapsedMs: 1000 }),
     "seed  2.00 KiB  2.00 KiB/s",
   );
+  // A resumed file: 60 MiB were on disk; 20 MiB came in 2 s, so 10 MiB/s and 2 s to go.
+  assert.equal(
+    formatProgress({
+      label: "r",
+      done: 80 * mib,
+      total: 100 * mib,
+      elapsedMs: 2000,
+      from: 60 * mib,
+    }),
+    "r [################----]  80%  80.0 MiB / 100 MiB  10.0 MiB/s  ETA 0:02",
+  );
 });
 
 Deno.test("resume offer: the header gains exactly one key, and only when offered", () => {
