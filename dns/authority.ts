@@ -461,8 +461,11 @@ export class ResponseCache {
  * hold at least `reply.length` bytes.
  */
 export function writeReply(out: Uint8Array, reply: Uint8Array, query: Uint8Array): number {
+  // Read the ID first: `out` may be the query's own buffer (the batched UDP loop).
+  const id0 = query[0];
+  const id1 = query[1];
   out.set(reply);
-  out[0] = query[0];
-  out[1] = query[1];
+  out[0] = id0;
+  out[1] = id1;
   return reply.length;
 }

@@ -4,7 +4,7 @@
  * real loopback sockets for the rest. No sleeps: every wait is for a datagram.
  */
 import assert from "node:assert/strict";
-import { DatagramBatch, datagramDescriptor, encodeSockaddr } from "../udp/mmsg.ts";
+import { DatagramBatch, datagramDescriptor, encodeSockaddr, serveInBatches } from "../udp/mmsg.ts";
 import { serveUdp } from "../udp/server.ts";
 import { MAX_UDP_PAYLOAD_IPV4, upperAscii } from "../udp/datagram.ts";
 import { startCommand } from "./_helpers.ts";
@@ -75,11 +75,62 @@ Deno.test({
           got[i % 2].push(new TextDecoder().decode(reply));
         }
         assert.deepEqual(got, [["d0", "d2", "d4"], ["d", "d"]]);
+        // Skipped slots (negative lengths): still one sendmmsg for all the others.
+        for (let i = 0; i < 5; i++) {
+          await clients[i % 2].send(encoder.encode(`e${i}`), server.addr);
+        }
+        const [, again] = await server.receive(batch.buffers[0]);
+        assert.ok(batch.setPeer(0, again as Deno.NetAddr));
+        assert.equal(batch.receiveQueued(1), 4);
+        assert.equal(batch.reply([2, -1, 2, -1, 2], 5), 5, "every slot done by the kernel call");
+        const echoed = [];
+        for (let i = 0; i < 3; i++) {
+          echoed.push(new TextDecoder().decode((await clients[0].receive())[0]));
+        }
+        assert.deepEqual(echoed, ["e0", "e2", "e4"]);
       } finally {
         server.close();
         clients.forEach((c) => c.close());
       }
     }
+  },
+});
+
+Deno.test({
+  name: "serveInBatches: one reply per answered datagram, in order; -1 sends nothing",
+  ignore: linuxOnly,
+  fn: async () => {
+    const server = bind();
+    const client = bind();
+    const batch = DatagramBatch.open(server, 8)!;
+    let stop = false;
+    const decoder = new TextDecoder();
+    // Queued before the server runs, so they arrive as one batch with skipped slots in it.
+    for (const word of ["a1", "drop1", "a2", "drop2", "drop3", "a3", "end"]) {
+      await client.send(encoder.encode(word), server.addr);
+    }
+    const serving = serveInBatches(server, batch, {
+      answer(query, out) {
+        const text = decoder.decode(query);
+        if (text.startsWith("drop")) return -1;
+        return encoder.encodeInto(`re:${text}`, out).written;
+      },
+      receiveFailed: () => false,
+      sendFailed: () => false,
+      stopped: () => stop,
+    });
+    try {
+      const got: string[] = [];
+      while (got[got.length - 1] !== "re:end") {
+        got.push(decoder.decode((await receiveWithin(client))[0]));
+      }
+      assert.deepEqual(got, ["re:a1", "re:a2", "re:a3", "re:end"]);
+    } finally {
+      stop = true;
+      server.close();
+      client.close();
+    }
+    assert.equal(await serving, 4);
   },
 });
 

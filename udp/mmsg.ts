@@ -125,6 +125,9 @@ export class DatagramBatch {
   readonly #header: DataView;
   readonly #iovecs: DataView;
   readonly #names: Uint8Array;
+  /** `reply`'s scratch: the slots that send, and their headers packed when some are skipped. */
+  readonly #order: Int32Array;
+  readonly #compacted: Uint8Array;
 
   private constructor(lib: Libc, fd: number, capacity: number, slotSize: number) {
     this.#lib = lib;
@@ -135,6 +138,8 @@ export class DatagramBatch {
     const iovecs = new Uint8Array(capacity * IOVEC_SIZE);
     this.#iovecs = new DataView(iovecs.buffer);
     this.#names = new Uint8Array(capacity * NAME_SIZE);
+    this.#order = new Int32Array(capacity);
+    this.#compacted = new Uint8Array(capacity * MMSGHDR_SIZE);
     // The kernel reads these pointers long after this call: the arrays live as long as `this`.
     const pointer = (bytes: Uint8Array, offset: number) =>
       BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes))) + BigInt(offset);
@@ -200,15 +205,89 @@ export class DatagramBatch {
   }
 
   /**
-   * Sends slots 0…count-1 (`lengths[i]` bytes of slot i) back to each slot's peer in one
-   * sendmmsg; returns how many were sent before the first failure (the caller retries the rest
-   * through Deno, which reports the error or waits for buffer space).
+   * Sends slots 0…count-1 (`lengths[i]` bytes of slot i; a negative length sends nothing) back to
+   * each slot's peer in one sendmmsg. Returns how many leading slots are done (sent or skipped)
+   * before the first failure; the caller retries the rest through Deno, which reports the error
+   * or waits for buffer space.
    */
   reply(lengths: ArrayLike<number>, count = lengths.length): number {
+    // Slots that send, in order; their headers are copied together when some slot is skipped.
+    const order = this.#order;
+    let sending = 0;
     for (let i = 0; i < count; i++) {
+      if (lengths[i] < 0) continue;
       this.#iovecs.setUint32(i * IOVEC_SIZE + 8, lengths[i], true);
+      order[sending++] = i;
     }
-    const sent = this.#lib.symbols.sendmmsg(this.#fd, this.#headers, count, MSG_DONTWAIT);
-    return sent > 0 ? sent : 0;
+    if (sending === 0) return count;
+    let headers = this.#headers;
+    if (sending < count) {
+      headers = this.#compacted;
+      for (let j = 0; j < sending; j++) {
+        const from = order[j] * MMSGHDR_SIZE;
+        headers.set(this.#headers.subarray(from, from + MMSGHDR_SIZE), j * MMSGHDR_SIZE);
+      }
+    }
+    const sent = Math.max(0, this.#lib.symbols.sendmmsg(this.#fd, headers, sending, MSG_DONTWAIT));
+    return sent === sending ? count : order[sent];
   }
+}
+
+/** Each server's part in `serveInBatches`: its answers and its policy for errors. */
+export interface BatchHandler {
+  /**
+   * Writes the reply to `query` into `out` and returns its length, or -1 for no reply. `out` is
+   * slot `slot`'s 64 KiB buffer, which also holds the query (so replies may be built in place).
+   */
+  answer(query: Uint8Array, out: Uint8Array, slot: number): number;
+  /** A receive failed: true goes on, false stops (or throw). */
+  receiveFailed(error: unknown): boolean;
+  /** A reply that went through Deno failed: true goes on, false stops. */
+  sendFailed(error: unknown, to: Deno.Addr): boolean;
+  /** Checked before each wait: true stops the loop. */
+  stopped(): boolean;
+}
+
+/**
+ * The batched receive/reply loop: waits for a datagram through Deno (so closing the connection
+ * ends the wait as usual), takes whatever queued up behind it with one recvmmsg, answers each,
+ * and sends every reply with one sendmmsg — one reply per datagram, in order, to its sender.
+ * Replies the kernel refused (and a first datagram whose sender has a scope id) go through
+ * Deno's `send`. Resolves with the number of replies sent.
+ */
+export async function serveInBatches(
+  conn: Deno.DatagramConn,
+  batch: DatagramBatch,
+  handler: BatchHandler,
+): Promise<number> {
+  const lengths = new Int32Array(batch.capacity);
+  let answered = 0;
+  while (!handler.stopped()) {
+    let first: Uint8Array;
+    let from: Deno.Addr;
+    try {
+      [first, from] = await conn.receive(batch.buffers[0]);
+    } catch (error) {
+      if (handler.receiveFailed(error)) continue;
+      break;
+    }
+    const batched = batch.setPeer(0, from as Deno.NetAddr);
+    const count = batched ? 1 + batch.receiveQueued(1) : 1;
+    for (let i = 0; i < count; i++) {
+      lengths[i] = handler.answer(i === 0 ? first : batch.datagram(i), batch.buffers[i], i);
+    }
+    const done = batched ? batch.reply(lengths, count) : 0;
+    for (let i = 0; i < done; i++) if (lengths[i] >= 0) answered++;
+    for (let i = done; i < count; i++) {
+      if (lengths[i] < 0) continue;
+      const to = i === 0 ? from : batch.peer(i);
+      try {
+        await conn.send(batch.buffers[i].subarray(0, lengths[i]), to);
+        answered++;
+      } catch (error) {
+        if (!handler.sendFailed(error, to)) return answered;
+      }
+    }
+  }
+  return answered;
 }

@@ -39,7 +39,7 @@ import {
 } from "../tcp/cli.ts";
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import { chunkView } from "../tcp/explain.ts";
-import { DatagramBatch } from "./mmsg.ts";
+import { DatagramBatch, serveInBatches } from "./mmsg.ts";
 import {
   bindUdp,
   describeDatagram,
@@ -110,53 +110,46 @@ export async function serveUdp(
   signal?.addEventListener("abort", close, { once: true });
   let answered = 0;
   let received = 0;
-  /** Sends one reply through Deno; "closed" means the server is done. */
-  const replyOne = async (answer: Uint8Array, to: Deno.Addr) => {
-    try {
-      await conn.send(answer, to);
-      answered++;
-      return "sent";
-    } catch (error) {
-      if (closed || isClosedError(error)) return "closed";
-      // One unreachable or refused peer must not stop the server for everyone else.
-      reporter?.warn(`Cannot reply to ${formatAddr(to)}: ${(error as Error).message}`, "error", {
-        to: formatAddr(to),
-      });
-      return "failed";
-    }
+  /** After a failed receive: true goes on, false stops; anything unexpected is thrown. */
+  const receiveFailed = (error: unknown): boolean => {
+    if (closed || isClosedError(error)) return false;
+    // Some systems report an earlier reply's ICMP "port unreachable" on the next receive.
+    if (error instanceof Deno.errors.ConnectionReset) return true;
+    if (error instanceof Deno.errors.ConnectionRefused) return true;
+    throw error;
+  };
+  /** After a failed reply: false when the server is closing, else warn and go on. */
+  const sendFailed = (error: unknown, to: Deno.Addr): boolean => {
+    if (closed || isClosedError(error)) return false;
+    // One unreachable or refused peer must not stop the server for everyone else.
+    reporter?.warn(`Cannot reply to ${formatAddr(to)}: ${(error as Error).message}`, "error", {
+      to: formatAddr(to),
+    });
+    return true;
   };
   // Nothing to log or narrate per datagram: move whole batches per system call where we can.
   const batch = !log && !explain && limit === Infinity ? DatagramBatch.open(conn) : null;
-  const lengths = new Uint32Array(batch?.capacity ?? 0);
   try {
-    while (!closed && answered < limit) {
+    if (batch) {
+      answered = await serveInBatches(conn, batch, {
+        answer(query, out) {
+          if (!reply) return upperAsciiInPlace(query).length;
+          out.set(reply);
+          return reply.length;
+        },
+        receiveFailed,
+        sendFailed,
+        stopped: () => closed,
+      });
+    }
+    while (!batch && !closed && answered < limit) {
       let datagram: Uint8Array;
       let from: Deno.Addr;
       try {
-        [datagram, from] = await conn.receive(batch?.buffers[0] ?? buffer);
+        [datagram, from] = await conn.receive(buffer);
       } catch (error) {
-        if (closed || isClosedError(error)) break;
-        // Some systems report an earlier reply's ICMP "port unreachable" on the next receive.
-        if (error instanceof Deno.errors.ConnectionReset) continue;
-        if (error instanceof Deno.errors.ConnectionRefused) continue;
-        throw error;
-      }
-      if (batch?.setPeer(0, from as Deno.NetAddr)) {
-        // The first datagram came through Deno; whatever queued up behind it comes in one call.
-        const count = 1 + batch.receiveQueued(1);
-        for (let i = 0; i < count; i++) {
-          const bytes = i === 0 ? datagram : batch.datagram(i);
-          if (reply) batch.buffers[i].set(reply);
-          else upperAsciiInPlace(bytes);
-          lengths[i] = reply?.length ?? bytes.length;
-        }
-        const sent = batch.reply(lengths, count);
-        answered += sent;
-        for (let i = sent; i < count; i++) {
-          const answer = batch.buffers[i].subarray(0, lengths[i]);
-          if (await replyOne(answer, i === 0 ? from : batch.peer(i)) === "closed") break;
-        }
-        continue;
+        if (receiveFailed(error)) continue;
+        break;
       }
       log?.info(`${formatAddr(from)} -> ${describeDatagram(datagram)}`, "received", {
         from: formatAddr(from),
@@ -165,11 +158,14 @@ export async function serveUdp(
       received++;
       if (explain) explainDatagram(explain, "recvfrom", received, datagram, from);
       const answer = reply ?? upperAsciiInPlace(datagram);
-      const outcome = await replyOne(answer, from);
-      if (outcome === "closed") break;
-      if (explain && outcome === "sent") {
-        explainDatagram(explain, "sendto", received, answer, from, reply !== undefined);
+      try {
+        await conn.send(answer, from);
+        answered++;
+      } catch (error) {
+        if (sendFailed(error, from)) continue;
+        break;
       }
+      if (explain) explainDatagram(explain, "sendto", received, answer, from, reply !== undefined);
     }
   } finally {
     signal?.removeEventListener("abort", close);
