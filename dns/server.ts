@@ -39,6 +39,7 @@ import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
 import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
 import { explainMessage } from "./describe.ts";
+import { DatagramBatch, serveInBatches } from "../udp/mmsg.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]
@@ -188,6 +189,18 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
   // allocates nothing per reply: each loop owns one reply buffer, and awaits its send before
   // reusing it. Several loops keep receives pending while one waits for a send, and a send
   // that blocks on a full socket buffer only holds up its own loop (natural backpressure).
+  // Only our own close() ends a loop: an error about one client (e.g. a reset reported for an
+  // earlier reply) must not take a receive loop away from everyone else.
+  const udpReceiveFailed = (error: unknown): boolean => {
+    if (closing || error instanceof Deno.errors.BadResource) return false;
+    reporter.warn(`UDP receive failed: ${(error as Error).message}`);
+    return true;
+  };
+  const udpSendFailed = (error: unknown, to: Deno.Addr): boolean => {
+    if (closing || error instanceof Deno.errors.BadResource) return false;
+    reporter.warn(`UDP send to ${formatAddr(to)} failed: ${(error as Error).message}`);
+    return true;
+  };
   const udpLoop = async () => {
     const buf = new Uint8Array(MAX_MESSAGE_SIZE);
     const reply = new Uint8Array(MAX_MESSAGE_SIZE);
@@ -197,11 +210,8 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
       try {
         [datagram, client] = await udp.receive(buf);
       } catch (error) {
-        // Only our own close() ends a loop: an error about one client (e.g. a reset reported
-        // for an earlier reply) must not take a receive loop away from everyone else.
-        if (closing || error instanceof Deno.errors.BadResource) break;
-        reporter.warn(`UDP receive failed: ${(error as Error).message}`);
-        continue;
+        if (udpReceiveFailed(error)) continue;
+        break;
       }
       const response = cache.lookup(datagram, true);
       if (!response) continue;
@@ -211,10 +221,23 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
       try {
         await udp.send(reply.subarray(0, length), client);
       } catch (error) {
-        if (closing || error instanceof Deno.errors.BadResource) break;
-        reporter.warn(`UDP send to ${formatAddr(client)} failed: ${(error as Error).message}`);
+        if (!udpSendFailed(error, client)) break;
       }
     }
+  };
+
+  const batchLoop = async (batch: DatagramBatch) => {
+    await serveInBatches(udp, batch, {
+      answer(query, out, slot) {
+        const response = cache.lookup(query, true);
+        if (!response) return -1;
+        if (response.error) log(batch.peer(slot), "udp", response, query);
+        return writeReply(out, response.bytes, query);
+      },
+      receiveFailed: udpReceiveFailed,
+      sendFailed: udpSendFailed,
+      stopped: () => closing,
+    });
   };
 
   const serveTcp = async (conn: Deno.Conn) => {
@@ -275,8 +298,12 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
     await Promise.all(handlers);
   };
 
+  // Quiet and not explaining: nothing per query but the answer, so answer in batches (Linux,
+  // FFI allowed: udp/mmsg.ts) — one recvmmsg and one sendmmsg for whatever queued up.
+  const batch = quiet && !explaining ? DatagramBatch.open(udp) : null;
   const loops = [acceptLoop()];
-  for (let i = 0; i < UDP_RECEIVE_LOOPS; i++) loops.push(udpLoop());
+  if (batch) loops.push(batchLoop(batch));
+  else for (let i = 0; i < UDP_RECEIVE_LOOPS; i++) loops.push(udpLoop());
   const finished = Promise.all(loops).then(() => {});
 
   const close = async () => {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Authority, respond, ResponseCache } from "../dns/authority.ts";
+import { startDnsServer } from "../dns/server.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -473,6 +474,39 @@ Deno.test("server: --quiet logs nothing but the listening line", async () => {
   assert.equal(r.answers.length, 1);
   const result = await server.stop();
   assert.equal(result.stdout.trim().split("\n").length, 1);
+});
+
+Deno.test("server, quiet (batched on Linux): a burst is answered in order, each with its own id", async () => {
+  await using server = startDnsServer(new Authority([cnblogs]), { port: 0, quiet: true });
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const junk = new Uint8Array([1, 2, 3]); // shorter than a header: no reply at all
+    const response = q("x.", TYPE.A, 9);
+    response[2] |= 0x80; // QR set: a response, not a query, gets silence
+    const burst: [Uint8Array, number | null][] = [];
+    for (let id = 1; id <= 12; id++) {
+      burst.push([q(id % 2 ? "www.cnblogs.com" : "nope.cnblogs.com", TYPE.A, id), id]);
+      if (id % 4 === 0) burst.push([id % 8 ? junk : response, null]);
+    }
+    // All sent before anything is read, so the server finds them queued together.
+    for (const [bytes] of burst) await socket.send(bytes, server.addr);
+    const replies: Message[] = [];
+    const timeout = setTimeout(() => socket.close(), 5000); // a lost reply fails, not hangs
+    try {
+      for (let i = 0; i < 12; i++) replies.push(decodeMessage((await socket.receive())[0]));
+    } finally {
+      clearTimeout(timeout);
+    }
+    assert.deepEqual(replies.map((r) => r.id), burst.flatMap(([, id]) => id === null ? [] : [id]));
+    for (const r of replies) {
+      assert.equal(r.flags.rcode, r.id % 2 ? RCODE.NOERROR : RCODE.NXDOMAIN);
+      assert.equal(r.answers.length, r.id % 2);
+    }
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed by the timeout */ }
+  }
 });
 
 Deno.test("server CLI: --help, bad flags, missing zone, a zone error names file and line", async () => {
