@@ -50,7 +50,8 @@ An authoritative DNS server (UDP and TCP on the same port) for master-file zones
   --port PORT     UDP and TCP port, 0 = ephemeral (default 1053; 53 needs root)
   --idle SECONDS  close a TCP connection with no complete query for this long (default 10)
   --max-tcp N     most TCP connections served at once (default 256)
-  --quiet         no per-query log lines (for benchmarks)
+  --quiet         no per-query log lines (for benchmarks); on Linux with --allow-ffi UDP
+                  queries are then also answered in batches (recvmmsg/sendmmsg)
   --json          newline-delimited JSON events (listening, query, answer) instead of text
   --explain       print every query received and every reply sent as an annotated hex dump
   -h, --help      show this help
@@ -73,7 +74,7 @@ export interface DnsServerOptions {
   reporter?: Reporter;
   /** The reporter prints JSON: report each query as a `query` event before its `answer`. */
   json?: boolean;
-  /** No per-query log lines (the hot path then builds no strings at all). */
+  /** No per-query log lines (no strings built; UDP answered in batches where `udp/mmsg.ts` can). */
   quiet?: boolean;
   signal?: AbortSignal;
 }
