@@ -108,6 +108,19 @@ export function interruptSignal(): AbortSignal & Disposable {
   });
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts (no timer outlives it). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
 /** Writes a line to stdout without the cost of console formatting. */
 export function printLine(text: string): void {
   console.log(text);

@@ -32,6 +32,7 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  pause,
   runMain,
   UsageError,
 } from "./cli.ts";
@@ -434,19 +435,6 @@ async function runProbes(
     await Promise.race([sending, interrupted]);
     if (seq < count && intervalMs > 0) await pause(intervalMs, signal);
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */

@@ -49,7 +49,7 @@ import {
   SEED_CHUNK_SIZE,
   UnsafeNameError,
 } from "./file_protocol.ts";
-import { CliError, formatHostPort } from "./cli.ts";
+import { CliError, formatHostPort, pause } from "./cli.ts";
 import { writeAll } from "./io.ts";
 import { createEventProgress, type ProgressBar } from "./progress.ts";
 import { explainBytes } from "./explain.ts";
@@ -875,18 +875,6 @@ const decoder = new TextDecoder();
 
 /** Seed 003's pause between the name, the data and `##` (it frames by timing — see warning). */
 export const SEED_PAUSE_MS = 100;
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
 
 /**
  * Seed 003's sender: the name, sleep(0.1), the file in 1024-byte writes, sleep(0.1), `##`, then
