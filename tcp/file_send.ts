@@ -61,6 +61,8 @@ Options:
   --resume          offer resume: each receiver says how many bytes it already holds and gets
                     the rest (for 'file_recv.ts' of this version; older receivers would hang)
   --timeout S       drop a client when nothing moves for S seconds (default 30)
+  --no-sendfile     copy each file through a buffer (read + write) instead of sendfile(2),
+                    which Linux uses by default when FFI is allowed (-A or --allow-ffi)
   --json            newline-delimited JSON events (listening, connected, sent, progress, ...)
   --explain         annotate every header/ack frame sent and received
   --quiet           only the listening line and errors
@@ -163,6 +165,7 @@ function reportSent(reporter: Reporter, peer: string, sent: SentFile): boolean {
 interface SessionOptions extends TransferOptions {
   seed: boolean;
   resume: boolean;
+  zeroCopy: boolean;
   json: boolean;
   /** Counts accepted files and body bytes (shared by every session). */
   totals: ServedTotals;
@@ -216,6 +219,7 @@ async function session(
     const sent = await sendFiles(conn, files, {
       ...transfer,
       resume: options.resume,
+      zeroCopy: options.zeroCopy,
       onFile: (file) => {
         totals.bytes += file.bytesSent;
         const accepted = reportSent(reporter, peer, file);
@@ -249,6 +253,7 @@ export async function main(args: string[]): Promise<number> {
     to: { type: "string" },
     "seed-protocol": { type: "boolean" },
     resume: { type: "boolean" },
+    "no-sendfile": { type: "boolean" },
     timeout: { type: "string" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
@@ -278,7 +283,8 @@ export async function main(args: string[]): Promise<number> {
   if (seed) reporter.warn(SEED_PROTOCOL_WARNING, "log", { level: "warning" });
   using signal = interruptSignal();
   const totals: ServedTotals = { clients: 0, files: 0, bytes: 0 };
-  const common = { seed, resume, json, totals, idleTimeoutMs, signal };
+  const zeroCopy = !values["no-sendfile"];
+  const common = { seed, resume, zeroCopy, json, totals, idleTimeoutMs, signal };
 
   if (target) {
     const conn = await connectOrExplain(target.hostname, target.port);

@@ -81,6 +81,35 @@ Deno.test("round trip of 0 B, 1 B, 1 MiB random, ## files and a Chinese name in 
   });
 });
 
+Deno.test("the copying path (--no-sendfile, or no --allow-ffi) delivers the same bytes", async () => {
+  await withTempDir(async (root) => {
+    await Deno.mkdir(`${root}/src`);
+    const files = {
+      "random.bin": randomBytes(3 * 1024 * 1024 + 7),
+      "hashes.txt": encoder.encode("##"),
+    };
+    const paths = await writeFiles(`${root}/src`, files);
+    const senders: [string, string[]][] = [
+      ["--no-sendfile", ["run", "-A", "--quiet", SEND, ...paths, "--no-sendfile"]],
+      // Without FFI the sender cannot reach sendfile(2) and must copy, without asking.
+      ["no --allow-ffi", ["run", "--allow-net", "--allow-read", "--quiet", SEND, ...paths]],
+    ];
+    for (const [label, args] of senders) {
+      const dest = `${root}/dest-${label.replace(/\W+/g, "")}`;
+      await Deno.mkdir(dest);
+      await using sender = await startCommand(Deno.execPath(), [...args, "--port", "0", "--once"]);
+      const recv = await receive(sender.port, dest);
+      assert.equal(recv.code, 0, `${label}: ${recv.stderr}`);
+      for (const [name, bytes] of Object.entries(files)) {
+        assert.equal(sha256(await Deno.readFile(`${dest}/${name}`)), sha256(bytes), label);
+      }
+      const send = await sender.stop();
+      assert.match(send.stdout, /done, 2 of 2 files accepted/, label);
+      assert.equal(send.stderr, "", label);
+    }
+  });
+});
+
 Deno.test("a hostile sender's traversal names are each refused and nothing lands outside DEST", async () => {
   await withTempDir(async (root) => {
     const dest = `${root}/dest`;

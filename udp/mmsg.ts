@@ -12,6 +12,7 @@
  * the connection and errors behave as always), and only what is already queued behind it is
  * drained with one recvmmsg(MSG_DONTWAIT); all replies then leave in one sendmmsg.
  */
+import { openFastPathLibc } from "../tcp/fast_path.ts";
 import { readSocketOptions, socketDescriptors } from "../tcp/info.ts";
 import { formatIPv6, parseIPv4, parseIPv6 } from "./subnet_math.ts";
 
@@ -41,19 +42,7 @@ const SOCK_DGRAM = 2;
 const MSG_DONTWAIT = 0x40;
 
 function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  // The struct offsets above are for 64-bit Linux with glibc.
-  if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) return libc;
-  // Only when already allowed: an optimisation must never make Deno prompt the user.
-  const granted = (descriptor: Deno.PermissionDescriptor) =>
-    Deno.permissions.querySync(descriptor).state === "granted";
-  if (!granted({ name: "ffi" }) || !granted({ name: "read", path: "/proc/self/fd" })) return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS);
-  } catch {
-    // No glibc or no --allow-ffi: callers use the portable one-datagram loop.
-  }
+  if (libc === undefined) libc = openFastPathLibc(SYMBOLS);
   return libc;
 }
 
@@ -81,7 +70,7 @@ export function encodeSockaddr(addr: Deno.NetAddr, name: Uint8Array): number {
 }
 
 /** The (family, port, address bytes) of a sockaddr, for comparing two of them. */
-function sockaddrKey(name: Uint8Array): string {
+export function sockaddrKey(name: Uint8Array): string {
   const family = name[0] | (name[1] << 8);
   const address = family === AF_INET6 ? name.subarray(8, 24) : name.subarray(4, 8);
   return `${family}/${(name[2] << 8) | name[3]}/${address.join(".")}`;
