@@ -14,7 +14,7 @@
  * wait with poll(2) on a helper thread, in short slices so that a close is noticed.
  */
 import { openFastPathLibc } from "./fast_path.ts";
-import { readSocketOptions, SOCK_STREAM, socketDescriptors } from "./info.ts";
+import { SOCK_STREAM } from "./info.ts";
 import { encodeSockaddr, sockaddrKey } from "../udp/mmsg.ts";
 
 const SYMBOLS = {
@@ -25,6 +25,7 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -34,6 +35,8 @@ let libc: Libc | null | undefined;
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
+const SOL_SOCKET = 1;
+const SO_TYPE = 3;
 const POLLOUT = 0x4;
 const EAGAIN = 11;
 const EINTR = 4;
@@ -60,10 +63,56 @@ function addressKey(addr: Deno.Addr): string | null {
   return encodeSockaddr(addr, name) === 0 ? null : sockaddrKey(name);
 }
 
+/** Scratch space for the socket calls (all synchronous, so one set is enough). */
+const scratch = { name: new Uint8Array(NAME_SIZE), length: new Uint32Array(1) };
+const socketType = new Int32Array(1);
+
+/** `local|remote` of a connected stream socket, or null for anything else. */
+function connectionKey(lib: Libc, fd: number): string | null {
+  const { name, length } = scratch;
+  length[0] = 4;
+  if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_TYPE, socketType, length) !== 0) return null;
+  if (socketType[0] !== SOCK_STREAM) return null;
+  length[0] = NAME_SIZE;
+  if (lib.symbols.getsockname(fd, name, length) !== 0) return null;
+  const local = sockaddrKey(name);
+  length[0] = NAME_SIZE;
+  if (lib.symbols.getpeername(fd, name, length) !== 0) return null;
+  return `${local}|${sockaddrKey(name)}`;
+}
+
 /**
- * The descriptor behind `conn`: the one stream socket of this process whose getsockname and
+ * Connected stream sockets of this process by `local|remote`, from the last scan of
+ * /proc/self/fd. A hit is re-checked before use (the number may have been closed and reused);
+ * a miss rescans. So a server with many connections scans once per new connection, not once
+ * per file sent.
+ */
+let known = new Map<string, number>();
+
+function rescan(lib: Libc): void {
+  known = new Map();
+  const ambiguous = new Set<string>();
+  let names: Iterable<Deno.DirEntry>;
+  try {
+    names = Deno.readDirSync("/proc/self/fd");
+  } catch {
+    return;
+  }
+  for (const entry of names) {
+    const fd = Number(entry.name);
+    const key = connectionKey(lib, fd);
+    if (key === null) continue;
+    if (known.has(key)) ambiguous.add(key);
+    known.set(key, fd);
+  }
+  // Two descriptors with one 4-tuple would be a dup of one socket; refuse to guess anyway.
+  for (const key of ambiguous) known.delete(key);
+}
+
+/**
+ * The descriptor behind `conn`: the stream socket of this process whose getsockname and
  * getpeername equal `conn.localAddr` and `conn.remoteAddr` (a TCP connection's 4-tuple is
- * unique). Null when FFI is unavailable or not exactly one matches.
+ * unique). Null when FFI is unavailable or no single descriptor matches.
  */
 export function streamDescriptor(conn: Deno.Conn): number | null {
   const lib = openLibc();
@@ -71,18 +120,11 @@ export function streamDescriptor(conn: Deno.Conn): number | null {
   const local = addressKey(conn.localAddr);
   const remote = addressKey(conn.remoteAddr);
   if (local === null || remote === null) return null;
-  const name = new Uint8Array(NAME_SIZE);
-  const length = new Uint32Array(1);
-  const matches: number[] = [];
-  for (const fd of socketDescriptors().keys()) {
-    if (readSocketOptions(fd, { tcp: false })?.SO_TYPE !== SOCK_STREAM) continue;
-    length[0] = NAME_SIZE;
-    if (lib.symbols.getsockname(fd, name, length) !== 0 || sockaddrKey(name) !== local) continue;
-    length[0] = NAME_SIZE;
-    if (lib.symbols.getpeername(fd, name, length) !== 0 || sockaddrKey(name) !== remote) continue;
-    matches.push(fd);
-  }
-  return matches.length === 1 ? matches[0] : null;
+  const key = `${local}|${remote}`;
+  const cached = known.get(key);
+  if (cached !== undefined && connectionKey(lib, cached) === key) return cached;
+  rescan(lib);
+  return known.get(key) ?? null;
 }
 
 /** What `sendFileRange` needs from its caller. */

@@ -61,6 +61,29 @@ Deno.test({
 });
 
 Deno.test({
+  name: "streamDescriptor never answers for a closed connection whose number was reused",
+  ignore: linuxOnly,
+  fn: async () => {
+    const [oldClient, oldServer] = await connectedPair();
+    const old = streamDescriptor(oldServer);
+    assert.notEqual(old, null);
+    oldServer.close();
+    oldClient.close();
+    // The lowest free numbers go to the next sockets: the old ones are reused here.
+    const [client, server] = await connectedPair();
+    try {
+      // Asked first, while the lookup still remembers the old connection's number.
+      assert.equal(streamDescriptor(oldServer), null);
+      const reused = [streamDescriptor(client), streamDescriptor(server)];
+      assert.ok(reused.includes(old), "the kernel reused the number (precondition)");
+    } finally {
+      client.close();
+      server.close();
+    }
+  },
+});
+
+Deno.test({
   name: "sendFileRange sends exactly the asked range, more than the socket buffers hold",
   ignore: linuxOnly,
   fn: async () => {
