@@ -285,6 +285,13 @@ Deno.test("resume answer: {resume: OFFSET} within the size, or an error ack", ()
       offset,
     });
   }
+  // Past 4 GiB and up to 2^53 - 1: no 32-bit offsets.
+  for (const offset of [2 ** 32 + 50, Number.MAX_SAFE_INTEGER]) {
+    assert.deepEqual(
+      decodeResumeAnswer(payloadOf(encodeResume(offset)), Number.MAX_SAFE_INTEGER),
+      { type: "resume", offset },
+    );
+  }
   assert.deepEqual(decodeResumeAnswer(payloadOf(encodeAck({ ok: false, error: "no" })), 100), {
     type: "refused",
     error: "no",

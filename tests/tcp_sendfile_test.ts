@@ -122,6 +122,37 @@ Deno.test({
 });
 
 Deno.test({
+  name: "sendFileRange reads past 4 GiB: a 64-bit file offset (sparse file, no disk used)",
+  ignore: linuxOnly,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/sparse.bin`;
+      const at = 2 ** 32 + 100;
+      const tail = randomBytes(300_000);
+      {
+        using file = await Deno.open(path, { write: true, createNew: true });
+        await file.seek(at, Deno.SeekMode.Start);
+        let written = 0;
+        while (written < tail.length) written += await file.write(tail.subarray(written));
+      }
+      const [client, server] = await connectedPair();
+      const received = readToEnd(client);
+      try {
+        // From 10 bytes of the hole before the data through to the file's end.
+        assert.equal(await sendFileRange(server, path, at - 10, tail.length + 10, open), true);
+      } finally {
+        server.close();
+      }
+      const got = await received;
+      client.close();
+      assert.equal(got.length, tail.length + 10);
+      assert.deepEqual([...got.subarray(0, 10)], Array(10).fill(0));
+      assert.equal(sha256(got.subarray(10)), sha256(tail));
+    });
+  },
+});
+
+Deno.test({
   name: "sendFileRange: a file shorter than promised is FileShrankError after what it had",
   ignore: linuxOnly,
   fn: async () => {
