@@ -2,9 +2,10 @@
  * `deno task bench http`: http/server.ts against `Deno.serve` (tests/bench/http_deno_serve.ts)
  * and nginx (1 worker, a temp config and prefix, access_log off, started and stopped here), all
  * loaded by `wrk` on loopback with keep-alive in the same run: a 5-byte body at 50 connections,
- * pipelined depth 16 (a wrk Lua script), 1,000 connections (req/s and p99), and a 1 MiB static
- * file. Each server gets a short warm-up first (the JIT); then the servers of a case are measured
- * in turn, twice (A B A B), and each keeps its best req/s and its best p99 — the machine is
+ * pipelined depth 16 (a wrk Lua script), 1,000 connections (req/s and p99), a 1 MiB static
+ * file (from the server's cache) and a 64 MiB one (streamed: sendfile(2) in both servers).
+ * Each server gets a short warm-up first (the JIT); then the servers of a case are measured in
+ * turn, twice (A B A B), and each keeps its best req/s and its best p99 — the machine is
  * shared, so interleaving spreads the noise over both sides instead of over one.
  *
  * wrk runs with 2 threads (its default). With 1 thread, wrk itself is the bottleneck at 50
@@ -17,6 +18,7 @@
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
 import { freePort } from "../_bench.ts";
 import { hasCommand, type RunningScript, startScript } from "../../_helpers.ts";
+import { writeAll } from "../../../tcp/io.ts";
 
 interface WrkResult {
   rps: number;
@@ -141,6 +143,11 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const mib = new Uint8Array(1024 * 1024);
   crypto.getRandomValues(mib.subarray(0, 65536));
   await Deno.writeFile(`${root}/1m.bin`, mib);
+  // Past the server's 1 MiB cache: streamed from the file (sendfile on both sides).
+  {
+    using big = await Deno.open(`${root}/64m.bin`, { write: true, createNew: true });
+    for (let i = 0; i < 64; i++) await writeAll(big, mib);
+  }
   // nginx workers run as an unprivileged user: the temp tree must be readable.
   await Deno.chmod(dir, 0o755);
   await Deno.chmod(root, 0o755);
@@ -299,6 +306,18 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       nginx: base.nginx && base.nginx + "/1m.bin",
     }, 50);
     pair("1 MiB static file, 50 conns", file.ours, file.nginx, "nginx (1 worker)", "≥ 1.0×");
+
+    const streamed = await measureAll("64 MiB file", {
+      ours: base.ours + "/64m.bin",
+      nginx: base.nginx && base.nginx + "/64m.bin",
+    }, 8);
+    pair(
+      "64 MiB static file (streamed), 8 conns",
+      streamed.ours,
+      streamed.nginx,
+      "nginx (1 worker)",
+      "—",
+    );
     return rows;
   } finally {
     for (const server of servers.reverse()) await server.stop();
