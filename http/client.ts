@@ -1537,7 +1537,12 @@ async function readDataFile(path: string): Promise<Uint8Array> {
   }
 }
 
-/** `-o FILE`: the body goes to a temp file beside FILE, renamed over it only when complete. */
+/**
+ * `-o FILE`: the body goes to a temp file beside FILE, renamed over it only when complete. A FILE
+ * that exists and is not a regular file (`/dev/null`, a FIFO, a terminal) is written in place, as
+ * curl does: renaming over it would replace the device with a regular file. A symlink is followed,
+ * so the link stays and its target gets the body.
+ */
 interface Output {
   file: Deno.FsFile;
   commit(): Promise<void>;
@@ -1545,10 +1550,20 @@ interface Output {
 }
 
 async function openOutput(path: string): Promise<Output> {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
+    }
+  }
+  if (info && !info.isFile) return await openInPlace(path, info);
+  const target = info ? await Deno.realPath(path) : path;
   // A hidden sibling: same directory, so the final rename is atomic and never crosses devices.
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  const base = slash < 0 ? path : path.slice(slash + 1);
+  const slash = target.lastIndexOf("/");
+  const dir = slash < 0 ? "." : target.slice(0, slash) || "/";
+  const base = slash < 0 ? target : target.slice(slash + 1);
   const tempPath = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.part`;
   let file: Deno.FsFile;
   try {
@@ -1565,12 +1580,35 @@ async function openOutput(path: string): Promise<Output> {
     file,
     async commit() {
       close();
-      await Deno.rename(tempPath, path);
+      await Deno.rename(tempPath, target);
     },
     async discard() {
       close();
       await Deno.remove(tempPath).catch(() => {});
     },
+  };
+}
+
+/** A device, FIFO or other non-regular file: written directly; there is nothing to rename. */
+async function openInPlace(path: string, info: Deno.FileInfo): Promise<Output> {
+  if (info.isDirectory) {
+    throw new HttpClientError(`Cannot write "${path}": it is a directory`, EXIT.WRITE_ERROR);
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { write: true });
+  } catch (error) {
+    throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
+  }
+  let closed = false;
+  const close = () => {
+    if (!closed) file.close();
+    closed = true;
+  };
+  return {
+    file,
+    commit: () => Promise.resolve(close()),
+    discard: () => Promise.resolve(close()),
   };
 }
 

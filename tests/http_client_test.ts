@@ -20,7 +20,7 @@ import {
 import { ResponseParser } from "../http/message.ts";
 import { describeUrl, domainLevels, isIpv6, parseUrl, resolveUrl, UrlError } from "../http/url.ts";
 import { CLASS, decodeMessage, encodeMessage, type Message, RCODE, TYPE } from "../dns/message.ts";
-import { assertNdjson, runScript, startScript } from "./_helpers.ts";
+import { assertNdjson, hasCommand, runCommand, runScript, startScript } from "./_helpers.ts";
 import { UsageError } from "../tcp/cli.ts";
 
 const encoder = new TextEncoder();
@@ -676,6 +676,55 @@ Deno.test("http:get -o writes the file via a temp file; --max-time exits 28", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "http:get -o into a FIFO or through a symlink writes in place: neither is replaced",
+  // The FIFO stands in for /dev/null (`-o /dev/null` is a common idiom): renaming a temp file
+  // over a device would turn it into a regular file. A FIFO shows the same thing without
+  // touching the machine's devices.
+  ignore: !hasCommand("mkfifo"),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "netlab-http-client-" });
+    try {
+      await withDenoServe(async (base) => {
+        const fifo = `${dir}/pipe`;
+        await runCommand("mkfifo", [fifo]);
+        // A separate reader process, so a broken client (that never opens the FIFO) fails the
+        // test instead of leaving a read blocked forever.
+        const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
+        const res = await runScript("http/client.ts", ["-o", fifo, `${base}/chunked`]);
+        if (!(await Deno.lstat(fifo)).isFifo) {
+          reader.kill();
+          await reader.output();
+          assert.fail("the FIFO was replaced by a regular file");
+        }
+        assert.equal(res.code, 0, res.stderr);
+        assert.equal(new TextDecoder().decode((await reader.output()).stdout), "one two three");
+
+        await Deno.writeTextFile(`${dir}/real.txt`, "old");
+        await Deno.symlink(`${dir}/real.txt`, `${dir}/link.txt`);
+        const viaLink = await runScript("http/client.ts", [
+          "-o",
+          `${dir}/link.txt`,
+          `${base}/chunked`,
+        ]);
+        assert.equal(viaLink.code, 0, viaLink.stderr);
+        assert.ok((await Deno.lstat(`${dir}/link.txt`)).isSymlink, "still a symlink");
+        assert.equal(await Deno.readTextFile(`${dir}/real.txt`), "one two three");
+        assert.deepEqual(
+          [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+          ["link.txt", "pipe", "real.txt"],
+        );
+
+        const intoDir = await runScript("http/client.ts", ["-o", dir, `${base}/chunked`]);
+        assert.equal(intoDir.code, EXIT.WRITE_ERROR);
+        assert.match(intoDir.stderr, /Cannot write ".*": it is a directory/);
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 // ---------------------------------------------------------------------------------------------
