@@ -1565,17 +1565,11 @@ async function openOutput(path: string): Promise<Output> {
   const dir = slash < 0 ? "." : target.slice(0, slash) || "/";
   const base = slash < 0 ? target : target.slice(slash + 1);
   const tempPath = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.part`;
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(tempPath, { write: true, createNew: true, mode: 0o666 });
-  } catch (error) {
-    throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
-  }
-  let closed = false;
-  const close = () => {
-    if (!closed) file.close();
-    closed = true;
-  };
+  const { file, close } = await openForOutput(
+    path,
+    tempPath,
+    { write: true, createNew: true, mode: 0o666 },
+  );
   return {
     file,
     async commit() {
@@ -1589,22 +1583,34 @@ async function openOutput(path: string): Promise<Output> {
   };
 }
 
+/** Opens `at` (for `-o path`) with a close that may be called twice; a one-line error if not. */
+async function openForOutput(
+  path: string,
+  at: string,
+  options: Deno.OpenOptions,
+): Promise<{ file: Deno.FsFile; close: () => void }> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(at, options);
+  } catch (error) {
+    throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
+  }
+  let closed = false;
+  return {
+    file,
+    close() {
+      if (!closed) file.close();
+      closed = true;
+    },
+  };
+}
+
 /** A device, FIFO or other non-regular file: written directly; there is nothing to rename. */
 async function openInPlace(path: string, info: Deno.FileInfo): Promise<Output> {
   if (info.isDirectory) {
     throw new HttpClientError(`Cannot write "${path}": it is a directory`, EXIT.WRITE_ERROR);
   }
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { write: true });
-  } catch (error) {
-    throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
-  }
-  let closed = false;
-  const close = () => {
-    if (!closed) file.close();
-    closed = true;
-  };
+  const { file, close } = await openForOutput(path, path, { write: true });
   return {
     file,
     commit: () => Promise.resolve(close()),
