@@ -77,6 +77,7 @@ export const EXIT = {
   COULDNT_CONNECT: 7,
   WEIRD_SERVER_REPLY: 8,
   PARTIAL_FILE: 18,
+  HTTP_RETURNED_ERROR: 22,
   WRITE_ERROR: 23,
   OPERATION_TIMEDOUT: 28,
   TOO_MANY_REDIRECTS: 47,
@@ -782,7 +783,10 @@ Fetch an http:// URL over a raw TCP socket (netlab's curl).
   -X, --request METHOD    request method (GET, POST, HEAD, PUT, DELETE, OPTIONS, TRACE, CONNECT, …)
   -d, --data DATA         send DATA as the body (POST unless -X); @FILE reads a file
   -H, --header 'N: v'     add a header field (repeatable); 'N:' removes a default one
-  -o, --output FILE       write the body to FILE (temp file, renamed when complete)
+  -o, --output FILE       write the body to FILE (temp file, renamed when complete; a device
+                          such as /dev/null is written in place; - is stdout)
+  -s, --silent            no progress bar (errors are still printed, as curl -sS)
+  -f, --fail              on an HTTP error (status >= 400) print no body and exit 22
   -L, --location          follow redirects (at most ${MAX_REDIRECTS})
       --max-time S        give up after S seconds (exit 28)
       --dns HOST[:PORT]   DNS server to ask (default: first nameserver in /etc/resolv.conf)
@@ -1267,6 +1271,8 @@ export async function main(args: string[]): Promise<number> {
     data: { type: "string", short: "d" },
     header: { type: "string", short: "H", multiple: true },
     output: { type: "string", short: "o" },
+    silent: { type: "boolean", short: "s" },
+    fail: { type: "boolean", short: "f" },
     location: { type: "boolean", short: "L" },
     "max-time": { type: "string" },
     dns: { type: "string" },
@@ -1331,6 +1337,8 @@ interface FetchFlags {
   include?: boolean;
   head?: boolean;
   output?: string;
+  silent?: boolean;
+  fail?: boolean;
   location?: boolean;
   dns?: string;
   "dns-port"?: string;
@@ -1374,7 +1382,9 @@ async function fetchUrl(
   // Everything for stdout goes through one chain so headers, bodies and files stay in order.
   const headOnly = values.head === true;
   const include = values.include === true || headOnly;
-  const output = values.output === undefined ? undefined : await openOutput(values.output);
+  // curl's `-o -` is stdout.
+  const outputPath = values.output === "-" ? undefined : values.output;
+  const output = outputPath === undefined ? undefined : await openOutput(outputPath);
   const sink: ByteWriter = output?.file ?? Deno.stdout;
   let pending: Promise<void> = Promise.resolve();
   const emit = (bytes: Uint8Array) => {
@@ -1386,6 +1396,8 @@ async function fetchUrl(
   let received = 0;
   let nextProgress = JSON_PROGRESS_BYTES;
   let expected: number | undefined;
+  // --fail: the final response's error status; nothing of that response is written.
+  let failedWith: number | undefined;
 
   // --explain: each exchange's request as written and the start of its response as read.
   let requestMethod = "GET";
@@ -1445,17 +1457,25 @@ async function fetchUrl(
             remote,
           });
         }
-        if (event.type === "response" && include && !json) {
+        if (
+          event.type === "response" && values.fail && event.head.status >= 400 &&
+          !(values.location && willFollow(event.head))
+        ) {
+          failedWith = event.head.status;
+        }
+        if (event.type === "response" && include && !json && failedWith === undefined) {
           // A failed write surfaces when `pending` is awaited below.
           emit(encodeLatin1(responseHeadText(event.head))).catch(() => {});
         }
         if (event.type === "response" && output && !(values.location && willFollow(event.head))) {
           expected = contentLength(event.head);
-          if (!json) progress = createProgressBar(values.output!, expected);
+          if (!json && !values.silent && failedWith === undefined) {
+            progress = createProgressBar(outputPath!, expected);
+          }
         }
       },
       onBody(chunk) {
-        if (headOnly) return;
+        if (headOnly || failedWith !== undefined) return;
         received += chunk.length;
         progress?.update(received);
         if (json && output && received >= nextProgress) {
@@ -1483,10 +1503,16 @@ async function fetchUrl(
     });
     await pending;
     progress?.finish();
+    if (failedWith !== undefined) {
+      throw new HttpClientError(
+        `The requested URL returned error: ${failedWith}`,
+        EXIT.HTTP_RETURNED_ERROR,
+      );
+    }
     await output?.commit();
     if (output && json) {
-      reporter.info(`saved ${response.bodyBytes} bytes to ${values.output}`, "saved", {
-        path: values.output,
+      reporter.info(`saved ${response.bodyBytes} bytes to ${outputPath}`, "saved", {
+        path: outputPath,
         bytes: response.bodyBytes,
       });
     }

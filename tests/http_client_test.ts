@@ -727,6 +727,35 @@ Deno.test({
   },
 });
 
+Deno.test("http:get curl idioms: -o - is stdout, -f fails with 22 and writes nothing, -s", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "netlab-http-client-" });
+  try {
+    await withDenoServe(async (base) => {
+      const dash = await runScript("http/client.ts", ["-s", "-o", "-", `${base}/chunked`]);
+      assert.equal(dash.code, 0, dash.stderr);
+      assert.equal(dash.stdout, "one two three");
+      assert.deepEqual([...Deno.readDirSync(dir)], []);
+
+      const failed = await runScript("http/client.ts", ["-f", "-i", `${base}/missing`]);
+      assert.equal(failed.code, EXIT.HTTP_RETURNED_ERROR);
+      assert.equal(failed.stdout, "");
+      assert.equal(failed.stderr, "The requested URL returned error: 404\n");
+      const toFile = await runScript("http/client.ts", ["-f", "-o", `${dir}/x`, `${base}/missing`]);
+      assert.equal(toFile.code, EXIT.HTTP_RETURNED_ERROR);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "no file, no temp file");
+      // Without -f an error page is a body like any other; -f -L judges the final response.
+      const page = await runScript("http/client.ts", [`${base}/missing`]);
+      assert.equal(page.code, 0);
+      assert.equal(page.stdout, "not found\n");
+      const followed = await runScript("http/client.ts", ["-f", "-L", `${base}/redirect`]);
+      assert.equal(followed.code, 0, followed.stderr);
+      assert.equal(followed.stdout, "hello netlab\n");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Against netlab's own server
 
