@@ -40,6 +40,8 @@ const SO_TYPE = 3;
 const POLLOUT = 0x4;
 const EAGAIN = 11;
 const EINTR = 4;
+/** "This file or socket cannot do sendfile": before the first byte, the caller's loop takes over. */
+const UNSUPPORTED = new Set([22, /* EINVAL */ 38, /* ENOSYS */ 95 /* EOPNOTSUPP */]);
 const NAME_SIZE = 32;
 /** Most bytes one sendfile call is asked for (it sends what fits in the socket buffer). */
 const MAX_CALL = 1 << 30;
@@ -145,8 +147,9 @@ export class FileShrankError extends Error {
 
 /**
  * Sends `count` bytes of the file at `path`, from `offset`, on `conn`'s socket with sendfile(2).
- * Returns false without sending anything when the fast path is unavailable (the caller then
- * uses its own loop); true when every byte was handed to the socket. Throws
+ * Returns false without sending anything when the fast path is unavailable or the file system
+ * cannot do sendfile (the caller then uses its own loop); true when every byte was handed to the
+ * socket. Throws
  * `FileShrankError` if the file ends early, or an `Error` with the system's reason (connection
  * reset, broken pipe) as a write would.
  */
@@ -167,14 +170,13 @@ export async function sendFileRange(
     const file = lib.symbols.open(new TextEncoder().encode(`${path}\0`), O_RDONLY | O_CLOEXEC);
     if (file < 0) return false;
     try {
-      await pump(lib, own, file, offset, count, hooks);
+      return await pump(lib, own, file, offset, count, hooks);
     } finally {
       lib.symbols.close(file);
     }
   } finally {
     lib.symbols.close(own);
   }
-  return true;
 }
 
 async function pump(
@@ -184,7 +186,7 @@ async function pump(
   offset: number,
   count: number,
   hooks: SendFileHooks,
-): Promise<void> {
+): Promise<boolean> {
   const position = new BigInt64Array([BigInt(offset)]);
   const pollfd = new Int32Array(2);
   let sent = 0;
@@ -201,6 +203,7 @@ async function pump(
     if (moved === 0) throw new FileShrankError(sent);
     const code = errno(lib);
     if (code === EINTR) continue;
+    if (sent === 0 && UNSUPPORTED.has(code)) return false;
     if (code !== EAGAIN) throw systemError(code);
     // Full socket buffer: wait until it drains (or the peer goes away).
     pollfd[0] = socket;
@@ -208,6 +211,7 @@ async function pump(
     // An error or hang-up also ends the wait: the next sendfile reports it.
     await lib.symbols.poll(pollfd, 1n, POLL_SLICE_MS);
   }
+  return true;
 }
 
 const ERRORS: Record<number, () => Error> = {

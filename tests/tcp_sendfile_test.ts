@@ -221,6 +221,24 @@ Deno.test({
 });
 
 Deno.test({
+  name: "sendFileRange returns false (sends nothing) for what sendfile cannot read: a directory",
+  ignore: linuxOnly,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const [client, server] = await connectedPair();
+      try {
+        // open(2) accepts a directory read-only; sendfile then fails with EINVAL.
+        assert.equal(await sendFileRange(server, dir, 0, 10, open), false);
+      } finally {
+        server.close();
+      }
+      assert.equal((await readToEnd(client)).length, 0);
+      client.close();
+    });
+  },
+});
+
+Deno.test({
   name: "sendFileRange returns false (sends nothing) for a file it cannot open",
   ignore: linuxOnly,
   fn: async () => {
