@@ -22,11 +22,35 @@ import { hasCommand, startScript } from "../../_helpers.ts";
 import { writeAll } from "../../../tcp/io.ts";
 
 const MiB = 1024 * 1024;
+/** The ballast frees this much more than the transfer will write (see `freeMemoryFor`). */
+const BALLAST_EXTRA = 128 * MiB;
 const CAPABILITY = "file transfer (file_send → file_recv, SHA-256 on)";
 
 /** `sync(1)`: writes back dirty pages so one transfer's page-cache debt is not the next one's. */
 async function flushDirtyPages(): Promise<void> {
   await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output();
+}
+
+/**
+ * Makes `bytes` of page cache free *just now*, for the transfer that starts right after the
+ * returned function (which deletes the ballast) is called.
+ *
+ * Why: this VM has free page reporting (`Free page reporting enabled` in the kernel log): memory
+ * the guest frees is handed back to the host about two seconds later, and touching it again costs
+ * a host page fault per page. Writing 1 GiB into the page cache took 0.26 s right after an earlier
+ * 1 GiB file was deleted and 0.83–1.8 s when the freed memory had been handed back meanwhile
+ * (`dd`, same file, same machine). A transfer that starts a second later than the other tool's
+ * (our sender hashes its file first) would pay that, so before every measured transfer, ours and
+ * nc's alike, a ballast file is written and deleted right before the transfer starts.
+ */
+async function freeMemoryFor(dir: string, bytes: number): Promise<() => Promise<void>> {
+  const path = `${dir}/ballast.bin`;
+  {
+    using file = await Deno.open(path, { write: true, create: true, truncate: true });
+    const zeros = new Uint8Array(MiB);
+    for (let written = 0; written < bytes; written += zeros.length) await writeAll(file, zeros);
+  }
+  return () => Deno.remove(path);
 }
 
 async function makeRandomFile(path: string, size: number): Promise<void> {
@@ -55,9 +79,11 @@ async function fileSystemOf(path: string): Promise<string> {
 async function ours(
   file: string,
   dest: string,
+  size: number,
 ): Promise<{ rate: number; sendMB: number; recvMB: number }> {
   await using sender = await startScript("tcp/file_send.ts", [file, "--port", "0"]);
   await sender.waitForLine(/^ready: /, 60_000);
+  await (await freeMemoryFor(dest, size + BALLAST_EXTRA))();
   const receiver = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -98,6 +124,7 @@ async function netcat(file: string, out: string, size: number): Promise<number> 
     stderr: "piped",
   }).spawn();
   await waitForText(server.stderr, /Listening on/);
+  await (await freeMemoryFor(out.slice(0, out.lastIndexOf("/")), size + BALLAST_EXTRA))();
   const started = performance.now();
   const client = new Deno.Command("bash", {
     args: ["-c", `exec nc -N 127.0.0.1 ${port} < "$0"`, file],
@@ -127,7 +154,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
       // previous one (or by generating the source file), and the order alternates per round.
       const runOurs = async () => {
         await flushDirtyPages();
-        const result = await ours(file, `${dir}/dest`);
+        const result = await ours(file, `${dir}/dest`, size);
         await Deno.remove(`${dir}/dest/random.bin`);
         best.ours = Math.max(best.ours, result.rate);
         best.sendMB = Math.max(best.sendMB, result.sendMB);
