@@ -12,7 +12,9 @@
  *
  * Fairness: both transfers read the same source file (in the page cache after the sender's
  * startup hash) and write into the same DEST folder, so they pay the same file-system costs
- * (the log names the file system: tmpfs and a disk differ a lot). nc's time runs from spawning
+ * (the log names the file system: tmpfs and a disk differ a lot), and both start right after a
+ * ballast file is deleted, so neither writes into memory the VM has handed back to its host
+ * (`freeMemoryFor`). nc's time runs from spawning
  * its client to both ends exiting, ours from the header's arrival to the verified rename; the
  * few milliseconds of connect and process start this leaves out of ours are < 1 % at 1 GiB.
  */
