@@ -1190,6 +1190,7 @@ export async function serveHttp(
 
   async function streamFile(state: ConnState, body: FileBody): Promise<void> {
     const length = body.end - body.start + 1;
+    const shrank = () => new Error(`File "${body.path}" shrank while being sent`);
     if (options.zeroCopy ?? true) {
       // The kernel sends the file's pages itself (tcp/sendfile.ts), as nginx's `sendfile on`.
       state.writingSince = Date.now();
@@ -1205,10 +1206,7 @@ export async function serveHttp(
           return;
         }
       } catch (error) {
-        if (error instanceof FileShrankError) {
-          throw new Error(`File "${body.path}" shrank while being sent`);
-        }
-        throw error;
+        throw error instanceof FileShrankError ? shrank() : error;
       } finally {
         state.writingSince = 0;
       }
@@ -1219,7 +1217,7 @@ export async function serveHttp(
     let left = length;
     while (left > 0) {
       const n = await file.read(chunk.subarray(0, Math.min(left, chunk.length)));
-      if (n === null) throw new Error(`File "${body.path}" shrank while being sent`);
+      if (n === null) throw shrank();
       state.writingSince = Date.now();
       await writeAll(state.conn, chunk.subarray(0, n));
       state.writingSince = 0;

@@ -153,14 +153,16 @@ export async function exchange(
     }
     return reply;
   } catch (error) {
-    if (
-      error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-      error instanceof Deno.errors.ConnectionAborted
-    ) {
-      throw new ServerClosedError(`server closed the connection: ${error.message}`);
-    }
-    throw error;
+    throw serverClosed(error);
   }
+}
+
+/** A reset or broken connection becomes `ServerClosedError`; anything else is left as it is. */
+function serverClosed(error: unknown): unknown {
+  return error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
+      error instanceof Deno.errors.ConnectionAborted
+    ? new ServerClosedError(`server closed the connection: ${error.message}`)
+    : error;
 }
 
 /**
@@ -193,13 +195,7 @@ export async function exchangeToEof(
     }
     return concatBytes(parts, total);
   } catch (error) {
-    if (
-      error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-      error instanceof Deno.errors.ConnectionAborted
-    ) {
-      throw new ServerClosedError(`server closed the connection: ${error.message}`);
-    }
-    throw error;
+    throw serverClosed(error);
   }
 }
 
