@@ -60,8 +60,10 @@ Deno.test("the demo resolves www.cnblogs.com from the root and fetches the page,
 });
 
 /**
- * Whether uid 65534 can run this very Deno binary: it cannot when Deno came from `npx` into
- * root's private npm cache, and then the non-root demo test is ignored rather than failed.
+ * Whether uid 65534 can run this very Deno binary, and from it start Deno again (the demo spawns
+ * its servers with `Deno.execPath()`). It cannot when Deno came from `npx` into root's private
+ * npm cache, and then the non-root demo test is ignored rather than failed. Both steps are
+ * probed: some sandboxes let the first exec through and refuse only the second.
  */
 async function nobodyCanRunDeno(): Promise<boolean> {
   if (!isRoot() || !hasCommand("setpriv")) return false;
@@ -70,8 +72,9 @@ async function nobodyCanRunDeno(): Promise<boolean> {
     "--regid=65534",
     "--clear-groups",
     Deno.execPath(),
-    "--version",
-  ]);
+    "eval",
+    "Deno.exit(new Deno.Command(Deno.execPath(), { args: ['--version'] }).outputSync().code)",
+  ], { env: { DENO_NO_UPDATE_CHECK: "1" } });
   return probe.code === 0;
 }
 
