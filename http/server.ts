@@ -42,6 +42,7 @@ import {
 } from "../tcp/cli.ts";
 import { writeAll } from "../tcp/io.ts";
 import { FileShrankError, sendFileRange } from "../tcp/sendfile.ts";
+import { EpollReactor, type StreamConn } from "../tcp/epoll.ts";
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import {
   encodeLatin1,
@@ -89,6 +90,8 @@ A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
   --explain-header        add X-Netlab-Explain: which rule produced the status, which file
   --no-sendfile           stream large files through a buffer instead of sendfile(2) (which
                           Linux uses by default when FFI is allowed, as nginx's sendfile on)
+  --no-epoll              read and write connections with Deno's own ops instead of one
+                          epoll(7) set and recv/send through FFI (the default on Linux)
   --explain               print each request and response head, annotated field by field
   --quiet                 no access log (for benchmarks)
   --json                  log as newline-delimited JSON events (request and response)`;
@@ -345,6 +348,8 @@ export interface ServeOptions {
   explainHeader?: boolean;
   /** Stream files past the cache with sendfile(2) when possible (default true). */
   zeroCopy?: boolean;
+  /** Serve connections through tcp/epoll.ts when possible (default true). */
+  epoll?: boolean;
   signal?: AbortSignal;
 }
 
@@ -357,10 +362,17 @@ export interface HttpServer extends AsyncDisposable {
   close(): Promise<void>;
   /** Connections being served right now. */
   readonly connections: number;
+  /** How connections are read and written: one epoll set (tcp/epoll.ts) or Deno's own ops. */
+  readonly io: "epoll" | "deno";
+  /** Connections served through the epoll set right now. */
+  readonly epollConnections: number;
 }
 
 interface ConnState {
-  conn: Deno.Conn;
+  /** How the connection is read and written: `socket` itself, or through the epoll reactor. */
+  conn: StreamConn;
+  /** Deno's connection (sendfile finds its descriptor). */
+  socket: Deno.Conn;
   lastActive: number;
   /** When the first byte of a not-yet-complete request head arrived (0: none pending). */
   headStarted: number;
@@ -450,6 +462,7 @@ export async function serveHttp(
   const active = new Set<ConnState>();
   const tasks = new Set<Promise<void>>();
   const gate = new TurnGate(ANSWERS_PER_TURN);
+  const reactor = options.epoll ?? true ? EpollReactor.open() : null;
   const authDigest = options.auth
     ? sha256(`${options.auth.user}:${options.auth.password}`)
     : undefined;
@@ -1003,10 +1016,14 @@ export async function serveHttp(
     );
   }
 
-  async function serveConnection(conn: Deno.Conn): Promise<void> {
-    const remote = conn.remoteAddr as Deno.NetAddr;
+  async function serveConnection(socket: Deno.Conn): Promise<void> {
+    const remote = socket.remoteAddr as Deno.NetAddr;
+    // Through the epoll set, reads need no turn gate: epoll's ready list is already fair.
+    const attached = reactor?.attach(socket);
+    const conn: StreamConn = attached ?? socket;
     const state: ConnState = {
       conn,
+      socket,
       lastActive: Date.now(),
       headStarted: 0,
       writingSince: 0,
@@ -1149,7 +1166,9 @@ export async function serveHttp(
           pending.length = 0;
           pendingBytes = 0;
           state.writingSince = state.lastActive;
-          const written = await conn.write(piece);
+          // Through epoll the answer leaves synchronously, so the reactor's next socket waits
+          // for no more than this one's turn.
+          const written = attached ? attached.writeNow(piece) : await conn.write(piece);
           if (written < piece.length) await writeAll(conn, piece.subarray(written));
           state.writingSince = 0;
           state.lastActive = Date.now();
@@ -1169,8 +1188,10 @@ export async function serveHttp(
         if (received.length !== n) received = readBuffer.subarray(0, n);
         if (wire) wire.add(received);
         parser.feed(received);
-        const turn = gate.enter();
-        if (turn) await turn;
+        if (!attached) {
+          const turn = gate.enter();
+          if (turn) await turn;
+        }
       }
     } catch (error) {
       if (!isConnectionGone(error)) {
@@ -1195,7 +1216,7 @@ export async function serveHttp(
       // The kernel sends the file's pages itself (tcp/sendfile.ts), as nginx's `sendfile on`.
       state.writingSince = Date.now();
       try {
-        const sent = await sendFileRange(state.conn, body.path, body.start, length, {
+        const sent = await sendFileRange(state.socket, body.path, body.start, length, {
           closed: () => state.closed,
           progress: () => {
             state.writingSince = Date.now();
@@ -1258,6 +1279,7 @@ export async function serveHttp(
   async function refuse(conn: Deno.Conn): Promise<void> {
     const state: ConnState = {
       conn,
+      socket: conn,
       lastActive: Date.now(),
       headStarted: 0,
       writingSince: 0,
@@ -1323,6 +1345,7 @@ export async function serveHttp(
       for (const state of active) closeQuietly(state);
       await gate.close();
       while (tasks.size) await Promise.allSettled([...tasks]);
+      await reactor?.close();
     }
   })();
 
@@ -1345,6 +1368,10 @@ export async function serveHttp(
     close,
     get connections() {
       return active.size;
+    },
+    io: reactor ? "epoll" : "deno",
+    get epollConnections() {
+      return reactor?.size ?? 0;
     },
     [Symbol.asyncDispose]: close,
   };
@@ -1460,6 +1487,7 @@ export async function main(args: string[]): Promise<number> {
     "explain-header": { type: "boolean" },
     explain: { type: "boolean" },
     "no-sendfile": { type: "boolean" },
+    "no-epoll": { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const port = parsePort(values.port, 8000);
@@ -1509,6 +1537,7 @@ export async function main(args: string[]): Promise<number> {
     cors: values.cors,
     explainHeader: values["explain-header"],
     zeroCopy: !values["no-sendfile"],
+    epoll: !values["no-epoll"],
     signal,
   });
   await server.finished;

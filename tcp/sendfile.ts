@@ -14,8 +14,7 @@
  * wait with poll(2) on a helper thread, in short slices so that a close is noticed.
  */
 import { openFastPathLibc } from "./fast_path.ts";
-import { SOCK_STREAM } from "./info.ts";
-import { encodeSockaddr, sockaddrKey } from "../udp/mmsg.ts";
+import { lastErrno, streamDescriptor, systemError } from "./descriptor.ts";
 
 const SYMBOLS = {
   sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
@@ -23,9 +22,6 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -35,14 +31,11 @@ let libc: Libc | null | undefined;
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
-const SOL_SOCKET = 1;
-const SO_TYPE = 3;
 const POLLOUT = 0x4;
 const EAGAIN = 11;
 const EINTR = 4;
 /** "This file or socket cannot do sendfile": before the first byte, the caller's loop takes over. */
 const UNSUPPORTED = new Set([22, /* EINVAL */ 38, /* ENOSYS */ 95 /* EOPNOTSUPP */]);
-const NAME_SIZE = 32;
 /** Most bytes one sendfile call is asked for (it sends what fits in the socket buffer). */
 const MAX_CALL = 1 << 30;
 /** How long one poll waits before the loop looks at `closed()` again. */
@@ -51,82 +44,6 @@ const POLL_SLICE_MS = 250;
 function openLibc(): Libc | null {
   if (libc === undefined) libc = openFastPathLibc(SYMBOLS);
   return libc;
-}
-
-function errno(lib: Libc): number {
-  const pointer = lib.symbols.__errno_location();
-  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
-}
-
-/** `addr` as a comparable sockaddr key, or null if it cannot be encoded. */
-function addressKey(addr: Deno.Addr): string | null {
-  if (addr.transport !== "tcp") return null;
-  const name = new Uint8Array(NAME_SIZE);
-  return encodeSockaddr(addr, name) === 0 ? null : sockaddrKey(name);
-}
-
-/** Scratch space for the socket calls (all synchronous, so one set is enough). */
-const scratch = { name: new Uint8Array(NAME_SIZE), length: new Uint32Array(1) };
-const socketType = new Int32Array(1);
-
-/** `local|remote` of a connected stream socket, or null for anything else. */
-function connectionKey(lib: Libc, fd: number): string | null {
-  const { name, length } = scratch;
-  length[0] = 4;
-  if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_TYPE, socketType, length) !== 0) return null;
-  if (socketType[0] !== SOCK_STREAM) return null;
-  length[0] = NAME_SIZE;
-  if (lib.symbols.getsockname(fd, name, length) !== 0) return null;
-  const local = sockaddrKey(name);
-  length[0] = NAME_SIZE;
-  if (lib.symbols.getpeername(fd, name, length) !== 0) return null;
-  return `${local}|${sockaddrKey(name)}`;
-}
-
-/**
- * Connected stream sockets of this process by `local|remote`, from the last scan of
- * /proc/self/fd. A hit is re-checked before use (the number may have been closed and reused);
- * a miss rescans. So a server with many connections scans once per new connection, not once
- * per file sent.
- */
-let known = new Map<string, number>();
-
-function rescan(lib: Libc): void {
-  known = new Map();
-  const ambiguous = new Set<string>();
-  let names: Iterable<Deno.DirEntry>;
-  try {
-    names = Deno.readDirSync("/proc/self/fd");
-  } catch {
-    return;
-  }
-  for (const entry of names) {
-    const fd = Number(entry.name);
-    const key = connectionKey(lib, fd);
-    if (key === null) continue;
-    if (known.has(key)) ambiguous.add(key);
-    known.set(key, fd);
-  }
-  // Two descriptors with one 4-tuple would be a dup of one socket; refuse to guess anyway.
-  for (const key of ambiguous) known.delete(key);
-}
-
-/**
- * The descriptor behind `conn`: the stream socket of this process whose getsockname and
- * getpeername equal `conn.localAddr` and `conn.remoteAddr` (a TCP connection's 4-tuple is
- * unique). Null when FFI is unavailable or no single descriptor matches.
- */
-export function streamDescriptor(conn: Deno.Conn): number | null {
-  const lib = openLibc();
-  if (!lib) return null;
-  const local = addressKey(conn.localAddr);
-  const remote = addressKey(conn.remoteAddr);
-  if (local === null || remote === null) return null;
-  const key = `${local}|${remote}`;
-  const cached = known.get(key);
-  if (cached !== undefined && connectionKey(lib, cached) === key) return cached;
-  rescan(lib);
-  return known.get(key) ?? null;
 }
 
 /** What `sendFileRange` needs from its caller. */
@@ -201,10 +118,10 @@ async function pump(
       continue;
     }
     if (moved === 0) throw new FileShrankError(sent);
-    const code = errno(lib);
+    const code = lastErrno(lib);
     if (code === EINTR) continue;
     if (sent === 0 && UNSUPPORTED.has(code)) return false;
-    if (code !== EAGAIN) throw systemError(code);
+    if (code !== EAGAIN) throw systemError(code, "sendfile");
     // Full socket buffer: wait until it drains (or the peer goes away).
     pollfd[0] = socket;
     pollfd[1] = POLLOUT; // events (low 16 bits); revents cleared
@@ -212,14 +129,4 @@ async function pump(
     await lib.symbols.poll(pollfd, 1n, POLL_SLICE_MS);
   }
   return true;
-}
-
-const ERRORS: Record<number, () => Error> = {
-  32: () => new Deno.errors.BrokenPipe("broken pipe"),
-  104: () => new Deno.errors.ConnectionReset("connection reset by peer"),
-  103: () => new Deno.errors.ConnectionAborted("connection aborted"),
-};
-
-function systemError(code: number): Error {
-  return ERRORS[code]?.() ?? new Error(`sendfile failed (errno ${code})`);
 }

@@ -4,7 +4,8 @@
  * file. No sleeps: waits are for bytes or for the end of the stream.
  */
 import assert from "node:assert/strict";
-import { FileShrankError, sendFileRange, streamDescriptor } from "../tcp/sendfile.ts";
+import { FileShrankError, sendFileRange } from "../tcp/sendfile.ts";
+import { streamDescriptor } from "../tcp/descriptor.ts";
 import { randomBytes, sha256, withTempDir } from "./_file_peers.ts";
 
 const linuxOnly = Deno.build.os !== "linux";
