@@ -50,6 +50,7 @@ import {
   getHeader,
   type HeaderList,
   HttpError,
+  type HttpEvent,
   joinHeadAndBody,
   reasonPhrase,
   type RequestHead,
@@ -366,6 +367,8 @@ export interface HttpServer extends AsyncDisposable {
   readonly io: "epoll" | "deno";
   /** Connections served through the epoll set right now. */
   readonly epollConnections: number;
+  /** Requests answered by the epoll reactor's synchronous path so far (see `answerInPlace`). */
+  readonly answeredInPlace: number;
 }
 
 interface ConnState {
@@ -406,6 +409,17 @@ function clfDate(date = new Date()): string {
   return `[${p(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
     p(date.getUTCHours())
   }:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())} +0000]`;
+}
+
+/** `pieces` (`total` bytes together) as one array, for one write. */
+function joinPieces(pieces: Uint8Array[], total: number): Uint8Array {
+  const joined = new Uint8Array(total);
+  let at = 0;
+  for (const piece of pieces) {
+    joined.set(piece, at);
+    at += piece.length;
+  }
+  return joined;
 }
 
 function closeQuietly(state: ConnState): void {
@@ -463,6 +477,7 @@ export async function serveHttp(
   const tasks = new Set<Promise<void>>();
   const gate = new TurnGate(ANSWERS_PER_TURN);
   const reactor = options.epoll ?? true ? EpollReactor.open() : null;
+  let answeredInPlace = 0;
   const authDigest = options.auth
     ? sha256(`${options.auth.user}:${options.auth.password}`)
     : undefined;
@@ -1045,13 +1060,7 @@ export async function serveHttp(
       if (pieces.length === 1 || pendingBytes > JOIN_LIMIT_BYTES && pieces.length < 3) {
         for (const piece of pieces) await writeAll(conn, piece);
       } else {
-        const joined = new Uint8Array(pendingBytes);
-        let at = 0;
-        for (const piece of pieces) {
-          joined.set(piece, at);
-          at += piece.length;
-        }
-        await writeAll(conn, joined);
+        await writeAll(conn, joinPieces(pieces, pendingBytes));
       }
       pendingBytes = 0;
       state.writingSince = 0;
@@ -1067,13 +1076,109 @@ export async function serveHttp(
     let bodyBytes = 0;
     // --explain: the bytes this connection received, so each request can be shown as it came.
     const wire = explaining ? new RequestWire() : undefined;
+    /** What the fast path parsed but left to the loop: an event, or the parse error it met. */
+    let carried: HttpEvent<RequestHead> | HttpError | undefined;
+    /** The fast path already fed the bytes of the read the loop is about to see. */
+    let fed = false;
+
+    /** Bookkeeping for `n` bytes just read into `readBuffer`, then the parser gets them. */
+    const take = (n: number) => {
+      state.lastActive = Date.now();
+      if (!state.busy && !state.headStarted) state.headStarted = state.lastActive;
+      // Requests on one connection tend to be the same size: reuse the view when n repeats.
+      if (received.length !== n) received = readBuffer.subarray(0, n);
+      if (wire) wire.add(received);
+      parser.feed(received);
+    };
+
+    /**
+     * Queues the answers to buffered plain GETs of hot files, without awaiting anything; stops
+     * at the first other event and carries it to the loop. True when the parser ran dry.
+     */
+    const answerHot = (): boolean => {
+      for (let budget = REQUESTS_PER_TURN; budget > 0; budget--) {
+        let event;
+        try {
+          event = parser.next();
+        } catch (error) {
+          if (!(error instanceof HttpError)) throw error;
+          carried = error;
+          return false;
+        }
+        if (event === null) return true;
+        const hot = event.kind === "request" && event.keepAlive && !stopping &&
+            event.bodyKind === "none" && !event.expectContinue
+          ? hotWire(event, state.lastActive)
+          : undefined;
+        if (!hot) {
+          carried = event as HttpEvent<RequestHead>;
+          return false;
+        }
+        head = event as RequestHead;
+        if (requestEvents) reportRequest(remote, head);
+        state.headStarted = 0;
+        state.busy = true;
+        let end;
+        try {
+          end = parser.next(); // A request without a body ends right after its head.
+        } catch (error) {
+          if (!(error instanceof HttpError)) throw error;
+          carried = error;
+          return false;
+        }
+        if (end?.kind !== "end") {
+          carried = end as HttpEvent<RequestHead> | undefined;
+          return false;
+        }
+        queue(hot.bytes);
+        if (accessLog) logAccess(remote, head, 200, hot.size);
+        state.busy = false;
+        answeredInPlace++;
+      }
+      return false; // Out of budget: the loop answers the rest in its own turns.
+    };
+
+    /**
+     * The epoll reactor's synchronous path (tcp/epoll.ts `syncReader`): while the loop waits in
+     * `read`, new bytes holding only hot GETs are answered right here, in the reactor's batch,
+     * with no promise, no await and no wake-up of the loop — the common keep-alive request
+     * costs a recv, the parser and a send. Anything else goes to the loop (false).
+     */
+    const answerInPlace = (into: Uint8Array, n: number): boolean => {
+      if (into !== readBuffer) return false; // Not the loop's read (e.g. draining in linger).
+      take(n);
+      fed = true;
+      if (!answerHot()) return false;
+      if (pending.length) {
+        const piece = pending.length === 1 ? pending[0] : joinPieces(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        const written = attached!.writeNow(piece);
+        if (written < piece.length) {
+          // The socket is full: the loop waits for room.
+          queue(piece.subarray(written));
+          return false;
+        }
+      }
+      if (!parser.inMessage) state.headStarted = 0;
+      fed = false;
+      return true;
+    };
+    if (attached && !wire) attached.syncReader = answerInPlace;
+
     try {
       while (!state.closed) {
         let budget = REQUESTS_PER_TURN;
         let event;
         while (budget > 0) {
           try {
-            event = parser.next();
+            if (carried instanceof HttpError) {
+              const error = carried;
+              carried = undefined;
+              throw error;
+            }
+            event = carried ?? parser.next();
+            carried = undefined;
           } catch (error) {
             if (!(error instanceof HttpError)) throw error;
             // The stream cannot be trusted past this point: answer, then close.
@@ -1182,12 +1287,8 @@ export async function serveHttp(
           parser.feedEof();
           continue;
         }
-        state.lastActive = Date.now();
-        if (!state.busy && !state.headStarted) state.headStarted = state.lastActive;
-        // Requests on one connection tend to be the same size: reuse the view when n repeats.
-        if (received.length !== n) received = readBuffer.subarray(0, n);
-        if (wire) wire.add(received);
-        parser.feed(received);
+        if (fed) fed = false;
+        else take(n);
         if (!attached) {
           const turn = gate.enter();
           if (turn) await turn;
@@ -1372,6 +1473,9 @@ export async function serveHttp(
     io: reactor ? "epoll" : "deno",
     get epollConnections() {
       return reactor?.size ?? 0;
+    },
+    get answeredInPlace() {
+      return answeredInPlace;
     },
     [Symbol.asyncDispose]: close,
   };

@@ -9,7 +9,12 @@ import { createHash } from "node:crypto";
 import { hasCommand, runCommand, runScript, startScript } from "./_helpers.ts";
 import { writeAll } from "../tcp/io.ts";
 import { type HeaderList, latin1, type ResponseHead, ResponseParser } from "../http/message.ts";
-import { type HttpServer, serveHttp, type ServeOptions } from "../http/server.ts";
+import {
+  type HttpServer,
+  REQUESTS_PER_TURN,
+  serveHttp,
+  type ServeOptions,
+} from "../http/server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -449,36 +454,83 @@ for (const io of IO_MODES) {
   });
 }
 
-Deno.test("serveHttp: a hot file (answered from cached wire bytes) still honours every request field", async () => {
-  const { base, root } = await makeTree();
-  await using server = await startInProcess({ root, cacheRevalidateMs: 0 });
-  const get = (extra = "") => `GET /hello.txt?x=1 HTTP/1.1\r\nHOST: x\r\n${extra}\r\n`;
-  // Three plain GETs make the file hot; then the same path with fields the fast path must not
-  // skip, then a change on disk, which must show at once (revalidation every request here).
-  const first = await exchange(server, get() + get() + get(), { count: 3 });
-  const etag = header(first.replies[0], "etag")!;
-  assert.deepStrictEqual(first.replies.map((r) => [r.status, r.body]), [
-    [200, "hello"],
-    [200, "hello"],
-    [200, "hello"],
-  ]);
-  assert.deepStrictEqual(first.replies[2].headers, first.replies[1].headers);
-  const batch = get(`If-None-Match: ${etag}\r\n`) + get("rAnGe: bytes=1-2\r\n") +
-    get(`If-Range: "stale"\r\nRange: bytes=1-2\r\n`) + get("Connection: close\r\n");
-  const { replies, closed } = await exchange(server, batch);
-  assert.deepStrictEqual(replies.map((r) => [r.status, r.body]), [
-    [304, ""],
-    [206, "el"],
-    [200, "hello"],
-    [200, "hello"],
-  ]);
-  assert.equal(header(replies[3], "connection"), "close");
-  assert.equal(closed, true);
-  await Deno.writeTextFile(`${root}/hello.txt`, "HELLO, again");
-  const after = await exchange(server, get() + get(), { count: 2 });
-  assert.deepStrictEqual(after.replies.map((r) => r.body), ["HELLO, again", "HELLO, again"]);
-  await Deno.remove(base, { recursive: true });
-});
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp: a hot file (answered from cached wire bytes) still honours every request field${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    await using server = await startInProcess({ ...io.options, root, cacheRevalidateMs: 0 });
+    const get = (extra = "") => `GET /hello.txt?x=1 HTTP/1.1\r\nHOST: x\r\n${extra}\r\n`;
+    // Three plain GETs make the file hot; then the same path with fields the fast path must not
+    // skip, then a change on disk, which must show at once (revalidation every request here).
+    const first = await exchange(server, get() + get() + get(), { count: 3 });
+    const etag = header(first.replies[0], "etag")!;
+    assert.deepStrictEqual(first.replies.map((r) => [r.status, r.body]), [
+      [200, "hello"],
+      [200, "hello"],
+      [200, "hello"],
+    ]);
+    assert.deepStrictEqual(first.replies[2].headers, first.replies[1].headers);
+    const batch = get(`If-None-Match: ${etag}\r\n`) + get("rAnGe: bytes=1-2\r\n") +
+      get(`If-Range: "stale"\r\nRange: bytes=1-2\r\n`) + get("Connection: close\r\n");
+    const { replies, closed } = await exchange(server, batch);
+    assert.deepStrictEqual(replies.map((r) => [r.status, r.body]), [
+      [304, ""],
+      [206, "el"],
+      [200, "hello"],
+      [200, "hello"],
+    ]);
+    assert.equal(header(replies[3], "connection"), "close");
+    assert.equal(closed, true);
+    await Deno.writeTextFile(`${root}/hello.txt`, "HELLO, again");
+    const after = await exchange(server, get() + get(), { count: 2 });
+    assert.deepStrictEqual(after.replies.map((r) => r.body), ["HELLO, again", "HELLO, again"]);
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp: hot GETs mixed with other requests keep their order${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    await using server = await startInProcess({ ...io.options, root });
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const get = (path = "/hello.txt") => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const send = (text: string) => writeAll(conn, encoder.encode(text));
+    // Two GETs make /hello.txt hot (the first finds the file, the second caches its wire bytes).
+    await send(get() + get());
+    assert.deepStrictEqual((await readReplies(conn, 2)).replies.map((r) => r.status), [200, 200]);
+    const inPlaceBefore = server.answeredInPlace;
+    // One write: hot GETs around a POST with a body and a 404, then a hot GET cut in two.
+    await send(
+      get() + get() + "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + get() +
+        get("/missing") + get() + "GET /hello.txt HT",
+    );
+    const first = await readReplies(conn, 6);
+    assert.deepStrictEqual(first.replies.map((r) => [r.status, r.body]), [
+      [200, "hello"],
+      [200, "hello"],
+      [200, "abc"],
+      [200, "hello"],
+      [404, "Not Found\n"],
+      [200, "hello"],
+    ]);
+    await send("TP/1.1\r\nHost: x\r\n\r\n");
+    assert.deepStrictEqual((await readReplies(conn, 1)).replies.map((r) => r.body), ["hello"]);
+    // More hot GETs in one write than one turn answers (REQUESTS_PER_TURN): none is left behind.
+    await send(get().repeat(REQUESTS_PER_TURN + 8));
+    const many = await readReplies(conn, REQUESTS_PER_TURN + 8);
+    assert.equal(many.replies.filter((r) => r.body === "hello").length, REQUESTS_PER_TURN + 8);
+    // Hot GETs, then garbage in the same write: the GETs are answered, then 400 and close.
+    await send(get() + get() + "BAD\r\n\r\n");
+    const last = await readReplies(conn, Infinity);
+    assert.deepStrictEqual(last.replies.map((r) => r.status), [200, 200, 400]);
+    assert.equal(last.closed, true);
+    const inPlace = server.answeredInPlace - inPlaceBefore;
+    if (io.options.epoll && Deno.build.os === "linux") {
+      // Epoll answers hot GETs inside its batch; at least the first of each write came that way.
+      assert.ok(inPlace >= 3, `answered in place: ${inPlace}`);
+    } else assert.equal(inPlace, 0);
+    await Deno.remove(base, { recursive: true });
+  });
+}
 
 Deno.test("serveHttp --trace echoes the request as it came, header names spelled as sent", async () => {
   const { base, root } = await makeTree();
