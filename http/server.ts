@@ -16,10 +16,15 @@
  * Theory of operation. Each connection is one loop: read → feed the parser → answer every
  * complete request → write all the answers in one write → read again. Pipelined requests are
  * answered in order, and at most `REQUESTS_PER_TURN` per turn, so one busy connection cannot
- * starve the others; writing before reading more is the backpressure. Under overload a
- * `TurnGate` lets at most `ANSWERS_PER_TURN` connections answer per I/O turn of the runtime and
- * queues the rest first-come first-served (without it, at 1,000 connections some clients waited
- * over a second while others were served in 1.5 ms — see `TurnGate`). Small hot files come from
+ * starve the others; writing before reading more is the backpressure. On Linux the reads and
+ * writes go through one epoll set with recv/send via FFI (tcp/epoll.ts, as nginx does; the
+ * sockets are still Deno's, from `Deno.listen`), and a plain GET of a hot file that arrives
+ * while its loop waits is answered synchronously inside the reactor's batch (`answerInPlace`):
+ * no promise and no await per request. Elsewhere, or with `--no-epoll`, Deno's own ops do the
+ * I/O, and under overload a `TurnGate` lets at most `ANSWERS_PER_TURN` connections answer per I/O
+ * turn of the runtime and queues the rest first-come first-served (without it, at 1,000
+ * connections some clients waited over a second while others were served in 1.5 ms — see
+ * `TurnGate`; epoll's ready list is first come first served by itself). Small hot files come from
  * a validated in-memory cache (one `statSync` per hit); larger ones are streamed in bounded
  * pieces. A sweeper (one timer for the whole server) closes idle connections, connections whose
  * request head is not complete in time (slowloris), and writes stuck behind a client that does
