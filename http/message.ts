@@ -158,6 +158,9 @@ const HTAB = 0x09;
 const COLON = 0x3a;
 const SEMICOLON = 0x3b;
 const EMPTY = new Uint8Array(0);
+/** Strings remembered per head position (see `recentLatin1`), and the longest remembered. */
+const RECENT_SLOTS = 32;
+const RECENT_MAX_LENGTH = 1024;
 const NO_HEADERS: HeaderList = [];
 /** The end of a message without trailers: one shared event (consumers only read it). */
 const END_WITHOUT_TRAILERS: MessageEnd = { kind: "end", trailers: NO_HEADERS };
@@ -320,6 +323,8 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
   // Reused for every section (a returned section is parsed before the next scan clears them).
   private readonly lineStarts: number[] = [];
   private readonly lineEnds: number[] = [];
+  /** The previous head's strings by position: the target (0), then each field value (line i). */
+  private readonly recent: string[] = [];
   private clearLines = false;
   private remainingInBody = 0;
   private bodyBytes = 0;
@@ -649,6 +654,25 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     }
   }
 
+  /**
+   * `latin1(buf, start, end)`, but the same string as the previous head's at `slot` when the bytes
+   * are the same: a client repeats its target and most field values (Host, User-Agent, Accept…)
+   * on every request of a connection, and comparing is ~4× cheaper than decoding (no allocation).
+   */
+  protected recentLatin1(slot: number, start: number, end: number): string {
+    const buf = this.buf;
+    const length = end - start;
+    const previous = this.recent[slot];
+    if (previous !== undefined && previous.length === length) {
+      let i = 0;
+      while (i < length && previous.charCodeAt(i) === buf[start + i]) i++;
+      if (i === length) return previous;
+    }
+    const text = latin1(buf, start, end);
+    if (slot < RECENT_SLOTS && length <= RECENT_MAX_LENGTH) this.recent[slot] = text;
+    return text;
+  }
+
   /** Offset where the field lines begin (after the start line, if any). */
   private fieldsStart(withStartLine: boolean): number {
     return withStartLine ? this.lineEnds[0] + 2 : this.pos;
@@ -734,7 +758,7 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
       if (rawNames) rawNames.push(raw = latin1(buf, start, colon));
       const name = COMMON_FIELDS.find(buf, start, colon, true) ??
         (raw ?? latin1(buf, start, colon)).toLowerCase();
-      headers.push([name, latin1(buf, valueStart, valueEnd)]);
+      headers.push([name, this.recentLatin1(i, valueStart, valueEnd)]);
     }
     return headers;
   }
@@ -856,7 +880,7 @@ export class RequestParser extends MessageParser<RequestHead> {
     if (!KNOWN_METHODS.has(method)) {
       throw new HttpError(`Method "${method}" is not implemented`, 501, false);
     }
-    const target = latin1(buf, sp1 + 1, sp2);
+    const target = this.recentLatin1(0, sp1 + 1, sp2);
 
     // One pass over the fields for everything that decides framing and persistence.
     let hosts = 0;

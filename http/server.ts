@@ -1156,7 +1156,7 @@ export async function serveHttp(
       if (!answerHot()) return false;
       if (pending.length) {
         const piece = pending.length === 1 ? pending[0] : joinPieces(pending, pendingBytes);
-        pending = [];
+        pending.length = 0; // No flush holds it: the loop is waiting in read.
         pendingBytes = 0;
         const written = attached!.writeNow(piece);
         if (written < piece.length) {

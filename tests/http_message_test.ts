@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   encodeChunk,
   encodeLastChunk,
+  encodeLatin1,
   formatRequestHead,
   formatResponseHead,
   getHeader,
@@ -195,6 +196,20 @@ Deno.test("RequestParser reads pipelined requests and leaves trailing bytes unto
     "end []",
   ]);
   assert.equal(out.remaining, "GET /never HTTP/1.1\r\nHo");
+});
+
+Deno.test("RequestParser reuses a repeated target or value, never a stale one", () => {
+  // Same lengths, different bytes (including latin1 above 0x7f): each must be decoded anew.
+  const head = (target: string, agent: string) =>
+    `GET ${target} HTTP/1.1\r\nHost: h\r\nUser-Agent: ${agent}\r\n\r\n`;
+  const input = head("/a", "x\xe9y") + head("/a", "x\xe9y") + head("/b", "x\xeay") +
+    head("/b", "xey") + head("/bb", "x\xeay");
+  const out = parseAll(requests(), encodeLatin1(input));
+  assert.equal(out.error, undefined);
+  const seen = out.events.filter((e) => e.kind === "request").map((e) =>
+    `${e.target} ${getHeader(e.headers as [string, string][], "user-agent")}`
+  );
+  assert.deepStrictEqual(seen, ["/a x\xe9y", "/a x\xe9y", "/b x\xeay", "/b xey", "/bb x\xeay"]);
 });
 
 Deno.test("RequestParser applies the HTTP/1.0 and 1.1 persistence rules", () => {
