@@ -12,7 +12,7 @@
  */
 import { openFastPathLibc } from "./fast_path.ts";
 import { SOCK_STREAM } from "./info.ts";
-import { encodeSockaddr, sockaddrKey } from "../udp/mmsg.ts";
+import { encodeSockaddr } from "../udp/mmsg.ts";
 
 const SYMBOLS = {
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
@@ -26,6 +26,7 @@ let libc: Libc | null | undefined;
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const AF_INET6 = 10;
 const EBADF = 9;
 const NAME_SIZE = 32;
 /** Free numbers in a row after which the probe gives up and walks /proc/self/fd instead. */
@@ -60,22 +61,26 @@ export function systemError(code: number, call: string): Error {
   return ERRORS[code]?.() ?? new Error(`${call} failed (errno ${code})`);
 }
 
-/** `addr` as a comparable sockaddr key, or null if it cannot be encoded. */
-function addressKey(addr: Deno.Addr): string | null {
-  if (addr.transport !== "tcp") return null;
-  const name = new Uint8Array(NAME_SIZE);
-  return encodeSockaddr(addr, name) === 0 ? null : sockaddrKey(name);
-}
-
+/** Both ends of the connection being looked for, as sockaddr bytes (`encodeSockaddr`). */
+const wanted = { local: new Uint8Array(NAME_SIZE), remote: new Uint8Array(NAME_SIZE) };
 /** Scratch space for the socket calls (all synchronous, so one set is enough). */
 const scratch = { name: new Uint8Array(NAME_SIZE), length: new Uint32Array(1) };
 const socketType = new Int32Array(1);
-/** What `connectionKey` found for a number that is not a connected stream socket. */
+/** What `classify` found. */
 const CLOSED = 0;
 const OTHER = 1;
+const MATCH = 2;
 
-/** `local|remote` of a connected stream socket; `CLOSED` for a free number; `OTHER` otherwise. */
-function connectionKey(lib: Libc, fd: number): string | typeof CLOSED | typeof OTHER {
+/** Same family, port and address (what identifies an end; padding and flow labels aside). */
+function sameEnd(a: Uint8Array, b: Uint8Array): boolean {
+  if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2] || a[3] !== b[3]) return false;
+  const [from, to] = (a[0] | (a[1] << 8)) === AF_INET6 ? [8, 24] : [4, 8];
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** `MATCH` for the stream socket connecting `wanted`'s ends; `CLOSED` for a free number. */
+function classify(lib: Libc, fd: number): typeof CLOSED | typeof OTHER | typeof MATCH {
   const { name, length } = scratch;
   length[0] = 4;
   if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_TYPE, socketType, length) !== 0) {
@@ -83,11 +88,14 @@ function connectionKey(lib: Libc, fd: number): string | typeof CLOSED | typeof O
   }
   if (socketType[0] !== SOCK_STREAM) return OTHER;
   length[0] = NAME_SIZE;
-  if (lib.symbols.getsockname(fd, name, length) !== 0) return OTHER;
-  const local = sockaddrKey(name);
+  if (lib.symbols.getsockname(fd, name, length) !== 0 || !sameEnd(name, wanted.local)) {
+    return OTHER;
+  }
   length[0] = NAME_SIZE;
-  if (lib.symbols.getpeername(fd, name, length) !== 0) return OTHER;
-  return `${local}|${sockaddrKey(name)}`;
+  if (lib.symbols.getpeername(fd, name, length) !== 0 || !sameEnd(name, wanted.remote)) {
+    return OTHER;
+  }
+  return MATCH;
 }
 
 /** Descriptor numbers to pass over (a `Set` or the keys of a `Map`). */
@@ -95,34 +103,69 @@ export interface DescriptorSet {
   has(fd: number): boolean;
 }
 
-/** Connections found before, by `local|remote` (re-checked on every hit). */
-const known = new Map<string, number>();
+/** A set of descriptor numbers as one byte per number: a lookup is an array read. */
+export class DescriptorFlags implements DescriptorSet {
+  #flags = new Uint8Array(256);
+
+  has(fd: number): boolean {
+    return fd < this.#flags.length && this.#flags[fd] === 1;
+  }
+
+  add(fd: number): void {
+    if (fd >= this.#flags.length) {
+      const grown = new Uint8Array(Math.max(fd + 1, this.#flags.length * 2));
+      grown.set(this.#flags);
+      this.#flags = grown;
+    }
+    this.#flags[fd] = 1;
+  }
+
+  delete(fd: number): void {
+    if (fd < this.#flags.length) this.#flags[fd] = 0;
+  }
+}
+
+/** Connections found before, by local and remote port (re-checked on every hit). */
+const known = new Map<number, number>();
+/**
+ * Numbers that were something else when last probed — Deno's own epoll sets, eventfds, pipes and
+ * socket pairs, files, listeners, other connections: the first pass of a probe passes over them
+ * without a system call (before this, Deno's own sockets alone cost ~20 calls per accept). A
+ * number can be closed and reused for a new connection, so a probe that fails with them skipped
+ * tries again without.
+ */
+const others = new DescriptorFlags();
 
 /**
  * Probes numbers upwards; `skip` holds numbers known to belong to other connections. The lowest
  * match wins: any descriptor with this 4-tuple is this very socket (a second one can only be a
  * duplicate, and netlab makes those only for the length of a sendfile).
  */
-function probe(lib: Libc, key: string, skip?: DescriptorSet): number | null {
+function probe(lib: Libc, skip: DescriptorSet | undefined, trust: boolean): number | null {
   let free = 0;
   for (let fd = 0; free < PROBE_GAP; fd++) {
-    if (skip?.has(fd)) {
+    if (skip?.has(fd) || trust && others.has(fd)) {
       free = 0;
       continue;
     }
-    const found = connectionKey(lib, fd);
+    const found = classify(lib, fd);
     if (found === CLOSED) {
+      others.delete(fd);
       free++;
       continue;
     }
     free = 0;
-    if (found === key) return fd;
+    if (found === MATCH) {
+      others.delete(fd);
+      return fd;
+    }
+    others.add(fd);
   }
   return null;
 }
 
-/** Walks /proc/self/fd; refuses a key that two descriptors share (a dup: no guessing). */
-function walk(lib: Libc, key: string): number | null {
+/** Walks /proc/self/fd; refuses ends that two descriptors share (a dup: no guessing). */
+function walk(lib: Libc): number | null {
   let match: number | null = null;
   let names: Iterable<Deno.DirEntry>;
   try {
@@ -132,7 +175,7 @@ function walk(lib: Libc, key: string): number | null {
   }
   for (const entry of names) {
     const fd = Number(entry.name);
-    if (connectionKey(lib, fd) !== key) continue;
+    if (classify(lib, fd) !== MATCH) continue;
     if (match !== null) return null;
     match = fd;
   }
@@ -147,18 +190,19 @@ function walk(lib: Libc, key: string): number | null {
 export function streamDescriptor(conn: Deno.Conn, skip?: DescriptorSet): number | null {
   const lib = openLibc();
   if (!lib) return null;
-  const local = addressKey(conn.localAddr);
-  const remote = addressKey(conn.remoteAddr);
-  if (local === null || remote === null) return null;
-  const key = `${local}|${remote}`;
-  const cached = known.get(key);
-  if (cached !== undefined && connectionKey(lib, cached) === key) return cached;
-  known.delete(key);
-  const fd = probe(lib, key, skip) ?? walk(lib, key);
+  const local = conn.localAddr;
+  const remote = conn.remoteAddr;
+  if (local.transport !== "tcp" || remote.transport !== "tcp") return null;
+  if (!encodeSockaddr(local, wanted.local) || !encodeSockaddr(remote, wanted.remote)) return null;
+  // The ports pick the cache entry; a hit is checked in full (a number is soon reused).
+  const slot = local.port * 65536 + remote.port;
+  const cached = known.get(slot);
+  if (cached !== undefined && classify(lib, cached) === MATCH) return cached;
+  const fd = probe(lib, skip, true) ?? probe(lib, skip, false) ?? walk(lib);
   if (fd !== null) {
     // Bounded: entries for closed connections are dropped when the cache grows large.
     if (known.size >= 4096) known.clear();
-    known.set(key, fd);
+    known.set(slot, fd);
   }
   return fd;
 }

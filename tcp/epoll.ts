@@ -25,7 +25,7 @@
  * using the conns directly) off 64-bit Linux, without glibc, or without FFI permission.
  */
 import { openFastPathLibc } from "./fast_path.ts";
-import { lastErrno, streamDescriptor, systemError } from "./descriptor.ts";
+import { DescriptorFlags, lastErrno, streamDescriptor, systemError } from "./descriptor.ts";
 
 const SYMBOLS = {
   epoll_create1: { parameters: ["i32"], result: "i32" },
@@ -97,9 +97,10 @@ export class EpollConn implements StreamConn {
   armed = true;
   /**
    * Optional: takes the bytes of a parked read synchronously, inside the reactor's batch. Called
-   * with the parked read's buffer and the count just received into it; true means "consumed", and the
-   * read stays parked for the next bytes; false completes the read with that count as usual.
-   * A server answers simple requests here without a promise or an await (http/server.ts).
+   * with the parked read's buffer and the count just received into it. True means "consumed":
+   * the read stays parked for the next bytes (the set is level-triggered, so bytes left in the
+   * socket are reported again). False completes the read with that count as usual. A server
+   * answers simple requests here without a promise or an await (http/server.ts).
    */
   syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
   /** The last read left the socket empty, so the next one parks without trying first. */
@@ -230,6 +231,8 @@ export class EpollReactor {
   readonly #epoll: number;
   readonly #wake: number;
   readonly #conns = new Map<number, EpollConn>();
+  /** The numbers in `#conns`, for the descriptor probe (an array read per number). */
+  readonly #attached = new DescriptorFlags();
   readonly #events = new Uint8Array(EVENT_SIZE * MAX_EVENTS);
   readonly #view = new DataView(this.#events.buffer);
   readonly #loop: Promise<void>;
@@ -273,13 +276,14 @@ export class EpollReactor {
    */
   attach(conn: Deno.Conn): EpollConn | null {
     if (this.#closed) return null;
-    const fd = streamDescriptor(conn, this.#conns);
+    const fd = streamDescriptor(conn, this.#attached);
     if (fd === null || fd === this.#wake || fd === this.#epoll || this.#conns.has(fd)) return null;
     if (this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_ADD, fd, eventFor(fd, EPOLLIN))) {
       return null;
     }
     const attached = new EpollConn(conn, fd, this);
     this.#conns.set(fd, attached);
+    this.#attached.add(fd);
     return attached;
   }
 
@@ -299,6 +303,7 @@ export class EpollReactor {
   detach(conn: EpollConn): void {
     if (this.#conns.get(conn.fd) !== conn) return;
     this.#conns.delete(conn.fd);
+    this.#attached.delete(conn.fd);
     this.#disarm(conn);
   }
 

@@ -532,6 +532,32 @@ for (const io of IO_MODES) {
   });
 }
 
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp: a hot file's cached answer takes the new Date when the second turns${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    await using server = await startInProcess({ ...io.options, root });
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const get = encoder.encode("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    await writeAll(conn, get);
+    await writeAll(conn, get);
+    const warm = (await readReplies(conn, 2)).replies[1];
+    // Waiting for the clock, not for another task: the Date field has one-second resolution.
+    await new Promise((resolve) => setTimeout(resolve, 1020 - (Date.now() % 1000)));
+    const before = server.answeredInPlace;
+    await writeAll(conn, get);
+    const next = (await readReplies(conn, 1)).replies[0];
+    assert.equal(next.body, "hello");
+    assert.notEqual(header(next, "date"), header(warm, "date"));
+    assert.ok(Math.abs(Date.parse(header(next, "date")!) - Date.now()) < 3000);
+    const without = (reply: Reply) => reply.headers.filter(([name]) => name !== "date");
+    assert.deepStrictEqual(without(next), without(warm));
+    if (io.options.epoll && Deno.build.os === "linux") {
+      assert.equal(server.answeredInPlace - before, 1, "still answered in place");
+    }
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
 Deno.test("serveHttp --trace echoes the request as it came, header names spelled as sent", async () => {
   const { base, root } = await makeTree();
   await using server = await startInProcess({ root, trace: true });

@@ -708,6 +708,30 @@ Deno.test({
   },
 });
 
+Deno.test("parseIPv4: the one-pass fast path agrees with the strict rules", () => {
+  const good: [string, number][] = [
+    ["0.0.0.0", 0],
+    ["255.255.255.255", 0xffffffff],
+    ["127.0.0.1", 0x7f000001],
+    ["10.0.0.255", 0x0a0000ff],
+    ["100.20.3.0", 0x64140300],
+  ];
+  for (const [text, value] of good) assert.equal(parseIPv4(text), value, text);
+  const bad: [string, RegExp][] = [
+    ["01.2.3.4", /leading zero/],
+    ["0.0.0.00", /leading zero/],
+    ["1.2.3", /expected 4 dotted decimal octets, got 3/],
+    ["1.2.3.4.5", /got 5/],
+    ["1..2.3", /octet "" is not a decimal number/],
+    ["", /got 1/],
+    ["1.2.3.4 ", /octet "4 " is not/],
+    ["1.2.3.-4", /octet "-4" is not/],
+    ["1.2.3.1000", /octet "1000" is not/],
+    ["256.1.1.1", /octet 256 is greater than 255/],
+  ];
+  for (const [text, message] of bad) assert.throws(() => parseIPv4(text), message, text);
+});
+
 Deno.test("parseIPv4 round trip through the planner's bigint blocks", () => {
   const block = parseNetwork("203.0.113.77/27");
   assert.equal(formatPrefix(block), "203.0.113.64/27");

@@ -62,6 +62,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "streamDescriptor finds a connection on a number that was a file at the last lookup",
+  ignore: linuxOnly,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      // The lookup remembers numbers that were not connections; a file's number, once closed,
+      // goes to the next connection (the lowest free number), which must still be found.
+      const file = await Deno.open(`${dir}/x`, { write: true, create: true });
+      const [a, b] = await connectedPair();
+      try {
+        assert.ok(streamDescriptor(b) !== null);
+      } finally {
+        a.close();
+        b.close();
+      }
+      file.close();
+      const [client, server] = await connectedPair();
+      try {
+        const s = streamDescriptor(server);
+        const c = streamDescriptor(client);
+        assert.ok(s !== null && c !== null);
+        assert.notEqual(s, c);
+      } finally {
+        client.close();
+        server.close();
+      }
+    });
+  },
+});
+
+Deno.test({
   name: "streamDescriptor never answers for a closed connection whose number was reused",
   ignore: linuxOnly,
   fn: async () => {
