@@ -25,6 +25,19 @@ async function pairs(count: number): Promise<[Deno.TcpConn, Deno.TcpConn][]> {
   return out;
 }
 
+/** `promise`, or a failure after 10 s: a broken reactor fails the test instead of hanging it. */
+async function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within 10 s`)), 10_000);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function openReactor(): EpollReactor {
   const reactor = EpollReactor.open();
   assert.ok(reactor, "the reactor opens on Linux with FFI allowed");
@@ -48,7 +61,7 @@ Deno.test({
       const buffer = new Uint8Array(64);
       const reading = conn.read(buffer); // parks: nothing has arrived yet
       await writeAll(client, encoder.encode("ping"));
-      const n = await reading;
+      const n = await within(reading, "a parked read");
       assert.equal(decoder.decode(buffer.subarray(0, n ?? 0)), "ping");
       assert.equal(await conn.write(encoder.encode("pong")), 4);
       assert.equal(decoder.decode(await readExactly(client, 4)), "pong");
@@ -79,7 +92,10 @@ Deno.test({
       for (let i = all.length - 1; i >= 0; i--) {
         await writeAll(all[i][0], encoder.encode(`hello ${i}`));
       }
-      assert.deepEqual(await Promise.all(reads), all.map((_, i) => `hello ${i}`));
+      assert.deepEqual(
+        await within(Promise.all(reads), "64 parked reads"),
+        all.map((_, i) => `hello ${i}`),
+      );
     } finally {
       for (const conn of conns) conn.close();
       for (const [client] of all) client.close();
@@ -103,10 +119,10 @@ Deno.test({
       // completes the set has reported busy too (epoll's ready list is first come first served).
       await writeAll(busyClient, encoder.encode("queued"));
       await writeAll(probeClient, encoder.encode("x"));
-      assert.equal(await probing, 1);
+      assert.equal(await within(probing, "the probe's read"), 1);
       assert.equal(busy.armed, false, "a ready socket without a reader leaves the set");
       const buffer = new Uint8Array(16);
-      const n = await busy.read(buffer);
+      const n = await within(busy.read(buffer), "reading again");
       assert.equal(busy.armed, true, "reading again puts it back");
       assert.equal(decoder.decode(buffer.subarray(0, n ?? 0)), "queued");
     } finally {
