@@ -45,7 +45,7 @@ import {
   runMain,
   UsageError,
 } from "../tcp/cli.ts";
-import { writeAll } from "../tcp/io.ts";
+import { concatBytes, writeAll } from "../tcp/io.ts";
 import { FileShrankError, sendFileRange } from "../tcp/sendfile.ts";
 import { EpollReactor, type StreamConn } from "../tcp/epoll.ts";
 import { createReporter, type Reporter } from "../tcp/report.ts";
@@ -414,17 +414,6 @@ function clfDate(date = new Date()): string {
   return `[${p(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${
     p(date.getUTCHours())
   }:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())} +0000]`;
-}
-
-/** `pieces` (`total` bytes together) as one array, for one write. */
-function joinPieces(pieces: Uint8Array[], total: number): Uint8Array {
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const piece of pieces) {
-    joined.set(piece, at);
-    at += piece.length;
-  }
-  return joined;
 }
 
 function closeQuietly(state: ConnState): void {
@@ -1082,7 +1071,7 @@ export async function serveHttp(
       if (pieces.length === 1 || pendingBytes > JOIN_LIMIT_BYTES && pieces.length < 3) {
         for (const piece of pieces) await writeAll(conn, piece);
       } else {
-        await writeAll(conn, joinPieces(pieces, pendingBytes));
+        await writeAll(conn, concatBytes(pieces, pendingBytes));
       }
       pendingBytes = 0;
       state.writingSince = 0;
@@ -1113,43 +1102,41 @@ export async function serveHttp(
       parser.feed(received);
     };
 
+    /** `parser.next()`, but a parse error is carried to the loop (undefined) instead of thrown. */
+    const nextOrCarry = () => {
+      try {
+        return parser.next();
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        carried = error;
+        return undefined;
+      }
+    };
+
     /**
      * Queues the answers to buffered plain GETs of hot files, without awaiting anything; stops
      * at the first other event and carries it to the loop. True when the parser ran dry.
      */
     const answerHot = (): boolean => {
       for (let budget = REQUESTS_PER_TURN; budget > 0; budget--) {
-        let event;
-        try {
-          event = parser.next();
-        } catch (error) {
-          if (!(error instanceof HttpError)) throw error;
-          carried = error;
-          return false;
-        }
+        const event = nextOrCarry();
+        if (event === undefined) return false;
         if (event === null) return true;
-        const hot = event.kind === "request" && event.keepAlive && !stopping &&
-            event.bodyKind === "none" && !event.expectContinue
-          ? hotWire(event, state.lastActive)
-          : undefined;
-        if (!hot) {
-          carried = event as HttpEvent<RequestHead>;
+        const plain = event.kind === "request" && event.keepAlive && !stopping &&
+          event.bodyKind === "none" && !event.expectContinue;
+        const hot = plain ? hotWire(event, state.lastActive) : undefined;
+        if (!hot || event.kind !== "request") {
+          carried = event;
           return false;
         }
-        head = event as RequestHead;
+        head = event;
         if (requestEvents) reportRequest(remote, head);
         state.headStarted = 0;
         state.busy = true;
-        let end;
-        try {
-          end = parser.next(); // A request without a body ends right after its head.
-        } catch (error) {
-          if (!(error instanceof HttpError)) throw error;
-          carried = error;
-          return false;
-        }
+        const end = nextOrCarry(); // A request without a body ends right after its head.
+        if (end === undefined) return false;
         if (end?.kind !== "end") {
-          carried = end as HttpEvent<RequestHead> | undefined;
+          carried = end ?? undefined;
           return false;
         }
         queue(hot.bytes);
@@ -1172,7 +1159,7 @@ export async function serveHttp(
       fed = true;
       if (!answerHot()) return false;
       if (pending.length) {
-        const piece = pending.length === 1 ? pending[0] : joinPieces(pending, pendingBytes);
+        const piece = pending.length === 1 ? pending[0] : concatBytes(pending, pendingBytes);
         pending.length = 0; // No flush holds it: the loop is waiting in read.
         pendingBytes = 0;
         const written = attached!.writeNow(piece);

@@ -83,6 +83,24 @@ export interface StreamConn {
   close(): void;
 }
 
+/**
+ * A size for a `usize` FFI parameter, as a BigInt: a number there takes FFI's slow path (~150 ns
+ * more per call). A connection reads into one buffer and often sends one size, so the last one is
+ * kept instead of converting every time.
+ */
+class SizeArgument {
+  #length = -1;
+  #value = 0n;
+
+  of(length: number): bigint {
+    if (length !== this.#length) {
+      this.#length = length;
+      this.#value = BigInt(Math.min(length, MAX_IO));
+    }
+    return this.#value;
+  }
+}
+
 interface ParkedRead {
   into: Uint8Array;
   resolve(n: number | null): void;
@@ -106,12 +124,8 @@ export class EpollConn implements StreamConn {
   /** The last read left the socket empty, so the next one parks without trying first. */
   #drained = true;
   #closed = false;
-  // Sizes go to FFI as BigInts (a number for a usize parameter takes FFI's slow path, ~150 ns
-  // per call); a connection reads into one buffer and often sends one size, so keep the last.
-  #recvLength = -1;
-  #recvBig = 0n;
-  #sendLength = -1;
-  #sendBig = 0n;
+  readonly #recvSize = new SizeArgument();
+  readonly #sendSize = new SizeArgument();
 
   constructor(
     readonly conn: Deno.Conn,
@@ -152,7 +166,7 @@ export class EpollConn implements StreamConn {
   receive(p: Uint8Array): number | null | undefined {
     const lib = this.reactor.lib;
     while (true) {
-      const n = lib.symbols.recv(this.fd, p, this.#recvSize(p.length), MSG_DONTWAIT);
+      const n = lib.symbols.recv(this.fd, p, this.#recvSize.of(p.length), MSG_DONTWAIT);
       if (n > 0) {
         this.#drained = n < p.length;
         return n;
@@ -186,7 +200,12 @@ export class EpollConn implements StreamConn {
     if (this.#closed) throw new Deno.errors.BadResource("connection closed");
     const lib = this.reactor.lib;
     while (true) {
-      const n = lib.symbols.send(this.fd, p, this.#sendSize(p.length), MSG_DONTWAIT | MSG_NOSIGNAL);
+      const n = lib.symbols.send(
+        this.fd,
+        p,
+        this.#sendSize.of(p.length),
+        MSG_DONTWAIT | MSG_NOSIGNAL,
+      );
       if (n >= 0) return n;
       const code = lastErrno(lib);
       if (code === EINTR) continue;
@@ -195,20 +214,11 @@ export class EpollConn implements StreamConn {
     }
   }
 
-  #recvSize(length: number): bigint {
-    if (length !== this.#recvLength) {
-      this.#recvLength = length;
-      this.#recvBig = BigInt(Math.min(length, MAX_IO));
-    }
-    return this.#recvBig;
-  }
-
-  #sendSize(length: number): bigint {
-    if (length !== this.#sendLength) {
-      this.#sendLength = length;
-      this.#sendBig = BigInt(Math.min(length, MAX_IO));
-    }
-    return this.#sendBig;
+  /** Fails the parked read, if any, with `error`. */
+  failParked(error: Error): void {
+    const parked = this.parked;
+    this.parked = undefined;
+    parked?.reject(error);
   }
 
   closeWrite(): Promise<void> {
@@ -219,9 +229,7 @@ export class EpollConn implements StreamConn {
     if (this.#closed) throw new Deno.errors.BadResource("connection already closed");
     this.#closed = true;
     this.reactor.detach(this);
-    const parked = this.parked;
-    this.parked = undefined;
-    parked?.reject(new Deno.errors.BadResource("connection closed"));
+    this.failParked(new Deno.errors.BadResource("connection closed"));
     this.conn.close();
   }
 }
@@ -293,9 +301,7 @@ export class EpollReactor {
     if (
       this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_ADD, conn.fd, eventFor(conn.fd, EPOLLIN))
     ) {
-      this.#settle(conn, () => {
-        throw systemError(lastErrno(this.lib), "epoll_ctl");
-      });
+      conn.failParked(systemError(lastErrno(this.lib), "epoll_ctl"));
     }
   }
 
@@ -321,23 +327,6 @@ export class EpollReactor {
     if (!conn.armed) return;
     conn.armed = false;
     this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_DEL, conn.fd, this.#events);
-  }
-
-  /** Completes `conn`'s parked read with what `read` returns or throws. */
-  #settle(conn: EpollConn, read: () => number | null | undefined): void {
-    const parked = conn.parked;
-    if (!parked) return;
-    let n: number | null | undefined;
-    try {
-      n = read();
-    } catch (error) {
-      conn.parked = undefined;
-      parked.reject(error as Error);
-      return;
-    }
-    if (n === undefined) return; // Nothing after all: stay parked.
-    conn.parked = undefined;
-    parked.resolve(n);
   }
 
   async #run(): Promise<void> {
@@ -370,8 +359,7 @@ export class EpollReactor {
           if (n === undefined) continue; // Nothing after all: stay parked.
           if (n !== null && conn.syncReader?.(parked.into, n)) continue; // Answered in place.
         } catch (error) {
-          conn.parked = undefined;
-          parked.reject(error as Error);
+          conn.failParked(error as Error);
           continue;
         }
         conn.parked = undefined;
@@ -383,9 +371,7 @@ export class EpollReactor {
     // Gave up (or closing): wake every parked reader so nobody waits forever.
     this.#stopped = true;
     for (const conn of this.#conns.values()) {
-      this.#settle(conn, () => {
-        throw new Deno.errors.Interrupted("epoll reactor stopped");
-      });
+      conn.failParked(new Deno.errors.Interrupted("epoll reactor stopped"));
     }
   }
 }
