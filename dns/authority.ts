@@ -40,7 +40,7 @@ import {
   RCODE,
   type ResourceRecord,
   TYPE,
-} from "./message.ts";
+} from "./wire/message.ts";
 import type { Zone } from "./zone.ts";
 
 /** Longest CNAME chain followed inside our zones. */

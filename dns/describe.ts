@@ -12,7 +12,7 @@
  *
  * Pure: no I/O.
  */
-import { explainBytes, type ExplainField } from "../tcp/explain.ts";
+import { explainBytes, type ExplainField } from "../tcp/kit/explain.ts";
 import {
   className,
   decodeMessage,
@@ -31,7 +31,7 @@ import {
   type ResourceRecord,
   TYPE,
   typeName,
-} from "./message.ts";
+} from "./wire/message.ts";
 
 /** EDNS option codes worth naming (IANA "DNS EDNS0 Option Codes"). */
 const EDNS_OPTION_NAMES: Record<number, string> = {

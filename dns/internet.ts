@@ -18,8 +18,8 @@
  * Every server listens on the same port (only the address differs), because a referral carries
  * addresses, not ports: the resolver asks every server on the one port it was given.
  */
-import { interruptSignal, parseCli, parsePort, runMain } from "../tcp/cli.ts";
-import { createReporter } from "../tcp/report.ts";
+import { interruptSignal, parseCli, parsePort, runMain } from "../tcp/kit/cli.ts";
+import { createReporter } from "../tcp/kit/report.ts";
 
 /** One zone of the mini-Internet and the loopback address serving it. */
 export interface MiniZone {

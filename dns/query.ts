@@ -40,9 +40,9 @@ import {
   reverseName,
   TYPE,
   typeName,
-} from "./message.ts";
+} from "./wire/message.ts";
 import { type Exchange, exchange, NoReplyError } from "./transport.ts";
-import { createReporter, type Fields, type Reporter } from "../tcp/report.ts";
+import { createReporter, type Fields, type Reporter } from "../tcp/kit/report.ts";
 import { explainMessage } from "./describe.ts";
 import {
   buildQuery,
@@ -55,7 +55,7 @@ import {
   type ResolverEvent,
   systemNameserver,
 } from "./resolver.ts";
-import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/cli.ts";
+import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/kit/cli.ts";
 
 export const USAGE =
   `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]

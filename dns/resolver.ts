@@ -32,7 +32,7 @@ import {
   RCODE,
   type ResourceRecord,
   TYPE,
-} from "./message.ts";
+} from "./wire/message.ts";
 import {
   DNS_PORT,
   type Exchange,

@@ -32,14 +32,14 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
-import { createReporter, type Reporter } from "../tcp/report.ts";
-import { writeAll } from "../tcp/io.ts";
-import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
+} from "../tcp/kit/cli.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { writeAll } from "../tcp/core/io.ts";
+import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
 import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
-import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
+import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/message.ts";
 import { explainMessage } from "./describe.ts";
-import { DatagramBatch, serveInBatches } from "../udp/mmsg.ts";
+import { DatagramBatch, serveInBatches } from "../tcp/linux/mmsg.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]

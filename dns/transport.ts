@@ -23,10 +23,10 @@ import {
   type Message,
   namesEqual,
   type Question,
-} from "./message.ts";
-import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
-import { writeAll } from "../tcp/io.ts";
-import { formatHostPort } from "../tcp/cli.ts";
+} from "./wire/message.ts";
+import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
+import { writeAll } from "../tcp/core/io.ts";
+import { formatHostPort } from "../tcp/kit/cli.ts";
 
 /** The DNS port (seed 000: 「其默认端口53」). */
 export const DNS_PORT = 53;

@@ -33,7 +33,7 @@ import {
   type ResourceRecord,
   TYPE,
   typeName,
-} from "./message.ts";
+} from "./wire/message.ts";
 
 /** Default cap on one physical line (long DKIM/TXT lines still fit). */
 export const MAX_ZONE_LINE_LENGTH = 16 * 1024;

@@ -33,9 +33,9 @@ import {
   printError,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
-import { type ByteWriter, concatBytes, writeAll } from "../tcp/io.ts";
-import { createReporter, type Fields, type Reporter, type ReportSink } from "../tcp/report.ts";
+} from "../tcp/kit/cli.ts";
+import { type ByteWriter, concatBytes, writeAll } from "../tcp/core/io.ts";
+import { createReporter, type Fields, type Reporter, type ReportSink } from "../tcp/kit/report.ts";
 import {
   type BodyKind,
   encodeLatin1,
@@ -44,10 +44,10 @@ import {
   joinHeadAndBody,
   latin1,
   ResponseParser,
-} from "./message.ts";
-import { explainHttp } from "./describe.ts";
+} from "./core/message.ts";
+import { explainHttp } from "./core/describe.ts";
 import { explainMessage } from "../dns/describe.ts";
-import { createProgressBar, type ProgressBar } from "../tcp/progress.ts";
+import { createProgressBar, type ProgressBar } from "../tcp/kit/progress.ts";
 import {
   DnsFormatError,
   formatRecord,
@@ -57,7 +57,7 @@ import {
   type ResourceRecord,
   TYPE,
   typeName,
-} from "../dns/message.ts";
+} from "../dns/wire/message.ts";
 import {
   IterativeResolver,
   type Resolution,
@@ -67,7 +67,7 @@ import {
   systemNameserver,
 } from "../dns/resolver.ts";
 import { DNS_PORT, NoReplyError } from "../dns/transport.ts";
-import { describeUrl, type HttpUrl, parseUrl, resolveUrl, UrlError } from "./url.ts";
+import { describeUrl, type HttpUrl, parseUrl, resolveUrl, UrlError } from "./core/url.ts";
 
 /** curl-compatible exit codes for the failures this client can meet. */
 export const EXIT = {

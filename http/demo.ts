@@ -29,8 +29,8 @@ import {
   parseCli,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
-import { createReporter, type Reporter } from "../tcp/report.ts";
+} from "../tcp/kit/cli.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { type MiniInternet, startMiniInternet } from "../dns/internet.ts";
 import {
   eventJson,
@@ -40,7 +40,7 @@ import {
   httpRequest,
   WireRecorder,
 } from "./client.ts";
-import { describeUrl, domainLevels, parseUrl } from "./url.ts";
+import { describeUrl, domainLevels, parseUrl } from "./core/url.ts";
 
 /** The URL seed 000 takes apart. */
 export const SEED_URL = "http://www.cnblogs.com/linhaifeng/articles/6817679.html";

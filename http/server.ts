@@ -44,11 +44,11 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
-import { concatBytes, writeAll } from "../tcp/io.ts";
-import { FileShrankError, sendFileRange } from "../tcp/sendfile.ts";
-import { EpollReactor, type StreamConn } from "../tcp/epoll.ts";
-import { createReporter, type Reporter } from "../tcp/report.ts";
+} from "../tcp/kit/cli.ts";
+import { concatBytes, writeAll } from "../tcp/core/io.ts";
+import { FileShrankError, sendFileRange } from "../tcp/linux/sendfile.ts";
+import { EpollReactor, type StreamConn } from "../tcp/linux/epoll.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import {
   encodeLatin1,
   formatResponseHead,
@@ -60,8 +60,8 @@ import {
   reasonPhrase,
   type RequestHead,
   RequestParser,
-} from "./message.ts";
-import { describeHttp, explainHttp } from "./describe.ts";
+} from "./core/message.ts";
+import { describeHttp, explainHttp } from "./core/describe.ts";
 import {
   BadPathError,
   type ByteRange,
@@ -74,7 +74,7 @@ import {
   lookupFile,
   notModified,
   parseRange,
-} from "./_static.ts";
+} from "./server/static_files.ts";
 
 const USAGE = `Usage: deno task http:server [--root DIR] [--host HOST] [--port PORT] [options]
 

@@ -35,11 +35,11 @@ import {
   pause,
   runMain,
   UsageError,
-} from "./cli.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { concatBytes, readExactly, writeAll } from "./io.ts";
-import { chunkView, stickyView } from "./explain.ts";
-import { formatMs, formatSummary, summarize } from "./stats.ts";
+} from "./kit/cli.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
+import { concatBytes, readExactly, writeAll } from "./core/io.ts";
+import { chunkView, stickyView } from "./kit/explain.ts";
+import { formatMs, formatSummary, summarize } from "./kit/stats.ts";
 
 const USAGE = `Usage: deno task tcp:client [--host HOST] [--port PORT | --unix PATH]
 

@@ -10,8 +10,8 @@
  * To do the same by hand: `deno task tcp:server` in one terminal, then `deno task tcp:client` (or
  * `nc 127.0.0.1 8080`) in another.
  */
-import { formatAddr, parseCli, runMain, UsageError } from "./cli.ts";
-import { createReporter, type Reporter } from "./report.ts";
+import { formatAddr, parseCli, runMain, UsageError } from "./kit/cli.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
 import { serveListener } from "./server.ts";
 import { exchange } from "./client.ts";
 

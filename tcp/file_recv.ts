@@ -30,9 +30,9 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "./cli.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { SEED_PROTOCOL_WARNING } from "./file_protocol.ts";
+} from "./kit/cli.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
+import { SEED_PROTOCOL_WARNING } from "./core/file_protocol.ts";
 import {
   connectOrExplain,
   describeError,
@@ -42,8 +42,8 @@ import {
   receiveFiles,
   receiveSeedProtocol,
   serveConnections,
-} from "./file_transfer.ts";
-import { createProgressBar, type ProgressBar } from "./progress.ts";
+} from "./core/file_transfer.ts";
+import { createProgressBar, type ProgressBar } from "./kit/progress.ts";
 
 const USAGE = `Usage: deno task file:recv [options]
 

@@ -30,9 +30,9 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "./cli.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { SEED_ACK, SEED_PROTOCOL_WARNING, UnsafeNameError } from "./file_protocol.ts";
+} from "./kit/cli.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
+import { SEED_ACK, SEED_PROTOCOL_WARNING, UnsafeNameError } from "./core/file_protocol.ts";
 import {
   connectOrExplain,
   describeError,
@@ -44,8 +44,8 @@ import {
   type SentFile,
   serveConnections,
   type TransferOptions,
-} from "./file_transfer.ts";
-import { createProgressBar, formatBytes } from "./progress.ts";
+} from "./core/file_transfer.ts";
+import { createProgressBar, formatBytes } from "./kit/progress.ts";
 
 const USAGE = `Usage: deno task file:send FILE... [options]
 

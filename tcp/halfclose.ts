@@ -27,11 +27,11 @@ import {
   parseCount,
   parsePort,
   runMain,
-} from "./cli.ts";
-import { readAll, writeAll } from "./io.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { upperAscii } from "./upper.ts";
-import { chunkView } from "./explain.ts";
+} from "./kit/cli.ts";
+import { readAll, writeAll } from "./core/io.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
+import { upperAscii } from "./core/upper.ts";
+import { chunkView } from "./kit/explain.ts";
 
 function indent(view: string): string {
   return view.split("\n").map((line) => `   ${line}`).join("\n");

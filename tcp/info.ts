@@ -17,8 +17,8 @@
  *        (`deno task tcp:server` + `nc 127.0.0.1 8080`): `timer:(keepalive,…)` appears after
  *        setKeepAlive, and `cat /proc/sys/net/ipv4/tcp_keepalive_*` shows the kernel's timings.
  */
-import { formatAddr, parseCli, runMain } from "./cli.ts";
-import { createReporter, type Reporter } from "./report.ts";
+import { formatAddr, parseCli, runMain } from "./kit/cli.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
 
 export const USAGE = `Usage: deno task tcp:info [options]
 

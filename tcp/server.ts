@@ -53,11 +53,11 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "./cli.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { chunkView } from "./explain.ts";
-import { upperAsciiInPlace } from "./upper.ts";
-import { writeAll } from "./io.ts";
+} from "./kit/cli.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
+import { chunkView } from "./kit/explain.ts";
+import { upperAsciiInPlace } from "./core/upper.ts";
+import { writeAll } from "./core/io.ts";
 
 const USAGE = `Usage: deno task tcp:server [--host HOST] [--port PORT | --unix PATH] [options]
 

@@ -30,17 +30,17 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "./cli.ts";
-import { writeAll } from "./io.ts";
-import { describeBytes as quoteBytes, stickyView } from "./explain.ts";
-import { createReporter, type Reporter } from "./report.ts";
-import { type TimelinePanel, timelineSvg } from "./svg.ts";
+} from "./kit/cli.ts";
+import { writeAll } from "./core/io.ts";
+import { describeBytes as quoteBytes, stickyView } from "./kit/explain.ts";
+import { createReporter, type Reporter } from "./kit/report.ts";
+import { type TimelinePanel, timelineSvg } from "./kit/svg.ts";
 import {
   delimitedFrames,
   encodeDelimited,
   encodeLengthPrefixed,
   lengthPrefixedFrames,
-} from "./framing.ts";
+} from "./core/framing.ts";
 
 export const USAGE = `Usage: deno task tcp:sticky [options]
 

@@ -3,8 +3,8 @@
  * ephemeral port, the receiver run as a subprocess, and small file helpers.
  */
 import { createHash } from "node:crypto";
-import { LengthPrefixDecoder } from "../tcp/framing.ts";
-import { HEADER_FRAMING } from "../tcp/file_protocol.ts";
+import { LengthPrefixDecoder } from "../tcp/core/framing.ts";
+import { HEADER_FRAMING } from "../tcp/core/file_protocol.ts";
 import { runScript, type ScriptResult } from "./_helpers.ts";
 
 /** Reads the 4-byte length-prefixed frames a peer sends, one at a time. */

@@ -8,7 +8,7 @@
 /** The repository root (tests run scripts with it as the working directory). */
 export const ROOT = new URL("..", import.meta.url).pathname;
 
-export { readAll, readExactly, writeAll } from "../tcp/io.ts";
+export { readAll, readExactly, writeAll } from "../tcp/core/io.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -32,10 +32,10 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
-import { createReporter } from "../tcp/report.ts";
-import { chunkView } from "../tcp/explain.ts";
-import { bindUdp, describeDatagram, isClosedError, MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
+} from "../tcp/kit/cli.ts";
+import { createReporter } from "../tcp/kit/report.ts";
+import { chunkView } from "../tcp/kit/explain.ts";
+import { bindUdp, describeDatagram, isClosedError, MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
 import { calcCommand, parseIPv4 } from "./subnet.ts";
 
 const USAGE = `Usage: deno task udp:broadcast <command> …

@@ -26,10 +26,10 @@ import {
   printLine,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
+} from "../tcp/kit/cli.ts";
 import { parseIPv4 } from "./subnet.ts";
-import { createReporter, type Reporter } from "../tcp/report.ts";
-import { chunkView } from "../tcp/explain.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { chunkView } from "../tcp/kit/explain.ts";
 import {
   formatMs,
   formatSequenceSummary,
@@ -38,8 +38,8 @@ import {
   type SequenceSummary,
   SequenceTracker,
   summarize,
-} from "../tcp/stats.ts";
-import { isClosedError, MAX_UDP_PAYLOAD_IPV4, MAX_UDP_PAYLOAD_IPV6 } from "./datagram.ts";
+} from "../tcp/kit/stats.ts";
+import { isClosedError, MAX_UDP_PAYLOAD_IPV4, MAX_UDP_PAYLOAD_IPV6 } from "./core/datagram.ts";
 
 const USAGE = `Usage: deno task udp:client [--host HOST] [--port PORT] [--timeout MS] [--retries N]
        deno task udp:client --stats --count N [--interval MS] [--host HOST] [--port PORT]

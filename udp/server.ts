@@ -36,17 +36,17 @@ import {
   parsePort,
   runMain,
   UsageError,
-} from "../tcp/cli.ts";
-import { createReporter, type Reporter } from "../tcp/report.ts";
-import { chunkView } from "../tcp/explain.ts";
-import { DatagramBatch, serveInBatches } from "./mmsg.ts";
+} from "../tcp/kit/cli.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { chunkView } from "../tcp/kit/explain.ts";
+import { DatagramBatch, serveInBatches } from "../tcp/linux/mmsg.ts";
 import {
   bindUdp,
   describeDatagram,
   isClosedError,
   MAX_UDP_PAYLOAD_IPV4,
   upperAsciiInPlace,
-} from "./datagram.ts";
+} from "./core/datagram.ts";
 
 const USAGE =
   `Usage: deno task udp:server [--host HOST] [--port PORT] [--once] [--reply TEXT] [--quiet]

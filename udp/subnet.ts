@@ -24,8 +24,8 @@
  *       (or: deno run -A udp/subnet.ts …)
  * Poke: compare with `ipcalc 192.168.1.37/24`, `sipcalc 2001:db8::1/64`.
  */
-import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/cli.ts";
-import { createReporter, type Fields } from "../tcp/report.ts";
+import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
+import { createReporter, type Fields } from "../tcp/kit/report.ts";
 import {
   blockLast,
   blockSize,
@@ -58,11 +58,11 @@ import {
   type SubnetInfo,
   usableHosts,
   type VlsmPlan,
-} from "./subnet_math.ts";
-import { describeMac, formatMac, parseMac } from "./mac.ts";
+} from "./core/subnet_math.ts";
+import { describeMac, formatMac, parseMac } from "./core/mac.ts";
 
-export * from "./subnet_math.ts";
-export * from "./mac.ts";
+export * from "./core/subnet_math.ts";
+export * from "./core/mac.ts";
 
 /** The `tool` field of this CLI's `--json` events. */
 export const TOOL = "udp/subnet";

@@ -19,11 +19,11 @@
  * Poke: python3 -c "import socket;s=socket.socket(2,2);s.bind(('127.0.0.1',9999));print(s.recvfrom(4))"
  *       then  echo -n hello-world | nc -u -w1 127.0.0.1 9999   → b'hell'
  */
-import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/cli.ts";
-import { createReporter } from "../tcp/report.ts";
-import { chunkView, stickyView } from "../tcp/explain.ts";
-import { writeAll } from "../tcp/io.ts";
-import { MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
+import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
+import { createReporter } from "../tcp/kit/report.ts";
+import { chunkView, stickyView } from "../tcp/kit/explain.ts";
+import { writeAll } from "../tcp/core/io.ts";
+import { MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
 
 const USAGE =
   `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST] [--json] [--explain]

@@ -10,8 +10,8 @@ import {
   encodeDelimited,
   encodeLengthPrefixed,
   LengthPrefixDecoder,
-} from "../../tcp/framing.ts";
-import { concatBytes } from "../../tcp/io.ts";
+} from "../../tcp/core/framing.ts";
+import { concatBytes } from "../../tcp/core/io.ts";
 
 const CHUNK = 64 * 1024;
 

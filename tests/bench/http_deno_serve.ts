@@ -4,7 +4,7 @@
  *
  *   deno run -A tests/bench/http_deno_serve.ts [--port P]   # prints `listening on http://…/`
  */
-import { parseCli, parsePort, runMain } from "../../tcp/cli.ts";
+import { parseCli, parsePort, runMain } from "../../tcp/kit/cli.ts";
 
 const USAGE = "Usage: deno run -A tests/bench/http_deno_serve.ts [--host H] [--port P]";
 const BODY = new TextEncoder().encode("hello");

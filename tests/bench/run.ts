@@ -7,10 +7,10 @@
  * report a row with `skipped` instead of failing the run. Load loops are bounded in count and
  * time; traffic stays on loopback.
  */
-import { parseCli, runMain } from "../../tcp/cli.ts";
+import { parseCli, runMain } from "../../tcp/kit/cli.ts";
 import type { BenchContext, BenchRow, BenchSuite } from "./_bench.ts";
 import { formatRatio, formatValue } from "./_bench.ts";
-import { barChartSvg, type BarRow } from "../../tcp/svg.ts";
+import { barChartSvg, type BarRow } from "../../tcp/kit/svg.ts";
 
 /** The ratio `formatRatio` prints, as a number (undefined without a reference). */
 export function ratioOf(row: BenchRow): number | undefined {

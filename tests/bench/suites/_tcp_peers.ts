@@ -10,8 +10,8 @@
  *       opens COUNT connections to PORT (all held open at once), then every connection echoes one
  *       message; prints one JSON line {opened, answered, wrong, connectMs, echoMs}.
  */
-import { parseCli, parseCount, parsePort, runMain, UsageError } from "../../../tcp/cli.ts";
-import { readExactly, writeAll } from "../../../tcp/io.ts";
+import { parseCli, parseCount, parsePort, runMain, UsageError } from "../../../tcp/kit/cli.ts";
+import { readExactly, writeAll } from "../../../tcp/core/io.ts";
 
 const USAGE = `Usage: _tcp_peers.ts sink | many PORT COUNT`;
 

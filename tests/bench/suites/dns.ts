@@ -17,7 +17,7 @@
  */
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand, ROOT, startScript } from "../../_helpers.ts";
-import { decodeMessage, encodeMessage, makeQuery, TYPE } from "../../../dns/message.ts";
+import { decodeMessage, encodeMessage, makeQuery, TYPE } from "../../../dns/wire/message.ts";
 
 const ZONE_FILE = "dns/zones/cnblogs.com.zone";
 /** An unmeasured dnsperf run before the measured ones (both sides). */

@@ -21,7 +21,7 @@
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
 import { freePort, iperf3Throughput, peakRssMB, waitForText } from "../_bench.ts";
 import { hasCommand, startScript } from "../../_helpers.ts";
-import { writeAll } from "../../../tcp/io.ts";
+import { writeAll } from "../../../tcp/core/io.ts";
 
 const MiB = 1024 * 1024;
 /** The ballast frees this much more than the transfer will write (see `freeMemoryFor`). */

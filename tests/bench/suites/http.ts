@@ -18,7 +18,7 @@
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
 import { freePort } from "../_bench.ts";
 import { hasCommand, type RunningScript, startScript } from "../../_helpers.ts";
-import { writeAll } from "../../../tcp/io.ts";
+import { writeAll } from "../../../tcp/core/io.ts";
 
 interface WrkResult {
   rps: number;

@@ -12,7 +12,7 @@
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
 import { iperf3Throughput, peakRssMB } from "../_bench.ts";
 import { hasCommand, type RunningScript, startCommand, startScript } from "../../_helpers.ts";
-import { writeAll } from "../../../tcp/io.ts";
+import { writeAll } from "../../../tcp/core/io.ts";
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;

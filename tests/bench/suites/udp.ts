@@ -15,7 +15,7 @@
  * Bounded: every phase has a datagram count and a time limit; all traffic is on 127.0.0.1.
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
-import { DatagramBatch } from "../../../udp/mmsg.ts";
+import { DatagramBatch } from "../../../tcp/linux/mmsg.ts";
 import { hasCommand, type RunningScript, startCommand, startScript } from "../../_helpers.ts";
 
 const PAYLOAD_BYTES = 64;

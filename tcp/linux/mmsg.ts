@@ -1,0 +1,282 @@
+/**
+ * Batched datagram I/O on Linux: recvmmsg(2) and sendmmsg(2) through Deno's built-in FFI, on the
+ * very socket behind a `Deno.DatagramConn`.
+ *
+ * Why: a UDP echo costs one recvfrom and one sendto per datagram, and each is a system call plus
+ * one of Deno's async ops (a promise). Under load most of that is fixed per-call overhead, so
+ * busy servers (DNS servers such as NSD and Knot, QUIC stacks) move many datagrams per call. The
+ * readable one-datagram loop stays in `udp/server.ts`; this module is the fast path it uses when
+ * it can (Linux, `--allow-ffi`, glibc, and the descriptor found in /proc/self/fd).
+ *
+ * The socket stays Deno's: waiting for the first datagram is still `conn.receive()` (so closing
+ * the connection and errors behave as always), and only what is already queued behind it is
+ * drained with one recvmmsg(MSG_DONTWAIT); all replies then leave in one sendmmsg.
+ */
+import { openFastPathLibc } from "./libc.ts";
+import { readSocketOptions, socketDescriptors } from "../info.ts";
+import { formatIPv6, parseIPv4, parseIPv6 } from "../../udp/core/subnet_math.ts";
+
+const SYMBOLS = {
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
+let libc: Libc | null | undefined;
+
+/** Linux x86-64/aarch64 layouts (LP64): struct mmsghdr is a 56-byte msghdr plus msg_len. */
+const MMSGHDR_SIZE = 64;
+const MSG_NAME = 0;
+const MSG_NAMELEN = 8;
+const MSG_IOV = 16;
+const MSG_IOVLEN = 24;
+const MSG_LEN = 56;
+const IOVEC_SIZE = 16;
+/** Room for a sockaddr_in6 (28 bytes), rounded up. */
+const NAME_SIZE = 32;
+const SOCKADDR_IN6_SIZE = 28;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
+const MSG_DONTWAIT = 0x40;
+
+function openLibc(): Libc | null {
+  if (libc === undefined) libc = openFastPathLibc(SYMBOLS);
+  return libc;
+}
+
+/** Writes `addr` as a sockaddr_in/sockaddr_in6 into `name`; returns its length, or 0 if it can't. */
+export function encodeSockaddr(addr: Deno.NetAddr, name: Uint8Array): number {
+  const view = new DataView(name.buffer, name.byteOffset, name.byteLength);
+  name.fill(0, 0, SOCKADDR_IN6_SIZE);
+  try {
+    if (!addr.hostname.includes(":")) {
+      view.setUint16(0, AF_INET, true);
+      view.setUint16(2, addr.port, false);
+      view.setUint32(4, parseIPv4(addr.hostname), false);
+      return 16;
+    }
+    if (addr.hostname.includes("%")) return 0; // a scope id: leave it to Deno's own send
+    const value = parseIPv6(addr.hostname);
+    view.setUint16(0, AF_INET6, true);
+    view.setUint16(2, addr.port, false);
+    view.setBigUint64(8, value >> 64n, false);
+    view.setBigUint64(16, value & 0xffff_ffff_ffff_ffffn, false);
+    return SOCKADDR_IN6_SIZE;
+  } catch {
+    return 0;
+  }
+}
+
+/** The (family, port, address bytes) of a sockaddr, for comparing two of them. */
+export function sockaddrKey(name: Uint8Array): string {
+  const family = name[0] | (name[1] << 8);
+  const address = family === AF_INET6 ? name.subarray(8, 24) : name.subarray(4, 8);
+  return `${family}/${(name[2] << 8) | name[3]}/${address.join(".")}`;
+}
+
+/**
+ * The descriptor behind `conn`: the one datagram socket of this process whose getsockname equals
+ * `conn.addr`. Null when not exactly one matches (for example two sockets sharing the port with
+ * SO_REUSEADDR) or FFI is unavailable.
+ */
+export function datagramDescriptor(conn: Deno.DatagramConn): number | null {
+  const lib = openLibc();
+  const addr = conn.addr;
+  if (!lib || addr.transport !== "udp") return null;
+  const wanted = new Uint8Array(NAME_SIZE);
+  const wantedLength = encodeSockaddr(addr, wanted);
+  if (wantedLength === 0) return null;
+  const wantedKey = sockaddrKey(wanted);
+  const name = new Uint8Array(NAME_SIZE);
+  const length = new Uint32Array(1);
+  const matches: number[] = [];
+  for (const fd of socketDescriptors().keys()) {
+    if (readSocketOptions(fd, { tcp: false })?.SO_TYPE !== SOCK_DGRAM) continue;
+    length[0] = NAME_SIZE;
+    if (lib.symbols.getsockname(fd, name, length) !== 0) continue;
+    if (sockaddrKey(name) === wantedKey) matches.push(fd);
+  }
+  return matches.length === 1 ? matches[0] : null;
+}
+
+/**
+ * A set of datagram slots for one socket, each with its own buffer and source address. Receive
+ * fills slots; a reply sends slot i's buffer (changed in place) back to slot i's source.
+ */
+export class DatagramBatch {
+  /** One buffer per slot, each big enough for any datagram so none is ever truncated. */
+  readonly buffers: Uint8Array[];
+  readonly #lib: Libc;
+  readonly #fd: number;
+  readonly #headers: Uint8Array;
+  readonly #header: DataView;
+  readonly #iovecs: DataView;
+  readonly #names: Uint8Array;
+  /** `reply`'s scratch: the slots that send, and their headers packed when some are skipped. */
+  readonly #order: Int32Array;
+  readonly #compacted: Uint8Array;
+
+  private constructor(lib: Libc, fd: number, capacity: number, slotSize: number) {
+    this.#lib = lib;
+    this.#fd = fd;
+    this.buffers = Array.from({ length: capacity }, () => new Uint8Array(slotSize));
+    this.#headers = new Uint8Array(capacity * MMSGHDR_SIZE);
+    this.#header = new DataView(this.#headers.buffer);
+    const iovecs = new Uint8Array(capacity * IOVEC_SIZE);
+    this.#iovecs = new DataView(iovecs.buffer);
+    this.#names = new Uint8Array(capacity * NAME_SIZE);
+    this.#order = new Int32Array(capacity);
+    this.#compacted = new Uint8Array(capacity * MMSGHDR_SIZE);
+    // The kernel reads these pointers long after this call: the arrays live as long as `this`.
+    const pointer = (bytes: Uint8Array, offset: number) =>
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes))) + BigInt(offset);
+    for (let i = 0; i < capacity; i++) {
+      const header = i * MMSGHDR_SIZE;
+      this.#header.setBigUint64(header + MSG_NAME, pointer(this.#names, i * NAME_SIZE), true);
+      this.#header.setBigUint64(header + MSG_IOV, pointer(iovecs, i * IOVEC_SIZE), true);
+      this.#header.setBigUint64(header + MSG_IOVLEN, 1n, true);
+      this.#iovecs.setBigUint64(i * IOVEC_SIZE, pointer(this.buffers[i], 0), true);
+    }
+  }
+
+  /** A batch for `conn`'s socket, or null where batching is unavailable (see module doc). */
+  static open(conn: Deno.DatagramConn, capacity = 32, slotSize = 65536): DatagramBatch | null {
+    const lib = openLibc();
+    const fd = lib ? datagramDescriptor(conn) : null;
+    return lib && fd !== null ? new DatagramBatch(lib, fd, capacity, slotSize) : null;
+  }
+
+  get capacity(): number {
+    return this.buffers.length;
+  }
+
+  /**
+   * Takes the datagrams already queued on the socket into slots `first`… without waiting;
+   * returns how many arrived (0 when none were queued or the call failed, e.g. a pending ICMP
+   * error, which this call clears).
+   */
+  receiveQueued(first = 0): number {
+    const count = this.capacity - first;
+    if (count <= 0) return 0;
+    for (let i = first; i < this.capacity; i++) {
+      this.#header.setUint32(i * MMSGHDR_SIZE + MSG_NAMELEN, NAME_SIZE, true);
+      this.#iovecs.setUint32(i * IOVEC_SIZE + 8, this.buffers[i].length, true);
+    }
+    const headers = this.#headers.subarray(first * MMSGHDR_SIZE);
+    const received = this.#lib.symbols.recvmmsg(this.#fd, headers, count, MSG_DONTWAIT, null);
+    return received > 0 ? received : 0;
+  }
+
+  /** The datagram in slot `i` after a receive. */
+  datagram(i: number): Uint8Array {
+    return this.buffers[i].subarray(0, this.#header.getUint32(i * MMSGHDR_SIZE + MSG_LEN, true));
+  }
+
+  /** Slot `i`'s peer address after a receive (for a reply that has to go through Deno). */
+  peer(i: number): Deno.NetAddr {
+    const name = this.#names.subarray(i * NAME_SIZE, (i + 1) * NAME_SIZE);
+    const port = (name[2] << 8) | name[3];
+    if ((name[0] | (name[1] << 8)) === AF_INET) {
+      return { transport: "udp", hostname: name.subarray(4, 8).join("."), port };
+    }
+    const view = new DataView(name.buffer, name.byteOffset + 8, 16);
+    const value = (view.getBigUint64(0, false) << 64n) | view.getBigUint64(8, false);
+    return { transport: "udp", hostname: formatIPv6(value), port };
+  }
+
+  /** Sets slot `i`'s peer address (for a datagram that arrived through Deno); false if it can't. */
+  setPeer(i: number, addr: Deno.NetAddr): boolean {
+    const length = encodeSockaddr(addr, this.#names.subarray(i * NAME_SIZE, (i + 1) * NAME_SIZE));
+    this.#header.setUint32(i * MMSGHDR_SIZE + MSG_NAMELEN, length, true);
+    return length > 0;
+  }
+
+  /**
+   * Sends slots 0…count-1 (`lengths[i]` bytes of slot i; a negative length sends nothing) back to
+   * each slot's peer in one sendmmsg. Returns how many leading slots are done (sent or skipped)
+   * before the first failure; the caller retries the rest through Deno, which reports the error
+   * or waits for buffer space.
+   */
+  reply(lengths: ArrayLike<number>, count = lengths.length): number {
+    // Slots that send, in order; their headers are copied together when some slot is skipped.
+    const order = this.#order;
+    let sending = 0;
+    for (let i = 0; i < count; i++) {
+      if (lengths[i] < 0) continue;
+      this.#iovecs.setUint32(i * IOVEC_SIZE + 8, lengths[i], true);
+      order[sending++] = i;
+    }
+    if (sending === 0) return count;
+    let headers = this.#headers;
+    if (sending < count) {
+      headers = this.#compacted;
+      for (let j = 0; j < sending; j++) {
+        const from = order[j] * MMSGHDR_SIZE;
+        headers.set(this.#headers.subarray(from, from + MMSGHDR_SIZE), j * MMSGHDR_SIZE);
+      }
+    }
+    const sent = Math.max(0, this.#lib.symbols.sendmmsg(this.#fd, headers, sending, MSG_DONTWAIT));
+    return sent === sending ? count : order[sent];
+  }
+}
+
+/** Each server's part in `serveInBatches`: its answers and its policy for errors. */
+export interface BatchHandler {
+  /**
+   * Writes the reply to `query` into `out` and returns its length, or -1 for no reply. `out` is
+   * slot `slot`'s 64 KiB buffer, which also holds the query (so replies may be built in place).
+   */
+  answer(query: Uint8Array, out: Uint8Array, slot: number): number;
+  /** A receive failed: true goes on, false stops (or throw). */
+  receiveFailed(error: unknown): boolean;
+  /** A reply that went through Deno failed: true goes on, false stops. */
+  sendFailed(error: unknown, to: Deno.Addr): boolean;
+  /** Checked before each wait: true stops the loop. */
+  stopped(): boolean;
+}
+
+/**
+ * The batched receive/reply loop: waits for a datagram through Deno (so closing the connection
+ * ends the wait as usual), takes whatever queued up behind it with one recvmmsg, answers each,
+ * and sends every reply with one sendmmsg — one reply per datagram, in order, to its sender.
+ * Replies the kernel refused (and a first datagram whose sender has a scope id) go through
+ * Deno's `send`. Resolves with the number of replies sent.
+ */
+export async function serveInBatches(
+  conn: Deno.DatagramConn,
+  batch: DatagramBatch,
+  handler: BatchHandler,
+): Promise<number> {
+  const lengths = new Int32Array(batch.capacity);
+  let answered = 0;
+  while (!handler.stopped()) {
+    let first: Uint8Array;
+    let from: Deno.Addr;
+    try {
+      [first, from] = await conn.receive(batch.buffers[0]);
+    } catch (error) {
+      if (handler.receiveFailed(error)) continue;
+      break;
+    }
+    const batched = batch.setPeer(0, from as Deno.NetAddr);
+    const count = batched ? 1 + batch.receiveQueued(1) : 1;
+    for (let i = 0; i < count; i++) {
+      lengths[i] = handler.answer(i === 0 ? first : batch.datagram(i), batch.buffers[i], i);
+    }
+    const done = batched ? batch.reply(lengths, count) : 0;
+    for (let i = 0; i < done; i++) if (lengths[i] >= 0) answered++;
+    for (let i = done; i < count; i++) {
+      if (lengths[i] < 0) continue;
+      const to = i === 0 ? from : batch.peer(i);
+      try {
+        await conn.send(batch.buffers[i].subarray(0, lengths[i]), to);
+        answered++;
+      } catch (error) {
+        if (!handler.sendFailed(error, to)) return answered;
+      }
+    }
+  }
+  return answered;
+}

@@ -1,0 +1,550 @@
+/**
+ * dns/transport.ts and dns/resolver.ts against fake servers that live inside the test: a tiny
+ * authoritative function per loopback address (127.0.0.11–14, one shared port), so every
+ * referral, missing glue, CNAME and loop is exactly what the test says it is.
+ */
+import assert from "node:assert/strict";
+import {
+  CLASS,
+  decodeMessage,
+  encodeMessage,
+  isSubdomain,
+  type Message,
+  namesEqual,
+  RCODE,
+  type ResourceRecord,
+  TYPE,
+} from "../../dns/wire/message.ts";
+import { exchange, NoReplyError, replyMismatch } from "../../dns/transport.ts";
+import {
+  IterativeResolver,
+  parseResolvConf,
+  ResolveError,
+  resolveHost,
+  type ResolverEvent,
+  ROOT_SERVERS,
+  serverReason,
+  StubResolver,
+} from "../../dns/resolver.ts";
+import { makeQuery } from "../../dns/wire/message.ts";
+import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
+import { writeAll } from "../../tcp/core/io.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Record helpers
+
+const rr = (name: string, ttl: number, data: ResourceRecord["data"], type: number) => ({
+  name,
+  type,
+  class: CLASS.IN,
+  ttl,
+  data,
+});
+const a = (name: string, address: string, ttl = 300): ResourceRecord =>
+  rr(name, ttl, { kind: "A", address }, TYPE.A);
+const ns = (name: string, target: string, ttl = 3600): ResourceRecord =>
+  rr(name, ttl, { kind: "NS", target }, TYPE.NS);
+const cname = (name: string, target: string, ttl = 300): ResourceRecord =>
+  rr(name, ttl, { kind: "CNAME", target }, TYPE.CNAME);
+const soa = (zone: string): ResourceRecord =>
+  rr(zone, 300, {
+    kind: "SOA",
+    mname: `ns.${zone}`,
+    rname: `hostmaster.${zone}`,
+    serial: 1,
+    refresh: 3600,
+    retry: 900,
+    expire: 604800,
+    minimum: 60,
+  }, TYPE.SOA);
+
+function response(
+  query: Message,
+  parts: Partial<Message> & { aa?: boolean; rcode?: number },
+): Message {
+  return {
+    id: query.id,
+    flags: { ...query.flags, qr: true, aa: parts.aa ?? false, ra: false, rcode: parts.rcode ?? 0 },
+    questions: query.questions,
+    answers: parts.answers ?? [],
+    authorities: parts.authorities ?? [],
+    additionals: parts.additionals ?? [],
+  };
+}
+
+/**
+ * A minimal authoritative server for `zone`: exact answers (AA), CNAME, referrals for NS records
+ * below the apex (glue only from this zone's own records), NXDOMAIN/NODATA with the SOA.
+ */
+function authority(zone: string, records: ResourceRecord[]): (query: Message) => Message {
+  return (query) => {
+    const q = query.questions[0];
+    if (!isSubdomain(q.name, zone)) return response(query, { rcode: RCODE.REFUSED });
+    // A delegation point between the apex and the name wins over anything below it.
+    const cut = records.find((r) =>
+      r.type === TYPE.NS && !namesEqual(r.name, zone) && isSubdomain(q.name, r.name)
+    );
+    if (cut) {
+      const nsSet = records.filter((r) => r.type === TYPE.NS && namesEqual(r.name, cut.name));
+      const glue = records.filter((r) =>
+        r.type === TYPE.A &&
+        nsSet.some((n) => n.data.kind === "NS" && namesEqual(n.data.target, r.name))
+      );
+      return response(query, { authorities: nsSet, additionals: glue });
+    }
+    const atName = records.filter((r) => namesEqual(r.name, q.name));
+    const exact = atName.filter((r) => r.type === q.type);
+    if (exact.length) return response(query, { aa: true, answers: exact });
+    const alias = atName.find((r) => r.type === TYPE.CNAME);
+    if (alias) return response(query, { aa: true, answers: [alias] });
+    const exists = records.some((r) => isSubdomain(r.name, q.name));
+    return response(query, {
+      aa: true,
+      rcode: exists ? RCODE.NOERROR : RCODE.NXDOMAIN,
+      authorities: [soa(zone)],
+    });
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fake servers: one UDP socket per address, all on the same port.
+
+type Handler = (query: Message, host: string) => Message | undefined;
+
+interface FakeNet extends AsyncDisposable {
+  port: number;
+  /** Every query received, as `host name type`. */
+  log: string[];
+}
+
+function bindAll(hosts: string[]): Deno.DatagramConn[] {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = Deno.listenDatagram({ transport: "udp", hostname: hosts[0], port: 0 });
+    const port = (first.addr as Deno.NetAddr).port;
+    const sockets = [first];
+    try {
+      for (const hostname of hosts.slice(1)) {
+        sockets.push(Deno.listenDatagram({ transport: "udp", hostname, port }));
+      }
+      return sockets;
+    } catch (error) {
+      for (const s of sockets) s.close();
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    }
+  }
+  throw new Error("no shared port");
+}
+
+function startFakeNet(handlers: Record<string, Handler>): FakeNet {
+  const hosts = Object.keys(handlers);
+  const sockets = bindAll(hosts);
+  const log: string[] = [];
+  const loops = sockets.map(async (socket, i) => {
+    const host = hosts[i];
+    try {
+      for await (const [data, from] of socket) {
+        const query = decodeMessage(data);
+        const q = query.questions[0];
+        log.push(`${host} ${q.name} ${q.type}`);
+        const reply = handlers[host](query, host);
+        if (reply) await socket.send(encodeMessage(reply), from);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted)) {
+        throw error;
+      }
+    }
+  });
+  return {
+    port: (sockets[0].addr as Deno.NetAddr).port,
+    log,
+    async [Symbol.asyncDispose]() {
+      for (const s of sockets) s.close();
+      await Promise.all(loops);
+    },
+  };
+}
+
+const ROOT = "127.0.0.11";
+const TLD = "127.0.0.12";
+const EXAMPLE = "127.0.0.13";
+const OTHER = "127.0.0.14";
+
+/** `.` → `test.` → `example.test.` with glue; `noglue.test.` served by a name in example.test. */
+function hierarchy(): FakeNet {
+  return startFakeNet({
+    [ROOT]: authority(".", [
+      ns(".", "ns.root."),
+      ns("test.", "ns.test."),
+      a("ns.test.", TLD),
+    ]),
+    [TLD]: authority("test.", [
+      ns("test.", "ns.test."),
+      a("ns.test.", TLD),
+      ns("example.test.", "ns1.example.test."),
+      a("ns1.example.test.", EXAMPLE),
+      // No glue: the name server lives in another zone, so its address must be looked up.
+      ns("noglue.test.", "ns.example.test."),
+      // Each zone's server is named inside the other zone: neither can ever be reached.
+      ns("loop1.test.", "ns.loop2.test."),
+      ns("loop2.test.", "ns.loop1.test."),
+    ]),
+    [EXAMPLE]: authority("example.test.", [
+      ns("example.test.", "ns1.example.test."),
+      a("ns1.example.test.", EXAMPLE),
+      a("ns.example.test.", OTHER),
+      a("www.example.test.", "192.0.2.1", 120),
+      cname("alias.example.test.", "www.noglue.test."),
+    ]),
+    [OTHER]: authority("noglue.test.", [
+      ns("noglue.test.", "ns.example.test."),
+      a("www.noglue.test.", "192.0.2.2"),
+    ]),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iterative resolver
+
+Deno.test("iterative resolver follows referrals with glue from the root down", async () => {
+  await using net = hierarchy();
+  const events: ResolverEvent[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    timeoutMs: 2000,
+    onEvent: (e) => events.push(e),
+  });
+  const result = await resolver.resolve("www.example.test", TYPE.A);
+  assert.equal(result.rcode, RCODE.NOERROR);
+  assert.deepEqual(result.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.1" }]);
+  assert.equal(result.queries, 3);
+  const steps = events.flatMap((e) =>
+    e.kind === "response" ? [`${e.zone} ${e.server.address} ${e.outcome} ${e.referral ?? ""}`] : []
+  );
+  assert.deepEqual(steps, [
+    `. ${ROOT} referral test.`,
+    `test. ${TLD} referral example.test.`,
+    `example.test. ${EXAMPLE} answer `,
+  ]);
+});
+
+Deno.test("iterative resolver resolves a name server that came without glue", async () => {
+  await using net = hierarchy();
+  const events: ResolverEvent[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    onEvent: (e) => events.push(e),
+  });
+  const result = await resolver.resolve("www.noglue.test.", TYPE.A);
+  assert.deepEqual(result.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.2" }]);
+  assert.ok(
+    events.some((e) => e.kind === "ns-lookup" && e.nameserver === "ns.example.test."),
+    "expected a lookup of the unglued name server",
+  );
+  assert.ok(net.log.includes(`${EXAMPLE} ns.example.test. ${TYPE.A}`));
+  assert.equal(net.log.at(-1), `${OTHER} www.noglue.test. ${TYPE.A}`);
+  // Each query says why that server was chosen (what `+trace --explain` prints).
+  const reasons = events.flatMap((e) =>
+    e.kind === "query" ? [`${e.server.address} ${e.server.source} ${e.reason}`] : []
+  );
+  assert.deepEqual(reasons, [
+    `${ROOT} root-option "." (the root) is where every lookup starts: ${ROOT} is the root server given (--root)`,
+    `${TLD} glue the referral from "." (the root) named ns.test. as a name server of "test." and carried its address ${TLD} (glue)`,
+    // The nested lookup of ns.example.test. starts again from the closest zone in the cache.
+    `${TLD} cache ns.test. serves "test."; its address ${TLD} is cached from an earlier reply of a server for "." (the root)`,
+    `${EXAMPLE} glue the referral from "test." named ns1.example.test. as a name server of "example.test." and carried its address ${EXAMPLE} (glue)`,
+    `${OTHER} resolved the referral from "test." named ns.example.test. as a name server of "noglue.test." without glue; its address ${OTHER} was resolved separately`,
+  ]);
+  const referral = events.find((e) => e.kind === "response" && e.referral === "noglue.test.");
+  assert.ok(referral?.kind === "response");
+  assert.deepEqual(referral.nameservers, ["ns.example.test."]);
+  assert.deepEqual(referral.glue, []);
+});
+
+Deno.test("serverReason says which servers before gave no usable reply", () => {
+  const server = { name: "ns1.example.", address: "192.0.2.1", port: 53, source: "glue" as const };
+  assert.equal(
+    serverReason("example.", { ...server, via: "." }, 2),
+    `the referral from "." (the root) named ns1.example. as a name server of "example." and carried its address 192.0.2.1 (glue); the servers before gave no usable reply`,
+  );
+  assert.match(
+    serverReason(".", {
+      name: "a.root-servers.net.",
+      address: "198.41.0.4",
+      port: 53,
+      source: "root-hint",
+    }),
+    /one of the 13 built-in root hints/,
+  );
+});
+
+Deno.test("iterative resolver chases a CNAME into another zone", async () => {
+  await using net = hierarchy();
+  const resolver = new IterativeResolver({ roots: [ROOT], port: net.port });
+  const result = await resolver.resolve("alias.example.test.", TYPE.A);
+  assert.deepEqual(
+    result.answers.map((r) => `${r.name} ${r.type}`),
+    [`alias.example.test. ${TYPE.CNAME}`, `www.noglue.test. ${TYPE.A}`],
+  );
+  assert.equal(result.rcode, RCODE.NOERROR);
+});
+
+Deno.test("iterative resolver ends a delegation loop with a clear error", async () => {
+  await using net = hierarchy();
+  const resolver = new IterativeResolver({ roots: [ROOT], port: net.port });
+  await assert.rejects(
+    resolver.resolve("www.loop1.test.", TYPE.A),
+    (error: unknown) => {
+      assert.ok(error instanceof ResolveError);
+      assert.equal(error.rcode, RCODE.SERVFAIL);
+      assert.match(error.message, /Delegation loop: the address of "ns\.loop2\.test\."/);
+      return true;
+    },
+  );
+  assert.ok(net.log.length < 20, `bounded: ${net.log.length} queries`);
+});
+
+Deno.test("iterative resolver reports NXDOMAIN with the SOA", async () => {
+  await using net = hierarchy();
+  const resolver = new IterativeResolver({ roots: [ROOT], port: net.port });
+  const result = await resolver.resolve("nope.example.test.", TYPE.A);
+  assert.equal(result.rcode, RCODE.NXDOMAIN);
+  assert.deepEqual(result.answers, []);
+  assert.equal(result.authorities[0].type, TYPE.SOA);
+});
+
+Deno.test("iterative resolver answers from its TTL cache until the TTL runs out", async () => {
+  await using net = hierarchy();
+  let now = 1_000_000;
+  const events: ResolverEvent[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    now: () => now,
+    onEvent: (e) => events.push(e),
+  });
+  assert.equal((await resolver.resolve("www.example.test.", TYPE.A)).queries, 3);
+  const cached = await resolver.resolve("www.example.test.", TYPE.A);
+  assert.equal(cached.queries, 0);
+  assert.deepEqual(cached.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.1" }]);
+  assert.ok(events.some((e) => e.kind === "cache"));
+  // The A record's TTL is 120 s; the delegations (3600 s) are still cached, so only the
+  // example.test. server is asked again.
+  now += 121_000;
+  const again = await resolver.resolve("www.example.test.", TYPE.A);
+  assert.equal(again.queries, 1);
+  assert.equal(net.log.at(-1), `${EXAMPLE} www.example.test. ${TYPE.A}`);
+});
+
+Deno.test("iterative resolver stops at the query limit", async () => {
+  await using net = hierarchy();
+  const resolver = new IterativeResolver({ roots: [ROOT], port: net.port, maxQueries: 2 });
+  await assert.rejects(resolver.resolve("www.example.test.", TYPE.A), /Too many queries/);
+});
+
+Deno.test("iterative resolver says so when no root answers", async () => {
+  await using net = startFakeNet({ [ROOT]: () => undefined });
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    timeoutMs: 200,
+    tries: 1,
+  });
+  await assert.rejects(resolver.resolve("www.example.test.", TYPE.A), (error: unknown) => {
+    assert.ok(error instanceof ResolveError);
+    assert.ok(error.noReply);
+    assert.match(error.message, /No usable answer from the servers of "\."/);
+    return true;
+  });
+});
+
+Deno.test("resolveHost resolves iteratively and returns IP literals as they are", async () => {
+  await using net = hierarchy();
+  assert.deepEqual(
+    await resolveHost("www.example.test", { roots: [ROOT], port: net.port }),
+    ["192.0.2.1"],
+  );
+  assert.deepEqual(await resolveHost("192.0.2.9"), ["192.0.2.9"]);
+  assert.deepEqual(await resolveHost("[::1]"), ["::1"]);
+  await assert.rejects(
+    resolveHost("nope.example.test", { roots: [ROOT], port: net.port }),
+    /Cannot resolve "nope\.example\.test": no such name/,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Stub resolver and transport
+
+Deno.test("stub resolver asks one server with RD set", async () => {
+  let rd: boolean | undefined;
+  await using net = startFakeNet({
+    [EXAMPLE]: (query) => {
+      rd = query.flags.rd;
+      return response(query, { answers: [a(query.questions[0].name, "192.0.2.7")] });
+    },
+  });
+  const stub = new StubResolver(EXAMPLE, { port: net.port });
+  const result = await stub.resolve("host.example.test", TYPE.A);
+  assert.equal(rd, true);
+  assert.equal(result.exchange?.protocol, "UDP");
+  assert.deepEqual(result.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.7" }]);
+});
+
+Deno.test("exchange ignores replies with a wrong id or question and keeps waiting", async () => {
+  // A plain socket plays the server so the test controls every datagram.
+  const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.15", port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const play = (async () => {
+    const [data, from] = await server.receive();
+    const query = decodeMessage(data);
+    const good = response(query, { answers: [a("www.example.test.", "192.0.2.3")] });
+    await server.send(encodeMessage({ ...good, id: (query.id + 1) & 0xffff }), from);
+    await server.send(
+      encodeMessage({ ...good, questions: [{ ...query.questions[0], name: "evil.test." }] }),
+      from,
+    );
+    await server.send(encodeMessage(good), from);
+  })();
+  const ignored: string[] = [];
+  try {
+    const result = await exchange(makeQuery("www.example.test", TYPE.A), "127.0.0.15", {
+      port,
+      timeoutMs: 5000,
+      onIgnored: (reason) => ignored.push(reason),
+    });
+    assert.equal(result.reply.answers.length, 1);
+    assert.equal(ignored.length, 2);
+    assert.match(ignored[0], /^ID mismatch: expected ID \d+, got \d+$/);
+    assert.equal(ignored[1], "question section mismatch");
+  } finally {
+    await play;
+    server.close();
+  }
+});
+
+Deno.test("exchange ignores a reply from the wrong source port", async () => {
+  const server = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.15", port: 0 });
+  const spoofer = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.15", port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const play = (async () => {
+    const [data, from] = await server.receive();
+    const query = decodeMessage(data);
+    const good = encodeMessage(response(query, { answers: [a("x.test.", "192.0.2.4")] }));
+    await spoofer.send(good, from); // right id and question, wrong source: still ignored
+    await server.send(good, from);
+  })();
+  const ignored: string[] = [];
+  try {
+    const result = await exchange(makeQuery("x.test", TYPE.A), "127.0.0.15", {
+      port,
+      onIgnored: (reason) => ignored.push(reason),
+    });
+    assert.equal(result.reply.answers.length, 1);
+    assert.equal(ignored.length, 1);
+    assert.match(ignored[0], /^reply from unexpected source 127\.0\.0\.15:\d+$/);
+  } finally {
+    await play;
+    server.close();
+    spoofer.close();
+  }
+});
+
+Deno.test("exchange gives up with NoReplyError after every try timed out", async () => {
+  let received = 0;
+  await using net = startFakeNet({
+    [EXAMPLE]: () => {
+      received++;
+      return undefined;
+    },
+  });
+  await assert.rejects(
+    exchange(makeQuery("x.test", TYPE.A), EXAMPLE, { port: net.port, timeoutMs: 150, tries: 2 }),
+    (error: unknown) => {
+      assert.ok(error instanceof NoReplyError);
+      assert.match(error.message, /timed out after 2 × 150 ms over UDP/);
+      return true;
+    },
+  );
+  assert.equal(received, 2);
+});
+
+Deno.test("exchange stops waiting when the signal aborts", async () => {
+  await using net = startFakeNet({ [EXAMPLE]: () => undefined });
+  const controller = new AbortController();
+  const pending = exchange(makeQuery("x.test", TYPE.A), EXAMPLE, {
+    port: net.port,
+    timeoutMs: 60_000,
+    signal: controller.signal,
+  });
+  controller.abort(new Error("stop now"));
+  await assert.rejects(pending, /stop now/);
+});
+
+Deno.test("exchange retries over TCP when the UDP reply is truncated", async () => {
+  await using net = startFakeNet({
+    [EXAMPLE]: (query) => ({
+      ...response(query, {}),
+      flags: { ...response(query, {}).flags, tc: true },
+    }),
+  });
+  const listener = Deno.listen({ hostname: EXAMPLE, port: net.port });
+  const serve = (async () => {
+    using conn = await listener.accept();
+    const decoder = new LengthPrefixDecoder({ prefixBytes: 2 });
+    const buf = new Uint8Array(4096);
+    let frames: Uint8Array[] = [];
+    while (frames.length === 0) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      frames = decoder.push(buf.subarray(0, n));
+    }
+    const query = decodeMessage(frames[0]);
+    const answers = Array.from({ length: 40 }, (_, i) => a("big.test.", `192.0.2.${i + 1}`));
+    await writeAll(
+      conn,
+      encodeLengthPrefixed(encodeMessage(response(query, { answers })), { prefixBytes: 2 }),
+    );
+  })();
+  let truncated = false;
+  try {
+    const result = await exchange(makeQuery("big.test", TYPE.A), EXAMPLE, {
+      port: net.port,
+      onTruncated: () => (truncated = true),
+    });
+    assert.ok(truncated);
+    assert.equal(result.protocol, "TCP");
+    assert.equal(result.reply.answers.length, 40);
+  } finally {
+    await serve;
+    listener.close();
+  }
+});
+
+Deno.test("replyMismatch accepts an error reply without a question section", () => {
+  const query = makeQuery("x.test", TYPE.A);
+  const formerr = { ...response(query, { rcode: RCODE.FORMERR }), questions: [] };
+  assert.equal(replyMismatch(query, formerr), undefined);
+  const empty = { ...response(query, {}), questions: [] };
+  assert.equal(replyMismatch(query, empty), "question section mismatch");
+});
+
+Deno.test("parseResolvConf takes nameservers in order, ignoring comments", () => {
+  const conf = parseResolvConf(
+    "# generated\nsearch lan example.org\nnameserver 10.0.0.53 # first\n; x\nnameserver ::1\n",
+  );
+  assert.deepEqual(conf.nameservers, ["10.0.0.53", "::1"]);
+  assert.deepEqual(conf.search, ["lan", "example.org"]);
+  assert.deepEqual(parseResolvConf("").nameservers, []);
+});
+
+Deno.test("the 13 root servers a–m are built in", () => {
+  assert.equal(ROOT_SERVERS.length, 13);
+  assert.deepEqual(
+    ROOT_SERVERS.map((r) => r.name[0]).join(""),
+    "abcdefghijklm",
+  );
+  assert.equal(ROOT_SERVERS[0].ipv4, "198.41.0.4");
+  assert.ok(ROOT_SERVERS.every((r) => /^\d+\.\d+\.\d+\.\d+$/.test(r.ipv4)));
+});

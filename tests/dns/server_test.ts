@@ -1,0 +1,598 @@
+/**
+ * dns/authority.ts + dns/server.ts: every authoritative-server rule against the pure module,
+ * then the real server over UDP and TCP (spawned with `startScript`), fuzzing that must never
+ * crash or stall it, the CLI contract, and interop with dig.
+ */
+import assert from "node:assert/strict";
+import { Authority, respond, ResponseCache } from "../../dns/authority.ts";
+import { startDnsServer } from "../../dns/server.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  formatRecord,
+  getEdns,
+  makeOpt,
+  makeQuery,
+  type Message,
+  OPCODE,
+  RCODE,
+  TYPE,
+} from "../../dns/wire/message.ts";
+import { parseZone } from "../../dns/zone.ts";
+import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
+import { hasCommand, ROOT, runCommand, runScript, startScript, writeAll } from "../_helpers.ts";
+
+const ZONE_DIR = `${ROOT}dns/zones/`;
+const zoneText = (file: string) => Deno.readTextFileSync(`${ZONE_DIR}${file}`);
+const cnblogs = parseZone(zoneText("cnblogs.com.zone"), { file: "cnblogs.com.zone" });
+const root = parseZone(zoneText("root.zone"), { file: "root.zone" });
+const com = parseZone(zoneText("com.zone"), { file: "com.zone" });
+const authority = new Authority([cnblogs]);
+
+interface AskOptions {
+  udp?: boolean;
+  edns?: Parameters<typeof makeOpt>[0] | false;
+  auth?: Authority;
+}
+
+/** Encodes a query, runs it through `respond`, decodes the reply. */
+function ask(name: string, type: number, options: AskOptions = {}): Message & { size: number } {
+  const query = makeQuery(name, type, { id: 0x4242, rd: false, edns: options.edns ?? false });
+  const r = respond(options.auth ?? authority, encodeMessage(query), { udp: options.udp ?? true });
+  assert.ok(r, "expected a response");
+  const msg = decodeMessage(r.bytes);
+  assert.equal(msg.id, 0x4242);
+  assert.equal(msg.flags.qr, true);
+  return { ...msg, size: r.bytes.length };
+}
+
+const records = (rrs: Message["answers"]) => rrs.map(formatRecord);
+
+Deno.test("authority: an authoritative answer sets AA and echoes the question's case", () => {
+  const r = ask("WWW.CnBlogs.COM", TYPE.A);
+  assert.equal(r.flags.rcode, RCODE.NOERROR);
+  assert.equal(r.flags.aa, true);
+  assert.equal(r.flags.ra, false);
+  assert.deepEqual(r.questions[0].name, "WWW.CnBlogs.COM.");
+  assert.deepEqual(records(r.answers), ["WWW.CnBlogs.COM.\t600\tIN\tA\t127.0.0.5"]);
+  assert.deepEqual(records(ask("www.cnblogs.com", TYPE.AAAA).answers), [
+    "www.cnblogs.com.\t600\tIN\tAAAA\t::1",
+  ]);
+});
+
+Deno.test("authority: NXDOMAIN and NODATA carry the SOA (negative TTL) in AUTHORITY", () => {
+  const nx = ask("nope.cnblogs.com", TYPE.A);
+  assert.equal(nx.flags.rcode, RCODE.NXDOMAIN);
+  assert.equal(nx.flags.aa, true);
+  assert.equal(nx.answers.length, 0);
+  assert.deepEqual(records(nx.authorities), [
+    "cnblogs.com.\t300\tIN\tSOA\tns1.cnblogs.com. hostmaster.cnblogs.com. 2024010101 3600 900 604800 300",
+  ]);
+  const nodata = ask("www.cnblogs.com", TYPE.MX);
+  assert.equal(nodata.flags.rcode, RCODE.NOERROR);
+  assert.equal(nodata.answers.length, 0);
+  assert.equal(nodata.authorities[0].type, TYPE.SOA);
+});
+
+Deno.test("authority: empty non-terminals are NODATA, not NXDOMAIN", () => {
+  const r = ask("ENT.cnblogs.com", TYPE.A);
+  assert.equal(r.flags.rcode, RCODE.NOERROR);
+  assert.equal(r.answers.length, 0);
+  assert.equal(r.authorities[0].type, TYPE.SOA);
+  assert.equal(ask("x.ent.cnblogs.com", TYPE.A).answers.length, 1);
+  assert.equal(ask("y.ent.cnblogs.com", TYPE.A).flags.rcode, RCODE.NXDOMAIN);
+});
+
+Deno.test("authority: wildcards synthesise answers with the question's name (RFC 4592)", () => {
+  assert.deepEqual(records(ask("Foo.wild.cnblogs.com", TYPE.TXT).answers), [
+    'Foo.wild.cnblogs.com.\t600\tIN\tTXT\t"wildcard answer"',
+  ]);
+  assert.equal(ask("a.b.wild.cnblogs.com", TYPE.TXT).answers.length, 1);
+  const nodata = ask("foo.wild.cnblogs.com", TYPE.A);
+  assert.equal(nodata.flags.rcode, RCODE.NOERROR);
+  assert.equal(nodata.answers.length, 0);
+  // The wildcard's parent exists only as an empty non-terminal: NODATA, not the wildcard.
+  assert.equal(ask("wild.cnblogs.com", TYPE.TXT).answers.length, 0);
+  assert.equal(ask("wild.cnblogs.com", TYPE.TXT).flags.rcode, RCODE.NOERROR);
+});
+
+Deno.test("authority: CNAMEs are chased inside the zone", () => {
+  const r = ask("web.cnblogs.com", TYPE.A);
+  assert.equal(r.flags.aa, true);
+  assert.deepEqual(records(r.answers), [
+    "web.cnblogs.com.\t600\tIN\tCNAME\twww.cnblogs.com.",
+    "www.cnblogs.com.\t600\tIN\tA\t127.0.0.5",
+  ]);
+  assert.deepEqual(records(ask("web.cnblogs.com", TYPE.CNAME).answers), [
+    "web.cnblogs.com.\t600\tIN\tCNAME\twww.cnblogs.com.",
+  ]);
+  // A loop and an out-of-zone target stop after the CNAMEs we hold.
+  const loop = new Authority([
+    parseZone(
+      "$ORIGIN l.test.\n@ SOA ns h 1 2 3 4 5\na CNAME b\nb CNAME a\nc CNAME www.example.org.\n",
+    ),
+  ]);
+  assert.equal(ask("a.l.test", TYPE.A, { auth: loop }).answers.length, 2);
+  assert.deepEqual(records(ask("c.l.test", TYPE.A, { auth: loop }).answers), [
+    "c.l.test.\t5\tIN\tCNAME\twww.example.org.", // no $TTL: the SOA minimum
+  ]);
+});
+
+Deno.test("authority: delegated subzones get a referral with glue and AA clear", () => {
+  for (const name of ["sub.cnblogs.com", "deep.x.sub.cnblogs.com", "ns.sub.cnblogs.com"]) {
+    const r = ask(name, TYPE.A);
+    assert.equal(r.flags.rcode, RCODE.NOERROR, name);
+    assert.equal(r.flags.aa, false, name);
+    assert.equal(r.answers.length, 0, name);
+    assert.deepEqual(records(r.authorities), [
+      "sub.cnblogs.com.\t600\tIN\tNS\tns.sub.cnblogs.com.",
+    ]);
+    assert.deepEqual(records(r.additionals), ["ns.sub.cnblogs.com.\t600\tIN\tA\t127.0.0.8"]);
+  }
+  // The root knows only the way to com., exactly as seed 000 describes.
+  const rootOnly = new Authority([root]);
+  const r = ask("www.cnblogs.com", TYPE.A, { auth: rootOnly });
+  assert.equal(r.flags.aa, false);
+  assert.deepEqual(records(r.authorities), ["com.\t172800\tIN\tNS\ta.gtld-servers.net."]);
+  assert.deepEqual(records(r.additionals), ["a.gtld-servers.net.\t172800\tIN\tA\t127.0.0.3"]);
+  const fromCom = ask("www.cnblogs.com", TYPE.A, { auth: new Authority([com]) });
+  assert.deepEqual(records(fromCom.additionals), ["ns1.cnblogs.com.\t172800\tIN\tA\t127.0.0.4"]);
+});
+
+Deno.test("authority: the deepest zone answers when one server holds parent and child", () => {
+  const all = new Authority([root, com, cnblogs]);
+  const r = ask("www.cnblogs.com", TYPE.A, { auth: all });
+  assert.equal(r.flags.aa, true);
+  assert.equal(r.answers.length, 1);
+  assert.equal(ask("cnblogs.com", TYPE.NS, { auth: all }).flags.aa, true);
+  assert.equal(ask("example.org", TYPE.A, { auth: all }).flags.rcode, RCODE.NXDOMAIN);
+  assert.throws(() => new Authority([com, com]), /Zone "com." is loaded twice/);
+});
+
+Deno.test("authority: REFUSED outside our zones and for other classes", () => {
+  const r = ask("example.org", TYPE.A);
+  assert.equal(r.flags.rcode, RCODE.REFUSED);
+  assert.equal(r.flags.aa, false);
+  assert.equal(r.answers.length + r.authorities.length, 0);
+  const chaos = makeQuery("version.bind", TYPE.TXT, { id: 1, edns: false });
+  chaos.questions[0].class = 3;
+  const reply = decodeMessage(respond(authority, encodeMessage(chaos), { udp: true })!.bytes);
+  assert.equal(reply.flags.rcode, RCODE.REFUSED);
+  assert.equal(ask("cnblogs.com", 252).flags.rcode, RCODE.REFUSED); // AXFR is not offered
+});
+
+Deno.test("authority: additional A/AAAA for NS, MX and SRV targets", () => {
+  assert.deepEqual(records(ask("cnblogs.com", TYPE.MX).additionals), [
+    "mail.cnblogs.com.\t600\tIN\tA\t127.0.0.6",
+  ]);
+  assert.deepEqual(records(ask("cnblogs.com", TYPE.NS).additionals), [
+    "ns1.cnblogs.com.\t600\tIN\tA\t127.0.0.4",
+  ]);
+  assert.deepEqual(records(ask("_http._tcp.cnblogs.com", TYPE.SRV).additionals), [
+    "www.cnblogs.com.\t600\tIN\tA\t127.0.0.5",
+    "www.cnblogs.com.\t600\tIN\tAAAA\t::1",
+  ]);
+});
+
+Deno.test("authority: ANY is answered minimally with one RRset (RFC 8482)", () => {
+  const r = ask("cnblogs.com", TYPE.ANY);
+  assert.equal(r.flags.rcode, RCODE.NOERROR);
+  assert.equal(r.answers.length, 1);
+  assert.equal(r.answers[0].type, TYPE.SOA);
+  assert.deepEqual(records(ask("www.cnblogs.com", TYPE.ANY).answers), [
+    "www.cnblogs.com.\t600\tIN\tA\t127.0.0.5",
+  ]);
+});
+
+Deno.test("wire: TC at 512 bytes without EDNS, at the EDNS size with it, never over TCP", () => {
+  const plain = ask("big.cnblogs.com", TYPE.A);
+  assert.equal(plain.flags.tc, true);
+  assert.ok(plain.size <= 512);
+  assert.equal(plain.answers.length, 0);
+  const edns = ask("big.cnblogs.com", TYPE.A, { edns: { udpSize: 1232 } });
+  assert.equal(edns.flags.tc, false);
+  assert.equal(edns.answers.length, 40);
+  const small = ask("big.cnblogs.com", TYPE.A, { edns: { udpSize: 100 } }); // below 512: 512
+  assert.equal(small.flags.tc, true);
+  const txt = ask("big.cnblogs.com", TYPE.TXT, { edns: { udpSize: 4096 } }); // capped at 1232
+  assert.equal(txt.flags.tc, true);
+  assert.ok(txt.size <= 1232);
+  assert.equal(getEdns(txt)?.udpSize, 1232);
+  const tcp = ask("big.cnblogs.com", TYPE.TXT, { udp: false });
+  assert.equal(tcp.flags.tc, false);
+  assert.equal(tcp.answers.length, 40);
+  assert.ok(tcp.size > 1232);
+});
+
+Deno.test("wire: OPT echoed only when the query had one; DO echoed; BADVERS for version 1", () => {
+  assert.equal(getEdns(ask("www.cnblogs.com", TYPE.A)), undefined);
+  const e = getEdns(ask("www.cnblogs.com", TYPE.A, { edns: { udpSize: 4096, dnssecOk: true } }));
+  assert.deepEqual(e && { ...e, options: e.options.length }, {
+    udpSize: 1232,
+    extendedRcode: 0,
+    version: 0,
+    dnssecOk: true,
+    options: 0,
+  });
+  const bad = ask("www.cnblogs.com", TYPE.A, { edns: { version: 1 } });
+  assert.equal(bad.answers.length, 0);
+  assert.equal(((getEdns(bad)?.extendedRcode ?? 0) << 4) | bad.flags.rcode, 16);
+});
+
+function rawReply(bytes: Uint8Array): Message | null {
+  const r = respond(authority, bytes, { udp: true });
+  return r && decodeMessage(r.bytes);
+}
+
+Deno.test("wire: FORMERR for malformed queries that still carry a header", () => {
+  const good = encodeMessage(makeQuery("www.cnblogs.com", TYPE.A, { id: 0x7777, edns: false }));
+  const cases: Uint8Array[] = [
+    good.subarray(0, good.length - 1), // question cut short
+    Uint8Array.of(...good, 1, 2, 3), // trailing garbage
+    Uint8Array.of(0x77, 0x77, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1), // self pointer
+    Uint8Array.of(0x77, 0x77, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0), // no question
+  ];
+  const two = makeQuery("a.cnblogs.com", TYPE.A, { id: 0x7777, edns: false });
+  two.questions.push({ name: "b.cnblogs.com.", type: TYPE.A, class: 1 });
+  cases.push(encodeMessage(two));
+  const twoOpts = makeQuery("a.cnblogs.com", TYPE.A, { id: 0x7777 });
+  twoOpts.additionals.push(makeOpt({}));
+  cases.push(encodeMessage(twoOpts));
+  for (const bytes of cases) {
+    const r = rawReply(bytes)!;
+    assert.equal(r.id, 0x7777);
+    assert.equal(r.flags.qr, true);
+    assert.equal(r.flags.rcode, RCODE.FORMERR);
+    assert.equal(r.answers.length, 0);
+  }
+});
+
+Deno.test("wire: NOTIMP for opcodes other than QUERY; silence for responses and stubs", () => {
+  for (const opcode of [OPCODE.IQUERY, OPCODE.STATUS, OPCODE.NOTIFY, OPCODE.UPDATE, 3, 15]) {
+    const q = makeQuery("www.cnblogs.com", TYPE.A, { id: 9, edns: false });
+    q.flags.opcode = opcode;
+    const r = rawReply(encodeMessage(q))!;
+    assert.equal(r.flags.rcode, RCODE.NOTIMP, `opcode ${opcode}`);
+    assert.equal(r.flags.opcode, opcode);
+  }
+  const response = makeQuery("www.cnblogs.com", TYPE.A, { id: 9 });
+  response.flags.qr = true;
+  assert.equal(rawReply(encodeMessage(response)), null);
+  assert.equal(rawReply(new Uint8Array(11)), null);
+});
+
+Deno.test("ResponseCache answers repeats with the new id and the same bytes", () => {
+  const cache = new ResponseCache(authority, 2);
+  const query = (id: number, name = "www.cnblogs.com") =>
+    encodeMessage(makeQuery(name, TYPE.A, { id, edns: false }));
+  const first = cache.respond(query(1), true)!;
+  const second = cache.respond(query(2), true)!;
+  assert.equal(cache.size, 1);
+  assert.deepEqual(second.bytes.subarray(2), first.bytes.subarray(2));
+  assert.equal(decodeMessage(second.bytes).id, 2);
+  assert.deepEqual(second.bytes, respond(authority, query(2), { udp: true })!.bytes);
+  // TCP is cached apart (no truncation), and the cache stays bounded.
+  const big = encodeMessage(makeQuery("big.cnblogs.com", TYPE.A, { id: 3, edns: false }));
+  assert.equal(decodeMessage(cache.respond(big, true)!.bytes).flags.tc, true);
+  assert.equal(decodeMessage(cache.respond(big, false)!.bytes).flags.tc, false);
+  assert.equal(cache.size, 2);
+  cache.respond(query(4, "web.cnblogs.com"), true);
+  assert.equal(cache.size, 2);
+});
+
+/** A small deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function fuzzInputs(count: number, seed: number): Uint8Array[] {
+  const random = prng(seed);
+  const names = ["www.cnblogs.com", "big.cnblogs.com", "a.wild.cnblogs.com", "x.sub.cnblogs.com"];
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i % 2 === 0) {
+      const junk = new Uint8Array(Math.floor(random() * 80));
+      for (let j = 0; j < junk.length; j++) junk[j] = random() * 256;
+      if (junk.length > 2 && random() < 0.8) junk[2] &= 0x7f; // mostly "queries"
+      out.push(junk);
+    } else {
+      const q = makeQuery(names[i % names.length], [1, 16, 28, 255][i % 4], {
+        id: i & 0xffff,
+        edns: random() < 0.5 ? false : { udpSize: 512 + Math.floor(random() * 4000) },
+      });
+      const bytes = encodeMessage(q);
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) {
+        bytes[Math.floor(random() * bytes.length)] = random() * 256;
+      }
+      const cut = random() < 0.2 ? Math.floor(random() * bytes.length) : bytes.length;
+      out.push(bytes.subarray(0, cut));
+    }
+  }
+  return out;
+}
+
+Deno.test("fuzz: random bytes and mutated queries never throw; replies are well-formed", () => {
+  const cache = new ResponseCache(new Authority([root, com, cnblogs]), 500);
+  let answered = 0;
+  for (const input of fuzzInputs(6000, 20240501)) {
+    for (const udp of [true, false]) {
+      const r = cache.respond(input, udp);
+      if (!r) continue;
+      answered++;
+      assert.equal(r.error, undefined, `internal error for ${input}`);
+      const msg = decodeMessage(r.bytes);
+      assert.equal(msg.id, (input[0] << 8) | input[1]);
+      assert.equal(msg.flags.qr, true);
+      if (udp) assert.ok(r.bytes.length <= 1232);
+    }
+  }
+  assert.ok(answered > 3000, `only ${answered} replies`);
+});
+
+// -------------------------------------------------------------------------------------------
+// The real server.
+
+const ZONE_ARGS = [
+  "--zone",
+  "dns/zones/root.zone",
+  "--zone",
+  "dns/zones/com.zone",
+  "--zone",
+  "dns/zones/cnblogs.com.zone",
+];
+
+async function udpAsk(port: number, query: Uint8Array, timeoutMs = 5000): Promise<Message> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await socket.send(query, { transport: "udp", hostname: "127.0.0.1", port });
+    const receiving = socket.receive();
+    receiving.catch(() => {}); // closing the socket after a timeout rejects it
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no UDP reply")), timeoutMs);
+    });
+    const [bytes] = await Promise.race([receiving, timeout]);
+    return decodeMessage(bytes);
+  } finally {
+    clearTimeout(timer);
+    socket.close();
+  }
+}
+
+async function tcpAskMany(port: number, queries: Uint8Array[]): Promise<Message[]> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  // All queries in one write: the server must split them by their length prefixes.
+  const joined = queries.map((q) => encodeLengthPrefixed(q, { prefixBytes: 2 }));
+  await writeAll(conn, Uint8Array.from(joined.flatMap((f) => [...f])));
+  const decoder = new LengthPrefixDecoder({ prefixBytes: 2 });
+  const replies: Message[] = [];
+  const buf = new Uint8Array(4096);
+  while (replies.length < queries.length) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("server closed the connection early");
+    for (const frame of decoder.push(buf.subarray(0, n))) replies.push(decodeMessage(frame));
+  }
+  return replies;
+}
+
+const q = (name: string, type: number, id: number, edns: false | { udpSize: number } = false) =>
+  encodeMessage(makeQuery(name, type, { id, rd: false, edns }));
+
+Deno.test("server: UDP and TCP on one port, logging, fuzz, and still serving", async (t) => {
+  await using server = await startScript("dns/server.ts", [...ZONE_ARGS, "--port", "0"]);
+  assert.match(server.firstLine, /^listening on 127\.0\.0\.1:\d+ \(udp\+tcp\)$/);
+  const port = server.port;
+
+  await t.step("UDP answer and its log line", async () => {
+    const r = await udpAsk(port, q("www.cnblogs.com", TYPE.A, 101));
+    assert.equal(r.id, 101);
+    assert.equal(r.flags.aa, true);
+    assert.deepEqual(records(r.answers), ["www.cnblogs.com.\t600\tIN\tA\t127.0.0.5"]);
+    await server.waitForLine(/^127\.0\.0\.1:\d+ -> www\.cnblogs\.com\. A NOERROR$/);
+  });
+
+  await t.step("UDP truncates big answers; TCP carries them", async () => {
+    const udp = await udpAsk(port, q("big.cnblogs.com", TYPE.TXT, 102, { udpSize: 1232 }));
+    assert.equal(udp.flags.tc, true);
+    const [a, big, nx] = await tcpAskMany(port, [
+      q("www.cnblogs.com", TYPE.AAAA, 201),
+      q("big.cnblogs.com", TYPE.TXT, 202),
+      q("nope.cnblogs.com", TYPE.A, 203),
+    ]);
+    assert.deepEqual([a.id, big.id, nx.id], [201, 202, 203]);
+    assert.equal(a.answers[0].data.kind, "AAAA");
+    assert.equal(big.answers.length, 40);
+    assert.equal(big.flags.tc, false);
+    assert.equal(nx.flags.rcode, RCODE.NXDOMAIN);
+  });
+
+  await t.step("a name under no TLD we hold is NXDOMAIN from the root zone", async () => {
+    const r = await udpAsk(port, q("example.org", TYPE.A, 103));
+    assert.equal(r.flags.rcode, RCODE.NXDOMAIN); // the root is authoritative for "."
+  });
+
+  await t.step("random datagrams and broken TCP streams do not stop it", async () => {
+    const junk = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      for (const input of fuzzInputs(300, 7)) {
+        await junk.send(input, { transport: "udp", hostname: "127.0.0.1", port });
+      }
+    } finally {
+      junk.close();
+    }
+    // A frame announcing 65535 bytes that never come, then EOF; and a stream of garbage.
+    for (const bytes of [Uint8Array.of(0xff, 0xff, 1, 2, 3), Uint8Array.of(0, 3, 1, 2, 3, 0, 1)]) {
+      using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await writeAll(conn, bytes);
+      await conn.closeWrite();
+      const buf = new Uint8Array(64);
+      while ((await conn.read(buf)) !== null) { /* drain until the server closes */ }
+    }
+    const r = await udpAsk(port, q("web.cnblogs.com", TYPE.A, 104));
+    assert.equal(r.answers.length, 2);
+    const [t1] = await tcpAskMany(port, [q("www.cnblogs.com", TYPE.A, 105)]);
+    assert.equal(t1.answers.length, 1);
+    assert.equal(server.stderr(), "");
+  });
+
+  await t.step("a client stalled mid-frame does not hold up anyone else", async () => {
+    using stalled = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(stalled, Uint8Array.of(0, 40, 0x12)); // 1 of 40 announced bytes
+    const [r] = await tcpAskMany(port, [q("www.cnblogs.com", TYPE.A, 106)]);
+    assert.equal(r.answers.length, 1);
+    assert.equal((await udpAsk(port, q("www.cnblogs.com", TYPE.A, 107))).answers.length, 1);
+  });
+
+  const result = await server.stop();
+  assert.equal(result.code, 0);
+});
+
+Deno.test("server: an idle TCP connection is closed after --idle seconds", async () => {
+  await using server = await startScript("dns/server.ts", [
+    ...ZONE_ARGS,
+    "--port",
+    "0",
+    "--idle",
+    "1",
+  ]);
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const started = performance.now();
+  // The server closes the connection: read sees EOF (or a reset), never a hang.
+  const got = await conn.read(new Uint8Array(16)).catch(() => null);
+  assert.equal(got, null);
+  assert.ok(performance.now() - started < 10_000);
+});
+
+Deno.test("server: --quiet logs nothing but the listening line", async () => {
+  await using server = await startScript("dns/server.ts", [...ZONE_ARGS, "--port", "0", "--quiet"]);
+  const r = await udpAsk(server.port, q("www.cnblogs.com", TYPE.A, 1));
+  assert.equal(r.answers.length, 1);
+  const result = await server.stop();
+  assert.equal(result.stdout.trim().split("\n").length, 1);
+});
+
+Deno.test("server, quiet (batched on Linux): a burst is answered in order, each with its own id", async () => {
+  await using server = startDnsServer(new Authority([cnblogs]), { port: 0, quiet: true });
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    const junk = new Uint8Array([1, 2, 3]); // shorter than a header: no reply at all
+    const response = q("x.", TYPE.A, 9);
+    response[2] |= 0x80; // QR set: a response, not a query, gets silence
+    const burst: [Uint8Array, number | null][] = [];
+    for (let id = 1; id <= 12; id++) {
+      burst.push([q(id % 2 ? "www.cnblogs.com" : "nope.cnblogs.com", TYPE.A, id), id]);
+      if (id % 4 === 0) burst.push([id % 8 ? junk : response, null]);
+    }
+    // All sent before anything is read, so the server finds them queued together.
+    for (const [bytes] of burst) await socket.send(bytes, server.addr);
+    const replies: Message[] = [];
+    const timeout = setTimeout(() => socket.close(), 5000); // a lost reply fails, not hangs
+    try {
+      for (let i = 0; i < 12; i++) replies.push(decodeMessage((await socket.receive())[0]));
+    } finally {
+      clearTimeout(timeout);
+    }
+    assert.deepEqual(replies.map((r) => r.id), burst.flatMap(([, id]) => id === null ? [] : [id]));
+    for (const r of replies) {
+      assert.equal(r.flags.rcode, r.id % 2 ? RCODE.NOERROR : RCODE.NXDOMAIN);
+      assert.equal(r.answers.length, r.id % 2);
+    }
+  } finally {
+    try {
+      socket.close();
+    } catch { /* closed by the timeout */ }
+  }
+});
+
+Deno.test("server CLI: --help, bad flags, missing zone, a zone error names file and line", async () => {
+  const help = await runScript("dns/server.ts", ["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: deno task dns:server --zone FILE/);
+  const bad = await runScript("dns/server.ts", ["--bogus"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /Unknown option '--bogus'/);
+  const none = await runScript("dns/server.ts", []);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /^At least one --zone FILE is required/);
+  const port = await runScript("dns/server.ts", ["--zone", "x", "--port", "99999"]);
+  assert.equal(port.code, 1);
+  assert.match(port.stderr, /Invalid --port "99999"/);
+  // A zone file given without --zone is an error, not silently ignored.
+  const stray = await runScript("dns/server.ts", ["dns/zones/cnblogs.com.zone", "--zone", "x"]);
+  assert.equal(stray.code, 1);
+  assert.match(stray.stderr, /^Unexpected argument "dns\/zones\/cnblogs\.com\.zone"/);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/bad.zone`,
+      "$ORIGIN x.test.\n@ SOA a b 1 2 3 4 5\nwww A 1.2.3\n",
+    );
+    const broken = await runScript("dns/server.ts", ["--zone", `${dir}/bad.zone`, "--port", "0"]);
+    assert.equal(broken.code, 1);
+    assert.equal(broken.stderr.trim(), `${dir}/bad.zone:3: Invalid IPv4 address "1.2.3"`);
+    const missing = await runScript("dns/server.ts", ["--zone", `${dir}/none.zone`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^Cannot read zone file ".*none\.zone"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "interop: dig against dns/server.ts gives the same records",
+  ignore: !hasCommand("dig"),
+  async fn() {
+    await using server = await startScript("dns/server.ts", [
+      ...ZONE_ARGS,
+      "--port",
+      "0",
+      "--quiet",
+    ]);
+    const all = new Authority([root, com, cnblogs]);
+    const normalise = (lines: string[]) => lines.map((l) => l.split(/\s+/).join(" ")).sort();
+    const cases: [string, string, string[]][] = [
+      ["www.cnblogs.com", "A", []],
+      ["www.cnblogs.com", "AAAA", []],
+      ["web.cnblogs.com", "A", []],
+      ["cnblogs.com", "MX", []],
+      ["cnblogs.com", "TXT", []],
+      ["cnblogs.com", "CAA", []],
+      ["cnblogs.com", "SOA", []],
+      ["_http._tcp.cnblogs.com", "SRV", []],
+      ["x.wild.cnblogs.com", "TXT", []],
+      ["big.cnblogs.com", "TXT", []], // TC → dig retries over TCP
+      ["big.cnblogs.com", "A", ["+tcp"]],
+    ];
+    for (const [name, type, extra] of cases) {
+      const dig = await runCommand("dig", [
+        `@127.0.0.1`,
+        "-p",
+        String(server.port),
+        "+norec",
+        "+noall",
+        "+answer",
+        ...extra,
+        name,
+        type,
+      ]);
+      assert.equal(dig.code, 0, dig.stderr);
+      const theirs = dig.stdout.split("\n").filter((l) => l && !l.startsWith(";"));
+      const ours = ask(name, TYPE[type as keyof typeof TYPE], { auth: all, udp: false }).answers;
+      assert.ok(ours.length > 0, `${name} ${type}`);
+      assert.deepEqual(normalise(theirs), normalise(records(ours)), `${name} ${type}`);
+    }
+    const status = await runCommand("dig", [
+      `@127.0.0.1`,
+      "-p",
+      String(server.port),
+      "nope.cnblogs.com",
+    ]);
+    assert.match(status.stdout, /status: NXDOMAIN/);
+    assert.match(status.stdout, /flags: qr aa rd;/); // RD echoed, RA never set
+  },
+});
