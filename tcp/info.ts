@@ -9,7 +9,7 @@
  * port the kernel chose), `conn.remoteAddr` is getpeername, `conn.setNoDelay()` sets TCP_NODELAY,
  * `conn.setKeepAlive()` sets SO_KEEPALIVE. Deno 2 does not expose file descriptors (no `rid`, no
  * `fileno()`), so this script finds each socket's real descriptor in /proc/self/fd and reads the
- * options back with getsockopt(2) through Deno's built-in FFI (Linux; skipped elsewhere).
+ * options back with getsockopt(2) (tcp/core/socket_options.ts: Linux; unavailable elsewhere).
  *
  * Run:   deno task tcp:info                    (= deno run -A tcp/info.ts)
  *        deno run -A tcp/info.ts --json
@@ -19,6 +19,7 @@
  */
 import { formatAddr, parseCli, runMain } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { readSocketOptions, socketDescriptors, type SocketOptions } from "./core/socket_options.ts";
 
 export const USAGE = `Usage: deno task tcp:info [options]
 
@@ -34,97 +35,6 @@ Options:
 export const AF = { AF_UNIX: 1, AF_INET: 2, AF_INET6: 10 } as const;
 /** Socket types on Linux (`s.type`). */
 export const SOCK_STREAM = 1;
-
-/** Options read back with getsockopt(2); absent when they could not be read. */
-export interface SocketOptions {
-  SO_TYPE?: number;
-  SO_DOMAIN?: number;
-  SO_ACCEPTCONN?: number;
-  SO_REUSEADDR?: number;
-  SO_KEEPALIVE?: number;
-  SO_RCVBUF?: number;
-  SO_SNDBUF?: number;
-  TCP_NODELAY?: number;
-  TCP_KEEPIDLE?: number;
-  TCP_KEEPINTVL?: number;
-  TCP_KEEPCNT?: number;
-}
-
-type OptionName = keyof SocketOptions;
-
-const SOL_SOCKET = 1;
-const IPPROTO_TCP = 6;
-/** [level, optname] for each option (Linux values). */
-const OPTIONS: Record<OptionName, [number, number]> = {
-  SO_TYPE: [SOL_SOCKET, 3],
-  SO_DOMAIN: [SOL_SOCKET, 39],
-  SO_ACCEPTCONN: [SOL_SOCKET, 30],
-  SO_REUSEADDR: [SOL_SOCKET, 2],
-  SO_KEEPALIVE: [SOL_SOCKET, 9],
-  SO_RCVBUF: [SOL_SOCKET, 8],
-  SO_SNDBUF: [SOL_SOCKET, 7],
-  TCP_NODELAY: [IPPROTO_TCP, 1],
-  TCP_KEEPIDLE: [IPPROTO_TCP, 4],
-  TCP_KEEPINTVL: [IPPROTO_TCP, 5],
-  TCP_KEEPCNT: [IPPROTO_TCP, 6],
-};
-const TCP_ONLY: OptionName[] = ["TCP_NODELAY", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"];
-
-const LIBC_SYMBOLS = {
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>;
-let libc: Libc | null | undefined;
-
-/** libc's getsockopt through FFI, or null when not on Linux/glibc or FFI is not allowed. */
-function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-  } catch {
-    // No glibc or no --allow-ffi: options are reported as unreadable.
-  }
-  return libc;
-}
-
-/**
- * Reads socket options of descriptor `fd` with getsockopt(2) (an int each). Returns null when
- * getsockopt is unavailable. `tcp` adds the IPPROTO_TCP options.
- */
-export function readSocketOptions(fd: number, { tcp = true } = {}): SocketOptions | null {
-  const lib = openLibc();
-  if (!lib) return null;
-  const result: SocketOptions = {};
-  const value = new Int32Array(1);
-  const length = new Uint32Array(1);
-  for (const [name, [level, optname]] of Object.entries(OPTIONS) as [OptionName, number[]][]) {
-    if (!tcp && TCP_ONLY.includes(name)) continue;
-    length[0] = 4;
-    if (lib.symbols.getsockopt(fd, level, optname, value, length) === 0) result[name] = value[0];
-  }
-  return result;
-}
-
-/** Socket descriptors of this process: fd → `socket:[inode]` (Linux /proc; empty elsewhere). */
-export function socketDescriptors(): Map<number, string> {
-  const fds = new Map<number, string>();
-  try {
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      try {
-        const target = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-        if (target.startsWith("socket:")) fds.set(Number(entry.name), target);
-      } catch {
-        // The descriptor closed while we looked.
-      }
-    }
-  } catch {
-    // No /proc (not Linux).
-  }
-  return fds;
-}
 
 /** Runs `create` and returns its result with the one socket descriptor it opened, if found. */
 async function withNewDescriptor<T>(create: () => T | Promise<T>): Promise<[T, number | null]> {

@@ -1,99 +1,74 @@
 /**
- * The kernel descriptor behind a `Deno.Conn`, for netlab's Linux fast paths that call libc on
- * Deno's own sockets (tcp/sendfile.ts, tcp/epoll.ts).
+ * The kernel descriptor behind a Deno socket, for the Linux fast paths that call libc on Deno's
+ * own sockets (epoll, sendfile, recvmmsg/sendmmsg, socket options).
  *
- * Deno does not hand out descriptors, but a TCP connection's 4-tuple is unique: the stream socket
- * of this process whose getsockname and getpeername equal `conn.localAddr` and `conn.remoteAddr`
- * is the one. A hit from the cache is re-checked before use, because a closed number is soon
- * reused; a miss probes descriptor numbers from 0 upwards. Linux gives every new descriptor the
- * lowest free number, so a fresh connection sits among the low, dense numbers and the probe
- * stops there — a few system calls per accept instead of a walk over /proc/self/fd, which at
- * 1,000 connections made accepting quadratic. The walk stays as the fallback.
+ * Deno does not hand out descriptors, but a socket's addresses identify it: the stream socket of
+ * this process whose getsockname and getpeername equal `conn.localAddr` and `conn.remoteAddr` is
+ * the one (a TCP 4-tuple is unique); a datagram socket is the only one bound to its address.
+ *
+ * Streams are looked up per accepted connection, so that lookup is cheap: a hit from the cache is
+ * re-checked before use (a closed number is soon reused); a miss probes descriptor numbers from 0
+ * upwards. Linux gives every new descriptor the lowest free number, so a fresh connection sits
+ * among the low, dense numbers and the probe stops there — a few system calls per accept instead
+ * of a walk over /proc/self/fd, which at 1,000 connections made accepting quadratic. The walk
+ * stays as the fallback, and is the only way for datagram sockets (looked up once per server),
+ * where it refuses an address that two sockets share (SO_REUSEADDR): no guessing.
  */
-import { openFastPathLibc } from "./libc.ts";
-import { SOCK_STREAM } from "../info.ts";
-import { encodeSockaddr } from "./mmsg.ts";
-
-const SYMBOLS = {
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
-let libc: Libc | null | undefined;
+import { ERRNO, lastErrno, type Libc, libc } from "./libc.ts";
+import { encodeSockaddr, sameSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
-const AF_INET6 = 10;
-const EBADF = 9;
-const NAME_SIZE = 32;
+const SOCK_STREAM = 1;
+const SOCK_DGRAM = 2;
 /** Free numbers in a row after which the probe gives up and walks /proc/self/fd instead. */
 const PROBE_GAP = 64;
 
-function openLibc(): Libc | null {
-  if (libc === undefined) libc = openFastPathLibc(SYMBOLS);
-  return libc;
+/** What to look for: the socket type and its ends as sockaddr bytes (`remote` for streams). */
+interface Wanted {
+  type: number;
+  local: Uint8Array;
+  remote?: Uint8Array;
 }
 
-/** Any libc binding that includes `__errno_location`. */
-export interface WithErrno {
-  symbols: { __errno_location(): Deno.PointerValue };
-}
-
-/** The calling thread's errno (valid right after a failed libc call on this thread). */
-export function lastErrno(lib: WithErrno): number {
-  const pointer = lib.symbols.__errno_location();
-  return pointer ? new Deno.UnsafePointerView(pointer).getInt32() : 0;
-}
-
-const ERRORS: Record<number, () => Error> = {
-  32: () => new Deno.errors.BrokenPipe("broken pipe"),
-  104: () => new Deno.errors.ConnectionReset("connection reset by peer"),
-  103: () => new Deno.errors.ConnectionAborted("connection aborted"),
-  107: () => new Deno.errors.NotConnected("socket is not connected"),
-  9: () => new Deno.errors.BadResource("bad file descriptor"),
+/** Scratch space for the socket calls (all synchronous, so one set is enough). */
+const scratch = {
+  name: new Uint8Array(SOCKADDR_SIZE),
+  length: new Uint32Array(1),
+  type: new Int32Array(1),
+};
+const wantedStream: Wanted = {
+  type: SOCK_STREAM,
+  local: new Uint8Array(SOCKADDR_SIZE),
+  remote: new Uint8Array(SOCKADDR_SIZE),
 };
 
-/** The error Deno itself would throw for `errno` on a socket call named `call`. */
-export function systemError(code: number, call: string): Error {
-  return ERRORS[code]?.() ?? new Error(`${call} failed (errno ${code})`);
-}
-
-/** Both ends of the connection being looked for, as sockaddr bytes (`encodeSockaddr`). */
-const wanted = { local: new Uint8Array(NAME_SIZE), remote: new Uint8Array(NAME_SIZE) };
-/** Scratch space for the socket calls (all synchronous, so one set is enough). */
-const scratch = { name: new Uint8Array(NAME_SIZE), length: new Uint32Array(1) };
-const socketType = new Int32Array(1);
 /** What `classify` found. */
 const CLOSED = 0;
 const OTHER = 1;
 const MATCH = 2;
 
-/** Same family, port and address (what identifies an end; padding and flow labels aside). */
-function sameEnd(a: Uint8Array, b: Uint8Array): boolean {
-  if (a[0] !== b[0] || a[1] !== b[1] || a[2] !== b[2] || a[3] !== b[3]) return false;
-  const [from, to] = (a[0] | (a[1] << 8)) === AF_INET6 ? [8, 24] : [4, 8];
-  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** `MATCH` for the stream socket connecting `wanted`'s ends; `CLOSED` for a free number. */
-function classify(lib: Libc, fd: number): typeof CLOSED | typeof OTHER | typeof MATCH {
-  const { name, length } = scratch;
+/** `MATCH` for the socket `wanted` describes; `CLOSED` for a free number. */
+function classify(
+  lib: Libc,
+  fd: number,
+  wanted: Wanted,
+): typeof CLOSED | typeof OTHER | typeof MATCH {
+  const { name, length, type } = scratch;
   length[0] = 4;
-  if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_TYPE, socketType, length) !== 0) {
-    return lastErrno(lib) === EBADF ? CLOSED : OTHER;
+  if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_TYPE, type, length) !== 0) {
+    return lastErrno(lib) === ERRNO.EBADF ? CLOSED : OTHER;
   }
-  if (socketType[0] !== SOCK_STREAM) return OTHER;
-  length[0] = NAME_SIZE;
-  if (lib.symbols.getsockname(fd, name, length) !== 0 || !sameEnd(name, wanted.local)) {
+  if (type[0] !== wanted.type) return OTHER;
+  length[0] = SOCKADDR_SIZE;
+  if (lib.symbols.getsockname(fd, name, length) !== 0 || !sameSockaddr(name, wanted.local)) {
     return OTHER;
   }
-  length[0] = NAME_SIZE;
-  if (lib.symbols.getpeername(fd, name, length) !== 0 || !sameEnd(name, wanted.remote)) {
-    return OTHER;
+  if (wanted.remote) {
+    length[0] = SOCKADDR_SIZE;
+    if (lib.symbols.getpeername(fd, name, length) !== 0 || !sameSockaddr(name, wanted.remote)) {
+      return OTHER;
+    }
   }
   return MATCH;
 }
@@ -130,9 +105,9 @@ const known = new Map<number, number>();
 /**
  * Numbers that were something else when last probed — Deno's own epoll sets, eventfds, pipes and
  * socket pairs, files, listeners, other connections: the first pass of a probe passes over them
- * without a system call (before this, Deno's own sockets alone cost ~20 calls per accept). A
- * number can be closed and reused for a new connection, so a probe that fails with them skipped
- * tries again without.
+ * without a system call (Deno's own sockets alone would cost ~20 calls per accept). A number can
+ * be closed and reused for a new connection, so a probe that fails with them skipped tries again
+ * without.
  */
 const others = new DescriptorFlags();
 
@@ -148,7 +123,7 @@ function probe(lib: Libc, skip: DescriptorSet | undefined, trust: boolean): numb
       free = 0;
       continue;
     }
-    const found = classify(lib, fd);
+    const found = classify(lib, fd, wantedStream);
     if (found === CLOSED) {
       others.delete(fd);
       free++;
@@ -164,18 +139,20 @@ function probe(lib: Libc, skip: DescriptorSet | undefined, trust: boolean): numb
   return null;
 }
 
-/** Walks /proc/self/fd; refuses ends that two descriptors share (a dup: no guessing). */
-function walk(lib: Libc): number | null {
-  let match: number | null = null;
-  let names: Iterable<Deno.DirEntry>;
+/** The descriptor numbers of this process (Linux /proc; empty elsewhere or when unreadable). */
+function openDescriptors(): number[] {
   try {
-    names = Deno.readDirSync("/proc/self/fd");
+    return [...Deno.readDirSync("/proc/self/fd")].map((entry) => Number(entry.name));
   } catch {
-    return null;
+    return [];
   }
-  for (const entry of names) {
-    const fd = Number(entry.name);
-    if (classify(lib, fd) !== MATCH) continue;
+}
+
+/** Walks /proc/self/fd; refuses a socket that two descriptors match (a dup or a shared port). */
+function walk(lib: Libc, wanted: Wanted): number | null {
+  let match: number | null = null;
+  for (const fd of openDescriptors()) {
+    if (classify(lib, fd, wanted) !== MATCH) continue;
     if (match !== null) return null;
     match = fd;
   }
@@ -188,21 +165,51 @@ function walk(lib: Libc): number | null {
  * system calls; they are never the answer).
  */
 export function streamDescriptor(conn: Deno.Conn, skip?: DescriptorSet): number | null {
-  const lib = openLibc();
+  const lib = libc();
   if (!lib) return null;
   const local = conn.localAddr;
   const remote = conn.remoteAddr;
   if (local.transport !== "tcp" || remote.transport !== "tcp") return null;
-  if (!encodeSockaddr(local, wanted.local) || !encodeSockaddr(remote, wanted.remote)) return null;
+  if (!encodeSockaddr(local, wantedStream.local) || !encodeSockaddr(remote, wantedStream.remote!)) {
+    return null;
+  }
   // The ports pick the cache entry; a hit is checked in full (a number is soon reused).
   const slot = local.port * 65536 + remote.port;
   const cached = known.get(slot);
-  if (cached !== undefined && classify(lib, cached) === MATCH) return cached;
-  const fd = probe(lib, skip, true) ?? probe(lib, skip, false) ?? walk(lib);
+  if (cached !== undefined && classify(lib, cached, wantedStream) === MATCH) return cached;
+  const fd = probe(lib, skip, true) ?? probe(lib, skip, false) ?? walk(lib, wantedStream);
   if (fd !== null) {
     // Bounded: entries for closed connections are dropped when the cache grows large.
     if (known.size >= 4096) known.clear();
     known.set(slot, fd);
   }
   return fd;
+}
+
+/**
+ * The descriptor behind `conn`: the one datagram socket of this process bound to `conn.addr`.
+ * Null when not exactly one matches (two sockets sharing the port with SO_REUSEADDR) or FFI is
+ * unavailable.
+ */
+export function datagramDescriptor(conn: Deno.DatagramConn): number | null {
+  const lib = libc();
+  const addr = conn.addr;
+  if (!lib || addr.transport !== "udp") return null;
+  const wanted: Wanted = { type: SOCK_DGRAM, local: new Uint8Array(SOCKADDR_SIZE) };
+  if (!encodeSockaddr(addr, wanted.local)) return null;
+  return walk(lib, wanted);
+}
+
+/** Socket descriptors of this process: fd → `socket:[inode]` (Linux /proc; empty elsewhere). */
+export function socketDescriptors(): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const fd of openDescriptors()) {
+    try {
+      const target = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith("socket:")) fds.set(fd, target);
+    } catch {
+      // The descriptor closed while we looked.
+    }
+  }
+  return fds;
 }

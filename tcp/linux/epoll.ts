@@ -24,25 +24,8 @@
  * The portable twin is `Deno.Conn` itself; `EpollReactor.open()` returns null (and callers keep
  * using the conns directly) off 64-bit Linux, without glibc, or without FFI permission.
  */
-import { openFastPathLibc } from "./libc.ts";
-import { DescriptorFlags, lastErrno, streamDescriptor, systemError } from "./descriptor.ts";
-
-const SYMBOLS = {
-  epoll_create1: { parameters: ["i32"], result: "i32" },
-  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
-  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  // Results as i32: an isize would come back as a BigInt (an allocation per call, and numbers
-  // mixed with BigInts made V8 deoptimise the caller over and over); counts stay below 2^30.
-  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
+import { ERRNO, lastErrno, type Libc, libc, systemError } from "./libc.ts";
+import { DescriptorFlags, streamDescriptor } from "./descriptor.ts";
 
 const EPOLL_CLOEXEC = 0o2000000;
 const EFD_CLOEXEC = 0o2000000;
@@ -52,8 +35,7 @@ const EPOLL_CTL_DEL = 2;
 const EPOLLIN = 0x1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
-const EAGAIN = 11;
-const EINTR = 4;
+const { EAGAIN, EINTR } = ERRNO;
 /** struct epoll_event is packed (12 bytes) on x86-64 only; aarch64 pads `data` to offset 8. */
 const EVENT_SIZE = Deno.build.arch === "x86_64" ? 12 : 16;
 const EVENT_DATA = Deno.build.arch === "x86_64" ? 4 : 8;
@@ -255,7 +237,7 @@ export class EpollReactor {
 
   /** A reactor, or null where the fast path is unavailable (use the conns directly). */
   static open(): EpollReactor | null {
-    const lib = openFastPathLibc(SYMBOLS);
+    const lib = libc();
     if (!lib) return null;
     const epoll = lib.symbols.epoll_create1(EPOLL_CLOEXEC);
     if (epoll < 0) return null;

@@ -12,18 +12,9 @@
  * the connection and errors behave as always), and only what is already queued behind it is
  * drained with one recvmmsg(MSG_DONTWAIT); all replies then leave in one sendmmsg.
  */
-import { openFastPathLibc } from "./libc.ts";
-import { readSocketOptions, socketDescriptors } from "../info.ts";
-import { formatIPv6, parseIPv4, parseIPv6 } from "../../udp/core/subnet_math.ts";
-
-const SYMBOLS = {
-  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
-  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
-let libc: Libc | null | undefined;
+import { type Libc, libc } from "./libc.ts";
+import { datagramDescriptor } from "./descriptor.ts";
+import { decodeSockaddr, encodeSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 /** Linux x86-64/aarch64 layouts (LP64): struct mmsghdr is a 56-byte msghdr plus msg_len. */
 const MMSGHDR_SIZE = 64;
@@ -33,73 +24,8 @@ const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
 const MSG_LEN = 56;
 const IOVEC_SIZE = 16;
-/** Room for a sockaddr_in6 (28 bytes), rounded up. */
-const NAME_SIZE = 32;
-const SOCKADDR_IN6_SIZE = 28;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_DGRAM = 2;
+const NAME_SIZE = SOCKADDR_SIZE;
 const MSG_DONTWAIT = 0x40;
-
-function openLibc(): Libc | null {
-  if (libc === undefined) libc = openFastPathLibc(SYMBOLS);
-  return libc;
-}
-
-/** Writes `addr` as a sockaddr_in/sockaddr_in6 into `name`; returns its length, or 0 if it can't. */
-export function encodeSockaddr(addr: Deno.NetAddr, name: Uint8Array): number {
-  const view = new DataView(name.buffer, name.byteOffset, name.byteLength);
-  name.fill(0, 0, SOCKADDR_IN6_SIZE);
-  try {
-    if (!addr.hostname.includes(":")) {
-      view.setUint16(0, AF_INET, true);
-      view.setUint16(2, addr.port, false);
-      view.setUint32(4, parseIPv4(addr.hostname), false);
-      return 16;
-    }
-    if (addr.hostname.includes("%")) return 0; // a scope id: leave it to Deno's own send
-    const value = parseIPv6(addr.hostname);
-    view.setUint16(0, AF_INET6, true);
-    view.setUint16(2, addr.port, false);
-    view.setBigUint64(8, value >> 64n, false);
-    view.setBigUint64(16, value & 0xffff_ffff_ffff_ffffn, false);
-    return SOCKADDR_IN6_SIZE;
-  } catch {
-    return 0;
-  }
-}
-
-/** The (family, port, address bytes) of a sockaddr, for comparing two of them. */
-export function sockaddrKey(name: Uint8Array): string {
-  const family = name[0] | (name[1] << 8);
-  const address = family === AF_INET6 ? name.subarray(8, 24) : name.subarray(4, 8);
-  return `${family}/${(name[2] << 8) | name[3]}/${address.join(".")}`;
-}
-
-/**
- * The descriptor behind `conn`: the one datagram socket of this process whose getsockname equals
- * `conn.addr`. Null when not exactly one matches (for example two sockets sharing the port with
- * SO_REUSEADDR) or FFI is unavailable.
- */
-export function datagramDescriptor(conn: Deno.DatagramConn): number | null {
-  const lib = openLibc();
-  const addr = conn.addr;
-  if (!lib || addr.transport !== "udp") return null;
-  const wanted = new Uint8Array(NAME_SIZE);
-  const wantedLength = encodeSockaddr(addr, wanted);
-  if (wantedLength === 0) return null;
-  const wantedKey = sockaddrKey(wanted);
-  const name = new Uint8Array(NAME_SIZE);
-  const length = new Uint32Array(1);
-  const matches: number[] = [];
-  for (const fd of socketDescriptors().keys()) {
-    if (readSocketOptions(fd, { tcp: false })?.SO_TYPE !== SOCK_DGRAM) continue;
-    length[0] = NAME_SIZE;
-    if (lib.symbols.getsockname(fd, name, length) !== 0) continue;
-    if (sockaddrKey(name) === wantedKey) matches.push(fd);
-  }
-  return matches.length === 1 ? matches[0] : null;
-}
 
 /**
  * A set of datagram slots for one socket, each with its own buffer and source address. Receive
@@ -143,7 +69,7 @@ export class DatagramBatch {
 
   /** A batch for `conn`'s socket, or null where batching is unavailable (see module doc). */
   static open(conn: Deno.DatagramConn, capacity = 32, slotSize = 65536): DatagramBatch | null {
-    const lib = openLibc();
+    const lib = libc();
     const fd = lib ? datagramDescriptor(conn) : null;
     return lib && fd !== null ? new DatagramBatch(lib, fd, capacity, slotSize) : null;
   }
@@ -176,14 +102,7 @@ export class DatagramBatch {
 
   /** Slot `i`'s peer address after a receive (for a reply that has to go through Deno). */
   peer(i: number): Deno.NetAddr {
-    const name = this.#names.subarray(i * NAME_SIZE, (i + 1) * NAME_SIZE);
-    const port = (name[2] << 8) | name[3];
-    if ((name[0] | (name[1] << 8)) === AF_INET) {
-      return { transport: "udp", hostname: name.subarray(4, 8).join("."), port };
-    }
-    const view = new DataView(name.buffer, name.byteOffset + 8, 16);
-    const value = (view.getBigUint64(0, false) << 64n) | view.getBigUint64(8, false);
-    return { transport: "udp", hostname: formatIPv6(value), port };
+    return decodeSockaddr(this.#names.subarray(i * NAME_SIZE, (i + 1) * NAME_SIZE), "udp");
   }
 
   /** Sets slot `i`'s peer address (for a datagram that arrived through Deno); false if it can't. */

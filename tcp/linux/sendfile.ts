@@ -13,38 +13,20 @@
  * the file is opened by us, read-only. The socket is non-blocking (Deno's): when it is full we
  * wait with poll(2) on a helper thread, in short slices so that a close is noticed.
  */
-import { openFastPathLibc } from "./libc.ts";
-import { lastErrno, streamDescriptor, systemError } from "./descriptor.ts";
-
-const SYMBOLS = {
-  sendfile: { parameters: ["i32", "i32", "buffer", "usize"], result: "isize" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
-let libc: Libc | null | undefined;
+import { ERRNO, lastErrno, type Libc, libc, systemError } from "./libc.ts";
+import { streamDescriptor } from "./descriptor.ts";
 
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030;
 const POLLOUT = 0x4;
-const EAGAIN = 11;
-const EINTR = 4;
+const { EAGAIN, EINTR } = ERRNO;
 /** "This file or socket cannot do sendfile": before the first byte, the caller's loop takes over. */
-const UNSUPPORTED = new Set([22, /* EINVAL */ 38, /* ENOSYS */ 95 /* EOPNOTSUPP */]);
+const UNSUPPORTED = new Set<number>([ERRNO.EINVAL, ERRNO.ENOSYS, ERRNO.EOPNOTSUPP]);
 /** Most bytes one sendfile call is asked for (it sends what fits in the socket buffer). */
 const MAX_CALL = 1 << 30;
 /** How long one poll waits before the loop looks at `closed()` again. */
 const POLL_SLICE_MS = 250;
-
-function openLibc(): Libc | null {
-  if (libc === undefined) libc = openFastPathLibc(SYMBOLS);
-  return libc;
-}
 
 /** What `sendFileRange` needs from its caller. */
 export interface SendFileHooks {
@@ -77,7 +59,7 @@ export async function sendFileRange(
   count: number,
   hooks: SendFileHooks,
 ): Promise<boolean> {
-  const lib = openLibc();
+  const lib = libc();
   if (!lib) return false;
   const socket = streamDescriptor(conn);
   if (socket === null) return false;

@@ -1,15 +1,12 @@
 /**
- * udp/mmsg.ts: recvmmsg/sendmmsg on the socket behind a Deno.DatagramConn, and the echo server's
+ * tcp/linux/mmsg.ts: recvmmsg/sendmmsg on the socket behind a Deno.DatagramConn, and the echo server's
  * batched path that uses it (any `--quiet` server on Linux). Byte vectors for the sockaddr codec;
  * real loopback sockets for the rest. No sleeps: every wait is for a datagram.
  */
 import assert from "node:assert/strict";
-import {
-  DatagramBatch,
-  datagramDescriptor,
-  encodeSockaddr,
-  serveInBatches,
-} from "../../tcp/linux/mmsg.ts";
+import { DatagramBatch, serveInBatches } from "../../tcp/linux/mmsg.ts";
+import { datagramDescriptor } from "../../tcp/linux/descriptor.ts";
+import { encodeSockaddr } from "../../tcp/linux/sockaddr.ts";
 import { serveUdp } from "../../udp/server.ts";
 import { MAX_UDP_PAYLOAD_IPV4, upperAscii } from "../../udp/core/datagram.ts";
 import { startCommand } from "../_helpers.ts";

@@ -18,13 +18,8 @@ import {
 } from "../../tcp/sticky.ts";
 import { halfCloseExchange, readAfterReset, writeAfterPeerClosed } from "../../tcp/halfclose.ts";
 import { upperAscii } from "../../tcp/core/upper.ts";
-import {
-  inspectTcp,
-  inspectUnix,
-  readKeepaliveSettings,
-  readSocketOptions,
-  SEED_KEEPALIVE,
-} from "../../tcp/info.ts";
+import { inspectTcp, inspectUnix, readKeepaliveSettings, SEED_KEEPALIVE } from "../../tcp/info.ts";
+import { readSocketOptions } from "../../tcp/core/socket_options.ts";
 import { concatBytes } from "../../tcp/core/io.ts";
 
 const encoder = new TextEncoder();

@@ -1,0 +1,18 @@
+/**
+ * Socket options beyond Deno's own calls, portable: on Linux they are read and set on the real
+ * socket (tcp/linux/), elsewhere these say "unavailable" (null, an empty map, false) and the
+ * caller carries on with what Deno offers.
+ */
+export { type KeepaliveTimers, readSocketOptions, type SocketOptions } from "../linux/sockopt.ts";
+export { socketDescriptors } from "../linux/descriptor.ts";
+import { type KeepaliveTimers, setKeepaliveTimers } from "../linux/sockopt.ts";
+
+/**
+ * SO_KEEPALIVE on `conn`, with the kernel's probe timers set where the system allows it (Linux),
+ * so that a peer that vanished without a word is found and the connection closed. Returns
+ * whether the timers were set (false: keepalive is on with the system's default timers).
+ */
+export function enableKeepalive(conn: Deno.TcpConn, timers?: KeepaliveTimers): boolean {
+  conn.setKeepAlive(true);
+  return timers ? setKeepaliveTimers(conn, timers) : false;
+}

@@ -1,0 +1,84 @@
+/**
+ * Socket options through getsockopt(2)/setsockopt(2) on Linux, on Deno's own sockets (found by
+ * ./descriptor.ts): what `tcp/info.ts` reads back, and the keepalive timers Deno has no call for.
+ */
+import { libc } from "./libc.ts";
+import { streamDescriptor } from "./descriptor.ts";
+
+/** Options read back with getsockopt(2); absent when they could not be read. */
+export interface SocketOptions {
+  SO_TYPE?: number;
+  SO_DOMAIN?: number;
+  SO_ACCEPTCONN?: number;
+  SO_REUSEADDR?: number;
+  SO_KEEPALIVE?: number;
+  SO_RCVBUF?: number;
+  SO_SNDBUF?: number;
+  TCP_NODELAY?: number;
+  TCP_KEEPIDLE?: number;
+  TCP_KEEPINTVL?: number;
+  TCP_KEEPCNT?: number;
+}
+
+type OptionName = keyof SocketOptions;
+
+const SOL_SOCKET = 1;
+const IPPROTO_TCP = 6;
+/** [level, optname] for each option (Linux values). */
+const OPTIONS: Record<OptionName, [number, number]> = {
+  SO_TYPE: [SOL_SOCKET, 3],
+  SO_DOMAIN: [SOL_SOCKET, 39],
+  SO_ACCEPTCONN: [SOL_SOCKET, 30],
+  SO_REUSEADDR: [SOL_SOCKET, 2],
+  SO_KEEPALIVE: [SOL_SOCKET, 9],
+  SO_RCVBUF: [SOL_SOCKET, 8],
+  SO_SNDBUF: [SOL_SOCKET, 7],
+  TCP_NODELAY: [IPPROTO_TCP, 1],
+  TCP_KEEPIDLE: [IPPROTO_TCP, 4],
+  TCP_KEEPINTVL: [IPPROTO_TCP, 5],
+  TCP_KEEPCNT: [IPPROTO_TCP, 6],
+};
+const TCP_ONLY: OptionName[] = ["TCP_NODELAY", "TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"];
+
+/**
+ * Reads the socket options of descriptor `fd` (an int each). Null when getsockopt is
+ * unavailable. `tcp` adds the IPPROTO_TCP options.
+ */
+export function readSocketOptions(fd: number, { tcp = true } = {}): SocketOptions | null {
+  const lib = libc();
+  if (!lib) return null;
+  const result: SocketOptions = {};
+  const value = new Int32Array(1);
+  const length = new Uint32Array(1);
+  for (const [name, [level, optname]] of Object.entries(OPTIONS) as [OptionName, number[]][]) {
+    if (!tcp && TCP_ONLY.includes(name)) continue;
+    length[0] = 4;
+    if (lib.symbols.getsockopt(fd, level, optname, value, length) === 0) result[name] = value[0];
+  }
+  return result;
+}
+
+/** TCP keepalive timers: idle time before the first probe, time between probes, probes. */
+export interface KeepaliveTimers {
+  idleSeconds: number;
+  intervalSeconds: number;
+  probes: number;
+}
+
+/**
+ * Sets TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT on `conn`'s socket (SO_KEEPALIVE itself is
+ * Deno's `setKeepAlive`). False when the socket or the calls are unavailable.
+ */
+export function setKeepaliveTimers(conn: Deno.TcpConn, timers: KeepaliveTimers): boolean {
+  const lib = libc();
+  const fd = lib ? streamDescriptor(conn) : null;
+  if (!lib || fd === null) return false;
+  const value = new Int32Array(1);
+  const set = (name: OptionName, n: number) => {
+    value[0] = n;
+    const [level, optname] = OPTIONS[name];
+    return lib.symbols.setsockopt(fd, level, optname, value, 4) === 0;
+  };
+  return set("TCP_KEEPIDLE", timers.idleSeconds) &&
+    set("TCP_KEEPINTVL", timers.intervalSeconds) && set("TCP_KEEPCNT", timers.probes);
+}
