@@ -6,6 +6,7 @@
  * It lives in `tcp/` because TCP is the lowest layer every other topic builds on.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { flushLogs } from "./log.ts";
 
 /** A mistake in how the program was called: printed with the usage, exit 1. */
 export class UsageError extends Error {
@@ -149,6 +150,7 @@ export async function runMain(
       code = (await main(args)) ?? 0;
     }
   } catch (error) {
+    flushLogs(); // what the program logged comes before why it stopped
     if (error instanceof UsageError) {
       printError(error.message);
       printError(usage.trimEnd());
@@ -162,6 +164,7 @@ export async function runMain(
       code = 1;
     }
   }
+  flushLogs();
   Deno.exit(code);
 }
 

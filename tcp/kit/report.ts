@@ -12,6 +12,7 @@
  * - `text`: the line a human would have seen,
  * - then the event's own fields (addresses as `"127.0.0.1:8080"`, sizes in bytes, times in ms).
  */
+import { stdoutLog } from "./log.ts";
 
 /** Every event name the schema allows (tests check `--json` output against it). */
 export const EVENT_NAMES: readonly string[] = [
@@ -63,6 +64,11 @@ export interface ReporterOptions {
   quiet?: boolean;
   /** Print the annotated wire views passed to `explain`. */
   explain?: boolean;
+  /**
+   * Write stdout lines in batches (tcp/kit/log.ts): one write per event-loop turn instead of one
+   * per line. For servers' per-request logs; the bytes and their order are the same.
+   */
+  batched?: boolean;
   sink?: ReportSink;
 }
 
@@ -71,9 +77,15 @@ const consoleSink: ReportSink = {
   err: (line) => console.error(line),
 };
 
+/** stdout through the process's batched log writer; stderr (rare warnings) stays direct. */
+function batchedSink(): ReportSink {
+  const log = stdoutLog();
+  return { out: (line) => log.line(line), err: (line) => console.error(line) };
+}
+
 /** Creates the reporter for `tool` (the script's name, e.g. `tcp/server`). */
 export function createReporter(tool: string, options: ReporterOptions = {}): Reporter {
-  const sink = options.sink ?? consoleSink;
+  const sink = options.sink ?? (options.batched ? batchedSink() : consoleSink);
   const emit = (to: "out" | "err", text: string, event = "log", fields: Fields = {}) => {
     if (options.json) {
       sink.out(JSON.stringify({ ts: new Date().toISOString(), tool, event, ...fields, text }));

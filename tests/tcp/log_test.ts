@@ -1,0 +1,70 @@
+/**
+ * tcp/kit/log.ts: the batched log writer writes exactly the bytes, in the order, that writing
+ * each line on its own would, in fewer writes; a batch is written once it is full, or at the end
+ * of the event-loop turn; flushLogs() writes what is pending.
+ */
+import assert from "node:assert/strict";
+import { flushLogs, LogWriter, type SyncWriter } from "../../tcp/kit/log.ts";
+import { createReporter } from "../../tcp/kit/report.ts";
+
+/** A writer that records every write, and may take only part of a write (as a pipe can). */
+function recorder(maxPerWrite = Infinity): SyncWriter & { writes: Uint8Array[]; text(): string } {
+  const writes: Uint8Array[] = [];
+  return {
+    writes,
+    writeSync(bytes) {
+      const n = Math.min(bytes.length, maxPerWrite);
+      writes.push(bytes.slice(0, n));
+      return n;
+    },
+    text: () => new TextDecoder().decode(new Uint8Array(writes.flatMap((w) => [...w]))),
+  };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+Deno.test("LogWriter: the same bytes in the same order as line-by-line, in one write per turn", async () => {
+  const target = recorder();
+  const log = new LogWriter(target);
+  const lines = Array.from({ length: 500 }, (_, i) => `line ${i} 你好 ${"x".repeat(i % 7)}`);
+  for (const line of lines) log.line(line);
+  assert.equal(target.writes.length, 0, "nothing is written before the turn ends");
+  await nextTurn();
+  assert.equal(target.writes.length, 1);
+  assert.equal(target.text(), lines.map((l) => l + "\n").join(""));
+});
+
+Deno.test("LogWriter writes a batch as soon as it is full, and finishes short writes", () => {
+  const target = recorder(1000);
+  const log = new LogWriter(target, 4096);
+  const line = "y".repeat(99); // 100 bytes with the newline
+  for (let i = 0; i < 41; i++) log.line(line); // the 41st line passes 4,096
+  assert.equal(target.text(), (line + "\n").repeat(41));
+  assert.ok(target.writes.length >= 5, "a short write is continued, not dropped");
+  log.line("tail");
+  flushLogs();
+  assert.equal(target.text(), (line + "\n").repeat(41) + "tail\n");
+});
+
+Deno.test("a batched reporter prints what an unbatched one prints, JSON included", async () => {
+  const direct: string[] = [];
+  const plain = createReporter("test", {
+    json: true,
+    sink: { out: (l) => direct.push(l), err: () => {} },
+  });
+  const target = recorder();
+  const log = new LogWriter(target);
+  const batched = createReporter("test", {
+    json: true,
+    sink: { out: (l) => log.line(l), err: () => {} },
+  });
+  for (let i = 0; i < 100; i++) {
+    plain.info(`request ${i}`, "request", { i });
+    batched.info(`request ${i}`, "request", { i });
+  }
+  await nextTurn();
+  const strip = (line: string) => line.replace(/"ts":"[^"]*",/, "");
+  assert.deepEqual(target.text().trimEnd().split("\n").map(strip), direct.map(strip));
+});
