@@ -3,7 +3,13 @@
  * socket (tcp/linux/), elsewhere these say "unavailable" (null, an empty map, false) and the
  * caller carries on with what Deno offers.
  */
-export { type KeepaliveTimers, readSocketOptions, type SocketOptions } from "../linux/sockopt.ts";
+export {
+  bindWithoutReuseAddr,
+  type KeepaliveTimers,
+  type PlainBindResult,
+  readSocketOptions,
+  type SocketOptions,
+} from "../linux/sockopt.ts";
 export { socketDescriptors } from "../linux/descriptor.ts";
 import { type KeepaliveTimers, setKeepaliveTimers } from "../linux/sockopt.ts";
 

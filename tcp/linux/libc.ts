@@ -33,6 +33,9 @@ const SYMBOLS = {
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // Sockets made here (only to show what binding without SO_REUSEADDR does).
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // Descriptors.
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -53,6 +56,7 @@ export const ERRNO = {
   EMFILE: 24,
   EPIPE: 32,
   ENOSYS: 38,
+  EADDRINUSE: 98,
   EOPNOTSUPP: 95,
   ECONNABORTED: 103,
   ECONNRESET: 104,

@@ -2,8 +2,9 @@
  * Socket options through getsockopt(2)/setsockopt(2) on Linux, on Deno's own sockets (found by
  * ./descriptor.ts): what `tcp/info.ts` reads back, and the keepalive timers Deno has no call for.
  */
-import { libc } from "./libc.ts";
+import { ERRNO, lastErrno, libc } from "./libc.ts";
 import { streamDescriptor } from "./descriptor.ts";
+import { encodeSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 /** Options read back with getsockopt(2); absent when they could not be read. */
 export interface SocketOptions {
@@ -81,4 +82,29 @@ export function setKeepaliveTimers(conn: Deno.TcpConn, timers: KeepaliveTimers):
   };
   return set("TCP_KEEPIDLE", timers.idleSeconds) &&
     set("TCP_KEEPINTVL", timers.intervalSeconds) && set("TCP_KEEPCNT", timers.probes);
+}
+
+/** What binding a TCP socket without SO_REUSEADDR gave. */
+export type PlainBindResult = "bound" | "address in use" | "unavailable";
+
+/**
+ * Creates a TCP socket WITHOUT SO_REUSEADDR (which `Deno.listen` always sets), binds it to
+ * `hostname:port` and closes it again: what seed 002's server did before it learnt
+ * `setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)`. "unavailable" where libc cannot be used.
+ */
+export function bindWithoutReuseAddr(hostname: string, port: number): PlainBindResult {
+  const lib = libc();
+  if (!lib) return "unavailable";
+  const name = new Uint8Array(SOCKADDR_SIZE);
+  const length = encodeSockaddr({ transport: "tcp", hostname, port }, name);
+  if (!length) return "unavailable";
+  const family = name[0] | (name[1] << 8);
+  const fd = lib.symbols.socket(family, 1, /* SOCK_STREAM */ 0);
+  if (fd < 0) return "unavailable";
+  try {
+    if (lib.symbols.bind(fd, name, length) === 0) return "bound";
+    return lastErrno(lib) === ERRNO.EADDRINUSE ? "address in use" : "unavailable";
+  } finally {
+    lib.symbols.close(fd);
+  }
 }

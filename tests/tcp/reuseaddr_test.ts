@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, runCommand } from "../_helpers.ts";
+import { runReuseAddr } from "../../tcp/reuseaddr.ts";
+import { runBackpressure } from "../../tcp/backpressure.ts";
 
 const TCP_TIME_WAIT = "06";
 
@@ -129,5 +131,49 @@ Deno.test({
       for (const c of clients) c.close();
       listener.close();
     }
+  },
+});
+
+/** A reporter that keeps every line (text and fields) for the assertions. */
+function captureReporter() {
+  const lines: { text: string; event?: string; fields?: Record<string, unknown> }[] = [];
+  return {
+    lines,
+    info(text: string, event?: string, fields?: Record<string, unknown>) {
+      lines.push({ text, event, fields });
+    },
+    warn(text: string, event?: string, fields?: Record<string, unknown>) {
+      lines.push({ text, event, fields });
+    },
+    explaining: false,
+    explain() {},
+  };
+}
+
+Deno.test({
+  name:
+    "tcp/reuseaddr.ts lesson: TIME_WAIT sockets listed, a plain bind refused, Deno.listen bound",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const out = captureReporter();
+    const report = await runReuseAddr(out, { connections: 4 });
+    assert.equal(report.timeWait.length, 4);
+    assert.ok(report.timeWait.every((row) => row.local.port === report.port));
+    assert.equal(report.plainBind, "address in use");
+    assert.equal(report.reused, true);
+    assert.match(out.lines.map((l) => l.text).join("\n"), /Address already in use \(EADDRINUSE\)/);
+  },
+});
+
+Deno.test({
+  name: "tcp/backpressure.ts lesson: a write waits while the reader stops, then every byte arrives",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const out = captureReporter();
+    const report = await runBackpressure(out, { bytes: 8 * 1024 * 1024, stallMs: 600 });
+    assert.equal(report.read, report.written);
+    assert.ok(report.blockedWrite !== undefined, "one write waited for the reader");
+    assert.ok((report.blockedMs ?? 0) >= 200);
+    assert.ok((report.sendQueue ?? 0) + (report.receiveQueue ?? 0) > 64 * 1024);
   },
 });
