@@ -47,7 +47,7 @@ import {
 } from "../tcp/kit/cli.ts";
 import { concatBytes, writeAll } from "../tcp/core/io.ts";
 import { FileShrankError, sendFileRange } from "../tcp/linux/sendfile.ts";
-import { EpollReactor, type StreamConn } from "../tcp/linux/epoll.ts";
+import { EpollReactor } from "../tcp/linux/epoll.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import {
   encodeLatin1,
@@ -375,6 +375,12 @@ export interface HttpServer extends AsyncDisposable {
   /** Requests answered by the epoll reactor's synchronous path so far (see `answerInPlace`). */
   readonly answeredInPlace: number;
 }
+
+/** The part of a connection the loop uses: `Deno.Conn` or the epoll reactor's `EpollConn`. */
+type StreamConn = Pick<
+  Deno.Conn,
+  "localAddr" | "remoteAddr" | "read" | "write" | "closeWrite" | "close"
+>;
 
 interface ConnState {
   /** How the connection is read and written: `socket` itself, or through the epoll reactor. */

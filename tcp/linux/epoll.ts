@@ -21,8 +21,8 @@
  * reads again, so a level-triggered set never spins on it. epoll's ready list is first come,
  * first served, which also makes it fair: no connection starves behind busier ones.
  *
- * The portable twin is `Deno.Conn` itself; `EpollReactor.open()` returns null (and callers keep
- * using the conns directly) off 64-bit Linux, without glibc, or without FFI permission.
+ * The portable twin is tcp/core/stream_io.ts's Deno backend; `EpollReactor.open()` returns null
+ * off 64-bit Linux, without glibc, or without FFI permission, and the backend is Deno's then.
  */
 import { ERRNO, lastErrno, type Libc, libc, systemError } from "./libc.ts";
 import { DescriptorFlags, streamDescriptor } from "./descriptor.ts";
@@ -55,16 +55,6 @@ function eventFor(fd: number, events: number): Uint8Array {
   return event;
 }
 
-/** The part of `Deno.Conn` a byte-stream server uses; both `Deno.Conn` and `EpollConn` have it. */
-export interface StreamConn {
-  readonly localAddr: Deno.Addr;
-  readonly remoteAddr: Deno.Addr;
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
-}
-
 /**
  * A size for a `usize` FFI parameter, as a BigInt: a number there takes FFI's slow path (~150 ns
  * more per call). A connection reads into one buffer and often sends one size, so the last one is
@@ -90,7 +80,7 @@ interface ParkedRead {
 }
 
 /** A `Deno.Conn` read and written with recv/send, its reads woken by an `EpollReactor`. */
-export class EpollConn implements StreamConn {
+export class EpollConn {
   /** The read waiting for the socket to become readable. */
   parked: ParkedRead | undefined;
   /** In the epoll set (taken out while nobody reads; see the module comment). */
@@ -114,6 +104,11 @@ export class EpollConn implements StreamConn {
     readonly fd: number,
     readonly reactor: EpollReactor,
   ) {}
+
+  /** The Deno socket this connection reads and writes. */
+  get socket(): Deno.Conn {
+    return this.conn;
+  }
 
   get localAddr(): Deno.Addr {
     return this.conn.localAddr;

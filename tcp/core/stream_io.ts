@@ -1,0 +1,127 @@
+/**
+ * How a server reads and writes its connections: one interface, two backends, chosen once at
+ * start-up — as nginx picks its I/O function table when it starts, so no caller asks which one
+ * it got.
+ *
+ * - `deno`: Deno's own ops (`conn.read`, `conn.write`), portable; under overload a `TurnGate`
+ *   keeps the reads completed per reactor turn under tokio's budget, so every connection gets
+ *   its turn (see tcp/core/turn_gate.ts).
+ * - `epoll` (Linux with FFI): one epoll set and recv/send system calls on the same sockets
+ *   (tcp/linux/epoll.ts); a batch of ready sockets per wait, synchronous sends, and bytes can be
+ *   consumed synchronously as they arrive (`syncReader`).
+ *
+ * A connection the epoll set cannot take (its descriptor not found) is served by the `deno`
+ * backend instead, so `attach` always succeeds.
+ */
+import { EpollReactor } from "../linux/epoll.ts";
+import { ANSWERS_PER_TURN, TurnGate } from "./turn_gate.ts";
+
+/** One connection as a server reads and writes it. */
+export interface StreamConn {
+  readonly localAddr: Deno.Addr;
+  readonly remoteAddr: Deno.Addr;
+  /** The Deno socket underneath (sendfile finds its descriptor through it). */
+  readonly socket: Deno.Conn;
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  /**
+   * Sends what fits in the socket's buffer now, without waiting: the count sent. 0 means "it
+   * would wait" — or this backend cannot send without waiting — and the caller uses `write`.
+   */
+  writeNow(p: Uint8Array): number;
+  /**
+   * Optional: takes arriving bytes synchronously while a read is pending, called with the read's
+   * buffer and the count received into it. True means consumed (the read stays pending for the
+   * next bytes); false completes the read as usual. Backends that cannot run code at that moment
+   * (Deno's ops) never call it, and the read returns the bytes instead.
+   */
+  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
+/** Where a server's connections are read and written. */
+export interface IoBackend {
+  readonly name: "epoll" | "deno";
+  /** The connection through this backend; close the result instead of `conn`. */
+  attach(conn: Deno.Conn): StreamConn;
+  /** Stops the backend (after the server's connections are closed). */
+  close(): Promise<void>;
+}
+
+/** A connection on Deno's own ops, with the turn gate after each read. */
+class DenoStream implements StreamConn {
+  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+
+  constructor(readonly socket: Deno.Conn, readonly gate: TurnGate) {}
+
+  get localAddr(): Deno.Addr {
+    return this.socket.localAddr;
+  }
+
+  get remoteAddr(): Deno.Addr {
+    return this.socket.remoteAddr;
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    const n = await this.socket.read(p);
+    const turn = this.gate.enter();
+    if (turn) await turn;
+    return n;
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    return this.socket.write(p);
+  }
+
+  writeNow(): number {
+    return 0;
+  }
+
+  closeWrite(): Promise<void> {
+    return this.socket.closeWrite();
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+class DenoBackend implements IoBackend {
+  readonly name: "epoll" | "deno" = "deno";
+  readonly gate = new TurnGate(ANSWERS_PER_TURN);
+
+  attach(conn: Deno.Conn): StreamConn {
+    return new DenoStream(conn, this.gate);
+  }
+
+  close(): Promise<void> {
+    return this.gate.close();
+  }
+}
+
+class EpollBackend extends DenoBackend {
+  override readonly name = "epoll";
+
+  constructor(readonly reactor: EpollReactor) {
+    super();
+  }
+
+  override attach(conn: Deno.Conn): StreamConn {
+    return this.reactor.attach(conn) ?? super.attach(conn);
+  }
+
+  override async close(): Promise<void> {
+    await this.reactor.close();
+    await super.close();
+  }
+}
+
+/**
+ * The backend for a server: the epoll set where it is available and `epoll` is not false, else
+ * Deno's own ops.
+ */
+export function openIoBackend({ epoll = true }: { epoll?: boolean } = {}): IoBackend {
+  const reactor = epoll ? EpollReactor.open() : null;
+  return reactor ? new EpollBackend(reactor) : new DenoBackend();
+}
