@@ -118,7 +118,7 @@ function freeUdpTcpPort(): number {
 }
 
 /** Polls with a real query until the server answers (bounded), so the run starts warm. */
-async function waitForAnswer(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForAnswer(port: number, timeoutMs = 10_000): Promise<void> {
   const udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const query = encodeMessage(makeQuery("www.cnblogs.com", TYPE.A, { id: 4242 }));
   const deadline = Date.now() + timeoutMs;
@@ -145,7 +145,7 @@ async function waitForAnswer(port: number, timeoutMs = 10_000): Promise<void> {
 }
 
 /** One dnsperf run; `rate` caps the queries per second (`-Q`), otherwise it goes flat out. */
-async function dnsperf(
+export async function dnsperf(
   port: number,
   seconds: number,
   dataFile: string,
@@ -182,6 +182,11 @@ async function dnsperf(
     lost: Number(lost?.[1] ?? 0),
     completed: Number(completed?.[1] ?? 0),
   };
+}
+
+/** Writes the query file dnsperf cycles through. */
+export async function writeQueryFile(path: string): Promise<void> {
+  await Deno.writeTextFile(path, QUERIES.join("\n") + "\n");
 }
 
 /** A server under test: its port and the pid whose process tree's CPU time is counted. */
@@ -269,7 +274,7 @@ export const suite: BenchSuite = {
     const ticks = await clockTicks();
     const dir = await Deno.makeTempDir({ prefix: "netlab-dns-bench-" });
     const dataFile = `${dir}/queries.txt`;
-    await Deno.writeTextFile(dataFile, QUERIES.join("\n") + "\n");
+    await writeQueryFile(dataFile);
     const ours = await startScript(
       "dns/server.ts",
       ["--zone", ZONE_FILE, "--port", "0", "--quiet"],

@@ -42,7 +42,12 @@ function toMs(value: string, unit: string): number {
   return unit === "us" ? n / 1000 : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n;
 }
 
-async function wrk(url: string, connections: number, seconds: number, lua?: string) {
+export async function wrk(
+  url: string,
+  connections: number,
+  seconds: number,
+  lua?: string,
+): Promise<WrkResult> {
   const args = [
     `-t${WRK_THREADS}`,
     `-c${connections}`,
@@ -64,7 +69,7 @@ async function wrk(url: string, connections: number, seconds: number, lua?: stri
   if (!out.success || !rps || !p99) {
     throw new Error(`wrk failed for ${url}: ${text}${new TextDecoder().decode(out.stderr)}`);
   }
-  return { rps: Number(rps[1]), p99ms: toMs(p99[1], p99[2]) } satisfies WrkResult;
+  return { rps: Number(rps[1]), p99ms: toMs(p99[1], p99[2]) };
 }
 
 /** Waits (bounded) until something accepts on `port`. */
