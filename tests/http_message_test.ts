@@ -249,7 +249,7 @@ Deno.test("RequestParser enforces the start-line limit (414), complete or not", 
   for (const input of [long, long.slice(0, MAX_START_LINE_BYTES + 10)]) {
     const out = parseAll(requests(), input);
     assert.equal(out.error?.status, 414);
-    assert.match(out.error.message, /Start line longer than 8192 bytes/);
+    assert.match(out.error.message, /Request line longer than 8192 bytes/);
   }
   // Exactly at the limit is fine.
   const fits = `GET /${"a".repeat(MAX_START_LINE_BYTES - 14)} HTTP/1.1\r\nHost: h\r\n\r\n`;
