@@ -89,6 +89,9 @@ A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
   --max-body BYTES        largest request body (default 16777216)
   --idle-timeout-ms MS    close a keep-alive connection idle this long (default 15000)
   --header-timeout-ms MS  close a connection whose request head takes longer (default 10000)
+  --body-timeout-ms MS    close a connection whose request body stops arriving this long
+                          (default 10000); after that long, the body must also average
+  --body-min-rate BYTES   bytes per second at least, 0 = no minimum (default 1024)
   --test-routes           enable /__error (a handler that throws) for tests
   --spa                   single-page app: a missing path without an extension, asked for by
                           a client that accepts text/html, gets /index.html (200)
@@ -333,6 +336,13 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   idleTimeoutMs?: number;
   headerTimeoutMs?: number;
+  /**
+   * Longest pause in a request body (as nginx's `client_body_timeout`), and the grace period
+   * before `bodyMinRate` applies (default 10 s).
+   */
+  bodyTimeoutMs?: number;
+  /** Slowest average body rate accepted once `bodyTimeoutMs` has passed, bytes/s (default 1024). */
+  bodyMinRate?: number;
   /** How long a cached file is trusted before it is stat'ed again (default 1000 ms). */
   cacheRevalidateMs?: number;
   /** Tried before the built-in routes (tests use it). */
@@ -386,11 +396,16 @@ interface ConnState {
   headStarted: number;
   /** When the current write started (0: not writing). */
   writingSince: number;
+  /** When the current request's body was first awaited (0: no body pending). */
+  bodyStarted: number;
+  /** When the last body bytes arrived, and how many have arrived. */
+  bodyLastAt: number;
+  bodyBytes: number;
   /** A request is being handled (not idle). */
   busy: boolean;
   closed: boolean;
   /** Why the sweeper closed it. */
-  timedOut?: "idle" | "header" | "write";
+  timedOut?: "idle" | "header" | "body" | "write";
 }
 
 const encoder = new TextEncoder();
@@ -454,6 +469,8 @@ export async function serveHttp(
   const maxConns = options.maxConns ?? 4096;
   const idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
   const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+  const bodyMinRate = options.bodyMinRate ?? 1024;
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const reporter = options.reporter;
   const accessLog = reporter !== undefined && options.accessLog !== false;
@@ -480,7 +497,7 @@ export async function serveHttp(
   // One timer for every deadline: cheaper than a timer per read, and it never blocks anyone.
   const sweepEvery = Math.max(
     50,
-    Math.min(1000, Math.floor(Math.min(idleTimeoutMs, headerTimeoutMs) / 4)),
+    Math.min(1000, Math.floor(Math.min(idleTimeoutMs, headerTimeoutMs, bodyTimeoutMs) / 4)),
   );
   const sweeper = setInterval(() => {
     const now = Date.now();
@@ -489,21 +506,39 @@ export async function serveHttp(
         state.timedOut = "write";
       } else if (state.headStarted && now - state.headStarted > headerTimeoutMs) {
         state.timedOut = "header";
+      } else if (state.bodyStarted && bodyTooSlow(state, now)) {
+        state.timedOut = "body";
       } else if (!state.busy && !state.writingSince && now - state.lastActive > idleTimeoutMs) {
         state.timedOut = "idle";
       } else continue;
-      if (state.timedOut === "header") {
+      if (state.timedOut === "header" || state.timedOut === "body") {
         // Tell the slow client why (best effort, never waiting on it), then hang up.
-        state.conn.write(encodeLatin1(errorHead(408))).catch(() => {}).finally(() =>
+        const why = state.timedOut === "header"
+          ? `Request Timeout: the request head took longer than ${headerTimeoutMs} ms\n`
+          : `Request Timeout: the request body stopped arriving or came too slowly\n`;
+        state.conn.write(encodeLatin1(errorHead(408, [], why))).catch(() => {}).finally(() =>
           closeQuietly(state)
         );
         state.headStarted = 0;
+        state.bodyStarted = 0;
         active.delete(state);
       } else {
         closeQuietly(state);
       }
     }
   }, sweepEvery);
+
+  /**
+   * A body must keep arriving (as nginx's `client_body_timeout`): no pause longer than
+   * `bodyTimeoutMs`, and after that grace period an average of at least `bodyMinRate` bytes/s
+   * (as Apache's `RequestReadTimeout body=…,MinRate=…`), so a client trickling a byte now and
+   * then cannot hold a connection — and with `maxConns` of them, the whole server — for ever.
+   */
+  function bodyTooSlow(state: ConnState, now: number): boolean {
+    if (now - state.bodyLastAt > bodyTimeoutMs) return true;
+    return bodyMinRate > 0 &&
+      now - state.bodyStarted > bodyTimeoutMs + state.bodyBytes * 1000 / bodyMinRate;
+  }
 
   function logAccess(
     remote: Deno.NetAddr,
@@ -1053,6 +1088,9 @@ export async function serveHttp(
       lastActive: Date.now(),
       headStarted: 0,
       writingSince: 0,
+      bodyStarted: 0,
+      bodyLastAt: 0,
+      bodyBytes: 0,
       busy: false,
       closed: false,
     };
@@ -1214,10 +1252,20 @@ export async function serveHttp(
               queue(encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n"));
               await flush();
             }
+            if (event.bodyKind !== "none") {
+              // The body's deadlines run from now (after the 100 Continue that invites it).
+              state.bodyStarted = state.bodyLastAt = event.expectContinue
+                ? Date.now()
+                : state.lastActive;
+              state.bodyBytes = 0;
+            }
           } else if (event.kind === "data") {
             bodyParts.push(event.data.slice());
             bodyBytes += event.data.length;
+            state.bodyBytes = bodyBytes;
+            state.bodyLastAt = state.lastActive;
           } else if (event.kind === "end" && head) {
+            state.bodyStarted = 0;
             const keepAlive = head.keepAlive && !stopping;
             const hot = keepAlive && bodyBytes === 0 && !wire
               ? hotWire(head, state.lastActive)
@@ -1368,6 +1416,7 @@ export async function serveHttp(
     }
     const deadline = Date.now() + LINGER_MS;
     state.headStarted = 0;
+    state.bodyStarted = 0;
     state.busy = false;
     const sink = new Uint8Array(16 * 1024);
     let drained = 0;
@@ -1393,6 +1442,9 @@ export async function serveHttp(
       lastActive: Date.now(),
       headStarted: 0,
       writingSince: 0,
+      bodyStarted: 0,
+      bodyLastAt: 0,
+      bodyBytes: 0,
       busy: true,
       closed: false,
     };
@@ -1592,6 +1644,8 @@ export async function main(args: string[]): Promise<number> {
     "max-body": { type: "string" },
     "idle-timeout-ms": { type: "string" },
     "header-timeout-ms": { type: "string" },
+    "body-timeout-ms": { type: "string" },
+    "body-min-rate": { type: "string" },
     "test-routes": { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
@@ -1611,6 +1665,8 @@ export async function main(args: string[]): Promise<number> {
   });
   const idleTimeoutMs = parseCount(values["idle-timeout-ms"], 15_000, "--idle-timeout-ms");
   const headerTimeoutMs = parseCount(values["header-timeout-ms"], 10_000, "--header-timeout-ms");
+  const bodyTimeoutMs = parseCount(values["body-timeout-ms"], 10_000, "--body-timeout-ms");
+  const bodyMinRate = parseCount(values["body-min-rate"], 1024, "--body-min-rate", { min: 0 });
   let auth: ServeOptions["auth"];
   if (values.auth !== undefined) {
     const colon = values.auth.indexOf(":");
@@ -1639,6 +1695,8 @@ export async function main(args: string[]): Promise<number> {
     maxBodyBytes,
     idleTimeoutMs,
     headerTimeoutMs,
+    bodyTimeoutMs,
+    bodyMinRate,
     reporter: createReporter("http/server", {
       json: values.json,
       quiet: values.quiet,

@@ -629,3 +629,144 @@ for (const io of IO_MODES) {
     await Deno.remove(base, { recursive: true });
   });
 }
+
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp answers 408 and closes when a request body stops arriving${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    const uploads = `${base}/uploads`;
+    await Deno.mkdir(uploads);
+    await using server = await startInProcess({
+      ...io.options,
+      root,
+      uploadDir: uploads,
+      bodyTimeoutMs: 300,
+      headerTimeoutMs: 60_000,
+      idleTimeoutMs: 60_000,
+    });
+    // Each: a head that promises more body than is sent, then silence. Only the body timeout
+    // can end these (the head is complete, and the connection is busy, not idle).
+    const stalled: [string, string][] = [
+      ["Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"],
+      [
+        "chunked, mid-chunk",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9\r\nab",
+      ],
+      [
+        "chunked, in the trailers",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n",
+      ],
+      ["an upload", "PUT /upload/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"],
+      [
+        "after 100 Continue",
+        "PUT /upload/b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+      ],
+    ];
+    const results = await Promise.all(stalled.map(async ([name, request]) => {
+      const { replies, closed } = await exchange(server, request, { methods: ["PUT"] });
+      return [name, replies.map((r) => [r.status, r.body]), closed];
+    }));
+    // (The 100 Continue before the last one's 408 is skipped by the response parser.)
+    const timedOut = "Request Timeout: the request body stopped arriving or came too slowly\n";
+    for (const [name, replies, closed] of results) {
+      assert.deepStrictEqual(replies, [[408, timedOut]], String(name));
+      assert.equal(closed, true, String(name));
+    }
+    assert.deepStrictEqual([...Deno.readDirSync(uploads)], [], "no upload was stored");
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp: a body trickled too slowly is cut off, a steady one is not${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    await using server = await startInProcess({
+      ...io.options,
+      root,
+      bodyTimeoutMs: 300,
+      bodyMinRate: 100,
+    });
+    // One byte every 50 ms never pauses for 300 ms, but averages 20 bytes/s: after the 300 ms
+    // grace period it falls behind 100 bytes/s, and the server hangs up long before byte 200.
+    using slow = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await writeAll(
+      slow,
+      encoder.encode("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"),
+    );
+    const reading = readReplies(slow, Infinity);
+    let sent = 0;
+    try {
+      for (; sent < 200; sent++) {
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the client's pace
+        await writeAll(slow, encoder.encode("x"));
+      }
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
+      ) {
+        throw error;
+      }
+    }
+    const { replies, closed } = await reading;
+    assert.deepStrictEqual(replies.map((r) => r.status), [408]);
+    assert.equal(closed, true);
+    assert.ok(sent < 100, `sent ${sent} bytes before the cut`);
+    // A body that keeps up with the rate is read to the end.
+    using steady = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await writeAll(
+      steady,
+      encoder.encode("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"),
+    );
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await writeAll(steady, encoder.encode("0123456789"));
+    }
+    const done = await readReplies(steady, 1, ["POST"]);
+    assert.deepStrictEqual(done.replies.map((r) => r.body), ["0123456789".repeat(4)]);
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+Deno.test("http/server.ts: stalled bodies at --max-conns are timed out, then others are served", async () => {
+  for (const mode of [[], ["--no-epoll"]]) {
+    const { base, root } = await makeTree();
+    await using server = await startScript("http/server.ts", [
+      "--root",
+      root,
+      "--port",
+      "0",
+      "--quiet",
+      "--max-conns",
+      "2",
+      "--body-timeout-ms",
+      "400",
+      ...mode,
+    ]);
+    const port = server.port;
+    const stalled = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789";
+    using a = await Deno.connect({ hostname: "127.0.0.1", port });
+    using b = await Deno.connect({ hostname: "127.0.0.1", port });
+    for (const conn of [a, b]) await writeAll(conn, encoder.encode(stalled));
+    const get = "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Both stalled clients hold the two slots: a third is refused…
+    const third = await rawExchange(port, get);
+    assert.deepStrictEqual(third.replies.map((r) => r.status), [503], `third ${mode}`);
+    // …until the body timeout frees them (408 and close), then everyone is served again.
+    for (const conn of [a, b]) {
+      const { replies, closed } = await readReplies(conn, Infinity);
+      assert.deepStrictEqual(replies.map((r) => r.status), [408]);
+      assert.equal(closed, true);
+    }
+    const fourth = await rawExchange(port, get);
+    assert.deepStrictEqual(fourth.replies.map((r) => [r.status, r.body]), [[200, "hello"]]);
+    const stopped = await server.stop();
+    assert.equal(stopped.stderr, "");
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+/** `exchange` against a port (a server in another process). */
+async function rawExchange(port: number, request: string) {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode(request));
+  return await readReplies(conn, Infinity);
+}
