@@ -27,10 +27,13 @@
  * `TurnGate`; epoll's ready list is first come first served by itself). Small hot files come from
  * a validated in-memory cache (one `statSync` per hit); larger ones are streamed in bounded
  * pieces. A sweeper (one timer for the whole server) closes idle connections, connections whose
- * request head is not complete in time (slowloris), and writes stuck behind a client that does
+ * request head is not complete in time (slowloris), bodies that stop arriving or trickle in
+ * below a minimum rate (408, see `bodyTooSlow`), and writes stuck behind a client that does
  * not read. A parse error is answered with its suggested status and the connection is closed
  * after draining what the client still sends (so the answer is not lost to a reset). A handler
- * that throws gives 500 for that request only.
+ * that throws gives 500 for that request only; a file-system error of a lookup is a status
+ * (404, 403, 414…), never a 500 with a stack. The server speaks only HTTP/1.1: a valid Upgrade
+ * is ignored, as RFC 9110 §7.8 allows, and an invalid one is refused by the parser (400).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { setImmediate } from "node:timers";
@@ -57,6 +60,7 @@ import {
   HttpError,
   type HttpEvent,
   joinHeadAndBody,
+  listItems,
   reasonPhrase,
   type RequestHead,
   RequestParser,
@@ -67,6 +71,7 @@ import {
   type ByteRange,
   type DecodedPath,
   decodeRequestPath,
+  errorCode,
   FileCache,
   type FileEntry,
   ifRangeMatches,
@@ -586,12 +591,11 @@ export async function serveHttp(
 
   function authorized(request: HttpRequest): boolean {
     if (!authDigest) return false;
-    const value = getHeader(request.headers, "authorization") ?? "";
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
-    if (!m) return false;
+    const token = basicToken(getHeader(request.headers, "authorization"));
+    if (token === undefined) return false;
     let decoded: string;
     try {
-      decoded = new TextDecoder().decode(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)));
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(token), (c) => c.charCodeAt(0)));
     } catch {
       return false;
     }
@@ -599,11 +603,10 @@ export async function serveHttp(
   }
 
   function userOf(request: HttpRequest): string {
-    const value = getHeader(request.headers, "authorization") ?? "";
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
-    if (!m) return "-";
+    const token = basicToken(getHeader(request.headers, "authorization"));
+    if (token === undefined) return "-";
     try {
-      return atob(m[1]).split(":")[0].replace(/[^\x21-\x7e]/g, "?") || "-";
+      return atob(token).split(":")[0].replace(/[^\x21-\x7e]/g, "?") || "-";
     } catch {
       return "-";
     }
@@ -627,7 +630,17 @@ export async function serveHttp(
           return response;
         }
       }
-      return because(text(404, "Not Found"), `404: no file for ${request.path} under the root`);
+      const cause = found.why ? ` (${found.why})` : "";
+      return because(
+        text(404, "Not Found"),
+        `404: no file for ${request.path} under the root${cause}`,
+      );
+    }
+    if (found.kind === "failed") {
+      return because(
+        text(found.status, reasonPhrase(found.status)),
+        `${found.status}: looking up ${request.path} failed (${found.why})`,
+      );
     }
     // Never for /private/: the fast path skips the auth check.
     const isPublic = root === realRoot && decoded.segments[0] !== "private";
@@ -740,15 +753,43 @@ export async function serveHttp(
         `405: ${request.method} needs --upload DIR and a file name under /upload/`,
       );
     }
+    try {
+      return await store(request, uploadRoot, segments);
+    } catch (error) {
+      // Any name can be asked for: what the file system refuses is an answer, not a crash.
+      const code = errorCode(error);
+      if (code === undefined) throw error;
+      const status = UPLOAD_ERROR_STATUS[code] ?? 500;
+      return because(
+        text(status, reasonPhrase(status)),
+        `${status}: ${request.method} ${request.path} failed (${code})`,
+      );
+    }
+  }
+
+  /** PUT or DELETE of `segments` under the upload directory (file-system errors are thrown). */
+  async function store(
+    request: HttpRequest,
+    uploadRoot: string,
+    segments: string[],
+  ): Promise<HttpResponse> {
     const parent = await Deno.realPath(`${uploadRoot}/${segments.slice(0, -1).join("/")}`).catch(
-      () => undefined,
+      (error) => {
+        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+          return undefined;
+        }
+        throw error;
+      },
     );
     if (!parent || !isInside(uploadRoot, parent)) {
       return because(text(409, "Conflict: no such directory"), `409: no such upload directory`);
     }
     const name = segments[segments.length - 1];
     const target = `${parent}/${name}`;
-    const existing = await Deno.lstat(target).catch(() => undefined);
+    const existing = await Deno.lstat(target).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
     if (existing && !existing.isFile) {
       return because(text(409, "Conflict: not a regular file"), "409: not a regular file");
     }
@@ -758,7 +799,8 @@ export async function serveHttp(
       return because({ status: 204 }, `204: DELETE removed ${request.path}`);
     }
     // Write beside the target and rename: readers see the old file or the new one, never half.
-    const temp = `${parent}/.${name}.${crypto.randomUUID()}.tmp`;
+    // (The temporary name does not grow with the target's, so any name the system takes works.)
+    const temp = `${parent}/.upload-${crypto.randomUUID()}.tmp`;
     try {
       await Deno.writeFile(temp, request.body, { createNew: true });
       await Deno.rename(temp, target);
@@ -1032,7 +1074,11 @@ export async function serveHttp(
     const last = decoded.segments[decoded.segments.length - 1] ?? "";
     if (last.includes(".")) return false;
     const accept = getHeader(request.headers, "accept") ?? "";
-    return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
+    return listItems(accept).some((item) => {
+      const semicolon = item.indexOf(";");
+      const type = semicolon < 0 ? item : item.slice(0, semicolon);
+      return type.trimEnd().toLowerCase() === "text/html";
+    });
   }
 
   /** Under --json: the request head as a `request` event (the access line is the `response`). */
@@ -1542,7 +1588,6 @@ export async function serveHttp(
   };
 }
 
-/** `/index.html`, decoded once for the --spa fallback. */
 /** Request fields that make a GET more than "the whole file, please" (see `hotWire`). */
 const NOT_HOT = new Set([
   "if-none-match",
@@ -1552,7 +1597,49 @@ const NOT_HOT = new Set([
   "authorization",
 ]);
 
+/** `/index.html`, decoded once for the --spa fallback. */
 const INDEX_PATH: DecodedPath = { segments: ["index.html"], trailingSlash: false };
+
+/** Statuses for a failed PUT or DELETE, by the file system's error code (else 500). */
+const UPLOAD_ERROR_STATUS: Readonly<Record<string, number>> = {
+  ENAMETOOLONG: 414,
+  ENOENT: 409,
+  ENOTDIR: 409,
+  EISDIR: 409,
+  ELOOP: 409,
+  EEXIST: 409,
+  EINVAL: 400,
+  EACCES: 403,
+  EPERM: 403,
+  EROFS: 403,
+  ENOSPC: 507,
+  EDQUOT: 507,
+  EFBIG: 413,
+  EMFILE: 503,
+  ENFILE: 503,
+};
+
+/**
+ * The credentials of `Authorization: Basic <token68>` (RFC 7617), or undefined: a scan, not a
+ * regex, since the value can be kilobytes long.
+ */
+function basicToken(value: string | undefined): string | undefined {
+  if (value === undefined || value.length < 7) return undefined;
+  if (value.slice(0, 5).toLowerCase() !== "basic") return undefined;
+  let at = 5;
+  const blank = (c: string) => c === " " || c === "\t";
+  if (!blank(value[at])) return undefined;
+  while (at < value.length && blank(value[at])) at++;
+  const start = at;
+  while (at < value.length && BASE64_CHAR.has(value[at])) at++;
+  const end = at;
+  while (at < value.length && blank(value[at])) at++;
+  return end > start && at === value.length ? value.slice(start, end) : undefined;
+}
+
+const BASE64_CHAR = new Set(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
+);
 
 /** A header value from text that may hold anything: printable ASCII kept, the rest %-encoded. */
 function fieldSafe(text: string): string {

@@ -4,7 +4,8 @@
  * the large ones); all ways must agree. The server cases go to the real server over loopback, in
  * both I/O modes. Covers issue 13: Host, chunk extensions, fragments, Content-Length and
  * Content-Type, long methods, Expect, Upgrade, the order of limits and line-ending rules, the
- * serializer's whitespace.
+ * serializer's whitespace, file-system errors of a lookup, If-Modified-Since in the future, and
+ * header values that once made a regex backtrack.
  */
 import assert from "node:assert/strict";
 import {
@@ -15,8 +16,19 @@ import {
   MAX_HEADER_SECTION_BYTES,
   MAX_START_LINE_BYTES,
 } from "../http/message.ts";
-import { exchange, header, IO_MODES, makeTree, startInProcess } from "./_http_server.ts";
+import { lookupFailure } from "../http/_static.ts";
+import { createReporter } from "../tcp/report.ts";
+import {
+  exchange,
+  header,
+  IO_MODES,
+  makeTree,
+  readReplies,
+  startInProcess,
+} from "./_http_server.ts";
+import { writeAll } from "../tcp/io.ts";
 import { parseAll, requests } from "./_http_parse.ts";
+import { runScript, startScript } from "./_helpers.ts";
 
 /** A request status: the HttpError's, or "ok" when the request parses. */
 type Verdict = number | "ok";
@@ -294,3 +306,217 @@ for (const io of IO_MODES) {
     await Deno.remove(base, { recursive: true });
   });
 }
+
+for (const io of IO_MODES) {
+  Deno.test(`If-Modified-Since counts only as a valid HTTP-date no later than now${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    await using server = await startInProcess({ ...io.options, root });
+    const status = async (since: string) => {
+      const request = `GET /hello.txt HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: ${since}\r\n\r\n`;
+      return (await exchange(server, request, { count: 1 })).replies[0].status;
+    };
+    const now = new Date();
+    // The three forms RFC 9110 §5.6.7 says a recipient must accept, all of them "now".
+    for (const form of httpDateForms(now)) assert.equal(await status(form), 304, form);
+    const future = new Date(Date.now() + 86_400_000).toUTCString();
+    assert.equal(await status(future), 200, "a date in the future is ignored");
+    assert.equal(await status("1"), 200, "not an HTTP-date (Date.parse would take it)");
+    assert.equal(await status(`${now.toUTCString()}, ${now.toUTCString()}`), 200, "a list");
+    assert.equal(await status(now.toUTCString().toLowerCase()), 200, "names are case-sensitive");
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+/** `date` as an IMF-fixdate, an rfc850-date and an asctime-date. */
+function httpDateForms(date: Date): string[] {
+  const imf = date.toUTCString(); // "Sun, 06 Nov 1994 08:49:37 GMT"
+  const [day, dd, month, year, time] = imf.slice(0, -4).split(/[ ,]+/);
+  const long = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"][
+    date.getUTCDay()
+  ];
+  return [
+    imf,
+    `${long}, ${dd}-${month}-${year.slice(2)} ${time} GMT`,
+    `${day} ${month} ${dd.replace(/^0/, " ")} ${time} ${year}`,
+  ];
+}
+
+/** A tree with the names a file system refuses or cannot resolve. */
+async function makeHostileTree() {
+  const tree = await makeTree();
+  await Deno.symlink("loop-b", `${tree.root}/loop-a`);
+  await Deno.symlink("loop-a", `${tree.root}/loop-b`);
+  return tree;
+}
+
+const LOOKUP_CASES: [string, string, number][] = [
+  ["a 300-byte segment (ENAMETOOLONG)", `GET /${"n".repeat(300)} HTTP/1.1`, 404],
+  ["a 300-byte segment, percent-encoded", `GET /${"%41".repeat(300)} HTTP/1.1`, 404],
+  ["a path over PATH_MAX", `GET /${"d/".repeat(2100)}x HTTP/1.1`, 404],
+  ["a file used as a directory (ENOTDIR)", "GET /hello.txt/x HTTP/1.1", 404],
+  ["a symlink loop (ELOOP)", "GET /loop-a HTTP/1.1", 404],
+  ["a symlink loop, below", "GET /loop-a/x HTTP/1.1", 404],
+  ["PUT of a 300-byte name (ENAMETOOLONG)", `PUT /upload/${"n".repeat(300)} HTTP/1.1`, 414],
+  ["PUT under a file (ENOTDIR)", "PUT /upload/note.txt/x HTTP/1.1", 409],
+  ["PUT of a 250-byte name (fits NAME_MAX)", `PUT /upload/${"m".repeat(250)} HTTP/1.1`, 201],
+  ["DELETE of a 300-byte name", `DELETE /upload/${"n".repeat(300)} HTTP/1.1`, 414],
+];
+
+for (const io of IO_MODES) {
+  Deno.test(`every file-system error of a lookup is a status, never a 500 or a warning${io.suffix}`, async () => {
+    const { base, root } = await makeHostileTree();
+    const uploads = `${base}/uploads`;
+    await Deno.mkdir(uploads);
+    await Deno.writeTextFile(`${uploads}/note.txt`, "note");
+    const warnings: string[] = [];
+    const reporter = createReporter("test", {
+      quiet: true,
+      sink: { out: () => {}, err: (line) => warnings.push(line) },
+    });
+    await using server = await startInProcess({
+      ...io.options,
+      root,
+      uploadDir: uploads,
+      reporter,
+    });
+    for (const [name, line, status] of LOOKUP_CASES) {
+      const body = line.startsWith("PUT") ? "Content-Length: 1\r\n\r\nx" : "\r\n";
+      const { replies } = await exchange(server, `${line}\r\nHost: h\r\n${body}`, { count: 1 });
+      assert.equal(replies[0]?.status, status, name);
+    }
+    assert.deepStrictEqual(warnings, []);
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+Deno.test("http/server.ts --quiet prints nothing on stderr for names the file system refuses", async () => {
+  const { base, root } = await makeHostileTree();
+  await using server = await startScript("http/server.ts", [
+    "--root",
+    root,
+    "--port",
+    "0",
+    "--quiet",
+  ]);
+  {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    const batch = LOOKUP_CASES.filter(([, line]) => line.startsWith("GET"))
+      .map(([, line]) => `${line}\r\nHost: h\r\n\r\n`).join("");
+    await writeAll(conn, encodeLatin1(batch));
+    const { replies } = await readReplies(conn, 6);
+    assert.deepStrictEqual(replies.map((r) => r.status), [404, 404, 404, 404, 404, 404]);
+  }
+  const stopped = await server.stop();
+  assert.equal(stopped.stderr, "");
+  await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("http/server.ts --help documents the body limits, and refuses a bad one", async () => {
+  const help = await runScript("http/server.ts", ["--help"]);
+  assert.match(help.stdout, /--body-timeout-ms MS +close a connection whose request body stops/);
+  assert.match(help.stdout, /--body-min-rate BYTES +bytes per second at least/);
+  const bad = await runScript("http/server.ts", ["--body-min-rate", "fast"]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /Invalid --body-min-rate "fast"/);
+});
+
+Deno.test("header values that once made a regex backtrack are read in linear time", async () => {
+  // In a worker with a deadline: a quadratic reader would take minutes on these inputs (the
+  // Range regex took 2 s for 60,000 spaces; these are 1,000,000), a linear one milliseconds.
+  const url = (path: string) => new URL(path, import.meta.url).href;
+  const source = `
+    import { notModified, parseHttpDate, parseRange } from "${url("../http/_static.ts")}";
+    import { hostProblem, listItems, RequestParser } from "${url("../http/message.ts")}";
+    import { describeHttp } from "${url("../http/describe.ts")}";
+    self.onmessage = () => {
+      const spaces = " ".repeat(1_000_000);
+      const results = [
+        parseRange("bytes=" + spaces + "x", 100),
+        parseRange("bytes=0" + spaces + "-" + spaces + "x", 100),
+        parseHttpDate(spaces),
+        notModified({ etag: '"1"', mtimeMs: 0 }, ",".repeat(1_000_000) + "x", undefined),
+        hostProblem("a".repeat(1_000_000) + "@"),
+        listItems(" ,".repeat(500_000)).length,
+      ];
+      const value = "a" + " ".repeat(60_000) + "b";
+      const head = "GET / HTTP/1.1\\r\\nHost: h\\r\\nX: " + value + "\\r\\n\\r\\n";
+      const bytes = new TextEncoder().encode(head);
+      for (let i = 0; i < 5; i++) results.push(describeHttp(bytes, { kind: "request" }).headBytes);
+      const parser = new RequestParser();
+      parser.feed(new TextEncoder().encode("GET / HTTP/1.1\\r\\nHost: h\\r\\nRange: bytes=" +
+        " ".repeat(8000) + "x\\r\\n\\r\\n"));
+      results.push(parser.next().kind);
+      self.postMessage(results);
+    };
+    self.postMessage("ready");
+  `;
+  const blob = URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
+  const worker = new Worker(blob, { type: "module" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const messages: unknown[] = [];
+    let wake = () => {};
+    worker.onmessage = (event) => {
+      messages.push(event.data);
+      wake();
+    };
+    const next = () =>
+      new Promise<unknown>((resolve, reject) => {
+        if (messages.length) return resolve(messages.shift());
+        wake = () => resolve(messages.shift());
+        worker.onerror = (event) => {
+          event.preventDefault();
+          reject(new Error(event.message));
+        };
+      });
+    assert.equal(await next(), "ready"); // Loading and compiling are not timed.
+    worker.postMessage("go");
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("still reading after 5 s: not linear")), 5000);
+    });
+    const results = await Promise.race([next(), deadline]);
+    assert.deepStrictEqual(results, [
+      null,
+      null,
+      undefined,
+      false,
+      "userinfo (user@) is not allowed",
+      0,
+      60_034,
+      60_034,
+      60_034,
+      60_034,
+      60_034,
+      "request",
+    ]);
+  } finally {
+    clearTimeout(timer);
+    worker.terminate();
+    URL.revokeObjectURL(blob);
+  }
+});
+
+Deno.test("lookupFailure maps every file-system error to a status and rethrows the rest", () => {
+  // Tests run as root here, where EACCES never happens: the mapping is checked directly.
+  const withCode = (code: string) => Object.assign(new Error(`${code} (os error)`), { code });
+  const cases: [Error, string][] = [
+    [new Deno.errors.NotFound("gone"), "not-found"],
+    [withCode("ENOTDIR"), "not-found ENOTDIR"],
+    [withCode("ENAMETOOLONG"), "not-found ENAMETOOLONG"],
+    [withCode("ELOOP"), "not-found ELOOP"],
+    [new Deno.errors.PermissionDenied("no"), "failed 403 EACCES"],
+    [withCode("EPERM"), "failed 403 EPERM"],
+    [withCode("EMFILE"), "failed 503 EMFILE"],
+    [withCode("EIO"), "failed 500 EIO"],
+  ];
+  for (const [error, expected] of cases) {
+    const found = lookupFailure(error);
+    const got = found.kind === "failed"
+      ? `failed ${found.status} ${found.why}`
+      : found.kind === "not-found"
+      ? `not-found${found.why ? ` ${found.why}` : ""}`
+      : found.kind;
+    assert.equal(got, expected, error.message);
+  }
+  assert.throws(() => lookupFailure(new TypeError("a bug")), TypeError);
+});
