@@ -22,8 +22,8 @@
  * so the caller may reuse its read buffer. `data` events are views, valid until the next `feed()`.
  *
  * Limits (each a parameter with a documented default): request/status line 8 KiB (→ 414, or 501
- * when it is the method that never ends), one field line 8 KiB and the header section 64 KiB
- * and 256 fields (→ 431), chunk-size line 1 KiB, body `maxBodyBytes` (→ 413). Anything
+ * when it is the method that never ends), one field line 8 KiB in a request, the header section
+ * 64 KiB and 256 fields (→ 431), chunk-size line 1 KiB, body `maxBodyBytes` (→ 413). Anything
  * malformed — a bad start line, a target with a fragment, a header without a colon, whitespace
  * before the colon, obs-fold, control characters (NUL, CR, LF…) in a value, bare LF line ends,
  * a Host that is not `host[:port]`, a second Host or Content-Type, a Content-Length that is not
@@ -46,7 +46,10 @@ export const MAX_START_LINE_BYTES = 8 * 1024;
  * between them (→ 431).
  */
 export const MAX_HEADER_SECTION_BYTES = 64 * 1024;
-/** Longest single field line (name, colon and value) accepted, in bytes: 8 KiB (→ 431). */
+/**
+ * Longest single field line (name, colon and value) in a request, in bytes: 8 KiB (→ 431), as
+ * nginx's default. Responses may use the whole section for one line.
+ */
 export const MAX_FIELD_LINE_BYTES = 8 * 1024;
 /** Most header fields (or trailer fields) accepted in one message (→ 431). */
 export const MAX_HEADER_FIELDS = 256;
@@ -166,6 +169,7 @@ export interface ParserOptions {
   maxBodyBytes?: number;
   maxStartLineBytes?: number;
   maxHeaderSectionBytes?: number;
+  /** Longest field line; requests default to `MAX_FIELD_LINE_BYTES`, responses to the section. */
   maxFieldLineBytes?: number;
   maxHeaderFields?: number;
 }
@@ -470,11 +474,11 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
   /** Status suggested for errors in this direction (400 for requests, 502 for responses). */
   protected abstract readonly errorStatus: number;
 
-  constructor(options: ParserOptions, defaultMaxBody: number) {
+  constructor(options: ParserOptions, defaultMaxBody: number, defaultMaxFieldLine: number) {
     this.maxBodyBytes = options.maxBodyBytes ?? defaultMaxBody;
     this.maxStartLineBytes = options.maxStartLineBytes ?? MAX_START_LINE_BYTES;
     this.maxHeaderSectionBytes = options.maxHeaderSectionBytes ?? MAX_HEADER_SECTION_BYTES;
-    this.maxFieldLineBytes = options.maxFieldLineBytes ?? MAX_FIELD_LINE_BYTES;
+    this.maxFieldLineBytes = options.maxFieldLineBytes ?? defaultMaxFieldLine;
     this.maxHeaderFields = options.maxHeaderFields ?? MAX_HEADER_FIELDS;
   }
 
@@ -1087,7 +1091,7 @@ export class RequestParser extends MessageParser<RequestHead> {
   protected readonly errorStatus = 400;
 
   constructor(options: ParserOptions = {}) {
-    super(options, DEFAULT_MAX_BODY_BYTES);
+    super(options, DEFAULT_MAX_BODY_BYTES, MAX_FIELD_LINE_BYTES);
   }
 
   /** The next event, or `null` when more bytes are needed. Throws `HttpError` on bad input. */
@@ -1310,7 +1314,9 @@ export class ResponseParser extends MessageParser<ResponseHead> {
   private readonly emitInformational: boolean;
 
   constructor(options: ResponseParserOptions = {}) {
-    super(options, Infinity);
+    // As a client, take what real servers send (a long Content-Security-Policy, a big cookie):
+    // one field line may fill the whole section, as curl allows 100 KB.
+    super(options, Infinity, MAX_HEADER_SECTION_BYTES);
     this.emitInformational = options.emitInformational ?? false;
   }
 

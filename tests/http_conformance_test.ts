@@ -27,7 +27,7 @@ import {
   startInProcess,
 } from "./_http_server.ts";
 import { writeAll } from "../tcp/io.ts";
-import { parseAll, requests } from "./_http_parse.ts";
+import { parseAll, requests, responses } from "./_http_parse.ts";
 import { runScript, startScript } from "./_helpers.ts";
 
 /** A request status: the HttpError's, or "ok" when the request parses. */
@@ -243,6 +243,14 @@ Deno.test("limits come before line-ending rules, so the status does not depend o
       /does not end with CRLF/,
     ],
   ]);
+});
+
+Deno.test("a response may use the whole header section for one field line", () => {
+  const long = `HTTP/1.1 200 OK\r\nContent-Security-Policy: ${"p".repeat(20_000)}\r\n` +
+    "Content-Length: 0\r\n\r\n";
+  assert.equal(parseAll(responses(), long).error, undefined);
+  const tooLong = `HTTP/1.1 200 OK\r\nX: ${"p".repeat(MAX_HEADER_SECTION_BYTES)}\r\n\r\n`;
+  assert.equal(parseAll(responses(), tooLong).error?.status, 502);
 });
 
 Deno.test("the serializer refuses what the parser would not give back", () => {
