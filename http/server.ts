@@ -27,10 +27,13 @@
  * `TurnGate`; epoll's ready list is first come first served by itself). Small hot files come from
  * a validated in-memory cache (one `statSync` per hit); larger ones are streamed in bounded
  * pieces. A sweeper (one timer for the whole server) closes idle connections, connections whose
- * request head is not complete in time (slowloris), and writes stuck behind a client that does
+ * request head is not complete in time (slowloris), bodies that stop arriving or trickle in
+ * below a minimum rate (408, see `bodyTooSlow`), and writes stuck behind a client that does
  * not read. A parse error is answered with its suggested status and the connection is closed
  * after draining what the client still sends (so the answer is not lost to a reset). A handler
- * that throws gives 500 for that request only.
+ * that throws gives 500 for that request only; a file-system error of a lookup is a status
+ * (404, 403, 414…), never a 500 with a stack. The server speaks only HTTP/1.1: a valid Upgrade
+ * is ignored, as RFC 9110 §7.8 allows, and an invalid one is refused by the parser (400).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { setImmediate } from "node:timers";
@@ -57,6 +60,7 @@ import {
   HttpError,
   type HttpEvent,
   joinHeadAndBody,
+  listItems,
   reasonPhrase,
   type RequestHead,
   RequestParser,
@@ -67,6 +71,7 @@ import {
   type ByteRange,
   type DecodedPath,
   decodeRequestPath,
+  errorCode,
   FileCache,
   type FileEntry,
   ifRangeMatches,
@@ -89,6 +94,9 @@ A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
   --max-body BYTES        largest request body (default 16777216)
   --idle-timeout-ms MS    close a keep-alive connection idle this long (default 15000)
   --header-timeout-ms MS  close a connection whose request head takes longer (default 10000)
+  --body-timeout-ms MS    close a connection whose request body stops arriving this long
+                          (default 10000); after that long, the body must also average
+  --body-min-rate BYTES   bytes per second at least, 0 = no minimum (default 1024)
   --test-routes           enable /__error (a handler that throws) for tests
   --spa                   single-page app: a missing path without an extension, asked for by
                           a client that accepts text/html, gets /index.html (200)
@@ -333,6 +341,13 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   idleTimeoutMs?: number;
   headerTimeoutMs?: number;
+  /**
+   * Longest pause in a request body (as nginx's `client_body_timeout`), and the grace period
+   * before `bodyMinRate` applies (default 10 s).
+   */
+  bodyTimeoutMs?: number;
+  /** Slowest average body rate accepted once `bodyTimeoutMs` has passed, bytes/s (default 1024). */
+  bodyMinRate?: number;
   /** How long a cached file is trusted before it is stat'ed again (default 1000 ms). */
   cacheRevalidateMs?: number;
   /** Tried before the built-in routes (tests use it). */
@@ -392,11 +407,16 @@ interface ConnState {
   headStarted: number;
   /** When the current write started (0: not writing). */
   writingSince: number;
+  /** When the current request's body was first awaited (0: no body pending). */
+  bodyStarted: number;
+  /** When the last body bytes arrived, and how many have arrived. */
+  bodyLastAt: number;
+  bodyBytes: number;
   /** A request is being handled (not idle). */
   busy: boolean;
   closed: boolean;
   /** Why the sweeper closed it. */
-  timedOut?: "idle" | "header" | "write";
+  timedOut?: "idle" | "header" | "body" | "write";
 }
 
 const encoder = new TextEncoder();
@@ -460,6 +480,8 @@ export async function serveHttp(
   const maxConns = options.maxConns ?? 4096;
   const idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
   const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+  const bodyMinRate = options.bodyMinRate ?? 1024;
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const reporter = options.reporter;
   const accessLog = reporter !== undefined && options.accessLog !== false;
@@ -486,7 +508,7 @@ export async function serveHttp(
   // One timer for every deadline: cheaper than a timer per read, and it never blocks anyone.
   const sweepEvery = Math.max(
     50,
-    Math.min(1000, Math.floor(Math.min(idleTimeoutMs, headerTimeoutMs) / 4)),
+    Math.min(1000, Math.floor(Math.min(idleTimeoutMs, headerTimeoutMs, bodyTimeoutMs) / 4)),
   );
   const sweeper = setInterval(() => {
     const now = Date.now();
@@ -495,21 +517,39 @@ export async function serveHttp(
         state.timedOut = "write";
       } else if (state.headStarted && now - state.headStarted > headerTimeoutMs) {
         state.timedOut = "header";
+      } else if (state.bodyStarted && bodyTooSlow(state, now)) {
+        state.timedOut = "body";
       } else if (!state.busy && !state.writingSince && now - state.lastActive > idleTimeoutMs) {
         state.timedOut = "idle";
       } else continue;
-      if (state.timedOut === "header") {
+      if (state.timedOut === "header" || state.timedOut === "body") {
         // Tell the slow client why (best effort, never waiting on it), then hang up.
-        state.conn.write(encodeLatin1(errorHead(408))).catch(() => {}).finally(() =>
+        const why = state.timedOut === "header"
+          ? `Request Timeout: the request head took longer than ${headerTimeoutMs} ms\n`
+          : `Request Timeout: the request body stopped arriving or came too slowly\n`;
+        state.conn.write(encodeLatin1(errorHead(408, [], why))).catch(() => {}).finally(() =>
           closeQuietly(state)
         );
         state.headStarted = 0;
+        state.bodyStarted = 0;
         active.delete(state);
       } else {
         closeQuietly(state);
       }
     }
   }, sweepEvery);
+
+  /**
+   * A body must keep arriving (as nginx's `client_body_timeout`): no pause longer than
+   * `bodyTimeoutMs`, and after that grace period an average of at least `bodyMinRate` bytes/s
+   * (as Apache's `RequestReadTimeout body=…,MinRate=…`), so a client trickling a byte now and
+   * then cannot hold a connection — and with `maxConns` of them, the whole server — for ever.
+   */
+  function bodyTooSlow(state: ConnState, now: number): boolean {
+    if (now - state.bodyLastAt > bodyTimeoutMs) return true;
+    return bodyMinRate > 0 &&
+      now - state.bodyStarted > bodyTimeoutMs + state.bodyBytes * 1000 / bodyMinRate;
+  }
 
   function logAccess(
     remote: Deno.NetAddr,
@@ -557,12 +597,11 @@ export async function serveHttp(
 
   function authorized(request: HttpRequest): boolean {
     if (!authDigest) return false;
-    const value = getHeader(request.headers, "authorization") ?? "";
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
-    if (!m) return false;
+    const token = basicToken(getHeader(request.headers, "authorization"));
+    if (token === undefined) return false;
     let decoded: string;
     try {
-      decoded = new TextDecoder().decode(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0)));
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(token), (c) => c.charCodeAt(0)));
     } catch {
       return false;
     }
@@ -570,11 +609,10 @@ export async function serveHttp(
   }
 
   function userOf(request: HttpRequest): string {
-    const value = getHeader(request.headers, "authorization") ?? "";
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(value);
-    if (!m) return "-";
+    const token = basicToken(getHeader(request.headers, "authorization"));
+    if (token === undefined) return "-";
     try {
-      return atob(m[1]).split(":")[0].replace(/[^\x21-\x7e]/g, "?") || "-";
+      return atob(token).split(":")[0].replace(/[^\x21-\x7e]/g, "?") || "-";
     } catch {
       return "-";
     }
@@ -598,7 +636,17 @@ export async function serveHttp(
           return response;
         }
       }
-      return because(text(404, "Not Found"), `404: no file for ${request.path} under the root`);
+      const cause = found.why ? ` (${found.why})` : "";
+      return because(
+        text(404, "Not Found"),
+        `404: no file for ${request.path} under the root${cause}`,
+      );
+    }
+    if (found.kind === "failed") {
+      return because(
+        text(found.status, reasonPhrase(found.status)),
+        `${found.status}: looking up ${request.path} failed (${found.why})`,
+      );
     }
     // Never for /private/: the fast path skips the auth check.
     const isPublic = root === realRoot && decoded.segments[0] !== "private";
@@ -711,15 +759,43 @@ export async function serveHttp(
         `405: ${request.method} needs --upload DIR and a file name under /upload/`,
       );
     }
+    try {
+      return await store(request, uploadRoot, segments);
+    } catch (error) {
+      // Any name can be asked for: what the file system refuses is an answer, not a crash.
+      const code = errorCode(error);
+      if (code === undefined) throw error;
+      const status = UPLOAD_ERROR_STATUS[code] ?? 500;
+      return because(
+        text(status, reasonPhrase(status)),
+        `${status}: ${request.method} ${request.path} failed (${code})`,
+      );
+    }
+  }
+
+  /** PUT or DELETE of `segments` under the upload directory (file-system errors are thrown). */
+  async function store(
+    request: HttpRequest,
+    uploadRoot: string,
+    segments: string[],
+  ): Promise<HttpResponse> {
     const parent = await Deno.realPath(`${uploadRoot}/${segments.slice(0, -1).join("/")}`).catch(
-      () => undefined,
+      (error) => {
+        if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+          return undefined;
+        }
+        throw error;
+      },
     );
     if (!parent || !isInside(uploadRoot, parent)) {
       return because(text(409, "Conflict: no such directory"), `409: no such upload directory`);
     }
     const name = segments[segments.length - 1];
     const target = `${parent}/${name}`;
-    const existing = await Deno.lstat(target).catch(() => undefined);
+    const existing = await Deno.lstat(target).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
     if (existing && !existing.isFile) {
       return because(text(409, "Conflict: not a regular file"), "409: not a regular file");
     }
@@ -729,7 +805,8 @@ export async function serveHttp(
       return because({ status: 204 }, `204: DELETE removed ${request.path}`);
     }
     // Write beside the target and rename: readers see the old file or the new one, never half.
-    const temp = `${parent}/.${name}.${crypto.randomUUID()}.tmp`;
+    // (The temporary name does not grow with the target's, so any name the system takes works.)
+    const temp = `${parent}/.upload-${crypto.randomUUID()}.tmp`;
     try {
       await Deno.writeFile(temp, request.body, { createNew: true });
       await Deno.rename(temp, target);
@@ -1003,7 +1080,11 @@ export async function serveHttp(
     const last = decoded.segments[decoded.segments.length - 1] ?? "";
     if (last.includes(".")) return false;
     const accept = getHeader(request.headers, "accept") ?? "";
-    return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
+    return listItems(accept).some((item) => {
+      const semicolon = item.indexOf(";");
+      const type = semicolon < 0 ? item : item.slice(0, semicolon);
+      return type.trimEnd().toLowerCase() === "text/html";
+    });
   }
 
   /** Under --json: the request head as a `request` event (the access line is the `response`). */
@@ -1059,6 +1140,9 @@ export async function serveHttp(
       lastActive: Date.now(),
       headStarted: 0,
       writingSince: 0,
+      bodyStarted: 0,
+      bodyLastAt: 0,
+      bodyBytes: 0,
       busy: false,
       closed: false,
     };
@@ -1220,10 +1304,20 @@ export async function serveHttp(
               queue(encodeLatin1("HTTP/1.1 100 Continue\r\n\r\n"));
               await flush();
             }
+            if (event.bodyKind !== "none") {
+              // The body's deadlines run from now (after the 100 Continue that invites it).
+              state.bodyStarted = state.bodyLastAt = event.expectContinue
+                ? Date.now()
+                : state.lastActive;
+              state.bodyBytes = 0;
+            }
           } else if (event.kind === "data") {
             bodyParts.push(event.data.slice());
             bodyBytes += event.data.length;
+            state.bodyBytes = bodyBytes;
+            state.bodyLastAt = state.lastActive;
           } else if (event.kind === "end" && head) {
+            state.bodyStarted = 0;
             const keepAlive = head.keepAlive && !stopping;
             const hot = keepAlive && bodyBytes === 0 && !wire
               ? hotWire(head, state.lastActive)
@@ -1374,6 +1468,7 @@ export async function serveHttp(
     }
     const deadline = Date.now() + LINGER_MS;
     state.headStarted = 0;
+    state.bodyStarted = 0;
     state.busy = false;
     const sink = new Uint8Array(16 * 1024);
     let drained = 0;
@@ -1399,6 +1494,9 @@ export async function serveHttp(
       lastActive: Date.now(),
       headStarted: 0,
       writingSince: 0,
+      bodyStarted: 0,
+      bodyLastAt: 0,
+      bodyBytes: 0,
       busy: true,
       closed: false,
     };
@@ -1496,7 +1594,6 @@ export async function serveHttp(
   };
 }
 
-/** `/index.html`, decoded once for the --spa fallback. */
 /** Request fields that make a GET more than "the whole file, please" (see `hotWire`). */
 const NOT_HOT = new Set([
   "if-none-match",
@@ -1506,7 +1603,49 @@ const NOT_HOT = new Set([
   "authorization",
 ]);
 
+/** `/index.html`, decoded once for the --spa fallback. */
 const INDEX_PATH: DecodedPath = { segments: ["index.html"], trailingSlash: false };
+
+/** Statuses for a failed PUT or DELETE, by the file system's error code (else 500). */
+const UPLOAD_ERROR_STATUS: Readonly<Record<string, number>> = {
+  ENAMETOOLONG: 414,
+  ENOENT: 409,
+  ENOTDIR: 409,
+  EISDIR: 409,
+  ELOOP: 409,
+  EEXIST: 409,
+  EINVAL: 400,
+  EACCES: 403,
+  EPERM: 403,
+  EROFS: 403,
+  ENOSPC: 507,
+  EDQUOT: 507,
+  EFBIG: 413,
+  EMFILE: 503,
+  ENFILE: 503,
+};
+
+/**
+ * The credentials of `Authorization: Basic <token68>` (RFC 7617), or undefined: a scan, not a
+ * regex, since the value can be kilobytes long.
+ */
+function basicToken(value: string | undefined): string | undefined {
+  if (value === undefined || value.length < 7) return undefined;
+  if (value.slice(0, 5).toLowerCase() !== "basic") return undefined;
+  let at = 5;
+  const blank = (c: string) => c === " " || c === "\t";
+  if (!blank(value[at])) return undefined;
+  while (at < value.length && blank(value[at])) at++;
+  const start = at;
+  while (at < value.length && BASE64_CHAR.has(value[at])) at++;
+  const end = at;
+  while (at < value.length && blank(value[at])) at++;
+  return end > start && at === value.length ? value.slice(start, end) : undefined;
+}
+
+const BASE64_CHAR = new Set(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
+);
 
 /** A header value from text that may hold anything: printable ASCII kept, the rest %-encoded. */
 function fieldSafe(text: string): string {
@@ -1598,6 +1737,8 @@ export async function main(args: string[]): Promise<number> {
     "max-body": { type: "string" },
     "idle-timeout-ms": { type: "string" },
     "header-timeout-ms": { type: "string" },
+    "body-timeout-ms": { type: "string" },
+    "body-min-rate": { type: "string" },
     "test-routes": { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
@@ -1617,6 +1758,8 @@ export async function main(args: string[]): Promise<number> {
   });
   const idleTimeoutMs = parseCount(values["idle-timeout-ms"], 15_000, "--idle-timeout-ms");
   const headerTimeoutMs = parseCount(values["header-timeout-ms"], 10_000, "--header-timeout-ms");
+  const bodyTimeoutMs = parseCount(values["body-timeout-ms"], 10_000, "--body-timeout-ms");
+  const bodyMinRate = parseCount(values["body-min-rate"], 1024, "--body-min-rate", { min: 0 });
   let auth: ServeOptions["auth"];
   if (values.auth !== undefined) {
     const colon = values.auth.indexOf(":");
@@ -1645,6 +1788,8 @@ export async function main(args: string[]): Promise<number> {
     maxBodyBytes,
     idleTimeoutMs,
     headerTimeoutMs,
+    bodyTimeoutMs,
+    bodyMinRate,
     reporter: createReporter("http/server", {
       json: values.json,
       quiet: values.quiet,

@@ -573,7 +573,16 @@ function describeFields(
       return null;
     }
     const name = text(bytes, start, colon);
-    const value = text(bytes, colon + 1, end).replace(/^[ \t]+|[ \t]+$/g, "");
+    // OWS trimmed by a scan: a regex with `[ \t]+$` is quadratic in a long run of inner spaces.
+    let valueStart = colon + 1;
+    let valueEnd = end;
+    while (valueStart < valueEnd && (bytes[valueStart] === SP || bytes[valueStart] === HTAB)) {
+      valueStart++;
+    }
+    while (valueEnd > valueStart && (bytes[valueEnd - 1] === SP || bytes[valueEnd - 1] === HTAB)) {
+      valueEnd--;
+    }
+    const value = text(bytes, valueStart, valueEnd);
     for (let at = colon + 1; at < end; at++) {
       const c = bytes[at];
       if (c !== HTAB && (c < 0x20 || c === 0x7f)) {

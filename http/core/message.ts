@@ -21,25 +21,44 @@
  * reference to a fed chunk only until `next()` returns `null`; then it copies what it still needs,
  * so the caller may reuse its read buffer. `data` events are views, valid until the next `feed()`.
  *
- * Limits (each a parameter with a documented default): request/status line 8 KiB (→ 414), header
- * section 64 KiB and 256 fields (→ 431), chunk-size line 1 KiB, body `maxBodyBytes` (→ 413).
- * Anything malformed — a bad start line, a header without a colon, whitespace before the colon,
- * obs-fold, control characters (NUL, CR, LF…) in a value, bare LF line ends, conflicting
- * Content-Length values, Transfer-Encoding together with Content-Length, a bad chunk size — throws
- * an `HttpError` with a suggested status (400) and the connection must be closed: guessing where
- * a broken message ends is how request smuggling works.
+ * Limits (each a parameter with a documented default): request/status line 8 KiB (→ 414, or 501
+ * when it is the method that never ends), one field line 8 KiB in a request, the header section
+ * 64 KiB and 256 fields (→ 431), chunk-size line 1 KiB, body `maxBodyBytes` (→ 413). Anything
+ * malformed — a bad start line, a target with a fragment, a header without a colon, whitespace
+ * before the colon, obs-fold, control characters (NUL, CR, LF…) in a value, bare LF line ends,
+ * a Host that is not `host[:port]`, a second Host or Content-Type, a Content-Length that is not
+ * plain digits (no sign, no leading zero, only OWS around list commas), conflicting
+ * Content-Length values, Transfer-Encoding together with Content-Length, a chunk line outside
+ * the chunk-size / chunk-ext grammar, an invalid Upgrade — throws an `HttpError` with a
+ * suggested status (400; 417 for an expectation other than 100-continue) and the connection
+ * must be closed: guessing where a broken message ends is how request smuggling works.
+ *
+ * The verdict depends on the bytes, never on how they were split: limits are checked on what
+ * has arrived, in the same order as on a complete line (see `scanSection`), and everything else
+ * once a line or a section is complete. Every scan is one linear pass — no regular expression
+ * sees a byte of the input.
  */
 
 /** Longest request line (or status line) accepted, in bytes without CRLF: 8 KiB (→ 414). */
 export const MAX_START_LINE_BYTES = 8 * 1024;
-/** Longest header section (or trailer section) accepted, in bytes: 64 KiB (→ 431). */
+/**
+ * Longest header section (or trailer section) accepted: 64 KiB of field lines and the line ends
+ * between them (→ 431).
+ */
 export const MAX_HEADER_SECTION_BYTES = 64 * 1024;
+/**
+ * Longest single field line (name, colon and value) in a request, in bytes: 8 KiB (→ 431), as
+ * nginx's default. Responses may use the whole section for one line.
+ */
+export const MAX_FIELD_LINE_BYTES = 8 * 1024;
 /** Most header fields (or trailer fields) accepted in one message (→ 431). */
 export const MAX_HEADER_FIELDS = 256;
 /** Longest chunk-size line (size and extensions) accepted, in bytes (→ 400). */
 export const MAX_CHUNK_LINE_BYTES = 1024;
 /** Default largest request body: 16 MiB (→ 413). Responses default to no limit. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Most significant hex digits in a chunk size (leading zeros are free): 12, 256 TiB. */
+const MAX_CHUNK_SIZE_DIGITS = 12;
 /** Largest Content-Length we can represent exactly (15 decimal digits). */
 const MAX_LENGTH_DIGITS = 15;
 
@@ -55,6 +74,8 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "TRACE",
   "PATCH",
 ]);
+/** The longest of them: a request line with no SP this far in has a method we do not know. */
+const LONGEST_METHOD = Math.max(...[...KNOWN_METHODS].map((method) => method.length));
 
 /**
  * A message the parser refuses. `status` is the response a server should send (400, 413, 414,
@@ -148,6 +169,8 @@ export interface ParserOptions {
   maxBodyBytes?: number;
   maxStartLineBytes?: number;
   maxHeaderSectionBytes?: number;
+  /** Longest field line; requests default to `MAX_FIELD_LINE_BYTES`, responses to the section. */
+  maxFieldLineBytes?: number;
   maxHeaderFields?: number;
 }
 
@@ -157,6 +180,9 @@ const SP = 0x20;
 const HTAB = 0x09;
 const COLON = 0x3a;
 const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const EMPTY = new Uint8Array(0);
 /** Strings remembered per head position (see `recentLatin1`), and the longest remembered. */
 const RECENT_SLOTS = 32;
@@ -231,6 +257,18 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
 /** field-vchar, SP and HTAB: everything but control characters (NUL, CR, LF, DEL, …). */
 const VALUE_CHAR = new Uint8Array(256);
 for (let c = 0; c < 256; c++) VALUE_CHAR[c] = c === HTAB || (c >= 0x20 && c !== 0x7f) ? 1 : 0;
+/**
+ * The bytes a request target may hold: visible ASCII (no SP, no control characters, nothing
+ * above 0x7e), except `#`, which would start a fragment.
+ */
+const TARGET_CHAR = new Uint8Array(256);
+for (let c = 0x21; c < 0x7f; c++) TARGET_CHAR[c] = c === 0x23 ? 0 : 1;
+const HASH = 0x23;
+/** Characters of a Host's reg-name (RFC 3986 unreserved and sub-delims, but no comma). */
+const HOST_CHAR = new Uint8Array(256);
+for (const c of "-._~!$&'()*+;=0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  HOST_CHAR[c.charCodeAt(0)] = 1;
+}
 const HEX_VALUE = new Int8Array(256).fill(-1);
 for (let c = 0; c < 16; c++) {
   HEX_VALUE["0123456789abcdef".charCodeAt(c)] = c;
@@ -245,6 +283,105 @@ export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string
     out += String.fromCharCode.apply(null, view as unknown as number[]);
   }
   return out;
+}
+
+/** `"text"` for a message, cut after `max` characters: a value may be kilobytes long. */
+function quoted(text: string, max = 60): string {
+  return text.length > max ? `"${text.slice(0, max)}…"` : `"${text}"`;
+}
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** `text` without leading and trailing SP and HTAB (OWS): nothing else counts as whitespace. */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/** The members of a comma-separated list (RFC 9110 §5.6.1), OWS trimmed, empty ones dropped. */
+export function listItems(value: string): string[] {
+  const items: string[] = [];
+  for (const item of value.split(",")) {
+    const trimmed = trimOws(item);
+    if (trimmed) items.push(trimmed);
+  }
+  return items;
+}
+
+/**
+ * What is wrong with a Host value, or undefined: Host = uri-host [ ":" port ] (RFC 9110 §7.2),
+ * where uri-host is an IP literal in brackets, an IPv4 address or a reg-name. Refused: an empty
+ * host, userinfo (`user@`), a path, a comma (a list: two hosts, which one counts?), a port of
+ * more than five digits.
+ */
+export function hostProblem(value: string): string | undefined {
+  let at = 0;
+  const n = value.length;
+  if (value.includes("@")) return "userinfo (user@) is not allowed";
+  if (value.charCodeAt(0) === 0x5b) {
+    // IP-literal: "[" IPv6address "]" (checked for its characters) or "[v1.…]" (IPvFuture).
+    const close = value.indexOf("]");
+    if (close < 0) return "an IP literal without its closing bracket";
+    const inside = value.slice(1, close);
+    if (!isIpLiteral(inside)) return "not an IPv6 address in brackets";
+    at = close + 1;
+  } else {
+    while (at < n) {
+      const c = value.charCodeAt(at);
+      if (c < 0x80 && HOST_CHAR[c]) at++;
+      else if (
+        c === 0x25 && at + 2 < n && isHexDigit(value.charCodeAt(at + 1)) &&
+        isHexDigit(value.charCodeAt(at + 2))
+      ) at += 3;
+      else break;
+    }
+    if (n === 0) return "empty";
+    if (at === 0 && value.charCodeAt(0) === 0x3a) return "no host name before the port";
+  }
+  if (at === n) return undefined;
+  if (value.charCodeAt(at) === 0x3a) {
+    const portStart = ++at;
+    while (at < n && value.charCodeAt(at) >= 0x30 && value.charCodeAt(at) <= 0x39) at++;
+    if (at === n) return at - portStart > 5 ? "a port has at most five digits" : undefined;
+  }
+  const c = value.charCodeAt(at);
+  if (c === 0x2f || c === 0x3f || c === 0x23) return "only a host and a port, no path";
+  if (c === 0x2c || isOws(c)) return "one host, not a list";
+  return `unexpected character ${quoted(value[at])}`;
+}
+
+/** The inside of `[…]`: an IPv6 address (hex digits, colons, dots) or an IPvFuture. */
+function isIpLiteral(inside: string): boolean {
+  if (inside.length === 0) return false;
+  const first = inside.charCodeAt(0);
+  if (first === 0x76 || first === 0x56) {
+    // IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+    const dot = inside.indexOf(".");
+    if (dot < 2) return false;
+    for (let i = 1; i < dot; i++) if (!isHexDigit(inside.charCodeAt(i))) return false;
+    if (dot === inside.length - 1) return false;
+    for (let i = dot + 1; i < inside.length; i++) {
+      const c = inside.charCodeAt(i);
+      if (!(c === 0x3a || (c < 0x80 && HOST_CHAR[c]))) return false;
+    }
+    return true;
+  }
+  let colons = 0;
+  for (let i = 0; i < inside.length; i++) {
+    const c = inside.charCodeAt(i);
+    if (c === 0x3a) colons++;
+    else if (c !== 0x2e && !isHexDigit(c)) return false;
+  }
+  return colons >= 2;
+}
+
+function isHexDigit(c: number): boolean {
+  return c < 0x80 && HEX_VALUE[c] >= 0;
 }
 
 /** Encodes a latin1 string (characters up to U+00FF) as bytes. */
@@ -280,7 +417,7 @@ export function getHeader(headers: HeaderList, name: string): string | undefined
 export function headerHasToken(headers: HeaderList, name: string, token: string): boolean {
   for (const [n, v] of headers) {
     if (n !== name) continue;
-    for (const item of v.split(",")) if (item.trim().toLowerCase() === token) return true;
+    for (const item of v.split(",")) if (trimOws(item).toLowerCase() === token) return true;
   }
   return false;
 }
@@ -332,14 +469,16 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
   protected readonly maxBodyBytes: number;
   protected readonly maxStartLineBytes: number;
   protected readonly maxHeaderSectionBytes: number;
+  protected readonly maxFieldLineBytes: number;
   protected readonly maxHeaderFields: number;
   /** Status suggested for errors in this direction (400 for requests, 502 for responses). */
   protected abstract readonly errorStatus: number;
 
-  constructor(options: ParserOptions, defaultMaxBody: number) {
+  constructor(options: ParserOptions, defaultMaxBody: number, defaultMaxFieldLine: number) {
     this.maxBodyBytes = options.maxBodyBytes ?? defaultMaxBody;
     this.maxStartLineBytes = options.maxStartLineBytes ?? MAX_START_LINE_BYTES;
     this.maxHeaderSectionBytes = options.maxHeaderSectionBytes ?? MAX_HEADER_SECTION_BYTES;
+    this.maxFieldLineBytes = options.maxFieldLineBytes ?? defaultMaxFieldLine;
     this.maxHeaderFields = options.maxHeaderFields ?? MAX_HEADER_FIELDS;
   }
 
@@ -421,6 +560,8 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
         if (this.pos === this.end && this.eof) return { kind: "closed" };
         const section = this.scanSection(true);
         if (section === null) {
+          // Only empty lines (skipped) before the close: a clean close all the same.
+          if (this.eof && this.pos === this.end) return { kind: "closed" };
           if (this.eof) {
             throw new HttpError(
               "Connection closed in the middle of a message head",
@@ -471,8 +612,9 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
       }
       case "chunk-crlf": {
         if (this.end - this.pos < 2) {
-          if (this.eof) throw this.truncated();
+          // A wrong byte is wrong whether or not the connection closes after it.
           if (this.pos < this.end && this.buf[this.pos] !== CR) throw this.badChunkEnd();
+          if (this.eof) throw this.truncated();
           return null;
         }
         if (this.buf[this.pos] !== CR || this.buf[this.pos + 1] !== LF) throw this.badChunkEnd();
@@ -537,50 +679,32 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     return new HttpError("Chunk data is not followed by CRLF", this.errorStatus);
   }
 
+  /**
+   * The chunk-size line (RFC 9112 §7.1): `chunk-size [ chunk-ext ] CRLF`, judged in the same
+   * order as a head's lines (the length limit, then the line end, then the grammar) so the
+   * verdict does not depend on the split.
+   */
   private readChunkSize(): HttpEvent<Head> | InformationalHead | null {
-    const limit = Math.min(this.end, this.pos + MAX_CHUNK_LINE_BYTES + 2);
-    const lf = this.buf.indexOf(LF, this.pos);
-    if (lf < 0 || lf >= limit) {
-      if (this.end - this.pos > MAX_CHUNK_LINE_BYTES + 1) {
-        throw new HttpError(
-          `Chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`,
-          this.errorStatus,
-        );
-      }
-      if (this.eof) throw this.truncated();
-      return null;
-    }
-    if (lf === this.pos || this.buf[lf - 1] !== CR) {
-      throw new HttpError("Chunk-size line does not end with CRLF", this.errorStatus);
-    }
-    const lineEnd = lf - 1;
-    let at = this.pos;
-    let size = 0;
-    while (at < lineEnd && HEX_VALUE[this.buf[at]] >= 0) {
-      size = size * 16 + HEX_VALUE[this.buf[at]];
-      at++;
-    }
-    const digits = at - this.pos;
-    if (digits === 0 || digits > 12) {
+    const buf = this.buf;
+    const start = this.pos;
+    let lf = buf.indexOf(LF, start);
+    if (lf >= this.end) lf = -1;
+    const end = lf < 0 ? this.end : lf;
+    const contentEnd = end > start && buf[end - 1] === CR ? end - 1 : end;
+    if (contentEnd - start > MAX_CHUNK_LINE_BYTES) {
       throw new HttpError(
-        `Invalid chunk size "${latin1(this.buf, this.pos, lineEnd)}": expected 1 to 12 hex digits`,
+        `Chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`,
         this.errorStatus,
       );
     }
-    while (at < lineEnd && (this.buf[at] === SP || this.buf[at] === HTAB)) at++;
-    if (at < lineEnd) {
-      if (this.buf[at] !== SEMICOLON) {
-        throw new HttpError(
-          `Invalid chunk size "${latin1(this.buf, this.pos, lineEnd)}": unexpected character`,
-          this.errorStatus,
-        );
-      }
-      for (; at < lineEnd; at++) {
-        if (!VALUE_CHAR[this.buf[at]]) {
-          throw new HttpError("Control character in a chunk extension", this.errorStatus);
-        }
-      }
+    if (lf < 0) {
+      if (this.eof) throw this.truncated();
+      return null;
     }
+    if (contentEnd === lf) {
+      throw new HttpError("Chunk-size line does not end with CRLF", this.errorStatus);
+    }
+    const size = this.chunkSize(start, contentEnd);
     this.pos = lf + 1;
     if (this.bodyBytes + size > this.maxBodyBytes) throw this.tooLarge();
     if (size === 0) {
@@ -590,6 +714,71 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     this.remainingInBody = size;
     this.state = "chunk-data";
     return this.step();
+  }
+
+  /**
+   * Parses `chunk-size *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )` in
+   * `buf[start, end)` and returns the size. Extensions are checked, then ignored.
+   */
+  private chunkSize(start: number, end: number): number {
+    const buf = this.buf;
+    const bad = (why: string) =>
+      new HttpError(
+        `Invalid chunk size ${quoted(latin1(buf, start, end))}: ${why}`,
+        this.errorStatus,
+      );
+    let at = start;
+    let size = 0;
+    let significant = 0;
+    while (at < end && HEX_VALUE[buf[at]] >= 0) {
+      const digit = HEX_VALUE[buf[at++]];
+      if (significant > 0 || digit > 0) significant++;
+      size = size * 16 + digit;
+    }
+    if (at === start || significant > MAX_CHUNK_SIZE_DIGITS) {
+      throw bad(`expected 1 to ${MAX_CHUNK_SIZE_DIGITS} hex digits`);
+    }
+    const skipBws = () => {
+      while (at < end && (buf[at] === SP || buf[at] === HTAB)) at++;
+    };
+    while (at < end) {
+      skipBws();
+      if (at === end) throw bad("whitespace at the end of the line");
+      if (buf[at] !== SEMICOLON) throw bad("unexpected character");
+      at++;
+      skipBws();
+      const name = at;
+      while (at < end && TOKEN_CHAR[buf[at]]) at++;
+      if (at === name) throw bad("a chunk extension needs a token as its name");
+      let afterWs = at;
+      while (afterWs < end && (buf[afterWs] === SP || buf[afterWs] === HTAB)) afterWs++;
+      if (afterWs === end || buf[afterWs] !== EQUALS) continue;
+      at = afterWs + 1;
+      skipBws();
+      if (at < end && buf[at] === DQUOTE) {
+        at = this.quotedStringEnd(at, end);
+        if (at < 0) throw bad("unterminated or invalid quoted string in a chunk extension");
+      } else {
+        const value = at;
+        while (at < end && TOKEN_CHAR[buf[at]]) at++;
+        if (at === value) throw bad("a chunk extension value must be a token or a quoted string");
+      }
+    }
+    return size;
+  }
+
+  /** Where the quoted-string opening at `at` ends (just past its DQUOTE), or -1 when invalid. */
+  private quotedStringEnd(at: number, end: number): number {
+    const buf = this.buf;
+    for (at++; at < end; at++) {
+      const c = buf[at];
+      if (c === DQUOTE) return at + 1;
+      if (c === BACKSLASH) {
+        at++;
+        if (at === end || !VALUE_CHAR[buf[at]]) return -1;
+      } else if (!VALUE_CHAR[c]) return -1;
+    }
+    return -1;
   }
 
   protected tooLarge(): HttpError {
@@ -603,6 +792,13 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
   /**
    * Finds the end of a head (`withStartLine`) or trailer section: lines up to an empty one.
    * Remembers where it stopped, so byte-by-byte input is scanned once. Enforces the limits.
+   *
+   * The verdict must not depend on how the bytes were split, so every line is judged in one
+   * fixed order: first the size limits (on what has arrived so far, or on the whole line once
+   * its LF is here), then the line-ending rule, then the field count; the fields' syntax is
+   * checked once the section is complete. The size limits measure a line without its line end
+   * (a CR that may be the start of CRLF is not counted until the next byte shows what it is),
+   * so the measure only grows as bytes arrive and a limit trips at the same byte either way.
    */
   private scanSection(withStartLine: boolean): Section | null {
     const buf = this.buf;
@@ -620,38 +816,56 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
       const lf = buf.indexOf(LF, this.scanAt);
       if (lf < 0 || lf >= this.end) {
         this.scanAt = this.end;
-        this.checkIncomplete(withStartLine, lineStart);
+        const end = this.end;
+        this.checkLineLimits(
+          withStartLine,
+          lineStart,
+          end > lineStart && buf[end - 1] === CR ? end - 1 : end,
+        );
         return null;
       }
-      if (lf === lineStart || buf[lf - 1] !== CR) {
-        throw new HttpError("Line ends with a bare LF instead of CRLF", this.errorStatus);
-      }
-      const cr = lf - 1;
       this.scanAt = lf + 1;
+      const crlf = lf > lineStart && buf[lf - 1] === CR;
+      const contentEnd = crlf ? lf - 1 : lf;
+      this.checkLineLimits(withStartLine, lineStart, contentEnd);
+      if (!crlf) throw new HttpError("Line ends with a bare LF instead of CRLF", this.errorStatus);
       const isFirst = withStartLine && this.lineEnds.length === 0;
-      if (isFirst && cr === lineStart) {
-        // RFC 9112 §2.2: empty lines before a request line are ignored.
-        this.pos = lineStart = lf + 1;
-        this.lineStarts[0] = lineStart;
-        continue;
-      }
-      if (isFirst && cr - lineStart > this.maxStartLineBytes) throw this.startLineTooLong();
-      if (!isFirst && lf + 1 - this.fieldsStart(withStartLine) > this.maxHeaderSectionBytes) {
-        throw this.headersTooLarge();
-      }
-      if (cr === lineStart && !isFirst) {
+      if (contentEnd === lineStart) {
+        if (isFirst) {
+          // RFC 9112 §2.2: empty lines before a request line are ignored.
+          this.pos = lineStart = lf + 1;
+          this.lineStarts[0] = lineStart;
+          continue;
+        }
         // The blank line: the section is complete.
         this.lineStarts.pop();
         this.clearLines = true;
         return { lineStarts: this.lineStarts, lineEnds: this.lineEnds, end: lf + 1 };
       }
-      this.lineEnds.push(cr);
+      this.lineEnds.push(contentEnd);
       if (this.lineEnds.length - (withStartLine ? 1 : 0) > this.maxHeaderFields) {
         throw this.headersTooLarge();
       }
       lineStart = lf + 1;
       this.lineStarts.push(lineStart);
     }
+  }
+
+  /**
+   * The size limits for the line at `lineStart` whose content (line end excluded) is known up to
+   * `contentEnd`. When one line crosses two limits (the field line's and the section's), the one
+   * crossed at the earlier byte is reported: the same whether the line came whole or in pieces.
+   */
+  private checkLineLimits(withStartLine: boolean, lineStart: number, contentEnd: number): void {
+    if (withStartLine && this.lineEnds.length === 0) {
+      if (contentEnd - lineStart > this.maxStartLineBytes) throw this.startLineTooLong(lineStart);
+      return;
+    }
+    const lineOver = lineStart + this.maxFieldLineBytes + 1;
+    const sectionOver = this.fieldsStart(withStartLine) + this.maxHeaderSectionBytes + 1;
+    const first = Math.min(lineOver, sectionOver);
+    if (contentEnd < first) return;
+    throw first === lineOver ? this.fieldLineTooLong() : this.headersTooLarge();
   }
 
   /**
@@ -678,20 +892,19 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     return withStartLine ? this.lineEnds[0] + 2 : this.pos;
   }
 
-  private checkIncomplete(withStartLine: boolean, lineStart: number): void {
-    const isFirst = withStartLine && this.lineEnds.length === 0;
-    if (isFirst) {
-      // One byte of slack for a CR whose LF has not arrived yet.
-      if (this.end - lineStart > this.maxStartLineBytes + 1) throw this.startLineTooLong();
-    } else if (this.end - this.fieldsStart(withStartLine) > this.maxHeaderSectionBytes) {
-      throw this.headersTooLarge();
-    }
-  }
-
-  protected startLineTooLong(): HttpError {
+  /** The start line at `lineStart` is over the limit (a request line says more; see there). */
+  protected startLineTooLong(_lineStart: number): HttpError {
     return new HttpError(
       `Start line longer than ${this.maxStartLineBytes} bytes`,
-      this.errorStatus === 400 ? 414 : this.errorStatus,
+      this.errorStatus,
+      false,
+    );
+  }
+
+  private fieldLineTooLong(): HttpError {
+    return new HttpError(
+      `Header line longer than ${this.maxFieldLineBytes} bytes`,
+      this.errorStatus === 400 ? 431 : this.errorStatus,
       false,
     );
   }
@@ -778,35 +991,64 @@ abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     return latin1(b, at + 5, at + 8);
   }
 
-  /** Content-Length from its (possibly repeated, comma-listed) values; -1 when absent. */
+  /**
+   * Content-Length from its values; -1 when absent. Each is `1*DIGIT` without leading zeros;
+   * repeated fields or a list (`5, 5`) must all agree (RFC 9110 §8.6). Anything else — a sign,
+   * whitespace other than OWS around the commas, an empty member — is refused: two parsers
+   * reading one length two ways is how requests are smuggled.
+   */
   protected contentLength(values: string[]): number {
     let length = -1;
     for (const value of values) {
-      for (const item of value.split(",")) {
-        const text = item.trim();
-        if (!/^\d+$/.test(text) || text.length > MAX_LENGTH_DIGITS) {
-          throw new HttpError(`Invalid Content-Length "${value}"`, this.errorStatus);
+      let at = 0;
+      while (true) {
+        const start = at;
+        while (at < value.length && value.charCodeAt(at) >= 0x30 && value.charCodeAt(at) <= 0x39) {
+          at++;
         }
-        const n = Number(text);
+        const digits = at - start;
+        if (
+          digits === 0 || digits > MAX_LENGTH_DIGITS ||
+          (digits > 1 && value.charCodeAt(start) === 0x30)
+        ) {
+          throw new HttpError(`Invalid Content-Length ${quoted(value)}`, this.errorStatus);
+        }
+        const n = Number(value.slice(start, at));
         if (length >= 0 && n !== length) {
           throw new HttpError(
-            `Duplicate Content-Length with different values: "${values.join(", ")}"`,
+            `Duplicate Content-Length with different values: ${quoted(values.join(", "))}`,
             this.errorStatus,
           );
         }
         length = n;
+        while (at < value.length && isOws(value.charCodeAt(at))) at++;
+        if (at === value.length) break;
+        if (value.charCodeAt(at) !== 0x2c) {
+          throw new HttpError(`Invalid Content-Length ${quoted(value)}`, this.errorStatus);
+        }
+        at++;
+        while (at < value.length && isOws(value.charCodeAt(at))) at++;
       }
     }
     return length;
   }
 
-  /** Transfer codings, lower-cased, in order. */
+  /**
+   * Transfer codings, lower-cased, in order. Each list member is a token, optionally followed by
+   * parameters (`gzip;q=1` is not a thing, but the grammar allows them); nothing but OWS may
+   * surround it.
+   */
   protected transferCodings(values: string[]): string[] {
     const codings: string[] = [];
     for (const value of values) {
       for (const item of value.split(",")) {
-        const coding = item.trim().toLowerCase().split(";")[0].trim();
-        if (!coding) throw new HttpError(`Invalid Transfer-Encoding "${value}"`, this.errorStatus);
+        const member = trimOws(item);
+        const semicolon = member.indexOf(";");
+        const coding = (semicolon < 0 ? member : trimOws(member.slice(0, semicolon)))
+          .toLowerCase();
+        if (!isToken(coding) || (coding === "chunked" && semicolon >= 0)) {
+          throw new HttpError(`Invalid Transfer-Encoding ${quoted(value)}`, this.errorStatus);
+        }
         codings.push(coding);
       }
     }
@@ -849,13 +1091,16 @@ export class RequestParser extends MessageParser<RequestHead> {
   protected readonly errorStatus = 400;
 
   constructor(options: ParserOptions = {}) {
-    super(options, DEFAULT_MAX_BODY_BYTES);
+    super(options, DEFAULT_MAX_BODY_BYTES, MAX_FIELD_LINE_BYTES);
   }
 
   /** The next event, or `null` when more bytes are needed. Throws `HttpError` on bad input. */
   override next(): HttpEvent<RequestHead> | null {
     return super.next() as HttpEvent<RequestHead> | null;
   }
+
+  /** The last Host value found valid (a connection repeats it; checking again is skipped). */
+  private validHost: string | undefined;
 
   protected parseHead(section: Section): RequestHead {
     const buf = this.buf;
@@ -866,7 +1111,11 @@ export class RequestParser extends MessageParser<RequestHead> {
     for (let at = start; at < sp1; at++) if (!TOKEN_CHAR[buf[at]]) throw this.badLine();
     if (sp1 === start) throw this.badLine();
     let sp2 = sp1 + 1;
-    while (sp2 < end && buf[sp2] > SP && buf[sp2] < 0x7f) sp2++;
+    while (sp2 < end && TARGET_CHAR[buf[sp2]]) sp2++;
+    if (sp2 < end && buf[sp2] === HASH) {
+      // RFC 9112 §3.2: no request-target form has a fragment; it stays in the browser.
+      throw new HttpError("Request target with a fragment (#): the fragment is never sent");
+    }
     if (sp2 === sp1 + 1 || sp2 >= end || buf[sp2] !== SP) throw this.badLine();
     const versionText = this.parseVersion(sp2 + 1, end);
     if (versionText === null) throw this.badLine();
@@ -878,20 +1127,29 @@ export class RequestParser extends MessageParser<RequestHead> {
     }
     const version = versionText as HttpVersion;
     if (!KNOWN_METHODS.has(method)) {
-      throw new HttpError(`Method "${method}" is not implemented`, 501, false);
+      throw new HttpError(`Method ${quoted(method)} is not implemented`, 501, false);
     }
     const target = this.recentLatin1(0, sp1 + 1, sp2);
 
-    // One pass over the fields for everything that decides framing and persistence.
+    // One pass over the fields for everything that decides framing and persistence, and for
+    // the fields whose value makes the request invalid. Rare fields cost one comparison each.
+    let host: string | undefined;
     let hosts = 0;
+    let contentTypes = 0;
     let teValues: string[] | undefined;
     let clValues: string[] | undefined;
     let connection: string | undefined;
-    let expect = false;
+    let expect: string | undefined;
+    let upgrade: string | undefined;
+    let webSocketVersion: string | undefined;
     for (const [name, value] of headers) {
       switch (name) {
         case "host":
           hosts++;
+          host = value;
+          break;
+        case "content-type":
+          contentTypes++;
           break;
         case "transfer-encoding":
           (teValues ??= []).push(value);
@@ -903,13 +1161,27 @@ export class RequestParser extends MessageParser<RequestHead> {
           connection = connection === undefined ? value : `${connection},${value}`;
           break;
         case "expect":
-          expect = true;
+          expect = expect === undefined ? value : `${expect},${value}`;
+          break;
+        case "upgrade":
+          upgrade = upgrade === undefined ? value : `${upgrade},${value}`;
+          break;
+        case "sec-websocket-version":
+          webSocketVersion = webSocketVersion === undefined
+            ? value
+            : `${webSocketVersion},${value}`;
       }
     }
     if (hosts > 1) throw new HttpError("More than one Host header");
-    if (version === "1.1" && hosts === 0) {
-      throw new HttpError("HTTP/1.1 request without a Host header");
+    if (host === undefined) {
+      if (version === "1.1") throw new HttpError("HTTP/1.1 request without a Host header");
+    } else if (host !== this.validHost) {
+      const problem = hostProblem(host);
+      if (problem) throw new HttpError(`Invalid Host ${quoted(host)}: ${problem}`);
+      this.validHost = host;
     }
+    // A singleton field sent twice: which one counts is anybody's guess (RFC 9110 §5.3).
+    if (contentTypes > 1) throw new HttpError("More than one Content-Type header");
 
     let bodyKind: BodyKind = "none";
     let contentLength = -1;
@@ -920,11 +1192,16 @@ export class RequestParser extends MessageParser<RequestHead> {
       if (version === "1.0") throw new HttpError("Transfer-Encoding in an HTTP/1.0 request");
       const codings = this.transferCodings(teValues);
       if (codings[codings.length - 1] !== "chunked") {
-        throw new HttpError(`Transfer-Encoding "${teValues.join(", ")}" does not end in chunked`);
+        throw new HttpError(
+          `Transfer-Encoding ${quoted(teValues.join(", "))} does not end in chunked`,
+        );
+      }
+      if (codings.indexOf("chunked") < codings.length - 1) {
+        throw new HttpError(`Transfer-Encoding ${quoted(teValues.join(", "))}: chunked twice`);
       }
       if (codings.length > 1) {
         throw new HttpError(
-          `Transfer-Encoding "${teValues.join(", ")}" is not implemented`,
+          `Transfer-Encoding ${quoted(teValues.join(", "))} is not implemented`,
           501,
           false,
         );
@@ -935,6 +1212,17 @@ export class RequestParser extends MessageParser<RequestHead> {
       if (contentLength > this.maxBodyBytes) throw this.tooLarge();
       bodyKind = contentLength > 0 ? "length" : "none";
     }
+    let expectContinue = false;
+    if (expect !== undefined) {
+      // RFC 9110 §10.1.1: 100-continue is the only expectation there is; others cannot be met.
+      for (const item of listItems(expect)) {
+        if (item.toLowerCase() !== "100-continue") {
+          throw new HttpError(`Expectation ${quoted(item)} cannot be met`, 417, false);
+        }
+        expectContinue = version === "1.1" && bodyKind !== "none";
+      }
+    }
+    if (upgrade !== undefined) this.checkUpgrade(upgrade, webSocketVersion);
     const keepAlive = connection === undefined
       ? version === "1.1"
       : this.persistent(version, [["connection", connection]]);
@@ -948,10 +1236,60 @@ export class RequestParser extends MessageParser<RequestHead> {
       bodyKind,
       contentLength,
       headBytes: section.end - start,
-      expectContinue: expect && version === "1.1" && bodyKind !== "none" &&
-        headerHasToken(headers, "expect", "100-continue"),
+      expectContinue,
       fieldNames,
     };
+  }
+
+  /**
+   * Upgrade (RFC 9110 §7.8). This parser switches to no other protocol, and a server using it
+   * ignores a valid Upgrade, as §7.8 allows ("A server MAY ignore a received Upgrade header
+   * field"), answering in HTTP/1.1. An invalid one is refused with 400 like any invalid field:
+   * a value that is not a list of `protocol-name ["/" protocol-version]` tokens, or a WebSocket
+   * handshake whose Sec-WebSocket-Version is not 13, the only version there is (RFC 6455
+   * §4.1; §4.2.1 asks for 400 when a handshake breaks the rules). A 426 listing supported
+   * versions (§4.4) would claim a WebSocket support we do not have.
+   */
+  private checkUpgrade(upgrade: string, webSocketVersion: string | undefined): void {
+    let webSocket = false;
+    for (const item of listItems(upgrade)) {
+      const slash = item.indexOf("/");
+      const name = slash < 0 ? item : item.slice(0, slash);
+      if (!isToken(name) || (slash >= 0 && !isToken(item.slice(slash + 1)))) {
+        throw new HttpError(
+          `Invalid Upgrade ${quoted(upgrade)}: expected protocol names with an optional /version`,
+        );
+      }
+      if (name.toLowerCase() === "websocket") webSocket = true;
+    }
+    if (webSocket && webSocketVersion?.trim() !== "13") {
+      throw new HttpError(
+        `Invalid WebSocket handshake: Sec-WebSocket-Version ${
+          webSocketVersion === undefined ? "missing" : quoted(webSocketVersion)
+        }, and 13 is the only version`,
+      );
+    }
+  }
+
+  /** A request line too long: 414, unless it is the method that never ends (501, or 400). */
+  protected override startLineTooLong(lineStart: number): HttpError {
+    // No SP within the longest known method's length: the method is unknown, whatever follows.
+    const buf = this.buf;
+    for (let at = lineStart; at <= lineStart + LONGEST_METHOD; at++) {
+      if (buf[at] === SP) {
+        return new HttpError(
+          `Request line longer than ${this.maxStartLineBytes} bytes`,
+          414,
+          false,
+        );
+      }
+      if (!TOKEN_CHAR[buf[at]]) return this.badLine();
+    }
+    return new HttpError(
+      `Method ${quoted(latin1(buf, lineStart, lineStart + 20))} is not implemented`,
+      501,
+      false,
+    );
   }
 
   private badLine(): HttpError {
@@ -976,7 +1314,9 @@ export class ResponseParser extends MessageParser<ResponseHead> {
   private readonly emitInformational: boolean;
 
   constructor(options: ResponseParserOptions = {}) {
-    super(options, Infinity);
+    // As a client, take what real servers send (a long Content-Security-Policy, a big cookie):
+    // one field line may fill the whole section, as curl allows 100 KB.
+    super(options, Infinity, MAX_HEADER_SECTION_BYTES);
     this.emitInformational = options.emitInformational ?? false;
   }
 
@@ -1169,15 +1509,24 @@ function isFieldValue(text: string): boolean {
   return true;
 }
 
-/** `Name: value\r\n` lines, validated: no header injection through CR/LF/NUL. */
+/**
+ * `Name: value\r\n` lines, validated: no header injection through CR/LF/NUL, and no leading or
+ * trailing whitespace in a value — a parser drops it (it is OWS), so the message read back would
+ * not be the one written.
+ */
 export function formatFields(headers: HeaderInit): string {
   let out = "";
   const entries = Array.isArray(headers) ? headers : Object.entries(headers);
   for (const [name, raw] of entries) {
     const value = String(raw);
-    if (!isToken(name)) throw new TypeError(`Invalid header name "${name}"`);
+    if (!isToken(name)) throw new TypeError(`Invalid header name ${quoted(name)}`);
     if (!isFieldValue(value)) {
       throw new TypeError(`Invalid value for header "${name}": control characters are not allowed`);
+    }
+    if (value !== "" && (isOws(value.charCodeAt(0)) || isOws(value.charCodeAt(value.length - 1)))) {
+      throw new TypeError(
+        `Invalid value for header "${name}": leading or trailing whitespace would be lost`,
+      );
     }
     out += `${name}: ${value}\r\n`;
   }
@@ -1191,9 +1540,16 @@ export function formatRequestHead(
   headers: HeaderInit = [],
   version: HttpVersion = "1.1",
 ): string {
-  if (!isToken(method)) throw new TypeError(`Invalid method "${method}"`);
-  if (!/^[\x21-\x7e]+$/.test(target)) {
-    throw new TypeError(`Invalid request target "${target}": expected visible ASCII, no spaces`);
+  if (!isToken(method)) throw new TypeError(`Invalid method ${quoted(method)}`);
+  let valid = target.length > 0;
+  for (let i = 0; valid && i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    valid = c < 0x80 && TARGET_CHAR[c] === 1;
+  }
+  if (!valid) {
+    throw new TypeError(
+      `Invalid request target ${quoted(target)}: expected visible ASCII, no spaces, no fragment`,
+    );
   }
   return `${method} ${target} HTTP/${version}\r\n${formatFields(headers)}\r\n`;
 }

@@ -128,26 +128,133 @@ export function validators(size: number, mtimeMs: number): { etag: string; lastM
 
 /**
  * Whether a GET/HEAD may be answered 304 (RFC 9110 §13.2.2): If-None-Match wins over
- * If-Modified-Since; weak comparison; `*` matches any current file.
+ * If-Modified-Since; weak comparison; `*` matches any current file. If-Modified-Since counts
+ * only when it is one valid HTTP-date (RFC 9110 §13.1.3) no later than `now`: a date in the
+ * future says nothing about the file (RFC 2616 §14.25 called it invalid; nginx and Deno.serve
+ * ignore it too).
  */
 export function notModified(
   entry: Pick<FileEntry, "etag" | "mtimeMs">,
   ifNoneMatch: string | undefined,
   ifModifiedSince: string | undefined,
+  now?: number,
 ): boolean {
   if (ifNoneMatch !== undefined) {
-    const opaque = entry.etag.replace(/^W\//, "");
+    const opaque = withoutWeakPrefix(entry.etag);
     return ifNoneMatch.split(",").some((tag) => {
       const t = tag.trim();
-      return t === "*" || t.replace(/^W\//, "") === opaque;
+      return t === "*" || withoutWeakPrefix(t) === opaque;
     });
   }
   if (ifModifiedSince !== undefined) {
-    const since = Date.parse(ifModifiedSince);
-    if (Number.isNaN(since)) return false;
+    const since = parseHttpDate(ifModifiedSince);
+    if (since === undefined || since > (now ?? Date.now())) return false;
     return Math.floor(entry.mtimeMs / 1000) * 1000 <= since;
   }
   return false;
+}
+
+function withoutWeakPrefix(tag: string): string {
+  return tag.startsWith("W/") ? tag.slice(2) : tag;
+}
+
+const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const LONG_DAY_NAMES = [
+  "Sunday",
+  "Monday",
+  "Tuesday",
+  "Wednesday",
+  "Thursday",
+  "Friday",
+  "Saturday",
+];
+const MONTH_NAMES = [
+  "Jan",
+  "Feb",
+  "Mar",
+  "Apr",
+  "May",
+  "Jun",
+  "Jul",
+  "Aug",
+  "Sep",
+  "Oct",
+  "Nov",
+  "Dec",
+];
+
+/**
+ * An HTTP-date (RFC 9110 §5.6.7) in ms since the epoch, or undefined: the IMF-fixdate
+ * `Sun, 06 Nov 1994 08:49:37 GMT`, and the two obsolete forms a recipient must still accept,
+ * `Sunday, 06-Nov-94 08:49:37 GMT` (a two-digit year more than 50 years ahead is in the past
+ * century) and `Sun Nov  6 08:49:37 1994`. Anything else (which `Date.parse` would often
+ * guess at) is not a date. Fixed shapes, read by position: no regex, no backtracking.
+ */
+export function parseHttpDate(text: string, now = Date.now()): number | undefined {
+  const comma = text.indexOf(",");
+  if (comma === 3 && text.length === 29 && DAY_NAMES.includes(text.slice(0, 3))) {
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    if (text[4] !== " " || text[7] !== " " || text[11] !== " " || text[16] !== " ") {
+      return undefined;
+    }
+    if (text.slice(25) !== " GMT") return undefined;
+    return dateFrom(text.slice(12, 16), text.slice(8, 11), text.slice(5, 7), text.slice(17, 25));
+  }
+  if (comma > 3 && LONG_DAY_NAMES.includes(text.slice(0, comma))) {
+    // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
+    const rest = text.slice(comma);
+    if (rest.length !== 24 || rest[1] !== " " || rest[4] !== "-" || rest[8] !== "-") {
+      return undefined;
+    }
+    if (rest[11] !== " " || rest.slice(20) !== " GMT") return undefined;
+    const yy = digitsValue(rest.slice(9, 11));
+    if (yy === undefined) return undefined;
+    // RFC 9110 §5.6.7: a year that looks more than 50 years ahead is in the past.
+    const thisYear = new Date(now).getUTCFullYear();
+    let year = Math.floor(thisYear / 100) * 100 + yy;
+    if (year > thisYear + 50) year -= 100;
+    return dateFrom(String(year), rest.slice(5, 8), rest.slice(2, 4), rest.slice(12, 20));
+  }
+  if (text.length === 24 && DAY_NAMES.includes(text.slice(0, 3))) {
+    // asctime-date: "Sun Nov  6 08:49:37 1994" (the day padded with a space)
+    if (text[3] !== " " || text[7] !== " " || text[10] !== " " || text[19] !== " ") {
+      return undefined;
+    }
+    const day = text[8] === " " ? `0${text[9]}` : text.slice(8, 10);
+    return dateFrom(text.slice(20, 24), text.slice(4, 7), day, text.slice(11, 19));
+  }
+  return undefined;
+}
+
+/** A UTC time from its pieces (`1994`, `Nov`, `06`, `08:49:37`); undefined when one is bad. */
+function dateFrom(yearText: string, monthText: string, dayText: string, time: string) {
+  const month = MONTH_NAMES.indexOf(monthText);
+  const year = digitsValue(yearText);
+  const day = digitsValue(dayText);
+  if (time[2] !== ":" || time[5] !== ":") return undefined;
+  const hour = digitsValue(time.slice(0, 2));
+  const minute = digitsValue(time.slice(3, 5));
+  const second = digitsValue(time.slice(6, 8));
+  if (
+    month < 0 || year === undefined || day === undefined || hour === undefined ||
+    minute === undefined || second === undefined
+  ) return undefined;
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
+  const ms = Date.UTC(year, month, day, hour, minute, Math.min(second, 59));
+  // 31 Feb would roll over into March: not a date.
+  return new Date(ms).getUTCDate() === day ? ms : undefined;
+}
+
+/** The value of a string of ASCII digits, or undefined when it is empty or holds anything else. */
+function digitsValue(text: string): number | undefined {
+  if (text.length === 0) return undefined;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+    value = value * 10 + c - 0x30;
+  }
+  return value;
 }
 
 /** A byte range to send: `start` to `end` inclusive. */
@@ -159,23 +266,42 @@ export interface ByteRange {
 /**
  * Interprets a Range header for a file of `size` bytes (RFC 9110 §14): a single satisfiable
  * range, `"unsatisfiable"` (→ 416), or null to ignore it (absent, malformed or several ranges;
- * serving the whole file is always allowed).
+ * serving the whole file is always allowed). `bytes=FIRST-[LAST]` or `bytes=-SUFFIX`, with SP
+ * or HTAB allowed around the numbers; read in one pass (a regex here once backtracked for
+ * seconds on a value of 60,000 spaces).
  */
 export function parseRange(
   header: string | undefined,
   size: number,
 ): ByteRange | "unsatisfiable" | null {
-  if (header === undefined) return null;
-  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m || (m[1] === "" && m[2] === "")) return null;
-  if (m[1] === "") {
-    const suffix = Number(m[2]);
+  if (header === undefined || header.length < 7) return null;
+  if (header.slice(0, 6).toLowerCase() !== "bytes=") return null;
+  let at = 6;
+  const skipBlanks = () => {
+    while (at < header.length && (header[at] === " " || header[at] === "\t")) at++;
+  };
+  const digits = (): string => {
+    const start = at;
+    while (at < header.length && header[at] >= "0" && header[at] <= "9") at++;
+    return header.slice(start, at);
+  };
+  skipBlanks();
+  const first = digits();
+  skipBlanks();
+  if (header[at] !== "-") return null;
+  at++;
+  skipBlanks();
+  const last = digits();
+  skipBlanks();
+  if (at !== header.length || (first === "" && last === "")) return null;
+  if (first === "") {
+    const suffix = Number(last);
     if (suffix === 0 || size === 0) return "unsatisfiable";
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (m[2] !== "" && Number(m[2]) < start) return null;
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== "" && Number(last) < start) return null;
   if (start >= size) return "unsatisfiable";
   return { start, end };
 }
@@ -243,12 +369,17 @@ export class FileCache {
 export type Lookup =
   | { kind: "file"; entry: FileEntry; key: string }
   | { kind: "redirect"; location: string }
-  | { kind: "not-found" };
+  | { kind: "not-found"; why?: string }
+  /** The file system refused (403) or failed (500, 503 when out of descriptors). */
+  | { kind: "failed"; status: number; why: string };
 
 /**
  * Finds the file for `decoded` under `realRoot` (a real path): directories need a trailing
  * slash (else a redirect) and are served by their `index.html`; anything whose real path lies
- * outside the root is not found.
+ * outside the root is not found. Every file-system error becomes an answer, never an
+ * exception: a request can name anything, and a name too long for the file system (a 300-byte
+ * segment: ENAMETOOLONG), a file used as a directory (ENOTDIR) or a symlink loop (ELOOP) is
+ * simply not there.
  */
 export async function lookupFile(
   realRoot: string,
@@ -260,29 +391,31 @@ export async function lookupFile(
   const key = decoded.trailingSlash ? `${joined}/` : joined;
   const hit = cache.get(key);
   if (hit) return { kind: "file", entry: hit, key };
-
-  let real: string;
-  let info: Deno.FileInfo;
   try {
-    real = await Deno.realPath(joined);
-    if (!isInside(realRoot, real)) return { kind: "not-found" };
-    info = await Deno.stat(real);
+    return await lookupUncached(realRoot, decoded, rawPath, cache, joined, key);
   } catch (error) {
-    if (isMissing(error)) return { kind: "not-found" };
-    throw error;
+    return lookupFailure(error);
   }
+}
+
+async function lookupUncached(
+  realRoot: string,
+  decoded: DecodedPath,
+  rawPath: string,
+  cache: FileCache,
+  joined: string,
+  key: string,
+): Promise<Lookup> {
+  let real = await Deno.realPath(joined);
+  if (!isInside(realRoot, real)) return { kind: "not-found" };
+  let info = await Deno.stat(real);
   let lookupPath = joined;
   if (info.isDirectory) {
     if (!decoded.trailingSlash) return { kind: "redirect", location: `${rawPath}/` };
     lookupPath = `${joined}/index.html`;
-    try {
-      real = await Deno.realPath(lookupPath);
-      if (!isInside(realRoot, real)) return { kind: "not-found" };
-      info = await Deno.stat(real);
-    } catch (error) {
-      if (isMissing(error)) return { kind: "not-found" };
-      throw error;
-    }
+    real = await Deno.realPath(lookupPath);
+    if (!isInside(realRoot, real)) return { kind: "not-found" };
+    info = await Deno.stat(real);
   } else if (decoded.trailingSlash) {
     return { kind: "not-found" };
   }
@@ -311,8 +444,31 @@ export async function lookupFile(
   return { kind: "file", entry, key };
 }
 
-function isMissing(error: unknown): boolean {
-  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
-    error instanceof Deno.errors.PermissionDenied ||
-    (error instanceof Error && /ELOOP|ENAMETOOLONG|too many levels/i.test(error.message));
+/** The errno-style code of a file-system error (`ENOENT`, `ENAMETOOLONG`…), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Codes meaning "no such file", whatever the name asked for. */
+const NOT_THERE = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG", "ELOOP", "EISDIR", "EINVAL"]);
+
+/** A lookup's file-system error as an answer (404, 403, 503 or 500); other errors are bugs. */
+export function lookupFailure(error: unknown): Lookup {
+  if (!(error instanceof Error)) throw error;
+  const code = errorCode(error);
+  if (error instanceof Deno.errors.NotFound || (code && NOT_THERE.has(code))) {
+    // The plain case needs no footnote; the others say why the name cannot be there.
+    return { kind: "not-found", why: code === "ENOENT" ? undefined : code };
+  }
+  if (
+    error instanceof Deno.errors.PermissionDenied || code === "EACCES" || code === "EPERM"
+  ) {
+    return { kind: "failed", status: 403, why: code ?? "EACCES" };
+  }
+  if (code === "EMFILE" || code === "ENFILE") return { kind: "failed", status: 503, why: code };
+  if (code || error instanceof Deno.errors.NotCapable) {
+    return { kind: "failed", status: 500, why: code ?? error.name };
+  }
+  throw error;
 }

@@ -8,139 +8,26 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { hasCommand, runCommand, runScript, startScript } from "../_helpers.ts";
 import { writeAll } from "../../tcp/core/io.ts";
+import { latin1, ResponseParser } from "../../http/core/message.ts";
+import { REQUESTS_PER_TURN } from "../../http/server.ts";
 import {
-  type HeaderList,
-  latin1,
-  type ResponseHead,
-  ResponseParser,
-} from "../../http/core/message.ts";
-import {
-  type HttpServer,
-  REQUESTS_PER_TURN,
-  serveHttp,
-  type ServeOptions,
-} from "../../http/server.ts";
+  exchange,
+  header,
+  IO_MODES,
+  makeTree,
+  readReplies,
+  type Reply,
+  startInProcess,
+} from "../_http_server.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const SITE = new URL("../../http/site/", import.meta.url).pathname;
-
-interface Reply {
-  status: number;
-  headers: HeaderList;
-  body: string;
-}
-
-/** A temp tree: root/{hello.txt, dir/index.html, inside-link → hello.txt, escape → outside/}. */
-async function makeTree(): Promise<{ base: string; root: string; outside: string }> {
-  const base = await Deno.makeTempDir({ prefix: "netlab-http-" });
-  const root = `${base}/root`;
-  const outside = `${base}/outside`;
-  await Deno.mkdir(`${root}/dir`, { recursive: true });
-  await Deno.mkdir(outside);
-  await Deno.writeTextFile(`${root}/hello.txt`, "hello");
-  await Deno.writeTextFile(`${root}/dir/index.html`, "<p>dir index</p>");
-  await Deno.writeTextFile(`${outside}/secret.txt`, "TOP SECRET");
-  await Deno.symlink(`${root}/hello.txt`, `${root}/inside-link.txt`);
-  await Deno.symlink(outside, `${root}/escape`);
-  await Deno.symlink(`${outside}/secret.txt`, `${root}/secret-link.txt`);
-  return { base, root, outside };
-}
 
 /** SHA-256 of the concatenated pieces. */
 function digestOf(pieces: Uint8Array[]): string {
   const hash = createHash("sha256");
   for (const piece of pieces) hash.update(piece);
   return hash.digest("hex");
-}
-
-/**
- * Both ways the server does connection I/O: the epoll set (the default on Linux) and Deno's own
- * reads and writes (`--no-epoll`, and every other system).
- */
-const IO_MODES = [
-  { suffix: " (epoll)", options: { epoll: true } },
-  { suffix: " (Deno's reads)", options: { epoll: false } },
-];
-
-async function startInProcess(options: Partial<ServeOptions> & { root: string }) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return await serveHttp(listener, options);
-}
-
-/**
- * Writes `request` on a fresh connection and reads responses with netlab's own parser until the
- * server closes (or `count` responses arrived). Returns them and whether the server closed.
- */
-async function exchange(
-  server: HttpServer,
-  request: string | Uint8Array,
-  { count = Infinity, methods = [] as string[] } = {},
-): Promise<{ replies: Reply[]; closed: boolean }> {
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-  await writeAll(conn, typeof request === "string" ? encoder.encode(request) : request);
-  return await readReplies(conn, count, methods);
-}
-
-/** Reads responses (see `exchange`); fails after 10 s instead of hanging the test run. */
-async function readReplies(
-  conn: Deno.Conn,
-  count: number,
-  methods: string[] = [],
-): Promise<{ replies: Reply[]; closed: boolean }> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("no reply within 10 s")), 10_000);
-  });
-  try {
-    return await Promise.race([readRepliesUntimed(conn, count, methods), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function readRepliesUntimed(
-  conn: Deno.Conn,
-  count: number,
-  methods: string[],
-): Promise<{ replies: Reply[]; closed: boolean }> {
-  const parser = new ResponseParser();
-  for (const m of methods) parser.expect(m);
-  const replies: Reply[] = [];
-  let head: ResponseHead | undefined;
-  let body: number[] = [];
-  const buf = new Uint8Array(64 * 1024);
-  while (replies.length < count) {
-    const event = parser.next();
-    if (event === null) {
-      let n: number | null;
-      try {
-        n = await conn.read(buf);
-      } catch (error) {
-        if (error instanceof Deno.errors.ConnectionReset) n = null;
-        else throw error;
-      }
-      if (n === null) parser.feedEof();
-      else parser.feed(buf.subarray(0, n));
-      continue;
-    }
-    if (event.kind === "response") {
-      head = event;
-      body = [];
-    } else if (event.kind === "data") body.push(...event.data);
-    else if (event.kind === "end" && head) {
-      replies.push({
-        status: head.status,
-        headers: head.headers,
-        body: decoder.decode(new Uint8Array(body)),
-      });
-    } else if (event.kind === "closed") return { replies, closed: true };
-  }
-  return { replies, closed: false };
-}
-
-function header(reply: Reply, name: string): string | undefined {
-  return reply.headers.find(([n]) => n === name)?.[1];
 }
 
 async function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -741,4 +628,145 @@ for (const io of IO_MODES) {
     }
     await Deno.remove(base, { recursive: true });
   });
+}
+
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp answers 408 and closes when a request body stops arriving${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    const uploads = `${base}/uploads`;
+    await Deno.mkdir(uploads);
+    await using server = await startInProcess({
+      ...io.options,
+      root,
+      uploadDir: uploads,
+      bodyTimeoutMs: 300,
+      headerTimeoutMs: 60_000,
+      idleTimeoutMs: 60_000,
+    });
+    // Each: a head that promises more body than is sent, then silence. Only the body timeout
+    // can end these (the head is complete, and the connection is busy, not idle).
+    const stalled: [string, string][] = [
+      ["Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"],
+      [
+        "chunked, mid-chunk",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9\r\nab",
+      ],
+      [
+        "chunked, in the trailers",
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n",
+      ],
+      ["an upload", "PUT /upload/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"],
+      [
+        "after 100 Continue",
+        "PUT /upload/b.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+      ],
+    ];
+    const results = await Promise.all(stalled.map(async ([name, request]) => {
+      const { replies, closed } = await exchange(server, request, { methods: ["PUT"] });
+      return [name, replies.map((r) => [r.status, r.body]), closed];
+    }));
+    // (The 100 Continue before the last one's 408 is skipped by the response parser.)
+    const timedOut = "Request Timeout: the request body stopped arriving or came too slowly\n";
+    for (const [name, replies, closed] of results) {
+      assert.deepStrictEqual(replies, [[408, timedOut]], String(name));
+      assert.equal(closed, true, String(name));
+    }
+    assert.deepStrictEqual([...Deno.readDirSync(uploads)], [], "no upload was stored");
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+for (const io of IO_MODES) {
+  Deno.test(`serveHttp: a body trickled too slowly is cut off, a steady one is not${io.suffix}`, async () => {
+    const { base, root } = await makeTree();
+    await using server = await startInProcess({
+      ...io.options,
+      root,
+      bodyTimeoutMs: 300,
+      bodyMinRate: 100,
+    });
+    // One byte every 50 ms never pauses for 300 ms, but averages 20 bytes/s: after the 300 ms
+    // grace period it falls behind 100 bytes/s, and the server hangs up long before byte 200.
+    using slow = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await writeAll(
+      slow,
+      encoder.encode("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"),
+    );
+    const reading = readReplies(slow, Infinity);
+    let sent = 0;
+    try {
+      for (; sent < 200; sent++) {
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the client's pace
+        await writeAll(slow, encoder.encode("x"));
+      }
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset)
+      ) {
+        throw error;
+      }
+    }
+    const { replies, closed } = await reading;
+    assert.deepStrictEqual(replies.map((r) => r.status), [408]);
+    assert.equal(closed, true);
+    assert.ok(sent < 100, `sent ${sent} bytes before the cut`);
+    // A body that keeps up with the rate is read to the end.
+    using steady = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await writeAll(
+      steady,
+      encoder.encode("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"),
+    );
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await writeAll(steady, encoder.encode("0123456789"));
+    }
+    const done = await readReplies(steady, 1, ["POST"]);
+    assert.deepStrictEqual(done.replies.map((r) => r.body), ["0123456789".repeat(4)]);
+    await Deno.remove(base, { recursive: true });
+  });
+}
+
+Deno.test("http/server.ts: stalled bodies at --max-conns are timed out, then others are served", async () => {
+  for (const mode of [[], ["--no-epoll"]]) {
+    const { base, root } = await makeTree();
+    await using server = await startScript("http/server.ts", [
+      "--root",
+      root,
+      "--port",
+      "0",
+      "--quiet",
+      "--max-conns",
+      "2",
+      "--body-timeout-ms",
+      "400",
+      ...mode,
+    ]);
+    const port = server.port;
+    const stalled = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789";
+    using a = await Deno.connect({ hostname: "127.0.0.1", port });
+    using b = await Deno.connect({ hostname: "127.0.0.1", port });
+    for (const conn of [a, b]) await writeAll(conn, encoder.encode(stalled));
+    const get = "GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Both stalled clients hold the two slots: a third is refused…
+    const third = await rawExchange(port, get);
+    assert.deepStrictEqual(third.replies.map((r) => r.status), [503], `third ${mode}`);
+    // …until the body timeout frees them (408 and close), then everyone is served again.
+    for (const conn of [a, b]) {
+      const { replies, closed } = await readReplies(conn, Infinity);
+      assert.deepStrictEqual(replies.map((r) => r.status), [408]);
+      assert.equal(closed, true);
+    }
+    const fourth = await rawExchange(port, get);
+    assert.deepStrictEqual(fourth.replies.map((r) => [r.status, r.body]), [[200, "hello"]]);
+    const stopped = await server.stop();
+    assert.equal(stopped.stderr, "");
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+/** `exchange` against a port (a server in another process). */
+async function rawExchange(port: number, request: string) {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, encoder.encode(request));
+  return await readReplies(conn, Infinity);
 }
