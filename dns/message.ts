@@ -33,6 +33,7 @@ export const TYPE = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  TSIG: 250,
   CAA: 257,
   ANY: 255,
 } as const;
@@ -48,6 +49,7 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  NOTAUTH: 9,
 } as const;
 
 /** Header opcodes. */
@@ -106,6 +108,8 @@ const TYPE_NAMES: Record<number, string> = {
   64: "SVCB",
   65: "HTTPS",
   99: "SPF",
+  249: "TKEY",
+  250: "TSIG",
   251: "IXFR",
   252: "AXFR",
   255: "ANY",
@@ -1344,7 +1348,20 @@ export interface EncodeOptions {
 export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8Array {
   const compress = options.compress ?? true;
   const maxSize = Math.min(options.maxSize ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE);
-  const w = new Writer(compress);
+  // The pseudo-records end the message whatever else has to go: the OPT, then a TSIG, which
+  // must be the very last record (RFC 8945 5.1). Their space is reserved up front.
+  const tail: ResourceRecord[] = [];
+  let tailSize = 0;
+  if (options.maxSize !== undefined) {
+    const opt = msg.additionals.find((rr) => rr.type === TYPE.OPT);
+    const last = msg.additionals.at(-1);
+    if (opt) tail.push(opt);
+    if (last?.type === TYPE.TSIG) tail.push(last);
+    for (const rr of tail) {
+      tailSize += parseNameText(rr.name).wireLength + 10 + encodeRdata(rr).length;
+    }
+  }
+  const w = new Writer(compress); // after encodeRdata above: both use the scratch buffer
   w.u16(u16Value(msg.id, "id"));
   w.u16(encodeFlags(msg.flags));
   w.u16(msg.questions.length);
@@ -1358,21 +1375,16 @@ export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8A
     throw new RangeError(`Cannot encode message: the question alone exceeds ${maxSize} bytes`);
   }
   let truncated = false;
-  const opt = msg.additionals.find((rr) => rr.type === TYPE.OPT);
-  let optSize = 0;
-  if (opt && options.maxSize !== undefined) {
-    optSize = 11 + optionsBytes(expectKind(opt.data, ["OPT"]).options).length;
-  }
   const counts = [0, 0, 0];
   const sections = [msg.answers, msg.authorities, msg.additionals];
   for (let s = 0; s < 3; s++) {
     const records = sections[s];
-    const limit = maxSize - optSize;
+    const limit = maxSize - tailSize;
     let rrsetStart = w.pos;
     let rrsetCount = counts[s];
     for (let i = 0; i < records.length && !truncated; i++) {
       const rr = records[i];
-      if (s === 2 && rr === opt && optSize) continue; // written last, space reserved
+      if (s === 2 && tail.includes(rr)) continue; // written last, space reserved
       if (i === 0 || !sameRRset(records[i - 1], rr)) {
         rrsetStart = w.pos;
         rrsetCount = counts[s];
@@ -1387,8 +1399,8 @@ export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8A
       }
     }
   }
-  if (opt && optSize) {
-    writeRecord(w, opt, compress);
+  for (const rr of tail) {
+    writeRecord(w, rr, compress);
     counts[2]++;
   }
   const buf = w.buf;

@@ -36,7 +36,8 @@ import {
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import { writeAll } from "../tcp/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
-import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
+import { Authority, type Response } from "./authority.ts";
+import { ResponseCache, writeReply } from "./response_cache.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
 import { explainMessage } from "./describe.ts";
 import { DatagramBatch, serveInBatches } from "../udp/mmsg.ts";
