@@ -160,7 +160,7 @@ export function parseType(text: string): number {
   if (known !== undefined) return known;
   const m = /^TYPE(\d{1,5})$/.exec(upper);
   if (m && Number(m[1]) <= 0xffff) return Number(m[1]);
-  throw new RangeError(`Unknown record type "${text}"`);
+  throw new RangeError(`Unknown record type "${printableText(text)}"`);
 }
 
 /** `IN`, `CH`, or `CLASS<n>`. */
@@ -175,7 +175,7 @@ export function parseClass(text: string): number {
   if (known !== undefined) return known;
   const m = /^CLASS(\d{1,5})$/.exec(upper);
   if (m && Number(m[1]) <= 0xffff) return Number(m[1]);
-  throw new RangeError(`Unknown class "${text}"`);
+  throw new RangeError(`Unknown class "${printableText(text)}"`);
 }
 
 /** `NOERROR`, `NXDOMAIN`, …, or `RCODE<n>`. */
@@ -364,6 +364,19 @@ function decimalEscape(b: number): string {
   return "\\" + (b < 10 ? "00" : b < 100 ? "0" : "") + b;
 }
 
+/**
+ * `text` for an error message: control characters (C0, DEL, C1, and the Unicode line and
+ * paragraph separators) written as master-file escapes (`\010`, `\u2028` above 255), so a
+ * message that echoes input stays one line whatever was typed. Everything else is kept.
+ */
+export function printableText(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 255 ? decimalEscape(code) : `\\u${code.toString(16)}`;
+  });
+}
+
 function labelText(buf: Uint8Array, start: number, len: number): string {
   let s = "";
   for (let i = start; i < start + len; i++) {
@@ -506,6 +519,7 @@ interface ParsedName {
 }
 
 function parseNameText(name: string): ParsedName {
+  const invalid = (why: string) => new RangeError(`Invalid name "${printableText(name)}": ${why}`);
   if (name === "" || name === ".") {
     if (name === "") throw new RangeError(`Invalid name "": empty`);
     return { labels: [], textStarts: [], wireLength: 1 };
@@ -526,32 +540,32 @@ function parseNameText(name: string): ParsedName {
         const d = /^\d{3}/.exec(name.slice(i + 1, i + 4));
         if (d) {
           c = Number(d[0]);
-          if (c > 255) throw new RangeError(`Invalid name "${name}": escape \\${d[0]} exceeds 255`);
+          if (c > 255) throw invalid(`escape \\${d[0]} exceeds 255`);
           i += 4;
         } else if (i + 1 < n) {
           c = name.charCodeAt(i + 1);
           i += 2;
         } else {
-          throw new RangeError(`Invalid name "${name}": dangling backslash`);
+          throw invalid(`dangling backslash`);
         }
       } else {
         if (c > 0x7e) {
-          throw new RangeError(`Invalid name "${name}": non-ASCII character (use punycode)`);
+          throw invalid(`non-ASCII character (use punycode)`);
         }
         i++;
       }
-      if (c > 255) throw new RangeError(`Invalid name "${name}": escape exceeds 255`);
+      if (c > 255) throw invalid(`escape exceeds 255`);
       if (len >= MAX_LABEL_LENGTH) {
-        throw new RangeError(`Invalid name "${name}": label longer than ${MAX_LABEL_LENGTH} bytes`);
+        throw invalid(`label longer than ${MAX_LABEL_LENGTH} bytes`);
       }
       scratch[len++] = c;
     }
-    if (len === 0) throw new RangeError(`Invalid name "${name}": empty label`);
+    if (len === 0) throw invalid(`empty label`);
     labels.push(scratch.slice(0, len));
     textStarts.push(start);
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) {
-      throw new RangeError(`Invalid name "${name}": longer than ${MAX_NAME_LENGTH} bytes`);
+      throw invalid(`longer than ${MAX_NAME_LENGTH} bytes`);
     }
     i++; // the dot
   }
@@ -578,7 +592,9 @@ export function normalizeName(name: string): string {
     for (let i = 0; i < name.length; i++) {
       if (name.charCodeAt(i) === 46) labelLength = 0;
       else if (++labelLength > MAX_LABEL_LENGTH) {
-        throw new RangeError(`Invalid name "${name}": label longer than ${MAX_LABEL_LENGTH} bytes`);
+        throw new RangeError(
+          `Invalid name "${printableText(name)}": label longer than ${MAX_LABEL_LENGTH} bytes`,
+        );
       }
     }
     return name.endsWith(".") ? name : name + ".";
@@ -625,12 +641,12 @@ export function isSubdomain(name: string, zone: string): boolean {
 /** Parses dotted-quad IPv4 text to 4 bytes; throws RangeError when it is not one. */
 export function parseIPv4(text: string): Uint8Array {
   const parts = text.split(".");
-  if (parts.length !== 4) throw new RangeError(`Invalid IPv4 address "${text}"`);
+  if (parts.length !== 4) throw new RangeError(`Invalid IPv4 address "${printableText(text)}"`);
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i];
     if (!/^\d{1,3}$/.test(p) || Number(p) > 255) {
-      throw new RangeError(`Invalid IPv4 address "${text}"`);
+      throw new RangeError(`Invalid IPv4 address "${printableText(text)}"`);
     }
     out[i] = Number(p);
   }
@@ -639,7 +655,7 @@ export function parseIPv4(text: string): Uint8Array {
 
 /** Parses IPv6 text (with `::` and an optional trailing dotted quad) to 16 bytes. */
 export function parseIPv6(text: string): Uint8Array {
-  const bad = () => new RangeError(`Invalid IPv6 address "${text}"`);
+  const bad = () => new RangeError(`Invalid IPv6 address "${printableText(text)}"`);
   if (!/^[0-9A-Fa-f:.]+$/.test(text)) throw bad();
   const halves = text.split("::");
   if (halves.length > 2) throw bad();
@@ -849,38 +865,42 @@ class Writer {
             i += 2;
           } else {
             this.rollback(start);
-            throw new RangeError(`Cannot encode name "${name}": dangling backslash`);
+            throw new RangeError(`Cannot encode name "${printableText(name)}": dangling backslash`);
           }
         } else {
           if (c > 0x7e) {
             this.rollback(start);
             throw new RangeError(
-              `Cannot encode name "${name}": non-ASCII character (use punycode)`,
+              `Cannot encode name "${printableText(name)}": non-ASCII character (use punycode)`,
             );
           }
           i++;
         }
         if (c > 255) {
           this.rollback(start);
-          throw new RangeError(`Cannot encode name "${name}": escape exceeds 255`);
+          throw new RangeError(`Cannot encode name "${printableText(name)}": escape exceeds 255`);
         }
         if (++len > MAX_LABEL_LENGTH) {
           this.rollback(start);
           throw new RangeError(
-            `Cannot encode name "${name}": label longer than ${MAX_LABEL_LENGTH} bytes`,
+            `Cannot encode name "${
+              printableText(name)
+            }": label longer than ${MAX_LABEL_LENGTH} bytes`,
           );
         }
         buf[this.pos++] = c;
       }
       if (len === 0) {
         this.rollback(start);
-        throw new RangeError(`Cannot encode name "${name}": empty label`);
+        throw new RangeError(`Cannot encode name "${printableText(name)}": empty label`);
       }
       buf[lengthAt] = len;
       i++; // the dot
       if (this.pos - start + 1 > MAX_NAME_LENGTH) {
         this.rollback(start);
-        throw new RangeError(`Cannot encode name "${name}": longer than ${MAX_NAME_LENGTH} bytes`);
+        throw new RangeError(
+          `Cannot encode name "${printableText(name)}": longer than ${MAX_NAME_LENGTH} bytes`,
+        );
       }
     }
     buf[this.pos++] = 0;
@@ -1092,7 +1112,9 @@ const caaCodec: RdataCodec = {
   encode(w, data) {
     const caa = expectKind(data, ["CAA"]);
     if (!/^[A-Za-z0-9]{1,255}$/.test(caa.tag)) {
-      throw new RangeError(`Cannot encode CAA tag "${caa.tag}": expected 1-255 letters or digits`);
+      throw new RangeError(
+        `Cannot encode CAA tag "${printableText(caa.tag)}": expected 1-255 letters or digits`,
+      );
     }
     w.u8(caa.flags & 0xff);
     w.u8(caa.tag.length);
