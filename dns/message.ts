@@ -8,26 +8,36 @@
  *   `DnsFormatError` naming the offset, never a wrong value. Each record's rdata is decoded by
  *   a codec looked up by type in `RDATA_CODECS` (the dns-packet shape); a type without a codec
  *   keeps its raw bytes as `{ kind: "UNKNOWN" }` and prints as RFC 3597 `\# len hex`.
- * - Decoding is strict: a label over 63 bytes, a name over 255, a compression pointer that does
- *   not point strictly before the labels it was read in (so pointer loops cannot exist), more
- *   than 127 pointer hops, section counts the bytes cannot hold, an rdlength running past the
- *   end or not matching the rdata, and trailing bytes after the last record are all rejected.
+ * - Decoding is strict: a label over 63 bytes, a name over 255, a compression pointer that
+ *   does not point at a label of a name decoded earlier (forwards, into the header, into the
+ *   middle of a label or into raw rdata: RFC 1035 allows pointers to "a prior occurrence" of
+ *   a name only), section counts the bytes cannot hold, an rdlength running past the end or not
+ *   matching the rdata, and trailing bytes after the last record are all rejected.
  * - Names are presentation text with the trailing dot (`www.cnblogs.com.`, the root is `.`);
  *   bytes that are special in master files (`.` `\` `"` `;` `(` `)` `@` `$`) or not printable
  *   are escaped the way dig prints them (`\.`, `\032`). Case is preserved both ways.
  * - Encoding writes into one reusable 64 KiB scratch buffer and copies the result out. Names
- *   are compressed against earlier names (case-sensitively, so every name keeps its case) in
- *   the RFC 1035 types; SRV targets are never compressed (RFC 2782). With `maxSize` the encoder
- *   drops whole RRsets that do not fit and sets TC, keeping the OPT record.
+ *   are compressed against earlier names (case-sensitively, so every name keeps its case): in
+ *   the question, owners, and the rdata of every type whose names the decoder reads compressed
+ *   (the RFC 1035 types, and SRV: RFC 2782 asks senders not to compress its target, but RFC
+ *   3597 asks receivers to accept it compressed, and what the decoder accepts the encoder must
+ *   reproduce). So every message the decoder accepts re-encodes, never longer than it came. With `maxSize` the
+ *   encoder drops whole RRsets that do not fit and sets TC, keeping the OPT and a TSIG last.
  */
 
 /** Resource record types with a name (others print as `TYPE<n>`, RFC 3597). */
 export const TYPE = {
   A: 1,
   NS: 2,
+  MD: 3,
+  MF: 4,
   CNAME: 5,
   SOA: 6,
+  MB: 7,
+  MG: 8,
+  MR: 9,
   PTR: 12,
+  MINFO: 14,
   MX: 15,
   TXT: 16,
   AAAA: 28,
@@ -63,8 +73,6 @@ export const MAX_NAME_LENGTH = 255;
 export const MAX_MESSAGE_SIZE = 65535;
 /** The classic UDP payload limit without EDNS (RFC 1035 4.2.1). */
 export const MAX_UDP_SIZE = 512;
-/** How many compression pointers one name may follow. */
-export const MAX_POINTER_HOPS = 127;
 
 /** Mnemonics for types netlab knows by name; only some of them have an rdata codec. */
 const TYPE_NAMES: Record<number, string> = {
@@ -214,11 +222,15 @@ export interface EdnsOption {
   data: Uint8Array;
 }
 
+/** Types whose rdata is one name (MD, MF, MB, MG and MR: RFC 1035's obsolete and experimental). */
+export type TargetKind = "NS" | "CNAME" | "PTR" | "MD" | "MF" | "MB" | "MG" | "MR";
+
 /** Decoded rdata; `kind` says which shape it has. */
 export type RData =
   | { kind: "A"; address: string }
   | { kind: "AAAA"; address: string }
-  | { kind: "NS" | "CNAME" | "PTR"; target: string }
+  | { kind: TargetKind; target: string }
+  | { kind: "MINFO"; rmailbx: string; emailbx: string }
   | { kind: "MX"; preference: number; exchange: string }
   | {
     kind: "SOA";
@@ -394,38 +406,46 @@ function labelText(buf: Uint8Array, start: number, len: number): string {
 interface CachedName {
   name: string;
   wireLength: number;
-  hops: number;
 }
 
-/** Per-message decode state: names already decoded, by the offset of their first label. */
-interface DecodeContext {
+/**
+ * Per-message decode state: every name decoded so far, by the offset of each of its labels (a
+ * suffix of the name starts there). Compression pointers may only point at these offsets.
+ */
+export interface DecodeContext {
   names: Map<number, CachedName>;
+}
+
+/** A fresh decode context, for decoding one message's names with `readName`. */
+export function newDecodeContext(): DecodeContext {
+  return { names: new Map() };
 }
 
 /**
  * Reads a (possibly compressed) name starting at `offset`; its uncompressed part must end by
  * `end`. Returns the presentation text with a trailing dot and the offset after the name.
+ *
+ * A compression pointer must point at the first byte of a label of a name decoded earlier in
+ * `ctx` (RFC 1035 4.1.4: "a prior occurrence of the same name"), never into the header, the
+ * middle of a label, raw rdata or forwards. So a name is its own labels plus at most one
+ * suffix already known: no loops, no re-reading, and the encoder can always compress a decoded
+ * message at least as well as its sender did.
  */
 export function readName(
   buf: Uint8Array,
   offset: number,
   end: number,
-  ctx: DecodeContext = { names: new Map() },
+  ctx: DecodeContext = newDecodeContext(),
 ): [string, number] {
   let pos = offset;
-  let limit = end;
-  let next = -1; // where decoding continues after the first pointer
-  let segmentStart = offset; // pointers must land strictly before this
-  let hops = 0;
   let wireLength = 1; // the root label
   let name = "";
   const labelStarts: number[] = [];
   const textStarts: number[] = [];
   const wireBefore: number[] = [];
-  const hopsBefore: number[] = [];
-  let cachedTail: CachedName | undefined;
+  let tail: CachedName | undefined;
   while (true) {
-    if (pos >= limit) {
+    if (pos >= end) {
       throw formatError(offset, "name", `runs past the end at offset ${pos}`);
     }
     const len = buf[pos];
@@ -435,30 +455,23 @@ export function readName(
     }
     const top = len & 0xc0;
     if (top === 0xc0) {
-      if (pos + 2 > limit) throw formatError(offset, "name", `pointer at offset ${pos} is cut off`);
+      if (pos + 2 > end) throw formatError(offset, "name", `pointer at offset ${pos} is cut off`);
       const target = ((len & 0x3f) << 8) | buf[pos + 1];
-      if (target >= segmentStart) {
-        throw formatError(offset, "name", `pointer ${target} does not point backwards`);
+      tail = ctx.names.get(target);
+      if (!tail) {
+        throw formatError(
+          offset,
+          "name",
+          target >= offset
+            ? `pointer ${target} does not point backwards`
+            : `pointer ${target} does not point at an earlier name`,
+        );
       }
-      if (++hops > MAX_POINTER_HOPS) {
-        throw formatError(offset, "name", `more than ${MAX_POINTER_HOPS} compression pointers`);
+      if (wireLength - 1 + tail.wireLength > MAX_NAME_LENGTH) {
+        throw formatError(offset, "name", `name exceeds ${MAX_NAME_LENGTH} bytes`);
       }
-      if (next < 0) next = pos + 2;
-      const cached = ctx.names.get(target);
-      if (cached) {
-        if (wireLength - 1 + cached.wireLength > MAX_NAME_LENGTH) {
-          throw formatError(offset, "name", `name exceeds ${MAX_NAME_LENGTH} bytes`);
-        }
-        if (hops + cached.hops > MAX_POINTER_HOPS) {
-          throw formatError(offset, "name", `more than ${MAX_POINTER_HOPS} compression pointers`);
-        }
-        cachedTail = cached;
-        break;
-      }
-      segmentStart = target;
-      pos = target;
-      limit = buf.length;
-      continue;
+      pos += 2;
+      break;
     }
     if (top !== 0) {
       throw formatError(
@@ -469,17 +482,16 @@ export function readName(
         } is not supported)`,
       );
     }
-    if (pos + 1 + len > limit) {
+    if (pos + 1 + len > end) {
       throw formatError(
         offset,
         "name",
-        `label of ${len} bytes at offset ${pos} runs past the end (${limit - pos - 1} left)`,
+        `label of ${len} bytes at offset ${pos} runs past the end (${end - pos - 1} left)`,
       );
     }
     labelStarts.push(pos);
     textStarts.push(name.length);
     wireBefore.push(wireLength - 1);
-    hopsBefore.push(hops);
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) {
       throw formatError(offset, "name", `name exceeds ${MAX_NAME_LENGTH} bytes`);
@@ -487,28 +499,16 @@ export function readName(
     name += labelText(buf, pos + 1, len) + ".";
     pos += len + 1;
   }
-  let full: string;
-  let totalWire: number;
-  let totalHops = hops;
-  if (cachedTail) {
-    full = name + cachedTail.name;
-    totalWire = wireLength - 1 + cachedTail.wireLength;
-    totalHops += cachedTail.hops;
-  } else {
-    full = name === "" ? "." : name;
-    totalWire = wireLength;
-  }
+  const full = tail ? name + tail.name : name === "" ? "." : name;
+  const totalWire = tail ? wireLength - 1 + tail.wireLength : wireLength;
   // Remember every suffix by the offset of its first label, for later pointers to reuse.
   for (let i = 0; i < labelStarts.length; i++) {
-    if (!ctx.names.has(labelStarts[i])) {
-      ctx.names.set(labelStarts[i], {
-        name: full.slice(textStarts[i]),
-        wireLength: totalWire - wireBefore[i],
-        hops: totalHops - hopsBefore[i],
-      });
-    }
+    ctx.names.set(labelStarts[i], {
+      name: full.slice(textStarts[i]),
+      wireLength: totalWire - wireBefore[i],
+    });
   }
-  return [full, next >= 0 ? next : pos];
+  return [full, pos];
 }
 
 /** A name parsed from presentation text: its labels as bytes and where each starts in the text. */
@@ -988,7 +988,9 @@ const aaaaCodec: RdataCodec = {
   format: (data) => expectKind(data, ["AAAA"]).address,
 };
 
-function targetCodec(kind: "NS" | "CNAME" | "PTR"): RdataCodec {
+const TARGET_KINDS: TargetKind[] = ["NS", "CNAME", "PTR", "MD", "MF", "MB", "MG", "MR"];
+
+function targetCodec(kind: TargetKind): RdataCodec {
   return {
     decode(buf, offset, end, ctx) {
       const [target, at] = readName(buf, offset, end, ctx);
@@ -996,11 +998,29 @@ function targetCodec(kind: "NS" | "CNAME" | "PTR"): RdataCodec {
       return { kind, target };
     },
     encode(w, data, compress) {
-      w.name(expectKind(data, ["NS", "CNAME", "PTR"]).target, compress);
+      w.name(expectKind(data, TARGET_KINDS).target, compress);
     },
-    format: (data) => expectKind(data, ["NS", "CNAME", "PTR"]).target,
+    format: (data) => expectKind(data, TARGET_KINDS).target,
   };
 }
+
+const minfoCodec: RdataCodec = {
+  decode(buf, offset, end, ctx) {
+    const [rmailbx, a1] = readName(buf, offset, end, ctx);
+    const [emailbx, a2] = readName(buf, a1, end, ctx);
+    checkEnd(a2, end, "MINFO rdata", offset);
+    return { kind: "MINFO", rmailbx, emailbx };
+  },
+  encode(w, data, compress) {
+    const minfo = expectKind(data, ["MINFO"]);
+    w.name(minfo.rmailbx, compress);
+    w.name(minfo.emailbx, compress);
+  },
+  format(data) {
+    const m = expectKind(data, ["MINFO"]);
+    return `${m.rmailbx} ${m.emailbx}`;
+  },
+};
 
 const mxCodec: RdataCodec = {
   decode(buf, offset, end, ctx) {
@@ -1083,12 +1103,12 @@ const srvCodec: RdataCodec = {
     checkEnd(a4, end, "SRV rdata", offset);
     return { kind: "SRV", priority, weight, port, target };
   },
-  encode(w, data) {
+  encode(w, data, compress) {
     const srv = expectKind(data, ["SRV"]);
     w.u16(u16Value(srv.priority, "SRV priority"));
     w.u16(u16Value(srv.weight, "SRV weight"));
     w.u16(u16Value(srv.port, "SRV port"));
-    w.name(srv.target, false); // RFC 2782: the target is never compressed
+    w.name(srv.target, compress); // decoded compressed (RFC 3597 4), so encoded so too
   },
   format(data) {
     const s = expectKind(data, ["SRV"]);
@@ -1182,9 +1202,15 @@ const unknownCodec: RdataCodec = {
 const RDATA_CODECS = new Map<number, RdataCodec>([
   [TYPE.A, aCodec],
   [TYPE.NS, targetCodec("NS")],
+  [TYPE.MD, targetCodec("MD")],
+  [TYPE.MF, targetCodec("MF")],
   [TYPE.CNAME, targetCodec("CNAME")],
   [TYPE.SOA, soaCodec],
+  [TYPE.MB, targetCodec("MB")],
+  [TYPE.MG, targetCodec("MG")],
+  [TYPE.MR, targetCodec("MR")],
   [TYPE.PTR, targetCodec("PTR")],
+  [TYPE.MINFO, minfoCodec],
   [TYPE.MX, mxCodec],
   [TYPE.TXT, txtCodec],
   [TYPE.AAAA, aaaaCodec],
@@ -1192,9 +1218,6 @@ const RDATA_CODECS = new Map<number, RdataCodec>([
   [TYPE.OPT, optCodec],
   [TYPE.CAA, caaCodec],
 ]);
-
-/** The RFC 1035 types whose names may be compressed (RFC 3597 section 4). */
-const COMPRESSIBLE = new Set<number>([TYPE.NS, TYPE.CNAME, TYPE.SOA, TYPE.PTR, TYPE.MX]);
 
 function codecFor(rr: ResourceRecord): RdataCodec {
   if (rr.data.kind === "UNKNOWN") return unknownCodec;
@@ -1345,7 +1368,8 @@ function writeRecord(w: Writer, rr: ResourceRecord, compress: boolean): void {
   w.u32(u32Value(rr.ttl, "TTL"));
   const lengthAt = w.pos;
   w.u16(0);
-  codec.encode(w, rr.data, compress && COMPRESSIBLE.has(rr.type));
+  // Every codec with names is one whose names the decoder accepts compressed: compress them.
+  codec.encode(w, rr.data, compress);
   const rdlength = w.pos - lengthAt - 2;
   w.buf[lengthAt] = rdlength >> 8;
   w.buf[lengthAt + 1] = rdlength & 0xff;

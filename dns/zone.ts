@@ -32,6 +32,7 @@ import {
   printableText,
   type RData,
   type ResourceRecord,
+  type TargetKind,
   TYPE,
   typeName,
 } from "./message.ts";
@@ -543,11 +544,17 @@ function parseRdata(type: number, fields: Token[], absolute: (name: string) => s
     }
     case TYPE.NS:
     case TYPE.CNAME:
-    case TYPE.PTR: {
+    case TYPE.PTR:
+    case TYPE.MD:
+    case TYPE.MF:
+    case TYPE.MB:
+    case TYPE.MG:
+    case TYPE.MR:
       fieldCount(type, fields, 1);
-      const kind = type === TYPE.NS ? "NS" : type === TYPE.CNAME ? "CNAME" : "PTR";
-      return { kind, target: absolute(plain(0)) };
-    }
+      return { kind: typeName(type) as TargetKind, target: absolute(plain(0)) };
+    case TYPE.MINFO:
+      fieldCount(type, fields, 2);
+      return { kind: "MINFO", rmailbx: absolute(plain(0)), emailbx: absolute(plain(1)) };
     case TYPE.MX:
       fieldCount(type, fields, 2);
       return {
