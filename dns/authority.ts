@@ -16,17 +16,19 @@
  * 5. A/AAAA for NS, MX and SRV targets we hold go into ADDITIONAL.
  * Owner names echo the question's spelling (case); everything else keeps the zone's.
  *
- * `respond` wraps this in the wire rules: no answer to responses or header-less junk, FORMERR
- * for undecodable queries, NOTIMP for opcodes other than QUERY, EDNS (OPT echoed, BADVERS for
- * version > 0), and truncation (TC) at 512 bytes or the EDNS size over UDP. `ResponseCache`
- * keeps encoded responses by query bytes (minus the id), so a repeated question costs one hash
- * and one copy.
+ * `respond` wraps this in the wire rules: no answer to responses or header-less junk, a
+ * header-only NOTIMP for opcodes other than QUERY, FORMERR for undecodable queries, NOTAUTH
+ * (TSIG BADKEY) for signed ones, EDNS (OPT echoed, BADVERS for version > 0), and truncation (TC)
+ * at 512 bytes or the EDNS size over UDP. Which header bits a reply copies is decided in one
+ * place, `responseFlags`. `dns/response_cache.ts` keeps the encoded answers to well-formed
+ * questions, so a repeated question costs one scan and one copy.
  */
 import {
   CLASS,
   decodeHeader,
   decodeMessage,
   DnsFormatError,
+  encodeFlags,
   encodeMessage,
   type Flags,
   getEdns,
@@ -38,6 +40,8 @@ import {
   OPCODE,
   type Question,
   RCODE,
+  readName,
+  readU16,
   type ResourceRecord,
   TYPE,
 } from "./wire/message.ts";
@@ -272,27 +276,40 @@ export interface Response {
   error?: string;
 }
 
+/**
+ * The flags of every reply, answers and errors alike. QR is set and the opcode echoed; RD and CD
+ * are copied only for QUERY, the opcode that defines them (RFC 1035 4.1.1, RFC 4035 3.2.2). A
+ * reply to any other opcode says nothing but "not that": QR, the opcode and the rcode, every
+ * other bit clear (BIND's behaviour, and what ISC's genreport `opcodeflg` test expects). AA is
+ * the answer's; TC is set later by the encoder; RA, AD and Z are never set by this server.
+ */
 function responseFlags(query: Flags, rcode: number, aa = false): Flags {
+  const isQuery = query.opcode === OPCODE.QUERY;
   return {
     qr: true,
     opcode: query.opcode,
-    aa,
+    aa: isQuery && aa,
     tc: false,
-    rd: query.rd,
+    rd: isQuery && query.rd,
     ra: false,
     ad: false,
-    cd: query.cd,
+    cd: isQuery && query.cd,
     rcode: rcode & 0x0f,
   };
 }
 
-/** A header-only error response (FORMERR for undecodable queries). */
+/**
+ * A header-only error response: the query's id, `responseFlags`, all counts zero. For queries
+ * that cannot be decoded (FORMERR), opcodes other than QUERY (NOTIMP) and internal errors
+ * (SERVFAIL); `query` has at least the 12 header bytes.
+ */
 function headerOnly(query: Uint8Array, rcode: number): Uint8Array {
   const out = new Uint8Array(12);
+  const flags = encodeFlags(responseFlags(decodeHeader(query)!.flags, rcode));
   out[0] = query[0];
   out[1] = query[1];
-  out[2] = 0x80 | (query[2] & 0x79); // QR, the opcode and RD echoed
-  out[3] = (query[3] & 0x10) | rcode; // CD echoed
+  out[2] = flags >> 8;
+  out[3] = flags & 0xff;
   return out;
 }
 
@@ -313,10 +330,7 @@ export function respond(
   } catch (error) {
     // A bug must cost one query, not the server: answer SERVFAIL and say why.
     return {
-      bytes: headerOnly(query, RCODE.SERVFAIL),
-      name: "-",
-      type: 0,
-      rcode: RCODE.SERVFAIL,
+      ...headerOnlyResponse(query, RCODE.SERVFAIL),
       error: error instanceof Error ? error.message : String(error),
     };
   }
@@ -329,20 +343,22 @@ function respondOrThrow(
 ): Response | null {
   const header = decodeHeader(query);
   if (!header || header.flags.qr) return null;
+  // Only QUERY is implemented: anything else is refused before its body is even read.
+  if (header.flags.opcode !== OPCODE.QUERY) return headerOnlyResponse(query, RCODE.NOTIMP);
   let msg: Message;
   try {
     msg = decodeMessage(query);
   } catch (error) {
     if (!(error instanceof DnsFormatError)) throw error;
-    return { bytes: headerOnly(query, RCODE.FORMERR), name: "-", type: 0, rcode: RCODE.FORMERR };
+    return headerOnlyResponse(query, RCODE.FORMERR);
   }
   const q = msg.questions[0] as Question | undefined;
-  const reply = (rcode: number, answer?: Answer, withQuestion = true): Response => {
+  const reply = (rcode: number, answer?: Answer, more: Partial<ReplyParts> = {}): Response => {
     const edns = ednsOf(msg);
     const out: Message = {
       id: msg.id,
       flags: responseFlags(msg.flags, rcode, answer?.aa ?? false),
-      questions: withQuestion && q ? [q] : [],
+      questions: (more.withQuestion ?? true) && q ? [q] : [],
       answers: answer?.answers ?? [],
       authorities: answer?.authorities ?? [],
       additionals: answer?.additionals.slice() ?? [],
@@ -352,6 +368,7 @@ function respondOrThrow(
         makeOpt({ udpSize: SERVER_UDP_SIZE, dnssecOk: edns.dnssecOk, extendedRcode: rcode >> 4 }),
       );
     }
+    if (more.tsig) out.additionals.push(more.tsig); // always the last record (RFC 8945 5.1)
     const maxSize = options.udp
       ? Math.max(MAX_UDP_SIZE, Math.min(edns.udpSize, SERVER_UDP_SIZE))
       : MAX_MESSAGE_SIZE;
@@ -363,22 +380,76 @@ function respondOrThrow(
     };
   };
 
-  if (msg.flags.opcode !== OPCODE.QUERY) return reply(RCODE.NOTIMP);
   const opts = msg.additionals.filter((rr) => rr.type === TYPE.OPT);
   const badOpt = opts.length > 1 || opts.some((rr) => rr.name !== ".") ||
     msg.answers.some((rr) => rr.type === TYPE.OPT) ||
     msg.authorities.some((rr) => rr.type === TYPE.OPT);
-  if (msg.questions.length !== 1 || badOpt) {
+  const tsig = findTsig(msg);
+  if (msg.questions.length !== 1 || badOpt || tsig === "malformed") {
     if (badOpt) msg.additionals = []; // do not echo an OPT we could not parse
     return reply(RCODE.FORMERR);
   }
-  if ((getEdns(msg)?.version ?? 0) > 0) return reply(RCODE_BADVERS, undefined, false);
+  // We hold no keys, so every signature names a key we do not know: NOTAUTH with TSIG error
+  // BADKEY, the TSIG record unsigned (no MAC) and no question, as NSD answers (RFC 8945 5.2.2).
+  if (tsig) return reply(RCODE.NOTAUTH, undefined, { withQuestion: false, tsig: tsig.badKey });
+  if ((getEdns(msg)?.version ?? 0) > 0) {
+    return reply(RCODE_BADVERS, undefined, { withQuestion: false });
+  }
   if (q!.class !== CLASS.IN && q!.class !== CLASS.ANY) return reply(RCODE.REFUSED);
-  if (q!.type === TYPE.OPT) return reply(RCODE.FORMERR);
+  if (q!.type === TYPE.OPT || q!.type === TYPE.TSIG) return reply(RCODE.FORMERR);
   if (META_NOTIMP.has(q!.type)) return reply(RCODE.NOTIMP);
   if (ZONE_TRANSFER.has(q!.type)) return reply(RCODE.REFUSED);
   const answer = authority.answer(q!);
   return reply(answer.rcode, answer);
+}
+
+interface ReplyParts {
+  /** Echo the question (default true). */
+  withQuestion: boolean;
+  /** A TSIG record to end the additional section with. */
+  tsig: ResourceRecord;
+}
+
+function headerOnlyResponse(query: Uint8Array, rcode: number): Response {
+  return { bytes: headerOnly(query, rcode), name: "-", type: 0, rcode };
+}
+
+/** TSIG error code: the key is not known here (RFC 8945 4.3). */
+const TSIG_BADKEY = 17;
+
+/**
+ * The query's TSIG record turned into the unsigned BADKEY record of our reply, or "malformed"
+ * when a TSIG is misplaced (anywhere but last in the additional section, or twice: RFC 8945
+ * 5.1), not of class ANY, or its rdata does not parse. The reply's record keeps the key name,
+ * algorithm, time signed, fudge and original id, with an empty MAC and no other data.
+ */
+function findTsig(msg: Message): { badKey: ResourceRecord } | "malformed" | undefined {
+  const isTsig = (rr: ResourceRecord) => rr.type === TYPE.TSIG;
+  const at = msg.additionals.findIndex(isTsig);
+  if (msg.answers.some(isTsig) || msg.authorities.some(isTsig)) return "malformed";
+  if (at < 0) return undefined;
+  const rr = msg.additionals[at];
+  if (at !== msg.additionals.length - 1 || rr.class !== CLASS.ANY) return "malformed";
+  if (rr.data.kind !== "UNKNOWN") return "malformed";
+  const rdata = rr.data.bytes;
+  const end = rdata.length;
+  try {
+    // Algorithm name (never compressed), time signed (48 bits), fudge, MAC size, MAC,
+    // original id, error, other length, other data.
+    const [, afterAlgorithm] = readName(rdata, 0, end);
+    const [macSize, afterMacSize] = readU16(rdata, afterAlgorithm + 8, end, "TSIG rdata");
+    const afterMac = afterMacSize + macSize;
+    const [otherLength] = readU16(rdata, afterMac + 4, end, "TSIG rdata");
+    if (afterMac + 6 + otherLength !== end) return "malformed";
+    const out = new Uint8Array(afterAlgorithm + 16); // zeros: MAC size, other length
+    out.set(rdata.subarray(0, afterAlgorithm + 8)); // algorithm, time signed, fudge
+    out.set(rdata.subarray(afterMac, afterMac + 2), afterAlgorithm + 10); // original id
+    out[afterAlgorithm + 13] = TSIG_BADKEY; // the error (16 bits)
+    return { badKey: { ...rr, ttl: 0, data: { kind: "UNKNOWN", bytes: out } } };
+  } catch (error) {
+    if (error instanceof DnsFormatError) return "malformed";
+    throw error;
+  }
 }
 
 function ednsOf(msg: Message): { present: boolean; udpSize: number; dnssecOk: boolean } {
@@ -386,86 +457,4 @@ function ednsOf(msg: Message): { present: boolean; udpSize: number; dnssecOk: bo
   return edns
     ? { present: true, udpSize: edns.udpSize, dnssecOk: edns.dnssecOk }
     : { present: false, udpSize: MAX_UDP_SIZE, dnssecOk: false };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The response cache: the hot path of the server.
-
-interface CacheEntry {
-  key: Uint8Array; // the query without its id
-  udp: boolean;
-  response: Response;
-}
-
-/** Default number of distinct queries remembered. */
-export const RESPONSE_CACHE_SIZE = 10_000;
-
-/**
- * Remembers encoded responses by the exact query bytes after the id (the response depends on
- * nothing else), so a repeated query is answered with one hash and one compare; only the id
- * differs. Bounded: the oldest entry goes when it is full.
- *
- * The exact bytes (not a decoded, lowercased question) are the key on purpose: anything unusual
- * (other flags, EDNS options, another spelling) is simply a different key that goes through the
- * full, strict `respond` once, so the cache can never answer a query the full path would not.
- */
-export class ResponseCache {
-  readonly #entries = new Map<number, CacheEntry>();
-  constructor(readonly authority: Authority, readonly maxEntries = RESPONSE_CACHE_SIZE) {}
-
-  /**
-   * Like `respond`, but `bytes` of the result may be the cache's own array, which carries the
-   * id of the query that filled it: the caller writes `query[0..1]` into its copy (see
-   * `writeReply`). This is the server's hot path: no allocation on a hit.
-   */
-  lookup(query: Uint8Array, udp: boolean): Response | null {
-    if (query.length < 12) return null;
-    let hash = udp ? 0x811c9dc5 : 0x01000193;
-    for (let i = 2; i < query.length; i++) {
-      hash = Math.imul(hash ^ query[i], 0x01000193);
-    }
-    const hit = this.#entries.get(hash);
-    if (hit && hit.udp === udp && hit.key.length === query.length - 2) {
-      const key = hit.key;
-      let i = 0;
-      while (i < key.length && key[i] === query[i + 2]) i++;
-      if (i === key.length) return hit.response;
-    }
-    const response = respond(this.authority, query, { udp });
-    if (response) {
-      if (this.#entries.size >= this.maxEntries && !this.#entries.has(hash)) {
-        this.#entries.delete(this.#entries.keys().next().value!);
-      }
-      this.#entries.set(hash, { key: query.slice(2), udp, response });
-    }
-    return response;
-  }
-
-  /** Like `respond`, through the cache; the bytes are a fresh array with the query's id. */
-  respond(query: Uint8Array, udp: boolean): Response | null {
-    const response = this.lookup(query, udp);
-    if (!response) return null;
-    const bytes = new Uint8Array(response.bytes.length);
-    writeReply(bytes, response.bytes, query);
-    return { ...response, bytes };
-  }
-
-  /** How many responses are remembered. */
-  get size(): number {
-    return this.#entries.size;
-  }
-}
-
-/**
- * Copies a cached `reply` into `out` with the id of `query` and returns its length; `out` must
- * hold at least `reply.length` bytes.
- */
-export function writeReply(out: Uint8Array, reply: Uint8Array, query: Uint8Array): number {
-  // Read the ID first: `out` may be the query's own buffer (the batched UDP loop).
-  const id0 = query[0];
-  const id1 = query[1];
-  out.set(reply);
-  out[0] = id0;
-  out[1] = id1;
-  return reply.length;
 }

@@ -21,6 +21,7 @@ import {
   formatRdata,
   formatRecord,
   type Message,
+  newDecodeContext,
   opcodeName,
   quoteString,
   rcodeName,
@@ -49,6 +50,8 @@ class Walk {
   readonly open: ExplainField[] = [];
   /** The end of the last byte described. */
   reached = 0;
+  /** The names read so far, as the decoder keeps them: pointers may only point at these. */
+  readonly names = newDecodeContext();
   constructor(readonly bytes: Uint8Array) {}
 
   field(offset: number, length: number, name: string, value: string, depth: number): void {
@@ -238,7 +241,7 @@ function describeName(
   let result: [string, number] | undefined;
   let problem: unknown;
   try {
-    result = readName(bytes, offset, end);
+    result = readName(bytes, offset, end, walk.names);
   } catch (error) {
     problem = error;
   }
@@ -254,12 +257,7 @@ function describeName(
     if ((length & 0xc0) === 0xc0) {
       if (pos + 2 > end) break;
       const target = ((length & 0x3f) << 8) | bytes[pos + 1];
-      let expands: string;
-      try {
-        expands = readName(bytes, target, bytes.length)[0];
-      } catch {
-        expands = "(not a valid name)";
-      }
+      const expands = walk.names.names.get(target)?.name ?? "(not an earlier name)";
       walk.field(
         pos,
         2,
@@ -401,8 +399,18 @@ function describeRdata(
     case TYPE.NS:
     case TYPE.CNAME:
     case TYPE.PTR:
+    case TYPE.MD:
+    case TYPE.MF:
+    case TYPE.MB:
+    case TYPE.MG:
+    case TYPE.MR:
       describeName(walk, start, end, depth, "target");
       return;
+    case TYPE.MINFO: {
+      const [, a1] = describeName(walk, start, end, depth, "rmailbx (responsible)");
+      describeName(walk, a1, end, depth, "emailbx (errors)");
+      return;
+    }
     case TYPE.MX:
       describeName(walk, u16(start, "preference", "MX rdata"), end, depth, "exchange");
       return;

@@ -21,7 +21,9 @@
  * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
  * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
  *
- * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no reply.
+ * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no usable reply
+ * (silence, a refused or closed connection, or replies that cannot be decoded — the same over
+ * UDP and TCP).
  */
 import {
   className,
@@ -35,6 +37,7 @@ import {
   opcodeName,
   parseClass,
   parseType,
+  printableText,
   rcodeName,
   type ResourceRecord,
   reverseName,
@@ -84,7 +87,12 @@ nameserver in /etc/resolv.conf, port 53).
   --root ADDR      root server address(es) for +trace (repeatable or comma-separated);
                    without +trace and @SERVER, resolve iteratively from these roots
 
-Exit status: 0 a reply arrived (any rcode), 1 usage error, 9 no reply.`;
+Exit status:
+  0  a reply arrived, whatever its rcode (NXDOMAIN and SERVFAIL are replies too)
+  1  usage error: a bad flag, option, name, type or address
+  9  no usable reply: the server stayed silent until the last try timed out, refused or
+     closed the connection, or sent only replies that cannot be decoded or do not match
+     the query (over UDP and TCP alike); with +trace, the resolution failed`;
 
 /** Everything the command line asked for. */
 export interface QueryRequest {
@@ -120,7 +128,9 @@ const FLAGS = {
 
 function parseIntOption(option: string, value: string, min: number, max: number): number {
   if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`Invalid option "${option}": expected an integer from ${min} to ${max}`);
+    throw new UsageError(
+      `Invalid option "${printableText(option)}": expected an integer from ${min} to ${max}`,
+    );
   }
   return Number(value);
 }
@@ -179,7 +189,7 @@ export function parseQueryArgs(args: string[]): QueryRequest {
   };
   for (const root of request.roots) {
     if (!isIpAddress(root)) {
-      throw new UsageError(`Invalid --root "${root}": expected an IP address`);
+      throw new UsageError(`Invalid --root "${printableText(root)}": expected an IP address`);
     }
   }
   let name: string | undefined;
@@ -202,9 +212,9 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     } else if (name === undefined) {
       name = arg;
     } else if (/^[A-Za-z][A-Za-z0-9]*$/.test(arg)) {
-      throw new CliError(`Unknown record type "${arg}"`, 1);
+      throw new CliError(`Unknown record type "${printableText(arg)}"`, 1);
     } else {
-      throw new UsageError(`Unexpected argument "${arg}": only one name per query`);
+      throw new UsageError(`Unexpected argument "${printableText(arg)}": only one name per query`);
     }
   }
   if (values.reverse !== undefined) {
@@ -213,7 +223,10 @@ export function parseQueryArgs(args: string[]): QueryRequest {
       name = reverseName(values.reverse);
     } catch (error) {
       if (error instanceof RangeError) {
-        throw new CliError(`Invalid -x "${values.reverse}": not an IPv4 or IPv6 address`, 1);
+        throw new CliError(
+          `Invalid -x "${printableText(values.reverse)}": not an IPv4 or IPv6 address`,
+          1,
+        );
       }
       throw error;
     }
@@ -241,7 +254,9 @@ function validName(name: string): string {
 function applyPlusOption(request: QueryRequest, arg: string): void {
   const [option, value] = arg.slice(1).split("=", 2) as [string, string | undefined];
   const needValue = () => {
-    if (value === undefined) throw new UsageError(`Invalid option "${arg}": needs =VALUE`);
+    if (value === undefined) {
+      throw new UsageError(`Invalid option "${printableText(arg)}": needs =VALUE`);
+    }
     return value;
   };
   switch (option.toLowerCase()) {
@@ -299,7 +314,7 @@ function applyPlusOption(request: QueryRequest, arg: string): void {
       request.ignoreTruncation = false;
       return;
     default:
-      throw new UsageError(`Invalid option "${arg}"`);
+      throw new UsageError(`Invalid option "${printableText(arg)}"`);
   }
 }
 
@@ -556,13 +571,20 @@ async function serverAddress(request: QueryRequest): Promise<string> {
     return (await resolveHost(bare, { timeoutMs: request.timeoutMs, tries: request.tries }))[0];
   } catch (error) {
     if (error instanceof ResolveError || error instanceof NoReplyError) {
-      throw new CliError(`;; Cannot resolve server "${bare}": ${error.message}`, 1);
+      throw new CliError(`;; Cannot resolve server "${printableText(bare)}": ${error.message}`, 1);
     }
     throw error;
   }
 }
 
 const NO_REPLY = ";; connection timed out; no servers could be reached";
+
+/** dig's line for a query without a usable reply (exit 9): a timeout, or what went wrong. */
+function noReplyLine(error: NoReplyError): string {
+  return error.reason.startsWith("timed out")
+    ? `${NO_REPLY} (${error.message})`
+    : `;; communications error to ${error.server}#${error.port}: ${error.reason}`;
+}
 
 /**
  * Seed 000's levels of a name: `'.' (root) → com. (top-level) → cnblogs.com. (second-level) →
@@ -781,7 +803,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof NoReplyError) {
       say(out, banner(args, false));
-      throw new CliError(`${NO_REPLY} (${error.message})`, 9);
+      throw new CliError(noReplyLine(error), 9);
     }
     throw error;
   }

@@ -36,8 +36,9 @@ import {
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
-import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
-import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/message.ts";
+import { Authority, type Response } from "./authority.ts";
+import { ResponseCache, writeReply } from "./response_cache.ts";
+import { MAX_MESSAGE_SIZE, printableText, rcodeName, typeName } from "./wire/message.ts";
 import { explainMessage } from "./describe.ts";
 import { DatagramBatch, serveInBatches } from "../tcp/linux/mmsg.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
@@ -96,7 +97,9 @@ export async function loadZoneFiles(paths: string[]): Promise<Zone[]> {
     try {
       text = await Deno.readTextFile(path);
     } catch (error) {
-      throw new CliError(`Cannot read zone file "${path}": ${(error as Error).message}`);
+      throw new CliError(
+        `Cannot read zone file "${printableText(path)}": ${(error as Error).message}`,
+      );
     }
     try {
       zones.push(parseZone(text, { file: path }));
@@ -336,7 +339,9 @@ export async function main(args: string[]): Promise<number> {
     json: { type: "boolean" },
     explain: { type: "boolean" },
   });
-  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  if (positionals.length) {
+    throw new UsageError(`Unexpected argument "${printableText(positionals[0])}"`);
+  }
   const zoneFiles = values.zone ?? [];
   if (zoneFiles.length === 0) throw new UsageError("At least one --zone FILE is required");
   const port = parsePort(values.port, DEFAULT_DNS_PORT);

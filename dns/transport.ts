@@ -19,6 +19,7 @@
 import {
   decodeHeader,
   decodeMessage,
+  DnsFormatError,
   encodeMessage,
   type Message,
   namesEqual,
@@ -111,9 +112,11 @@ function sameQuestion(a: Question, b: Question): boolean {
 
 /**
  * Sends `query` to `server` and returns the matching reply: over UDP (random id and source port,
- * retries, TC → TCP) or, with `tcp`, over TCP directly. Throws `NoReplyError` when the server
- * never answers, the abort reason when `signal` fires, and `DnsFormatError` only for a TCP reply
- * that cannot be decoded (a UDP datagram that cannot be decoded is ignored like a forged one).
+ * retries, TC → TCP) or, with `tcp`, over TCP directly. Throws the abort reason when `signal`
+ * fires, and `NoReplyError` when no usable reply arrives: silence until the deadline, a refused
+ * or closed connection, or a reply that cannot be decoded or does not match the query. Over UDP
+ * such a datagram is ignored like a forged one and the wait goes on; over TCP the one reply is
+ * all there is, so it ends the exchange at once, with the same error.
  */
 export async function exchange(
   query: Message,
@@ -182,6 +185,16 @@ async function exchangeUdp(
   // One receive is outstanding at a time; a try that times out leaves it pending for the next
   // try (the reply to the first send may still come), and closing the socket settles it.
   let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  let ignored = 0;
+  let lastIgnored = "";
+  const ignoring: ExchangeOptions = {
+    ...options,
+    onIgnored: (reason) => {
+      ignored++;
+      lastIgnored = reason;
+      options.onIgnored?.(reason);
+    },
+  };
   try {
     for (let attempt = 0; attempt < tries; attempt++) {
       const sentAt = performance.now();
@@ -195,7 +208,7 @@ async function exchangeUdp(
         const [data, from] = got.value;
         const elapsedMs = performance.now() - sentAt;
         const bytes = data.slice();
-        const reply = acceptDatagram(query, bytes, from, server, port, options);
+        const reply = acceptDatagram(query, bytes, from, server, port, ignoring);
         if (reply) {
           return {
             query,
@@ -210,7 +223,16 @@ async function exchangeUdp(
         }
       }
     }
-    throw new NoReplyError(server, port, `timed out after ${tries} × ${timeoutMs} ms over UDP`);
+    const why = ignored === 0
+      ? ""
+      : ` (ignored ${ignored} unusable ${
+        ignored === 1 ? "reply" : "replies"
+      }, the last: ${lastIgnored})`;
+    throw new NoReplyError(
+      server,
+      port,
+      `timed out after ${tries} × ${timeoutMs} ms over UDP${why}`,
+    );
   } finally {
     socket.close();
     await pending?.catch(() => {});
@@ -299,7 +321,13 @@ async function exchangeTcp(
       const queryBytes = encodeMessage(query);
       await writeAll(open, encodeLengthPrefixed(queryBytes, { prefixBytes: 2 }));
       const bytes = await readOneFrame(open, server, port);
-      const reply = decodeMessage(bytes);
+      let reply: Message;
+      try {
+        reply = decodeMessage(bytes);
+      } catch (error) {
+        if (!(error instanceof DnsFormatError)) throw error;
+        throw new NoReplyError(server, port, `malformed reply over TCP: ${error.message}`);
+      }
       const mismatch = replyMismatch(query, reply);
       if (mismatch) throw new NoReplyError(server, port, `bad reply over TCP: ${mismatch}`);
       const elapsedMs = performance.now() - sentAt;

@@ -29,8 +29,10 @@ import {
   parseIPv4,
   parseIPv6,
   parseType,
+  printableText,
   type RData,
   type ResourceRecord,
+  type TargetKind,
   TYPE,
   typeName,
 } from "./wire/message.ts";
@@ -44,6 +46,17 @@ export const MAX_INCLUDE_DEPTH = 4;
 /** The largest TTL (RFC 2181 section 8). */
 export const MAX_TTL = 0x7fffffff;
 
+/**
+ * Classes that only exist in queries and updates: NONE (254) and ANY (255), plus the reserved 0
+ * (RFC 6895 3.2). A record in a zone has a real class.
+ */
+const QUERY_ONLY_CLASSES = new Set([0, 254, 255]);
+/**
+ * Types that are not data (RFC 6895 3.1): the reserved 0, OPT (a message's EDNS), TKEY and TSIG
+ * (transaction security), IXFR, AXFR, MAILB, MAILA and ANY (question types only).
+ */
+const QUERY_ONLY_TYPES = new Set([0, TYPE.OPT, 249, TYPE.TSIG, 251, 252, 253, 254, TYPE.ANY]);
+
 const TYPE_HINFO = 13;
 const TYPE_SPF = 99;
 
@@ -51,7 +64,8 @@ const TYPE_SPF = 99;
 export class ZoneSyntaxError extends SyntaxError {
   override name = "ZoneSyntaxError";
   constructor(readonly file: string, readonly line: number, readonly detail: string) {
-    super(`${file}:${line}: ${detail}`);
+    // Details echo the file's text: control characters in it must not break the line.
+    super(`${printableText(file)}:${line}: ${printableText(detail)}`);
   }
 }
 
@@ -176,8 +190,14 @@ function tokenize(text: string, file: string, maxLineLength: number): Entry[] {
       i = j;
       continue;
     }
-    if (c === "\\" && i + 1 < n && text[i + 1] !== "\n") {
-      token += c + text[i + 1];
+    if (c === "\\") {
+      // A backslash escapes the next character; at the end of a line it escapes nothing (it
+      // would otherwise swallow the dot joining a relative name to its origin).
+      const next = text[i + 1];
+      if (next === undefined || next === "\n" || next === "\r") {
+        throw fail("a backslash ends the line: nothing follows it to escape");
+      }
+      token += c + next;
       inToken = true;
       i++;
       continue;
@@ -344,8 +364,11 @@ export function parseZone(text: string, options: ZoneOptions = {}): Zone {
       if (t.quoted) throw new RangeError(`expected a type, got "${t.text}"`);
       if (ttl === undefined && /^\d/.test(t.text)) {
         ttl = parseTtl(t.text);
-      } else if (klass === undefined && /^(IN|CH|HS|NONE|CLASS\d+)$/i.test(t.text)) {
+      } else if (klass === undefined && /^(IN|CH|HS|NONE|ANY|CLASS\d+)$/i.test(t.text)) {
         klass = parseClass(t.text);
+        if (QUERY_ONLY_CLASSES.has(klass)) {
+          throw new RangeError(`class ${t.text} cannot appear in a zone file (a query class)`);
+        }
       } else {
         try {
           type = parseType(t.text);
@@ -355,7 +378,7 @@ export function parseZone(text: string, options: ZoneOptions = {}): Zone {
       }
     }
     if (type === undefined) throw new RangeError("record without a type");
-    if (type === TYPE.OPT || type === TYPE.ANY || type === 251 || type === 252) {
+    if (QUERY_ONLY_TYPES.has(type)) {
       throw new RangeError(`type ${typeName(type)} cannot appear in a zone file`);
     }
     klass ??= state.lastClass;
@@ -521,11 +544,17 @@ function parseRdata(type: number, fields: Token[], absolute: (name: string) => s
     }
     case TYPE.NS:
     case TYPE.CNAME:
-    case TYPE.PTR: {
+    case TYPE.PTR:
+    case TYPE.MD:
+    case TYPE.MF:
+    case TYPE.MB:
+    case TYPE.MG:
+    case TYPE.MR:
       fieldCount(type, fields, 1);
-      const kind = type === TYPE.NS ? "NS" : type === TYPE.CNAME ? "CNAME" : "PTR";
-      return { kind, target: absolute(plain(0)) };
-    }
+      return { kind: typeName(type) as TargetKind, target: absolute(plain(0)) };
+    case TYPE.MINFO:
+      fieldCount(type, fields, 2);
+      return { kind: "MINFO", rmailbx: absolute(plain(0)), emailbx: absolute(plain(1)) };
     case TYPE.MX:
       fieldCount(type, fields, 2);
       return {

@@ -23,6 +23,7 @@
  * write output, 28 timeout, 47 too many redirects, 52 empty reply, 56 receive failure.
  * Compare with `curl -v http://127.0.0.1:8000/`.
  */
+import { quoteInput } from "../tcp/core/printable.ts";
 import {
   CliError,
   formatAddr,
@@ -931,7 +932,7 @@ export function parseDnsServer(value: string): { server: string; port?: number }
   }
   if ((value.match(/:/g) ?? []).length > 1) return { server: value };
   const [server, port] = value.split(":");
-  if (!server) throw new UsageError(`Invalid --dns "${value}": expected HOST[:PORT]`);
+  if (!server) throw new UsageError(`Invalid --dns ${quoteInput(value)}: expected HOST[:PORT]`);
   return { server, port: port === undefined ? undefined : parsePort(port, 53, "--dns") };
 }
 
@@ -940,12 +941,12 @@ export function parseHeaderFlag(text: string): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon);
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-    throw new UsageError(`Invalid -H "${text}": expected 'Name: value'`);
+    throw new UsageError(`Invalid -H ${quoteInput(text)}: expected 'Name: value'`);
   }
   const value = text.slice(colon + 1).trim();
   // deno-lint-ignore no-control-regex
   if (/[\x00\r\n]/.test(value)) {
-    throw new UsageError(`Invalid -H "${text}": CR, LF or NUL in the value`);
+    throw new UsageError(`Invalid -H ${quoteInput(text)}: CR, LF or NUL in the value`);
   }
   return [name, value];
 }
@@ -954,7 +955,7 @@ function parseSeconds(value: string | undefined, flag: string): number | undefin
   if (value === undefined) return undefined;
   const seconds = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || !(seconds > 0) || seconds > 86_400) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected seconds, more than 0`);
+    throw new UsageError(`Invalid ${flag} ${quoteInput(value)}: expected seconds, more than 0`);
   }
   return Math.round(seconds * 1000);
 }
@@ -1287,7 +1288,7 @@ export async function main(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("Expected exactly one URL");
   const method = values.request ?? (values.head ? "HEAD" : undefined);
   if (method !== undefined && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) {
-    throw new UsageError(`Invalid -X "${method}": not an HTTP method token`);
+    throw new UsageError(`Invalid -X ${quoteInput(method)}: not an HTTP method token`);
   }
   const headers = (values.header ?? []).map(parseHeaderFlag);
   const maxTimeMs = parseSeconds(values["max-time"], "--max-time");
@@ -1581,7 +1582,10 @@ async function openOutput(path: string): Promise<Output> {
     info = await Deno.stat(path);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
-      throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
+      throw new HttpClientError(
+        `Cannot write ${quoteInput(path)}: ${errorMessage(error)}`,
+        EXIT.WRITE_ERROR,
+      );
     }
   }
   if (info && !info.isFile) return await openInPlace(path, info);
@@ -1619,7 +1623,10 @@ async function openForOutput(
   try {
     file = await Deno.open(at, options);
   } catch (error) {
-    throw new HttpClientError(`Cannot write "${path}": ${errorMessage(error)}`, EXIT.WRITE_ERROR);
+    throw new HttpClientError(
+      `Cannot write ${quoteInput(path)}: ${errorMessage(error)}`,
+      EXIT.WRITE_ERROR,
+    );
   }
   let closed = false;
   return {
@@ -1634,7 +1641,10 @@ async function openForOutput(
 /** A device, FIFO or other non-regular file: written directly; there is nothing to rename. */
 async function openInPlace(path: string, info: Deno.FileInfo): Promise<Output> {
   if (info.isDirectory) {
-    throw new HttpClientError(`Cannot write "${path}": it is a directory`, EXIT.WRITE_ERROR);
+    throw new HttpClientError(
+      `Cannot write ${quoteInput(path)}: it is a directory`,
+      EXIT.WRITE_ERROR,
+    );
   }
   const { file, close } = await openForOutput(path, path, { write: true });
   return {

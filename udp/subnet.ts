@@ -24,6 +24,7 @@
  *       (or: deno run -A udp/subnet.ts …)
  * Poke: compare with `ipcalc 192.168.1.37/24`, `sipcalc 2001:db8::1/64`.
  */
+import { quoteInput } from "../tcp/core/printable.ts";
 import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { createReporter, type Fields } from "../tcp/kit/report.ts";
 import {
@@ -244,7 +245,7 @@ export function calcCommand(args: string[], tool = TOOL): number {
 /** Parses `--prefix /26` or `--prefix 26`. */
 function parseNewPrefix(value: string): number {
   const match = /^\/?(\d{1,3})$/.exec(value);
-  if (!match) throw new UsageError(`Invalid --prefix "${value}": expected /P, e.g. /26`);
+  if (!match) throw new UsageError(`Invalid --prefix ${quoteInput(value)}: expected /P, e.g. /26`);
   return Number(match[1]);
 }
 
@@ -522,7 +523,7 @@ export function main(args: string[]): number {
     case undefined:
       throw new UsageError(`Missing command: ${COMMANDS}`);
     default:
-      throw new UsageError(`Unknown command "${command}": expected ${COMMANDS}`);
+      throw new UsageError(`Unknown command ${quoteInput(command)}: expected ${COMMANDS}`);
   }
 }
 

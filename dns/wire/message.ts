@@ -8,31 +8,42 @@
  *   `DnsFormatError` naming the offset, never a wrong value. Each record's rdata is decoded by
  *   a codec looked up by type in `RDATA_CODECS` (the dns-packet shape); a type without a codec
  *   keeps its raw bytes as `{ kind: "UNKNOWN" }` and prints as RFC 3597 `\# len hex`.
- * - Decoding is strict: a label over 63 bytes, a name over 255, a compression pointer that does
- *   not point strictly before the labels it was read in (so pointer loops cannot exist), more
- *   than 127 pointer hops, section counts the bytes cannot hold, an rdlength running past the
- *   end or not matching the rdata, and trailing bytes after the last record are all rejected.
+ * - Decoding is strict: a label over 63 bytes, a name over 255, a compression pointer that
+ *   does not point at a label of a name decoded earlier (forwards, into the header, into the
+ *   middle of a label or into raw rdata: RFC 1035 allows pointers to "a prior occurrence" of
+ *   a name only), section counts the bytes cannot hold, an rdlength running past the end or not
+ *   matching the rdata, and trailing bytes after the last record are all rejected.
  * - Names are presentation text with the trailing dot (`www.cnblogs.com.`, the root is `.`);
  *   bytes that are special in master files (`.` `\` `"` `;` `(` `)` `@` `$`) or not printable
  *   are escaped the way dig prints them (`\.`, `\032`). Case is preserved both ways.
  * - Encoding writes into one reusable 64 KiB scratch buffer and copies the result out. Names
- *   are compressed against earlier names (case-sensitively, so every name keeps its case) in
- *   the RFC 1035 types; SRV targets are never compressed (RFC 2782). With `maxSize` the encoder
- *   drops whole RRsets that do not fit and sets TC, keeping the OPT record.
+ *   are compressed against earlier names (case-sensitively, so every name keeps its case): in
+ *   the question, owners, and the rdata of every type whose names the decoder reads compressed
+ *   (the RFC 1035 types, and SRV: RFC 2782 asks senders not to compress its target, but RFC
+ *   3597 asks receivers to accept it compressed, and what the decoder accepts the encoder must
+ *   reproduce). So every message the decoder accepts re-encodes, never longer than it came. With `maxSize` the
+ *   encoder drops whole RRsets that do not fit and sets TC, keeping the OPT and a TSIG last.
  */
 
 /** Resource record types with a name (others print as `TYPE<n>`, RFC 3597). */
 export const TYPE = {
   A: 1,
   NS: 2,
+  MD: 3,
+  MF: 4,
   CNAME: 5,
   SOA: 6,
+  MB: 7,
+  MG: 8,
+  MR: 9,
   PTR: 12,
+  MINFO: 14,
   MX: 15,
   TXT: 16,
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  TSIG: 250,
   CAA: 257,
   ANY: 255,
 } as const;
@@ -48,6 +59,7 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  NOTAUTH: 9,
 } as const;
 
 /** Header opcodes. */
@@ -61,8 +73,6 @@ export const MAX_NAME_LENGTH = 255;
 export const MAX_MESSAGE_SIZE = 65535;
 /** The classic UDP payload limit without EDNS (RFC 1035 4.2.1). */
 export const MAX_UDP_SIZE = 512;
-/** How many compression pointers one name may follow. */
-export const MAX_POINTER_HOPS = 127;
 
 /** Mnemonics for types netlab knows by name; only some of them have an rdata codec. */
 const TYPE_NAMES: Record<number, string> = {
@@ -106,6 +116,8 @@ const TYPE_NAMES: Record<number, string> = {
   64: "SVCB",
   65: "HTTPS",
   99: "SPF",
+  249: "TKEY",
+  250: "TSIG",
   251: "IXFR",
   252: "AXFR",
   255: "ANY",
@@ -156,7 +168,7 @@ export function parseType(text: string): number {
   if (known !== undefined) return known;
   const m = /^TYPE(\d{1,5})$/.exec(upper);
   if (m && Number(m[1]) <= 0xffff) return Number(m[1]);
-  throw new RangeError(`Unknown record type "${text}"`);
+  throw new RangeError(`Unknown record type "${printableText(text)}"`);
 }
 
 /** `IN`, `CH`, or `CLASS<n>`. */
@@ -171,7 +183,7 @@ export function parseClass(text: string): number {
   if (known !== undefined) return known;
   const m = /^CLASS(\d{1,5})$/.exec(upper);
   if (m && Number(m[1]) <= 0xffff) return Number(m[1]);
-  throw new RangeError(`Unknown class "${text}"`);
+  throw new RangeError(`Unknown class "${printableText(text)}"`);
 }
 
 /** `NOERROR`, `NXDOMAIN`, …, or `RCODE<n>`. */
@@ -210,11 +222,15 @@ export interface EdnsOption {
   data: Uint8Array;
 }
 
+/** Types whose rdata is one name (MD, MF, MB, MG and MR: RFC 1035's obsolete and experimental). */
+export type TargetKind = "NS" | "CNAME" | "PTR" | "MD" | "MF" | "MB" | "MG" | "MR";
+
 /** Decoded rdata; `kind` says which shape it has. */
 export type RData =
   | { kind: "A"; address: string }
   | { kind: "AAAA"; address: string }
-  | { kind: "NS" | "CNAME" | "PTR"; target: string }
+  | { kind: TargetKind; target: string }
+  | { kind: "MINFO"; rmailbx: string; emailbx: string }
   | { kind: "MX"; preference: number; exchange: string }
   | {
     kind: "SOA";
@@ -360,6 +376,19 @@ function decimalEscape(b: number): string {
   return "\\" + (b < 10 ? "00" : b < 100 ? "0" : "") + b;
 }
 
+/**
+ * `text` for an error message: control characters (C0, DEL, C1, and the Unicode line and
+ * paragraph separators) written as master-file escapes (`\010`, `\u2028` above 255), so a
+ * message that echoes input stays one line whatever was typed. Everything else is kept.
+ */
+export function printableText(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 255 ? decimalEscape(code) : `\\u${code.toString(16)}`;
+  });
+}
+
 function labelText(buf: Uint8Array, start: number, len: number): string {
   let s = "";
   for (let i = start; i < start + len; i++) {
@@ -377,38 +406,46 @@ function labelText(buf: Uint8Array, start: number, len: number): string {
 interface CachedName {
   name: string;
   wireLength: number;
-  hops: number;
 }
 
-/** Per-message decode state: names already decoded, by the offset of their first label. */
-interface DecodeContext {
+/**
+ * Per-message decode state: every name decoded so far, by the offset of each of its labels (a
+ * suffix of the name starts there). Compression pointers may only point at these offsets.
+ */
+export interface DecodeContext {
   names: Map<number, CachedName>;
+}
+
+/** A fresh decode context, for decoding one message's names with `readName`. */
+export function newDecodeContext(): DecodeContext {
+  return { names: new Map() };
 }
 
 /**
  * Reads a (possibly compressed) name starting at `offset`; its uncompressed part must end by
  * `end`. Returns the presentation text with a trailing dot and the offset after the name.
+ *
+ * A compression pointer must point at the first byte of a label of a name decoded earlier in
+ * `ctx` (RFC 1035 4.1.4: "a prior occurrence of the same name"), never into the header, the
+ * middle of a label, raw rdata or forwards. So a name is its own labels plus at most one
+ * suffix already known: no loops, no re-reading, and the encoder can always compress a decoded
+ * message at least as well as its sender did.
  */
 export function readName(
   buf: Uint8Array,
   offset: number,
   end: number,
-  ctx: DecodeContext = { names: new Map() },
+  ctx: DecodeContext = newDecodeContext(),
 ): [string, number] {
   let pos = offset;
-  let limit = end;
-  let next = -1; // where decoding continues after the first pointer
-  let segmentStart = offset; // pointers must land strictly before this
-  let hops = 0;
   let wireLength = 1; // the root label
   let name = "";
   const labelStarts: number[] = [];
   const textStarts: number[] = [];
   const wireBefore: number[] = [];
-  const hopsBefore: number[] = [];
-  let cachedTail: CachedName | undefined;
+  let tail: CachedName | undefined;
   while (true) {
-    if (pos >= limit) {
+    if (pos >= end) {
       throw formatError(offset, "name", `runs past the end at offset ${pos}`);
     }
     const len = buf[pos];
@@ -418,30 +455,23 @@ export function readName(
     }
     const top = len & 0xc0;
     if (top === 0xc0) {
-      if (pos + 2 > limit) throw formatError(offset, "name", `pointer at offset ${pos} is cut off`);
+      if (pos + 2 > end) throw formatError(offset, "name", `pointer at offset ${pos} is cut off`);
       const target = ((len & 0x3f) << 8) | buf[pos + 1];
-      if (target >= segmentStart) {
-        throw formatError(offset, "name", `pointer ${target} does not point backwards`);
+      tail = ctx.names.get(target);
+      if (!tail) {
+        throw formatError(
+          offset,
+          "name",
+          target >= offset
+            ? `pointer ${target} does not point backwards`
+            : `pointer ${target} does not point at an earlier name`,
+        );
       }
-      if (++hops > MAX_POINTER_HOPS) {
-        throw formatError(offset, "name", `more than ${MAX_POINTER_HOPS} compression pointers`);
+      if (wireLength - 1 + tail.wireLength > MAX_NAME_LENGTH) {
+        throw formatError(offset, "name", `name exceeds ${MAX_NAME_LENGTH} bytes`);
       }
-      if (next < 0) next = pos + 2;
-      const cached = ctx.names.get(target);
-      if (cached) {
-        if (wireLength - 1 + cached.wireLength > MAX_NAME_LENGTH) {
-          throw formatError(offset, "name", `name exceeds ${MAX_NAME_LENGTH} bytes`);
-        }
-        if (hops + cached.hops > MAX_POINTER_HOPS) {
-          throw formatError(offset, "name", `more than ${MAX_POINTER_HOPS} compression pointers`);
-        }
-        cachedTail = cached;
-        break;
-      }
-      segmentStart = target;
-      pos = target;
-      limit = buf.length;
-      continue;
+      pos += 2;
+      break;
     }
     if (top !== 0) {
       throw formatError(
@@ -452,17 +482,16 @@ export function readName(
         } is not supported)`,
       );
     }
-    if (pos + 1 + len > limit) {
+    if (pos + 1 + len > end) {
       throw formatError(
         offset,
         "name",
-        `label of ${len} bytes at offset ${pos} runs past the end (${limit - pos - 1} left)`,
+        `label of ${len} bytes at offset ${pos} runs past the end (${end - pos - 1} left)`,
       );
     }
     labelStarts.push(pos);
     textStarts.push(name.length);
     wireBefore.push(wireLength - 1);
-    hopsBefore.push(hops);
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) {
       throw formatError(offset, "name", `name exceeds ${MAX_NAME_LENGTH} bytes`);
@@ -470,28 +499,16 @@ export function readName(
     name += labelText(buf, pos + 1, len) + ".";
     pos += len + 1;
   }
-  let full: string;
-  let totalWire: number;
-  let totalHops = hops;
-  if (cachedTail) {
-    full = name + cachedTail.name;
-    totalWire = wireLength - 1 + cachedTail.wireLength;
-    totalHops += cachedTail.hops;
-  } else {
-    full = name === "" ? "." : name;
-    totalWire = wireLength;
-  }
+  const full = tail ? name + tail.name : name === "" ? "." : name;
+  const totalWire = tail ? wireLength - 1 + tail.wireLength : wireLength;
   // Remember every suffix by the offset of its first label, for later pointers to reuse.
   for (let i = 0; i < labelStarts.length; i++) {
-    if (!ctx.names.has(labelStarts[i])) {
-      ctx.names.set(labelStarts[i], {
-        name: full.slice(textStarts[i]),
-        wireLength: totalWire - wireBefore[i],
-        hops: totalHops - hopsBefore[i],
-      });
-    }
+    ctx.names.set(labelStarts[i], {
+      name: full.slice(textStarts[i]),
+      wireLength: totalWire - wireBefore[i],
+    });
   }
-  return [full, next >= 0 ? next : pos];
+  return [full, pos];
 }
 
 /** A name parsed from presentation text: its labels as bytes and where each starts in the text. */
@@ -502,6 +519,7 @@ interface ParsedName {
 }
 
 function parseNameText(name: string): ParsedName {
+  const invalid = (why: string) => new RangeError(`Invalid name "${printableText(name)}": ${why}`);
   if (name === "" || name === ".") {
     if (name === "") throw new RangeError(`Invalid name "": empty`);
     return { labels: [], textStarts: [], wireLength: 1 };
@@ -522,32 +540,32 @@ function parseNameText(name: string): ParsedName {
         const d = /^\d{3}/.exec(name.slice(i + 1, i + 4));
         if (d) {
           c = Number(d[0]);
-          if (c > 255) throw new RangeError(`Invalid name "${name}": escape \\${d[0]} exceeds 255`);
+          if (c > 255) throw invalid(`escape \\${d[0]} exceeds 255`);
           i += 4;
         } else if (i + 1 < n) {
           c = name.charCodeAt(i + 1);
           i += 2;
         } else {
-          throw new RangeError(`Invalid name "${name}": dangling backslash`);
+          throw invalid(`dangling backslash`);
         }
       } else {
         if (c > 0x7e) {
-          throw new RangeError(`Invalid name "${name}": non-ASCII character (use punycode)`);
+          throw invalid(`non-ASCII character (use punycode)`);
         }
         i++;
       }
-      if (c > 255) throw new RangeError(`Invalid name "${name}": escape exceeds 255`);
+      if (c > 255) throw invalid(`escape exceeds 255`);
       if (len >= MAX_LABEL_LENGTH) {
-        throw new RangeError(`Invalid name "${name}": label longer than ${MAX_LABEL_LENGTH} bytes`);
+        throw invalid(`label longer than ${MAX_LABEL_LENGTH} bytes`);
       }
       scratch[len++] = c;
     }
-    if (len === 0) throw new RangeError(`Invalid name "${name}": empty label`);
+    if (len === 0) throw invalid(`empty label`);
     labels.push(scratch.slice(0, len));
     textStarts.push(start);
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) {
-      throw new RangeError(`Invalid name "${name}": longer than ${MAX_NAME_LENGTH} bytes`);
+      throw invalid(`longer than ${MAX_NAME_LENGTH} bytes`);
     }
     i++; // the dot
   }
@@ -574,7 +592,9 @@ export function normalizeName(name: string): string {
     for (let i = 0; i < name.length; i++) {
       if (name.charCodeAt(i) === 46) labelLength = 0;
       else if (++labelLength > MAX_LABEL_LENGTH) {
-        throw new RangeError(`Invalid name "${name}": label longer than ${MAX_LABEL_LENGTH} bytes`);
+        throw new RangeError(
+          `Invalid name "${printableText(name)}": label longer than ${MAX_LABEL_LENGTH} bytes`,
+        );
       }
     }
     return name.endsWith(".") ? name : name + ".";
@@ -621,12 +641,12 @@ export function isSubdomain(name: string, zone: string): boolean {
 /** Parses dotted-quad IPv4 text to 4 bytes; throws RangeError when it is not one. */
 export function parseIPv4(text: string): Uint8Array {
   const parts = text.split(".");
-  if (parts.length !== 4) throw new RangeError(`Invalid IPv4 address "${text}"`);
+  if (parts.length !== 4) throw new RangeError(`Invalid IPv4 address "${printableText(text)}"`);
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i];
     if (!/^\d{1,3}$/.test(p) || Number(p) > 255) {
-      throw new RangeError(`Invalid IPv4 address "${text}"`);
+      throw new RangeError(`Invalid IPv4 address "${printableText(text)}"`);
     }
     out[i] = Number(p);
   }
@@ -635,7 +655,7 @@ export function parseIPv4(text: string): Uint8Array {
 
 /** Parses IPv6 text (with `::` and an optional trailing dotted quad) to 16 bytes. */
 export function parseIPv6(text: string): Uint8Array {
-  const bad = () => new RangeError(`Invalid IPv6 address "${text}"`);
+  const bad = () => new RangeError(`Invalid IPv6 address "${printableText(text)}"`);
   if (!/^[0-9A-Fa-f:.]+$/.test(text)) throw bad();
   const halves = text.split("::");
   if (halves.length > 2) throw bad();
@@ -845,38 +865,42 @@ class Writer {
             i += 2;
           } else {
             this.rollback(start);
-            throw new RangeError(`Cannot encode name "${name}": dangling backslash`);
+            throw new RangeError(`Cannot encode name "${printableText(name)}": dangling backslash`);
           }
         } else {
           if (c > 0x7e) {
             this.rollback(start);
             throw new RangeError(
-              `Cannot encode name "${name}": non-ASCII character (use punycode)`,
+              `Cannot encode name "${printableText(name)}": non-ASCII character (use punycode)`,
             );
           }
           i++;
         }
         if (c > 255) {
           this.rollback(start);
-          throw new RangeError(`Cannot encode name "${name}": escape exceeds 255`);
+          throw new RangeError(`Cannot encode name "${printableText(name)}": escape exceeds 255`);
         }
         if (++len > MAX_LABEL_LENGTH) {
           this.rollback(start);
           throw new RangeError(
-            `Cannot encode name "${name}": label longer than ${MAX_LABEL_LENGTH} bytes`,
+            `Cannot encode name "${
+              printableText(name)
+            }": label longer than ${MAX_LABEL_LENGTH} bytes`,
           );
         }
         buf[this.pos++] = c;
       }
       if (len === 0) {
         this.rollback(start);
-        throw new RangeError(`Cannot encode name "${name}": empty label`);
+        throw new RangeError(`Cannot encode name "${printableText(name)}": empty label`);
       }
       buf[lengthAt] = len;
       i++; // the dot
       if (this.pos - start + 1 > MAX_NAME_LENGTH) {
         this.rollback(start);
-        throw new RangeError(`Cannot encode name "${name}": longer than ${MAX_NAME_LENGTH} bytes`);
+        throw new RangeError(
+          `Cannot encode name "${printableText(name)}": longer than ${MAX_NAME_LENGTH} bytes`,
+        );
       }
     }
     buf[this.pos++] = 0;
@@ -964,7 +988,9 @@ const aaaaCodec: RdataCodec = {
   format: (data) => expectKind(data, ["AAAA"]).address,
 };
 
-function targetCodec(kind: "NS" | "CNAME" | "PTR"): RdataCodec {
+const TARGET_KINDS: TargetKind[] = ["NS", "CNAME", "PTR", "MD", "MF", "MB", "MG", "MR"];
+
+function targetCodec(kind: TargetKind): RdataCodec {
   return {
     decode(buf, offset, end, ctx) {
       const [target, at] = readName(buf, offset, end, ctx);
@@ -972,11 +998,29 @@ function targetCodec(kind: "NS" | "CNAME" | "PTR"): RdataCodec {
       return { kind, target };
     },
     encode(w, data, compress) {
-      w.name(expectKind(data, ["NS", "CNAME", "PTR"]).target, compress);
+      w.name(expectKind(data, TARGET_KINDS).target, compress);
     },
-    format: (data) => expectKind(data, ["NS", "CNAME", "PTR"]).target,
+    format: (data) => expectKind(data, TARGET_KINDS).target,
   };
 }
+
+const minfoCodec: RdataCodec = {
+  decode(buf, offset, end, ctx) {
+    const [rmailbx, a1] = readName(buf, offset, end, ctx);
+    const [emailbx, a2] = readName(buf, a1, end, ctx);
+    checkEnd(a2, end, "MINFO rdata", offset);
+    return { kind: "MINFO", rmailbx, emailbx };
+  },
+  encode(w, data, compress) {
+    const minfo = expectKind(data, ["MINFO"]);
+    w.name(minfo.rmailbx, compress);
+    w.name(minfo.emailbx, compress);
+  },
+  format(data) {
+    const m = expectKind(data, ["MINFO"]);
+    return `${m.rmailbx} ${m.emailbx}`;
+  },
+};
 
 const mxCodec: RdataCodec = {
   decode(buf, offset, end, ctx) {
@@ -1059,12 +1103,12 @@ const srvCodec: RdataCodec = {
     checkEnd(a4, end, "SRV rdata", offset);
     return { kind: "SRV", priority, weight, port, target };
   },
-  encode(w, data) {
+  encode(w, data, compress) {
     const srv = expectKind(data, ["SRV"]);
     w.u16(u16Value(srv.priority, "SRV priority"));
     w.u16(u16Value(srv.weight, "SRV weight"));
     w.u16(u16Value(srv.port, "SRV port"));
-    w.name(srv.target, false); // RFC 2782: the target is never compressed
+    w.name(srv.target, compress); // decoded compressed (RFC 3597 4), so encoded so too
   },
   format(data) {
     const s = expectKind(data, ["SRV"]);
@@ -1088,7 +1132,9 @@ const caaCodec: RdataCodec = {
   encode(w, data) {
     const caa = expectKind(data, ["CAA"]);
     if (!/^[A-Za-z0-9]{1,255}$/.test(caa.tag)) {
-      throw new RangeError(`Cannot encode CAA tag "${caa.tag}": expected 1-255 letters or digits`);
+      throw new RangeError(
+        `Cannot encode CAA tag "${printableText(caa.tag)}": expected 1-255 letters or digits`,
+      );
     }
     w.u8(caa.flags & 0xff);
     w.u8(caa.tag.length);
@@ -1156,9 +1202,15 @@ const unknownCodec: RdataCodec = {
 const RDATA_CODECS = new Map<number, RdataCodec>([
   [TYPE.A, aCodec],
   [TYPE.NS, targetCodec("NS")],
+  [TYPE.MD, targetCodec("MD")],
+  [TYPE.MF, targetCodec("MF")],
   [TYPE.CNAME, targetCodec("CNAME")],
   [TYPE.SOA, soaCodec],
+  [TYPE.MB, targetCodec("MB")],
+  [TYPE.MG, targetCodec("MG")],
+  [TYPE.MR, targetCodec("MR")],
   [TYPE.PTR, targetCodec("PTR")],
+  [TYPE.MINFO, minfoCodec],
   [TYPE.MX, mxCodec],
   [TYPE.TXT, txtCodec],
   [TYPE.AAAA, aaaaCodec],
@@ -1166,9 +1218,6 @@ const RDATA_CODECS = new Map<number, RdataCodec>([
   [TYPE.OPT, optCodec],
   [TYPE.CAA, caaCodec],
 ]);
-
-/** The RFC 1035 types whose names may be compressed (RFC 3597 section 4). */
-const COMPRESSIBLE = new Set<number>([TYPE.NS, TYPE.CNAME, TYPE.SOA, TYPE.PTR, TYPE.MX]);
 
 function codecFor(rr: ResourceRecord): RdataCodec {
   if (rr.data.kind === "UNKNOWN") return unknownCodec;
@@ -1319,7 +1368,8 @@ function writeRecord(w: Writer, rr: ResourceRecord, compress: boolean): void {
   w.u32(u32Value(rr.ttl, "TTL"));
   const lengthAt = w.pos;
   w.u16(0);
-  codec.encode(w, rr.data, compress && COMPRESSIBLE.has(rr.type));
+  // Every codec with names is one whose names the decoder accepts compressed: compress them.
+  codec.encode(w, rr.data, compress);
   const rdlength = w.pos - lengthAt - 2;
   w.buf[lengthAt] = rdlength >> 8;
   w.buf[lengthAt + 1] = rdlength & 0xff;
@@ -1344,7 +1394,20 @@ export interface EncodeOptions {
 export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8Array {
   const compress = options.compress ?? true;
   const maxSize = Math.min(options.maxSize ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE);
-  const w = new Writer(compress);
+  // The pseudo-records end the message whatever else has to go: the OPT, then a TSIG, which
+  // must be the very last record (RFC 8945 5.1). Their space is reserved up front.
+  const tail: ResourceRecord[] = [];
+  let tailSize = 0;
+  if (options.maxSize !== undefined) {
+    const opt = msg.additionals.find((rr) => rr.type === TYPE.OPT);
+    const last = msg.additionals.at(-1);
+    if (opt) tail.push(opt);
+    if (last?.type === TYPE.TSIG) tail.push(last);
+    for (const rr of tail) {
+      tailSize += parseNameText(rr.name).wireLength + 10 + encodeRdata(rr).length;
+    }
+  }
+  const w = new Writer(compress); // after encodeRdata above: both use the scratch buffer
   w.u16(u16Value(msg.id, "id"));
   w.u16(encodeFlags(msg.flags));
   w.u16(msg.questions.length);
@@ -1358,21 +1421,16 @@ export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8A
     throw new RangeError(`Cannot encode message: the question alone exceeds ${maxSize} bytes`);
   }
   let truncated = false;
-  const opt = msg.additionals.find((rr) => rr.type === TYPE.OPT);
-  let optSize = 0;
-  if (opt && options.maxSize !== undefined) {
-    optSize = 11 + optionsBytes(expectKind(opt.data, ["OPT"]).options).length;
-  }
   const counts = [0, 0, 0];
   const sections = [msg.answers, msg.authorities, msg.additionals];
   for (let s = 0; s < 3; s++) {
     const records = sections[s];
-    const limit = maxSize - optSize;
+    const limit = maxSize - tailSize;
     let rrsetStart = w.pos;
     let rrsetCount = counts[s];
     for (let i = 0; i < records.length && !truncated; i++) {
       const rr = records[i];
-      if (s === 2 && rr === opt && optSize) continue; // written last, space reserved
+      if (s === 2 && tail.includes(rr)) continue; // written last, space reserved
       if (i === 0 || !sameRRset(records[i - 1], rr)) {
         rrsetStart = w.pos;
         rrsetCount = counts[s];
@@ -1387,8 +1445,8 @@ export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8A
       }
     }
   }
-  if (opt && optSize) {
-    writeRecord(w, opt, compress);
+  for (const rr of tail) {
+    writeRecord(w, rr, compress);
     counts[2]++;
   }
   const buf = w.buf;

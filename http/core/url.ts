@@ -11,6 +11,8 @@
  * like curl does. The fragment (`#…`) is kept for display but never sent.
  */
 
+import { quoteInput } from "../../tcp/core/printable.ts";
+
 /** Longest URL accepted (the server side refuses request lines over 8 KiB with 414). */
 export const MAX_URL_LENGTH = 8192;
 /** Longest host name (RFC 1035: 255 octets on the wire, 253 characters in text). */
@@ -75,7 +77,9 @@ export function parseUrl(text: string): HttpUrl {
   }
   // deno-lint-ignore no-control-regex
   if (/[\x00-\x20\x7f]/.test(input)) {
-    throw new UrlError(`Invalid URL "${input}": contains whitespace or a control character`);
+    throw new UrlError(
+      `Invalid URL ${quoteInput(input)}: contains whitespace or a control character`,
+    );
   }
 
   let scheme: Scheme = "http";

@@ -14,7 +14,10 @@
  * network produced; complete frames come out as an array, and "need more bytes" is simply an empty
  * array. Every decoder holds at most one incomplete frame, and every frame has a maximum size
  * (default 16 MiB): a length prefix announcing more, or more than that many bytes without a
- * delimiter, throws `FrameTooLargeError` at once instead of buffering. After such an error the
+ * delimiter, is a `FrameTooLargeError`, raised as soon as it is seen instead of buffering. The
+ * frames completed before it are delivered first, however the bytes were split: a `push` that
+ * completes frames and then meets the oversized one returns those frames, and the next call
+ * (`push` or `finish`) throws; a `push` that completes none throws at once. After the error the
  * stream is out of step and the decoder refuses further input; close the connection.
  *
  * Decoders never rescan or re-concatenate what they already hold: a length-prefix decoder fills one
@@ -165,19 +168,25 @@ export class LengthPrefixDecoder {
     return this.#headerFilled + this.#payloadFilled;
   }
 
-  /** Feeds a chunk; returns every frame it completed (possibly none). */
+  /**
+   * Feeds a chunk; returns every frame it completed (possibly none). Throws `FrameTooLargeError`
+   * when the stream is (or went) bad: at once if this chunk completed no frame before the
+   * oversized one, else on the next call, after these frames are returned.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.#failure) throw this.#failure;
+    const frames: Uint8Array[] = [];
     try {
-      return this.#push(chunk);
+      this.#push(chunk, frames);
     } catch (error) {
-      if (error instanceof FrameTooLargeError) this.#failure = error;
-      throw error;
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      this.#failure = error;
+      if (frames.length === 0) throw error;
     }
+    return frames;
   }
 
-  #push(chunk: Uint8Array): Uint8Array[] {
-    const frames: Uint8Array[] = [];
+  #push(chunk: Uint8Array, frames: Uint8Array[]): void {
     let pos = 0;
     // 1. Complete the frame in progress with bytes from the front of the chunk.
     while (this.pending > 0 && pos < chunk.length) {
@@ -190,9 +199,13 @@ export class LengthPrefixDecoder {
       const { prefixBytes, maxFrameSize } = this.#settings;
       const bounds: number[] = [];
       let end = pos;
+      let oversized: FrameTooLargeError | undefined;
       while (chunk.length - end >= prefixBytes) {
         const length = readLength(chunk, end, prefixBytes);
-        if (length > maxFrameSize) throw new FrameTooLargeError(length, maxFrameSize);
+        if (length > maxFrameSize) {
+          oversized = new FrameTooLargeError(length, maxFrameSize);
+          break;
+        }
         if (chunk.length - end - prefixBytes < length) break;
         bounds.push(end + prefixBytes, end + prefixBytes + length);
         end += prefixBytes + length;
@@ -204,10 +217,10 @@ export class LengthPrefixDecoder {
         }
         pos = end;
       }
+      if (oversized) throw oversized; // after the frames before it
       // 3. The rest (a partial prefix or payload) starts the next frame.
       while (pos < chunk.length) pos = this.#continueFrame(chunk, pos, frames);
     }
-    return frames;
   }
 
   /** Moves bytes from `chunk[pos…]` into the frame in progress; returns the new position. */
@@ -261,8 +274,12 @@ export class LengthPrefixDecoder {
     return out;
   }
 
-  /** Call at end of stream: throws `TruncatedFrameError` if a partial frame is buffered. */
+  /**
+   * Call at end of stream: throws the `FrameTooLargeError` a `push` left for later, or
+   * `TruncatedFrameError` if a partial frame is buffered.
+   */
   finish(): void {
+    if (this.#failure) throw this.#failure;
     if (this.pending === 0) return;
     const expected = this.#length < 0
       ? `${this.#settings.prefixBytes}-byte length prefix`
@@ -339,19 +356,25 @@ export class DelimiterDecoder {
     return this.#length;
   }
 
-  /** Feeds a chunk; returns every frame it completed (possibly none). */
+  /**
+   * Feeds a chunk; returns every frame it completed (possibly none). Throws `FrameTooLargeError`
+   * when the stream is (or went) bad: at once if this chunk completed no frame before the
+   * oversized one, else on the next call, after these frames are returned.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.#failure) throw this.#failure;
+    const frames: Uint8Array[] = [];
     try {
-      return this.#push(chunk);
+      this.#push(chunk, frames);
     } catch (error) {
-      if (error instanceof FrameTooLargeError) this.#failure = error;
-      throw error;
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      this.#failure = error;
+      if (frames.length === 0) throw error;
     }
+    return frames;
   }
 
-  #push(chunk: Uint8Array): Uint8Array[] {
-    const frames: Uint8Array[] = [];
+  #push(chunk: Uint8Array, frames: Uint8Array[]): void {
     const delimiterLength = this.#delimiter.length;
     let pos = 0;
     if (this.#length > 0) {
@@ -361,7 +384,7 @@ export class DelimiterDecoder {
       const inChunk = straddle === -1 ? indexOfDelimiter(chunk, this.#delimiter) : -1;
       if (straddle === -1 && inChunk === -1) {
         this.#append(chunk);
-        return frames;
+        return;
       }
       const frameLength = straddle !== -1 ? straddle : this.#length + inChunk;
       this.#checkSize(frameLength);
@@ -375,8 +398,12 @@ export class DelimiterDecoder {
     // Locate every whole frame first, then copy their run once and hand out views of the copy.
     const bounds: number[] = [];
     let end = pos;
+    let oversized = -1; // the length of a frame over the limit, once found
     for (let at; (at = indexOfDelimiter(chunk, this.#delimiter, end)) !== -1;) {
-      this.#checkSize(at - end);
+      if (at - end > this.#maxFrameSize) {
+        oversized = at - end;
+        break;
+      }
       bounds.push(end, at);
       end = at + delimiterLength;
     }
@@ -387,8 +414,8 @@ export class DelimiterDecoder {
       }
       pos = end;
     }
+    this.#checkSize(oversized); // after the frames before it
     this.#append(chunk.subarray(pos));
-    return frames;
   }
 
   /** Start (in the held bytes) of a delimiter completed by the front of `chunk`, or -1. */
@@ -406,9 +433,18 @@ export class DelimiterDecoder {
     return -1;
   }
 
+  /**
+   * Throws when a frame of at least `frameLength` bytes is over the limit. The message is the
+   * same whether the delimiter has arrived or not, so it does not depend on how the bytes were
+   * split; `size` is what is known so far.
+   */
   #checkSize(frameLength: number): void {
     if (frameLength > this.#maxFrameSize) {
-      throw new FrameTooLargeError(frameLength, this.#maxFrameSize);
+      throw new FrameTooLargeError(
+        frameLength,
+        this.#maxFrameSize,
+        `Frame too large: more than ${this.#maxFrameSize} bytes without a delimiter`,
+      );
     }
   }
 
@@ -416,14 +452,7 @@ export class DelimiterDecoder {
   #append(bytes: Uint8Array): void {
     const total = this.#length + bytes.length;
     // The frame in progress is at least this long even if a delimiter starts in its last bytes.
-    const atLeast = total - (this.#delimiter.length - 1);
-    if (atLeast > this.#maxFrameSize) {
-      throw new FrameTooLargeError(
-        atLeast,
-        this.#maxFrameSize,
-        `Frame too large: more than ${this.#maxFrameSize} bytes without a delimiter`,
-      );
-    }
+    this.#checkSize(total - (this.#delimiter.length - 1));
     if (total > this.#buffer.length) {
       const grown = new Uint8Array(Math.max(total, this.#buffer.length * 2, 256));
       grown.set(this.#buffer.subarray(0, this.#length));
@@ -433,8 +462,12 @@ export class DelimiterDecoder {
     this.#length = total;
   }
 
-  /** Call at end of stream: removes and returns the unterminated rest, or `null` if none. */
+  /**
+   * Call at end of stream: throws the `FrameTooLargeError` a `push` left for later, else removes
+   * and returns the unterminated rest, or `null` if none.
+   */
   finish(): Uint8Array | null {
+    if (this.#failure) throw this.#failure;
     if (this.#length === 0) return null;
     const rest = this.#buffer.slice(0, this.#length);
     this.#length = 0;
@@ -443,43 +476,80 @@ export class DelimiterDecoder {
   }
 }
 
-/**
- * A stream of byte chunks → a stream of length-prefixed frame payloads. The stream errors with
- * `FrameTooLargeError`, or with `TruncatedFrameError` if it ends inside a frame.
- */
-export function lengthPrefixedFrames(
-  options?: LengthPrefixOptions,
-): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new LengthPrefixDecoder(options);
-  return new TransformStream({
-    transform(chunk, controller) {
-      for (const frame of decoder.push(chunk)) controller.enqueue(frame);
-    },
-    flush() {
-      decoder.finish();
-    },
-  });
+/** An error carried down the pipe after the frames that came before it. */
+class Failure {
+  constructor(readonly error: unknown) {}
 }
 
 /**
- * A stream of byte chunks → a stream of delimiter-separated frames (delimiter removed). An
- * unterminated, non-empty rest at the end is passed on as a last frame, like a final line
- * without a newline.
+ * Chunks → frames, where an error reaches the reader only after every frame before it was
+ * read. (A TransformStream that errors drops the chunks still queued on its readable side, so
+ * the decoding stage passes the error on as a value, and a second stage raises it when the
+ * reader gets there.)
+ */
+function framesPair(
+  push: (chunk: Uint8Array) => Uint8Array[],
+  finish: () => Uint8Array | null | void,
+): ReadableWritablePair<Uint8Array, Uint8Array> {
+  let failed = false;
+  const fail = (controller: TransformStreamDefaultController<Uint8Array | Failure>, e: unknown) => {
+    failed = true;
+    controller.enqueue(new Failure(e));
+  };
+  const decode = new TransformStream<Uint8Array, Uint8Array | Failure>({
+    transform(chunk, controller) {
+      if (failed) return; // out of step: the rest of the input means nothing
+      let frames: Uint8Array[];
+      try {
+        frames = push(chunk);
+      } catch (error) {
+        return fail(controller, error);
+      }
+      for (const frame of frames) controller.enqueue(frame);
+    },
+    flush(controller) {
+      if (failed) return;
+      try {
+        const rest = finish();
+        if (rest) controller.enqueue(rest);
+      } catch (error) {
+        fail(controller, error);
+      }
+    },
+  });
+  const raise = new TransformStream<Uint8Array | Failure, Uint8Array>({
+    transform(item, controller) {
+      if (item instanceof Failure) throw item.error;
+      controller.enqueue(item);
+    },
+  });
+  return { writable: decode.writable, readable: decode.readable.pipeThrough(raise) };
+}
+
+/**
+ * A stream of byte chunks → a stream of length-prefixed frame payloads (use with
+ * `pipeThrough`). The stream errors with `FrameTooLargeError`, or with `TruncatedFrameError` if
+ * it ends inside a frame, after every frame before the problem.
+ */
+export function lengthPrefixedFrames(
+  options?: LengthPrefixOptions,
+): ReadableWritablePair<Uint8Array, Uint8Array> {
+  const decoder = new LengthPrefixDecoder(options);
+  return framesPair((chunk) => decoder.push(chunk), () => decoder.finish());
+}
+
+/**
+ * A stream of byte chunks → a stream of delimiter-separated frames, delimiter removed (use
+ * with `pipeThrough`). An unterminated, non-empty rest at the end is passed on as a last frame,
+ * like a final line without a newline. Errors with `FrameTooLargeError` after every frame
+ * before it.
  */
 export function delimitedFrames(
   delimiter: Uint8Array | string,
   options?: DelimiterOptions,
-): TransformStream<Uint8Array, Uint8Array> {
+): ReadableWritablePair<Uint8Array, Uint8Array> {
   const decoder = new DelimiterDecoder(delimiter, options);
-  return new TransformStream({
-    transform(chunk, controller) {
-      for (const frame of decoder.push(chunk)) controller.enqueue(frame);
-    },
-    flush(controller) {
-      const rest = decoder.finish();
-      if (rest) controller.enqueue(rest);
-    },
-  });
+  return framesPair((chunk) => decoder.push(chunk), () => decoder.finish());
 }
 
 /** A stream of payloads → a stream of length-prefixed frames (one output chunk per payload). */

@@ -7,6 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { flushLogs } from "./log.ts";
+import { quoteInput } from "../core/printable.ts";
 
 /** A mistake in how the program was called: printed with the usage, exit 1. */
 export class UsageError extends Error {
@@ -57,7 +58,9 @@ export function parseCli<O extends Options>(args: string[], options: O): Parsed<
 export function parsePort(value: string | undefined, fallback: number, flag = "--port"): number {
   if (value === undefined) return fallback;
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected an integer from 0 to 65535`);
+    throw new UsageError(
+      `Invalid ${flag} ${quoteInput(value)}: expected an integer from 0 to 65535`,
+    );
   }
   return Number(value);
 }
@@ -72,7 +75,9 @@ export function parseCount(
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected an integer from ${min} to ${max}`);
+    throw new UsageError(
+      `Invalid ${flag} ${quoteInput(value)}: expected an integer from ${min} to ${max}`,
+    );
   }
   return n;
 }
@@ -177,7 +182,9 @@ export function datagramListeningLine(addr: Deno.Addr): string {
 export function parseHostPort(value: string, flag: string): { hostname: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(value);
   if (!m || Number(m[3]) > 65535 || Number(m[3]) === 0) {
-    throw new UsageError(`Invalid ${flag} "${value}": expected HOST:PORT, e.g. 127.0.0.1:8888`);
+    throw new UsageError(
+      `Invalid ${flag} ${quoteInput(value)}: expected HOST:PORT, e.g. 127.0.0.1:8888`,
+    );
   }
   return { hostname: m[1] ?? m[2], port: Number(m[3]) };
 }

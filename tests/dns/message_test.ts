@@ -265,11 +265,28 @@ Deno.test("case is preserved: names differing in case are not merged by compress
   assert.ok(namesEqual(decoded.questions[0].name, decoded.answers[0].name));
 });
 
-Deno.test("SRV targets are never compressed (RFC 2782)", () => {
-  const msg = decodeMessage(oneAnswer(TYPE.SRV, b("00 01 00 02 13 c4", n("x.example"))));
-  const wire = encodeMessage(msg);
-  // The target's labels appear in full at the end of the message.
-  assert.deepEqual([...wire.subarray(wire.length - 11)], n("x.example"));
+Deno.test("SRV and MINFO names are compressed, as the decoder reads them compressed", () => {
+  const srv = decodeMessage(oneAnswer(TYPE.SRV, b("00 01 00 02 13 c4", n("x.example"))));
+  const wire = encodeMessage(srv);
+  // The target is the question's name: a pointer to offset 12 ends the message.
+  assert.deepEqual([...wire.subarray(wire.length - 2)], [0xc0, 0x0c]);
+  assert.deepEqual(decodeMessage(wire), srv);
+  const minfo = decodeMessage(oneAnswer(TYPE.MINFO, b(n("a.x.example"), n("x.example"))));
+  assert.deepEqual(minfo.answers[0].data, {
+    kind: "MINFO",
+    rmailbx: "a.x.example.",
+    emailbx: "x.example.",
+  });
+  const minfoWire = encodeMessage(minfo);
+  assert.deepEqual([...minfoWire.subarray(minfoWire.length - 6)], [
+    1,
+    0x61,
+    0xc0,
+    0x0c,
+    0xc0,
+    0x0c,
+  ]);
+  assert.deepEqual(decodeMessage(minfoWire), minfo);
 });
 
 Deno.test("labels with dots, spaces and binary bytes print escaped and round-trip", () => {
@@ -330,24 +347,51 @@ Deno.test("decodeMessage rejects a pointer to itself and a pointer loop", () => 
   );
 });
 
-Deno.test("decodeMessage caps the number of compression pointers", () => {
-  // A chain of 130 pointers, each to the previous one, hidden in unknown rdata.
-  const start = 12 + 5 + 11;
-  const chain: number[] = [0xc0, 12];
-  for (let i = 1; i < 130; i++) chain.push(...u16(0xc000 | (start + 2 * (i - 1))));
-  const wire = b(
-    header(0x8000, 1, 2),
-    0,
-    "00 01 00 01", // question: root A
-    0,
-    u16(65280),
-    "00 01 00 00 00 00",
-    u16(chain.length),
-    chain,
-    u16(0xc000 | (start + 2 * 129)),
-    "00 01 00 01 00 00 00 00 00 04 01 02 03 04",
+Deno.test("decodeMessage rejects a pointer that does not point at an earlier name", () => {
+  const earlier =
+    /^Cannot decode name at offset \d+: pointer \d+ does not point at an earlier name$/;
+  // Into the header (the counts read as a label).
+  rejects(
+    b(header(0x8000, 1, 1), n("a"), "00 01 00 01", "c0 04 00 01 00 01 00 00 00 00 00 00"),
+    earlier,
   );
-  rejects(wire, /more than 127 compression pointers/);
+  // Into the middle of a label: "xa" at 12, "a" alone at 14 would be a different name.
+  rejects(
+    b(header(0x8000, 1, 1), 2, 0x78, 0x61, 0, "00 01 00 01", "c0 0d 00 01 00 01 00 00 00 00 00 00"),
+    earlier,
+  );
+  // Into TXT rdata and into the raw rdata of a type without a codec, which hold no names.
+  for (const type of [TYPE.TXT, 65280]) {
+    rejects(
+      b(
+        header(0x8000, 1, 2),
+        0,
+        "00 01 00 01", // question: root A
+        0,
+        u16(type),
+        "00 01 00 00 00 00 00 04",
+        3,
+        [...te.encode("abc")], // at 28: reads as the label "abc"… then the next record
+        "c0 1c 00 01 00 01 00 00 00 00 00 00",
+      ),
+      earlier,
+    );
+  }
+  // A chain of names, each one label plus a pointer to the previous: fine, until 255 bytes.
+  const chain = (count: number): number[] => {
+    const out: number[] = [];
+    let previous = -1;
+    for (let i = 0; i < count; i++) {
+      const start = 12 + 5 + out.length;
+      out.push(1, 0x61, ...(previous < 0 ? [0] : u16(0xc000 | previous)));
+      out.push(...u16(TYPE.A), 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4);
+      previous = start;
+    }
+    return out;
+  };
+  const ok = decodeMessage(b(header(0x8000, 1, 127), 0, "00 01 00 01", chain(127)));
+  assert.equal(ok.answers[126].name, "a.".repeat(127));
+  rejects(b(header(0x8000, 1, 128), 0, "00 01 00 01", chain(128)), /name exceeds 255 bytes/);
 });
 
 Deno.test("decodeMessage rejects counts larger than the content", () => {

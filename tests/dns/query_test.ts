@@ -148,6 +148,12 @@ Deno.test("query.ts rejects bad input with one line and exit 1", async () => {
     [["+bogus", "x.com", "@127.0.0.1"], /^Invalid option "\+bogus"$/],
     [["+timeout=0", "x.com", "@127.0.0.1"], /^Invalid option "\+timeout=0"/],
     [["-p", "70000", "x.com", "@127.0.0.1"], /^Invalid -p "70000"/],
+    // Control characters in what is echoed are escaped: the message stays one line.
+    [["x\ny\u00e9.com", "@127.0.0.1"], /^Invalid name "x\\010y\u00e9\.com": non-ASCII character/],
+    [["+bo\r\ngus", "x.com", "@127.0.0.1"], /^Invalid option "\+bo\\013\\010gus"$/],
+    [["-x", "1.2\n.3", "@127.0.0.1"], /^Invalid -x "1\.2\\010\.3": not an IPv4/],
+    [["-t", "A\u2028", "x.com", "@127.0.0.1"], /^Unknown record type "A\\u2028"$/],
+    [["a.com", "b\n.com", "@127.0.0.1"], /^Unexpected argument "b\\010\.com": only one name/],
   ];
   for (const [args, message] of cases) {
     const result = await runScript(QUERY, args);
@@ -258,6 +264,135 @@ Deno.test("query.ts exits 9 quickly when nobody replies", async () => {
     assert.ok(performance.now() - started < 15_000);
   });
   assert.equal(queries, 1);
+});
+
+/** A server on one UDP and TCP port that answers every query with `reply(query)`. */
+async function withJunkServer(
+  reply: (query: Uint8Array, tcp: boolean) => Uint8Array,
+  run: (port: number) => Promise<void>,
+): Promise<void> {
+  let udp: Deno.DatagramConn | undefined;
+  let tcp: Deno.TcpListener | undefined;
+  for (let attempt = 0; !tcp; attempt++) {
+    udp = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      tcp = Deno.listen({ hostname: "127.0.0.1", port: (udp.addr as Deno.NetAddr).port });
+    } catch (error) {
+      udp.close();
+      if (!(error instanceof Deno.errors.AddrInUse) || attempt > 20) throw error;
+    }
+  }
+  const closed = (error: unknown) =>
+    error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
+  const served = Promise.all([
+    (async () => {
+      try {
+        for await (const [data, from] of udp!) await udp!.send(reply(data, false), from);
+      } catch (error) {
+        if (!closed(error)) throw error;
+      }
+    })(),
+    (async () => {
+      try {
+        for await (const conn of tcp!) {
+          const buf = new Uint8Array(2048);
+          let got = 0;
+          while (got < 2 || got < 2 + ((buf[0] << 8) | buf[1])) {
+            const n = await conn.read(buf.subarray(got));
+            if (n === null) break;
+            got += n;
+          }
+          const answer = reply(buf.slice(2, got), true);
+          await conn.write(Uint8Array.of(answer.length >> 8, answer.length & 0xff, ...answer));
+          conn.close();
+        }
+      } catch (error) {
+        if (!closed(error)) throw error;
+      }
+    })(),
+  ]);
+  try {
+    await run((udp!.addr as Deno.NetAddr).port);
+  } finally {
+    udp!.close();
+    tcp!.close();
+    await served;
+  }
+}
+
+/** A reply that carries the query's id and QR but cannot be decoded (a pointer forwards). */
+function undecodable(query: Uint8Array, tc = false): Uint8Array {
+  return Uint8Array.of(
+    query[0],
+    query[1],
+    tc ? 0x82 : 0x80,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0xc0,
+    0x20,
+    0,
+    1,
+    0,
+    1,
+  );
+}
+
+Deno.test("query.ts exits 9 for an undecodable reply over UDP and over TCP alike", async () => {
+  const cases: [string, string[], (q: Uint8Array, tcp: boolean) => Uint8Array, RegExp][] = [
+    [
+      "UDP",
+      [],
+      (q) => undecodable(q),
+      /^;; connection timed out; no servers could be reached \(No reply from 127\.0\.0\.1:\d+: timed out after 1 × 1000 ms over UDP \(ignored 1 unusable reply, the last: malformed reply: Cannot decode name at offset 12: pointer 32 does not point backwards\)\)$/m,
+    ],
+    [
+      "TCP",
+      ["+tcp"],
+      (q) => undecodable(q),
+      /^;; communications error to 127\.0\.0\.1#\d+: malformed reply over TCP: Cannot decode name at offset 12: pointer 32 does not point backwards$/m,
+    ],
+    [
+      "UDP with TC, then TCP",
+      [],
+      (q, tcp) => undecodable(q, !tcp),
+      /^;; communications error to 127\.0\.0\.1#\d+: malformed reply over TCP: /m,
+    ],
+  ];
+  for (const [name, extra, reply, message] of cases) {
+    await withJunkServer(reply, async (port) => {
+      const result = await runScript(QUERY, [
+        "@127.0.0.1",
+        "-p",
+        String(port),
+        "junk.test",
+        "+timeout=1",
+        "+tries=1",
+        ...extra,
+      ]);
+      assertExit(result, 9);
+      assert.match(result.stderr, message, name);
+      assert.equal(
+        result.stderr.split("\n").filter(Boolean).every((line) => line.startsWith(";;")),
+        true,
+      );
+    });
+  }
+});
+
+Deno.test("query.ts --help says what each exit status means", async () => {
+  const help = await runScript(QUERY, ["--help"]);
+  assertExit(help, 0);
+  assert.match(help.stdout, /^Exit status:$/m);
+  assert.match(help.stdout, /^ {2}0 {2}a reply arrived, whatever its rcode/m);
+  assert.match(help.stdout, /^ {2}1 {2}usage error/m);
+  assert.match(help.stdout, /^ {2}9 {2}no usable reply: .*\n.*\n.*over UDP and TCP alike/m);
 });
 
 Deno.test("query.ts +trace walks . → com. → cnblogs.com. over the mini-Internet", async () => {

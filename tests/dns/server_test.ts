@@ -4,7 +4,8 @@
  * crash or stall it, the CLI contract, and interop with dig.
  */
 import assert from "node:assert/strict";
-import { Authority, respond, ResponseCache } from "../../dns/authority.ts";
+import { Authority, respond } from "../../dns/authority.ts";
+import { ResponseCache } from "../../dns/response_cache.ts";
 import { startDnsServer } from "../../dns/server.ts";
 import {
   decodeMessage,
@@ -262,7 +263,7 @@ Deno.test("wire: NOTIMP for opcodes other than QUERY; silence for responses and 
 });
 
 Deno.test("ResponseCache answers repeats with the new id and the same bytes", () => {
-  const cache = new ResponseCache(authority, 2);
+  const cache = new ResponseCache(authority, { maxEntries: 2 });
   const query = (id: number, name = "www.cnblogs.com") =>
     encodeMessage(makeQuery(name, TYPE.A, { id, edns: false }));
   const first = cache.respond(query(1), true)!;
@@ -317,7 +318,7 @@ function fuzzInputs(count: number, seed: number): Uint8Array[] {
 }
 
 Deno.test("fuzz: random bytes and mutated queries never throw; replies are well-formed", () => {
-  const cache = new ResponseCache(new Authority([root, com, cnblogs]), 500);
+  const cache = new ResponseCache(new Authority([root, com, cnblogs]), { maxEntries: 500 });
   let answered = 0;
   for (const input of fuzzInputs(6000, 20240501)) {
     for (const udp of [true, false]) {

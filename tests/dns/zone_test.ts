@@ -144,7 +144,7 @@ Deno.test("parseZone errors name the file and line", () => {
     /^t.zone:3: invalid name ".*": label longer than 63 bytes$/,
   );
   fails(`${head}www DS 1 2 3 abcd`, /^t.zone:3: type DS has no presentation parser here/);
-  fails(`${head}www ANY 1.2.3.4`, /^t.zone:3: type ANY cannot appear in a zone file$/);
+  fails(`${head}www IN ANY 1.2.3.4`, /^t.zone:3: type ANY cannot appear in a zone file$/);
   fails(`${head}$GENERATE 1-9 a$ A 1.2.3.$`, /^t.zone:3: unsupported directive "\$GENERATE"$/);
   fails(`www A 1.2.3.4`, /^t.zone:1: relative name "www" with no \$ORIGIN$/);
   fails(` A 1.2.3.4`, /^t.zone:1: no owner name before this record$/);
@@ -163,6 +163,86 @@ Deno.test("parseZone errors name the file and line", () => {
   fails(`$ORIGIN example.com.\nwww A 1.2.3.4\n${SOA}`, /^t.zone:3: SOA owner/, {
     origin: "example.net.",
   });
+});
+
+Deno.test("parseZone refuses what only queries carry, as NSD does: ANY, NONE, CLASS255, TSIG…", () => {
+  const head = `$ORIGIN example.com.\n${SOA}`;
+  for (const klass of ["ANY", "any", "NONE", "CLASS255", "CLASS254", "CLASS0"]) {
+    fails(
+      `${head}www ${klass} A 1.2.3.4`,
+      new RegExp(`^t.zone:3: class ${klass} cannot appear in a zone file \\(a query class\\)$`),
+    );
+    fails(`${head}www 60 ${klass} A 1.2.3.4`, /^t.zone:3: class .* cannot appear in a zone file/);
+  }
+  const types: [string, string][] = [
+    ["ANY", "ANY"],
+    ["TYPE255", "ANY"],
+    ["AXFR", "AXFR"],
+    ["IXFR", "IXFR"],
+    ["TSIG", "TSIG"],
+    ["TYPE250", "TSIG"],
+    ["TKEY", "TKEY"],
+    ["OPT", "OPT"],
+    ["TYPE253", "TYPE253"],
+    ["TYPE254", "TYPE254"],
+    ["TYPE0", "TYPE0"],
+  ];
+  for (const [text, name] of types) {
+    fails(
+      `${head}www IN ${text} \\# 0`,
+      new RegExp(`^t.zone:3: type ${name} cannot appear in a zone file$`),
+    );
+  }
+  // Real classes still load.
+  assert.deepEqual(lines(`${head}www CH TXT "x"\nwww CLASS4 TXT "y"`).slice(1), [
+    'www.example.com.\t300\tCH\tTXT\t"x"',
+    'www.example.com.\t300\tHS\tTXT\t"y"',
+  ]);
+});
+
+Deno.test("parseZone: a backslash ending a line is an error, not an escape of the origin's dot", () => {
+  const head = `$ORIGIN example.com.\n${SOA}`;
+  const message = /^t.zone:3: a backslash ends the line: nothing follows it to escape$/;
+  fails(`${head}www\\\nwww A 1.2.3.4\n`, message);
+  fails(`${head}www\\\r\nwww A 1.2.3.4\r\n`, message);
+  fails(`${head}www\\`, message);
+  fails(`${head}www A 1.2.3.4 \\\n`, message);
+  // An escaped backslash ends a label normally; an escaped blank is part of it.
+  assert.deepEqual(lines(`${head}www\\\\ A 1.2.3.4\na\\ b A 1.2.3.5\n`).slice(1), [
+    "www\\\\.example.com.\t300\tIN\tA\t1.2.3.4",
+    "a\\032b.example.com.\t300\tIN\tA\t1.2.3.5",
+  ]);
+});
+
+Deno.test("parseZone: bad escapes, labels and names give one line with the line number", () => {
+  const head = `$ORIGIN example.com.\n${SOA}`;
+  fails(
+    `${head}\na\\256 A 1.2.3.4`,
+    /^t.zone:4: invalid name "a\\256\.example\.com\.": escape \\256 exceeds 255$/,
+  );
+  fails(`${head}www TXT "\\999"`, /^t.zone:3: escape \\999 exceeds 255$/);
+  fails(
+    `${head}${"a".repeat(64)}.b A 1.2.3.4`,
+    /^t.zone:3: invalid name "a{64}\.b\..*": label longer than 63 bytes$/,
+  );
+  fails(
+    `${head}${"abcdefgh.".repeat(32)} A 1.2.3.4`,
+    /^t.zone:3: invalid name "(abcdefgh\.){32}": longer than 255 bytes$/,
+  );
+  fails(`${head}www CNAME a..b`, /^t.zone:3: invalid name "a\.\.b\.example\.com\.": empty label$/);
+  // Control characters the file holds are echoed escaped: every message is one line.
+  const cases: [string, RegExp][] = [
+    [`${head}www BO\x0bGUS x`, /^t.zone:3: unknown type "BO\\011GUS"$/],
+    [`${head}www MX "1\r0" mail`, /^t.zone:3: unexpected quoted string "1\\0130"$/],
+    [`${head}www\x1b[2J A 1.2.3.4 extra`, /^t.zone:3: A needs 1 rdata field, got 2$/],
+    [`${head}www A 1.2.3.\x7f`, /^t.zone:3: Invalid IPv4 address "1\.2\.3\.\\127"$/],
+    [`${head}www TTL\u2028 A 1.2.3.4`, /^t.zone:3: unknown type "TTL\\u2028"$/],
+  ];
+  for (const [text, pattern] of cases) fails(text, pattern);
+  assert.throws(
+    () => parseZone(`${head}www BOGUS x`, { file: "evil\nfile.zone" }),
+    { message: `evil\\010file.zone:3: unknown type "BOGUS"` },
+  );
 });
 
 Deno.test("parseZone limits: line length, record count, $INCLUDE", () => {

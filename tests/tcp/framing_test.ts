@@ -311,7 +311,7 @@ Deno.test("DelimiterDecoder rejects a frame over maxFrameSize", () => {
   assert.deepEqual(decoder.push(text("12345\n")), [text("12345")]);
   assert.throws(() => decoder.push(text("123456\n")), {
     name: "FrameTooLargeError",
-    message: "Frame too large: 6 bytes exceeds the maximum of 5 bytes",
+    message: "Frame too large: more than 5 bytes without a delimiter",
   });
   assert.throws(() => decoder.push(text("1\n")), { name: "FrameTooLargeError" });
 });
@@ -348,7 +348,7 @@ Deno.test("DelimiterDecoder finds a straddling delimiter with a frame over the l
   assert.deepEqual(decoder.push(text("abcd")), []);
   assert.throws(() => decoder.push(text("##")), {
     name: "FrameTooLargeError",
-    message: "Frame too large: 4 bytes exceeds the maximum of 3 bytes",
+    message: "Frame too large: more than 3 bytes without a delimiter",
   });
 });
 
@@ -373,6 +373,182 @@ Deno.test("encodeDelimited refuses a payload that contains the delimiter", () =>
     name: "RangeError",
     message: "Cannot frame payload: its end and the delimiter form a delimiter at offset 1",
   });
+});
+
+// -------------------------------------------------------------------------------------------
+// Frames before an oversized one: delivered first, however the bytes are split.
+
+/** What a decoder makes of `chunks`: the frames it returned, then how the stream ended. */
+function outcome(
+  decoder: { push(chunk: Uint8Array): Uint8Array[]; finish(): unknown },
+  chunks: Uint8Array[],
+): { frames: string[]; end: string } {
+  const frames: string[] = [];
+  try {
+    for (const chunk of chunks) {
+      for (const frame of decoder.push(chunk)) frames.push(new TextDecoder().decode(frame));
+    }
+    const rest = decoder.finish();
+    return { frames, end: rest instanceof Uint8Array ? `rest ${rest.length}` : "ok" };
+  } catch (error) {
+    assert.ok(error instanceof Error);
+    return { frames, end: `${error.name}: ${error.message}` };
+  }
+}
+
+/** Every way to cut `bytes` in up to three pieces, and byte by byte. */
+function* allSplits(bytes: Uint8Array): Generator<Uint8Array[]> {
+  yield [bytes];
+  yield Array.from(bytes, (b) => Uint8Array.of(b));
+  for (let i = 0; i <= bytes.length; i++) {
+    yield [bytes.subarray(0, i), bytes.subarray(i)];
+    for (let j = i; j <= bytes.length; j++) {
+      yield [bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)];
+    }
+  }
+}
+
+const lengthPrefixed = (...frames: (string | number)[]) =>
+  concatBytes(
+    frames.map((f) =>
+      typeof f === "string"
+        ? encodeLengthPrefixed(text(f), { prefixBytes: 2 })
+        : Uint8Array.of(f >> 8, f & 0xff)
+    ),
+  );
+
+Deno.test("LengthPrefixDecoder: frames before an oversized one come out first, for every split", () => {
+  const inputs: [Uint8Array, string[], number][] = [
+    [lengthPrefixed("ab", "", "cde", 9, "xyz"), ["ab", "", "cde"], 9],
+    [lengthPrefixed(9), [], 9],
+    [lengthPrefixed("abcd", 5), ["abcd"], 5],
+  ];
+  for (const [bytes, frames, size] of inputs) {
+    for (const chunks of allSplits(bytes)) {
+      const got = outcome(new LengthPrefixDecoder({ prefixBytes: 2, maxFrameSize: 4 }), chunks);
+      assert.deepEqual(got, {
+        frames,
+        end: `FrameTooLargeError: Frame too large: ${size} bytes exceeds the maximum of 4 bytes`,
+      }, chunks.map((c) => c.length).join("+"));
+    }
+  }
+});
+
+Deno.test("DelimiterDecoder: frames before an oversized one come out first, for every split", () => {
+  const inputs: [string, string[]][] = [
+    ["ab\n\ncde\n123456\nxy\n", ["ab", "", "cde"]],
+    ["ab\n123456", ["ab"]],
+    ["ab\n12345", ["ab"]], // 5 bytes and maybe a delimiter to come: only then too large
+    ["123456\nab\n", []],
+  ];
+  for (const [input, frames] of inputs) {
+    for (const chunks of allSplits(text(input))) {
+      const got = outcome(new DelimiterDecoder("\n", { maxFrameSize: 4 }), chunks);
+      assert.deepEqual(got, {
+        frames,
+        end: "FrameTooLargeError: Frame too large: more than 4 bytes without a delimiter",
+      }, `${JSON.stringify(input)} as ${chunks.map((c) => c.length).join("+")}`);
+    }
+  }
+  // With a two-byte delimiter, half of it at the end of the limit is still legal.
+  for (const chunks of allSplits(text("ab##abcd#"))) {
+    assert.deepEqual(outcome(new DelimiterDecoder("##", { maxFrameSize: 4 }), chunks), {
+      frames: ["ab"],
+      end: "rest 5",
+    });
+  }
+});
+
+Deno.test("a push that completes frames before an oversized one returns them; the next call throws", () => {
+  const decoder = new LengthPrefixDecoder({ prefixBytes: 2, maxFrameSize: 4 });
+  assert.deepEqual(decoder.push(lengthPrefixed("ab", 9)), [text("ab")]);
+  assert.throws(() => decoder.finish(), { name: "FrameTooLargeError" });
+  assert.throws(() => decoder.push(text("x")), { name: "FrameTooLargeError" });
+  const lines = new DelimiterDecoder("\n", { maxFrameSize: 4 });
+  assert.deepEqual(lines.push(text("ab\n123456\n")), [text("ab")]);
+  assert.throws(() => lines.push(text("x\n")), { name: "FrameTooLargeError" });
+  assert.throws(() => lines.finish(), { name: "FrameTooLargeError" });
+});
+
+/** Reads a stream to its end or its error, keeping what came before the error. */
+async function readAllOf(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ frames: string[]; end: string }> {
+  const frames: string[] = [];
+  try {
+    for await (const frame of stream) frames.push(new TextDecoder().decode(frame));
+    return { frames, end: "ok" };
+  } catch (error) {
+    assert.ok(error instanceof Error);
+    return { frames, end: `${error.name}: ${error.message}` };
+  }
+}
+
+Deno.test("the frame streams deliver every frame before an error, however the bytes arrive", async () => {
+  const cases: [
+    Uint8Array,
+    () => ReadableWritablePair<Uint8Array, Uint8Array>,
+    string[],
+    string,
+  ][] = [
+    [
+      lengthPrefixed("ab", "", "cde", 9, "xyz"),
+      () => lengthPrefixedFrames({ prefixBytes: 2, maxFrameSize: 4 }),
+      ["ab", "", "cde"],
+      "FrameTooLargeError: Frame too large: 9 bytes exceeds the maximum of 4 bytes",
+    ],
+    [
+      lengthPrefixed("ab", "cd").subarray(0, 7),
+      () => lengthPrefixedFrames({ prefixBytes: 2 }),
+      ["ab"],
+      "TruncatedFrameError: Stream ended inside a frame: got 3 bytes of a 4-byte frame",
+    ],
+    [
+      text("ab\n\ncde\n123456\nxy\n"),
+      () => delimitedFrames("\n", { maxFrameSize: 4 }),
+      ["ab", "", "cde"],
+      "FrameTooLargeError: Frame too large: more than 4 bytes without a delimiter",
+    ],
+  ];
+  for (const [bytes, make, frames, end] of cases) {
+    for (const [, chunks] of splits(bytes)) {
+      const got = await readAllOf(streamOf(chunks).pipeThrough(make()));
+      assert.deepEqual(got, { frames, end }, chunks.map((c) => c.length).join("+"));
+    }
+  }
+});
+
+Deno.test("the frame streams keep queued frames when the error comes at the end of the input", async () => {
+  const cases: [Uint8Array, ReadableWritablePair<Uint8Array, Uint8Array>, string][] = [
+    [
+      lengthPrefixed("ab", "", "cde", 9),
+      lengthPrefixedFrames({ prefixBytes: 2, maxFrameSize: 4 }),
+      "FrameTooLargeError",
+    ],
+    [
+      lengthPrefixed("ab", "", "cde", 9),
+      lengthPrefixedFrames({ prefixBytes: 2 }),
+      "TruncatedFrameError",
+    ],
+    [text("ab\n\ncde\n123456"), delimitedFrames("\n", { maxFrameSize: 4 }), "FrameTooLargeError"],
+  ];
+  for (const [bytes, pair, name] of cases) {
+    const writer = pair.writable.getWriter();
+    const reader = pair.readable.getReader();
+    // One chunk holds every frame and the problem. The first read lets it be decoded; the
+    // rest is read only after the writer has closed, when the problem is already known.
+    const writing = writer.write(bytes).then(() => writer.close()).catch(() => {});
+    const frames = [(await reader.read()).value];
+    await writing;
+    let error: unknown;
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) frames.push(r.value);
+    } catch (e) {
+      error = e;
+    }
+    assert.deepEqual(frames.map((f) => new TextDecoder().decode(f)), ["ab", "", "cde"], name);
+    assert.equal((error as Error | undefined)?.name, name);
+  }
 });
 
 Deno.test("lengthPrefixedFrames splits a stream of arbitrary chunks into frames", async () => {

@@ -905,3 +905,40 @@ Deno.test("subnet.ts CLI: ip and mac print their view, --json one result, bad in
     /^mac takes one address, e\.g\. AA:BB:CC:DD:EE:FF \(got 0\)\nUsage:/,
   );
 });
+
+Deno.test("subnet.ts CLI: control characters in arguments are echoed escaped, on one line", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["calc", "10.0.0.1\n/24"],
+      'Invalid IPv4 address "10.0.0.1\\n": octet "1\\n" is not a decimal number 0-255',
+    ],
+    [
+      ["calc", "10.0.0.1/2\u001b[2J4"],
+      'Invalid prefix length "/2\\u001b[2J4": expected a number from 0 to 32',
+    ],
+    [
+      ["split", "10.0.0.0/24", "--hosts", "5\r\n0"],
+      'Invalid host request "5\\r\\n0": expected a host count or NAME=COUNT, e.g. lan=50',
+    ],
+    [
+      ["deaggregate", "10.0.0.1\u0085-10.0.0.9"],
+      'Invalid IPv4 address "10.0.0.1\\u0085": octet "1\\u0085" is not a decimal number 0-255',
+    ],
+    [
+      ["mac", "aa:bb:cc:dd:ee:f\n"],
+      'Invalid MAC address "aa:bb:cc:dd:ee:f\\n": "\\n" is not a hex digit',
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runScript(SCRIPT, args);
+    assert.equal(result.code, 1, JSON.stringify(args));
+    assert.equal(result.stderr, `${message}\n`);
+  }
+  const usage = await runScript(SCRIPT, ["split", "10.0.0.0/8", "--prefix", "/2\n4"]);
+  assert.equal(usage.stderr.split("\n")[0], 'Invalid --prefix "/2\\n4": expected /P, e.g. /26');
+  const unknown = await runScript(SCRIPT, ["fr\u0085ob"]);
+  assert.equal(
+    unknown.stderr.split("\n")[0],
+    'Unknown command "fr\\u0085ob": expected calc, split, deaggregate, ip or mac',
+  );
+});

@@ -17,6 +17,8 @@ import {
   parseIPv4,
   prefixToMask,
 } from "../../udp/subnet.ts";
+import { parseHostRequests, parseNetwork, parseRange } from "../../udp/core/subnet_math.ts";
+import { parseMac } from "../../udp/core/mac.ts";
 
 Deno.test("parseIPv4/formatIPv4/formatBinary: seed 002's 100.4.5.6 example and the extremes", () => {
   assert.equal(formatBinary(parseIPv4("100.4.5.6")), "01100100.00000100.00000101.00000110");
@@ -278,4 +280,54 @@ Deno.test("udp/broadcast.ts calc: output, and invalid input as one line with exi
     missing.stderr,
     /^calc takes one CIDR, e\.g\. 192\.168\.1\.37\/24 \(got 0\)\nUsage:/,
   );
+});
+
+/** Characters that would break a one-line message, or rewrite the terminal, if echoed raw. */
+// deno-lint-ignore no-control-regex
+const BREAKERS = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/;
+
+Deno.test("subnet parsers echo control characters escaped: every message is one line", () => {
+  const cases: [() => unknown, string][] = [
+    [
+      () => parseIPv4("10.0.0.1\n"),
+      'Invalid IPv4 address "10.0.0.1\\n": octet "1\\n" is not a decimal number 0-255',
+    ],
+    [
+      () => parseIPv4("10.0\r.0.1"),
+      'Invalid IPv4 address "10.0\\r.0.1": octet "0\\r" is not a decimal number 0-255',
+    ],
+    [
+      () => parseCidr("10.0.0.1/2\u001b[2J"),
+      'Invalid prefix length "/2\\u001b[2J": expected a number from 0 to 32',
+    ],
+    [
+      () => parseCidr("10.0.0.1\u2028"),
+      'Invalid IPv4 address "10.0.0.1\\u2028": octet "1\\u2028" is not a decimal number 0-255',
+    ],
+    [
+      () => parseNetwork("2001:db8::\u0085/64"),
+      'Invalid IPv6 address "2001:db8::\\u0085": group "\\u0085" is not 1-4 hex digits',
+    ],
+    [
+      () => parseRange("10.0.0.1\n-"),
+      'Invalid range "10.0.0.1\\n-": expected FIRST - LAST, e.g. 10.0.0.0 - 10.0.0.200',
+    ],
+    [
+      () => parseHostRequests("lan=5\n0"),
+      'Invalid host request "lan=5\\n0": expected a host count or NAME=COUNT, e.g. lan=50',
+    ],
+    [
+      () => parseMac("aa:bb:cc:dd:ee:f\n"),
+      'Invalid MAC address "aa:bb:cc:dd:ee:f\\n": "\\n" is not a hex digit',
+    ],
+    [() => parseMac("\x7f".repeat(70)), `Invalid MAC address "${"\\u007f".repeat(20)}…": too long`],
+  ];
+  for (const [parse, message] of cases) {
+    assert.throws(parse, (error: unknown) => {
+      assert.ok(error instanceof SyntaxError || error instanceof RangeError);
+      assert.equal(error.message, message);
+      assert.doesNotMatch(error.message, BREAKERS);
+      return true;
+    });
+  }
 });

@@ -18,6 +18,8 @@
  * text throws `SyntaxError` with a one-line message. No I/O: `udp/subnet.ts mac` prints it.
  */
 
+import { quoteInput } from "../../tcp/core/printable.ts";
+
 /** Input longer than this is refused before looking at it (the longest valid MAC has 17). */
 export const MAX_MAC_INPUT_LENGTH = 64;
 
@@ -76,7 +78,7 @@ const NOTATIONS: { name: string; pattern: RegExp }[] = [
 /** Parses `AA:BB:CC:DD:EE:FF`, `aa-bb-cc-dd-ee-ff` or `aabb.ccdd.eeff` into 6 bytes. */
 export function parseMac(text: string): Uint8Array {
   if (text.length > MAX_MAC_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid MAC address "${text.slice(0, 20)}…": too long`);
+    throw new SyntaxError(`Invalid MAC address ${quoteInput(`${text.slice(0, 20)}…`)}: too long`);
   }
   for (const { pattern } of NOTATIONS) {
     const match = pattern.exec(text);
@@ -89,11 +91,11 @@ export function parseMac(text: string): Uint8Array {
   const stray = /[^0-9a-f:.-]/i.exec(text)?.[0];
   const digits = text.replace(/[:.-]/g, "").length;
   const why = stray !== undefined
-    ? `"${stray}" is not a hex digit`
+    ? `${quoteInput(stray)} is not a hex digit`
     : digits !== 12
     ? `expected 12 hex digits (48 bits), got ${digits}`
     : "expected AA:BB:CC:DD:EE:FF, aa-bb-cc-dd-ee-ff or aabb.ccdd.eeff";
-  throw new SyntaxError(`Invalid MAC address "${text}": ${why}`);
+  throw new SyntaxError(`Invalid MAC address ${quoteInput(text)}: ${why}`);
 }
 
 function hexOf(bytes: Uint8Array): string {

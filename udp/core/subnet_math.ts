@@ -28,6 +28,8 @@
  * - IPv6 has no broadcast address at all (all-nodes multicast ff02::1 does that job).
  */
 
+import { quoteInput } from "../../tcp/core/printable.ts";
+
 /** Highest IPv4 prefix length. */
 export const MAX_PREFIX_LENGTH = 32;
 
@@ -59,29 +61,37 @@ export function parseIPv4(text: string): number {
   if (quick >= 0) return quick;
   // Something is off: the slow path below says exactly what.
   if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid IPv4 address "${clip(text)}": too long`);
+    throw new SyntaxError(`Invalid IPv4 address ${quoteInput(clip(text))}: too long`);
   }
   const parts = text.split(".");
   if (parts.length !== 4) {
     throw new SyntaxError(
-      `Invalid IPv4 address "${text}": expected 4 dotted decimal octets, got ${parts.length}`,
+      `Invalid IPv4 address ${
+        quoteInput(text)
+      }: expected 4 dotted decimal octets, got ${parts.length}`,
     );
   }
   let value = 0;
   for (const part of parts) {
     if (!/^\d{1,3}$/.test(part)) {
       throw new SyntaxError(
-        `Invalid IPv4 address "${text}": octet "${part}" is not a decimal number 0-255`,
+        `Invalid IPv4 address ${quoteInput(text)}: octet ${
+          quoteInput(part)
+        } is not a decimal number 0-255`,
       );
     }
     if (part.length > 1 && part.startsWith("0")) {
       throw new SyntaxError(
-        `Invalid IPv4 address "${text}": octet "${part}" has a leading zero (octal or decimal?)`,
+        `Invalid IPv4 address ${quoteInput(text)}: octet ${
+          quoteInput(part)
+        } has a leading zero (octal or decimal?)`,
       );
     }
     const octet = Number(part);
     if (octet > 255) {
-      throw new RangeError(`Invalid IPv4 address "${text}": octet ${octet} is greater than 255`);
+      throw new RangeError(
+        `Invalid IPv4 address ${quoteInput(text)}: octet ${octet} is greater than 255`,
+      );
     }
     value = value * 256 + octet;
   }
@@ -136,7 +146,9 @@ export function maskToPrefix(mask: number, text = formatIPv4(mask)): number {
   const inverted = ~mask >>> 0;
   // A contiguous mask's host part is 2^k − 1, so adding one leaves a single bit set.
   if ((inverted & (inverted + 1)) !== 0) {
-    throw new RangeError(`Invalid subnet mask "${text}": its one-bits are not contiguous`);
+    throw new RangeError(
+      `Invalid subnet mask ${quoteInput(text)}: its one-bits are not contiguous`,
+    );
   }
   return 32 - Math.log2(inverted + 1);
 }
@@ -144,14 +156,14 @@ export function maskToPrefix(mask: number, text = formatIPv4(mask)): number {
 /** Parses `ADDRESS/PREFIX` (`192.168.1.37/24`) or `ADDRESS/MASK` (`192.168.1.37/255.255.255.0`). */
 export function parseCidr(text: string): { address: number; prefix: number } {
   if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid CIDR "${clip(text)}": too long`);
+    throw new SyntaxError(`Invalid CIDR ${quoteInput(clip(text))}: too long`);
   }
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const address = parseIPv4(addressText);
   if (slash < 0) {
     throw new SyntaxError(
-      `Invalid CIDR "${text}": missing "/PREFIX" (for example ${addressText}/24)`,
+      `Invalid CIDR ${quoteInput(text)}: missing "/PREFIX" (for example ${addressText}/24)`,
     );
   }
   const prefixText = text.slice(slash + 1);
@@ -160,7 +172,9 @@ export function parseCidr(text: string): { address: number; prefix: number } {
   }
   if (!/^\d{1,3}$/.test(prefixText)) {
     throw new SyntaxError(
-      `Invalid prefix length "/${prefixText}": expected a number from 0 to ${MAX_PREFIX_LENGTH}`,
+      `Invalid prefix length ${
+        quoteInput(`/${prefixText}`)
+      }: expected a number from 0 to ${MAX_PREFIX_LENGTH}`,
     );
   }
   const prefix = Number(prefixText);
@@ -251,9 +265,9 @@ const ALL_ONES_V6 = (1n << 128n) - 1n;
 /** Parses an IPv6 address (`2001:db8::1`, `::ffff:192.0.2.1`) into a 128-bit bigint. */
 export function parseIPv6(text: string): bigint {
   if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid IPv6 address "${clip(text)}": too long`);
+    throw new SyntaxError(`Invalid IPv6 address ${quoteInput(clip(text))}: too long`);
   }
-  const fail = (why: string) => new SyntaxError(`Invalid IPv6 address "${text}": ${why}`);
+  const fail = (why: string) => new SyntaxError(`Invalid IPv6 address ${quoteInput(text)}: ${why}`);
   if (text.includes("%")) throw fail('a zone index ("%…") is not part of an address or prefix');
   const halves = text.split("::");
   if (halves.length > 2) throw fail('"::" may appear only once');
@@ -268,13 +282,13 @@ export function parseIPv6(text: string): bigint {
           v4 = parseIPv4(group);
         } catch (error) {
           const why = (error as Error).message.replace(/^Invalid IPv4 address "[^"]*": /, "");
-          throw fail(`embedded IPv4 "${group}": ${why}`);
+          throw fail(`embedded IPv4 ${quoteInput(group)}: ${why}`);
         }
         groups.push(v4 >>> 16, v4 & 0xffff);
       } else if (/^[0-9a-fA-F]{1,4}$/.test(group)) {
         groups.push(parseInt(group, 16));
       } else {
-        throw fail(`group "${group}" is not 1-4 hex digits`);
+        throw fail(`group ${quoteInput(group)} is not 1-4 hex digits`);
       }
     });
     return groups;
@@ -342,20 +356,22 @@ export function prefixToMask6(prefix: number): bigint {
 /** Parses `ADDRESS/PREFIX` for IPv6 (`2001:db8::1/64`). */
 export function parseCidr6(text: string): { address: bigint; prefix: number } {
   if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid CIDR "${clip(text)}": too long`);
+    throw new SyntaxError(`Invalid CIDR ${quoteInput(clip(text))}: too long`);
   }
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const address = parseIPv6(addressText);
   if (slash < 0) {
     throw new SyntaxError(
-      `Invalid CIDR "${text}": missing "/PREFIX" (for example ${addressText}/64)`,
+      `Invalid CIDR ${quoteInput(text)}: missing "/PREFIX" (for example ${addressText}/64)`,
     );
   }
   const prefixText = text.slice(slash + 1);
   if (!/^\d{1,3}$/.test(prefixText)) {
     throw new SyntaxError(
-      `Invalid prefix length "/${prefixText}": expected a number from 0 to ${MAX_PREFIX_LENGTH_V6}`,
+      `Invalid prefix length ${
+        quoteInput(`/${prefixText}`)
+      }: expected a number from 0 to ${MAX_PREFIX_LENGTH_V6}`,
     );
   }
   const prefix = Number(prefixText);
@@ -565,22 +581,22 @@ export const MAX_RANGE_INPUT_LENGTH = 2 * MAX_INPUT_LENGTH + 8;
 /** Parses `FIRST - LAST` or `FIRST-LAST` (both of one family, `LAST` not before `FIRST`). */
 export function parseRange(text: string): { family: IpFamily; first: bigint; last: bigint } {
   if (text.length > MAX_RANGE_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid range "${clip(text)}": too long`);
+    throw new SyntaxError(`Invalid range ${quoteInput(clip(text))}: too long`);
   }
   const match = /^\s*([^\s-]+)\s*-\s*([^\s-]+)\s*$/.exec(text);
   if (!match) {
     throw new SyntaxError(
-      `Invalid range "${text}": expected FIRST - LAST, e.g. 10.0.0.0 - 10.0.0.200`,
+      `Invalid range ${quoteInput(text)}: expected FIRST - LAST, e.g. 10.0.0.0 - 10.0.0.200`,
     );
   }
   const first = parseAddress(match[1]);
   const last = parseAddress(match[2]);
   if (first.family !== last.family) {
-    throw new SyntaxError(`Invalid range "${text}": both ends must be IPv4 or both IPv6`);
+    throw new SyntaxError(`Invalid range ${quoteInput(text)}: both ends must be IPv4 or both IPv6`);
   }
   if (last.value < first.value) {
     throw new RangeError(
-      `Invalid range "${text}": the end ${match[2]} is before the start ${match[1]}`,
+      `Invalid range ${quoteInput(text)}: the end ${match[2]} is before the start ${match[1]}`,
     );
   }
   return { family: first.family, first: first.value, last: last.value };
@@ -607,7 +623,7 @@ export interface HostRequest {
 /** Parses `50,20,10` or `lan=50,wifi=20,10` (unnamed requests are called `#1`, `#2`, …). */
 export function parseHostRequests(text: string): HostRequest[] {
   if (text.length > MAX_HOST_REQUESTS_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid host requests "${clip(text)}": too long`);
+    throw new SyntaxError(`Invalid host requests ${quoteInput(clip(text))}: too long`);
   }
   const parts = text.split(",").map((part) => part.trim());
   if (parts.length > MAX_HOST_REQUESTS) {
@@ -620,17 +636,21 @@ export function parseHostRequests(text: string): HostRequest[] {
     const match = /^(?:([\w.-]{1,32})=)?(\d{1,10})$/.exec(part);
     if (!match) {
       throw new SyntaxError(
-        `Invalid host request "${part}": expected a host count or NAME=COUNT, e.g. lan=50`,
+        `Invalid host request ${
+          quoteInput(part)
+        }: expected a host count or NAME=COUNT, e.g. lan=50`,
       );
     }
     const hosts = Number(match[2]);
     if (hosts < 1 || hosts > MAX_HOSTS_PER_REQUEST) {
       throw new RangeError(
-        `Invalid host request "${part}": expected 1 to ${MAX_HOSTS_PER_REQUEST} hosts`,
+        `Invalid host request ${quoteInput(part)}: expected 1 to ${MAX_HOSTS_PER_REQUEST} hosts`,
       );
     }
     const name = match[1] ?? `#${index + 1}`;
-    if (names.has(name)) throw new SyntaxError(`Invalid host requests: "${name}" appears twice`);
+    if (names.has(name)) {
+      throw new SyntaxError(`Invalid host requests: ${quoteInput(name)} appears twice`);
+    }
     names.add(name);
     return { name, hosts };
   });
@@ -736,7 +756,9 @@ export function planVlsm(
 
 function checkPrefix(prefix: number, text: string, max = MAX_PREFIX_LENGTH): void {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    throw new RangeError(`Invalid prefix length "/${text}": expected a number from 0 to ${max}`);
+    throw new RangeError(
+      `Invalid prefix length ${quoteInput(`/${text}`)}: expected a number from 0 to ${max}`,
+    );
   }
 }
 
