@@ -144,10 +144,41 @@ function decodeWith(
 }
 
 /**
+ * What both incremental decoders share: `push` delivers the frames a chunk completed before an
+ * oversized one, and the error comes at once or with the next call — so the frames and the error
+ * are the same however the bytes were split.
+ */
+abstract class FrameDecoder {
+  /** The error a `push` met after delivering frames: thrown by the next `push` or `finish`. */
+  protected failure: FrameTooLargeError | undefined;
+
+  /**
+   * Feeds a chunk; returns every frame it completed (possibly none). Throws `FrameTooLargeError`
+   * when the stream is (or went) bad: at once if this chunk completed no frame before the
+   * oversized one, else on the next call, after these frames are returned.
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.failure) throw this.failure;
+    const frames: Uint8Array[] = [];
+    try {
+      this.collect(chunk, frames);
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      this.failure = error;
+      if (frames.length === 0) throw error;
+    }
+    return frames;
+  }
+
+  /** Appends the frames `chunk` completes to `frames`; throws at an oversized one. */
+  protected abstract collect(chunk: Uint8Array, frames: Uint8Array[]): void;
+}
+
+/**
  * Incremental length-prefix decoder: `push` chunks as they arrive, get the complete frames back.
  * Holds at most one incomplete frame (at most `prefixBytes + maxFrameSize` bytes).
  */
-export class LengthPrefixDecoder {
+export class LengthPrefixDecoder extends FrameDecoder {
   readonly #settings: PrefixSettings;
   /** Prefix bytes of the frame in progress (only while fewer than `prefixBytes` are in). */
   readonly #header: Uint8Array;
@@ -156,9 +187,9 @@ export class LengthPrefixDecoder {
   #length = -1;
   #payload = new Uint8Array(0);
   #payloadFilled = 0;
-  #failure: FrameTooLargeError | undefined;
 
   constructor(options?: LengthPrefixOptions) {
+    super();
     this.#settings = prefixSettings(options);
     this.#header = new Uint8Array(this.#settings.prefixBytes);
   }
@@ -168,25 +199,7 @@ export class LengthPrefixDecoder {
     return this.#headerFilled + this.#payloadFilled;
   }
 
-  /**
-   * Feeds a chunk; returns every frame it completed (possibly none). Throws `FrameTooLargeError`
-   * when the stream is (or went) bad: at once if this chunk completed no frame before the
-   * oversized one, else on the next call, after these frames are returned.
-   */
-  push(chunk: Uint8Array): Uint8Array[] {
-    if (this.#failure) throw this.#failure;
-    const frames: Uint8Array[] = [];
-    try {
-      this.#push(chunk, frames);
-    } catch (error) {
-      if (!(error instanceof FrameTooLargeError)) throw error;
-      this.#failure = error;
-      if (frames.length === 0) throw error;
-    }
-    return frames;
-  }
-
-  #push(chunk: Uint8Array, frames: Uint8Array[]): void {
+  protected collect(chunk: Uint8Array, frames: Uint8Array[]): void {
     let pos = 0;
     // 1. Complete the frame in progress with bytes from the front of the chunk.
     while (this.pending > 0 && pos < chunk.length) {
@@ -279,7 +292,7 @@ export class LengthPrefixDecoder {
    * `TruncatedFrameError` if a partial frame is buffered.
    */
   finish(): void {
-    if (this.#failure) throw this.#failure;
+    if (this.failure) throw this.failure;
     if (this.pending === 0) return;
     const expected = this.#length < 0
       ? `${this.#settings.prefixBytes}-byte length prefix`
@@ -338,15 +351,15 @@ export function encodeDelimited(payload: Uint8Array, delimiter: Uint8Array | str
  * Incremental delimiter decoder: frames are the bytes between delimiters (the delimiter is
  * removed; empty frames are kept). Holds at most `maxFrameSize + delimiter.length - 1` bytes.
  */
-export class DelimiterDecoder {
+export class DelimiterDecoder extends FrameDecoder {
   readonly #delimiter: Uint8Array;
   readonly #maxFrameSize: number;
   /** Bytes after the last delimiter; never contains a whole delimiter. */
   #buffer = new Uint8Array(0);
   #length = 0;
-  #failure: FrameTooLargeError | undefined;
 
   constructor(delimiter: Uint8Array | string, options: DelimiterOptions = {}) {
+    super();
     this.#delimiter = delimiterBytes(delimiter);
     this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize);
   }
@@ -356,25 +369,7 @@ export class DelimiterDecoder {
     return this.#length;
   }
 
-  /**
-   * Feeds a chunk; returns every frame it completed (possibly none). Throws `FrameTooLargeError`
-   * when the stream is (or went) bad: at once if this chunk completed no frame before the
-   * oversized one, else on the next call, after these frames are returned.
-   */
-  push(chunk: Uint8Array): Uint8Array[] {
-    if (this.#failure) throw this.#failure;
-    const frames: Uint8Array[] = [];
-    try {
-      this.#push(chunk, frames);
-    } catch (error) {
-      if (!(error instanceof FrameTooLargeError)) throw error;
-      this.#failure = error;
-      if (frames.length === 0) throw error;
-    }
-    return frames;
-  }
-
-  #push(chunk: Uint8Array, frames: Uint8Array[]): void {
+  protected collect(chunk: Uint8Array, frames: Uint8Array[]): void {
     const delimiterLength = this.#delimiter.length;
     let pos = 0;
     if (this.#length > 0) {
@@ -467,7 +462,7 @@ export class DelimiterDecoder {
    * and returns the unterminated rest, or `null` if none.
    */
   finish(): Uint8Array | null {
-    if (this.#failure) throw this.#failure;
+    if (this.failure) throw this.failure;
     if (this.#length === 0) return null;
     const rest = this.#buffer.slice(0, this.#length);
     this.#length = 0;
