@@ -21,7 +21,7 @@
  * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
  * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
  *
- * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no usable reply
+ * Exit codes (dig's 9 among them): 0 a reply arrived (whatever its rcode), 2 usage error, 9 no usable reply
  * (silence, a refused or closed connection, or replies that cannot be decoded — the same over
  * UDP and TCP).
  */
@@ -87,12 +87,14 @@ nameserver in /etc/resolv.conf, port 53).
   --root ADDR      root server address(es) for +trace (repeatable or comma-separated);
                    without +trace and @SERVER, resolve iteratively from these roots
 
-Exit status:
-  0  a reply arrived, whatever its rcode (NXDOMAIN and SERVFAIL are replies too)
-  1  usage error: a bad flag, option, name, type or address
-  9  no usable reply: the server stayed silent until the last try timed out, refused or
+Exit codes:
+  0    a reply arrived, whatever its rcode (NXDOMAIN and SERVFAIL are replies too)
+  1    failure (e.g. the server's name cannot be resolved)
+  2    usage error: a bad flag, option, name, type or address
+  9    no usable reply: the server stayed silent until the last try timed out, refused or
      closed the connection, or sent only replies that cannot be decoded or do not match
-     the query (over UDP and TCP alike); with +trace, the resolution failed`;
+     the query (over UDP and TCP alike); with +trace, the resolution failed
+  130  interrupted (Ctrl-C or SIGTERM)`;
 
 /** Everything the command line asked for. */
 export interface QueryRequest {
@@ -139,7 +141,7 @@ function parseTypeText(text: string): number {
   try {
     return parseType(text);
   } catch (error) {
-    if (error instanceof RangeError) throw new CliError(error.message, 1);
+    if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
 }
@@ -167,7 +169,7 @@ function isClass(text: string): boolean {
 
 /**
  * Turns dig-style arguments into a request: `@server`, `+option`, a type and a name in any
- * order, plus the dash flags. Throws `UsageError` (exit 1) on anything it cannot use.
+ * order, plus the dash flags. Throws `UsageError` (exit 2) on anything it cannot use.
  */
 export function parseQueryArgs(args: string[]): QueryRequest {
   const { values, positionals } = parseCli(args, FLAGS);
@@ -212,7 +214,7 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     } else if (name === undefined) {
       name = arg;
     } else if (/^[A-Za-z][A-Za-z0-9]*$/.test(arg)) {
-      throw new CliError(`Unknown record type "${printableText(arg)}"`, 1);
+      throw new UsageError(`Unknown record type "${printableText(arg)}"`);
     } else {
       throw new UsageError(`Unexpected argument "${printableText(arg)}": only one name per query`);
     }
@@ -223,9 +225,8 @@ export function parseQueryArgs(args: string[]): QueryRequest {
       name = reverseName(values.reverse);
     } catch (error) {
       if (error instanceof RangeError) {
-        throw new CliError(
+        throw new UsageError(
           `Invalid -x "${printableText(values.reverse)}": not an IPv4 or IPv6 address`,
-          1,
         );
       }
       throw error;
@@ -242,11 +243,11 @@ export function parseQueryArgs(args: string[]): QueryRequest {
 }
 
 function validName(name: string): string {
-  if (name === "") throw new CliError(`Invalid name "": empty`, 1);
+  if (name === "") throw new UsageError(`Invalid name "": empty`);
   try {
     return normalizeName(name);
   } catch (error) {
-    if (error instanceof RangeError) throw new CliError(error.message, 1);
+    if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
   }
 }
@@ -571,7 +572,9 @@ async function serverAddress(request: QueryRequest): Promise<string> {
     return (await resolveHost(bare, { timeoutMs: request.timeoutMs, tries: request.tries }))[0];
   } catch (error) {
     if (error instanceof ResolveError || error instanceof NoReplyError) {
-      throw new CliError(`;; Cannot resolve server "${printableText(bare)}": ${error.message}`, 1);
+      throw new CliError(`;; Cannot resolve server "${printableText(bare)}": ${error.message}`, 1, {
+        verbatim: true,
+      });
     }
     throw error;
   }
@@ -707,7 +710,7 @@ function resolveFailure(out: Output, error: ResolveError): CliError {
   if (out.request.json && out.request.trace) {
     out.report.info(text, "error", { rcode: "SERVFAIL", reason: error.message });
   }
-  return new CliError(text, 9);
+  return new CliError(text, 9, { verbatim: true });
 }
 
 async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<number> {
@@ -803,7 +806,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof NoReplyError) {
       say(out, banner(args, false));
-      throw new CliError(noReplyLine(error), 9);
+      throw new CliError(noReplyLine(error), 9, { verbatim: true });
     }
     throw error;
   }

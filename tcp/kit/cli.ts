@@ -1,7 +1,16 @@
 /**
- * The one command-line pattern every netlab script uses: flags through `parseArgs` from
- * `node:util`, `--help` on stdout, a bad flag as one line plus usage on stderr (exit 1), port
- * checks, how addresses print, `listening on …`, and a clean stop on Ctrl-C.
+ * The one command-line convention every netlab script follows, written once:
+ * - `-h`/`--help`: the usage on stdout, exit 0. Its shape: `Usage: deno task NAME …`, what the
+ *   tool does, its options (`-h, --help` among them), and the exit codes — `runMain` adds the
+ *   standard ones when the usage does not list its own.
+ * - A usage mistake (unknown flag, missing or bad value): one line on stderr,
+ *   `error: --port must be 0-65535, got -1 (see --help)`, exit 2 — never the whole usage.
+ * - Any other failure: one line, `error: <what>: <cause>`, plus a hint where one helps; exit 1
+ *   (or the code a `CliError` carries). No stack trace (NETLAB_DEBUG=1 prints it).
+ * - Ctrl-C (SIGINT) or SIGTERM: every tool stops cleanly — a server prints `stopped`, a counting
+ *   mode its summary — and exits 130.
+ * - Paths the user typed are resolved against the directory `deno task` was started from
+ *   (`INIT_CWD`), not the project root where deno runs the task (`userPath`).
  *
  * It lives in `tcp/` because TCP is the lowest layer every other topic builds on.
  */
@@ -9,15 +18,23 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { flushLogs } from "./log.ts";
 import { quoteInput } from "../core/printable.ts";
 
-/** A mistake in how the program was called: printed with the usage, exit 1. */
+/** A mistake in how the program was called: one line with `(see --help)`, exit 2. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** A failure the user should read as one line (no stack trace), with a chosen exit code. */
+/**
+ * A failure the user should read as one line (no stack trace), with a chosen exit code. It is
+ * printed as `error: message`, or exactly as given with `verbatim` (a tool that mimics another's
+ * output, as dns/query.ts does dig's `;; connection timed out…`).
+ */
 export class CliError extends Error {
   override name = "CliError";
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    readonly options: { verbatim?: boolean } = {},
+  ) {
     super(message);
   }
 }
@@ -33,13 +50,65 @@ type Config<O extends Options> = {
 /** The result of `parseCli`: typed flag values and the positionals. */
 export type Parsed<O extends Options> = ReturnType<typeof parseArgs<Config<O>>>;
 
+/** Exit codes every tool shares (a tool may add its own, e.g. dns/query.ts's 9). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+/** The exit-code lines `--help` ends with when a usage does not list its own. */
+export const STANDARD_EXIT_CODES =
+  "Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted (Ctrl-C or SIGTERM).";
+
+/**
+ * A value that starts with `-` (`--port -1`, `--count -5`) is still the flag's value when it looks
+ * like a number, so that the flag's own check can say what is wrong with it; node:util would call
+ * it "ambiguous".
+ */
+function joinNegativeValues(args: string[], options: Options): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (option.short) takesValue.add(`-${option.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (takesValue.has(args[i]) && i + 1 < args.length && /^-[\d.]/.test(args[i + 1])) {
+      out.push(args[i].startsWith("--") ? `${args[i]}=${args[i + 1]}` : args[i] + args[i + 1]);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+/** node:util's parse errors as one line in the convention's words. */
+function usageErrorOf(error: TypeError & { code?: string }): UsageError {
+  const quoted = /'(-[^' <]*)/.exec(error.message)?.[1];
+  switch (error.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return new UsageError(`unknown option ${quoteInput(quoted ?? "?").slice(1, -1)}`);
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return new UsageError(
+        /does not take an argument/.test(error.message)
+          ? `${quoted} takes no value`
+          : `${quoted} needs a value`,
+      );
+    default:
+      return new UsageError(error.message.split("\n")[0]);
+  }
+}
+
 /**
  * Parses `args` against `options` (plus `--help`/`-h`). Unknown flags and missing values throw
  * `UsageError`; `--help` is reported as `values.help === true` for `runMain` to handle.
  */
 export function parseCli<O extends Options>(args: string[], options: O): Parsed<O> {
   const config: Config<O> = {
-    args,
+    args: joinNegativeValues(args, options),
     options: { ...options, help: { type: "boolean", short: "h" } },
     allowPositionals: true,
     strict: true,
@@ -47,20 +116,21 @@ export function parseCli<O extends Options>(args: string[], options: O): Parsed<
   try {
     return parseArgs(config);
   } catch (error) {
-    // node:util spreads some messages over several lines (`--port -1` is "ambiguous"); a usage
-    // error is one line, followed by the usage.
-    if (error instanceof TypeError) throw new UsageError(error.message.replace(/\s*\n\s*/g, " "));
+    if (error instanceof TypeError) throw usageErrorOf(error);
     throw error;
   }
+}
+
+/** A flag value as an error message shows it: bare when it is a plain token, else quoted. */
+export function shownValue(value: string): string {
+  return /^[\x21-\x7e]{1,40}$/.test(value) && !value.includes('"') ? value : quoteInput(value);
 }
 
 /** Parses a port flag: an integer 0–65535 (0 asks the kernel for an ephemeral port). */
 export function parsePort(value: string | undefined, fallback: number, flag = "--port"): number {
   if (value === undefined) return fallback;
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
-    throw new UsageError(
-      `Invalid ${flag} ${quoteInput(value)}: expected an integer from 0 to 65535`,
-    );
+    throw new UsageError(`${flag} must be 0–65535, got ${shownValue(value)}`);
   }
   return Number(value);
 }
@@ -76,10 +146,23 @@ export function parseCount(
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(
-      `Invalid ${flag} ${quoteInput(value)}: expected an integer from ${min} to ${max}`,
+      `${flag} must be an integer from ${min} to ${max.toLocaleString("en-US")}, got ${
+        shownValue(value)
+      }`,
     );
   }
   return n;
+}
+
+/**
+ * A path the user typed, resolved against the directory they ran `deno task` from: deno runs a
+ * task in the project root and keeps the user's directory in `INIT_CWD`. Absolute paths and runs
+ * without `deno task` are left alone.
+ */
+export function userPath(path: string): string {
+  const from = Deno.env.get("INIT_CWD");
+  if (!from || path.startsWith("/") || path === "-") return path;
+  return from.endsWith("/") ? from + path : `${from}/${path}`;
 }
 
 /** `127.0.0.1:8080`, `[::1]:8080` or `unix:/tmp/sock` — how every tool prints an address. */
@@ -99,12 +182,18 @@ export function listeningLine(addr: Deno.Addr, suffix = ""): string {
   return `listening on ${formatAddr(addr)}${suffix}`;
 }
 
+/** Set once Ctrl-C or SIGTERM stopped the program: `runMain` then exits 130. */
+let interrupted = false;
+
 /**
  * An AbortSignal that fires on Ctrl-C (SIGINT) or SIGTERM. Dispose it to remove the handlers.
  */
 export function interruptSignal(): AbortSignal & Disposable {
   const controller = new AbortController();
-  const stop = () => controller.abort(new CliError("interrupted", 130));
+  const stop = () => {
+    interrupted = true;
+    controller.abort(new CliError("interrupted", EXIT.interrupted));
+  };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) Deno.addSignalListener(sig, stop);
   return Object.assign(controller.signal, {
@@ -137,38 +226,45 @@ export function printError(text: string): void {
   console.error(text);
 }
 
+/** The usage as `--help` prints it: the standard exit codes added when it lists none. */
+export function helpText(usage: string): string {
+  const text = usage.trimEnd();
+  return /^Exit codes:/m.test(text) ? text : `${text}\n\n${STANDARD_EXIT_CODES}`;
+}
+
 /**
- * Runs a script's `main(args)`: `--help` prints `usage` (exit 0), `UsageError` prints one line and
- * the usage on stderr (exit 1), `CliError` prints its message (its exit code), anything else
- * prints `error: message` (exit 1; set NETLAB_DEBUG=1 for the stack). Never returns.
+ * Runs a script's `main(args)` under the convention above: `--help` prints the usage (exit 0),
+ * `UsageError` one line with `(see --help)` (exit 2), `CliError` its message (its exit code),
+ * anything else `error: message` (exit 1; NETLAB_DEBUG=1 for the stack); a run stopped by
+ * Ctrl-C or SIGTERM exits 130. Never returns.
  */
 export async function runMain(
   usage: string,
   main: (args: string[]) => Promise<number | void> | number | void,
   args: string[] = Deno.args,
 ): Promise<never> {
-  let code = 0;
+  let code: number = EXIT.ok;
   try {
     if (args.includes("--help") || args.includes("-h")) {
-      printLine(usage.trimEnd());
+      printLine(helpText(usage));
     } else {
-      code = (await main(args)) ?? 0;
+      code = (await main(args)) ?? EXIT.ok;
     }
   } catch (error) {
     flushLogs(); // what the program logged comes before why it stopped
     if (error instanceof UsageError) {
-      printError(error.message);
-      printError(usage.trimEnd());
-      code = 1;
+      printError(`error: ${error.message} (see --help)`);
+      code = EXIT.usage;
     } else if (error instanceof CliError) {
-      printError(error.message);
+      printError(error.options.verbatim ? error.message : `error: ${error.message}`);
       code = error.exitCode;
     } else {
       printError(`error: ${error instanceof Error ? error.message : String(error)}`);
       if (Deno.env.get("NETLAB_DEBUG")) console.error(error);
-      code = 1;
+      code = EXIT.failure;
     }
   }
+  if (interrupted && code === EXIT.ok) code = EXIT.interrupted;
   flushLogs();
   Deno.exit(code);
 }

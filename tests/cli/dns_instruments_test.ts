@@ -535,7 +535,7 @@ Deno.test("dns/server.ts --json: listening, then a query and an answer event per
     await server.waitFor("nope.cnblogs.com. MX NXDOMAIN");
     const { code, stderr } = await server.stop();
     stopped = true;
-    assert.equal(code, 0, stderr);
+    assert.equal(code, 130, stderr);
     const events = assertNdjson(server.lines.join("\n"), "dns/server");
     assert.deepEqual(
       events.map((e) => `${e.event} ${e.transport ?? ""} ${e.name ?? ""} ${e.rcode ?? ""}`),
@@ -588,7 +588,7 @@ Deno.test("dns/internet.ts --json prints listening events and stops on SIGINT", 
   const internet = startJsonScript("dns/internet.ts", ["--port", "0", "--json"]);
   await internet.waitFor("Ctrl-C stops the servers");
   const { code, stderr } = await internet.stop();
-  assert.equal(code, 0, stderr);
+  assert.equal(code, 130, stderr);
   const events = assertNdjson(internet.lines.join("\n"), "dns/internet");
   const listening = eventsOf(events, "listening");
   assert.equal(listening.length, 4);

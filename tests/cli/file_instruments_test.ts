@@ -205,8 +205,8 @@ Deno.test("compatibility: --resume against a sender that does not offer it, and 
     for (const script of [SEND, RECV]) {
       const args = script === SEND ? [`${root}/c.bin`] : [];
       const result = await runScript(script, [...args, "--seed-protocol", "--resume"]);
-      assert.equal(result.code, 1);
-      assert.match(result.stderr, /^--resume cannot be combined with --seed-protocol/);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /^error: --resume cannot be combined with --seed-protocol/);
     }
   });
 });
@@ -249,7 +249,7 @@ Deno.test("file_send.ts serves many receivers: client #N per connection, totals 
     } finally {
       stopped = await sender.stop();
     }
-    assert.equal(stopped.code, 0);
+    assert.equal(stopped.code, 130);
     const clients = [...stopped.stdout.matchAll(/^127\.0\.0\.1:\d+: connected \(client #(\d)\)$/gm)]
       .map((m) => Number(m[1])).sort();
     assert.deepEqual(clients, [1, 2, 3, 4]);
@@ -312,7 +312,7 @@ Deno.test("--json: both CLIs print only schema events (download, refusal, failur
     assert.match(String(error.error), /already exists/);
     assert.equal(only(a, "disconnected")[0].ok, false);
 
-    assert.equal(sent.code, 0);
+    assert.equal(sent.code, 130);
     assert.equal(sent.stderr, "");
     const s = eventsOf(sent, "tcp/file_send");
     assert.equal(s[0].event, "listening");

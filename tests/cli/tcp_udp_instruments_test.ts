@@ -42,7 +42,7 @@ Deno.test("--json: tcp/server (with --explain) and tcp/client (with --stats --ex
     await server.waitForLine(/"event":"disconnected"/);
   } finally {
     const result = await server.stop();
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 130, result.stderr);
     const events = schemaEvents(result.stdout, "tcp/server");
     assert.equal(events[0].event, "listening");
     assert.equal(events[0].address, server.address);
@@ -139,7 +139,7 @@ Deno.test("tcp/client --count: numbered probes one at a time, rtt each, and the 
       const args of [["--interval", "5"], ["--count", "2", "--message", "hi"], ["--count", "0"]]
     ) {
       const bad = await runScript("tcp/client.ts", ["--port", port, ...args]);
-      assert.equal(bad.code, 1, args.join(" "));
+      assert.equal(bad.code, 2, args.join(" "));
     }
   } finally {
     await server.stop();
@@ -176,7 +176,7 @@ Deno.test("tcp/client --count: Ctrl-C stops the probes and still prints the summ
     const status = await child.status;
     clearTimeout(hardKill);
     await child.stderr.cancel();
-    assert.equal(status.code, 0);
+    assert.equal(status.code, 130);
     assert.match(text, /^SEQ=1$/m);
     assert.doesNotMatch(text, /^SEQ=2$/m);
     assert.match(text, /tcp statistics: 1 message ---\n.*\(1 sample\)\n$/);
@@ -388,6 +388,6 @@ Deno.test("udp/client --stats over stdin lines: rtt per reply and the summary", 
 
 Deno.test("udp/client: --interval without --count is a usage error", async () => {
   const result = await runScript("udp/client.ts", ["--interval", "5"]);
-  assert.equal(result.code, 1);
-  assert.match(result.stderr, /^--interval needs --count\n/);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr, "error: --interval needs --count (see --help)\n");
 });

@@ -138,26 +138,41 @@ Deno.test("query.ts against dns/server.ts", async (t) => {
   });
 });
 
-Deno.test("query.ts rejects bad input with one line and exit 1", async () => {
+Deno.test("query.ts rejects bad input with one line and exit 2", async () => {
   const cases: [string[], RegExp][] = [
-    [["", "@127.0.0.1"], /^Invalid name "": empty$/],
+    [["", "@127.0.0.1"], /^error: Invalid name "": empty \(see --help\)$/],
     [[`${"a".repeat(64)}.com`, "@127.0.0.1"], /label longer than 63 bytes/],
-    [["-t", "FOO", "x.com", "@127.0.0.1"], /^Unknown record type "FOO"$/],
-    [["x.com", "FOO", "@127.0.0.1"], /^Unknown record type "FOO"$/],
-    [["-x", "1.2.3", "@127.0.0.1"], /^Invalid -x "1\.2\.3"/],
-    [["+bogus", "x.com", "@127.0.0.1"], /^Invalid option "\+bogus"$/],
-    [["+timeout=0", "x.com", "@127.0.0.1"], /^Invalid option "\+timeout=0"/],
-    [["-p", "70000", "x.com", "@127.0.0.1"], /^Invalid -p "70000"/],
+    [["-t", "FOO", "x.com", "@127.0.0.1"], /^error: Unknown record type "FOO" \(see --help\)$/],
+    [["x.com", "FOO", "@127.0.0.1"], /^error: Unknown record type "FOO" \(see --help\)$/],
+    [["-x", "1.2.3", "@127.0.0.1"], /^error: Invalid -x "1\.2\.3"/],
+    [["+bogus", "x.com", "@127.0.0.1"], /^error: Invalid option "\+bogus" \(see --help\)$/],
+    [["+timeout=0", "x.com", "@127.0.0.1"], /^error: Invalid option "\+timeout=0"/],
+    [
+      ["-p", "70000", "x.com", "@127.0.0.1"],
+      /^error: -p must be 0–65535, got 70000 \(see --help\)$/,
+    ],
     // Control characters in what is echoed are escaped: the message stays one line.
-    [["x\ny\u00e9.com", "@127.0.0.1"], /^Invalid name "x\\010y\u00e9\.com": non-ASCII character/],
-    [["+bo\r\ngus", "x.com", "@127.0.0.1"], /^Invalid option "\+bo\\013\\010gus"$/],
-    [["-x", "1.2\n.3", "@127.0.0.1"], /^Invalid -x "1\.2\\010\.3": not an IPv4/],
-    [["-t", "A\u2028", "x.com", "@127.0.0.1"], /^Unknown record type "A\\u2028"$/],
-    [["a.com", "b\n.com", "@127.0.0.1"], /^Unexpected argument "b\\010\.com": only one name/],
+    [
+      ["x\ny\u00e9.com", "@127.0.0.1"],
+      /^error: Invalid name "x\\010y\u00e9\.com": non-ASCII character/,
+    ],
+    [
+      ["+bo\r\ngus", "x.com", "@127.0.0.1"],
+      /^error: Invalid option "\+bo\\013\\010gus" \(see --help\)$/,
+    ],
+    [["-x", "1.2\n.3", "@127.0.0.1"], /^error: Invalid -x "1\.2\\010\.3": not an IPv4/],
+    [
+      ["-t", "A\u2028", "x.com", "@127.0.0.1"],
+      /^error: Unknown record type "A\\u2028" \(see --help\)$/,
+    ],
+    [
+      ["a.com", "b\n.com", "@127.0.0.1"],
+      /^error: Unexpected argument "b\\010\.com": only one name/,
+    ],
   ];
   for (const [args, message] of cases) {
     const result = await runScript(QUERY, args);
-    assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
     assert.match(result.stderr.split("\n")[0], message);
     assert.equal(result.stdout, "");
   }
@@ -389,10 +404,11 @@ Deno.test("query.ts exits 9 for an undecodable reply over UDP and over TCP alike
 Deno.test("query.ts --help says what each exit status means", async () => {
   const help = await runScript(QUERY, ["--help"]);
   assertExit(help, 0);
-  assert.match(help.stdout, /^Exit status:$/m);
-  assert.match(help.stdout, /^ {2}0 {2}a reply arrived, whatever its rcode/m);
-  assert.match(help.stdout, /^ {2}1 {2}usage error/m);
-  assert.match(help.stdout, /^ {2}9 {2}no usable reply: .*\n.*\n.*over UDP and TCP alike/m);
+  assert.match(help.stdout, /^Exit codes:$/m);
+  assert.match(help.stdout, /^ {2}0 {4}a reply arrived, whatever its rcode/m);
+  assert.match(help.stdout, /^ {2}2 {4}usage error/m);
+  assert.match(help.stdout, /^ {2}9 {4}no usable reply: .*\n.*\n.*over UDP and TCP alike/m);
+  assert.match(help.stdout, /^ {2}130 {2}interrupted/m);
 });
 
 Deno.test("query.ts +trace walks . → com. → cnblogs.com. over the mini-Internet", async () => {
@@ -492,7 +508,7 @@ Deno.test("dns/internet.ts prints its address and the commands to try, and stops
     );
   } finally {
     const stopped = await internet.stop();
-    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stopped.code, 130, stopped.stderr);
   }
   // Stopped means the port is free again on all three addresses.
   assert.ok(portFreeOnAll(port, MINI_ZONES.map((z) => z.host)));

@@ -450,7 +450,7 @@ Deno.test("server: UDP and TCP on one port, logging, fuzz, and still serving", a
   });
 
   const result = await server.stop();
-  assert.equal(result.code, 0);
+  assert.equal(result.code, 130);
 });
 
 Deno.test("server: an idle TCP connection is closed after --idle seconds", async () => {
@@ -515,18 +515,18 @@ Deno.test("server CLI: --help, bad flags, missing zone, a zone error names file 
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: deno task dns:server --zone FILE/);
   const bad = await runScript("dns/server.ts", ["--bogus"]);
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /Unknown option '--bogus'/);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, "error: unknown option --bogus (see --help)\n");
   const none = await runScript("dns/server.ts", []);
-  assert.equal(none.code, 1);
-  assert.match(none.stderr, /^At least one --zone FILE is required/);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^error: At least one --zone FILE is required/);
   const port = await runScript("dns/server.ts", ["--zone", "x", "--port", "99999"]);
-  assert.equal(port.code, 1);
-  assert.match(port.stderr, /Invalid --port "99999"/);
+  assert.equal(port.code, 2);
+  assert.match(port.stderr, /--port must be 0–65535, got 99999/);
   // A zone file given without --zone is an error, not silently ignored.
   const stray = await runScript("dns/server.ts", ["dns/zones/cnblogs.com.zone", "--zone", "x"]);
-  assert.equal(stray.code, 1);
-  assert.match(stray.stderr, /^Unexpected argument "dns\/zones\/cnblogs\.com\.zone"/);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /^error: Unexpected argument "dns\/zones\/cnblogs\.com\.zone"/);
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(
@@ -535,10 +535,10 @@ Deno.test("server CLI: --help, bad flags, missing zone, a zone error names file 
     );
     const broken = await runScript("dns/server.ts", ["--zone", `${dir}/bad.zone`, "--port", "0"]);
     assert.equal(broken.code, 1);
-    assert.equal(broken.stderr.trim(), `${dir}/bad.zone:3: Invalid IPv4 address "1.2.3"`);
+    assert.equal(broken.stderr.trim(), `error: ${dir}/bad.zone:3: Invalid IPv4 address "1.2.3"`);
     const missing = await runScript("dns/server.ts", ["--zone", `${dir}/none.zone`]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^Cannot read zone file ".*none\.zone"/);
+    assert.match(missing.stderr, /^error: Cannot read zone file ".*none\.zone"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -585,8 +585,8 @@ Deno.test("http:get --help, a bad flag, a bad URL, https, and a refused connecti
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: deno task http:get URL/);
   const badFlag = await runScript("http/client.ts", ["--nope", "http://127.0.0.1/"]);
-  assert.equal(badFlag.code, 1);
-  assert.match(badFlag.stderr, /Unknown option '--nope'/);
+  assert.equal(badFlag.code, 2);
+  assert.equal(badFlag.stderr, "error: unknown option --nope (see --help)\n");
   const badUrl = await runScript("http/client.ts", ["http://[::1/"]);
   assert.equal(badUrl.code, EXIT.URL_MALFORMED);
   assert.equal(badUrl.stderr.trim().split("\n").length, 1);
@@ -594,14 +594,17 @@ Deno.test("http:get --help, a bad flag, a bad URL, https, and a refused connecti
   assert.equal(https.code, EXIT.UNSUPPORTED_PROTOCOL);
   assert.equal(
     https.stderr.trim(),
-    'Protocol "https" not supported: netlab speaks plain HTTP only (no TLS), use http://',
+    'error: Protocol "https" not supported: netlab speaks plain HTTP only (no TLS), use http://',
   );
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
   const refused = await runScript("http/client.ts", [`http://127.0.0.1:${port}/`]);
   assert.equal(refused.code, EXIT.COULDNT_CONNECT);
-  assert.match(refused.stderr, /^Failed to connect to 127\.0\.0\.1:\d+: connection refused\n$/);
+  assert.match(
+    refused.stderr,
+    /^error: Failed to connect to 127\.0\.0\.1:\d+: connection refused\n$/,
+  );
 });
 
 Deno.test("http:get prints the body, -i the head too, -I only the head", async () => {
@@ -683,7 +686,7 @@ Deno.test("http:get -o writes the file via a temp file; --max-time exits 28", as
         base,
       ]);
       assert.equal(res.code, EXIT.OPERATION_TIMEDOUT);
-      assert.match(res.stderr, /^Operation timed out after 300 milliseconds\n$/);
+      assert.match(res.stderr, /^error: Operation timed out after 300 milliseconds\n$/);
     }, { hold: true });
     // The interrupted download left nothing behind: no partial file, no temp file.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["page.txt"]);
@@ -753,7 +756,7 @@ Deno.test("http:get curl idioms: -o - is stdout, -f fails with 22 and writes not
       const failed = await runScript("http/client.ts", ["-f", "-i", `${base}/missing`]);
       assert.equal(failed.code, EXIT.HTTP_RETURNED_ERROR);
       assert.equal(failed.stdout, "");
-      assert.equal(failed.stderr, "The requested URL returned error: 404\n");
+      assert.equal(failed.stderr, "error: The requested URL returned error: 404\n");
       const toFile = await runScript("http/client.ts", ["-f", "-o", `${dir}/x`, `${base}/missing`]);
       assert.equal(toFile.code, EXIT.HTTP_RETURNED_ERROR);
       assert.deepEqual([...Deno.readDirSync(dir)], [], "no file, no temp file");

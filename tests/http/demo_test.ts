@@ -171,7 +171,7 @@ Deno.test("the demo's --json streams schema events and --explain annotates the H
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: deno task demo/);
   const bad = await runScript("http/demo.ts", ["--bogus"]);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2);
 });
 
 Deno.test("http:get --trace-dns walks the mini-Internet from the root to the web server", async () => {
@@ -212,7 +212,7 @@ Deno.test("http:get --trace-dns walks the mini-Internet from the root to the web
     assert.equal(missing.code, 6);
     assert.match(
       missing.stderr,
-      /^Could not resolve host "nope\.cnblogs\.com": no such name \(NXDOMAIN\)\n$/,
+      /^error: Could not resolve host "nope\.cnblogs\.com": no such name \(NXDOMAIN\)\n$/,
     );
   } finally {
     await web.stop();

@@ -34,13 +34,13 @@ async function curl(args: string[]): Promise<{ code: number; stdout: string; std
   return await runCommand("curl", ["-s", "--max-time", "10", ...args]);
 }
 
-Deno.test("http/server.ts --help prints usage and a bad flag exits 1", async () => {
+Deno.test("http/server.ts --help prints usage and a bad flag exits 2", async () => {
   const help = await runScript("http/server.ts", ["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: deno task http:server/);
   const bad = await runScript("http/server.ts", ["--port", "70000"]);
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /Invalid --port "70000"/);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, "error: --port must be 0–65535, got 70000 (see --help)\n");
   const noRoot = await runScript("http/server.ts", ["--root", "/nonexistent/netlab"]);
   assert.equal(noRoot.code, 1);
   assert.match(noRoot.stderr, /Cannot serve --root "\/nonexistent\/netlab": not a directory/);
@@ -186,7 +186,7 @@ Deno.test({
     });
 
     const stopped = await server.stop();
-    assert.equal(stopped.code, 0);
+    assert.equal(stopped.code, 130);
     await Deno.remove(base, { recursive: true });
   },
 });

@@ -379,7 +379,7 @@ Deno.test("several clients at once: two download while a third stalls", async ()
       assert.deepEqual(await Deno.readFile(`${root}/d2/data.bin`), bytes);
     } finally {
       const stopped = await sender.stop();
-      assert.equal(stopped.code, 0);
+      assert.equal(stopped.code, 130);
       assert.equal(stopped.stdout.match(/: done, 1 of 1 files accepted/g)?.length, 2);
     }
   });
@@ -412,22 +412,28 @@ Deno.test("both scripts: --help, bad flags and bad values", async () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: deno task file:send FILE\.\.\./);
   assert.match((await runScript(RECV, ["-h"])).stdout, /^Usage: deno task file:recv/);
-  const cases: [string, string[], RegExp][] = [
-    [SEND, [], /^Missing FILE: name at least one file to send/],
-    [SEND, ["--bogus", "x"], /bogus/],
-    [SEND, ["no-such-file.bin"], /^Cannot send "no-such-file.bin": /],
-    [SEND, ["tcp"], /^Cannot send "tcp": not a regular file/],
-    [SEND, ["deno.json", "./deno.json"], /^Duplicate file name "deno.json"/],
-    [SEND, ["deno.json", "--to", "nowhere"], /^Invalid --to "nowhere": expected HOST:PORT/],
-    [SEND, ["deno.json", "deno.json", "--seed-protocol"], /exactly one FILE/],
-    [RECV, ["--port", "70000"], /^Invalid --port "70000"/],
-    [RECV, ["--dir", "no/such/dir"], /^Cannot save into "no\/such\/dir": /],
-    [RECV, ["--once"], /^--once only makes sense with --listen/],
+  const cases: [string, string[], RegExp, number][] = [
+    [SEND, [], /^error: Missing FILE: name at least one file to send/, 2],
+    [SEND, ["--bogus", "x"], /^error: unknown option --bogus \(see --help\)$/, 2],
+    [SEND, ["no-such-file.bin"], /^error: Cannot send "no-such-file.bin": /, 1],
+    [SEND, ["tcp"], /^error: Cannot send "tcp": not a regular file/, 1],
+    [SEND, ["deno.json", "./deno.json"], /^error: Duplicate file name "deno.json"/, 2],
+    [
+      SEND,
+      ["deno.json", "--to", "nowhere"],
+      /^error: Invalid --to "nowhere": expected HOST:PORT/,
+      2,
+    ],
+    [SEND, ["deno.json", "deno.json", "--seed-protocol"], /exactly one FILE/, 2],
+    [RECV, ["--port", "70000"], /^error: --port must be 0–65535, got 70000 \(see --help\)$/, 2],
+    [RECV, ["--dir", "no/such/dir"], /^error: Cannot save into "no\/such\/dir": /, 1],
+    [RECV, ["--once"], /^error: --once only makes sense with --listen/, 2],
   ];
-  for (const [script, args, message] of cases) {
+  for (const [script, args, message, code] of cases) {
     const result = await runScript(script, args);
-    assert.equal(result.code, 1, `${script} ${args.join(" ")}`);
-    assert.match(result.stderr, message);
+    assert.equal(result.code, code, `${script} ${args.join(" ")}`);
+    assert.match(result.stderr.trimEnd(), message);
+    assert.equal(result.stderr.split("\n").length, 2, "one line");
   }
 });
 

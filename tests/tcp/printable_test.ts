@@ -28,10 +28,10 @@ Deno.test("quoteInput quotes like JSON and escapes DEL, C1 controls and U+2028/2
 
 Deno.test("flag and URL errors echo control characters escaped", () => {
   const cases: [() => unknown, string][] = [
-    [() => parsePort("8\n0", 0), 'Invalid --port "8\\n0": expected an integer from 0 to 65535'],
+    [() => parsePort("8\n0", 0), '--port must be 0–65535, got "8\\n0"'],
     [
       () => parseCount("1\r", 1, "--idle", { max: 9 }),
-      'Invalid --idle "1\\r": expected an integer from 1 to 9',
+      '--idle must be an integer from 1 to 9, got "1\\r"',
     ],
     [
       () => parseHostPort("h:1\u2028", "--to"),

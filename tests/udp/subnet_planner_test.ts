@@ -577,16 +577,25 @@ Deno.test("subnet.ts CLI: --help, and invalid input as one line with exit 1", as
     const result = await runScript(SCRIPT, args);
     assert.equal(result.code, 1, args.join(" "));
     assert.equal(result.stdout, "", args.join(" "));
-    assert.equal(result.stderr, `${message}\n`);
+    assert.equal(result.stderr, `error: ${message}\n`);
   }
   const usage: [string[], RegExp][] = [
-    [["split", "10.0.0.0/24"], /^split needs exactly one of --hosts N,… or --prefix \/P\nUsage:/],
-    [["frob"], /^Unknown command "frob": expected calc, split, deaggregate, ip or mac\nUsage:/],
-    [["split", "10.0.0.0/8", "--prefix", "/24", "--limit", "0"], /^Invalid --limit "0"/],
+    [
+      ["split", "10.0.0.0/24"],
+      /^error: split needs exactly one of --hosts N,… or --prefix \/P \(see --help\)\n$/,
+    ],
+    [
+      ["frob"],
+      /^error: Unknown command "frob": expected calc, split, deaggregate, ip or mac \(see --help\)\n$/,
+    ],
+    [
+      ["split", "10.0.0.0/8", "--prefix", "/24", "--limit", "0"],
+      /^error: --limit must be an integer from 1 to .*, got 0 \(see --help\)\n$/,
+    ],
   ];
   for (const [args, pattern] of usage) {
     const result = await runScript(SCRIPT, args);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, pattern);
   }
 });
@@ -896,13 +905,13 @@ Deno.test("subnet.ts CLI: ip and mac print their view, --json one result, bad in
     const result = await runScript(SCRIPT, args);
     assert.equal(result.code, 1, args.join(" "));
     assert.equal(result.stdout, "");
-    assert.equal(result.stderr, `${message}\n`);
+    assert.equal(result.stderr, `error: ${message}\n`);
   }
   const missing = await runScript(SCRIPT, ["mac"]);
-  assert.equal(missing.code, 1);
+  assert.equal(missing.code, 2);
   assert.match(
     missing.stderr,
-    /^mac takes one address, e\.g\. AA:BB:CC:DD:EE:FF \(got 0\)\nUsage:/,
+    /^error: mac takes one address, e\.g\. AA:BB:CC:DD:EE:FF \(got 0\) \(see --help\)\n$/,
   );
 });
 
@@ -932,13 +941,16 @@ Deno.test("subnet.ts CLI: control characters in arguments are echoed escaped, on
   for (const [args, message] of cases) {
     const result = await runScript(SCRIPT, args);
     assert.equal(result.code, 1, JSON.stringify(args));
-    assert.equal(result.stderr, `${message}\n`);
+    assert.equal(result.stderr, `error: ${message}\n`);
   }
   const usage = await runScript(SCRIPT, ["split", "10.0.0.0/8", "--prefix", "/2\n4"]);
-  assert.equal(usage.stderr.split("\n")[0], 'Invalid --prefix "/2\\n4": expected /P, e.g. /26');
+  assert.equal(
+    usage.stderr.split("\n")[0],
+    'error: Invalid --prefix "/2\\n4": expected /P, e.g. /26 (see --help)',
+  );
   const unknown = await runScript(SCRIPT, ["fr\u0085ob"]);
   assert.equal(
     unknown.stderr.split("\n")[0],
-    'Unknown command "fr\\u0085ob": expected calc, split, deaggregate, ip or mac',
+    'error: Unknown command "fr\\u0085ob": expected calc, split, deaggregate, ip or mac (see --help)',
   );
 });

@@ -264,7 +264,7 @@ Deno.test("udp/broadcast.ts calc: output, and invalid input as one line with exi
     const result = await runScript("udp/broadcast.ts", ["calc", input]);
     assert.equal(result.code, 1, input);
     assert.equal(result.stdout, "");
-    assert.equal(result.stderr, `${message}\n`);
+    assert.equal(result.stderr, `error: ${message}\n`);
   }
   const json = await runScript("udp/broadcast.ts", ["calc", "192.168.1.37/24", "--json"]);
   assert.equal(json.code, 0, json.stderr);
@@ -275,10 +275,10 @@ Deno.test("udp/broadcast.ts calc: output, and invalid input as one line with exi
   assert.equal(event.text, formatSubnet(calcSubnet("192.168.1.37/24")).join("\n"));
 
   const missing = await runScript("udp/broadcast.ts", ["calc"]);
-  assert.equal(missing.code, 1);
+  assert.equal(missing.code, 2);
   assert.match(
     missing.stderr,
-    /^calc takes one CIDR, e\.g\. 192\.168\.1\.37\/24 \(got 0\)\nUsage:/,
+    /^error: calc takes one CIDR, e\.g\. 192\.168\.1\.37\/24 \(got 0\) \(see --help\)\n$/,
   );
 });
 
