@@ -20,6 +20,12 @@
  *   the RFC 1035 types; SRV targets are never compressed (RFC 2782). With `maxSize` the encoder
  *   drops whole RRsets that do not fit and sets TC, keeping the OPT record.
  */
+import {
+  decodeDnssecRdata,
+  type DnssecRData,
+  encodeDnssecRdata,
+  formatDnssecRdata,
+} from "./wire/dnssec.ts";
 
 /** Resource record types with a name (others print as `TYPE<n>`, RFC 3597). */
 export const TYPE = {
@@ -33,6 +39,14 @@ export const TYPE = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  NSEC3: 50,
+  NSEC3PARAM: 51,
+  CDS: 59,
+  CDNSKEY: 60,
   CAA: 257,
   ANY: 255,
 } as const;
@@ -230,6 +244,7 @@ export type RData =
   | { kind: "SRV"; priority: number; weight: number; port: number; target: string }
   | { kind: "CAA"; flags: number; tag: string; value: Uint8Array }
   | { kind: "OPT"; options: EdnsOption[] }
+  | DnssecRData
   | { kind: "UNKNOWN"; bytes: Uint8Array };
 
 /**
@@ -1141,6 +1156,19 @@ const optCodec: RdataCodec = {
   },
 };
 
+/** DNSSEC types: the codecs live in `wire/dnssec.ts` (their names are never compressed). */
+function dnssecCodec(type: number): RdataCodec {
+  const kind = typeName(type) as DnssecRData["kind"];
+  return {
+    decode: (buf, offset, end, ctx) =>
+      decodeDnssecRdata(type, buf, offset, end, (b, o, e) => readName(b, o, e, ctx)),
+    encode(w, data) {
+      w.bytes(encodeDnssecRdata(expectKind(data, [kind])));
+    },
+    format: (data) => formatDnssecRdata(expectKind(data, [kind])),
+  };
+}
+
 const unknownCodec: RdataCodec = {
   decode: (buf, offset, end) => ({ kind: "UNKNOWN", bytes: buf.slice(offset, end) }),
   encode(w, data) {
@@ -1165,6 +1193,7 @@ const RDATA_CODECS = new Map<number, RdataCodec>([
   [TYPE.SRV, srvCodec],
   [TYPE.OPT, optCodec],
   [TYPE.CAA, caaCodec],
+  ...[43, 46, 47, 48, 50, 51, 59, 60].map((t) => [t, dnssecCodec(t)] as [number, RdataCodec]),
 ]);
 
 /** The RFC 1035 types whose names may be compressed (RFC 3597 section 4). */
