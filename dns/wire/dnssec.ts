@@ -282,12 +282,20 @@ function shorten(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // RRSIG times (RFC 4034 §3.2): YYYYMMDDHHmmSS in UTC, or plain seconds.
 
+let lastTime = -1;
+let lastTimeText = "";
+
 /** Seconds (mod 2^32) → `YYYYMMDDHHmmSS`. */
 export function formatSigTime(seconds: number): string {
+  // A signed zone repeats the same two times in every RRSIG: remember the last one.
+  if (seconds === lastTime) return lastTimeText;
   const d = new Date(seconds * 1000);
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
+  const text = `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
     `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  lastTime = seconds;
+  lastTimeText = text;
+  return text;
 }
 
 /** `YYYYMMDDHHmmSS` or decimal seconds → seconds mod 2^32; RangeError if neither. */
