@@ -18,9 +18,14 @@
  * Every server listens on the same port (only the address differs), because a referral carries
  * addresses, not ports: the resolver asks every server on the one port it was given.
  */
-import { interruptSignal, parseCli, parsePort, runMain } from "../tcp/cli.ts";
+import { interruptSignal, parseCli, parsePort, runMain, UsageError } from "../tcp/cli.ts";
 import { createReporter } from "../tcp/report.ts";
-import { type SignedMiniInternet, signMiniInternet } from "./mini_dnssec.ts";
+import {
+  type Breakage,
+  BREAKAGES,
+  type SignedMiniInternet,
+  signMiniInternet,
+} from "./mini_dnssec.ts";
 import { formatRecord } from "./message.ts";
 
 /** One zone of the mini-Internet and the loopback address serving it. */
@@ -71,6 +76,8 @@ export interface MiniInternetOptions {
   onLog?: (zone: string, line: string) => void;
   /** Sign the three zones at start-up (root → com. → cnblogs.com., DS at each cut). */
   dnssec?: boolean;
+  /** With `dnssec`: spoil one link on purpose (`dns/mini_dnssec.ts`). */
+  breakWith?: Breakage;
 }
 
 /** True when `port` can be bound for both UDP and TCP on every host right now. */
@@ -210,6 +217,7 @@ export async function startMiniInternet(options: MiniInternetOptions = {}): Prom
     signed = await signMiniInternet(
       MINI_ZONES.map((z) => ({ zone: z.zone, path: `${ZONE_DIR}${z.file}` })),
       signedDir,
+      { breakWith: options.breakWith },
     );
   }
   const removeSigned = async () => {
@@ -252,7 +260,8 @@ export async function startMiniInternet(options: MiniInternetOptions = {}): Prom
   throw lastError;
 }
 
-export const USAGE = `Usage: deno run -A dns/internet.ts [--port PORT] [--dnssec] [--json]
+export const USAGE =
+  `Usage: deno run -A dns/internet.ts [--port PORT] [--dnssec [--break HOW]] [--json]
 
 Starts the offline mini-Internet: dns/server.ts for the root "." on 127.0.0.2, "com." on
 127.0.0.3 and "cnblogs.com." on 127.0.0.4, all on one port (53 when run as root and free,
@@ -262,6 +271,9 @@ else a free high port), prints the commands to try, and runs until Ctrl-C.
                 0: a free high port)
   --dnssec      sign the three zones at start-up (root, com., cnblogs.com.; DS at each cut)
                 and print the root's trust anchor and the file holding it
+  --break HOW   with --dnssec, spoil one link to see a validator catch it: flip (a byte of
+                www.cnblogs.com's signature), expired (cnblogs.com's signatures), no-ds
+                (com. drops cnblogs.com's DS)
   --json        newline-delimited JSON events (listening, log) instead of text`;
 
 /** Starts the mini-Internet and waits for Ctrl-C. */
@@ -270,7 +282,13 @@ export async function main(args: string[]): Promise<void> {
     port: { type: "string", short: "p" },
     json: { type: "boolean" },
     dnssec: { type: "boolean" },
+    break: { type: "string" },
   });
+  const breakWith = values.break as Breakage | undefined;
+  if (breakWith !== undefined && !BREAKAGES.includes(breakWith)) {
+    throw new UsageError(`Invalid --break "${values.break}": use ${BREAKAGES.join(", ")}`);
+  }
+  if (breakWith && !values.dnssec) throw new UsageError("--break needs --dnssec");
   const port = values.port === undefined ? undefined : parsePort(values.port, 0);
   using interrupted = interruptSignal();
   const report = createReporter("dns/internet", { json: values.json });
@@ -279,6 +297,7 @@ export async function main(args: string[]): Promise<void> {
     signal: interrupted,
     onLog: (zone, line) => report.info(`[${zone}] ${line}`, "log", { zone }),
     dnssec: values.dnssec,
+    breakWith,
   });
   const p = net.port;
   const portFlag = p === 53 ? "" : ` -p ${p}`;

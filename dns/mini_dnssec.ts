@@ -10,13 +10,19 @@
  *    validating resolver).
  * `sub.cnblogs.com.` stays an unsigned child: its parent proves it has no DS (insecure).
  *
+ * `breakWith` spoils one link on purpose, to see what a validator says:
+ * - `flip`:    one byte of the signature over www.cnblogs.com. A is flipped;
+ * - `expired`: cnblogs.com. is signed with signatures that expired yesterday;
+ * - `no-ds`:   com. loses the DS of cnblogs.com. after signing (its NSEC still lists DS), as if
+ *              the registry had dropped it.
+ *
  * The signed zone files and the anchor (as DS and DNSKEY records, and in BIND's `trust-anchors`
  * syntax for `delv -a`) are written into a folder the caller owns.
  */
 import { formatRecord, type ResourceRecord, TYPE } from "./message.ts";
 import { parseZone } from "./zone.ts";
 import { generateSigningKey, makeDs, type SigningKey } from "./dnssec_crypto.ts";
-import { signZone } from "./zone_signer.ts";
+import { type Nsec3Options, signZone } from "./zone_signer.ts";
 import { toBase64 } from "./wire/dnssec.ts";
 
 /** One zone to sign: its apex and the path of its unsigned file. */
@@ -41,8 +47,17 @@ export interface SignedMiniInternet {
   keys: Record<string, SigningKey[]>;
 }
 
+/** The ways `signMiniInternet` can break the chain on purpose. */
+export const BREAKAGES = ["flip", "expired", "no-ds"] as const;
+/** One of `BREAKAGES`. */
+export type Breakage = typeof BREAKAGES[number];
+
 /** Options for `signMiniInternet`. */
 export interface SignMiniOptions {
+  /** Spoil one link of the chain (see the module comment). */
+  breakWith?: Breakage;
+  /** Deny with NSEC3 (these settings) instead of NSEC, in every zone. */
+  nsec3?: Nsec3Options;
   /** DNSSEC algorithm for every key (default 13, ECDSAP256SHA256). */
   algorithm?: number;
   /** Signature inception and expiration (seconds since 1970); default: the signer's. */
@@ -75,10 +90,14 @@ export async function signMiniInternet(
     const ksk = await generateSigningKey(zone.origin, algorithm, { ksk: true });
     const zsk = await generateSigningKey(zone.origin, algorithm);
     keys[zone.origin] = [ksk, zsk];
+    const expired = options.breakWith === "expired" && zone.origin === "cnblogs.com.";
+    const now = Math.floor(Date.now() / 1000);
     const signed = await signZone(zone, [ksk, zsk], {
-      inception: options.inception,
-      expiration: options.expiration,
+      inception: expired ? now - 30 * 86400 : options.inception,
+      expiration: expired ? now - 86400 : options.expiration,
+      nsec3: options.nsec3,
     });
+    spoil(signed.zone.records, zone.origin, options.breakWith);
     const file = `${outDir}/${zone.origin === "." ? "root" : zone.origin.slice(0, -1)}.signed`;
     await Deno.writeTextFile(file, signed.zone.records.map(formatRecord).join("\n") + "\n");
     files[zone.origin] = file;
@@ -109,6 +128,28 @@ export async function signMiniInternet(
     }";\n};\n`,
   );
   return { files, anchorDs, anchorKey, anchorFile, bindAnchorFile, keys };
+}
+
+/** Applies `flip` (to cnblogs.com.) or `no-ds` (to com.) to freshly signed records. */
+function spoil(records: ResourceRecord[], origin: string, breakage: Breakage | undefined): void {
+  if (breakage === "flip" && origin === "cnblogs.com.") {
+    const sig = records.find((rr) =>
+      rr.name === "www.cnblogs.com." && rr.data.kind === "RRSIG" && rr.data.typeCovered === TYPE.A
+    );
+    if (sig?.data.kind === "RRSIG") {
+      const signature = sig.data.signature.slice();
+      signature[10] ^= 0x01;
+      sig.data = { ...sig.data, signature };
+    }
+  }
+  if (breakage === "no-ds" && origin === "com.") {
+    for (let i = records.length - 1; i >= 0; i--) {
+      const rr = records[i];
+      const isDs = rr.type === TYPE.DS ||
+        (rr.data.kind === "RRSIG" && rr.data.typeCovered === TYPE.DS);
+      if (isDs && rr.name === "cnblogs.com.") records.splice(i, 1);
+    }
+  }
 }
 
 function dsRecord(owner: string, key: SigningKey): ResourceRecord {

@@ -21,7 +21,14 @@
  * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
  * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
  *
- * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no reply.
+ * DNSSEC (issue 18): `+validate` checks the answer the way delv does and prints `; fully
+ * validated`, `; unsigned answer (…)` or `;; validation failed: bogus: <reason>`; with `+trace`
+ * it also prints the chain of trust, hop by hop (`dns/validator.ts`). The trust anchor is the
+ * real root's KSK 20326 unless `--trust-anchor FILE` names another (the mini-Internet prints
+ * its own with `deno task dns:internet --dnssec`).
+ *
+ * Exit codes (dig's): 0 a reply arrived (whatever its rcode), 1 usage error, 9 no reply; and
+ * 12 when `+validate` finds the answer bogus or cannot decide.
  */
 import {
   className,
@@ -56,6 +63,11 @@ import {
   systemNameserver,
 } from "./resolver.ts";
 import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/cli.ts";
+import { formatEde, readEde } from "./wire/ede.ts";
+import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./validator.ts";
+import type { TrustAnchor } from "./validate.ts";
+import { stubFetch, ValidatingResolver } from "./validating_resolver.ts";
+import { reportValidation, verdictExitCode } from "./validation_report.ts";
 
 export const USAGE =
   `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
@@ -75,6 +87,10 @@ nameserver in /etc/resolv.conf, port 53).
   +tries=N         UDP tries (default 3; 1 per server with +trace); +retry=N means N+1
   +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
   +dnssec          set the DO bit (DNSSEC OK)
+  +validate        validate the answer with DNSSEC (implies +dnssec) and print the verdict;
+                   with +trace also the chain of trust
+  --trust-anchor F the trust anchor: DS and/or DNSKEY records of the root (default: the
+                   root's KSK 20326)
   +ignore          keep a truncated UDP reply (no TCP retry)
   --json           print the reply as one JSON object; with +trace, one JSON event per line
                    (query, referral, answer, error, log, explain)
@@ -84,7 +100,8 @@ nameserver in /etc/resolv.conf, port 53).
   --root ADDR      root server address(es) for +trace (repeatable or comma-separated);
                    without +trace and @SERVER, resolve iteratively from these roots
 
-Exit status: 0 a reply arrived (any rcode), 1 usage error, 9 no reply.`;
+Exit status: 0 a reply arrived (any rcode), 1 usage error, 9 no reply, 12 the answer is
+bogus or could not be validated (+validate).`;
 
 /** Everything the command line asked for. */
 export interface QueryRequest {
@@ -102,6 +119,10 @@ export interface QueryRequest {
   tries?: number;
   bufsize: number;
   dnssec: boolean;
+  /** `+validate`: judge the answer with DNSSEC. */
+  validate: boolean;
+  /** `--trust-anchor FILE`. */
+  trustAnchor?: string;
   ignoreTruncation: boolean;
   json: boolean;
   /** `--explain`: annotated wire views of every query and reply. */
@@ -116,6 +137,7 @@ const FLAGS = {
   json: { type: "boolean" },
   explain: { type: "boolean" },
   root: { type: "string", multiple: true },
+  "trust-anchor": { type: "string" },
 } as const;
 
 function parseIntOption(option: string, value: string, min: number, max: number): number {
@@ -172,6 +194,8 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     trace: false,
     bufsize: 1232,
     dnssec: false,
+    validate: false,
+    trustAnchor: values["trust-anchor"],
     ignoreTruncation: false,
     json: values.json ?? false,
     explain: values.explain ?? false,
@@ -292,6 +316,13 @@ function applyPlusOption(request: QueryRequest, arg: string): void {
     case "nodnssec":
       request.dnssec = false;
       return;
+    case "validate":
+      request.validate = true;
+      request.dnssec = true;
+      return;
+    case "novalidate":
+      request.validate = false;
+      return;
     case "ignore":
       request.ignoreTruncation = true;
       return;
@@ -348,6 +379,7 @@ export function formatReply(result: Exchange, when: Date = new Date()): string[]
     out.push(
       `; EDNS: version: ${edns.version}, flags:${edns.dnssecOk ? " do" : ""}; udp: ${edns.udpSize}`,
     );
+    for (const ede of readEde(edns.options)) out.push(`; EDE: ${formatEde(ede)}`);
   }
   if (msg.questions.length > 0) {
     out.push(";; QUESTION SECTION:", ...msg.questions.map(formatQuestion), "");
@@ -696,13 +728,28 @@ async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<n
       levels: describeLevels(request.name),
     });
   }
-  const resolver = new IterativeResolver({
+  const options = {
     ...iterativeQueryOptions(out),
     roots: request.roots.length ? request.roots : undefined,
     prime: true,
-    onEvent: (event) => reportStep(out, event),
-  });
+    onEvent: (event: ResolverEvent) => reportStep(out, event),
+  };
   try {
+    if (request.validate) {
+      const validating = new ValidatingResolver({
+        ...options,
+        anchors: await trustAnchors(request),
+      });
+      const { validation, resolution } = await validating.resolve(request.name, request.type, {
+        signal,
+      });
+      if (request.short && !request.json) {
+        for (const rr of resolution.answers) report.info(formatRdata(rr));
+      }
+      reportValidation(report, validation, { steps: !request.short, json: request.json });
+      return verdictExitCode(validation);
+    }
+    const resolver = new IterativeResolver(options);
     const result = await resolver.resolve(request.name, request.type, { signal });
     if (request.short && !request.json) {
       for (const rr of result.answers) report.info(formatRdata(rr));
@@ -717,14 +764,27 @@ async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<n
 /** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
 async function runIterative(out: Output, signal: AbortSignal | undefined): Promise<number> {
   const { request } = out;
-  const resolver = new IterativeResolver({
+  const options = {
     ...iterativeQueryOptions(out),
     roots: request.roots,
-    onEvent: (event) => {
+    onEvent: (event: ResolverEvent) => {
       if (event.kind === "response") explainExchange(out.explainer, event.exchange);
     },
-  });
+  };
   try {
+    if (request.validate) {
+      const validating = new ValidatingResolver({
+        ...options,
+        anchors: await trustAnchors(request),
+      });
+      const { validation, resolution } = await validating.resolve(request.name, request.type, {
+        signal,
+      });
+      if (resolution.exchange) printResult(out, resolution.exchange);
+      reportValidation(out.report, validation, { json: request.json });
+      return verdictExitCode(validation);
+    }
+    const resolver = new IterativeResolver(options);
     const result = await resolver.resolve(request.name, request.type, { signal });
     if (result.exchange) printResult(out, result.exchange);
     else if (request.short) { for (const rr of result.answers) out.report.info(formatRdata(rr)); }
@@ -753,7 +813,20 @@ function banner(args: string[], trace: boolean): string[] {
   ];
 }
 
-/** Runs one query; returns the exit status (0 reply, 9 no reply). */
+/** The trust anchors `+validate` uses: `--trust-anchor FILE`, or the real root's. */
+async function trustAnchors(request: QueryRequest): Promise<TrustAnchor[]> {
+  if (request.trustAnchor === undefined) return [ROOT_TRUST_ANCHOR];
+  try {
+    return [parseTrustAnchor(await Deno.readTextFile(request.trustAnchor), request.trustAnchor)];
+  } catch (error) {
+    throw new CliError(
+      `Cannot use trust anchor "${request.trustAnchor}": ${(error as Error).message}`,
+      1,
+    );
+  }
+}
+
+/** Runs one query; returns the exit status (0 reply, 9 no reply, 12 bogus). */
 export async function main(args: string[]): Promise<number> {
   const request = parseQueryArgs(args);
   const out = createOutput(request);
@@ -764,6 +837,8 @@ export async function main(args: string[]): Promise<number> {
   const server = await serverAddress(request);
   const query = buildQuery(request.name, request.type, request.recurse, queryOptions(out));
   query.questions[0].class = request.qclass;
+  // Validating ourselves: the server must hand over what it has, not judge it (CD, as delv).
+  if (request.validate) query.flags.cd = true;
   try {
     const result = await exchange(query, server, {
       ...queryOptions(out),
@@ -777,7 +852,16 @@ export async function main(args: string[]): Promise<number> {
     say(out, banner(args, false));
     explainExchange(out.explainer, result);
     printResult(out, result);
-    return 0;
+    if (!request.validate) return 0;
+    const fetch = stubFetch(server, { ...queryOptions(out) });
+    const validator = new Validator(fetch, { anchors: await trustAnchors(request) });
+    const validation = await validator.validate(request.name, request.type, {
+      rcode: result.reply.flags.rcode,
+      answers: result.reply.answers,
+      authorities: result.reply.authorities,
+    });
+    reportValidation(out.report, validation, { json: request.json });
+    return verdictExitCode(validation);
   } catch (error) {
     if (error instanceof NoReplyError) {
       say(out, banner(args, false));

@@ -347,7 +347,15 @@ export type ResolverEvent =
   | { kind: "no-reply"; zone: string; server: ServerRef; reason: string; elapsedMs: number }
   | { kind: "ns-lookup"; zone: string; nameserver: string; elapsedMs: number }
   | { kind: "cname"; from: string; to: string; elapsedMs: number }
-  | { kind: "cache"; name: string; type: number; records: ResourceRecord[]; elapsedMs: number };
+  | {
+    kind: "cache";
+    name: string;
+    type: number;
+    records: ResourceRecord[];
+    /** With `dnssec`: the cached RRSIGs over these records (for a validator). */
+    signatures?: ResourceRecord[];
+    elapsedMs: number;
+  };
 
 /** Limits and settings of the iterative resolver. */
 export interface IterativeOptions extends QueryOptions {
@@ -573,11 +581,27 @@ export class IterativeResolver {
     for (const t of type === TYPE.CNAME ? [type] : [type, TYPE.CNAME]) {
       const records = this.#cached(name, t);
       if (records) {
-        this.#emit({ kind: "cache", name, type: t, records, elapsedMs: this.#elapsed(ctx) });
+        const signatures = this.#options.dnssec
+          ? this.#cached(name, TYPE.RRSIG)?.filter((rr) =>
+            rr.data.kind === "RRSIG" && rr.data.typeCovered === t
+          )
+          : undefined;
+        this.#emit({
+          kind: "cache",
+          name,
+          type: t,
+          records,
+          signatures,
+          elapsedMs: this.#elapsed(ctx),
+        });
         return { rcode: RCODE.NOERROR, answers: records, authorities: [] };
       }
     }
-    let { zone, servers } = await this.#closestServers(name, ctx, depth);
+    // DS lives on the parent side of a zone cut: ask the parent's servers (RFC 4035 §4.2).
+    const start = type === TYPE.DS && name !== "."
+      ? name.slice(name.indexOf(".") + 1) || "."
+      : name;
+    let { zone, servers } = await this.#closestServers(start, ctx, depth);
     const maxReferrals = this.#options.maxReferrals ?? 16;
     for (let referrals = 0;; referrals++) {
       if (referrals > maxReferrals) {
