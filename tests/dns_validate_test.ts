@@ -385,31 +385,37 @@ remote-control:
   const child = new Deno.Command("unbound", {
     args: ["-d", "-c", `${dir}/unbound.conf`],
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
-  // Ready when it answers (bounded polling with real queries, no sleeps as synchronisation).
-  for (let i = 0; i < 100; i++) {
-    const r = await runCommand("dig", [
-      "@127.0.0.1",
-      "-p",
-      String(listen),
-      "+time=1",
-      "+tries=1",
-      ".",
-      "SOA",
-    ]);
-    if (r.code === 0) break;
-  }
-  return {
-    port: listen,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-      await Deno.remove(dir, { recursive: true });
-    },
+  // Ready when it logs "start of service" (its sockets are open): a line, never a sleep.
+  let log = "";
+  let announce: (ok: boolean) => void = () => {};
+  const ready = new Promise<boolean>((resolve) => (announce = resolve));
+  const pump = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      log = (log + chunk).slice(-8000);
+      if (log.includes("start of service")) announce(true);
+    }
+    announce(false);
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ok = await Promise.race([
+    ready,
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 15_000))),
+  ]);
+  clearTimeout(timer);
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await Promise.all([child.status, pump]);
+    await Deno.remove(dir, { recursive: true });
   };
+  if (!ok) {
+    await stop();
+    throw new Error(`unbound did not start:\n${log}`);
+  }
+  return { port: listen, log: () => log, [Symbol.asyncDispose]: stop };
 }
 
 Deno.test({
@@ -435,7 +441,7 @@ Deno.test({
         anchors: [parseTrustAnchor(await Deno.readTextFile(d.anchorFile))],
       }).resolve("www.cnblogs.com", TYPE.A);
       if (breakage === undefined) {
-        assert.equal(status, "NOERROR", dig.stdout);
+        assert.equal(status, "NOERROR", dig.stdout + unbound.log());
         assert.ok(ad, "unbound sets AD");
         assert.equal(ours.validation.verdict, "secure");
         const delv = await runCommand("delv", [
