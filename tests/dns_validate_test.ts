@@ -19,7 +19,7 @@ import {
 import { Authority } from "../dns/authority.ts";
 import { parseZone, type Zone } from "../dns/zone.ts";
 import { type Breakage, signMiniInternet } from "../dns/mini_dnssec.ts";
-import { MINI_ZONES, pickSharedPort, startMiniInternet } from "../dns/internet.ts";
+import { MINI_ZONES, startMiniInternet } from "../dns/internet.ts";
 import {
   type Fetch,
   parseTrustAnchor,
@@ -34,6 +34,7 @@ import { generateSigningKey } from "../dns/dnssec_crypto.ts";
 import { toBase64 } from "../dns/wire/dnssec.ts";
 import { signZone } from "../dns/zone_signer.ts";
 import { hasCommand, runCommand, runScript } from "./_helpers.ts";
+import { startUnbound } from "./_unbound.ts";
 import type { Nsec3Options } from "../dns/zone_signer.ts";
 
 const ZONES = new URL("../dns/zones/", import.meta.url).pathname;
@@ -342,81 +343,6 @@ Deno.test("query.ts +validate exits 12 with the reason when the chain is broken"
     /;; validation failed: bogus: www\.cnblogs\.com\. A: RRSIG A by cnblogs\.com\. key \d+ does not verify/,
   );
 });
-
-/** Starts unbound as a validating resolver for the mini-Internet (its root hint and anchor). */
-async function startUnbound(port: number, anchorFile: string) {
-  const dir = await Deno.makeTempDir({ prefix: "netlab-unbound-" });
-  const listen = pickSharedPort(["127.0.0.1"], { preferStandard: false });
-  await Deno.writeTextFile(
-    `${dir}/unbound.conf`,
-    `server:
-  interface: 127.0.0.1@${listen}
-  port: ${listen}
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: "${dir}"
-  pidfile: "${dir}/unbound.pid"
-  use-syslog: no
-  logfile: ""
-  verbosity: 1
-  do-not-query-localhost: no
-  do-ip6: no
-  trust-anchor-file: "${anchorFile}"
-  val-log-level: 2
-  ede: yes
-  harden-referral-path: no
-  qname-minimisation: no
-  module-config: "validator iterator"
-# Referrals carry addresses, not ports: each zone of the mini-Internet is a stub on its port.
-stub-zone:
-  name: "."
-  stub-addr: 127.0.0.2@${port}
-stub-zone:
-  name: "com."
-  stub-addr: 127.0.0.3@${port}
-stub-zone:
-  name: "cnblogs.com."
-  stub-addr: 127.0.0.4@${port}
-remote-control:
-  control-enable: no
-`,
-  );
-  const child = new Deno.Command("unbound", {
-    args: ["-d", "-c", `${dir}/unbound.conf`],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // Ready when it logs "start of service" (its sockets are open): a line, never a sleep.
-  let log = "";
-  let announce: (ok: boolean) => void = () => {};
-  const ready = new Promise<boolean>((resolve) => (announce = resolve));
-  const pump = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      log = (log + chunk).slice(-8000);
-      if (log.includes("start of service")) announce(true);
-    }
-    announce(false);
-  })();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ok = await Promise.race([
-    ready,
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 15_000))),
-  ]);
-  clearTimeout(timer);
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await Promise.all([child.status, pump]);
-    await Deno.remove(dir, { recursive: true });
-  };
-  if (!ok) {
-    await stop();
-    throw new Error(`unbound did not start:\n${log}`);
-  }
-  return { port: listen, log: () => log, [Symbol.asyncDispose]: stop };
-}
 
 Deno.test({
   name: "interop: unbound and delv reach the same verdicts as our validator",
