@@ -400,6 +400,8 @@ interface Lookup {
 }
 
 const key = (name: string, type: number) => `${name.toLowerCase()}/${type}`;
+/** RRSIGs are cached per covered type, beside the RRset they sign. */
+const signatureKey = (name: string, covered: number) => `${key(name, TYPE.RRSIG)}/${covered}`;
 
 /** The parent zones of `name` from itself up to the root: `a.b.` → `a.b.`, `b.`, `.`. */
 function ancestors(name: string): string[] {
@@ -500,7 +502,9 @@ export class IterativeResolver {
     const groups = new Map<string, ResourceRecord[]>();
     for (const rr of records) {
       if (rr.type === TYPE.OPT || rr.class !== CLASS.IN || !isSubdomain(rr.name, zone)) continue;
-      const k = key(rr.name, rr.type);
+      const k = rr.data.kind === "RRSIG"
+        ? signatureKey(rr.name, rr.data.typeCovered)
+        : key(rr.name, rr.type);
       groups.set(k, [...(groups.get(k) ?? []), rr]);
     }
     for (const [k, rrset] of groups) {
@@ -581,11 +585,8 @@ export class IterativeResolver {
     for (const t of type === TYPE.CNAME ? [type] : [type, TYPE.CNAME]) {
       const records = this.#cached(name, t);
       if (records) {
-        const signatures = this.#options.dnssec
-          ? this.#cached(name, TYPE.RRSIG)?.filter((rr) =>
-            rr.data.kind === "RRSIG" && rr.data.typeCovered === t
-          )
-          : undefined;
+        const sigs = this.#options.dnssec ? this.#cache.get(signatureKey(name, t)) : undefined;
+        const signatures = sigs && sigs.expiresAt > this.#now() ? sigs.records : undefined;
         this.#emit({
           kind: "cache",
           name,

@@ -289,9 +289,17 @@ Deno.test("ValidatingResolver on the signed mini-Internet; query.ts +trace +vali
     timeoutMs: 2000,
     tries: 2,
   });
-  for (const [name, type] of [["www.cnblogs.com", TYPE.A], ["nope.cnblogs.com", TYPE.A]] as const) {
+  // The second www A comes from the resolver's cache, its RRSIG with it (cached per type, so
+  // the AAAA in between does not push it out).
+  const questions = [
+    ["www.cnblogs.com", TYPE.A],
+    ["www.cnblogs.com", TYPE.AAAA],
+    ["www.cnblogs.com", TYPE.A],
+    ["nope.cnblogs.com", TYPE.A],
+  ] as const;
+  for (const [name, type] of questions) {
     const { validation } = await resolver.resolve(name, type);
-    assert.equal(validation.verdict, "secure", `${name}: ${validation.reason}`);
+    assert.equal(validation.verdict, "secure", `${name} ${type}: ${validation.reason}`);
   }
   const args = ["+validate", "--trust-anchor", net.dnssec!.anchorFile, "--root", net.roots[0]];
   const trace = await runScript("dns/query.ts", [
