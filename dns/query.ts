@@ -67,7 +67,8 @@ import { formatEde, readEde } from "./wire/ede.ts";
 import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./validator.ts";
 import type { TrustAnchor } from "./validate.ts";
 import { stubFetch, ValidatingResolver } from "./validating_resolver.ts";
-import { reportValidation, verdictExitCode } from "./validation_report.ts";
+import { reportValidation, validationFields, verdictExitCode } from "./validation_report.ts";
+import type { Validation } from "./validator.ts";
 
 export const USAGE =
   `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
@@ -88,7 +89,7 @@ nameserver in /etc/resolv.conf, port 53).
   +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
   +dnssec          set the DO bit (DNSSEC OK)
   +validate        validate the answer with DNSSEC (implies +dnssec) and print the verdict;
-                   with +trace also the chain of trust
+                   with +trace also the chain of trust (with @SERVER: a recursive server)
   --trust-anchor F the trust anchor: DS and/or DNSKEY records of the root (default: the
                    root's KSK 20326)
   +ignore          keep a truncated UDP reply (no TCP retry)
@@ -780,8 +781,8 @@ async function runIterative(out: Output, signal: AbortSignal | undefined): Promi
       const { validation, resolution } = await validating.resolve(request.name, request.type, {
         signal,
       });
-      if (resolution.exchange) printResult(out, resolution.exchange);
-      reportValidation(out.report, validation, { json: request.json });
+      if (resolution.exchange) printResult(out, resolution.exchange, validation);
+      if (!request.json) reportValidation(out.report, validation);
       return verdictExitCode(validation);
     }
     const resolver = new IterativeResolver(options);
@@ -795,11 +796,15 @@ async function runIterative(out: Output, signal: AbortSignal | undefined): Promi
   }
 }
 
-function printResult(out: Output, result: Exchange): void {
+function printResult(out: Output, result: Exchange, validation?: Validation): void {
   const { request, report } = out;
   // One query's --json is issue 5's single object: printed as the line itself, not an event.
-  if (request.json) report.info(JSON.stringify(toJson(result)), "answer");
-  else if (request.short) { for (const line of formatShort(result.reply)) report.info(line); }
+  if (request.json) {
+    const json = validation
+      ? { ...toJson(result), validation: validationFields(validation) }
+      : toJson(result);
+    report.info(JSON.stringify(json), "answer");
+  } else if (request.short) { for (const line of formatShort(result.reply)) report.info(line); }
   else report.info(formatReply(result).join("\n"), "answer");
 }
 
@@ -851,8 +856,10 @@ export async function main(args: string[]): Promise<number> {
     // Like dig, the banner comes with the outcome (after any "Truncated" note).
     say(out, banner(args, false));
     explainExchange(out.explainer, result);
-    printResult(out, result);
-    if (!request.validate) return 0;
+    if (!request.validate) {
+      printResult(out, result);
+      return 0;
+    }
     const fetch = stubFetch(server, { ...queryOptions(out) });
     const validator = new Validator(fetch, { anchors: await trustAnchors(request) });
     const validation = await validator.validate(request.name, request.type, {
@@ -860,7 +867,8 @@ export async function main(args: string[]): Promise<number> {
       answers: result.reply.answers,
       authorities: result.reply.authorities,
     });
-    reportValidation(out.report, validation, { json: request.json });
+    printResult(out, result, validation);
+    if (!request.json) reportValidation(out.report, validation);
     return verdictExitCode(validation);
   } catch (error) {
     if (error instanceof NoReplyError) {

@@ -10,19 +10,24 @@ import { edeName } from "./wire/ede.ts";
 /** The exit status of a Bogus or Indeterminate answer (dig uses 0, 1, 8, 9 and 10). */
 export const EXIT_BOGUS = 12;
 
-/** Prints the verdict (and with `steps`, the chain of trust first). */
-export function reportValidation(
-  report: Reporter,
-  validation: Validation,
-  { steps = false, json = false }: { steps?: boolean; json?: boolean } = {},
-): void {
-  const fields = {
+/** The verdict as JSON fields (`--json`). */
+export function validationFields(validation: Validation): Record<string, unknown> {
+  return {
     verdict: validation.verdict,
     reason: validation.reason,
     ede: validation.ede,
     ede_name: validation.ede === undefined ? undefined : edeName(validation.ede),
     steps: validation.steps,
   };
+}
+
+/** Prints the verdict (and with `steps`, the chain of trust first). */
+export function reportValidation(
+  report: Reporter,
+  validation: Validation,
+  { steps = false, json = false }: { steps?: boolean; json?: boolean } = {},
+): void {
+  const fields = validationFields(validation);
   if (steps && !json) {
     report.info(";; Chain of trust:");
     for (const step of validation.steps) report.info(`;;   ${step}`);

@@ -321,6 +321,17 @@ Deno.test("ValidatingResolver on the signed mini-Internet; query.ts +trace +vali
   ]);
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, /; fully validated/);
+  const json = await runScript("dns/query.ts", [
+    ...args,
+    "-p",
+    String(net.port),
+    "--json",
+    "nope.cnblogs.com",
+  ]);
+  assert.equal(json.code, 0, json.stderr);
+  const parsed = JSON.parse(json.stdout);
+  assert.equal(parsed.validation.verdict, "secure");
+  assert.match(parsed.validation.steps.at(-1), /^NXDOMAIN for nope\.cnblogs\.com\. A: /);
   const badAnchor = await runScript("dns/query.ts", [
     "+validate",
     "--trust-anchor",
