@@ -46,6 +46,7 @@ import {
   TYPE,
 } from "./wire/message.ts";
 import type { Zone } from "./zone.ts";
+import { addSignatures, SignedZone } from "./signed_answer.ts";
 
 /** Longest CNAME chain followed inside our zones. */
 export const MAX_CNAME_CHAIN = 8;
@@ -73,6 +74,8 @@ interface ZoneData {
   existing: Set<string>;
   /** Delegation points (names below the apex with NS). */
   cuts: Set<string>;
+  /** The zone's signatures and NSEC/NSEC3 chain, when it is signed (DO=1 answers). */
+  signed?: SignedZone;
 }
 
 /** The parent of a lowercase name key (`a.b.` → `b.`; `a.` → `.`), honouring `\.`. */
@@ -106,6 +109,7 @@ export class Authority {
         nodes: new Map(),
         existing: new Set([apex]),
         cuts: new Set(),
+        signed: SignedZone.from(zone.origin, zone.records),
       };
       if (!data.soa) throw new RangeError(`Zone "${zone.origin}" has no SOA record`);
       for (const rr of zone.records) {
@@ -135,8 +139,11 @@ export class Authority {
     }
   }
 
-  /** Answers one question (class IN assumed) from the zone data; REFUSED outside our zones. */
-  answer(question: Question): Answer {
+  /**
+   * Answers one question (class IN assumed) from the zone data; REFUSED outside our zones. With
+   * `dnssec` (the query's DO bit) a signed zone adds its RRSIGs and denial proofs.
+   */
+  answer(question: Question, { dnssec = false }: { dnssec?: boolean } = {}): Answer {
     const result: Answer = {
       rcode: RCODE.NOERROR,
       aa: true,
@@ -153,6 +160,7 @@ export class Authority {
     }
     this.#resolve(zone, question.name, key, question.type, result, new Set());
     this.#addAdditional(result);
+    if (dnssec && zone.signed) addSignatures(zone.signed, question.name, question.type, result);
     return result;
   }
 
@@ -176,7 +184,8 @@ export class Authority {
     if (zone.cuts.size) {
       let cut: string | undefined;
       for (let k = key; k !== zone.apex && k !== "."; k = parentKey(k)) {
-        if (zone.cuts.has(k)) cut = k;
+        // DS belongs to the parent side of a cut (RFC 4035 §3.1.4.1).
+        if (zone.cuts.has(k) && !(k === key && qtype === TYPE.DS)) cut = k;
       }
       if (cut !== undefined) {
         if (result.answers.length === 0) result.aa = false;
@@ -399,7 +408,7 @@ function respondOrThrow(
   if (q!.type === TYPE.OPT || q!.type === TYPE.TSIG) return reply(RCODE.FORMERR);
   if (META_NOTIMP.has(q!.type)) return reply(RCODE.NOTIMP);
   if (ZONE_TRANSFER.has(q!.type)) return reply(RCODE.REFUSED);
-  const answer = authority.answer(q!);
+  const answer = authority.answer(q!, { dnssec: getEdns(msg)?.dnssecOk ?? false });
   return reply(answer.rcode, answer);
 }
 

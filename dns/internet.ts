@@ -18,8 +18,15 @@
  * Every server listens on the same port (only the address differs), because a referral carries
  * addresses, not ports: the resolver asks every server on the one port it was given.
  */
-import { interruptSignal, parseCli, parsePort, runMain } from "../tcp/kit/cli.ts";
+import { interruptSignal, parseCli, parsePort, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { createReporter } from "../tcp/kit/report.ts";
+import {
+  type Breakage,
+  BREAKAGES,
+  type SignedMiniInternet,
+  signMiniInternet,
+} from "./mini_dnssec.ts";
+import { formatRecord } from "./wire/message.ts";
 
 /** One zone of the mini-Internet and the loopback address serving it. */
 export interface MiniZone {
@@ -50,6 +57,8 @@ export interface MiniInternet extends AsyncDisposable {
   /** Root server addresses to give `--root` / `IterativeResolver({ roots })`. */
   roots: string[];
   servers: { zone: string; host: string; port: number }[];
+  /** With `dnssec`: the signed zones and the root's trust anchor. */
+  dnssec?: SignedMiniInternet;
   /** Stops every server and waits for them to exit. */
   stop(): Promise<void>;
 }
@@ -65,6 +74,10 @@ export interface MiniInternetOptions {
   signal?: AbortSignal;
   /** Receives every line the servers print after `listening on` (default: dropped). */
   onLog?: (zone: string, line: string) => void;
+  /** Sign the three zones at start-up (root → com. → cnblogs.com., DS at each cut). */
+  dnssec?: boolean;
+  /** With `dnssec`: spoil one link on purpose (`dns/mini_dnssec.ts`). */
+  breakWith?: Breakage;
 }
 
 /** True when `port` can be bound for both UDP and TCP on every host right now. */
@@ -111,6 +124,7 @@ async function startServer(
   zone: MiniZone,
   port: number,
   onLog: ((zone: string, line: string) => void) | undefined,
+  zoneFile = `${ZONE_DIR}${zone.file}`,
 ): Promise<RunningServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -119,7 +133,7 @@ async function startServer(
       "--quiet",
       SERVER_SCRIPT,
       "--zone",
-      `${ZONE_DIR}${zone.file}`,
+      zoneFile,
       "--host",
       zone.host,
       "--port",
@@ -196,13 +210,27 @@ export async function startMiniInternet(options: MiniInternetOptions = {}): Prom
   const hosts = MINI_ZONES.map((z) => z.host);
   let lastError: unknown;
   const fixed = options.port !== undefined && options.port !== 0;
+  let signedDir: string | undefined;
+  let signed: SignedMiniInternet | undefined;
+  if (options.dnssec) {
+    signedDir = await Deno.makeTempDir({ prefix: "netlab-mini-dnssec-" });
+    signed = await signMiniInternet(
+      MINI_ZONES.map((z) => ({ zone: z.zone, path: `${ZONE_DIR}${z.file}` })),
+      signedDir,
+      { breakWith: options.breakWith },
+    );
+  }
+  const removeSigned = async () => {
+    if (signedDir) await Deno.remove(signedDir, { recursive: true }).catch(() => {});
+  };
   for (let attempt = 0; attempt < (fixed ? 1 : START_ATTEMPTS); attempt++) {
+    if (options.signal?.aborted) await removeSigned();
     options.signal?.throwIfAborted();
     const port = fixed
       ? options.port!
       : pickSharedPort(hosts, { preferStandard: options.port === undefined && attempt === 0 });
     const started = await Promise.allSettled(
-      MINI_ZONES.map((zone) => startServer(zone, port, options.onLog)),
+      MINI_ZONES.map((zone) => startServer(zone, port, options.onLog, signed?.files[zone.zone])),
     );
     const servers = started.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
     const failed = started.find((s) => s.status === "rejected");
@@ -214,7 +242,7 @@ export async function startMiniInternet(options: MiniInternetOptions = {}): Prom
     let stopping: Promise<void> | undefined;
     const stop = () => {
       options.signal?.removeEventListener("abort", onAbort);
-      stopping ??= Promise.all(servers.map(stopServer)).then(() => {});
+      stopping ??= Promise.all(servers.map(stopServer)).then(removeSigned);
       return stopping;
     };
     const onAbort = () => void stop();
@@ -223,14 +251,17 @@ export async function startMiniInternet(options: MiniInternetOptions = {}): Prom
       port,
       roots: [MINI_ZONES[0].host],
       servers: MINI_ZONES.map((z) => ({ zone: z.zone, host: z.host, port })),
+      dnssec: signed,
       stop,
       [Symbol.asyncDispose]: stop,
     };
   }
+  await removeSigned();
   throw lastError;
 }
 
-export const USAGE = `Usage: deno run -A dns/internet.ts [--port PORT] [--json]
+export const USAGE =
+  `Usage: deno run -A dns/internet.ts [--port PORT] [--dnssec [--break HOW]] [--json]
 
 Starts the offline mini-Internet: dns/server.ts for the root "." on 127.0.0.2, "com." on
 127.0.0.3 and "cnblogs.com." on 127.0.0.4, all on one port (53 when run as root and free,
@@ -238,6 +269,11 @@ else a free high port), prints the commands to try, and runs until Ctrl-C.
 
   --port PORT   port for all three servers (default: 53 if possible, else a free one;
                 0: a free high port)
+  --dnssec      sign the three zones at start-up (root, com., cnblogs.com.; DS at each cut)
+                and print the root's trust anchor and the file holding it
+  --break HOW   with --dnssec, spoil one link to see a validator catch it: flip (a byte of
+                www.cnblogs.com's signature), expired (cnblogs.com's signatures), no-ds
+                (com. drops cnblogs.com's DS)
   --json        newline-delimited JSON events (listening, log) instead of text`;
 
 /** Starts the mini-Internet and waits for Ctrl-C. */
@@ -245,7 +281,14 @@ export async function main(args: string[]): Promise<void> {
   const { values } = parseCli(args, {
     port: { type: "string", short: "p" },
     json: { type: "boolean" },
+    dnssec: { type: "boolean" },
+    break: { type: "string" },
   });
+  const breakWith = values.break as Breakage | undefined;
+  if (breakWith !== undefined && !BREAKAGES.includes(breakWith)) {
+    throw new UsageError(`Invalid --break "${values.break}": use ${BREAKAGES.join(", ")}`);
+  }
+  if (breakWith && !values.dnssec) throw new UsageError("--break needs --dnssec");
   const port = values.port === undefined ? undefined : parsePort(values.port, 0);
   using interrupted = interruptSignal();
   const report = createReporter("dns/internet", { json: values.json });
@@ -253,6 +296,8 @@ export async function main(args: string[]): Promise<void> {
     port,
     signal: interrupted,
     onLog: (zone, line) => report.info(`[${zone}] ${line}`, "log", { zone }),
+    dnssec: values.dnssec,
+    breakWith,
   });
   const p = net.port;
   const portFlag = p === 53 ? "" : ` -p ${p}`;
@@ -271,7 +316,26 @@ export async function main(args: string[]): Promise<void> {
       },
     );
   }
+  const anchor = net.dnssec;
+  if (anchor) {
+    report.info(
+      `\nSigned. The root's trust anchor (KSK ${
+        anchor.anchorDs.data.kind === "DS" ? anchor.anchorDs.data.keyTag : ""
+      }), in ${anchor.anchorFile}:`,
+      "log",
+      { anchorFile: anchor.anchorFile, bindAnchorFile: anchor.bindAnchorFile },
+    );
+    report.info(`  ${formatRecord(anchor.anchorDs)}`, "log", { ds: formatRecord(anchor.anchorDs) });
+  }
+  const validate = anchor
+    ? [
+      `deno run -A dns/query.ts +trace +validate --trust-anchor ${anchor.anchorFile} --root ${
+        net.roots[0]
+      }${portFlag} www.cnblogs.com`,
+    ]
+    : [];
   const tries = [
+    ...validate,
     `deno run -A dns/query.ts +trace --root ${net.roots[0]}${portFlag} www.cnblogs.com`,
     `deno run -A dns/query.ts --root ${net.roots[0]}${portFlag} www.cnblogs.com AAAA`,
     `deno run -A dns/query.ts @127.0.0.2${portFlag} +norecurse www.cnblogs.com   # referral`,

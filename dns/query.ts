@@ -21,9 +21,15 @@
  * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
  * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
  *
- * Exit codes (dig's 9 among them): 0 a reply arrived (whatever its rcode), 2 usage error, 9 no usable reply
- * (silence, a refused or closed connection, or replies that cannot be decoded — the same over
- * UDP and TCP).
+ * DNSSEC (issue 18): `+validate` checks the answer the way delv does and prints `; fully
+ * validated`, `; unsigned answer (…)` or `;; validation failed: bogus: <reason>`; with `+trace`
+ * it also prints the chain of trust, hop by hop (`dns/validator.ts`). The trust anchor is the
+ * real root's KSK 20326 unless `--trust-anchor FILE` names another (the mini-Internet prints
+ * its own with `deno task dns:internet --dnssec`).
+ *
+ * Exit codes (dig's 9 among them): 0 a reply arrived (whatever its rcode), 2 usage error, 9 no
+ * usable reply (silence, a refused or closed connection, or replies that cannot be decoded — the
+ * same over UDP and TCP), 12 when `+validate` finds the answer bogus or cannot decide.
  */
 import {
   className,
@@ -59,6 +65,12 @@ import {
   systemNameserver,
 } from "./resolver.ts";
 import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/kit/cli.ts";
+import { formatEde, readEde } from "./wire/ede.ts";
+import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./validator.ts";
+import type { TrustAnchor } from "./validate.ts";
+import { stubFetch, ValidatingResolver } from "./validating_resolver.ts";
+import { reportValidation, validationFields, verdictExitCode } from "./validation_report.ts";
+import type { Validation } from "./validator.ts";
 
 export const USAGE =
   `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
@@ -78,6 +90,10 @@ nameserver in /etc/resolv.conf, port 53).
   +tries=N         UDP tries (default 3; 1 per server with +trace); +retry=N means N+1
   +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
   +dnssec          set the DO bit (DNSSEC OK)
+  +validate        validate the answer with DNSSEC (implies +dnssec) and print the verdict;
+                   with +trace also the chain of trust (with @SERVER: a recursive server)
+  --trust-anchor F the trust anchor: DS and/or DNSKEY records of the root (default: the
+                   root's KSK 20326)
   +ignore          keep a truncated UDP reply (no TCP retry)
   --json           print the reply as one JSON object; with +trace, one JSON event per line
                    (query, referral, answer, error, log, explain)
@@ -94,6 +110,7 @@ Exit codes:
   9    no usable reply: the server stayed silent until the last try timed out, refused or
      closed the connection, or sent only replies that cannot be decoded or do not match
      the query (over UDP and TCP alike); with +trace, the resolution failed
+  12   +validate: the answer is bogus, or could not be validated
   130  interrupted (Ctrl-C or SIGTERM)`;
 
 /** Everything the command line asked for. */
@@ -112,6 +129,10 @@ export interface QueryRequest {
   tries?: number;
   bufsize: number;
   dnssec: boolean;
+  /** `+validate`: judge the answer with DNSSEC. */
+  validate: boolean;
+  /** `--trust-anchor FILE`. */
+  trustAnchor?: string;
   ignoreTruncation: boolean;
   json: boolean;
   /** `--explain`: annotated wire views of every query and reply. */
@@ -126,6 +147,7 @@ const FLAGS = {
   json: { type: "boolean" },
   explain: { type: "boolean" },
   root: { type: "string", multiple: true },
+  "trust-anchor": { type: "string" },
 } as const;
 
 function parseIntOption(option: string, value: string, min: number, max: number): number {
@@ -184,6 +206,8 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     trace: false,
     bufsize: 1232,
     dnssec: false,
+    validate: false,
+    trustAnchor: values["trust-anchor"],
     ignoreTruncation: false,
     json: values.json ?? false,
     explain: values.explain ?? false,
@@ -308,6 +332,13 @@ function applyPlusOption(request: QueryRequest, arg: string): void {
     case "nodnssec":
       request.dnssec = false;
       return;
+    case "validate":
+      request.validate = true;
+      request.dnssec = true;
+      return;
+    case "novalidate":
+      request.validate = false;
+      return;
     case "ignore":
       request.ignoreTruncation = true;
       return;
@@ -364,6 +395,7 @@ export function formatReply(result: Exchange, when: Date = new Date()): string[]
     out.push(
       `; EDNS: version: ${edns.version}, flags:${edns.dnssecOk ? " do" : ""}; udp: ${edns.udpSize}`,
     );
+    for (const ede of readEde(edns.options)) out.push(`; EDE: ${formatEde(ede)}`);
   }
   if (msg.questions.length > 0) {
     out.push(";; QUESTION SECTION:", ...msg.questions.map(formatQuestion), "");
@@ -721,13 +753,28 @@ async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<n
       levels: describeLevels(request.name),
     });
   }
-  const resolver = new IterativeResolver({
+  const options = {
     ...iterativeQueryOptions(out),
     roots: request.roots.length ? request.roots : undefined,
     prime: true,
-    onEvent: (event) => reportStep(out, event),
-  });
+    onEvent: (event: ResolverEvent) => reportStep(out, event),
+  };
   try {
+    if (request.validate) {
+      const validating = new ValidatingResolver({
+        ...options,
+        anchors: await trustAnchors(request),
+      });
+      const { validation, resolution } = await validating.resolve(request.name, request.type, {
+        signal,
+      });
+      if (request.short && !request.json) {
+        for (const rr of resolution.answers) report.info(formatRdata(rr));
+      }
+      reportValidation(report, validation, { steps: !request.short, json: request.json });
+      return verdictExitCode(validation);
+    }
+    const resolver = new IterativeResolver(options);
     const result = await resolver.resolve(request.name, request.type, { signal });
     if (request.short && !request.json) {
       for (const rr of result.answers) report.info(formatRdata(rr));
@@ -742,14 +789,27 @@ async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<n
 /** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
 async function runIterative(out: Output, signal: AbortSignal | undefined): Promise<number> {
   const { request } = out;
-  const resolver = new IterativeResolver({
+  const options = {
     ...iterativeQueryOptions(out),
     roots: request.roots,
-    onEvent: (event) => {
+    onEvent: (event: ResolverEvent) => {
       if (event.kind === "response") explainExchange(out.explainer, event.exchange);
     },
-  });
+  };
   try {
+    if (request.validate) {
+      const validating = new ValidatingResolver({
+        ...options,
+        anchors: await trustAnchors(request),
+      });
+      const { validation, resolution } = await validating.resolve(request.name, request.type, {
+        signal,
+      });
+      if (resolution.exchange) printResult(out, resolution.exchange, validation);
+      if (!request.json) reportValidation(out.report, validation);
+      return verdictExitCode(validation);
+    }
+    const resolver = new IterativeResolver(options);
     const result = await resolver.resolve(request.name, request.type, { signal });
     if (result.exchange) printResult(out, result.exchange);
     else if (request.short) { for (const rr of result.answers) out.report.info(formatRdata(rr)); }
@@ -760,11 +820,15 @@ async function runIterative(out: Output, signal: AbortSignal | undefined): Promi
   }
 }
 
-function printResult(out: Output, result: Exchange): void {
+function printResult(out: Output, result: Exchange, validation?: Validation): void {
   const { request, report } = out;
   // One query's --json is issue 5's single object: printed as the line itself, not an event.
-  if (request.json) report.info(JSON.stringify(toJson(result)), "answer");
-  else if (request.short) { for (const line of formatShort(result.reply)) report.info(line); }
+  if (request.json) {
+    const json = validation
+      ? { ...toJson(result), validation: validationFields(validation) }
+      : toJson(result);
+    report.info(JSON.stringify(json), "answer");
+  } else if (request.short) { for (const line of formatShort(result.reply)) report.info(line); }
   else report.info(formatReply(result).join("\n"), "answer");
 }
 
@@ -778,7 +842,20 @@ function banner(args: string[], trace: boolean): string[] {
   ];
 }
 
-/** Runs one query; returns the exit status (0 reply, 9 no reply). */
+/** The trust anchors `+validate` uses: `--trust-anchor FILE`, or the real root's. */
+async function trustAnchors(request: QueryRequest): Promise<TrustAnchor[]> {
+  if (request.trustAnchor === undefined) return [ROOT_TRUST_ANCHOR];
+  try {
+    return [parseTrustAnchor(await Deno.readTextFile(request.trustAnchor), request.trustAnchor)];
+  } catch (error) {
+    throw new CliError(
+      `Cannot use trust anchor "${request.trustAnchor}": ${(error as Error).message}`,
+      1,
+    );
+  }
+}
+
+/** Runs one query; returns the exit status (0 reply, 9 no reply, 12 bogus). */
 export async function main(args: string[]): Promise<number> {
   const request = parseQueryArgs(args);
   const out = createOutput(request);
@@ -789,6 +866,8 @@ export async function main(args: string[]): Promise<number> {
   const server = await serverAddress(request);
   const query = buildQuery(request.name, request.type, request.recurse, queryOptions(out));
   query.questions[0].class = request.qclass;
+  // Validating ourselves: the server must hand over what it has, not judge it (CD, as delv).
+  if (request.validate) query.flags.cd = true;
   try {
     const result = await exchange(query, server, {
       ...queryOptions(out),
@@ -801,8 +880,20 @@ export async function main(args: string[]): Promise<number> {
     // Like dig, the banner comes with the outcome (after any "Truncated" note).
     say(out, banner(args, false));
     explainExchange(out.explainer, result);
-    printResult(out, result);
-    return 0;
+    if (!request.validate) {
+      printResult(out, result);
+      return 0;
+    }
+    const fetch = stubFetch(server, { ...queryOptions(out) });
+    const validator = new Validator(fetch, { anchors: await trustAnchors(request) });
+    const validation = await validator.validate(request.name, request.type, {
+      rcode: result.reply.flags.rcode,
+      answers: result.reply.answers,
+      authorities: result.reply.authorities,
+    });
+    printResult(out, result, validation);
+    if (!request.json) reportValidation(out.report, validation);
+    return verdictExitCode(validation);
   } catch (error) {
     if (error instanceof NoReplyError) {
       say(out, banner(args, false));

@@ -347,7 +347,15 @@ export type ResolverEvent =
   | { kind: "no-reply"; zone: string; server: ServerRef; reason: string; elapsedMs: number }
   | { kind: "ns-lookup"; zone: string; nameserver: string; elapsedMs: number }
   | { kind: "cname"; from: string; to: string; elapsedMs: number }
-  | { kind: "cache"; name: string; type: number; records: ResourceRecord[]; elapsedMs: number };
+  | {
+    kind: "cache";
+    name: string;
+    type: number;
+    records: ResourceRecord[];
+    /** With `dnssec`: the cached RRSIGs over these records (for a validator). */
+    signatures?: ResourceRecord[];
+    elapsedMs: number;
+  };
 
 /** Limits and settings of the iterative resolver. */
 export interface IterativeOptions extends QueryOptions {
@@ -392,6 +400,8 @@ interface Lookup {
 }
 
 const key = (name: string, type: number) => `${name.toLowerCase()}/${type}`;
+/** RRSIGs are cached per covered type, beside the RRset they sign. */
+const signatureKey = (name: string, covered: number) => `${key(name, TYPE.RRSIG)}/${covered}`;
 
 /** The parent zones of `name` from itself up to the root: `a.b.` → `a.b.`, `b.`, `.`. */
 function ancestors(name: string): string[] {
@@ -492,7 +502,9 @@ export class IterativeResolver {
     const groups = new Map<string, ResourceRecord[]>();
     for (const rr of records) {
       if (rr.type === TYPE.OPT || rr.class !== CLASS.IN || !isSubdomain(rr.name, zone)) continue;
-      const k = key(rr.name, rr.type);
+      const k = rr.data.kind === "RRSIG"
+        ? signatureKey(rr.name, rr.data.typeCovered)
+        : key(rr.name, rr.type);
       groups.set(k, [...(groups.get(k) ?? []), rr]);
     }
     for (const [k, rrset] of groups) {
@@ -573,11 +585,24 @@ export class IterativeResolver {
     for (const t of type === TYPE.CNAME ? [type] : [type, TYPE.CNAME]) {
       const records = this.#cached(name, t);
       if (records) {
-        this.#emit({ kind: "cache", name, type: t, records, elapsedMs: this.#elapsed(ctx) });
+        const sigs = this.#options.dnssec ? this.#cache.get(signatureKey(name, t)) : undefined;
+        const signatures = sigs && sigs.expiresAt > this.#now() ? sigs.records : undefined;
+        this.#emit({
+          kind: "cache",
+          name,
+          type: t,
+          records,
+          signatures,
+          elapsedMs: this.#elapsed(ctx),
+        });
         return { rcode: RCODE.NOERROR, answers: records, authorities: [] };
       }
     }
-    let { zone, servers } = await this.#closestServers(name, ctx, depth);
+    // DS lives on the parent side of a zone cut: ask the parent's servers (RFC 4035 §4.2).
+    const start = type === TYPE.DS && name !== "."
+      ? name.slice(name.indexOf(".") + 1) || "."
+      : name;
+    let { zone, servers } = await this.#closestServers(start, ctx, depth);
     const maxReferrals = this.#options.maxReferrals ?? 16;
     for (let referrals = 0;; referrals++) {
       if (referrals > maxReferrals) {

@@ -10,10 +10,12 @@
  *   `[owner] [ttl] [class] type rdata…` where TTL and class may come in either order and
  *   default to `$TTL` (else the last TTL given) and the previous class. `@` is the origin and a
  *   name without a trailing dot is relative to it.
- * - Rdata is parsed per type (the types `dns/message.ts` has codecs for, plus HINFO and SPF),
+ * - Rdata is parsed per type (the types `dns/message.ts` has codecs for, plus HINFO and SPF;
+ *   the DNSSEC types through `dns/wire/dnssec.ts`),
  *   or given in RFC 3597 generic form `\# len hex` for any type.
  * - The zone is then checked the way NSD and BIND check it: exactly one SOA, at the apex; no
- *   data outside the apex; no CNAME beside other data. Exact duplicates are dropped.
+ *   data outside the apex; no CNAME beside other data (but RRSIG and NSEC, RFC 4035 §2.5).
+ *   Exact duplicates are dropped.
  * Every error is a `ZoneSyntaxError` whose message starts with `file:line: `.
  */
 import {
@@ -36,6 +38,7 @@ import {
   TYPE,
   typeName,
 } from "./wire/message.ts";
+import { isDnssecType, parseDnssecRdata } from "./wire/dnssec.ts";
 
 /** Default cap on one physical line (long DKIM/TXT lines still fit). */
 export const MAX_ZONE_LINE_LENGTH = 16 * 1024;
@@ -442,6 +445,8 @@ function checkZone(
     if (!isSubdomain(rr.name, apex)) {
       throw new ZoneSyntaxError(file, lines[i], `"${rr.name}" is outside the zone "${apex}"`);
     }
+    // RFC 4035 §2.5: a signed CNAME has its RRSIG and NSEC beside it.
+    if (rr.type === TYPE.RRSIG || rr.type === TYPE.NSEC) return;
     const key = nameKey(rr.name);
     const seen = byName.get(key) ?? { cname: false, other: false };
     const isCname = rr.type === TYPE.CNAME;
@@ -602,6 +607,9 @@ function parseRdata(type: number, fields: Token[], absolute: (name: string) => s
     case TYPE_SPF:
       return { kind: "UNKNOWN", bytes: characterStringBytes(characterStrings(type, fields)) };
     default:
+      if (isDnssecType(type)) {
+        return parseDnssecRdata(type, fields.map((_, i) => plain(i)), absolute);
+      }
       throw new RangeError(
         `type ${typeName(type)} has no presentation parser here: write it as "\\# length hex"`,
       );

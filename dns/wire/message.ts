@@ -24,6 +24,12 @@
  *   reproduce). So every message the decoder accepts re-encodes, never longer than it came. With `maxSize` the
  *   encoder drops whole RRsets that do not fit and sets TC, keeping the OPT and a TSIG last.
  */
+import {
+  decodeDnssecRdata,
+  type DnssecRData,
+  encodeDnssecRdata,
+  formatDnssecRdata,
+} from "./dnssec.ts";
 
 /** Resource record types with a name (others print as `TYPE<n>`, RFC 3597). */
 export const TYPE = {
@@ -43,6 +49,14 @@ export const TYPE = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  NSEC3: 50,
+  NSEC3PARAM: 51,
+  CDS: 59,
+  CDNSKEY: 60,
   TSIG: 250,
   CAA: 257,
   ANY: 255,
@@ -246,6 +260,7 @@ export type RData =
   | { kind: "SRV"; priority: number; weight: number; port: number; target: string }
   | { kind: "CAA"; flags: number; tag: string; value: Uint8Array }
   | { kind: "OPT"; options: EdnsOption[] }
+  | DnssecRData
   | { kind: "UNKNOWN"; bytes: Uint8Array };
 
 /**
@@ -1187,6 +1202,19 @@ const optCodec: RdataCodec = {
   },
 };
 
+/** DNSSEC types: the codecs live in `wire/dnssec.ts` (their names are never compressed). */
+function dnssecCodec(type: number): RdataCodec {
+  const kind = typeName(type) as DnssecRData["kind"];
+  return {
+    decode: (buf, offset, end, ctx) =>
+      decodeDnssecRdata(type, buf, offset, end, (b, o, e) => readName(b, o, e, ctx)),
+    encode(w, data) {
+      w.bytes(encodeDnssecRdata(expectKind(data, [kind])));
+    },
+    format: (data) => formatDnssecRdata(expectKind(data, [kind])),
+  };
+}
+
 const unknownCodec: RdataCodec = {
   decode: (buf, offset, end) => ({ kind: "UNKNOWN", bytes: buf.slice(offset, end) }),
   encode(w, data) {
@@ -1217,6 +1245,7 @@ const RDATA_CODECS = new Map<number, RdataCodec>([
   [TYPE.SRV, srvCodec],
   [TYPE.OPT, optCodec],
   [TYPE.CAA, caaCodec],
+  ...[43, 46, 47, 48, 50, 51, 59, 60].map((t) => [t, dnssecCodec(t)] as [number, RdataCodec]),
 ]);
 
 function codecFor(rr: ResourceRecord): RdataCodec {

@@ -226,6 +226,16 @@ export function printError(text: string): void {
   console.error(text);
 }
 
+/**
+ * A message without the details Deno adds to a system error — `No such file or directory (os
+ * error 2): readfile '/x/y'` becomes `No such file or directory` — because the program's own
+ * message already names the thing (`Cannot read key "/x/y": …`).
+ */
+export function tidyMessage(message: string): string {
+  const line = message.split("\n")[0];
+  return line.replace(/ \(os error \d+\)(: [a-z_]+ '[^']*'( -> '[^']*')?)?/g, "");
+}
+
 /** The usage as `--help` prints it: the standard exit codes added when it lists none. */
 export function helpText(usage: string): string {
   const text = usage.trimEnd();
@@ -253,13 +263,13 @@ export async function runMain(
   } catch (error) {
     flushLogs(); // what the program logged comes before why it stopped
     if (error instanceof UsageError) {
-      printError(`error: ${error.message} (see --help)`);
+      printError(`error: ${tidyMessage(error.message)} (see --help)`);
       code = EXIT.usage;
     } else if (error instanceof CliError) {
-      printError(error.options.verbatim ? error.message : `error: ${error.message}`);
+      printError(error.options.verbatim ? error.message : `error: ${tidyMessage(error.message)}`);
       code = error.exitCode;
     } else {
-      printError(`error: ${error instanceof Error ? error.message : String(error)}`);
+      printError(`error: ${tidyMessage(error instanceof Error ? error.message : String(error))}`);
       if (Deno.env.get("NETLAB_DEBUG")) console.error(error);
       code = EXIT.failure;
     }

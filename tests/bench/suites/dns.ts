@@ -14,6 +14,10 @@
  * (the time one query takes); server CPU time per query (the process and its children, all
  * threads, from /proc), the figure least disturbed by other load on the machine.
  * Target: ≥ 0.7× NSD queries/s.
+ *
+ * Then the same zone signed by `ldns-signzone` (ECDSA P-256, NSEC), served by both with dnsperf
+ * setting DO=1 (`-D`): every answer carries its RRSIGs, every negative answer its NSEC proofs.
+ * Target: ≥ 0.9× NSD queries/s.
  */
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand, ROOT, startScript } from "../../_helpers.ts";
@@ -150,10 +154,12 @@ export async function dnsperf(
   seconds: number,
   dataFile: string,
   rate?: number,
+  dnssec = false,
 ): Promise<PerfResult> {
   const out = await new Deno.Command("dnsperf", {
     args: [
       ...(rate ? ["-Q", String(rate)] : []),
+      ...(dnssec ? ["-D"] : []),
       "-s",
       "127.0.0.1",
       "-p",
@@ -201,11 +207,12 @@ async function measure(
   seconds: number,
   dataFile: string,
   ticksPerSecond: number,
+  dnssec = false,
 ): Promise<Run> {
   const before = cpuTicks(target.pid);
-  const result = await dnsperf(target.port, seconds, dataFile);
+  const result = await dnsperf(target.port, seconds, dataFile, undefined, dnssec);
   const cpuSeconds = (cpuTicks(target.pid) - before) / ticksPerSecond;
-  const paced = await dnsperf(target.port, seconds, dataFile, PACED_RATE);
+  const paced = await dnsperf(target.port, seconds, dataFile, PACED_RATE, dnssec);
   return {
     ...result,
     cpuUsPerQuery: cpuSeconds * 1e6 / Math.max(1, result.completed),
@@ -213,9 +220,12 @@ async function measure(
   };
 }
 
-async function startNsd(dir: string): Promise<{ target: Target; stop(): Promise<void> }> {
+async function startNsd(
+  dir: string,
+  zoneFile = `${ROOT}${ZONE_FILE}`,
+): Promise<{ target: Target; stop(): Promise<void> }> {
   const port = freeUdpTcpPort();
-  await Deno.copyFile(`${ROOT}${ZONE_FILE}`, `${dir}/cnblogs.com.zone`);
+  await Deno.copyFile(zoneFile, `${dir}/cnblogs.com.zone`);
   const config = `server:
   ip-address: 127.0.0.1
   port: ${port}
@@ -345,6 +355,7 @@ export const suite: BenchSuite = {
           reference: mid(1, (r) => r.cpuUsPerQuery),
           skipped,
         },
+        await signedRow(ctx, dir, dataFile, seconds, ticks),
       ];
     } finally {
       await nsd?.stop();
@@ -353,3 +364,74 @@ export const suite: BenchSuite = {
     }
   },
 };
+
+/** The zone signed by ldns-signzone (ECDSA P-256, NSEC) in `dir`; its path. */
+async function signZone(dir: string): Promise<string> {
+  const run = async (command: string, args: string[]) => {
+    const out = await new Deno.Command(command, { args, cwd: dir, stdout: "piped" }).output();
+    if (!out.success) throw new Error(`${command} failed`);
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  const zsk = await run("ldns-keygen", ["-a", "ECDSAP256SHA256", "cnblogs.com"]);
+  const ksk = await run("ldns-keygen", ["-a", "ECDSAP256SHA256", "-k", "cnblogs.com"]);
+  await Deno.copyFile(`${ROOT}${ZONE_FILE}`, `${dir}/unsigned.zone`);
+  await run("ldns-signzone", [
+    "-o",
+    "cnblogs.com.",
+    "-f",
+    "signed.zone",
+    "unsigned.zone",
+    zsk,
+    ksk,
+  ]);
+  return `${dir}/signed.zone`;
+}
+
+/** DO=1 queries/s on the signed zone, ours against NSD, rounds interleaved as above. */
+async function signedRow(
+  ctx: BenchContext,
+  dir: string,
+  dataFile: string,
+  seconds: number,
+  ticks: number,
+): Promise<BenchRow> {
+  const row = {
+    capability: "DNS authoritative, signed zone, DO=1 (dns/server.ts)",
+    referenceName: "NSD",
+    metric: "queries/s",
+    unit: "q/s",
+    target: "≥ 0.9×",
+  };
+  if (!hasCommand("nsd") || !hasCommand("ldns-signzone")) {
+    return { ...row, skipped: "nsd or ldns-signzone not installed" };
+  }
+  const signed = await signZone(dir);
+  const ours = await startScript("dns/server.ts", ["--zone", signed, "--port", "0", "--quiet"], {
+    timeoutMs: 120_000,
+  });
+  const nsdDir = await Deno.makeTempDir({ prefix: "netlab-dnssec-bench-" });
+  let nsd: Awaited<ReturnType<typeof startNsd>> | undefined;
+  try {
+    await waitForAnswer(ours.port);
+    nsd = await startNsd(nsdDir, signed);
+    const sides = [
+      { name: "dns/server.ts DO=1", target: { port: ours.port, pid: ours.child.pid }, qps: [] },
+      { name: "NSD DO=1", target: nsd.target, qps: [] as number[] },
+    ] as { name: string; target: Target; qps: number[] }[];
+    for (const side of sides) {
+      await dnsperf(side.target.port, WARMUP_SECONDS, dataFile, undefined, true);
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const side of sides) {
+        const r = await measure(side.target, seconds, dataFile, ticks, true);
+        side.qps.push(r.qps);
+        ctx.log(`${side.name} round ${round}: ${r.qps.toFixed(0)} q/s, lost ${r.lost}`);
+      }
+    }
+    return { ...row, ours: median(sides[0].qps), reference: median(sides[1].qps) };
+  } finally {
+    await nsd?.stop();
+    await ours[Symbol.asyncDispose]();
+    await Deno.remove(nsdDir, { recursive: true });
+  }
+}
