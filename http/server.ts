@@ -307,7 +307,12 @@ export interface FileBody {
 export interface HttpResponse {
   status: number;
   headers?: HeaderList;
-  body?: Uint8Array | string | FileBody;
+  /**
+   * A `ReadableStream` is a streamed body (e.g. Server-Sent Events): each chunk goes out at once
+   * as one HTTP/1.1 chunk, the connection closes after it, and the stream is cancelled when the
+   * client leaves (see `streamBody`).
+   */
+  body?: Uint8Array | string | FileBody | ReadableStream<Uint8Array>;
   /** The body's length when it is not sent (HEAD, or a 304 does not use this). */
   bodyLength?: number;
   /** Set by the server for a whole cached file (its bytes on the wire are cached too). */
@@ -881,14 +886,18 @@ export async function serveHttp(
     head: RequestHead,
     response: HttpResponse,
     keepAlive: boolean,
-  ): { bytes: Uint8Array; bodyLength: number; file?: FileBody } {
+  ): Rendered {
     const status = response.status;
     let body: Uint8Array | undefined;
     let file: FileBody | undefined;
+    let stream: ReadableStream<Uint8Array> | undefined;
     let bodyLength = 0;
     if (typeof response.body === "string") body = encoder.encode(response.body);
     else if (response.body instanceof Uint8Array) body = response.body;
-    else if (response.body) file = response.body;
+    else if (response.body instanceof ReadableStream) {
+      stream = response.body;
+      keepAlive = false; // The body ends when the connection does (see `streamBody`).
+    } else if (response.body) file = response.body;
     if (body) bodyLength = body.length;
     if (file) bodyLength = file.end - file.start + 1;
     if (response.bodyLength !== undefined) bodyLength = response.bodyLength;
@@ -899,15 +908,21 @@ export async function serveHttp(
     if (explainHeader) {
       fields += `X-Netlab-Explain: ${fieldSafe(response.explain ?? "a request handler")}\r\n`;
     }
-    if (!noBody) fields += `Content-Length: ${bodyLength}\r\n`;
+    if (stream) {
+      // HTTP/1.0 has no chunks: its body simply ends with the connection.
+      if (!noBody && head.version === "1.1") fields += "Transfer-Encoding: chunked\r\n";
+    } else if (!noBody) fields += `Content-Length: ${bodyLength}\r\n`;
     if (!keepAlive) fields += "Connection: close\r\n";
     else if (head.version === "1.0") fields += "Connection: keep-alive\r\n";
     const headText = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${fields}\r\n`;
     const send = head.method !== "HEAD" && !noBody;
+    if (stream && !send) stream.cancel().catch(() => {});
     return {
       bytes: joinHeadAndBody(headText, send ? body : undefined),
       bodyLength: send ? bodyLength : 0,
       file: send ? file : undefined,
+      stream: send ? stream : undefined,
+      chunked: head.version === "1.1",
     };
   }
 
@@ -954,7 +969,7 @@ export async function serveHttp(
     head: RequestHead,
     response: HttpResponse,
     entry: FileEntry,
-  ): { bytes: Uint8Array; bodyLength: number; file?: FileBody } {
+  ): Rendered {
     const date = httpDate();
     let wire = wireCache.get(entry);
     if (!wire || wire.date !== date) {
@@ -1252,18 +1267,26 @@ export async function serveHttp(
                 head.method === "GET" && !explainHeader
               ? renderCached(head, response, response.file)
               : render(head, response, keepAlive);
-            if (wire) explainExchange(wire, remote, out.bytes, head.method, out.file !== undefined);
+            const streamed = out.file !== undefined || out.stream !== undefined;
+            if (wire) explainExchange(wire, remote, out.bytes, head.method, streamed);
             queue(out.bytes);
             if (out.file) {
               await flush();
               await streamFile(state, out.file);
+            }
+            if (out.stream) {
+              await flush();
+              const sent = await streamBody(state, out.stream, out.chunked !== false);
+              if (accessLog) logAccess(remote, head, response.status, sent, userOf(request));
+              return; // `streamBody` ended the connection.
             }
             if (accessLog) {
               logAccess(remote, head, response.status, out.bodyLength, userOf(request));
             }
             state.busy = false;
             budget--;
-            if (!keepAlive) {
+            // A streamed body not sent (HEAD) still said Connection: close.
+            if (!keepAlive || response.body instanceof ReadableStream) {
               await flush();
               await linger(state);
               return;
@@ -1355,6 +1378,72 @@ export async function serveHttp(
       left -= n;
     }
     state.lastActive = Date.now();
+  }
+
+  /**
+   * Writes a streamed body: each chunk as soon as the stream yields it (one HTTP/1.1 chunk, so
+   * Server-Sent Events reach the client one by one), then the last chunk and a FIN. Meanwhile one
+   * read watches the socket: the client closing it cancels the stream, so its producer stops
+   * instead of writing into the void. Ends the connection; returns the body bytes sent.
+   */
+  async function streamBody(
+    state: ConnState,
+    body: ReadableStream<Uint8Array>,
+    chunked: boolean,
+  ): Promise<number> {
+    const reader = body.getReader();
+    let left = false;
+    const watching = (async () => {
+      // Nothing the client sends now means anything (the response says Connection: close).
+      const sink = new Uint8Array(4096);
+      let drained = 0;
+      try {
+        for (let n; drained < LINGER_BYTES && (n = await state.conn.read(sink)) !== null;) {
+          drained += n;
+        }
+      } catch (error) {
+        if (!isConnectionGone(error)) throw error;
+      } finally {
+        left = true;
+        reader.cancel().catch(() => {});
+      }
+    })();
+    let sent = 0;
+    let complete = false;
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done || left || state.closed) break;
+        if (value.length === 0) continue; // An empty chunk would end a chunked body.
+        state.writingSince = Date.now();
+        await writeAll(state.conn, chunked ? chunkFrame(value) : value);
+        state.writingSince = 0;
+        state.lastActive = Date.now();
+        sent += value.length;
+      }
+      if (!left && !state.closed) {
+        if (chunked) await writeAll(state.conn, LAST_CHUNK);
+        await state.conn.closeWrite();
+        complete = true;
+      }
+    } catch (error) {
+      // The client left mid-write, or the producer failed: either way the body stops here.
+      if (!isConnectionGone(error)) {
+        reporter?.warn(`streamed body failed: ${(error as Error).message}`, "error", {
+          kind: "stream",
+        });
+      }
+    } finally {
+      state.writingSince = 0;
+      reader.cancel().catch(() => {});
+      // After a complete body the client closes its end; give it a moment, as `linger` does.
+      if (!complete) closeQuietly(state);
+      const timer = setTimeout(() => closeQuietly(state), LINGER_MS);
+      await watching.catch(() => {});
+      clearTimeout(timer);
+      closeQuietly(state);
+    }
+    return sent;
   }
 
   /** Half-close, then drain briefly so the client reads our answer instead of a reset. */
@@ -1488,6 +1577,24 @@ export async function serveHttp(
     },
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** What `render` produced: the bytes to queue, and a body still to be sent after them. */
+interface Rendered {
+  bytes: Uint8Array;
+  bodyLength: number;
+  file?: FileBody;
+  stream?: ReadableStream<Uint8Array>;
+  /** A streamed body goes out in HTTP/1.1 chunks (HTTP/1.0: raw, ended by the close). */
+  chunked?: boolean;
+}
+
+const CRLF = new Uint8Array([0x0d, 0x0a]);
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+
+/** One HTTP/1.1 chunk: the size in hex, CRLF, the bytes, CRLF (RFC 9112 section 7.1). */
+function chunkFrame(data: Uint8Array): Uint8Array {
+  return concatBytes([encoder.encode(`${data.length.toString(16)}\r\n`), data, CRLF]);
 }
 
 /** `/index.html`, decoded once for the --spa fallback. */
