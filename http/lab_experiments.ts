@@ -116,6 +116,9 @@ export const EXPERIMENTS: readonly Experiment[] = [
     caveats: [
       "Run the three commands in three terminals, the listeners first. The lab binds the " +
       "listeners to 127.255.255.255 (not 0.0.0.0), so nothing listens beyond loopback.",
+      "Times are when each process reported its event: a listener may print its copy a " +
+      "moment before the sender prints its send, so the arrows follow cause and effect and " +
+      "the times need not increase.",
     ],
     async start(run) {
       const listen = ["listen", "--host", "127.255.255.255", "--count", "1", "--json", "--explain"];

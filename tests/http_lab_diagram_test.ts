@@ -385,6 +385,10 @@ Deno.test("layoutDiagram: more lanes than fit make the diagram wider, never narr
   const gaps = model.lanes.slice(1).map((l, i) => l.x - model.lanes[i].x);
   assert.ok(gaps.every((g) => g >= GEOMETRY.minLaneGap - 1), String(gaps));
   assert.ok(model.width > 360);
+  // Titles and details are cut to their lane's room.
+  for (const lane of model.lanes) {
+    assert.ok(textWidth(lane.shownDetail, 10.5) <= 2 * GEOMETRY.laneHalf, lane.shownDetail);
+  }
   assert.ok(layoutDiagram(events, { width: 3000 }).width === 3000);
 });
 

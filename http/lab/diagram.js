@@ -30,6 +30,8 @@ export { formatMs };
  * @property {string} detail
  * @property {number} rank
  * @property {number} x the lifeline
+ * @property {string} shownLabel the label and the detail, fitted to the lane's room
+ * @property {string} shownDetail
  */
 
 /**
@@ -166,12 +168,15 @@ export function layoutDiagram(events, options = {}) {
   const placed = new Map();
   lanes.forEach((lane, i) => {
     const x = Math.round(lanes.length > 1 ? first + i * gap : (first + last) / 2);
+    const room = Math.min(2 * g.laneHalf, gap || 2 * g.laneHalf) - 4;
     placed.set(lane.id, {
       id: lane.id,
       label: lane.label,
       detail: lane.detail,
       rank: lane.rank,
       x,
+      shownLabel: fitText(lane.label, room, 13),
+      shownDetail: fitText(lane.detail, room, 10.5),
     });
   });
   const laneX = (/** @type {string} */ id) => placed.get(id)?.x ?? first;

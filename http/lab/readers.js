@@ -584,7 +584,7 @@ function broadcastReader(e, sink, source) {
   switch (e.event) {
     case "listening":
       memory.bound = addressLane(e.address);
-      sink.lane(me, name, `bound to ${str(e.address)}`, RANK_SERVER);
+      sink.lane(me, name, str(e.address), RANK_SERVER);
       return;
     case "sent": {
       const lane = addressLane(e.to);

@@ -178,9 +178,9 @@ export function diagramSvg(model, { title = "netlab lab run", interactive = true
   const { width, height } = model;
   const lanes = model.lanes.map((lane) =>
     `<g class="lane"><text class="lane-label" x="${px(lane.x)}" y="22" text-anchor="middle">${
-      escapeXml(lane.label)
+      escapeXml(lane.shownLabel)
     }</text><text class="lane-detail" x="${px(lane.x)}" y="38" text-anchor="middle">${
-      escapeXml(lane.detail)
+      escapeXml(lane.shownDetail)
     }</text><line class="lifeline" x1="${px(lane.x)}" y1="${GEOMETRY.header - 8}" x2="${
       px(lane.x)
     }" y2="${px(height - 8)}"/></g>`
