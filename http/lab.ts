@@ -50,7 +50,14 @@ diagram; click an arrow for the message's annotated bytes.
 /** The page's folder. */
 export const LAB_ROOT = new URL("./lab/", import.meta.url).pathname;
 /** Files of the page served as they are (everything else in the folder is not). */
-const PUBLIC_FILES = new Set(["/lab.css", "/lab.js", "/diagram.js", "/readers.js", "/svg.js"]);
+const PUBLIC_FILES = new Set([
+  "/lab.css",
+  "/lab.js",
+  "/diagram.js",
+  "/readers.js",
+  "/reader_kit.js",
+  "/svg.js",
+]);
 /** The cookie that tells one browser from another. */
 const COOKIE = "netlab_lab";
 const COOKIE_VALUE = /^[0-9a-f]{32}$/;

@@ -1,8 +1,9 @@
 /**
- * The lab's event → diagram layout (http/lab/diagram.js, readers.js, svg.js) as pure functions:
- * events in, a model out — lanes, arrows, labels, notes, states, the `explain` view each message
- * carries — and the model as SVG. The events are shaped exactly as the scripts print them
- * (tests/lab_sources_test.ts checks the scripts' side; tests/http_lab_test.ts runs both together).
+ * The lab's event → diagram layout (http/lab/diagram.js, readers.js, reader_kit.js, svg.js) as
+ * pure functions: events in, a model out — lanes, arrows, labels, notes, states, the `explain`
+ * view each message carries — and the model as SVG. The events are shaped exactly as the scripts
+ * print them (tests/lab_sources_test.ts checks the scripts' side; tests/http_lab_test.ts runs both
+ * together).
  */
 import assert from "node:assert/strict";
 import { fitText, GEOMETRY, layoutDiagram, textWidth, wrapText } from "../http/lab/diagram.js";

@@ -130,7 +130,9 @@ Deno.test("http/lab.ts serves the page, its modules and nothing else; Ctrl-C sto
     const html = await page.text();
     assert.match(html, /<script type="module" src="\/lab\.js"><\/script>/);
     assert.doesNotMatch(html, /https?:\/\//, "nothing from elsewhere");
-    for (const file of ["lab.js", "lab.css", "diagram.js", "readers.js", "svg.js"]) {
+    for (
+      const file of ["lab.js", "lab.css", "diagram.js", "readers.js", "reader_kit.js", "svg.js"]
+    ) {
       const r = await fetch(`${base}${file}`);
       assert.equal(r.status, 200, file);
       assert.doesNotMatch(await r.text(), /\bimport\b[^;]*https?:/, file);

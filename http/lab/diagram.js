@@ -11,15 +11,16 @@
  * (clients, middle, servers) and then by first appearance, and an `explain` view is attached to
  * the message it describes. Every arrow and note keeps the index of the event it came from.
  */
-import { formatMs, genericReader, READERS } from "./readers.js";
+import { formatMs, genericReader } from "./reader_kit.js";
+import { READERS } from "./readers.js";
 
 export { formatMs };
 
 /**
- * @typedef {import("./readers.js").NetlabEvent} NetlabEvent
- * @typedef {import("./readers.js").ArrowSpec} ArrowSpec
- * @typedef {import("./readers.js").NoteSpec} NoteSpec
- * @typedef {import("./readers.js").StateCell} StateCell
+ * @typedef {import("./reader_kit.js").NetlabEvent} NetlabEvent
+ * @typedef {import("./reader_kit.js").ArrowSpec} ArrowSpec
+ * @typedef {import("./reader_kit.js").NoteSpec} NoteSpec
+ * @typedef {import("./reader_kit.js").StateCell} StateCell
  * @typedef {{ source: string, event: NetlabEvent }} LabEvent
  */
 
@@ -287,7 +288,7 @@ function readEvents(events) {
     waiting.set(key, queue);
   };
 
-  /** @type {import("./readers.js").Sink} */
+  /** @type {import("./reader_kit.js").Sink} */
   const sink = {
     lane(id, label, detail, rank) {
       const lane = lanes.get(id);

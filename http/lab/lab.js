@@ -129,7 +129,7 @@ async function run() {
   }
 }
 
-/** @param {string} id @param {{ type: string, data: any }} message @param {number} started */
+/** @param {string} id @param {{ type: string, data: Record<string, unknown> }} message @param {number} started */
 function onMessage(id, message, started) {
   const events = state.runs.get(id) ?? [];
   switch (message.type) {
