@@ -278,6 +278,11 @@ for (const experiment of EXPERIMENTS) {
       assert.ok(ts >= (lastTs.get(source) ?? 0), `${source} out of order`);
       lastTs.set(source, ts);
     }
+    // Nothing left loopback: every IPv4 address any process reported is in 127.0.0.0/8.
+    const addresses = JSON.stringify(lines).match(/(?<![\d.])\d{1,3}(\.\d{1,3}){3}(?![\d.])/g) ??
+      [];
+    assert.ok(addresses.length > 0);
+    assert.deepEqual(addresses.filter((a) => !a.startsWith("127.") && a !== "0.0.0.0"), []);
     const exits = messages.filter((m) => m.type === "exit");
     assert.ok(exits.length >= 1 && exits.every((m) => m.data.code === 0), JSON.stringify(exits));
     const model = layoutDiagram(lines, { width: 1200 });
