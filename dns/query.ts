@@ -667,6 +667,8 @@ function reportStep(out: Output, event: ResolverEvent): void {
           zone: event.zone,
           server: `${event.server.address}#${event.server.port}`,
           server_name: event.server.name,
+          // How the address was known (glue, a separate lookup when glueless, …): see `reason`.
+          ...(event.server.source ? { source: event.server.source } : {}),
           name: event.name,
           type: typeName(event.type),
           reason: event.reason,

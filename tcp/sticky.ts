@@ -32,11 +32,19 @@ import {
   UsageError,
 } from "./kit/cli.ts";
 import { writeAll } from "./core/io.ts";
-import { describeBytes as quoteBytes, stickyView } from "./kit/explain.ts";
+import {
+  chunkView,
+  describeBytes as quoteBytes,
+  explainBytes,
+  type ExplainField,
+  stickyView,
+} from "./kit/explain.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
 import { type TimelinePanel, timelineSvg } from "./kit/svg.ts";
 import {
   delimitedFrames,
+  describeDelimited,
+  describeLengthPrefixed,
   encodeDelimited,
   encodeLengthPrefixed,
   lengthPrefixedFrames,
@@ -53,7 +61,9 @@ Options:
   --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
   --big-write N     bytes in the one big write (default 4194304, max 67108864)
   --json            newline-delimited JSON events instead of text
-  --explain         after each experiment, the 粘包 view: which write ended up in which read
+  --explain         the bytes of every write and read of parts 1 and 3a-b (each frame
+                    annotated), and after each experiment the 粘包 view: which write ended
+                    up in which read
   --svg FILE        draw the writes-vs-reads timelines as an SVG picture into FILE
   -h, --help        show this help`;
 
@@ -107,11 +117,26 @@ export async function connectedPair(listener: Deno.TcpListener): Promise<ConnPai
   };
 }
 
-/** Reads raw chunks until EOF, one entry per `read()` call that returned data. */
-async function readChunks(conn: Deno.Conn, bufferSize = 64 * 1024): Promise<Uint8Array[]> {
+/** Milliseconds since `start` (a `performance.now()` reading), to the microsecond. */
+function since(start: number): number {
+  return Math.round((performance.now() - start) * 1000) / 1000;
+}
+
+/**
+ * Reads raw chunks until EOF, one entry per `read()` call that returned data; `times` gets when
+ * each read returned (ms since `start`).
+ */
+async function readChunks(
+  conn: Deno.Conn,
+  bufferSize = 64 * 1024,
+  clock?: { start: number; times: number[] },
+): Promise<Uint8Array[]> {
   const chunks: Uint8Array[] = [];
   const buffer = new Uint8Array(bufferSize);
-  for (let n; (n = await conn.read(buffer)) !== null;) chunks.push(buffer.slice(0, n));
+  for (let n; (n = await conn.read(buffer)) !== null;) {
+    chunks.push(buffer.slice(0, n));
+    clock?.times.push(since(clock.start));
+  }
   return chunks;
 }
 
@@ -125,6 +150,9 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]
 export interface GlueObservation {
   writes: Uint8Array[];
   reads: Uint8Array[];
+  /** When each write returned and each read returned, in ms since the connection was made. */
+  writeMs?: number[];
+  readMs?: number[];
 }
 
 /**
@@ -137,11 +165,18 @@ export async function observeSmallWrites(
   messages: readonly string[] = SMALL_MESSAGES,
 ): Promise<GlueObservation> {
   using pair = await connectedPair(listener);
+  const start = performance.now();
   const writes = messages.map((m) => encoder.encode(m));
-  for (const bytes of writes) await writeAll(pair.client, bytes);
+  const writeMs: number[] = [];
+  for (const bytes of writes) {
+    await writeAll(pair.client, bytes);
+    writeMs.push(since(start));
+  }
   await pair.client.closeWrite();
   // Only now does the reader start: everything written is already waiting for it.
-  return { writes, reads: await readChunks(pair.server) };
+  const readMs: number[] = [];
+  const reads = await readChunks(pair.server, undefined, { start, times: readMs });
+  return { writes, reads, writeMs, readMs };
 }
 
 /** What the big-write demo saw. */
@@ -172,23 +207,50 @@ export async function observeBigWrite(
 
 /** What a framing experiment sent and what the receiver made of it. */
 export interface FramingObservation {
+  /** The messages. */
   sent: Uint8Array[];
+  /** What the receiver's decoder made of the stream. */
   received: Uint8Array[];
+  /** The framed bytes, one `write` each, and the raw chunks the receiver's reads returned. */
+  writes: Uint8Array[];
+  reads: Uint8Array[];
+  /** When each write and each read returned, in ms since the connection was made. */
+  writeMs: number[];
+  readMs: number[];
 }
 
 /**
- * Sends `messages` with `send`, half-closes, and only then lets `receive` read: the worst case,
- * every message glued into the receive buffer.
+ * Writes each frame, half-closes, and only then lets the receiver read through `decoder`: the
+ * worst case, every message glued into the receive buffer. The raw reads are recorded on the way
+ * to the decoder.
  */
 async function exchange(
   listener: Deno.TcpListener,
-  send: (conn: Deno.TcpConn) => Promise<void>,
-  receive: (conn: Deno.TcpConn) => Promise<Uint8Array[]>,
-): Promise<Uint8Array[]> {
+  messages: readonly Uint8Array[],
+  frames: Uint8Array[],
+  decoder: TransformStream<Uint8Array, Uint8Array>,
+): Promise<FramingObservation> {
   using pair = await connectedPair(listener);
-  await send(pair.client);
+  const start = performance.now();
+  const writeMs: number[] = [];
+  for (const frame of frames) {
+    await writeAll(pair.client, frame);
+    writeMs.push(since(start));
+  }
   await pair.client.closeWrite();
-  return await receive(pair.server);
+  const reads: Uint8Array[] = [];
+  const readMs: number[] = [];
+  const recordReads = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      reads.push(chunk.slice());
+      readMs.push(since(start));
+      controller.enqueue(chunk);
+    },
+  });
+  const received = await collect(
+    pair.server.readable.pipeThrough(recordReads).pipeThrough(decoder),
+  );
+  return { sent: [...messages], received, writes: frames, reads, writeMs, readMs };
 }
 
 /** Fix 1, done naively: append the end marker to each message without checking the payload. */
@@ -198,19 +260,13 @@ export async function sendWithEndMarker(
   marker = END_MARKER,
 ): Promise<FramingObservation> {
   const markerBytes = encoder.encode(marker);
-  const received = await exchange(
-    listener,
-    async (conn) => {
-      for (const m of messages) {
-        const framed = new Uint8Array(m.length + markerBytes.length);
-        framed.set(m);
-        framed.set(markerBytes, m.length);
-        await writeAll(conn, framed);
-      }
-    },
-    (conn) => collect(conn.readable.pipeThrough(delimitedFrames(marker))),
-  );
-  return { sent: [...messages], received };
+  const frames = messages.map((m) => {
+    const framed = new Uint8Array(m.length + markerBytes.length);
+    framed.set(m);
+    framed.set(markerBytes, m.length);
+    return framed;
+  });
+  return await exchange(listener, messages, frames, delimitedFrames(marker));
 }
 
 /** Which messages `encodeDelimited` refuses to frame with `marker`, and why. */
@@ -235,14 +291,8 @@ export async function sendWithLengthPrefix(
   listener: Deno.TcpListener,
   messages: readonly Uint8Array[] = FIX_MESSAGES,
 ): Promise<FramingObservation> {
-  const received = await exchange(
-    listener,
-    async (conn) => {
-      for (const m of messages) await writeAll(conn, encodeLengthPrefixed(m));
-    },
-    (conn) => collect(conn.readable.pipeThrough(lengthPrefixedFrames())),
-  );
-  return { sent: [...messages], received };
+  const frames = messages.map((m) => encodeLengthPrefixed(m));
+  return await exchange(listener, messages, frames, lengthPrefixedFrames());
 }
 
 /** Options for `sendWithGaps`. */
@@ -361,13 +411,26 @@ export function printReport(report: StickyReport, out: Reporter): void {
   out.info(
     `   wrote ${smallWrites.writes.length} times: ${list(smallWrites.writes)}`,
     "sent",
-    { part: "glue", sizes: smallWrites.writes.map((w) => w.length) },
+    {
+      part: "glue",
+      sizes: smallWrites.writes.map((w) => w.length),
+      writes: described(smallWrites.writes),
+      timesMs: smallWrites.writeMs,
+    },
   );
+  explainEach(out, smallWrites.writes, "write", { part: "glue" });
   out.info(
     `   read ${smallWrites.reads.length} time(s): ${list(smallWrites.reads)}`,
     "received",
-    { part: "glue", sizes: smallWrites.reads.map((r) => r.length), glued },
+    {
+      part: "glue",
+      sizes: smallWrites.reads.map((r) => r.length),
+      glued,
+      reads: described(smallWrites.reads),
+      timesMs: smallWrites.readMs,
+    },
   );
+  explainEach(out, smallWrites.reads, "read", { part: "glue" });
   out.info(
     glued
       ? "   -> the messages were glued together: the reader cannot tell where one ended"
@@ -397,10 +460,11 @@ export function printReport(report: StickyReport, out: Reporter): void {
     { part: "fixes" },
   );
   const markerOk = sameMessages(endMarker.sent, endMarker.received);
+  reportFramedExchange(out, `a) end marker "${END_MARKER}"`, "end-marker", endMarker);
   out.info(
-    `   a) end marker "${END_MARKER}": received ${endMarker.received.length}: ${
-      list(endMarker.received)
-    } -> ${markerOk ? "intact" : "BROKEN: a payload contained the marker"}`,
+    `      received ${endMarker.received.length}: ${list(endMarker.received)} -> ${
+      markerOk ? "intact" : "BROKEN: a payload contained the marker"
+    }`,
     "result",
     {
       fix: "end-marker",
@@ -415,10 +479,11 @@ export function printReport(report: StickyReport, out: Reporter): void {
     });
   }
   const prefixOk = sameMessages(lengthPrefix.sent, lengthPrefix.received);
+  reportFramedExchange(out, "b) 4-byte length header", "length-prefix", lengthPrefix);
   out.info(
-    `   b) 4-byte length header: received ${lengthPrefix.received.length}: ${
-      list(lengthPrefix.received)
-    } -> ${prefixOk ? "intact" : "BROKEN"}`,
+    `      received ${lengthPrefix.received.length}: ${list(lengthPrefix.received)} -> ${
+      prefixOk ? "intact" : "BROKEN"
+    }`,
     "result",
     {
       fix: "length-prefix",
@@ -458,6 +523,56 @@ export function printReport(report: StickyReport, out: Reporter): void {
     ),
     { fix: "sleep", reader: "slow" },
   );
+}
+
+const described = (items: readonly Uint8Array[]) => items.map((bytes) => describeBytes(bytes));
+
+/** Under --explain: every write's or read's bytes (hexdump), one `explain` event each. */
+function explainEach(
+  out: Reporter,
+  chunks: readonly Uint8Array[],
+  direction: "write" | "read",
+  fields: Record<string, unknown>,
+  annotate?: (bytes: Uint8Array) => ExplainField[],
+): void {
+  if (!out.explaining) return;
+  chunks.forEach((bytes, i) => {
+    const heading = `${direction} #${i + 1}: ${bytes.length} bytes`;
+    const view = annotate
+      ? explainBytes(bytes, annotate(bytes), { title: heading })
+      : chunkView(heading, bytes);
+    out.explain(indent(view), { ...fields, direction, index: i + 1, bytes: bytes.length });
+  });
+}
+
+/** A framing fix's writes (each frame annotated under --explain) and the reads they became. */
+function reportFramedExchange(
+  out: Reporter,
+  title: string,
+  fix: "end-marker" | "length-prefix",
+  seen: FramingObservation,
+): void {
+  out.info(`   ${title}: wrote ${seen.writes.length} times: ${list(seen.writes)}`, "sent", {
+    fix,
+    sizes: seen.writes.map((w) => w.length),
+    writes: described(seen.writes),
+    timesMs: seen.writeMs,
+  });
+  explainEach(
+    out,
+    seen.writes,
+    "write",
+    { fix },
+    (frame) =>
+      fix === "end-marker" ? describeDelimited(frame, END_MARKER) : describeLengthPrefixed(frame),
+  );
+  out.info(`      read ${seen.reads.length} time(s): ${list(seen.reads)}`, "received", {
+    fix,
+    sizes: seen.reads.map((r) => r.length),
+    reads: described(seen.reads),
+    timesMs: seen.readMs,
+  });
+  explainEach(out, seen.reads, "read", { fix });
 }
 
 function indent(view: string): string {

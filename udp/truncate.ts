@@ -19,7 +19,7 @@
  * Poke: python3 -c "import socket;s=socket.socket(2,2);s.bind(('127.0.0.1',9999));print(s.recvfrom(4))"
  *       then  echo -n hello-world | nc -u -w1 127.0.0.1 9999   → b'hell'
  */
-import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
+import { CliError, formatAddr, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { createReporter } from "../tcp/kit/report.ts";
 import { chunkView, stickyView } from "../tcp/kit/explain.ts";
 import { writeAll } from "../tcp/core/io.ts";
@@ -60,6 +60,9 @@ export interface TruncationObservation {
   dropped: number;
   /** What the next receive (same small buffer) returned: the following datagram, whole. */
   next: string;
+  /** The sender's and the receiver's addresses (`127.0.0.1:41234`). */
+  from: string;
+  to: string;
 }
 
 /** Options shared by the observations. */
@@ -106,6 +109,8 @@ export async function observeTruncation(
       receivedIsPrefix,
       dropped: sent - received,
       next: decoder.decode(second),
+      from: formatAddr(sender.addr),
+      to: formatAddr(receiver.addr),
     };
   } finally {
     sender.close();
@@ -278,31 +283,75 @@ export async function main(args: string[]): Promise<number> {
     sent: udp.sent,
     bufferSize: udp.bufferSize,
   });
-  printLine(
+  // One `sent` and one `received` event per datagram, with both addresses (the lab draws them).
+  const route = { part: "truncation", from: udp.from, to: udp.to };
+  const sentBytes = patternBytes(udp.sent);
+  const nextBytes = encoder.encode(udp.next);
+  out.info(`  sendto: ${udp.sent} bytes, ${udp.from} → ${udp.to}`, "sent", {
+    ...route,
+    bytes: udp.sent,
+  });
+  if (out.explaining) {
+    out.explain(
+      chunkView(`  sendto: one datagram of ${udp.sent} bytes`, sentBytes, { maxBytes: 48 }),
+      { ...route, direction: "sent", bytes: udp.sent },
+    );
+  }
+  out.info(`  sendto: ${nextBytes.length} bytes, the next datagram "${udp.next}"`, "sent", {
+    ...route,
+    bytes: nextBytes.length,
+  });
+  if (out.explaining) {
+    out.explain(chunkView(`  sendto: one datagram of ${nextBytes.length} bytes`, nextBytes), {
+      ...route,
+      direction: "sent",
+      bytes: nextBytes.length,
+    });
+  }
+  out.info(
     `  received ${udp.received} bytes${
       udp.receivedIsPrefix ? ` (exactly the first ${udp.received})` : " (NOT a prefix!)"
     }, ${udp.dropped} bytes dropped without an error (Linux; Windows raises WSAEMSGSIZE)`,
-    { part: "truncation", received: udp.received, dropped: udp.dropped },
+    "received",
+    {
+      ...route,
+      bytes: udp.received,
+      datagram: udp.sent,
+      bufferSize: udp.bufferSize,
+      received: udp.received,
+      dropped: udp.dropped,
+    },
   );
   if (out.explaining) {
     // The received bytes were checked to be exactly the first ones sent (receivedIsPrefix).
-    const sent = patternBytes(udp.sent);
     out.explain(
       chunkView(
         `  recvfrom returned ${udp.received} bytes (offsets 0..${
           udp.received - 1
         } of the datagram); ` +
           `offsets ${udp.received}..${udp.sent - 1} are gone`,
-        sent.subarray(0, udp.received),
+        sentBytes.subarray(0, udp.received),
         { maxBytes: 48 },
       ),
-      { part: "truncation", received: udp.received },
+      { ...route, direction: "received", received: udp.received },
     );
   }
-  printLine(`  the next receive returned the NEXT datagram: "${udp.next}" — not the rest`, {
-    part: "truncation",
-    next: udp.next,
-  });
+  out.info(
+    `  the next receive returned the NEXT datagram: "${udp.next}" — not the rest`,
+    "received",
+    {
+      ...route,
+      bytes: nextBytes.length,
+      next: udp.next,
+    },
+  );
+  if (out.explaining) {
+    out.explain(chunkView(`  recvfrom returned ${nextBytes.length} bytes`, nextBytes), {
+      ...route,
+      direction: "received",
+      bytes: nextBytes.length,
+    });
+  }
 
   const h = await observeOneByteBuffer("hello", options);
   printLine(`UDP: "hello" into a 1-byte buffer → "${h}" (seed 000: 只接收h)`, {

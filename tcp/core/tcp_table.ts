@@ -46,11 +46,15 @@ const MAX_ROWS = 100_000;
 /** /proc reports timers in clock ticks of USER_HZ, which is 100 on Linux. */
 const USER_HZ = 100;
 
-/** The address bytes of a /proc hex field: 32-bit words, each printed little-endian. */
-function addressBytes(hex: string): number[] {
+/** This machine's byte order: /proc prints each 32-bit word of an address in it. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The address bytes of a /proc hex field: 32-bit words, each printed in the machine's order. */
+function addressBytes(hex: string, little: boolean): number[] {
+  const order = little ? [6, 4, 2, 0] : [0, 2, 4, 6];
   const bytes: number[] = [];
   for (let word = 0; word < hex.length; word += 8) {
-    for (const at of [6, 4, 2, 0]) bytes.push(parseInt(hex.slice(word + at, word + at + 2), 16));
+    for (const at of order) bytes.push(parseInt(hex.slice(word + at, word + at + 2), 16));
   }
   return bytes;
 }
@@ -74,26 +78,43 @@ function formatIPv6Bytes(bytes: number[]): string {
   return `${hex.slice(0, best).join(":")}::${hex.slice(best + bestLength).join(":")}`;
 }
 
-/** `0100007F:1F90` → 127.0.0.1:8080; the 32-digit form is IPv6. */
-export function parseProcAddress(field: string): { hostname: string; port: number } {
+/** `0100007F:1F90` → 127.0.0.1:8080 (little-endian machine); the 32-digit form is IPv6. */
+export function parseProcAddress(
+  field: string,
+  { little = LITTLE_ENDIAN }: { little?: boolean } = {},
+): { hostname: string; port: number } {
   const [hex, portHex] = field.split(":");
-  const bytes = addressBytes(hex);
+  const bytes = addressBytes(hex, little);
   const hostname = bytes.length === 4 ? bytes.join(".") : formatIPv6Bytes(bytes);
   return { hostname, port: parseInt(portHex, 16) };
 }
 
-/** Parses the text of /proc/net/tcp or /proc/net/tcp6. */
-export function parseTcpTable(text: string): TcpSocketRow[] {
+/** Which rows to keep, and the byte order to read them in (this machine's by default). */
+export interface TcpTableOptions {
+  /** Keep only sockets with one of these ports at either end (a busy machine has thousands). */
+  ports?: ReadonlySet<number>;
+  little?: boolean;
+}
+
+const HEX_FIELD = /^[0-9A-Fa-f]+:[0-9A-Fa-f]{4}$/;
+
+/** Parses the text of /proc/net/tcp or /proc/net/tcp6 (the header and junk lines skipped). */
+export function parseTcpTable(text: string, options: TcpTableOptions = {}): TcpSocketRow[] {
   const rows: TcpSocketRow[] = [];
   const lines = text.split("\n");
   for (let i = 1; i < lines.length && rows.length < MAX_ROWS; i++) {
     const fields = lines[i].trim().split(/\s+/, 7);
-    if (fields.length < 7) continue;
+    if (fields.length < 7 || !HEX_FIELD.test(fields[1]) || !HEX_FIELD.test(fields[2])) continue;
+    if (options.ports) {
+      const local = parseInt(fields[1].slice(-4), 16);
+      const remote = parseInt(fields[2].slice(-4), 16);
+      if (!options.ports.has(local) && !options.ports.has(remote)) continue;
+    }
     const [txHex, rxHex] = fields[4].split(":");
     const [timer, when] = fields[5].split(":");
     const row: TcpSocketRow = {
-      local: parseProcAddress(fields[1]),
-      remote: parseProcAddress(fields[2]),
+      local: parseProcAddress(fields[1], options),
+      remote: parseProcAddress(fields[2], options),
       state: TCP_STATES[parseInt(fields[3], 16)] ?? `state ${fields[3]}`,
       txQueue: parseInt(txHex, 16),
       rxQueue: parseInt(rxHex, 16),
@@ -104,18 +125,31 @@ export function parseTcpTable(text: string): TcpSocketRow[] {
   return rows;
 }
 
-/** Which sockets to return: by local port, remote port, or both. */
+/** Which sockets to return: by local port, remote port, both, or any of `ports` at either end. */
 export interface TcpTableFilter {
   localPort?: number;
   remotePort?: number;
+  ports?: ReadonlySet<number>;
+}
+
+/** True where the kernel's table can be read (Linux with /proc). */
+export function tcpTableAvailable(): boolean {
+  try {
+    Deno.statSync("/proc/net/tcp");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The machine's TCP sockets (IPv4 and IPv6), filtered; empty where /proc is not readable. */
 export function readTcpTable(filter: TcpTableFilter = {}): TcpSocketRow[] {
+  const ports = new Set(filter.ports ?? []);
+  for (const port of [filter.localPort, filter.remotePort]) if (port !== undefined) ports.add(port);
   const rows: TcpSocketRow[] = [];
   for (const path of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     try {
-      rows.push(...parseTcpTable(Deno.readTextFileSync(path)));
+      rows.push(...parseTcpTable(Deno.readTextFileSync(path), ports.size ? { ports } : {}));
     } catch {
       // Not Linux, or no IPv6: nothing to add.
     }
@@ -124,6 +158,16 @@ export function readTcpTable(filter: TcpTableFilter = {}): TcpSocketRow[] {
     (filter.localPort === undefined || row.local.port === filter.localPort) &&
     (filter.remotePort === undefined || row.remote.port === filter.remotePort)
   );
+}
+
+/** The row of the socket from `local` to `remote` (`"host:port"`; a listener's remote is `0.0.0.0:0`). */
+export function findSocket(
+  rows: readonly TcpSocketRow[],
+  local: string,
+  remote = "0.0.0.0:0",
+): TcpSocketRow | undefined {
+  const text = (end: { hostname: string; port: number }) => `${end.hostname}:${end.port}`;
+  return rows.find((row) => text(row.local) === local && text(row.remote) === remote);
 }
 
 /** The state of the one connection from `local` to `remote` (ports), or undefined. */
