@@ -1,8 +1,8 @@
 /**
  * Subnet calculator and planner: `calc` shows one IPv4 or IPv6 prefix bit by bit, `split` carves
  * a network into subnets for host counts (VLSM) or into equal parts, `deaggregate` turns an
- * address range into the fewest CIDRs. The arithmetic is the pure module `udp/subnet_math.ts`,
- * re-exported here so `import … from "./subnet.ts"` keeps working; this file is the CLI.
+ * address range into the fewest CIDRs. The arithmetic is pure (udp/core/subnet_math.ts and
+ * udp/core/subnet_plan.ts, re-exported here for the tests); this file is the CLI.
  *
  * Seed idea: 002 「IP地址是一个32位的二进制数」, 点分十进制 and 「子网掩码 & ip地址 得到网段」 — then
  * what a network engineer does next with it: plan the subnets. `udp/broadcast.ts calc` runs the
@@ -27,41 +27,44 @@
 import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { createReporter, type Fields } from "../tcp/kit/report.ts";
 import {
-  blockLast,
-  blockSize,
   calcSubnet,
-  deaggregate,
   describeIPv4,
   describeSubnet,
   describeSubnet6,
   expandIPv6,
-  formatAddress,
   formatCount,
   formatIPv4,
   formatIPv4View,
   formatIPv6,
-  formatPrefix,
   formatSubnet,
   formatSubnet6,
+  parseCidr6,
+  parseIPv4Either,
+  parseIPv6,
+  type Subnet6Info,
+  type SubnetInfo,
+} from "./core/subnet_math.ts";
+import {
+  blockLast,
+  blockSize,
+  deaggregate,
+  formatAddress,
+  formatPrefix,
   type IpFamily,
   type IpPrefix,
   MAX_SPLIT_ROWS,
-  parseCidr6,
   parseHostRequests,
-  parseIPv4Either,
-  parseIPv6,
   parseNetwork,
   parseRange,
   planVlsm,
   splitPrefix,
-  type Subnet6Info,
-  type SubnetInfo,
   usableHosts,
   type VlsmPlan,
-} from "./core/subnet_math.ts";
+} from "./core/subnet_plan.ts";
 import { describeMac, formatMac, parseMac } from "./core/mac.ts";
 
 export * from "./core/subnet_math.ts";
+export * from "./core/subnet_plan.ts";
 export * from "./core/mac.ts";
 
 /** The `tool` field of this CLI's `--json` events. */
