@@ -31,7 +31,7 @@ import {
   runMain,
   UsageError,
 } from "./kit/cli.ts";
-import { writeAll } from "./core/io.ts";
+import { closeQuietly, writeAll } from "./core/io.ts";
 import { describeBytes as quoteBytes, stickyView } from "./kit/explain.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
 import { type TimelinePanel, timelineSvg } from "./kit/svg.ts";
@@ -41,21 +41,6 @@ import {
   encodeLengthPrefixed,
   lengthPrefixedFrames,
 } from "./core/framing.ts";
-
-export const USAGE = `Usage: deno task tcp:sticky [options]
-
-Shows TCP 粘包 on loopback (small writes glued into one read, one big write read in pieces),
-then seed 003's fixes side by side: end marker, length header, sleep between sends.
-
-Options:
-  --host HOST       address to listen on (default 127.0.0.1)
-  --port PORT       port to listen on (default 0 = any free port)
-  --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
-  --big-write N     bytes in the one big write (default 4194304, max 67108864)
-  --json            newline-delimited JSON events instead of text
-  --explain         after each experiment, the 粘包 view: which write ended up in which read
-  --svg FILE        draw the writes-vs-reads timelines as an SVG picture into FILE
-  -h, --help        show this help`;
 
 /** The seed's end marker (its file transfer ends with `##` too). */
 export const END_MARKER = "##";
@@ -78,16 +63,6 @@ export const FIX_MESSAGES: readonly Uint8Array[] = [
 export interface ConnPair extends Disposable {
   client: Deno.TcpConn;
   server: Deno.TcpConn;
-}
-
-/** Closes a connection or listener that may already be closed (a finished `readable` closes
- * its connection itself). */
-export function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BadResource)) throw error;
-  }
 }
 
 /** Connects to `listener` and accepts that same connection. */
@@ -540,5 +515,20 @@ export async function main(args: string[]): Promise<number> {
   }
   return 0;
 }
+
+export const USAGE = `Usage: deno task tcp:sticky [options]
+
+Shows TCP 粘包 on loopback (small writes glued into one read, one big write read in pieces),
+then seed 003's fixes side by side: end marker, length header, sleep between sends.
+
+Options:
+  --host HOST       address to listen on (default 127.0.0.1)
+  --port PORT       port to listen on (default 0 = any free port)
+  --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
+  --big-write N     bytes in the one big write (default 4194304, max 67108864)
+  --json            newline-delimited JSON events instead of text
+  --explain         after each experiment, the 粘包 view: which write ended up in which read
+  --svg FILE        draw the writes-vs-reads timelines as an SVG picture into FILE
+  -h, --help        show this help`;
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -63,3 +63,15 @@ export function concatBytes(parts: Uint8Array[], total?: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Closes a connection, listener or file that may already be closed (by a shutdown, a deadline,
+ * or a finished `readable`); any other failure is thrown.
+ */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}

@@ -19,9 +19,9 @@ import {
 } from "../_helpers.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { peakRssMB } from "../bench/_bench.ts";
-import { isQuitMessage, ReadBufferPool } from "../../tcp/server.ts";
+import { isQuitMessage, ReadBufferPool } from "../../tcp/core/echo.ts";
 import { upperAsciiInPlace } from "../../tcp/core/upper.ts";
-import { byteLines, echoLines, exchange } from "../../tcp/client.ts";
+import { byteLines, echoLines, exchange } from "../../tcp/core/echo_client.ts";
 
 const SERVER = "tcp/server.ts";
 const CLIENT = "tcp/client.ts";
