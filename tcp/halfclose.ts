@@ -31,6 +31,7 @@ import {
 import { closeQuietly, readAll, writeAll } from "./core/io.ts";
 import { acceptLoop } from "./core/accept.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { acceptReports } from "./kit/accept_report.ts";
 import { upperAscii } from "./core/upper.ts";
 import { chunkView } from "./kit/explain.ts";
 
@@ -373,11 +374,7 @@ export async function serveHalfClose(
     sessions.add(done);
   };
   try {
-    await acceptLoop(listener, session, {
-      onError: (error) => out.warn(`accept failed: ${error.message}`, "error"),
-      onExhausted: (error) =>
-        out.warn(`accept paused: out of file descriptors (${error.message})`, "error"),
-    });
+    await acceptLoop(listener, session, acceptReports(out));
   } finally {
     signal?.removeEventListener("abort", stop);
     await Promise.all(sessions);

@@ -25,6 +25,7 @@ import {
   UsageError,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { acceptReports } from "./kit/accept_report.ts";
 import { acceptLoop } from "./core/accept.ts";
 import {
   describeSessionEnd,
@@ -251,30 +252,6 @@ function reportEnd(
   const fields = { id, peer, ...summary };
   if (summary.reason === "error") reporter?.warn(text, "disconnected", fields);
   else log?.info(text, "disconnected", fields);
-}
-
-/**
- * What the accept loop reports: an accept failure (and the retry), and an episode of running out
- * of file descriptors as two lines, when it starts and when accepting works again.
- */
-function acceptReports(reporter: Reporter | undefined) {
-  return {
-    onError: (error: Error) => reporter?.warn(`accept failed: ${error.message}`, "error"),
-    onExhausted: (error: Error) =>
-      reporter?.warn(
-        `accept paused: out of file descriptors (${error.message}); retrying with back-off`,
-        "error",
-        { accept: "paused" },
-      ),
-    onRecovered: (failures: number, pausedMs: number) =>
-      reporter?.warn(
-        `accept resumed after ${failures} failed ${
-          failures === 1 ? "try" : "tries"
-        } in ${pausedMs} ms (out of file descriptors)`,
-        "log",
-        { accept: "resumed", failures, pausedMs },
-      ),
-  };
 }
 
 /** How much of each chunk `--verbose` shows. */
