@@ -39,7 +39,8 @@ import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.t
 import { Authority, type Response, ResponseCache, writeReply } from "./authority.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/message.ts";
 import { explainMessage } from "./describe.ts";
-import { DatagramBatch, serveInBatches } from "../tcp/linux/mmsg.ts";
+import { DatagramBatch } from "../tcp/linux/mmsg.ts";
+import { serveInBatches } from "../udp/core/serve_datagrams.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]

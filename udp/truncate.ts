@@ -25,19 +25,6 @@ import { chunkView, stickyView } from "../tcp/kit/explain.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
 
-const USAGE =
-  `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST] [--json] [--explain]
-
-Sends one datagram larger than the receiver's buffer and shows what arrives (UDP truncates and
-drops the rest), then the same bytes over TCP (they arrive whole), then the largest datagram
-loopback accepts and the error for one byte more.
-  --size BYTES     the datagram (default 5000, at most 65507)
-  --buffer BYTES   the receiver's buffer (default 1024)
-  --host HOST      loopback address to run on (default 127.0.0.1)
-  --json           newline-delimited JSON events instead of text
-  --explain        show the bytes that arrived and where the cut was (hexdump), and the TCP
-                   reads of the same bytes`;
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -351,5 +338,18 @@ export async function main(args: string[]): Promise<number> {
   }
   return udp.receivedIsPrefix && tcp.intact && max.receivedWhole ? 0 : 1;
 }
+
+const USAGE =
+  `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST] [--json] [--explain]
+
+Sends one datagram larger than the receiver's buffer and shows what arrives (UDP truncates and
+drops the rest), then the same bytes over TCP (they arrive whole), then the largest datagram
+loopback accepts and the error for one byte more.
+  --size BYTES     the datagram (default 5000, at most 65507)
+  --buffer BYTES   the receiver's buffer (default 1024)
+  --host HOST      loopback address to run on (default 127.0.0.1)
+  --json           newline-delimited JSON events instead of text
+  --explain        show the bytes that arrived and where the cut was (hexdump), and the TCP
+                   reads of the same bytes`;
 
 if (import.meta.main) await runMain(USAGE, main);

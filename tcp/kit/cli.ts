@@ -204,3 +204,28 @@ export function listenTcp(
     throw error;
   }
 }
+
+/**
+ * `Deno.listenDatagram` for a UDP socket, with the common failures as one clear line
+ * (`Cannot listen on udp 127.0.0.1:8080: address already in use`).
+ */
+export function listenUdp(
+  hostname: string,
+  port: number,
+  options: { reuseAddress?: boolean } = {},
+): Deno.DatagramConn {
+  try {
+    return Deno.listenDatagram({ transport: "udp", hostname, port, ...options });
+  } catch (error) {
+    const where = formatHostPort(hostname, port);
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new CliError(`Cannot listen on udp ${where}: address already in use`);
+    }
+    if (
+      error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new CliError(`Cannot listen on udp ${where}: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+}

@@ -4,7 +4,8 @@
  * real loopback sockets for the rest. No sleeps: every wait is for a datagram.
  */
 import assert from "node:assert/strict";
-import { DatagramBatch, serveInBatches } from "../../tcp/linux/mmsg.ts";
+import { DatagramBatch } from "../../tcp/linux/mmsg.ts";
+import { serveInBatches } from "../../udp/core/serve_datagrams.ts";
 import { datagramDescriptor } from "../../tcp/linux/descriptor.ts";
 import { encodeSockaddr } from "../../tcp/linux/sockaddr.ts";
 import { serveUdp } from "../../udp/server.ts";

@@ -20,7 +20,13 @@ import {
   upperAsciiInPlace,
 } from "../../udp/core/datagram.ts";
 import { serveUdp } from "../../udp/server.ts";
-import { DatagramClient, readLines, serverHostname } from "../../udp/client.ts";
+import { serverHostname } from "../../udp/client.ts";
+import {
+  DatagramClient,
+  NoReplyError,
+  readLines,
+  TextLineTooLongError,
+} from "../../udp/core/datagram_client.ts";
 import {
   observeMaxDatagram,
   observeOneByteBuffer,
@@ -153,7 +159,8 @@ Deno.test("readLines refuses a line longer than its limit", async () => {
     async () => {
       for await (const _ of readLines(stream, { maxChars: 10 })) { /* nothing */ }
     },
-    (e: Error) => e instanceof CliError && e.message === "Input line is longer than 10 characters",
+    (e: Error) =>
+      e instanceof TextLineTooLongError && e.message === "Input line is longer than 10 characters",
   );
 });
 
@@ -274,7 +281,7 @@ Deno.test("DatagramClient gives up after 1 + retries tries when nobody listens",
     retries: 1,
   });
   await assert.rejects(() => client.request(encoder.encode("anyone?")), (e: Error) => {
-    assert.ok(e instanceof CliError);
+    assert.ok(e instanceof NoReplyError);
     assert.match(e.message, /^no reply from 127\.0\.0\.1:\d+ after 2 tries \(100 ms each\)/);
     assert.match(e.message, /nobody is listening/);
     return true;

@@ -298,6 +298,66 @@ export function checkPrefixLength(prefix: number, text: string, max = MAX_PREFIX
 }
 
 // ---------------------------------------------------------------------------------------------
+// `calc`: what `subnet calc` and `udp/broadcast.ts calc` print for one CIDR.
+
+/** The `--json` fields of an IPv4 subnet. */
+export function subnetFields(info: SubnetInfo): Record<string, unknown> {
+  return {
+    family: 4,
+    cidr: `${formatIPv4(info.network)}/${info.prefix}`,
+    network: formatIPv4(info.network),
+    prefix: info.prefix,
+    mask: formatIPv4(info.mask),
+    wildcard: formatIPv4(info.wildcard),
+    broadcast: info.broadcast === null ? null : formatIPv4(info.broadcast),
+    first: formatIPv4(info.firstHost),
+    last: formatIPv4(info.lastHost),
+    hosts: info.hostCount,
+    kind: info.kind,
+  };
+}
+
+/** The `--json` fields of an IPv6 prefix (the address count is a decimal string: up to 2^128). */
+export function subnet6Fields(info: Subnet6Info): Record<string, unknown> {
+  return {
+    family: 6,
+    cidr: `${formatIPv6(info.network)}/${info.prefix}`,
+    network: formatIPv6(info.network),
+    prefix: info.prefix,
+    mask: formatIPv6(info.mask),
+    first: formatIPv6(info.network),
+    last: formatIPv6(info.lastAddress),
+    addresses: info.addressCount.toString(),
+    expanded: expandIPv6(info.network),
+  };
+}
+
+/**
+ * `calc CIDR` for either family: the lines a human reads and the `--json` fields (`role: "calc"`).
+ * Throws `SyntaxError`/`RangeError` with a one-line message for bad input.
+ */
+export function calcResult(cidr: string): { text: string; fields: Record<string, unknown> } {
+  if (cidr.includes(":")) {
+    const { address, prefix } = parseCidr6(cidr);
+    const info = describeSubnet6(address, prefix);
+    return {
+      text: formatSubnet6(info).join("\n"),
+      fields: {
+        role: "calc",
+        address: formatIPv6(address),
+        addressExpanded: expandIPv6(address),
+        ...subnet6Fields(info),
+      },
+    };
+  }
+  const info = calcSubnet(cidr);
+  return {
+    text: formatSubnet(info).join("\n"),
+    fields: { role: "calc", address: formatIPv4(info.address), ...subnetFields(info) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // One address on its own (`subnet.ts ip ADDR`): seed 002's 「IP地址是一个32位的二进制数」 picture.
 
 /** The parts of seed 002's picture of one IPv4 address: 100.4.5.6 ↔ 01100100.00000100.…. */
