@@ -70,13 +70,7 @@ export async function serveUdp(
         if (explain) explainDatagram(explain, "sendto", received, answer, to, reply !== undefined);
       },
       stopped: () => closed || answered >= limit,
-      receiveFailed(error) {
-        if (closed || isClosedLocally(error)) return false;
-        // Some systems report an earlier reply's ICMP "port unreachable" on the next receive.
-        if (error instanceof Deno.errors.ConnectionReset) return true;
-        if (error instanceof Deno.errors.ConnectionRefused) return true;
-        throw error;
-      },
+      // A failed receive: the loop's own policy (stop once closed, go on after an ICMP report).
       sendFailed(error, to) {
         if (closed || isClosedLocally(error)) return false;
         // One unreachable or refused peer must not stop the server for everyone else.
