@@ -14,7 +14,7 @@
  * - On the machine's own network only 127.255.255.255 (loopback's broadcast address) is used:
  *   255.255.255.255 or a LAN broadcast address would put the datagram on the real network, so
  *   `send` refuses any address outside 127.0.0.0/8 unless `--allow-lan` is given — which the
- *   tests use only inside network namespaces they create (tests/udp_netns_test.ts).
+ *   tests use only inside network namespaces they create (tests/udp/broadcast_netns_test.ts).
  *
  * Run:  deno task udp:broadcast listen --port 9999          (in two terminals)
  *       deno task udp:broadcast send --port 9999 hello all   (both listeners print it)
