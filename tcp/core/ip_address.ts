@@ -1,6 +1,6 @@
 /**
  * IP addresses as numbers: dotted decimal ↔ an unsigned 32-bit integer, IPv6 text ↔ a 128-bit
- * bigint (RFC 5952 on the way out). The lowest layer every topic shares: the Linux socket calls
+ * bigint (RFC 5952 on the way out), and `host:port` as every tool prints it. The lowest layer every topic shares: the Linux socket calls
  * (tcp/linux/sockaddr.ts) encode addresses with it, the subnet calculator (udp/core/subnet_math.ts)
  * does its arithmetic on these numbers.
  *
@@ -166,4 +166,9 @@ export function expandIPv6(value: bigint): string {
 /** `text` cut to 40 characters for an error message (the input may be long). */
 export function clipInput(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+/** `host:port`, with IPv6 literals in brackets. */
+export function formatHostPort(hostname: string, port: number): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }

@@ -6,6 +6,11 @@
  * It lives in `tcp/` because TCP is the lowest layer every other topic builds on.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { formatHostPort } from "../core/ip_address.ts";
+
+// Shared with the library (tcp/core), which prints nothing; part of the kit's API too.
+export { formatHostPort } from "../core/ip_address.ts";
+export { pause } from "../core/io.ts";
 
 /** A mistake in how the program was called: printed with the usage, exit 1. */
 export class UsageError extends Error {
@@ -83,11 +88,6 @@ export function formatAddr(addr: Deno.Addr): string {
   return `vsock:${addr.cid}:${addr.port}`;
 }
 
-/** `host:port`, with IPv6 literals in brackets. */
-export function formatHostPort(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
 /** A listener's first stdout line; tests and other tools wait for exactly this prefix. */
 export function listeningLine(addr: Deno.Addr, suffix = ""): string {
   return `listening on ${formatAddr(addr)}${suffix}`;
@@ -105,19 +105,6 @@ export function interruptSignal(): AbortSignal & Disposable {
     [Symbol.dispose]() {
       for (const sig of signals) Deno.removeSignalListener(sig, stop);
     },
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (no timer outlives it). */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
   });
 }
 

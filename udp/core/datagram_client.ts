@@ -8,7 +8,7 @@
  * nobody listening looks exactly like loss: after the last try `request` says both. Datagrams
  * from any other address than the server are ignored (anyone can send to our port).
  */
-import { formatHostPort } from "../../tcp/kit/cli.ts";
+import { formatHostPort } from "../../tcp/core/ip_address.ts";
 import { type ReplyKind, type SequenceSummary, SequenceTracker } from "../../tcp/kit/stats.ts";
 import { MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
 

@@ -14,8 +14,7 @@ import {
   SEED_CHUNK_SIZE,
   UnsafeNameError,
 } from "../file_protocol.ts";
-import { writeAll } from "../io.ts";
-import { pause } from "../../kit/cli.ts";
+import { pause, writeAll } from "../io.ts";
 import { alreadyExists, exists, PartialFile } from "./resume.ts";
 import type { ReceivedFile, ReceiveOptions } from "./receive.ts";
 import type { OfferedFile } from "./send.ts";

@@ -3,7 +3,7 @@
  * listening (every client that connects gets a session of its own, through the one accept loop,
  * tcp/core/accept.ts) or connecting to the other side within a deadline.
  */
-import { formatHostPort } from "../../kit/cli.ts";
+import { formatHostPort } from "../ip_address.ts";
 import { acceptLoop, type AcceptOptions } from "../accept.ts";
 import { closeQuietly } from "../io.ts";
 import { describeError } from "./wire.ts";
