@@ -35,7 +35,7 @@ import {
   serveConnection,
   type SessionSummary,
 } from "./core/echo.ts";
-import { enableKeepalive, type KeepaliveTimers } from "./core/socket_options.ts";
+import { keepaliveFor, type KeepaliveTimers } from "./core/socket_options.ts";
 import { closeQuietly } from "./core/io.ts";
 import {
   DEFAULT_BACKLOG,
@@ -60,6 +60,10 @@ export async function serveListener(
   // Per-client lines cost a string and an event per connection; --quiet skips building them.
   const log = options.logConnections === false ? undefined : reporter;
   const narrator = reporter?.explaining ? narratorFor(reporter, options) : undefined;
+  // Seed 004's keepalive: set once on the listener where connections inherit it.
+  const keepAlive = keepalive && listener.addr.transport === "tcp"
+    ? keepaliveFor(listener, keepalive)
+    : undefined;
   const open = new Set<Deno.Conn>();
   let nextId = 1;
   let allEnded: (() => void) | undefined;
@@ -68,7 +72,7 @@ export async function serveListener(
   async function session(conn: Deno.Conn): Promise<void> {
     const id = nextId++;
     open.add(conn);
-    if (keepalive && "setKeepAlive" in conn) enableKeepalive(conn as Deno.TcpConn, keepalive);
+    keepAlive?.(conn);
     log?.info(`connected ${peerName(conn)} (#${id})`, "connected", { id, peer: peerName(conn) });
     const trace = narrator?.accepted(conn, id);
     const summary = await serveConnection(conn, withHooks(echo, conn, options.onData, trace));
