@@ -314,7 +314,7 @@ export async function runStickyDemo(options: StickyOptions = {}): Promise<Sticky
 
 /**
  * Bytes as a quoted string: printable UTF-8 as itself, every other byte as `\xNN`
- * (`"hello\x00\xff你好"`), so glued binary and text stay readable (tcp/explain.ts does the work).
+ * (`"hello\x00\xff你好"`), so glued binary and text stay readable (tcp/kit/explain.ts does the work).
  */
 export function describeBytes(bytes: Uint8Array): string {
   return quoteBytes(bytes);

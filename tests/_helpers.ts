@@ -248,7 +248,7 @@ export async function startCommand(
 
   let firstLine: string;
   try {
-    // The text line, or under --json the `listening` event (tcp/report.ts schema).
+    // The text line, or under --json the `listening` event (tcp/kit/report.ts schema).
     firstLine = await waitForLine(/^listening on |^\{.*"event":"listening"/);
   } catch (error) {
     await stop("SIGKILL");
@@ -312,11 +312,11 @@ export function isRoot(): boolean {
   return Deno.uid?.() === 0;
 }
 
-/** One `--json` event (see the schema in tcp/report.ts). */
+/** One `--json` event (see the schema in tcp/kit/report.ts). */
 export type JsonEvent = Record<string, unknown> & { ts: string; tool: string; event: string };
 
 /**
- * Checks `--json` output against the shared NDJSON schema (tcp/report.ts): every non-empty line
+ * Checks `--json` output against the shared NDJSON schema (tcp/kit/report.ts): every non-empty line
  * parses as an object with an ISO `ts`, `tool` equal to `tool` and a string `event`. Returns the
  * events; throws an Error naming the first bad line.
  */
