@@ -54,10 +54,12 @@ export async function serveUdp(
     conn.close();
   };
   signal?.addEventListener("abort", close, { once: true });
+  // Nothing to log, narrate or count per datagram: move whole batches per system call where we can.
+  const batch = !log && !explain && limit === Infinity;
   let answered = 0;
   let received = 0;
   try {
-    await serveDatagrams(conn, {
+    answered = await serveDatagrams(conn, {
       answer(datagram, out, from) {
         received++;
         if (log || explain) logReceived(log, explain, received, datagram, from.addr);
@@ -65,9 +67,11 @@ export async function serveUdp(
         out.set(reply);
         return reply.length;
       },
-      replied(answer, to) {
+      replied: batch ? undefined : (answer, to) => {
         answered++;
-        if (explain) explainDatagram(explain, "sendto", received, answer, to, reply !== undefined);
+        if (explain) {
+          explainDatagram(explain, "sendto", received, answer, to.addr, reply !== undefined);
+        }
       },
       stopped: () => closed || answered >= limit,
       // A failed receive: the loop's own policy (stop once closed, go on after an ICMP report).
@@ -79,8 +83,7 @@ export async function serveUdp(
         });
         return true;
       },
-      // Nothing to log or narrate per datagram: move whole batches per system call where we can.
-    }, { batch: !log && !explain && limit === Infinity });
+    }, { batch });
   } finally {
     signal?.removeEventListener("abort", close);
     close();

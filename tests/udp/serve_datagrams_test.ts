@@ -147,7 +147,7 @@ function recordingHandler(stopAfter: number) {
       return encoder.encodeInto(`re:${text}`, out).written;
     },
     replied(reply, to) {
-      replied.push(`${decoder.decode(reply)} -> ${formatAddr(to)}`);
+      replied.push(`${decoder.decode(reply)} -> ${formatAddr(to.addr)}`);
     },
     stopped: () => replied.length >= stopAfter,
   };

@@ -33,8 +33,8 @@ export interface DatagramHandler {
    * in place (and `query` is only valid until this returns).
    */
   answer(query: Uint8Array, out: Uint8Array, from: DatagramSource): number;
-  /** An answer was sent (`reply` is valid only during the call). */
-  replied?(reply: Uint8Array, to: Deno.Addr): void;
+  /** An answer was sent to `to` (`reply` and `to` are valid only during the call). */
+  replied?(reply: Uint8Array, to: DatagramSource): void;
   /**
    * A receive failed: true goes on, false stops the loop, or throw. Default: stop when the
    * socket was closed here, go on after a reported ICMP error (an earlier answer's "port
@@ -98,7 +98,7 @@ async function receiveLoop(conn: Deno.DatagramConn, handler: Required<DatagramHa
       break;
     }
     answered++;
-    handler.replied(reply, to);
+    handler.replied(reply, source);
   }
   return answered;
 }
@@ -135,12 +135,12 @@ async function batchLoop(
       lengths[i] = handler.answer(query, batch.buffers[i], sources[i]);
     }
     const done = batched ? batch.reply(lengths, count) : 0;
-    // Without a `replied` hook nothing is decoded or sliced for what the kernel sent.
+    // Without a `replied` hook nothing is sliced for what the kernel sent.
     const tell = handler.replied === NO_REPLY_HOOK ? undefined : handler.replied;
     for (let i = 0; i < done; i++) {
       if (lengths[i] < 0) continue;
       answered++;
-      tell?.(batch.buffers[i].subarray(0, lengths[i]), sources[i].addr);
+      tell?.(batch.buffers[i].subarray(0, lengths[i]), sources[i]);
     }
     for (let i = done; i < count; i++) {
       if (lengths[i] < 0) continue;
@@ -153,7 +153,7 @@ async function batchLoop(
         continue;
       }
       answered++;
-      handler.replied(reply, to);
+      handler.replied(reply, sources[i]);
     }
   }
   return answered;
