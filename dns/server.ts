@@ -40,7 +40,8 @@ import { Authority, type Response } from "./authority.ts";
 import { ResponseCache, writeReply } from "./response_cache.ts";
 import { MAX_MESSAGE_SIZE, printableText, rcodeName, typeName } from "./wire/message.ts";
 import { explainMessage } from "./describe.ts";
-import { DatagramBatch, serveInBatches } from "../tcp/linux/mmsg.ts";
+import { DatagramBatch } from "../tcp/linux/mmsg.ts";
+import { serveInBatches } from "../udp/core/serve_datagrams.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]

@@ -49,7 +49,7 @@ import {
   UsageError,
 } from "../tcp/kit/cli.ts";
 import { concatBytes, writeAll } from "../tcp/core/io.ts";
-import { FileShrankError, sendFileRange } from "../tcp/linux/sendfile.ts";
+import { FileShrankError, sendFileRange } from "../tcp/core/send_file.ts";
 import { EpollReactor } from "../tcp/linux/epoll.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import {
@@ -1444,38 +1444,26 @@ export async function serveHttp(
 
   async function streamFile(state: ConnState, body: FileBody): Promise<void> {
     const length = body.end - body.start + 1;
-    const shrank = () => new Error(`File "${body.path}" shrank while being sent`);
-    if (options.zeroCopy ?? true) {
-      // The kernel sends the file's pages itself (tcp/sendfile.ts), as nginx's `sendfile on`.
-      state.writingSince = Date.now();
-      try {
-        const sent = await sendFileRange(state.socket, body.path, body.start, length, {
-          closed: () => state.closed,
-          progress: () => {
-            state.writingSince = Date.now();
-          },
-        });
-        if (sent) {
-          state.lastActive = Date.now();
-          return;
-        }
-      } catch (error) {
-        throw error instanceof FileShrankError ? shrank() : error;
-      } finally {
-        state.writingSince = 0;
-      }
-    }
-    using file = await Deno.open(body.path, { read: true });
-    await file.seek(body.start, Deno.SeekMode.Start);
-    const chunk = new Uint8Array(STREAM_CHUNK_BYTES);
-    let left = length;
-    while (left > 0) {
-      const n = await file.read(chunk.subarray(0, Math.min(left, chunk.length)));
-      if (n === null) throw shrank();
-      state.writingSince = Date.now();
-      await writeAll(state.conn, chunk.subarray(0, n));
+    // The kernel sends the file's pages itself where it can (sendfile, as nginx's `sendfile
+    // on`), else a copy loop: tcp/core/send_file.ts. A full socket waits in the reactor.
+    state.writingSince = Date.now();
+    try {
+      await sendFileRange(state.socket, { path: body.path, start: body.start, length }, {
+        writer: state.conn,
+        zeroCopy: options.zeroCopy ?? true,
+        // Two buffers take turns in the copy loop: together the size of the one it had.
+        chunkSize: STREAM_CHUNK_BYTES / 2,
+        closed: () => state.closed,
+        onProgress: () => {
+          state.writingSince = Date.now();
+        },
+      });
+    } catch (error) {
+      throw error instanceof FileShrankError
+        ? new Error(`File "${body.path}" shrank while being sent`)
+        : error;
+    } finally {
       state.writingSince = 0;
-      left -= n;
     }
     state.lastActive = Date.now();
   }

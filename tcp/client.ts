@@ -8,21 +8,12 @@
  *   deno run -A tcp/client.ts --unix /tmp/echo.sock
  *   deno task tcp:client --message '你好,服务器!'     # seed 001's hello client: one message
  *
- * On a terminal it shows the seeds' `>>>: ` prompt and skips empty input. With stdin a pipe it
- * sends each line (without its newline, as the seeds do), prints each reply on its own line and
- * exits 0 after the last one. A line `q` ends the session (seed 004): it is sent, no reply is
- * expected.
- *
- * `--message TEXT` is seed 001/002's one-shot client: send TEXT, half-close (FIN: "that was all
- * of it"), read the reply until the server closes, print it, exit 0. Reading to EOF is the only
- * rule that is right whatever the reply's length: seed 002's server answers "hello" with 你好, so
- * "as many bytes as sent" would be wrong, and a deadline would be a guess. It works with every
- * server that closes after answering (`tcp:server --once --reply 你好`, seed 002's Python server)
- * and with the echo server, which sees our FIN after echoing and closes. A server that never
- * closes keeps the client waiting (stop it with Ctrl-C).
- *
- * Start the server first (seed 000: 「必须先启动服务端,否则报错」): without it the client
- * prints `cannot connect to HOST:PORT: connection refused` and exits 1.
+ * On a terminal it shows the seeds' `>>>: ` prompt and skips empty input; with stdin a pipe it
+ * sends each line (without its newline) and exits 0 after the last reply. A line `q` ends the
+ * session (seed 004). `--message TEXT` half-closes after TEXT and prints everything until the
+ * server closes (seed 002's reply may have any length). Start the server first (seed 000:
+ * 「必须先启动服务端,否则报错」): without it the client prints `cannot connect to HOST:PORT:
+ * connection refused` and exits 1.
  */
 import {
   CliError,
@@ -37,44 +28,147 @@ import {
   UsageError,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
-import { concatBytes, readExactly, writeAll } from "./core/io.ts";
+import { writeAll } from "./core/io.ts";
+import {
+  byteLines,
+  DEFAULT_MAX_LINE,
+  exchange,
+  exchangeToEof,
+  type ExchangeTrace,
+  LineTooLongError,
+  ServerClosedError,
+} from "./core/echo_client.ts";
 import { chunkView, stickyView } from "./kit/explain.ts";
 import { formatMs, formatSummary, summarize } from "./kit/stats.ts";
 
-const USAGE = `Usage: deno task tcp:client [--host HOST] [--port PORT | --unix PATH]
-
-Sends each line of input to the echo server and prints each reply (seed 000's client).
-  --host HOST        server address (default 127.0.0.1)
-  --port PORT        server port (default 8080)
-  --unix PATH        connect to a Unix domain socket instead
-  --message TEXT     one-shot (seed 001/002): send TEXT, half-close, print the whole reply
-                     (everything until the server closes), exit 0; stdin is not read
-  --max-line BYTES   longest input line accepted, and with --message the longest reply
-                     (default 16777216)
-  --json             newline-delimited JSON events instead of text
-  --explain          show every write and read (hexdump) and, at the end, which of our writes
-                     came back in which read (the 粘包 view)
-  --stats            print each message's round-trip time and, at the end, count, min, median,
-                     p99 and max
-  --count N          like ping over TCP (implies --stats): send N probes "seq=1" … "seq=N", one
-                     at a time, each after the previous echo came back; stdin is not read.
-                     Ctrl-C stops early and still prints the summary. TCP never loses or
-                     reorders a probe, so only round-trip times are reported
-  --interval MS      time between probes with --count (default 1000)
-  -h, --help         show this help
-
-A line "q" ends the session. On a terminal the prompt is ">>>: " and empty input is skipped.`;
-
-/** Default longest line the client reads from stdin before giving up: 16 MiB. */
-export const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
-
 const encoder = new TextEncoder();
-const LF = 0x0a;
-const CR = 0x0d;
 
-/** The server closed (or reset) the connection before the whole reply came back. */
-export class ServerClosedError extends Error {
-  override name = "ServerClosedError";
+/** Pipe mode: every line of stdin is sent, every reply printed; returns after the last one. */
+async function runPiped(session: ClientSession, maxLine: number): Promise<void> {
+  for await (const line of byteLines(Deno.stdin.readable, { maxLine })) {
+    if (!line.length) continue;
+    if (isQuit(line)) {
+      await session.quit(line);
+      return;
+    }
+    await session.send(line);
+  }
+}
+
+/** `--message`: one message, one reply to EOF; `q` alone is seed 004's goodbye, as in a line. */
+async function runOnce(session: ClientSession, message: string, maxBytes: number): Promise<void> {
+  const bytes = encoder.encode(message);
+  if (isQuit(bytes)) await session.quit(bytes);
+  else await session.sendOnce(bytes, maxBytes);
+}
+
+/**
+ * `--count`: numbered probes, one at a time, `intervalMs` apart, until `count` or `signal` (Ctrl-C
+ * ends the run early but the summary is still printed, as ping does).
+ */
+async function runProbes(
+  session: ClientSession,
+  { count, intervalMs, signal }: { count: number; intervalMs: number; signal: AbortSignal },
+): Promise<void> {
+  const interrupted = new Promise<void>((resolve) => {
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  for (let seq = 1; seq <= count && !signal.aborted; seq++) {
+    const sending = session.send(encoder.encode(`seq=${seq}`));
+    // After Ctrl-C the connection is closed under a probe still waiting for its echo.
+    sending.catch(() => {});
+    await Promise.race([sending, interrupted]);
+    if (seq < count && intervalMs > 0) await pause(intervalMs, signal);
+  }
+}
+
+/** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */
+async function runInteractive(session: ClientSession): Promise<void> {
+  while (true) {
+    const input = prompt(">>>:"); // Deno adds one space after the message
+    if (input === null) return;
+    const message = input.trim();
+    if (!message) continue;
+    const bytes = encoder.encode(message);
+    if (message === "q") {
+      await session.quit(bytes);
+      return;
+    }
+    await session.send(bytes);
+  }
+}
+
+/** `deno task tcp:client …`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    unix: { type: "string" },
+    "max-line": { type: "string" },
+    message: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+    stats: { type: "boolean" },
+    count: { type: "string" },
+    interval: { type: "string" },
+  });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  if (values.interval !== undefined && values.count === undefined) {
+    throw new UsageError("--interval needs --count");
+  }
+  if (values.count !== undefined && values.message !== undefined) {
+    throw new UsageError("--count and --message cannot be combined");
+  }
+  const probes = values.count === undefined ? undefined : {
+    count: parseCount(values.count, 1, "--count", { min: 1, max: 100_000 }),
+    intervalMs: parseCount(values.interval, 1000, "--interval", { min: 0, max: 60_000 }),
+  };
+  if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
+    throw new UsageError("--unix cannot be combined with --host or --port");
+  }
+  if (values.message === "") throw new UsageError(`Invalid --message "": expected some text`);
+  const maxLine = parseCount(values["max-line"], DEFAULT_MAX_LINE, "--max-line", {
+    max: 1024 * 1024 * 1024,
+  });
+  const target: Target = values.unix !== undefined
+    ? { path: values.unix }
+    : { hostname: values.host ?? "127.0.0.1", port: parsePort(values.port, 8080) };
+  const reporter = createReporter("tcp/client", { json: values.json, explain: values.explain });
+
+  using conn = await connectTo(target);
+  const where = describeTarget(target);
+  if (reporter.explaining) {
+    reporter.explain(
+      `connected to ${where} from ${formatAddrOrUnnamed(conn.localAddr)} (connect(): the ` +
+        "three-way handshake is done; the server's accept() may not have run yet)",
+      { local: formatAddrOrUnnamed(conn.localAddr), peer: where },
+    );
+  }
+  const stats = values.stats === true || probes !== undefined;
+  const session = new ClientSession(conn, reporter, { stats, where });
+  try {
+    if (probes) {
+      reporter.info(
+        `PROBE ${where} (tcp): ${probes.count} probes "seq=N", one every ${probes.intervalMs} ms`,
+        "log",
+        { server: where, count: probes.count, intervalMs: probes.intervalMs },
+      );
+      using signal = interruptSignal();
+      await runProbes(session, { ...probes, signal });
+    } else if (values.message !== undefined) await runOnce(session, values.message, maxLine);
+    else if (Deno.stdin.isTerminal()) await runInteractive(session);
+    else await runPiped(session, maxLine);
+    session.finish();
+  } catch (error) {
+    if (error instanceof ServerClosedError) {
+      throw new CliError(`${describeTarget(target)}: ${error.message}`);
+    }
+    if (error instanceof LineTooLongError) {
+      throw new CliError(`${error.message} (raise --max-line)`);
+    }
+    throw error;
+  }
+  return 0;
 }
 
 /** Where to connect: TCP host and port, or a Unix socket path. */
@@ -107,150 +201,6 @@ export async function connectTo(target: Target): Promise<Deno.Conn> {
   }
 }
 
-/** Hooks that watch an exchange's write and each read of its reply (for `--explain`). */
-export interface ExchangeTrace {
-  wrote(message: Uint8Array): void;
-  read(chunk: Uint8Array): void;
-}
-
-/** `readExactly`, reporting every read to `trace`. */
-async function readExactlyTraced(
-  conn: Deno.Conn,
-  n: number,
-  trace: ExchangeTrace,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let filled = 0;
-  while (filled < n) {
-    const got = await conn.read(out.subarray(filled));
-    if (got === null) return out.subarray(0, filled);
-    trace.read(out.subarray(filled, filled + got));
-    filled += got;
-  }
-  return out;
-}
-
-/**
- * Sends `message` and reads until as many bytes have come back (the echo server's reply has the
- * same length). Throws `ServerClosedError` when the server goes away first. `trace` sees the
- * write and every read.
- */
-export async function exchange(
-  conn: Deno.Conn,
-  message: Uint8Array,
-  trace?: ExchangeTrace,
-): Promise<Uint8Array> {
-  try {
-    await writeAll(conn, message);
-    trace?.wrote(message);
-    const reply = trace
-      ? await readExactlyTraced(conn, message.length, trace)
-      : await readExactly(conn, message.length);
-    if (reply.length < message.length) {
-      throw new ServerClosedError(
-        `server closed the connection after ${reply.length} of ${message.length} reply bytes`,
-      );
-    }
-    return reply;
-  } catch (error) {
-    throw serverClosed(error);
-  }
-}
-
-/** A reset or broken connection becomes `ServerClosedError`; anything else is left as it is. */
-function serverClosed(error: unknown): unknown {
-  return error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-      error instanceof Deno.errors.ConnectionAborted
-    ? new ServerClosedError(`server closed the connection: ${error.message}`)
-    : error;
-}
-
-/**
- * The one-shot exchange (`--message`): sends `message`, half-closes (FIN) and reads until the
- * server closes, so the reply may have any length. More than `maxBytes` of reply throws.
- * `trace` sees the write and every read.
- */
-export async function exchangeToEof(
-  conn: Deno.Conn,
-  message: Uint8Array,
-  { trace, maxBytes = DEFAULT_MAX_LINE }: { trace?: ExchangeTrace; maxBytes?: number } = {},
-): Promise<Uint8Array> {
-  try {
-    await writeAll(conn, message);
-    trace?.wrote(message);
-    await conn.closeWrite();
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    const buffer = new Uint8Array(64 * 1024);
-    while (true) {
-      const got = await conn.read(buffer);
-      if (got === null) break;
-      const chunk = buffer.slice(0, got);
-      trace?.read(chunk);
-      total += got;
-      if (total > maxBytes) {
-        throw new CliError(`reply longer than ${maxBytes} bytes (raise --max-line)`);
-      }
-      parts.push(chunk);
-    }
-    return concatBytes(parts, total);
-  } catch (error) {
-    throw serverClosed(error);
-  }
-}
-
-/**
- * Sends each line (skipping empty ones) and collects the decoded replies. A line `q` is sent and
- * ends the session without a reply. Used by the demo, the tests and the benchmarks.
- */
-export async function echoLines(conn: Deno.Conn, lines: Iterable<string>): Promise<string[]> {
-  const decoder = new TextDecoder();
-  const replies: string[] = [];
-  for (const line of lines) {
-    if (!line) continue;
-    const bytes = encoder.encode(line);
-    if (line === "q") {
-      await writeAll(conn, bytes);
-      break;
-    }
-    replies.push(decoder.decode(await exchange(conn, bytes)));
-  }
-  return replies;
-}
-
-/**
- * Splits a byte stream into lines (without `\n` or `\r\n`), as bytes, so whatever was piped in is
- * sent unchanged. The last line may lack its newline. A line longer than `maxLine` throws.
- */
-export async function* byteLines(
-  stream: ReadableStream<Uint8Array>,
-  { maxLine = DEFAULT_MAX_LINE }: { maxLine?: number } = {},
-): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array[] = [];
-  let pendingLength = 0;
-  const finish = (tail: Uint8Array): Uint8Array => {
-    const line = pending.length ? concatBytes([...pending, tail]) : tail;
-    pending = [];
-    pendingLength = 0;
-    return line.length && line[line.length - 1] === CR ? line.subarray(0, -1) : line;
-  };
-  for await (const chunk of stream) {
-    let start = 0;
-    let nl: number;
-    while ((nl = chunk.indexOf(LF, start)) >= 0) {
-      if (pendingLength + nl - start > maxLine) throw lineTooLong(maxLine);
-      yield finish(chunk.slice(start, nl));
-      start = nl + 1;
-    }
-    if (start < chunk.length) {
-      pendingLength += chunk.length - start;
-      if (pendingLength > maxLine) throw lineTooLong(maxLine);
-      pending.push(chunk.slice(start));
-    }
-  }
-  if (pendingLength) yield finish(new Uint8Array(0));
-}
-
 /** `1 byte`, `5 bytes`. */
 function bytes(n: number): string {
   return `${n} ${n === 1 ? "byte" : "bytes"}`;
@@ -258,10 +208,6 @@ function bytes(n: number): string {
 
 function formatAddrOrUnnamed(addr: Deno.Addr): string {
   return "path" in addr && !addr.path ? "unix:(unnamed)" : formatAddr(addr);
-}
-
-function lineTooLong(maxLine: number): CliError {
-  return new CliError(`input line longer than ${maxLine} bytes (raise --max-line)`);
 }
 
 function isQuit(line: Uint8Array): boolean {
@@ -394,129 +340,28 @@ export class ClientSession {
   }
 }
 
-/** Pipe mode: every line of stdin is sent, every reply printed; returns after the last one. */
-async function runPiped(session: ClientSession, maxLine: number): Promise<void> {
-  for await (const line of byteLines(Deno.stdin.readable, { maxLine })) {
-    if (!line.length) continue;
-    if (isQuit(line)) {
-      await session.quit(line);
-      return;
-    }
-    await session.send(line);
-  }
-}
+const USAGE = `Usage: deno task tcp:client [--host HOST] [--port PORT | --unix PATH]
 
-/** `--message`: one message, one reply to EOF; `q` alone is seed 004's goodbye, as in a line. */
-async function runOnce(session: ClientSession, message: string, maxBytes: number): Promise<void> {
-  const bytes = encoder.encode(message);
-  if (isQuit(bytes)) await session.quit(bytes);
-  else await session.sendOnce(bytes, maxBytes);
-}
+Sends each line of input to the echo server and prints each reply (seed 000's client).
+  --host HOST        server address (default 127.0.0.1)
+  --port PORT        server port (default 8080)
+  --unix PATH        connect to a Unix domain socket instead
+  --message TEXT     one-shot (seed 001/002): send TEXT, half-close, print the whole reply
+                     (everything until the server closes), exit 0; stdin is not read
+  --max-line BYTES   longest input line accepted, and with --message the longest reply
+                     (default 16777216)
+  --json             newline-delimited JSON events instead of text
+  --explain          show every write and read (hexdump) and, at the end, which of our writes
+                     came back in which read (the 粘包 view)
+  --stats            print each message's round-trip time and, at the end, count, min, median,
+                     p99 and max
+  --count N          like ping over TCP (implies --stats): send N probes "seq=1" … "seq=N", one
+                     at a time, each after the previous echo came back; stdin is not read.
+                     Ctrl-C stops early and still prints the summary. TCP never loses or
+                     reorders a probe, so only round-trip times are reported
+  --interval MS      time between probes with --count (default 1000)
+  -h, --help         show this help
 
-/**
- * `--count`: numbered probes, one at a time, `intervalMs` apart, until `count` or `signal` (Ctrl-C
- * ends the run early but the summary is still printed, as ping does).
- */
-async function runProbes(
-  session: ClientSession,
-  { count, intervalMs, signal }: { count: number; intervalMs: number; signal: AbortSignal },
-): Promise<void> {
-  const interrupted = new Promise<void>((resolve) => {
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-  for (let seq = 1; seq <= count && !signal.aborted; seq++) {
-    const sending = session.send(encoder.encode(`seq=${seq}`));
-    // After Ctrl-C the connection is closed under a probe still waiting for its echo.
-    sending.catch(() => {});
-    await Promise.race([sending, interrupted]);
-    if (seq < count && intervalMs > 0) await pause(intervalMs, signal);
-  }
-}
-
-/** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */
-async function runInteractive(session: ClientSession): Promise<void> {
-  while (true) {
-    const input = prompt(">>>:"); // Deno adds one space after the message
-    if (input === null) return;
-    const message = input.trim();
-    if (!message) continue;
-    const bytes = encoder.encode(message);
-    if (message === "q") {
-      await session.quit(bytes);
-      return;
-    }
-    await session.send(bytes);
-  }
-}
-
-/** `deno task tcp:client …`. */
-export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseCli(args, {
-    host: { type: "string" },
-    port: { type: "string" },
-    unix: { type: "string" },
-    "max-line": { type: "string" },
-    message: { type: "string" },
-    json: { type: "boolean" },
-    explain: { type: "boolean" },
-    stats: { type: "boolean" },
-    count: { type: "string" },
-    interval: { type: "string" },
-  });
-  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  if (values.interval !== undefined && values.count === undefined) {
-    throw new UsageError("--interval needs --count");
-  }
-  if (values.count !== undefined && values.message !== undefined) {
-    throw new UsageError("--count and --message cannot be combined");
-  }
-  const probes = values.count === undefined ? undefined : {
-    count: parseCount(values.count, 1, "--count", { min: 1, max: 100_000 }),
-    intervalMs: parseCount(values.interval, 1000, "--interval", { min: 0, max: 60_000 }),
-  };
-  if (values.unix !== undefined && (values.host !== undefined || values.port !== undefined)) {
-    throw new UsageError("--unix cannot be combined with --host or --port");
-  }
-  if (values.message === "") throw new UsageError(`Invalid --message "": expected some text`);
-  const maxLine = parseCount(values["max-line"], DEFAULT_MAX_LINE, "--max-line", {
-    max: 1024 * 1024 * 1024,
-  });
-  const target: Target = values.unix !== undefined
-    ? { path: values.unix }
-    : { hostname: values.host ?? "127.0.0.1", port: parsePort(values.port, 8080) };
-  const reporter = createReporter("tcp/client", { json: values.json, explain: values.explain });
-
-  using conn = await connectTo(target);
-  const where = describeTarget(target);
-  if (reporter.explaining) {
-    reporter.explain(
-      `connected to ${where} from ${formatAddrOrUnnamed(conn.localAddr)} (connect(): the ` +
-        "three-way handshake is done; the server's accept() may not have run yet)",
-      { local: formatAddrOrUnnamed(conn.localAddr), peer: where },
-    );
-  }
-  const stats = values.stats === true || probes !== undefined;
-  const session = new ClientSession(conn, reporter, { stats, where });
-  try {
-    if (probes) {
-      reporter.info(
-        `PROBE ${where} (tcp): ${probes.count} probes "seq=N", one every ${probes.intervalMs} ms`,
-        "log",
-        { server: where, count: probes.count, intervalMs: probes.intervalMs },
-      );
-      using signal = interruptSignal();
-      await runProbes(session, { ...probes, signal });
-    } else if (values.message !== undefined) await runOnce(session, values.message, maxLine);
-    else if (Deno.stdin.isTerminal()) await runInteractive(session);
-    else await runPiped(session, maxLine);
-    session.finish();
-  } catch (error) {
-    if (error instanceof ServerClosedError) {
-      throw new CliError(`${describeTarget(target)}: ${error.message}`);
-    }
-    throw error;
-  }
-  return 0;
-}
+A line "q" ends the session. On a terminal the prompt is ">>>: " and empty input is skipped.`;
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -1,8 +1,8 @@
 /**
- * The TCP round trip in one process: the upper-case echo server (tcp/server.ts) on an ephemeral
- * port and a client (tcp/client.ts) that sends ASCII, Chinese and seed 004's `q`, with both
- * sides' view printed along seed 001's five server steps (create → bind → listen → accept →
- * exchange → close).
+ * The TCP round trip in one process: the upper-case echo server's engine (tcp/core/echo.ts, what
+ * tcp/server.ts runs) on an ephemeral port and a client (tcp/core/echo_client.ts, what
+ * tcp/client.ts runs) that sends ASCII, Chinese and seed 004's `q`, with both sides' view printed
+ * along seed 001's five server steps (create → bind → listen → accept → exchange → close).
  *
  *   deno task tcp:demo        (also `deno task demo` for now)
  *   deno run -A tcp/demo.ts
@@ -12,8 +12,10 @@
  */
 import { formatAddr, parseCli, runMain, UsageError } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
-import { serveListener } from "./server.ts";
-import { exchange } from "./client.ts";
+import { acceptLoop } from "./core/accept.ts";
+import { describeSessionEnd, serveConnection } from "./core/echo.ts";
+import { exchange } from "./core/echo_client.ts";
+import { peerName, SessionNarrator } from "./kit/echo_explain.ts";
 
 const USAGE = `Usage: deno task tcp:demo [--json] [--explain]
 
@@ -39,40 +41,29 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "�
   const address = formatAddr(listener.addr);
   say("server", `1-3. create + bind + listen: listening on ${address}`, "listening", { address });
 
-  // Step 4 happens inside serveListener (accept); its connect/disconnect lines come through here.
-  let sessionEnded!: () => void;
-  const ended = new Promise<void>((resolve) => sessionEnded = resolve);
-  const serverView: Reporter = {
-    info(text, event, fields) {
-      const step = event === "connected"
-        ? "4. accept: "
-        : event === "disconnected"
-        ? "6. close: "
-        : "";
-      say("server", step + text, event ?? "log", fields);
-      if (event === "disconnected") sessionEnded();
-    },
-    warn(text, event, fields) {
-      reporter.warn(`[server] ${text}`, event, fields);
-      if (event === "disconnected") sessionEnded();
-    },
-    explaining: reporter.explaining,
-    explain: (view, fields) => reporter.explain(view, fields),
-  };
-  const stop = new AbortController();
-  const serving = serveListener(listener, {
-    reporter: serverView,
-    signal: stop.signal,
-    onData: (chunk) =>
-      say(
-        "server",
-        `5. exchange: received ${chunk.length} bytes, sending them back upper-cased`,
-        "received",
-        {
-          bytes: chunk.length,
-        },
-      ),
-  });
+  // Steps 4–6, the server's side: accept one client, echo until it leaves, close.
+  const serving = acceptLoop(listener, async (conn) => {
+    const peer = peerName(conn);
+    say("server", `4. accept: connected ${peer} (#1)`, "connected", { id: 1, peer });
+    const trace = reporter.explaining
+      ? new SessionNarrator(reporter, "upper", false).accepted(conn, 1)
+      : undefined;
+    const summary = await serveConnection(conn, {
+      trace,
+      onData: (chunk) =>
+        say(
+          "server",
+          `5. exchange: received ${chunk.length} bytes, sending them back upper-cased`,
+          "received",
+          { bytes: chunk.length },
+        ),
+    });
+    trace?.closed(summary);
+    const text = `disconnected ${peer} (#1): ${describeSessionEnd(summary)}`;
+    if (summary.reason === "error") {
+      reporter.warn(`[server] ${text}`, "disconnected", { id: 1, peer, ...summary });
+    } else say("server", `6. close: ${text}`, "disconnected", { id: 1, peer, ...summary });
+  }, { once: true });
 
   try {
     const conn = await Deno.connect({
@@ -102,10 +93,9 @@ export async function runDemo(reporter: Reporter, messages = ["hello netlab", "�
     } finally {
       conn.close();
     }
-    await ended;
-  } finally {
-    stop.abort();
     await serving;
+  } finally {
+    listener.close();
   }
   say("server", "listener closed", "log");
 }

@@ -32,17 +32,13 @@ import {
   UsageError,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { acceptReports } from "./kit/accept_report.ts";
 import { SEED_PROTOCOL_WARNING } from "./core/file_protocol.ts";
-import {
-  connectOrExplain,
-  describeError,
-  explainWire,
-  progressEvents,
-  type ReceivedFile,
-  receiveFiles,
-  receiveSeedProtocol,
-  serveConnections,
-} from "./core/file_transfer.ts";
+import { type ReceivedFile, receiveFiles } from "./core/file_transfer/receive.ts";
+import { receiveSeedProtocol } from "./core/file_transfer/seed.ts";
+import { describeError } from "./core/file_transfer/wire.ts";
+import { ConnectError, connectWithin, serveConnections } from "./core/file_transfer/serve.ts";
+import { explainWire, progressEvents } from "./kit/transfer_view.ts";
 import { createProgressBar, type ProgressBar } from "./kit/progress.ts";
 
 const USAGE = `Usage: deno task file:recv [options]
@@ -234,12 +230,23 @@ export async function main(args: string[]): Promise<number> {
   const ok = await serveConnections(listener, (conn) => session(conn, reporter, options), {
     signal,
     once: values.once,
+    ...acceptReports(reporter),
   });
   if (signal.aborted) {
     reporter.info(`stopped listening on ${address}`, "log", { address });
     return 0;
   }
   return ok ? 0 : 1;
+}
+
+/** Connects to the other side; a failure is the script's one line. */
+async function connectOrExplain(hostname: string, port: number): Promise<Deno.TcpConn> {
+  try {
+    return await connectWithin(hostname, port);
+  } catch (error) {
+    if (error instanceof ConnectError) throw new CliError(error.message);
+    throw error;
+  }
 }
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -32,19 +32,13 @@ import {
   UsageError,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { acceptReports } from "./kit/accept_report.ts";
 import { SEED_ACK, SEED_PROTOCOL_WARNING, UnsafeNameError } from "./core/file_protocol.ts";
-import {
-  connectOrExplain,
-  describeError,
-  explainWire,
-  OfferedFile,
-  progressEvents,
-  sendFiles,
-  sendSeedProtocol,
-  type SentFile,
-  serveConnections,
-  type TransferOptions,
-} from "./core/file_transfer.ts";
+import { OfferedFile, sendFiles, type SentFile } from "./core/file_transfer/send.ts";
+import { sendSeedProtocol } from "./core/file_transfer/seed.ts";
+import { describeError, type TransferOptions } from "./core/file_transfer/wire.ts";
+import { ConnectError, connectWithin, serveConnections } from "./core/file_transfer/serve.ts";
+import { explainWire, progressEvents } from "./kit/transfer_view.ts";
 import { createProgressBar, formatBytes } from "./kit/progress.ts";
 
 const USAGE = `Usage: deno task file:send FILE... [options]
@@ -319,12 +313,22 @@ export async function main(args: string[]): Promise<number> {
   const ok = await serveConnections(
     listener,
     (conn) => session(conn, files, reporter, { ...common, client: ++totals.clients }),
-    { signal, once: values.once },
+    { signal, once: values.once, ...acceptReports(reporter) },
   );
   if (signal.aborted) reporter.info(`stopped listening on ${address}`, "log", { address });
   reporter.info(formatServed(totals), "stats", { ...totals });
   if (signal.aborted) return 0;
   return ok ? 0 : 1;
+}
+
+/** Connects to the other side; a failure is the script's one line. */
+async function connectOrExplain(hostname: string, port: number): Promise<Deno.TcpConn> {
+  try {
+    return await connectWithin(hostname, port);
+  } catch (error) {
+    if (error instanceof ConnectError) throw new CliError(error.message);
+    throw error;
+  }
 }
 
 if (import.meta.main) await runMain(USAGE, main);

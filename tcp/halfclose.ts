@@ -28,29 +28,12 @@ import {
   parsePort,
   runMain,
 } from "./kit/cli.ts";
-import { readAll, writeAll } from "./core/io.ts";
+import { closeQuietly, readAll, writeAll } from "./core/io.ts";
+import { acceptLoop } from "./core/accept.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { acceptReports } from "./kit/accept_report.ts";
 import { upperAscii } from "./core/upper.ts";
 import { chunkView } from "./kit/explain.ts";
-
-function indent(view: string): string {
-  return view.split("\n").map((line) => `   ${line}`).join("\n");
-}
-
-export const USAGE = `Usage: deno task tcp:halfclose [options]
-
-Shows TCP half-close (the client sends FIN with closeWrite() and still reads the reply), then a
-write to a closed peer (BrokenPipe) and a read after an RST (ConnectionReset).
-
-Options:
-  --host HOST         address to listen on (default 127.0.0.1)
-  --port PORT         port to listen on (default 0 = any free port)
-  --message TEXT      what the client sends (default "hello world 你好")
-  --serve             only run the half-close server until Ctrl-C (poke it with nc -N)
-  --max-bytes N       largest request the server reads before answering (default 1048576)
-  --json              newline-delimited JSON events instead of text
-  --explain           show the bytes the client wrote before its FIN and the reply (hexdump)
-  -h, --help          show this help`;
 
 /** Largest request the half-close server buffers before answering. */
 export const DEFAULT_MAX_REQUEST = 1024 * 1024;
@@ -60,15 +43,6 @@ const SERVE_DEADLINE_MS = 30_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Closes something that may already be closed. */
-function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BadResource)) throw error;
-  }
-}
 
 /**
  * The server side of the half-close exchange: read until the client's FIN (EOF), then answer
@@ -375,36 +349,32 @@ export async function serveHalfClose(
 ): Promise<void> {
   const stop = () => closeQuietly(listener);
   signal?.addEventListener("abort", stop, { once: true });
+  if (signal?.aborted) stop();
   const sessions = new Set<Promise<void>>();
+  // One client: read until its FIN, answer, close. A client that never sends FIN is cut off
+  // after the deadline.
+  const session = (conn: Deno.TcpConn) => {
+    const peer = formatAddr(conn.remoteAddr);
+    const deadline = setTimeout(() => closeQuietly(conn), SERVE_DEADLINE_MS);
+    const done = answerAfterEof(conn, { maxBytes })
+      .then((n) =>
+        out.info(`${peer}: read ${n} bytes until EOF, replied, closed`, "disconnected", {
+          peer,
+          bytes: n,
+        })
+      )
+      .catch((error) =>
+        out.warn(`${peer}: ${errorName(error)}: ${error.message}`, "error", { peer })
+      )
+      .finally(() => {
+        clearTimeout(deadline);
+        closeQuietly(conn);
+        sessions.delete(done);
+      });
+    sessions.add(done);
+  };
   try {
-    while (!signal?.aborted) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (signal?.aborted) break;
-        throw error;
-      }
-      const peer = formatAddr(conn.remoteAddr);
-      // A client that never sends FIN is cut off after the deadline.
-      const deadline = setTimeout(() => closeQuietly(conn), SERVE_DEADLINE_MS);
-      const session = answerAfterEof(conn, { maxBytes })
-        .then((n) =>
-          out.info(`${peer}: read ${n} bytes until EOF, replied, closed`, "disconnected", {
-            peer,
-            bytes: n,
-          })
-        )
-        .catch((error) =>
-          out.warn(`${peer}: ${errorName(error)}: ${error.message}`, "error", { peer })
-        )
-        .finally(() => {
-          clearTimeout(deadline);
-          closeQuietly(conn);
-          sessions.delete(session);
-        });
-      sessions.add(session);
-    }
+    await acceptLoop(listener, session, acceptReports(out));
   } finally {
     signal?.removeEventListener("abort", stop);
     await Promise.all(sessions);
@@ -448,6 +418,25 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     closeQuietly(listener);
   }
+}
+
+export const USAGE = `Usage: deno task tcp:halfclose [options]
+
+Shows TCP half-close (the client sends FIN with closeWrite() and still reads the reply), then a
+write to a closed peer (BrokenPipe) and a read after an RST (ConnectionReset).
+
+Options:
+  --host HOST         address to listen on (default 127.0.0.1)
+  --port PORT         port to listen on (default 0 = any free port)
+  --message TEXT      what the client sends (default "hello world 你好")
+  --serve             only run the half-close server until Ctrl-C (poke it with nc -N)
+  --max-bytes N       largest request the server reads before answering (default 1048576)
+  --json              newline-delimited JSON events instead of text
+  --explain           show the bytes the client wrote before its FIN and the reply (hexdump)
+  -h, --help          show this help`;
+
+function indent(view: string): string {
+  return view.split("\n").map((line) => `   ${line}`).join("\n");
 }
 
 if (import.meta.main) await runMain(USAGE, main);

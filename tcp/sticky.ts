@@ -18,6 +18,9 @@
  *        nc -l 127.0.0.1 9000 | xxd              # receiver
  *        (printf hello; printf world) | nc -N 127.0.0.1 9000
  *        the receiver sees `helloworld` and cannot tell where `hello` ended.
+ *
+ * Size: five experiments and the report that explains each one, kept side by side in one file
+ * so that every printed explanation stands next to the code that produced what it explains.
  */
 import {
   CliError,
@@ -31,7 +34,7 @@ import {
   runMain,
   UsageError,
 } from "./kit/cli.ts";
-import { writeAll } from "./core/io.ts";
+import { closeQuietly, writeAll } from "./core/io.ts";
 import {
   chunkView,
   describeBytes as quoteBytes,
@@ -43,29 +46,11 @@ import { createReporter, type Reporter } from "./kit/report.ts";
 import { type TimelinePanel, timelineSvg } from "./kit/svg.ts";
 import {
   delimitedFrames,
-  describeDelimited,
-  describeLengthPrefixed,
   encodeDelimited,
   encodeLengthPrefixed,
   lengthPrefixedFrames,
 } from "./core/framing.ts";
-
-export const USAGE = `Usage: deno task tcp:sticky [options]
-
-Shows TCP 粘包 on loopback (small writes glued into one read, one big write read in pieces),
-then seed 003's fixes side by side: end marker, length header, sleep between sends.
-
-Options:
-  --host HOST       address to listen on (default 127.0.0.1)
-  --port PORT       port to listen on (default 0 = any free port)
-  --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
-  --big-write N     bytes in the one big write (default 4194304, max 67108864)
-  --json            newline-delimited JSON events instead of text
-  --explain         the bytes of every write and read of parts 1 and 3a-b (each frame
-                    annotated), and after each experiment the 粘包 view: which write ended
-                    up in which read
-  --svg FILE        draw the writes-vs-reads timelines as an SVG picture into FILE
-  -h, --help        show this help`;
+import { describeDelimited, describeLengthPrefixed } from "./core/framing_view.ts";
 
 /** The seed's end marker (its file transfer ends with `##` too). */
 export const END_MARKER = "##";
@@ -88,16 +73,6 @@ export const FIX_MESSAGES: readonly Uint8Array[] = [
 export interface ConnPair extends Disposable {
   client: Deno.TcpConn;
   server: Deno.TcpConn;
-}
-
-/** Closes a connection or listener that may already be closed (a finished `readable` closes
- * its connection itself). */
-export function closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.BadResource)) throw error;
-  }
 }
 
 /** Connects to `listener` and accepts that same connection. */
@@ -389,7 +364,7 @@ export async function runStickyDemo(options: StickyOptions = {}): Promise<Sticky
 
 /**
  * Bytes as a quoted string: printable UTF-8 as itself, every other byte as `\xNN`
- * (`"hello\x00\xff你好"`), so glued binary and text stay readable (tcp/explain.ts does the work).
+ * (`"hello\x00\xff你好"`), so glued binary and text stay readable (tcp/kit/explain.ts does the work).
  */
 export function describeBytes(bytes: Uint8Array): string {
   return quoteBytes(bytes);
@@ -655,5 +630,22 @@ export async function main(args: string[]): Promise<number> {
   }
   return 0;
 }
+
+export const USAGE = `Usage: deno task tcp:sticky [options]
+
+Shows TCP 粘包 on loopback (small writes glued into one read, one big write read in pieces),
+then seed 003's fixes side by side: end marker, length header, sleep between sends.
+
+Options:
+  --host HOST       address to listen on (default 127.0.0.1)
+  --port PORT       port to listen on (default 0 = any free port)
+  --gap-ms N        sleep between sends in the "time interval" fix (default 20, max 1000)
+  --big-write N     bytes in the one big write (default 4194304, max 67108864)
+  --json            newline-delimited JSON events instead of text
+  --explain         the bytes of every write and read of parts 1 and 3a-b (each frame
+                    annotated), and after each experiment the 粘包 view: which write ended
+                    up in which read
+  --svg FILE        draw the writes-vs-reads timelines as an SVG picture into FILE
+  -h, --help        show this help`;
 
 if (import.meta.main) await runMain(USAGE, main);

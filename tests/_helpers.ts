@@ -248,7 +248,7 @@ export async function startCommand(
 
   let firstLine: string;
   try {
-    // The text line, or under --json the `listening` event (tcp/report.ts schema).
+    // The text line, or under --json the `listening` event (tcp/kit/report.ts schema).
     firstLine = await waitForLine(/^listening on |^\{.*"event":"listening"/);
   } catch (error) {
     await stop("SIGKILL");
@@ -312,11 +312,11 @@ export function isRoot(): boolean {
   return Deno.uid?.() === 0;
 }
 
-/** One `--json` event (see the schema in tcp/report.ts). */
+/** One `--json` event (see the schema in tcp/kit/report.ts). */
 export type JsonEvent = Record<string, unknown> & { ts: string; tool: string; event: string };
 
 /**
- * Checks `--json` output against the shared NDJSON schema (tcp/report.ts): every non-empty line
+ * Checks `--json` output against the shared NDJSON schema (tcp/kit/report.ts): every non-empty line
  * parses as an object with an ISO `ts`, `tool` equal to `tool` and a string `event`. Returns the
  * events; throws an Error naming the first bad line.
  */
@@ -348,4 +348,30 @@ export function assertNdjson(stdout: string, tool: string): JsonEvent[] {
     events.push(event as JsonEvent);
   }
   return events;
+}
+
+/** Stops a server with Ctrl-C and checks it ended as the convention says: exit 130. */
+export async function stopped(script: RunningScript): Promise<ScriptResult> {
+  const result = await script.stop();
+  if (result.code !== 130) {
+    throw new Error(`expected exit 130 after Ctrl-C, got ${result.code}: ${result.stderr}`);
+  }
+  return result;
+}
+
+/** Waits (bounded) for a one-shot program to exit by itself with 0; returns what it printed. */
+export async function exitedByItself(script: RunningScript): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), 15_000);
+  });
+  try {
+    const status = await Promise.race([script.child.status, timeout]);
+    if (status === "timeout") throw new Error("the program did not exit by itself");
+  } finally {
+    clearTimeout(timer);
+  }
+  const result = await script.stop();
+  if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
+  return result.stdout;
 }

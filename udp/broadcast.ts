@@ -14,7 +14,7 @@
  * - On the machine's own network only 127.255.255.255 (loopback's broadcast address) is used:
  *   255.255.255.255 or a LAN broadcast address would put the datagram on the real network, so
  *   `send` refuses any address outside 127.0.0.0/8 unless `--allow-lan` is given — which the
- *   tests use only inside network namespaces they create (tests/udp_netns_test.ts).
+ *   tests use only inside network namespaces they create (tests/udp/broadcast_netns_test.ts).
  *
  * Run:  deno task udp:broadcast listen --port 9999          (in two terminals)
  *       deno task udp:broadcast send --port 9999 hello all   (both listeners print it)
@@ -27,6 +27,7 @@ import {
   formatAddr,
   formatHostPort,
   interruptSignal,
+  listenUdp,
   parseCli,
   parseCount,
   parsePort,
@@ -35,26 +36,10 @@ import {
 } from "../tcp/kit/cli.ts";
 import { createReporter } from "../tcp/kit/report.ts";
 import { chunkView } from "../tcp/kit/explain.ts";
-import { bindUdp, describeDatagram, isClosedError, MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
-import { calcCommand, parseIPv4 } from "./subnet.ts";
-
-const USAGE = `Usage: deno task udp:broadcast <command> …
-
-  listen [--port PORT] [--host HOST] [--count N] [--json] [--explain]
-      Prints every datagram with its sender. Binds HOST (default 0.0.0.0: a socket bound to
-      127.0.0.1 does not receive broadcasts) with SO_REUSEADDR, so several listeners share PORT
-      (default 9999; 0 = ephemeral). --count N: exit after N datagrams.
-  send [--to ADDR] [--port PORT] [--allow-lan] [--json] [--explain] MESSAGE…
-      Sends MESSAGE as one datagram to ADDR:PORT (default 127.255.255.255:9999). Addresses
-      outside 127.0.0.0/8 (255.255.255.255, a LAN broadcast) leave this machine and are refused
-      unless --allow-lan (meant for network namespaces you created).
-  calc CIDR
-      Address, mask, network (address & mask), broadcast (network | ~mask), first/last host and
-      host count in dotted decimal and binary, e.g. calc 192.168.1.37/24 or 10.0.0.1/255.0.0.0.
-      The same as deno task subnet calc (which also plans subnets; IPv6, --json).
-
-  listen and send: --json for newline-delimited JSON events, --explain to show every datagram
-  received or sent (hexdump).`;
+import { isClosedLocally } from "../tcp/core/net_errors.ts";
+import { parseIPv4 } from "../tcp/core/ip_address.ts";
+import { describeDatagram, MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
+import { calcResult } from "./core/subnet_math.ts";
 
 /** Loopback's broadcast address: the only one `send` uses without `--allow-lan`. */
 export const LOOPBACK_BROADCAST = "127.255.255.255";
@@ -98,7 +83,7 @@ async function listen(args: string[]): Promise<number> {
   });
 
   using signal = interruptSignal();
-  const conn = bindUdp(host, port, { reuseAddress: true });
+  const conn = listenUdp(host, port, { reuseAddress: true });
   const close = () => conn.close();
   signal.addEventListener("abort", close, { once: true });
   reporter.info(datagramListeningLine(conn.addr), "listening", {
@@ -126,7 +111,7 @@ async function listen(args: string[]): Promise<number> {
       }
     }
   } catch (error) {
-    if (!(signal.aborted && isClosedError(error))) throw error;
+    if (!(signal.aborted && isClosedLocally(error))) throw error;
   } finally {
     signal.removeEventListener("abort", close);
     if (!signal.aborted) conn.close();
@@ -158,7 +143,7 @@ async function send(args: string[]): Promise<number> {
     );
   }
   // Loopback traffic leaves from 127.0.0.1; elsewhere let the routing table pick the source.
-  const conn = bindUdp(to.startsWith("127.") ? "127.0.0.1" : "0.0.0.0", 0);
+  const conn = listenUdp(to.startsWith("127.") ? "127.0.0.1" : "0.0.0.0", 0);
   try {
     const sent = await conn.send(payload, { transport: "udp", hostname: to, port });
     const target = formatHostPort(to, port);
@@ -185,9 +170,23 @@ async function send(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `calc CIDR`: the subnet table — the very code of `deno task subnet calc` (udp/subnet.ts). */
+/** `calc CIDR`: the subnet table — the very `calcResult` that `deno task subnet calc` prints. */
 function calc(args: string[]): number {
-  return calcCommand(args, "udp/broadcast");
+  const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
+  if (positionals.length !== 1) {
+    throw new UsageError(`calc takes one CIDR, e.g. 192.168.1.37/24 (got ${positionals.length})`);
+  }
+  let result: ReturnType<typeof calcResult>;
+  try {
+    result = calcResult(positionals[0]);
+  } catch (error) {
+    if (error instanceof SyntaxError || error instanceof RangeError) {
+      throw new CliError(error.message);
+    }
+    throw error;
+  }
+  createReporter("udp/broadcast", { json: values.json }).info(result.text, "result", result.fields);
+  return 0;
 }
 
 /** `deno run -A udp/broadcast.ts listen|send|calc …`. */
@@ -206,5 +205,23 @@ export async function main(args: string[]): Promise<number> {
       throw new UsageError(`Unknown command "${command}": expected listen, send or calc`);
   }
 }
+
+const USAGE = `Usage: deno task udp:broadcast <command> …
+
+  listen [--port PORT] [--host HOST] [--count N] [--json] [--explain]
+      Prints every datagram with its sender. Binds HOST (default 0.0.0.0: a socket bound to
+      127.0.0.1 does not receive broadcasts) with SO_REUSEADDR, so several listeners share PORT
+      (default 9999; 0 = ephemeral). --count N: exit after N datagrams.
+  send [--to ADDR] [--port PORT] [--allow-lan] [--json] [--explain] MESSAGE…
+      Sends MESSAGE as one datagram to ADDR:PORT (default 127.255.255.255:9999). Addresses
+      outside 127.0.0.0/8 (255.255.255.255, a LAN broadcast) leave this machine and are refused
+      unless --allow-lan (meant for network namespaces you created).
+  calc CIDR
+      Address, mask, network (address & mask), broadcast (network | ~mask), first/last host and
+      host count in dotted decimal and binary, e.g. calc 192.168.1.37/24 or 10.0.0.1/255.0.0.0.
+      The same as deno task subnet calc (which also plans subnets; IPv6, --json).
+
+  listen and send: --json for newline-delimited JSON events, --explain to show every datagram
+  received or sent (hexdump).`;
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -5,33 +5,22 @@
  * Seed idea (000 §二, 001 UDP编程, 003 recvfrom/sendto): a UDP server has no listen() and no
  * accept() — it binds and then loops `recvfrom` → reply with `sendto(data, client_addr)`. Because
  * there is no connection, any number of clients interleave (seed 000's 「并发的感觉」): the server
- * still answers one datagram at a time, just fast.
- *
- * Under `--quiet` on Linux the same loop moves whole batches: after Deno's receive returns the
- * first datagram, everything already queued behind it is taken with one recvmmsg and all replies
- * leave with one sendmmsg (`udp/mmsg.ts`, via Deno's FFI) — still one reply per datagram, in
- * order, to each sender, but a fraction of the system calls (2.1× Node's dgram server's rate).
- *
- * Fixed here compared with the seeds: seed 001 decodes the datagram as UTF-8 before upper-casing,
- * so a datagram cut in the middle of a character kills the server; here only the ASCII bytes a–z
- * change (see `udp/datagram.ts`), so Chinese, binary and invalid UTF-8 pass through intact. Seed
- * 000's server waits for a human to type each reply (`input()`); this one answers by itself.
- *
- * Seed 002's one-shot UDP server (`recvfrom` once, print, `sendto(你好, addr)`, close) is
- * `--once --reply 你好`: `--once` answers one datagram and exits 0, `--reply TEXT` answers every
- * datagram with TEXT instead of its upper-cased bytes.
+ * still answers one datagram at a time, just fast. Only ASCII a–z change, so a datagram cut in
+ * the middle of a Chinese character cannot kill it (seed 001's `decode().upper()` can).
+ * `--once --reply 你好` is seed 002's one-shot server (`recvfrom` once, `sendto(你好, addr)`).
  *
  * Run:  deno task udp:server                 (127.0.0.1:8080)
  *       deno run -A udp/server.ts --port 0   (ephemeral port, printed on the first line)
  *       deno task udp:server --once --reply 你好   (seed 002: one datagram, reply 你好, exit 0)
  * Poke: nc -u 127.0.0.1 8080   then type a line: the reply comes back upper-cased
  *       echo -n hello | nc -u -w1 127.0.0.1 8080
- *       echo hello | deno task udp:client         (with --once: prints the reply, both exit 0)
+ * How it works (and the batched fast path `--quiet` takes on Linux): udp/README.md.
  */
 import {
   datagramListeningLine,
   formatAddr,
   interruptSignal,
+  listenUdp,
   parseCli,
   parsePort,
   runMain,
@@ -39,34 +28,123 @@ import {
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { chunkView } from "../tcp/kit/explain.ts";
-import { DatagramBatch, serveInBatches } from "../tcp/linux/mmsg.ts";
-import {
-  bindUdp,
-  describeDatagram,
-  isClosedError,
-  MAX_UDP_PAYLOAD_IPV4,
-  upperAsciiInPlace,
-} from "./core/datagram.ts";
+import { isClosedLocally } from "../tcp/core/net_errors.ts";
+import { serveDatagrams } from "./core/serve_datagrams.ts";
+import { describeDatagram, MAX_UDP_PAYLOAD_IPV4, upperAsciiInPlace } from "./core/datagram.ts";
 
-const USAGE =
-  `Usage: deno task udp:server [--host HOST] [--port PORT] [--once] [--reply TEXT] [--quiet]
-                            [--json] [--explain]
+/**
+ * The server: for each datagram, `recvfrom` → upper-case it (or take `reply`) → `sendto` the
+ * sender, until `signal` aborts (which closes `conn`), `conn` is closed, or `limit` datagrams
+ * have been answered; `conn` is closed on return. Resolves with the number answered. A failure to
+ * reply to one peer is reported and the server goes on serving everyone else.
+ */
+export async function serveUdp(
+  conn: Deno.DatagramConn,
+  options: ServeUdpOptions = {},
+): Promise<number> {
+  const { signal, reporter, reply } = options;
+  const limit = options.limit ?? Infinity;
+  const log = options.quiet || !reporter ? undefined : reporter;
+  // Built only under --explain, so the hot path stays one undefined check per datagram.
+  const explain = reporter?.explaining ? reporter : undefined;
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    conn.close();
+  };
+  signal?.addEventListener("abort", close, { once: true });
+  // Nothing to log, narrate or count per datagram: move whole batches per system call where we can.
+  const batch = !log && !explain && limit === Infinity;
+  let answered = 0;
+  let received = 0;
+  try {
+    answered = await serveDatagrams(conn, {
+      answer(datagram, out, from) {
+        received++;
+        if (log || explain) logReceived(log, explain, received, datagram, from.addr);
+        if (!reply) return upperAsciiInPlace(datagram).length;
+        out.set(reply);
+        return reply.length;
+      },
+      replied: batch ? undefined : (answer, to) => {
+        answered++;
+        if (explain) {
+          explainDatagram(explain, "sendto", received, answer, to.addr, reply !== undefined);
+        }
+      },
+      stopped: () => closed || answered >= limit,
+      // A failed receive: the loop's own policy (stop once closed, go on after an ICMP report).
+      sendFailed(error, to) {
+        if (closed || isClosedLocally(error)) return false;
+        // One unreachable or refused peer must not stop the server for everyone else.
+        reporter?.warn(`Cannot reply to ${formatAddr(to)}: ${(error as Error).message}`, "error", {
+          to: formatAddr(to),
+        });
+        return true;
+      },
+    }, { batch });
+  } finally {
+    signal?.removeEventListener("abort", close);
+    close();
+  }
+  return answered;
+}
 
-UDP upper-case echo server: replies to every datagram with the same bytes upper-cased (ASCII
-letters only, so Chinese and binary pass through unchanged).
-  --host HOST   address to bind (default 127.0.0.1; ::1 for IPv6)
-  --port PORT   port to bind (default 8080; 0 = ephemeral, printed on the first line)
-  --once        answer one datagram, then close the socket and exit 0 (seed 002)
-  --reply TEXT  answer every datagram with TEXT instead of its upper-cased bytes (seed 002's
-                sendto(你好, addr))
-  --quiet       do not log each datagram (for benchmarks); on Linux with --allow-ffi this
-                also answers in batches (recvmmsg/sendmmsg)
-  --json        newline-delimited JSON events instead of text
-  --explain     narrate the server's steps (create → bind → recvfrom/sendto; no listen, no
-                accept) and show every datagram received and sent (hexdump)`;
+/** `deno run -A udp/server.ts [flags]`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    host: { type: "string" },
+    port: { type: "string" },
+    once: { type: "boolean" },
+    reply: { type: "string" },
+    quiet: { type: "boolean" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+  });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  const host = values.host ?? "127.0.0.1";
+  const port = parsePort(values.port, 8080);
+  const quiet = values.quiet ?? false;
+  const reply = values.reply === undefined ? undefined : new TextEncoder().encode(values.reply);
+  if (reply && reply.length > MAX_UDP_PAYLOAD_IPV4) {
+    throw new UsageError(
+      `--reply is ${reply.length} bytes: the largest UDP datagram is ${MAX_UDP_PAYLOAD_IPV4} bytes`,
+    );
+  }
+  const reporter = createReporter("udp/server", {
+    quiet,
+    json: values.json,
+    explain: values.explain,
+  });
 
-/** The receive buffer: large enough for any datagram, so the server never truncates one. */
-export const SERVER_BUFFER_SIZE = 65536;
+  using signal = interruptSignal();
+  const conn = listenUdp(host, port);
+  // Printed even with --quiet: tests and benchmarks read the port from this first line.
+  createReporter("udp/server", { json: values.json }).info(
+    datagramListeningLine(conn.addr),
+    "listening",
+    { address: formatAddr(conn.addr), transport: "udp" },
+  );
+  if (reporter.explaining) {
+    const steps = ["create", "bind", "no-listen"];
+    describeUdpSteps({ hostname: host, port }, conn.addr).forEach((line, i) =>
+      reporter.explain(line, { step: steps[i], address: formatAddr(conn.addr) })
+    );
+  }
+  const answered = await serveUdp(conn, {
+    signal,
+    reporter,
+    quiet,
+    limit: values.once ? 1 : undefined,
+    reply,
+  });
+  reporter.explain(`step 4 close: the socket is closed after ${answered} datagrams answered`, {
+    step: "close",
+    answered,
+  });
+  return 0;
+}
 
 /** Options for `serveUdp`. */
 export interface ServeUdpOptions {
@@ -82,96 +160,19 @@ export interface ServeUdpOptions {
   reply?: Uint8Array;
 }
 
-/**
- * Answers every datagram on `conn` with its upper-cased bytes (or `reply`) until `signal` aborts
- * (which closes `conn`), `conn` is closed, or `limit` datagrams have been answered; `conn` is
- * closed on return. Resolves with the number of datagrams answered.
- *
- * The hot path reuses one 64 KiB buffer and upper-cases in place; the reply is awaited before the
- * next receive because `send` reads the buffer asynchronously. A failure to reply to one peer is
- * reported and the server goes on serving everyone else.
- */
-export async function serveUdp(
-  conn: Deno.DatagramConn,
-  options: ServeUdpOptions = {},
-): Promise<number> {
-  const { signal, reporter, reply } = options;
-  const limit = options.limit ?? Infinity;
-  const log = options.quiet || !reporter ? undefined : reporter;
-  // Built only under --explain, so the hot path stays one undefined check per datagram.
-  const explain = reporter?.explaining ? reporter : undefined;
-  const buffer = new Uint8Array(SERVER_BUFFER_SIZE);
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    conn.close();
-  };
-  signal?.addEventListener("abort", close, { once: true });
-  let answered = 0;
-  let received = 0;
-  /** After a failed receive: true goes on, false stops; anything unexpected is thrown. */
-  const receiveFailed = (error: unknown): boolean => {
-    if (closed || isClosedError(error)) return false;
-    // Some systems report an earlier reply's ICMP "port unreachable" on the next receive.
-    if (error instanceof Deno.errors.ConnectionReset) return true;
-    if (error instanceof Deno.errors.ConnectionRefused) return true;
-    throw error;
-  };
-  /** After a failed reply: false when the server is closing, else warn and go on. */
-  const sendFailed = (error: unknown, to: Deno.Addr): boolean => {
-    if (closed || isClosedError(error)) return false;
-    // One unreachable or refused peer must not stop the server for everyone else.
-    reporter?.warn(`Cannot reply to ${formatAddr(to)}: ${(error as Error).message}`, "error", {
-      to: formatAddr(to),
-    });
-    return true;
-  };
-  // Nothing to log or narrate per datagram: move whole batches per system call where we can.
-  const batch = !log && !explain && limit === Infinity ? DatagramBatch.open(conn) : null;
-  try {
-    if (batch) {
-      answered = await serveInBatches(conn, batch, {
-        answer(query, out) {
-          if (!reply) return upperAsciiInPlace(query).length;
-          out.set(reply);
-          return reply.length;
-        },
-        receiveFailed,
-        sendFailed,
-        stopped: () => closed,
-      });
-    }
-    while (!batch && !closed && answered < limit) {
-      let datagram: Uint8Array;
-      let from: Deno.Addr;
-      try {
-        [datagram, from] = await conn.receive(buffer);
-      } catch (error) {
-        if (receiveFailed(error)) continue;
-        break;
-      }
-      log?.info(`${formatAddr(from)} -> ${describeDatagram(datagram)}`, "received", {
-        from: formatAddr(from),
-        bytes: datagram.length,
-      });
-      received++;
-      if (explain) explainDatagram(explain, "recvfrom", received, datagram, from);
-      const answer = reply ?? upperAsciiInPlace(datagram);
-      try {
-        await conn.send(answer, from);
-        answered++;
-      } catch (error) {
-        if (sendFailed(error, from)) continue;
-        break;
-      }
-      if (explain) explainDatagram(explain, "sendto", received, answer, from, reply !== undefined);
-    }
-  } finally {
-    signal?.removeEventListener("abort", close);
-    close();
-  }
-  return answered;
+/** `--quiet` off: the per-datagram log line; `--explain`: the datagram as received. */
+function logReceived(
+  log: Reporter | undefined,
+  explain: Reporter | undefined,
+  index: number,
+  datagram: Uint8Array,
+  from: Deno.Addr,
+): void {
+  log?.info(`${formatAddr(from)} -> ${describeDatagram(datagram)}`, "received", {
+    from: formatAddr(from),
+    bytes: datagram.length,
+  });
+  if (explain) explainDatagram(explain, "recvfrom", index, datagram, from);
 }
 
 /** How much of each datagram `--explain` dumps. */
@@ -215,59 +216,21 @@ export function describeUdpSteps(requested: { hostname: string; port: number }, 
   ];
 }
 
-/** `deno run -A udp/server.ts [flags]`. */
-export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseCli(args, {
-    host: { type: "string" },
-    port: { type: "string" },
-    once: { type: "boolean" },
-    reply: { type: "string" },
-    quiet: { type: "boolean" },
-    json: { type: "boolean" },
-    explain: { type: "boolean" },
-  });
-  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const host = values.host ?? "127.0.0.1";
-  const port = parsePort(values.port, 8080);
-  const quiet = values.quiet ?? false;
-  const reply = values.reply === undefined ? undefined : new TextEncoder().encode(values.reply);
-  if (reply && reply.length > MAX_UDP_PAYLOAD_IPV4) {
-    throw new UsageError(
-      `--reply is ${reply.length} bytes: the largest UDP datagram is ${MAX_UDP_PAYLOAD_IPV4} bytes`,
-    );
-  }
-  const reporter = createReporter("udp/server", {
-    quiet,
-    json: values.json,
-    explain: values.explain,
-  });
+const USAGE =
+  `Usage: deno task udp:server [--host HOST] [--port PORT] [--once] [--reply TEXT] [--quiet]
+                            [--json] [--explain]
 
-  using signal = interruptSignal();
-  const conn = bindUdp(host, port);
-  // Printed even with --quiet: tests and benchmarks read the port from this first line.
-  createReporter("udp/server", { json: values.json }).info(
-    datagramListeningLine(conn.addr),
-    "listening",
-    { address: formatAddr(conn.addr), transport: "udp" },
-  );
-  if (reporter.explaining) {
-    const steps = ["create", "bind", "no-listen"];
-    describeUdpSteps({ hostname: host, port }, conn.addr).forEach((line, i) =>
-      reporter.explain(line, { step: steps[i], address: formatAddr(conn.addr) })
-    );
-  }
-  const answered = await serveUdp(conn, {
-    signal,
-    reporter,
-    quiet,
-    limit: values.once ? 1 : undefined,
-    reply,
-  });
-  reporter.explain(`step 4 close: the socket is closed after ${answered} datagrams answered`, {
-    step: "close",
-    answered,
-  });
-  return 0;
-}
+UDP upper-case echo server: replies to every datagram with the same bytes upper-cased (ASCII
+letters only, so Chinese and binary pass through unchanged).
+  --host HOST   address to bind (default 127.0.0.1; ::1 for IPv6)
+  --port PORT   port to bind (default 8080; 0 = ephemeral, printed on the first line)
+  --once        answer one datagram, then close the socket and exit 0 (seed 002)
+  --reply TEXT  answer every datagram with TEXT instead of its upper-cased bytes (seed 002's
+                sendto(你好, addr))
+  --quiet       do not log each datagram (for benchmarks); on Linux with --allow-ffi this
+                also answers in batches (recvmmsg/sendmmsg)
+  --json        newline-delimited JSON events instead of text
+  --explain     narrate the server's steps (create → bind → recvfrom/sendto; no listen, no
+                accept) and show every datagram received and sent (hexdump)`;
 
 if (import.meta.main) await runMain(USAGE, main);

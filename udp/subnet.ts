@@ -1,12 +1,12 @@
 /**
  * Subnet calculator and planner: `calc` shows one IPv4 or IPv6 prefix bit by bit, `split` carves
  * a network into subnets for host counts (VLSM) or into equal parts, `deaggregate` turns an
- * address range into the fewest CIDRs. The arithmetic is the pure module `udp/subnet_math.ts`,
- * re-exported here so `import … from "./subnet.ts"` keeps working; this file is the CLI.
+ * address range into the fewest CIDRs. The arithmetic is pure (udp/core/subnet_math.ts and
+ * udp/core/subnet_plan.ts, re-exported here for the tests); this file is the CLI.
  *
  * Seed idea: 002 「IP地址是一个32位的二进制数」, 点分十进制 and 「子网掩码 & ip地址 得到网段」 — then
- * what a network engineer does next with it: plan the subnets. `udp/broadcast.ts calc` runs the
- * very same `calc` (it is `calcCommand` below).
+ * what a network engineer does next with it: plan the subnets. `udp/broadcast.ts calc` shows the
+ * very same `calc` (both print `calcResult`).
  *
  * Why another calculator: Debian's ipcalc 0.42 (`ipcalc 192.168.1.0/24 -s 50 20 10`, measured)
  * only hands out odd prefix lengths — 50 hosts get a /27 (30 usable), 10 hosts a /29 (6 usable):
@@ -28,41 +28,41 @@ import { quoteInput } from "../tcp/core/printable.ts";
 import { CliError, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { createReporter, type Fields } from "../tcp/kit/report.ts";
 import {
-  blockLast,
-  blockSize,
-  calcSubnet,
-  deaggregate,
+  calcResult,
   describeIPv4,
   describeSubnet,
   describeSubnet6,
   expandIPv6,
-  formatAddress,
   formatCount,
   formatIPv4,
   formatIPv4View,
   formatIPv6,
+  parseIPv4Either,
+  parseIPv6,
+  subnet6Fields,
+  subnetFields,
+} from "./core/subnet_math.ts";
+import {
+  blockLast,
+  blockSize,
+  deaggregate,
+  formatAddress,
   formatPrefix,
-  formatSubnet,
-  formatSubnet6,
   type IpFamily,
   type IpPrefix,
   MAX_SPLIT_ROWS,
-  parseCidr6,
   parseHostRequests,
-  parseIPv4Either,
-  parseIPv6,
   parseNetwork,
   parseRange,
   planVlsm,
   splitPrefix,
-  type Subnet6Info,
-  type SubnetInfo,
   usableHosts,
   type VlsmPlan,
-} from "./core/subnet_math.ts";
+} from "./core/subnet_plan.ts";
 import { describeMac, formatMac, parseMac } from "./core/mac.ts";
 
 export * from "./core/subnet_math.ts";
+export * from "./core/subnet_plan.ts";
 export * from "./core/mac.ts";
 
 /** The `tool` field of this CLI's `--json` events. */
@@ -152,38 +152,6 @@ export function formatTable(
   return [line(header), ...rows.map(line)];
 }
 
-/** The `--json` fields of an IPv4 subnet. */
-export function subnetFields(info: SubnetInfo): Fields {
-  return {
-    family: 4,
-    cidr: `${formatIPv4(info.network)}/${info.prefix}`,
-    network: formatIPv4(info.network),
-    prefix: info.prefix,
-    mask: formatIPv4(info.mask),
-    wildcard: formatIPv4(info.wildcard),
-    broadcast: info.broadcast === null ? null : formatIPv4(info.broadcast),
-    first: formatIPv4(info.firstHost),
-    last: formatIPv4(info.lastHost),
-    hosts: info.hostCount,
-    kind: info.kind,
-  };
-}
-
-/** The `--json` fields of an IPv6 prefix (the address count is a decimal string: up to 2^128). */
-export function subnet6Fields(info: Subnet6Info): Fields {
-  return {
-    family: 6,
-    cidr: `${formatIPv6(info.network)}/${info.prefix}`,
-    network: formatIPv6(info.network),
-    prefix: info.prefix,
-    mask: formatIPv6(info.mask),
-    first: formatIPv6(info.network),
-    last: formatIPv6(info.lastAddress),
-    addresses: info.addressCount.toString(),
-    expanded: expandIPv6(info.network),
-  };
-}
-
 /** The `--json` fields of a plain block (free space, deaggregation). */
 function blockFields(block: IpPrefix): Fields {
   const size = blockSize(block.family, block.prefix);
@@ -212,33 +180,15 @@ function blockRange(block: IpPrefix): string {
   }`;
 }
 
-/** `calc CIDR` (also `udp/broadcast.ts calc`, which passes its own `tool` name). */
-export function calcCommand(args: string[], tool = TOOL): number {
+/** `calc CIDR` (`udp/broadcast.ts calc` shows the same `calcResult`). */
+function calcCommand(args: string[]): number {
   const { values, positionals } = parseCli(args, { json: { type: "boolean" } });
   if (positionals.length !== 1) {
     throw new UsageError(`calc takes one CIDR, e.g. 192.168.1.37/24 (got ${positionals.length})`);
   }
-  const out = createOutput(tool, values.json ?? false);
-  const text = positionals[0];
-  oneLine(() => {
-    if (text.includes(":")) {
-      const { address, prefix } = parseCidr6(text);
-      const info = describeSubnet6(address, prefix);
-      out.subnet(formatSubnet6(info).join("\n"), {
-        role: "calc",
-        address: formatIPv6(address),
-        addressExpanded: expandIPv6(address),
-        ...subnet6Fields(info),
-      });
-    } else {
-      const info = calcSubnet(text);
-      out.subnet(formatSubnet(info).join("\n"), {
-        role: "calc",
-        address: formatIPv4(info.address),
-        ...subnetFields(info),
-      });
-    }
-  });
+  const out = createOutput(TOOL, values.json ?? false);
+  const { text, fields } = oneLine(() => calcResult(positionals[0]));
+  out.subnet(text, fields);
   return 0;
 }
 

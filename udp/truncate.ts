@@ -20,23 +20,10 @@
  *       then  echo -n hello-world | nc -u -w1 127.0.0.1 9999   → b'hell'
  */
 import { CliError, formatAddr, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
-import { createReporter } from "../tcp/kit/report.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { chunkView, stickyView } from "../tcp/kit/explain.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
-
-const USAGE =
-  `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST] [--json] [--explain]
-
-Sends one datagram larger than the receiver's buffer and shows what arrives (UDP truncates and
-drops the rest), then the same bytes over TCP (they arrive whole), then the largest datagram
-loopback accepts and the error for one byte more.
-  --size BYTES     the datagram (default 5000, at most 65507)
-  --buffer BYTES   the receiver's buffer (default 1024)
-  --host HOST      loopback address to run on (default 127.0.0.1)
-  --json           newline-delimited JSON events instead of text
-  --explain        show the bytes that arrived and where the cut was (hexdump), and the TCP
-                   reads of the same bytes`;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -248,41 +235,20 @@ export async function observeMaxDatagram(
   }
 }
 
-/** `deno run -A udp/truncate.ts [flags]`. */
-export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseCli(args, {
-    size: { type: "string" },
-    buffer: { type: "string" },
-    host: { type: "string" },
-    json: { type: "boolean" },
-    explain: { type: "boolean" },
-  });
-  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const size = parseCount(values.size, 5000, "--size", { min: 1, max: MAX_UDP_PAYLOAD_IPV4 });
-  const bufferSize = parseCount(values.buffer, 1024, "--buffer", { min: 1, max: 1 << 20 });
-  const hostname = values.host ?? "127.0.0.1";
-  if (!/^127\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "::1") {
-    throw new UsageError(`Invalid --host "${hostname}": expected a loopback address`);
-  }
-  const options = { hostname, bufferSize };
-  const out = createReporter("udp/truncate", { json: values.json, explain: values.explain });
-  const printLine = (text: string, fields: Record<string, unknown> = {}) =>
-    out.info(text, "result", fields);
-
-  let udp: TruncationObservation;
-  try {
-    udp = await observeTruncation(size, options);
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrNotAvailable) {
-      throw new CliError(`Cannot bind ${hostname}: ${error.message}`);
-    }
-    throw error;
-  }
-  printLine(`UDP: one ${udp.sent}-byte datagram into a ${udp.bufferSize}-byte receive buffer`, {
-    part: "truncation",
-    sent: udp.sent,
-    bufferSize: udp.bufferSize,
-  });
+/**
+ * The truncation experiment's lines: one `sent` and one `received` event per datagram with both
+ * addresses (the lab draws them), and with `--explain` the bytes that arrived and the ones lost.
+ */
+function printTruncation(out: Reporter, udp: TruncationObservation): void {
+  out.info(
+    `UDP: one ${udp.sent}-byte datagram into a ${udp.bufferSize}-byte receive buffer`,
+    "result",
+    {
+      part: "truncation",
+      sent: udp.sent,
+      bufferSize: udp.bufferSize,
+    },
+  );
   // One `sent` and one `received` event per datagram, with both addresses (the lab draws them).
   const route = { part: "truncation", from: udp.from, to: udp.to };
   const sentBytes = patternBytes(udp.sent);
@@ -352,6 +318,39 @@ export async function main(args: string[]): Promise<number> {
       bytes: nextBytes.length,
     });
   }
+}
+
+/** `deno run -A udp/truncate.ts [flags]`. */
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseCli(args, {
+    size: { type: "string" },
+    buffer: { type: "string" },
+    host: { type: "string" },
+    json: { type: "boolean" },
+    explain: { type: "boolean" },
+  });
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  const size = parseCount(values.size, 5000, "--size", { min: 1, max: MAX_UDP_PAYLOAD_IPV4 });
+  const bufferSize = parseCount(values.buffer, 1024, "--buffer", { min: 1, max: 1 << 20 });
+  const hostname = values.host ?? "127.0.0.1";
+  if (!/^127\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "::1") {
+    throw new UsageError(`Invalid --host "${hostname}": expected a loopback address`);
+  }
+  const options = { hostname, bufferSize };
+  const out = createReporter("udp/truncate", { json: values.json, explain: values.explain });
+  const printLine = (text: string, fields: Record<string, unknown> = {}) =>
+    out.info(text, "result", fields);
+
+  let udp: TruncationObservation;
+  try {
+    udp = await observeTruncation(size, options);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      throw new CliError(`Cannot bind ${hostname}: ${error.message}`);
+    }
+    throw error;
+  }
+  printTruncation(out, udp);
 
   const h = await observeOneByteBuffer("hello", options);
   printLine(`UDP: "hello" into a 1-byte buffer → "${h}" (seed 000: 只接收h)`, {
@@ -400,5 +399,18 @@ export async function main(args: string[]): Promise<number> {
   }
   return udp.receivedIsPrefix && tcp.intact && max.receivedWhole ? 0 : 1;
 }
+
+const USAGE =
+  `Usage: deno task udp:truncate [--size BYTES] [--buffer BYTES] [--host HOST] [--json] [--explain]
+
+Sends one datagram larger than the receiver's buffer and shows what arrives (UDP truncates and
+drops the rest), then the same bytes over TCP (they arrive whole), then the largest datagram
+loopback accepts and the error for one byte more.
+  --size BYTES     the datagram (default 5000, at most 65507)
+  --buffer BYTES   the receiver's buffer (default 1024)
+  --host HOST      loopback address to run on (default 127.0.0.1)
+  --json           newline-delimited JSON events instead of text
+  --explain        show the bytes that arrived and where the cut was (hexdump), and the TCP
+                   reads of the same bytes`;
 
 if (import.meta.main) await runMain(USAGE, main);

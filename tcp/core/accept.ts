@@ -11,6 +11,7 @@
  * of failed tries). Any other accept failure is reported and retried after a pause, too.
  */
 import { isClosedLocally, isOutOfDescriptors } from "./net_errors.ts";
+import { pause } from "./io.ts";
 
 /** First pause after a failed accept, and the longest one (the back-off doubles in between). */
 export const ACCEPT_PAUSE_MIN_MS = 5;
@@ -28,10 +29,6 @@ export interface AcceptOptions {
   onRecovered?(failures: number, pausedMs: number): void;
   /** Any other accept failure, or a handler that threw (the loop goes on). */
   onError?(error: Error): void;
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -9,7 +9,7 @@
  * instead of using markers, so no content and no timing can be mistaken for a boundary.
  *
  * Theory of operation. Every frame is a 4-byte big-endian length N and N bytes of UTF-8 JSON
- * (`tcp/framing.ts`), at most 64 KiB:
+ * (`tcp/core/framing.ts`), at most 64 KiB:
  *
  *     sender → receiver   {"name": "照片.jpg", "size": 1048576, "sha256": "<64 hex>"}
  *                         exactly `size` raw bytes (not framed: the header said how many)

@@ -28,8 +28,6 @@
  * rather than assuming `frame.buffer` holds only that frame.
  */
 
-import { describeBytes, type ExplainField } from "../kit/explain.ts";
-
 /** Default largest frame payload a decoder accepts: 16 MiB. */
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
@@ -85,7 +83,7 @@ function checkMaxFrameSize(value: number | undefined): number {
   return max;
 }
 
-function prefixSettings(options: LengthPrefixOptions = {}): PrefixSettings {
+export function prefixSettings(options: LengthPrefixOptions = {}): PrefixSettings {
   const prefixBytes = options.prefixBytes ?? 4;
   if (prefixBytes !== 2 && prefixBytes !== 4) {
     throw new RangeError(`Invalid prefixBytes "${prefixBytes}": expected 2 or 4`);
@@ -95,7 +93,7 @@ function prefixSettings(options: LengthPrefixOptions = {}): PrefixSettings {
   return { prefixBytes, maxFrameSize };
 }
 
-function readLength(bytes: Uint8Array, at: number, prefixBytes: 2 | 4): number {
+export function readLength(bytes: Uint8Array, at: number, prefixBytes: 2 | 4): number {
   return prefixBytes === 2
     ? (bytes[at] << 8) | bytes[at + 1]
     : ((bytes[at] << 24) >>> 0) + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
@@ -309,7 +307,7 @@ export class LengthPrefixDecoder extends FrameDecoder {
 
 const textEncoder = new TextEncoder();
 
-function delimiterBytes(delimiter: Uint8Array | string): Uint8Array {
+export function delimiterBytes(delimiter: Uint8Array | string): Uint8Array {
   const bytes = typeof delimiter === "string" ? textEncoder.encode(delimiter) : delimiter.slice();
   if (bytes.length === 0) throw new RangeError("Invalid delimiter: it must not be empty");
   return bytes;
@@ -559,70 +557,4 @@ export function lengthPrefixEncoder(
       controller.enqueue(encodeLengthPrefixed(payload, settings));
     },
   });
-}
-
-/**
- * The fields of one length-prefixed frame (prefix, then payload) for `--explain`
- * (tcp/explain.ts `explainBytes` lays them out); a frame shorter than its prefix announces is
- * described as far as it goes.
- */
-export function describeLengthPrefixed(
-  frame: Uint8Array,
-  options?: LengthPrefixOptions,
-): ExplainField[] {
-  const { prefixBytes } = prefixSettings(options);
-  if (frame.length < prefixBytes) return [];
-  const length = readLength(frame, 0, prefixBytes);
-  const payload = frame.subarray(prefixBytes, prefixBytes + length);
-  return [
-    {
-      offset: 0,
-      length: prefixBytes,
-      name: "length",
-      value: `${length}: the payload's size, ${prefixBytes} bytes big-endian`,
-    },
-    {
-      offset: prefixBytes,
-      length: payload.length,
-      name: "payload",
-      value: `${describeBytes(payload, { maxBytes: 48 })}${
-        payload.length < length ? ` (${payload.length} of ${length} bytes)` : ""
-      }`,
-    },
-  ];
-}
-
-/**
- * The fields of one end-marker frame as its writer made it: the payload, then the delimiter at
- * the end. A delimiter inside the payload is pointed out: the reader will cut the frame there.
- */
-export function describeDelimited(
-  frame: Uint8Array,
-  delimiter: Uint8Array | string,
-): ExplainField[] {
-  const marker = delimiterBytes(delimiter);
-  const end = frame.length - marker.length;
-  const endsWithMarker = end >= 0 && marker.every((b, i) => frame[end + i] === b);
-  const payloadEnd = endsWithMarker ? end : frame.length;
-  const payload = frame.subarray(0, payloadEnd);
-  const early = indexOfDelimiter(frame, marker);
-  const fields: ExplainField[] = [{
-    offset: 0,
-    length: payloadEnd,
-    name: "payload",
-    value: `${describeBytes(payload, { maxBytes: 48 })}${
-      early >= 0 && early < payloadEnd
-        ? ` — holds the delimiter at offset ${early}: the reader cuts the frame there`
-        : ""
-    }`,
-  }];
-  if (endsWithMarker) {
-    fields.push({
-      offset: end,
-      length: marker.length,
-      name: "delimiter",
-      value: `${describeBytes(marker)}: the end of the message`,
-    });
-  }
-  return fields;
 }

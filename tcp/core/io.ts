@@ -1,7 +1,9 @@
 /**
  * Byte-stream primitives that honour counts and EOF (Beej: a stream has no message boundaries;
  * loop until every byte is written or read). Everything netlab does on raw `read`/`write` goes
- * through these instead of assuming one call moves one message.
+ * through these instead of assuming one call moves one message. Plus the two small things every
+ * owner of a connection needs: closing it when it may already be closed, and pausing without a
+ * timer that outlives the caller's signal.
  */
 
 /** Anything with a raw `read` (a `Deno.Conn`, a `Deno.FsFile`, `Deno.stdin`). */
@@ -62,4 +64,29 @@ export function concatBytes(parts: Uint8Array[], total?: number): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/**
+ * Closes a connection, listener or file that may already be closed (by a shutdown, a deadline,
+ * or a finished `readable`); any other failure is thrown.
+ */
+export function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (no timer outlives it). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }

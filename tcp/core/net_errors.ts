@@ -15,6 +15,8 @@ export type PeerGone =
   | "broken pipe"
   /** The stream ended in the middle of something (a short read where more was promised). */
   | "eof"
+  /** The peer stopped answering: keepalive probes (or retransmissions) went unanswered. */
+  | "timed out"
   /** We closed it ourselves (shutdown) while a read or write was pending. */
   | "closed";
 
@@ -27,6 +29,7 @@ export function peerGoneReason(error: unknown): PeerGone | null {
     return "broken pipe";
   }
   if (error instanceof Deno.errors.UnexpectedEof) return "eof";
+  if (error instanceof Deno.errors.TimedOut) return "timed out";
   if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
     return "closed";
   }

@@ -11,7 +11,11 @@ export {
   type SocketOptions,
 } from "../linux/sockopt.ts";
 export { socketDescriptors } from "../linux/descriptor.ts";
-import { type KeepaliveTimers, setKeepaliveTimers } from "../linux/sockopt.ts";
+import {
+  type KeepaliveTimers,
+  setKeepaliveTimers,
+  setListenerKeepalive,
+} from "../linux/sockopt.ts";
 
 /**
  * SO_KEEPALIVE on `conn`, with the kernel's probe timers set where the system allows it (Linux),
@@ -21,4 +25,21 @@ import { type KeepaliveTimers, setKeepaliveTimers } from "../linux/sockopt.ts";
 export function enableKeepalive(conn: Deno.TcpConn, timers?: KeepaliveTimers): boolean {
   conn.setKeepAlive(true);
   return timers ? setKeepaliveTimers(conn, timers) : false;
+}
+
+/**
+ * Keepalive for every connection `listener` accepts, with `timers` where the system allows it:
+ * returns what to do with each accepted connection. On Linux the listening socket gets
+ * SO_KEEPALIVE and the timers once and every accepted connection inherits them, so there is
+ * nothing to do per connection; elsewhere each connection turns keepalive on itself (with the
+ * system's default timers).
+ */
+export function keepaliveFor(
+  listener: Deno.Listener,
+  timers: KeepaliveTimers,
+): (conn: Deno.Conn) => void {
+  if (setListenerKeepalive(listener, timers)) return () => {};
+  return (conn) => {
+    if ("setKeepAlive" in conn) enableKeepalive(conn as Deno.TcpConn, timers);
+  };
 }

@@ -17,6 +17,11 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { flushLogs } from "./log.ts";
 import { quoteInput } from "../core/printable.ts";
+import { formatHostPort } from "../core/ip_address.ts";
+
+// Shared with the library (tcp/core), which prints nothing; part of the kit's API too.
+export { formatHostPort } from "../core/ip_address.ts";
+export { pause } from "../core/io.ts";
 
 /** A mistake in how the program was called: one line with `(see --help)`, exit 2. */
 export class UsageError extends Error {
@@ -172,11 +177,6 @@ export function formatAddr(addr: Deno.Addr): string {
   return `vsock:${addr.cid}:${addr.port}`;
 }
 
-/** `host:port`, with IPv6 literals in brackets. */
-export function formatHostPort(hostname: string, port: number): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
 /** A listener's first stdout line; tests and other tools wait for exactly this prefix. */
 export function listeningLine(addr: Deno.Addr, suffix = ""): string {
   return `listening on ${formatAddr(addr)}${suffix}`;
@@ -200,19 +200,6 @@ export function interruptSignal(): AbortSignal & Disposable {
     [Symbol.dispose]() {
       for (const sig of signals) Deno.removeSignalListener(sig, stop);
     },
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts (no timer outlives it). */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
   });
 }
 
@@ -316,6 +303,31 @@ export function listenTcp(
       throw new CliError(
         `Cannot listen on ${where}: permission denied (ports below 1024 need root)`,
       );
+    }
+    throw error;
+  }
+}
+
+/**
+ * `Deno.listenDatagram` for a UDP socket, with the common failures as one clear line
+ * (`Cannot listen on udp 127.0.0.1:8080: address already in use`).
+ */
+export function listenUdp(
+  hostname: string,
+  port: number,
+  options: { reuseAddress?: boolean } = {},
+): Deno.DatagramConn {
+  try {
+    return Deno.listenDatagram({ transport: "udp", hostname, port, ...options });
+  } catch (error) {
+    const where = formatHostPort(hostname, port);
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new CliError(`Cannot listen on udp ${where}: address already in use`);
+    }
+    if (
+      error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new CliError(`Cannot listen on udp ${where}: ${(error as Error).message}`);
     }
     throw error;
   }

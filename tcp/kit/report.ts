@@ -52,7 +52,7 @@ export interface Reporter {
   warn(text: string, event?: string, fields?: Fields): void;
   /** True when `--explain` was given: callers build the annotated view only then. */
   readonly explaining: boolean;
-  /** An annotated wire view (from `tcp/explain.ts`); printed only under `--explain`. */
+  /** An annotated wire view (from `tcp/kit/explain.ts`); printed only under `--explain`. */
   explain(view: string, fields?: Fields): void;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The kernel descriptor behind a Deno socket, for the Linux fast paths that call libc on Deno's
- * own sockets (epoll, sendfile, recvmmsg/sendmmsg, socket options).
+ * own sockets (epoll, sendfile, recvmmsg/sendmmsg, socket options on connections and listeners).
  *
  * Deno does not hand out descriptors, but a socket's addresses identify it: the stream socket of
  * this process whose getsockname and getpeername equal `conn.localAddr` and `conn.remoteAddr` is
@@ -19,16 +19,21 @@ import { encodeSockaddr, sameSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const SO_ACCEPTCONN = 30;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 /** Free numbers in a row after which the probe gives up and walks /proc/self/fd instead. */
 const PROBE_GAP = 64;
 
-/** What to look for: the socket type and its ends as sockaddr bytes (`remote` for streams). */
+/**
+ * What to look for: the socket type and its ends as sockaddr bytes (`remote` for connections),
+ * or a listening socket (`listening`: its accepted connections share its local address).
+ */
 interface Wanted {
   type: number;
   local: Uint8Array;
   remote?: Uint8Array;
+  listening?: boolean;
 }
 
 /** Scratch space for the socket calls (all synchronous, so one set is enough). */
@@ -63,6 +68,12 @@ function classify(
   length[0] = SOCKADDR_SIZE;
   if (lib.symbols.getsockname(fd, name, length) !== 0 || !sameSockaddr(name, wanted.local)) {
     return OTHER;
+  }
+  if (wanted.listening) {
+    length[0] = 4;
+    if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, type, length) !== 0 || !type[0]) {
+      return OTHER;
+    }
   }
   if (wanted.remote) {
     length[0] = SOCKADDR_SIZE;
@@ -196,6 +207,23 @@ export function datagramDescriptor(conn: Deno.DatagramConn): number | null {
   const addr = conn.addr;
   if (!lib || addr.transport !== "udp") return null;
   const wanted: Wanted = { type: SOCK_DGRAM, local: new Uint8Array(SOCKADDR_SIZE) };
+  if (!encodeSockaddr(addr, wanted.local)) return null;
+  return walk(lib, wanted);
+}
+
+/**
+ * The descriptor behind a TCP `listener`: the one listening stream socket of this process bound
+ * to its address. Null when not exactly one matches (SO_REUSEPORT) or FFI is unavailable.
+ */
+export function listenerDescriptor(listener: Deno.Listener): number | null {
+  const lib = libc();
+  const addr = listener.addr;
+  if (!lib || addr.transport !== "tcp") return null;
+  const wanted: Wanted = {
+    type: SOCK_STREAM,
+    local: new Uint8Array(SOCKADDR_SIZE),
+    listening: true,
+  };
   if (!encodeSockaddr(addr, wanted.local)) return null;
   return walk(lib, wanted);
 }

@@ -10,7 +10,7 @@
  * 11.2 for `Deno.serve` and ~10.7 for the same responder on `conn.read()`.
  *
  * How it fits Deno: the sockets stay Deno's (accepted, configured and finally closed by Deno);
- * we only find their descriptors (tcp/descriptor.ts) and add them to our own epoll set, which is
+ * we only find their descriptors (tcp/linux/descriptor.ts) and add them to our own epoll set, which is
  * level-triggered, so nothing is missed. epoll_wait blocks on one of Deno's helper threads (a
  * `nonblocking` FFI call), so the event loop goes on meanwhile and every batch is one ordinary
  * turn of it; an eventfd in the set wakes the wait at shutdown. A read that finds the socket

@@ -5,8 +5,9 @@
  * Why: a UDP echo costs one recvfrom and one sendto per datagram, and each is a system call plus
  * one of Deno's async ops (a promise). Under load most of that is fixed per-call overhead, so
  * busy servers (DNS servers such as NSD and Knot, QUIC stacks) move many datagrams per call. The
- * readable one-datagram loop stays in `udp/server.ts`; this module is the fast path it uses when
- * it can (Linux, `--allow-ffi`, glibc, and the descriptor found in /proc/self/fd).
+ * loop that uses this (and its portable one-datagram twin) is udp/core/serve_datagrams.ts; this
+ * module is the fast path it takes when it can (Linux, `--allow-ffi`, glibc, and the descriptor
+ * found in /proc/self/fd).
  *
  * The socket stays Deno's: waiting for the first datagram is still `conn.receive()` (so closing
  * the connection and errors behave as always), and only what is already queued behind it is
@@ -139,63 +140,4 @@ export class DatagramBatch {
     const sent = Math.max(0, this.#lib.symbols.sendmmsg(this.#fd, headers, sending, MSG_DONTWAIT));
     return sent === sending ? count : order[sent];
   }
-}
-
-/** Each server's part in `serveInBatches`: its answers and its policy for errors. */
-export interface BatchHandler {
-  /**
-   * Writes the reply to `query` into `out` and returns its length, or -1 for no reply. `out` is
-   * slot `slot`'s 64 KiB buffer, which also holds the query (so replies may be built in place).
-   */
-  answer(query: Uint8Array, out: Uint8Array, slot: number): number;
-  /** A receive failed: true goes on, false stops (or throw). */
-  receiveFailed(error: unknown): boolean;
-  /** A reply that went through Deno failed: true goes on, false stops. */
-  sendFailed(error: unknown, to: Deno.Addr): boolean;
-  /** Checked before each wait: true stops the loop. */
-  stopped(): boolean;
-}
-
-/**
- * The batched receive/reply loop: waits for a datagram through Deno (so closing the connection
- * ends the wait as usual), takes whatever queued up behind it with one recvmmsg, answers each,
- * and sends every reply with one sendmmsg — one reply per datagram, in order, to its sender.
- * Replies the kernel refused (and a first datagram whose sender has a scope id) go through
- * Deno's `send`. Resolves with the number of replies sent.
- */
-export async function serveInBatches(
-  conn: Deno.DatagramConn,
-  batch: DatagramBatch,
-  handler: BatchHandler,
-): Promise<number> {
-  const lengths = new Int32Array(batch.capacity);
-  let answered = 0;
-  while (!handler.stopped()) {
-    let first: Uint8Array;
-    let from: Deno.Addr;
-    try {
-      [first, from] = await conn.receive(batch.buffers[0]);
-    } catch (error) {
-      if (handler.receiveFailed(error)) continue;
-      break;
-    }
-    const batched = batch.setPeer(0, from as Deno.NetAddr);
-    const count = batched ? 1 + batch.receiveQueued(1) : 1;
-    for (let i = 0; i < count; i++) {
-      lengths[i] = handler.answer(i === 0 ? first : batch.datagram(i), batch.buffers[i], i);
-    }
-    const done = batched ? batch.reply(lengths, count) : 0;
-    for (let i = 0; i < done; i++) if (lengths[i] >= 0) answered++;
-    for (let i = done; i < count; i++) {
-      if (lengths[i] < 0) continue;
-      const to = i === 0 ? from : batch.peer(i);
-      try {
-        await conn.send(batch.buffers[i].subarray(0, lengths[i]), to);
-        answered++;
-      } catch (error) {
-        if (!handler.sendFailed(error, to)) return answered;
-      }
-    }
-  }
-  return answered;
 }

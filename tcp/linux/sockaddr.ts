@@ -6,7 +6,7 @@
  * Layout: family (2 bytes, host order), port (2, network order), then the IPv4 address at
  * offset 4, or flow info at 4 and the IPv6 address at 8 (28 bytes in all).
  */
-import { formatIPv6, parseIPv4, parseIPv6 } from "../../udp/core/subnet_math.ts";
+import { formatIPv6, parseIPv4, parseIPv6 } from "../core/ip_address.ts";
 
 /** Room for any sockaddr the fast paths use (a sockaddr_in6 is 28 bytes), rounded up. */
 export const SOCKADDR_SIZE = 32;

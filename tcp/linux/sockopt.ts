@@ -3,7 +3,7 @@
  * ./descriptor.ts): what `tcp/info.ts` reads back, and the keepalive timers Deno has no call for.
  */
 import { ERRNO, lastErrno, libc } from "./libc.ts";
-import { streamDescriptor } from "./descriptor.ts";
+import { listenerDescriptor, streamDescriptor } from "./descriptor.ts";
 import { encodeSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 /** Options read back with getsockopt(2); absent when they could not be read. */
@@ -71,17 +71,38 @@ export interface KeepaliveTimers {
  * Deno's `setKeepAlive`). False when the socket or the calls are unavailable.
  */
 export function setKeepaliveTimers(conn: Deno.TcpConn, timers: KeepaliveTimers): boolean {
+  const fd = libc() ? streamDescriptor(conn) : null;
+  return fd !== null && setOptions(fd, timerOptions(timers));
+}
+
+/**
+ * SO_KEEPALIVE and the keepalive timers on a listening socket: Linux copies a listener's options
+ * to every connection it accepts, so they all get keepalive without a call each. False when the
+ * listener's socket or the calls are unavailable.
+ */
+export function setListenerKeepalive(listener: Deno.Listener, timers: KeepaliveTimers): boolean {
+  const fd = libc() ? listenerDescriptor(listener) : null;
+  return fd !== null && setOptions(fd, [["SO_KEEPALIVE", 1], ...timerOptions(timers)]);
+}
+
+function timerOptions(timers: KeepaliveTimers): [OptionName, number][] {
+  return [
+    ["TCP_KEEPIDLE", timers.idleSeconds],
+    ["TCP_KEEPINTVL", timers.intervalSeconds],
+    ["TCP_KEEPCNT", timers.probes],
+  ];
+}
+
+/** setsockopt for each `[name, value]` on `fd`, in order; false at the first failure. */
+function setOptions(fd: number, options: [OptionName, number][]): boolean {
   const lib = libc();
-  const fd = lib ? streamDescriptor(conn) : null;
-  if (!lib || fd === null) return false;
+  if (!lib) return false;
   const value = new Int32Array(1);
-  const set = (name: OptionName, n: number) => {
+  return options.every(([name, n]) => {
     value[0] = n;
     const [level, optname] = OPTIONS[name];
     return lib.symbols.setsockopt(fd, level, optname, value, 4) === 0;
-  };
-  return set("TCP_KEEPIDLE", timers.idleSeconds) &&
-    set("TCP_KEEPINTVL", timers.intervalSeconds) && set("TCP_KEEPCNT", timers.probes);
+  });
 }
 
 /** What binding a TCP socket without SO_REUSEADDR gave. */

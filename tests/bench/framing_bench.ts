@@ -1,5 +1,5 @@
 /**
- * Micro-benchmarks for tcp/framing.ts decoders: many small frames and one large frame, both fed
+ * Micro-benchmarks for tcp/core/framing.ts decoders: many small frames and one large frame, both fed
  * in 64 KiB chunks as a socket would deliver them.
  *
  * Run: deno bench tests/bench/framing_bench.ts

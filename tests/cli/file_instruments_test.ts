@@ -455,8 +455,10 @@ Deno.test("--explain: each frame sent and received is annotated; the body is sum
     assert.doesNotMatch(out, /61 62 63/); // "abc", the body, never appears as hex
 
     // The sender's side, and --explain under --json: views become `explain` events.
-    await Deno.writeFile(`${dest}/../explain-src.bin`, ABC);
-    const src = `${dest}/../explain-src.bin`;
+    // Outside DEST (the name must be free there), in a folder of its own.
+    const srcDir = await Deno.makeTempDir({ prefix: "netlab-explain-" });
+    const src = `${srcDir}/explain-src.bin`;
+    await Deno.writeFile(src, ABC);
     await Deno.remove(`${dest}/照片.jpg`);
     await using sender = await startScript(SEND, [
       src,
@@ -469,7 +471,7 @@ Deno.test("--explain: each frame sent and received is annotated; the body is sum
     const plain = await receive(sender.port, dest);
     assert.equal(plain.code, 0, plain.stderr);
     const sent = await sender.stop();
-    await Deno.remove(src);
+    await Deno.remove(srcDir, { recursive: true });
     const events = eventsOf(sent, "tcp/file_send");
     const views = only(events, "explain");
     assert.deepEqual(views.map((e) => e.direction), ["sent", "sent", "received", "sent"]);

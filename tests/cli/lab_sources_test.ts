@@ -2,17 +2,14 @@
  * The `--json` events the lab (http/lab.ts) draws, straight from the scripts that make them: one
  * `sent`/`received` event per write, read or datagram, with the addresses or bytes a diagram
  * needs, and under `--explain` one view per message (tcp/sticky.ts, udp/truncate.ts), the server
- * source behind every +trace query (dns/query.ts), and the frame descriptions of tcp/framing.ts.
+ * source behind every +trace query (dns/query.ts), and the frame descriptions of tcp/core/framing_view.ts.
  */
 import assert from "node:assert/strict";
 import { assertNdjson, runScript, startScript } from "../_helpers.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { explainBytes } from "../../tcp/kit/explain.ts";
-import {
-  describeDelimited,
-  describeLengthPrefixed,
-  encodeLengthPrefixed,
-} from "../../tcp/core/framing.ts";
+import { encodeLengthPrefixed } from "../../tcp/core/framing.ts";
+import { describeDelimited, describeLengthPrefixed } from "../../tcp/core/framing_view.ts";
 
 const encoder = new TextEncoder();
 

@@ -1,5 +1,5 @@
 /**
- * tcp/epoll.ts: Deno's own sockets read and written through one epoll set and recv/send via FFI.
+ * tcp/linux/epoll.ts: Deno's own sockets read and written through one epoll set and recv/send via FFI.
  * Real loopback connections; the other end is a plain `Deno.Conn`, so every byte is checked
  * against what was sent. No sleeps: every wait is for bytes, an end of stream or a rejection.
  */

@@ -1,5 +1,5 @@
 /**
- * tcp/file_protocol.ts (the file-transfer wire format, pure) and tcp/progress.ts's formatting:
+ * tcp/core/file_protocol.ts (the file-transfer wire format, pure) and tcp/kit/progress.ts's formatting:
  * frames round-trip, decoders are strict about every field, the safe-name rule refuses every
  * traversal form, the resume handshake's frames and partial names, and the progress line shows
  * bytes, percent, rate and ETA (and `--json` progress events stay at ~2/s).

@@ -1,5 +1,5 @@
 /**
- * tcp/framing.ts: every decoder fed whole, split at every point, byte by byte, with several frames
+ * tcp/core/framing.ts: every decoder fed whole, split at every point, byte by byte, with several frames
  * merged in one chunk and with trailing bytes that must stay pending; limits, streams, round trips.
  */
 import assert from "node:assert/strict";

@@ -1,7 +1,6 @@
 /**
  * What every netlab UDP script shares: the datagram size limits, the byte-wise ASCII upper-casing
- * the echo server replies with, how a datagram is shown in a log line, and binding a socket with
- * one-line errors.
+ * the echo server replies with, and how a datagram is shown in a log line.
  *
  * Why upper-case bytes and not text: seed 001's server does `data.decode('utf-8').upper()`, and a
  * datagram truncated in the middle of a Chinese character (1200 bytes into recvfrom(1024)) raises
@@ -9,8 +8,6 @@
  * same rule as `tcp/server.ts`) cannot fail: Chinese is unchanged, `é` stays `é` (unlike Python's
  * `str.upper()`), and invalid UTF-8 or binary is echoed intact with its length unchanged.
  */
-import { CliError, formatHostPort } from "../../tcp/kit/cli.ts";
-
 export { upperAscii, upperAsciiInPlace } from "../../tcp/core/upper.ts";
 
 /** Largest UDP payload over IPv4 (65535 − 20-byte IP header − 8-byte UDP header). */
@@ -42,31 +39,4 @@ export function describeDatagram(bytes: Uint8Array): string {
   }
   // deno-lint-ignore no-control-regex
   return /[\u0000-\u001f\u007f]/.test(text) ? JSON.stringify(text) : text;
-}
-
-/** Binds a UDP socket, turning "address in use" and friends into one-line CLI errors. */
-export function bindUdp(
-  hostname: string,
-  port: number,
-  options: { reuseAddress?: boolean } = {},
-): Deno.DatagramConn {
-  try {
-    return Deno.listenDatagram({ transport: "udp", hostname, port, ...options });
-  } catch (error) {
-    const where = formatHostPort(hostname, port);
-    if (error instanceof Deno.errors.AddrInUse) {
-      throw new CliError(`Cannot listen on udp ${where}: address already in use`);
-    }
-    if (
-      error instanceof Deno.errors.AddrNotAvailable || error instanceof Deno.errors.PermissionDenied
-    ) {
-      throw new CliError(`Cannot listen on udp ${where}: ${(error as Error).message}`);
-    }
-    throw error;
-  }
-}
-
-/** True for the errors a receive or send raises once the socket has been closed. */
-export function isClosedError(error: unknown): boolean {
-  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted;
 }

@@ -6,7 +6,7 @@
  *    `udp/server.ts --quiet` and `node -e` dgram echo; best of three interleaved rounds. Also the
  *    server process's CPU time per round trip (from /proc), which a busy machine disturbs less.
  *    The client must outrun both servers, or it measures itself: on Linux it reflects each burst
- *    of replies with one recvmmsg + one sendmmsg (`udp/mmsg.ts`); a per-datagram Deno client
+ *    of replies with one recvmmsg + one sendmmsg (`tcp/linux/mmsg.ts`, through udp/core/serve_datagrams.ts); a per-datagram Deno client
  *    tops out near Node's server rate (~125k rt/s here), which hid any server difference.
  * 2. One-way receive rate before loss starts: a Deno sender offers 64-byte datagrams at rising
  *    paced rates to a counting sink (Deno `listenDatagram` vs Node `dgram`); the highest rate the
@@ -109,7 +109,7 @@ export async function roundTrips(
     }
   };
   // The load generator must outrun both servers: on Linux it reflects every reply it finds queued
-  // in one recvmmsg/sendmmsg (udp/mmsg.ts), so a server sees bursts, as a busy one would.
+  // in one recvmmsg/sendmmsg (tcp/linux/mmsg.ts), so a server sees bursts, as a busy one would.
   const reflect = async (batch: DatagramBatch) => {
     const lengths = new Uint32Array(batch.capacity);
     while (!done) {

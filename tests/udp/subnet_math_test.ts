@@ -1,8 +1,8 @@
 /**
- * udp/subnet.ts's IPv4 arithmetic (udp/subnet_math.ts, re-exported by udp/subnet.ts) and
+ * udp/subnet.ts's IPv4 arithmetic (udp/core/subnet_math.ts, re-exported by udp/subnet.ts) and
  * `udp/broadcast.ts calc`: table-driven vectors including the edges /0, /31 (RFC 3021) and /32,
  * and every rejection with its message. The planner (VLSM, split, deaggregate, IPv6) is tested in
- * tests/subnet_planner_test.ts.
+ * tests/udp/subnet_plan_test.ts.
  */
 import assert from "node:assert/strict";
 import { assertNdjson, runScript } from "../_helpers.ts";
@@ -17,7 +17,7 @@ import {
   parseIPv4,
   prefixToMask,
 } from "../../udp/subnet.ts";
-import { parseHostRequests, parseNetwork, parseRange } from "../../udp/core/subnet_math.ts";
+import { parseHostRequests, parseNetwork, parseRange } from "../../udp/core/subnet_plan.ts";
 import { parseMac } from "../../udp/core/mac.ts";
 
 Deno.test("parseIPv4/formatIPv4/formatBinary: seed 002's 100.4.5.6 example and the extremes", () => {

@@ -1,0 +1,44 @@
+/**
+ * udp/core/datagram.ts: the byte-wise upper-casing a datagram is answered with, and how a datagram
+ * is shown in a log line.
+ */
+import assert from "node:assert/strict";
+import { describeDatagram, upperAscii, upperAsciiInPlace } from "../../udp/core/datagram.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const text = (bytes: Uint8Array) => decoder.decode(bytes);
+
+Deno.test("upperAscii changes only a-z, so Chinese, é and binary pass through", () => {
+  assert.equal(text(upperAscii(encoder.encode("hello, World 123"))), "HELLO, WORLD 123");
+  assert.equal(text(upperAscii(encoder.encode("你好 abc"))), "你好 ABC");
+  assert.equal(text(upperAscii(encoder.encode("café"))), "CAFé");
+  const binary = new Uint8Array([0xff, 0x00, 0x61, 0xe4, 0xbd, 0x7a, 0x80]);
+  assert.deepEqual(upperAscii(binary), new Uint8Array([0xff, 0x00, 0x41, 0xe4, 0xbd, 0x5a, 0x80]));
+  assert.deepEqual(binary, new Uint8Array([0xff, 0x00, 0x61, 0xe4, 0xbd, 0x7a, 0x80]));
+  const inPlace = encoder.encode("abc");
+  assert.equal(upperAsciiInPlace(inPlace), inPlace);
+  assert.equal(text(inPlace), "ABC");
+});
+
+Deno.test("upperAscii of a CJK datagram cut mid-character keeps the partial bytes (seed 001 bug)", () => {
+  // 1200 bytes of 你 (3 bytes each) cut at 1024 ends inside a character: seed 001's decode dies.
+  const cut = encoder.encode("你".repeat(400)).subarray(0, 1024);
+  assert.throws(() => new TextDecoder("utf-8", { fatal: true }).decode(cut), TypeError);
+  assert.deepEqual(upperAscii(cut), cut);
+});
+
+Deno.test("describeDatagram shows text, escapes control characters and hex-dumps binary", () => {
+  assert.equal(describeDatagram(encoder.encode("hello")), "hello");
+  assert.equal(describeDatagram(encoder.encode("你好")), "你好");
+  assert.equal(describeDatagram(new Uint8Array(0)), "(empty)");
+  assert.equal(describeDatagram(encoder.encode("a\nb")), '"a\\nb"');
+  assert.equal(
+    describeDatagram(new Uint8Array([0xff, 0x61])),
+    "(2 bytes, not UTF-8: ff 61)",
+  );
+  assert.match(
+    describeDatagram(new Uint8Array(40).fill(0xff)),
+    /^\(40 bytes, not UTF-8: ff .* …\)$/,
+  );
+});
