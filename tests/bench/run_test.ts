@@ -4,7 +4,7 @@
  * no number in the docs is typed by hand.
  */
 import assert from "node:assert/strict";
-import { fillBenchBlocks, mergeResults } from "./run.ts";
+import { fillBenchBlocks, meetsTarget, mergeResults, renderSummary } from "./run.ts";
 import type { BenchRow } from "./_bench.ts";
 
 const row = (capability: string, ours: number): BenchRow => ({
@@ -55,4 +55,24 @@ Deno.test("fillBenchBlocks rewrites each block with its suites' table and leaves
     filled.startsWith("# Guide\n<!-- bench:http -->\n") && filled.endsWith("<!-- /bench -->\nend"),
   );
   assert.equal(fillBenchBlocks(filled, results), filled, "filling twice changes nothing");
+});
+
+Deno.test("meetsTarget reads ratio and absolute targets; renderSummary fits 100 columns", () => {
+  const fast = { ...row("HTTP 5-byte body, 50 conns, a long capability name that goes on", 150) };
+  assert.equal(meetsTarget({ ...fast, target: "≥ 1.2×" }), true);
+  assert.equal(meetsTarget({ ...fast, target: "≥ 2×" }), false);
+  const rss = { capability: "idle", metric: "RSS", ours: 130, referenceName: "limit", unit: "MB" };
+  assert.equal(meetsTarget({ ...rss, target: "≤ 120 MB" }), false);
+  assert.equal(meetsTarget({ ...rss, target: "≤ 1,000 MB" }), true);
+  assert.equal(meetsTarget({ ...fast, target: "—" }), undefined);
+  const text = renderSummary([
+    { ...fast, target: "≥ 1.2×" },
+    { ...rss, target: "≤ 120 MB" },
+    { ...fast, target: undefined },
+  ]);
+  const lines = text.split("\n");
+  assert.equal(lines.length, 5, text); // fence, header, two rows, fence
+  assert.ok(lines.every((l) => l.length <= 100), text);
+  assert.match(lines[2], /1\.50× +≥ 1\.2× +yes$/);
+  assert.match(lines[3], /130MB +≤ 120 MB +NO$/);
 });
