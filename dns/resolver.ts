@@ -1,37 +1,46 @@
 /**
  * Name resolution: a stub resolver (ask one server, let it do the work — seed 000's 「本地DNS代劳」)
- * and an iterative resolver that does the work itself (seed 000's 「迭代查询」).
+ * and an iterative resolver that does the work itself (seed 000's 「迭代查询」), the engine of the
+ * local DNS server (`dns/resolver_server.ts`), `query.ts +trace` and `http/client.ts`.
  *
  * Theory of operation (iterative). A name is a path down a tree: `www.cnblogs.com.` is `www`
  * under `cnblogs` under `com` under the root `.`. Nobody knows every name, so the resolver starts
- * at one of the 13 root servers (built in below — the "root hints") and asks for the full name.
- * The root does not know `www.cnblogs.com`, but it knows who runs `com.`: it answers with a
- * *referral* — NS records for `com.` in AUTHORITY and, usually, their addresses ("glue") in
- * ADDITIONAL. The resolver asks one of those servers the same question and gets a referral to
- * `cnblogs.com.`, whose server finally answers authoritatively (AA set). Along the way:
+ * at one of the 13 root servers (built in below — the "root hints"). The root does not know
+ * `www.cnblogs.com`, but it knows who runs `com.`: it answers with a *referral* — NS records for
+ * `com.` in AUTHORITY and, usually, their addresses ("glue") in ADDITIONAL. The resolver asks one
+ * of those servers and gets a referral to `cnblogs.com.`, whose server finally answers
+ * authoritatively (AA set). Along the way:
  *
- * - a referral without glue (the NS name lives in another zone) means resolving that NS name
- *   first — a whole nested resolution, limited in depth and checked for loops;
- * - a CNAME answer means starting again with the target name (limited in length);
- * - every RRset learnt is cached until its TTL runs out, so the next lookup under `com.` skips
- *   the root entirely;
- * - a referral must lead strictly downwards: sideways or upwards is a lame delegation and a
- *   cycle of delegations ends with `ResolveError` (the SERVFAIL a real resolver would return),
- *   never with an endless walk: referrals, nesting depth and total queries are all capped.
+ * - Everything learnt goes through one step, `#admit` ("an RRset arrives from a server for zone
+ *   Z"): the bailiwick check of `dns/bailiwick.ts` has already dropped what that server may not
+ *   say, an optional `checkRRset` hook (DNSSEC validation) may refuse it, and then it is cached
+ *   by TTL (`dns/cache.ts`) — answers, negative answers (RFC 2308), referrals and glue — so the
+ *   next lookup under `com.` skips the root.
+ * - Which of a zone's servers to ask, and how long to wait, comes from their smoothed RTTs
+ *   (`dns/server_selection.ts`); a timeout or a lame reply moves on to the next server.
+ * - QNAME minimisation (RFC 9156, optional): each server is asked only the labels it needs —
+ *   the root `com. A`, `com.`'s server `cnblogs.com. A` — and only the zone's own server hears
+ *   the full question. A name that answers without a referral is no zone cut; that is cached
+ *   too, so the next name below it skips the step.
+ * - A referral without glue means resolving that NS name first — a nested resolution, limited
+ *   in depth and checked for loops; a CNAME leaving the zone means starting again at the target.
+ * - Referrals, CNAMEs, nesting depth, queries and time per resolution are all capped, so a lame
+ *   or looping delegation ends with `ResolveError` (SERVFAIL) after bounded work.
+ * - Identical questions in flight at the same time share one resolution (coalescing).
+ * - With `forward`, the resolver asks the given recursive servers (RD set) instead of walking.
  *
  * Every step is reported through `onEvent` (zone, server asked, what came back, elapsed time) —
- * that is what `query.ts +trace` prints and what `--json`/`--explain` can build on.
+ * what `query.ts +trace` prints and what the local DNS server's `--explain`/`--json` show.
  */
 import {
-  CLASS,
-  isSubdomain,
+  DnsFormatError,
   makeQuery,
   type Message,
-  namesEqual,
   normalizeName,
   RCODE,
   type ResourceRecord,
   TYPE,
+  typeName,
 } from "./message.ts";
 import {
   DNS_PORT,
@@ -40,6 +49,19 @@ import {
   type ExchangeOptions,
   NoReplyError,
 } from "./transport.ts";
+import {
+  ancestors,
+  type CheckedReply,
+  checkReply,
+  inBailiwick,
+  labelCount,
+  lastLabels,
+  type ReplyRRset,
+  sameName,
+  type Section,
+} from "./bailiwick.ts";
+import { type CachedRRset, RecordCache, type RRset, TRUST } from "./cache.ts";
+import { ServerSelection } from "./server_selection.ts";
 
 /** One of the 13 root name servers (IANA root hints, `named.root`). */
 export interface RootServer {
@@ -177,6 +199,10 @@ export interface Resolution {
   exchange?: Exchange;
   /** How many queries went out. */
   queries: number;
+  /** Every step came from the cache (nothing was asked). */
+  fromCache?: boolean;
+  /** The answer came from an identical question already being resolved (no walk of its own). */
+  coalesced?: boolean;
 }
 
 /** Options shared by both resolvers: how each query is sent. */
@@ -255,7 +281,6 @@ export class StubResolver {
     };
   }
 }
-
 // ---------------------------------------------------------------------------------------------
 // Iterative resolver
 
@@ -267,7 +292,7 @@ export interface ServerRef {
   /**
    * How the resolver came to know this server's address — the reason it is asked: a built-in
    * root hint, a root given with `--root`, glue in the referral just received, an earlier reply
-   * (cached), or a separate resolution of an NS name that came without glue.
+   * (cached), a separate resolution of an NS name that came without glue, or `--forward`.
    */
   source?: ServerSource;
   /** The zone whose server told us about it (the referring zone, or who sent the cached data). */
@@ -275,7 +300,13 @@ export interface ServerRef {
 }
 
 /** See `ServerRef.source`. */
-export type ServerSource = "root-hint" | "root-option" | "glue" | "cache" | "resolved";
+export type ServerSource =
+  | "root-hint"
+  | "root-option"
+  | "glue"
+  | "cache"
+  | "resolved"
+  | "forwarder";
 
 /**
  * Why `server` is asked about `zone`, in one sentence (what `+trace --explain` prints before
@@ -308,6 +339,10 @@ export function serverReason(zone: string, server: ServerRef, attempt = 0): stri
           server.via ? ` of a server for ${via}` : ""
         }`;
       break;
+    case "forwarder":
+      reason =
+        `${server.address} is the forwarder given (--forward): it resolves the whole question for us`;
+      break;
     default:
       reason = `${server.name} (${server.address}) serves ${zoneText}`;
   }
@@ -325,8 +360,11 @@ export type ResolverEvent =
     kind: "query";
     zone: string;
     server: ServerRef;
+    /** What this server is asked (with QNAME minimisation, only the labels it needs). */
     name: string;
     type: number;
+    /** Under QNAME minimisation: the full question, which this server does not see. */
+    question?: { name: string; type: number };
     /** Why this server: see `serverReason`. */
     reason: string;
     elapsedMs: number;
@@ -341,13 +379,36 @@ export type ResolverEvent =
     /** For a referral: the child's name servers (NS targets) and the glue addresses it carried. */
     nameservers?: string[];
     glue?: { name: string; address: string }[];
+    /** Records the bailiwick check threw away, each with the reason. */
+    dropped?: { record: ResourceRecord; reason: string }[];
+    /** For a lame reply: what was wrong with it. */
+    problem?: string;
     exchange: Exchange;
     elapsedMs: number;
   }
   | { kind: "no-reply"; zone: string; server: ServerRef; reason: string; elapsedMs: number }
   | { kind: "ns-lookup"; zone: string; nameserver: string; elapsedMs: number }
   | { kind: "cname"; from: string; to: string; elapsedMs: number }
-  | { kind: "cache"; name: string; type: number; records: ResourceRecord[]; elapsedMs: number };
+  | {
+    kind: "cache";
+    name: string;
+    type: number;
+    /** The cached records (for a negative answer, the SOA). */
+    records: ResourceRecord[];
+    /** Set when the cache says "no": NXDOMAIN or NODATA (RFC 2308). */
+    negative?: "NXDOMAIN" | "NODATA";
+    elapsedMs: number;
+  };
+
+/**
+ * Checks an RRset before it is cached or used: `from` says which server (for which zone) sent
+ * it, in which section, at which trust. Returning false refuses it and makes the whole reply
+ * unusable (the next server is asked). The seam for DNSSEC validation.
+ */
+export type RRsetCheck = (
+  rrset: RRset,
+  from: { zone: string; server: ServerRef; section: Section; trust: number },
+) => boolean;
 
 /** Limits and settings of the iterative resolver. */
 export interface IterativeOptions extends QueryOptions {
@@ -355,6 +416,10 @@ export interface IterativeOptions extends QueryOptions {
   roots?: string[];
   /** Ask the roots for `. NS` first (RFC 8109 priming, what `dig +trace` shows first). */
   prime?: boolean;
+  /** Ask these recursive servers (RD set) instead of walking from the root (`--forward`). */
+  forward?: string[];
+  /** QNAME minimisation (RFC 9156): each server sees only the labels it needs (default off). */
+  minimise?: boolean;
   /** Nested name-server lookups (a referral without glue), default 4. */
   maxDepth?: number;
   /** Referrals followed for one lookup, default 16. */
@@ -363,46 +428,60 @@ export interface IterativeOptions extends QueryOptions {
   maxQueries?: number;
   /** CNAMEs followed, default 8. */
   maxCnames?: number;
+  /** Time for one `resolve` call, default 10 s. */
+  deadlineMs?: number;
   onEvent?: (event: ResolverEvent) => void;
   /** The clock for TTLs, in milliseconds (tests pass a fake one). */
   now?: () => number;
-}
-
-interface CacheEntry {
-  records: ResourceRecord[];
-  expiresAt: number;
-  /** The zone whose server sent these records. */
-  from: string;
+  /** The cache to use (shared with a server's answer cache, or sized); default a new one. */
+  cache?: RecordCache;
+  /** The server statistics to use; default new ones. */
+  servers?: ServerSelection;
+  /** Checks every RRset before it is cached or used (DNSSEC validation plugs in here). */
+  checkRRset?: RRsetCheck;
 }
 
 /** Per-`resolve` bookkeeping shared by nested lookups. */
 interface Context {
-  signal?: AbortSignal;
+  signal: AbortSignal;
   queries: number;
   startedAt: number;
   /** Name servers whose addresses are being looked up, to detect a delegation loop. */
   inProgress: string[];
   last?: Exchange;
+  emit(event: ResolverEvent): void;
 }
 
 interface Lookup {
   rcode: number;
   answers: ResourceRecord[];
   authorities: ResourceRecord[];
+  /** A CNAME chain that must go on from here (another zone, or not in the reply). */
+  next?: string;
 }
 
-const key = (name: string, type: number) => `${name.toLowerCase()}/${type}`;
+/** One resolution in flight, shared by everyone asking the same question meanwhile. */
+interface Flight {
+  promise: Promise<Resolution>;
+  controller: AbortController;
+  waiters: number;
+}
 
-/** The parent zones of `name` from itself up to the root: `a.b.` → `a.b.`, `b.`, `.`. */
-function ancestors(name: string): string[] {
-  const out: string[] = [];
-  let current = name;
-  while (current !== ".") {
-    out.push(current);
-    current = current.slice(current.indexOf(".") + 1) || ".";
-  }
-  out.push(".");
-  return out;
+/** What one server said, checked. */
+interface Answered {
+  ref: ServerRef;
+  exchange: Exchange;
+  checked: CheckedReply;
+}
+
+/** RFC 9156 §2.3: single labels for the first steps, then bigger ones, at most 10 steps. */
+const MINIMISE_ONE_LABEL = 4;
+const MAX_MINIMISE_COUNT = 10;
+
+function nextLabelCount(current: number, total: number, steps: number): number {
+  if (steps < MINIMISE_ONE_LABEL) return current + 1;
+  const left = Math.max(1, MAX_MINIMISE_COUNT - steps);
+  return current + Math.max(1, Math.ceil((total - current) / left));
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
@@ -414,50 +493,133 @@ function shuffled<T>(items: readonly T[]): T[] {
   return out;
 }
 
-/** Resolves names itself, starting at the root servers; caches what it learns by TTL. */
+function nsTargets(records: ResourceRecord[]): string[] {
+  return records.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
+}
+
+function recordsOf(rrsets: RRset[]): ResourceRecord[] {
+  return rrsets.flatMap((set) => set.records);
+}
+
+const OUTCOMES: Record<CheckedReply["kind"], Outcome> = {
+  answer: "answer",
+  cname: "answer",
+  referral: "referral",
+  nxdomain: "nxdomain",
+  nodata: "nodata",
+  lame: "lame",
+};
+
+/** Waits for `promise`, or rejects with the abort reason when `signal` fires first. */
+async function waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return await promise;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+/** Errors that mean "this server gave no usable reply", not a bug. */
+function isNoReply(error: unknown): boolean {
+  return error instanceof NoReplyError || error instanceof DnsFormatError ||
+    error instanceof Deno.errors.NetworkUnreachable ||
+    error instanceof Deno.errors.AddrNotAvailable ||
+    error instanceof Deno.errors.ConnectionRefused ||
+    error instanceof Deno.errors.ConnectionReset;
+}
+
+/**
+ * Resolves names itself, starting at the root servers (or asking forwarders); caches what it
+ * learns by TTL. See the module comment for the walk, the checks and the limits.
+ */
 export class IterativeResolver {
   readonly #options: IterativeOptions;
-  readonly #cache = new Map<string, CacheEntry>();
-  readonly #now: () => number;
+  readonly #cache: RecordCache;
+  readonly #servers: ServerSelection;
+  readonly #inflight = new Map<string, Flight>();
 
   constructor(options: IterativeOptions = {}) {
     this.#options = options;
-    this.#now = options.now ?? (() => Date.now());
+    const now = options.now ?? Date.now;
+    this.#cache = options.cache ?? new RecordCache({ now });
+    this.#servers = options.servers ?? new ServerSelection({ now });
+  }
+
+  /** The RRset and negative cache this resolver fills. */
+  get cache(): RecordCache {
+    return this.#cache;
+  }
+
+  /** The per-server RTT statistics it chooses servers by. */
+  get servers(): ServerSelection {
+    return this.#servers;
+  }
+
+  get #port(): number {
+    return this.#options.port ?? DNS_PORT;
   }
 
   /** The root servers this resolver starts from. */
   rootServers(): ServerRef[] {
-    const port = this.#options.port ?? DNS_PORT;
     if (this.#options.roots?.length) {
       return this.#options.roots.map((address) => ({
         name: address,
         address,
-        port,
+        port: this.#port,
         source: "root-option" as const,
       }));
     }
     return shuffled(ROOT_SERVERS).map((r) => ({
       name: r.name,
       address: r.ipv4,
-      port,
+      port: this.#port,
       source: "root-hint" as const,
     }));
   }
 
   /**
-   * Resolves `name`/`type` from the root down. Returns the answer (NXDOMAIN and NODATA are
-   * answers too); throws `ResolveError` when no server gives a usable answer.
+   * Resolves `name`/`type` from the root down (or through the forwarders). Returns the answer
+   * (NXDOMAIN and NODATA are answers too); throws `ResolveError` when no server gives a usable
+   * answer. Identical questions in flight share one resolution; `signal` only stops this
+   * caller's wait (the shared work stops when every waiter is gone, or at its deadline).
    */
   async resolve(
     name: string,
     type: number,
-    { signal }: { signal?: AbortSignal } = {},
+    { signal, onEvent }: { signal?: AbortSignal; onEvent?: (event: ResolverEvent) => void } = {},
   ): Promise<Resolution> {
     const qname = normalizeName(name);
-    const ctx: Context = { signal, queries: 0, startedAt: performance.now(), inProgress: [] };
-    if (this.#options.prime && !this.#cached(".", TYPE.NS)) await this.#prime(ctx);
-    const result = await this.#resolveChain(qname, type, ctx, 0);
-    return { name: qname, type, ...result, exchange: ctx.last, queries: ctx.queries };
+    const key = `${qname.toLowerCase()}/${type}`;
+    let flight = this.#inflight.get(key);
+    const coalesced = flight !== undefined;
+    if (!flight) {
+      const started = this.#start(qname, type, onEvent);
+      flight = started;
+      this.#inflight.set(key, started);
+      started.promise.catch(() => {}).finally(() => {
+        if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+      });
+    }
+    flight.waiters++;
+    try {
+      const result = await waitFor(flight.promise, signal);
+      return coalesced ? { ...result, coalesced: true, queries: 0, exchange: undefined } : result;
+    } finally {
+      flight.waiters--;
+      if (flight.waiters === 0 && signal?.aborted) flight.controller.abort(signal.reason);
+    }
+  }
+
+  /** How many distinct resolutions are in flight. */
+  get inFlight(): number {
+    return this.#inflight.size;
   }
 
   /** Forgets everything cached. */
@@ -465,214 +627,285 @@ export class IterativeResolver {
     this.#cache.clear();
   }
 
-  #emit(event: ResolverEvent): void {
-    this.#options.onEvent?.(event);
+  #start(
+    qname: string,
+    type: number,
+    onEvent: ((event: ResolverEvent) => void) | undefined,
+  ): Flight {
+    const controller = new AbortController();
+    const deadlineMs = this.#options.deadlineMs ?? 10_000;
+    const timer = setTimeout(() =>
+      controller.abort(
+        new ResolveError(`Cannot resolve "${qname}": no answer within ${deadlineMs} ms`, {
+          fatal: true,
+        }),
+      ), deadlineMs);
+    const global = this.#options.onEvent;
+    const ctx: Context = {
+      signal: controller.signal,
+      queries: 0,
+      startedAt: performance.now(),
+      inProgress: [],
+      emit: (event) => {
+        global?.(event);
+        onEvent?.(event);
+      },
+    };
+    const promise = (async (): Promise<Resolution> => {
+      try {
+        if (this.#options.prime && !this.#cache.get(".", TYPE.NS)) await this.#prime(ctx);
+        const result = await this.#resolveChain(qname, type, ctx, 0);
+        return {
+          name: qname,
+          type,
+          ...result,
+          exchange: ctx.last,
+          queries: ctx.queries,
+          fromCache: ctx.queries === 0,
+        };
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return { promise, controller, waiters: 0 };
   }
 
   #elapsed(ctx: Context): number {
     return performance.now() - ctx.startedAt;
   }
 
-  #cached(name: string, type: number): ResourceRecord[] | undefined {
-    return this.#cacheEntry(name, type)?.records;
-  }
-
-  #cacheEntry(name: string, type: number): CacheEntry | undefined {
-    const entry = this.#cache.get(key(name, type));
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#cache.delete(key(name, type));
-      return undefined;
-    }
-    return entry;
-  }
-
-  /** Caches every RRset in `records` whose owner is inside `zone` (the bailiwick rule). */
-  #store(records: ResourceRecord[], zone: string): void {
-    const groups = new Map<string, ResourceRecord[]>();
-    for (const rr of records) {
-      if (rr.type === TYPE.OPT || rr.class !== CLASS.IN || !isSubdomain(rr.name, zone)) continue;
-      const k = key(rr.name, rr.type);
-      groups.set(k, [...(groups.get(k) ?? []), rr]);
-    }
-    for (const [k, rrset] of groups) {
-      const ttl = Math.min(...rrset.map((rr) => rr.ttl));
-      if (ttl > 0) {
-        this.#cache.set(k, { records: rrset, expiresAt: this.#now() + ttl * 1000, from: zone });
-      }
-    }
-  }
-
   /** RFC 8109 priming: `. NS` from a root hint, so the trace shows the root's own NS set. */
   async #prime(ctx: Context): Promise<void> {
-    const roots = this.rootServers();
-    const response = await this.#askAny(".", roots, ".", TYPE.NS, ctx, "priming");
-    const ns = response.reply.answers.filter((rr) => rr.type === TYPE.NS && rr.name === ".");
-    const nsNames = ns.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
-    const glue = response.reply.additionals.filter((rr) =>
-      rr.type === TYPE.A && nsNames.some((nsName) => namesEqual(nsName, rr.name))
-    );
-    // Only trust the primed set when it comes with addresses (else keep the hints).
-    if (glue.length > 0) {
-      this.#store(ns, ".");
-      this.#store(glue, ".");
-    }
-  }
-
-  /** Follows CNAMEs until the requested type (or a negative answer) is reached. */
-  async #resolveChain(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
-    const maxCnames = this.#options.maxCnames ?? 8;
-    const chain: ResourceRecord[] = [];
-    const seen = new Set<string>();
-    let current = name;
-    for (let hops = 0; hops <= maxCnames; hops++) {
-      seen.add(current.toLowerCase());
-      const found = await this.#lookup(current, type, ctx, depth);
-      // Walk the answer: records for `current`, or a CNAME from it (maybe several in-zone hops).
-      let target = current;
-      let complete = false;
-      for (let step = 0; step <= maxCnames; step++) {
-        const data = found.answers.filter((rr) => rr.type === type && namesEqual(rr.name, target));
-        if (data.length > 0) {
-          chain.push(...data);
-          complete = true;
-          break;
-        }
-        const cname = found.answers.find((rr) =>
-          rr.type === TYPE.CNAME && namesEqual(rr.name, target)
-        );
-        if (!cname || cname.data.kind !== "CNAME" || type === TYPE.CNAME) break;
-        chain.push(cname);
-        this.#emit({
-          kind: "cname",
-          from: target,
-          to: cname.data.target,
-          elapsedMs: this.#elapsed(ctx),
-        });
-        target = cname.data.target;
-        if (seen.has(target.toLowerCase())) {
-          throw new ResolveError(`Cannot resolve "${name}": CNAME loop at "${target}"`, {
-            fatal: true,
-          });
-        }
-        seen.add(target.toLowerCase());
-      }
-      if (complete || found.rcode !== RCODE.NOERROR || target === current) {
-        return { rcode: found.rcode, answers: chain, authorities: found.authorities };
-      }
-      // The chain left the zone that answered: ask again for the target, from the top.
-      current = target;
-    }
-    throw new ResolveError(`Cannot resolve "${name}": more than ${maxCnames} CNAMEs`, {
-      fatal: true,
+    await this.#askServers(".", this.rootServers(), { name: ".", type: TYPE.NS }, ctx, {
+      outcome: "priming",
     });
   }
 
-  /** One name and type: from the cache, or walking referrals down from the closest zone known. */
-  async #lookup(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
-    for (const t of type === TYPE.CNAME ? [type] : [type, TYPE.CNAME]) {
-      const records = this.#cached(name, t);
-      if (records) {
-        this.#emit({ kind: "cache", name, type: t, records, elapsedMs: this.#elapsed(ctx) });
-        return { rcode: RCODE.NOERROR, answers: records, authorities: [] };
+  /** Follows CNAMEs (across zones too) until the requested type or a negative answer. */
+  async #resolveChain(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
+    const maxCnames = this.#options.maxCnames ?? 8;
+    const answers: ResourceRecord[] = [];
+    const seen = new Set([name.toLowerCase()]);
+    let current = name;
+    while (true) {
+      const found = await this.#lookup(current, type, ctx, depth);
+      for (const rr of found.answers) {
+        answers.push(rr);
+        if (rr.type !== TYPE.CNAME || rr.data.kind !== "CNAME" || type === TYPE.CNAME) continue;
+        ctx.emit({
+          kind: "cname",
+          from: rr.name,
+          to: rr.data.target,
+          elapsedMs: this.#elapsed(ctx),
+        });
       }
-    }
-    let { zone, servers } = await this.#closestServers(name, ctx, depth);
-    const maxReferrals = this.#options.maxReferrals ?? 16;
-    for (let referrals = 0;; referrals++) {
-      if (referrals > maxReferrals) {
-        throw new ResolveError(`Cannot resolve "${name}": more than ${maxReferrals} referrals`, {
+      if (answers.filter((rr) => rr.type === TYPE.CNAME).length > maxCnames) {
+        throw new ResolveError(`Cannot resolve "${name}": more than ${maxCnames} CNAMEs`, {
           fatal: true,
         });
       }
-      const response = await this.#askAny(zone, servers, name, type, ctx);
-      const reply = response.reply;
-      if (reply.flags.rcode === RCODE.NXDOMAIN) {
-        this.#emitResponse(ctx, zone, response, "nxdomain");
-        return { rcode: RCODE.NXDOMAIN, answers: reply.answers, authorities: reply.authorities };
+      if (found.next === undefined) {
+        return { rcode: found.rcode, answers, authorities: found.authorities };
       }
-      if (reply.answers.length > 0) {
-        this.#emitResponse(ctx, zone, response, "answer");
-        this.#store(reply.answers, zone);
-        return { rcode: RCODE.NOERROR, answers: reply.answers, authorities: reply.authorities };
+      if (seen.has(found.next.toLowerCase())) {
+        throw new ResolveError(`Cannot resolve "${name}": CNAME loop at "${found.next}"`, {
+          fatal: true,
+        });
       }
-      const ns = reply.authorities.filter((rr) => rr.type === TYPE.NS);
-      const child = ns[0]?.name;
-      if (!child || reply.flags.aa) {
-        this.#emitResponse(ctx, zone, response, "nodata");
-        return { rcode: RCODE.NOERROR, answers: [], authorities: reply.authorities };
-      }
-      // A referral must point strictly down, towards `name`; anything else is lame (and a
-      // server that keeps sending us sideways or back up would otherwise loop forever).
-      if (namesEqual(child, zone) || !isSubdomain(child, zone) || !isSubdomain(name, child)) {
-        this.#emitResponse(ctx, zone, response, "lame", child);
-        throw new ResolveError(
-          `Cannot resolve "${name}": lame delegation: ${response.ref.address} for "${zone}" referred to "${child}"`,
-        );
-      }
-      const nsRecords = ns.filter((rr) => namesEqual(rr.name, child));
-      const nsNames = nsRecords.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
-      const glue = reply.additionals.flatMap((rr) =>
-        (rr.data.kind === "A" || rr.data.kind === "AAAA") &&
-          nsNames.some((nsName) => namesEqual(nsName, rr.name))
-          ? [{ name: rr.name, address: rr.data.address }]
-          : []
-      );
-      this.#emitResponse(ctx, zone, response, "referral", child, { nameservers: nsNames, glue });
-      this.#store(nsRecords, zone);
-      // Glue is only trusted for names inside the referring zone (bailiwick).
-      this.#store(
-        reply.additionals.filter((rr) => rr.type === TYPE.A || rr.type === TYPE.AAAA),
-        zone,
-      );
-      // Say where each address came from: this referral's glue, or the cache, or a lookup.
-      servers = (await this.#addressesOf(child, nsNames, ctx, depth)).map((server) =>
-        server.source === "cache" &&
-          glue.some((g) => g.address === server.address && namesEqual(g.name, server.name))
-          ? { ...server, source: "glue" as const, via: zone }
-          : server.source === "resolved"
-          ? { ...server, via: zone }
-          : server
-      );
-      zone = child;
+      seen.add(found.next.toLowerCase());
+      current = found.next;
     }
   }
 
-  #emitResponse(
-    ctx: Context,
-    zone: string,
-    response: AskResult,
-    outcome: Outcome,
-    referral?: string,
-    delegation: { nameservers?: string[]; glue?: { name: string; address: string }[] } = {},
-  ) {
-    this.#emit({
-      kind: "response",
-      zone,
-      server: response.ref,
-      outcome,
-      referral,
-      ...delegation,
-      exchange: response.exchange,
-      elapsedMs: this.#elapsed(ctx),
-    });
+  /** One name and type: from the cache, or asked of the closest servers known. */
+  async #lookup(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
+    const cached = this.#fromCache(
+      name,
+      type,
+      (event) => ctx.emit({ ...event, elapsedMs: this.#elapsed(ctx) }),
+    );
+    if (cached) return cached;
+    if (this.#options.forward?.length) {
+      return await this.#walk(name, type, ".", this.#forwarders(), ctx, depth);
+    }
+    const { zone, servers } = await this.#closestServers(name, ctx, depth);
+    return await this.#walk(name, type, zone, servers, ctx, depth);
   }
 
-  /** The deepest zone above `name` whose servers' addresses are cached; else the roots. */
+  /**
+   * What the cache says about `name`/`type`: a negative answer, the records, or a CNAME to
+   * follow. Only data of answer rank answers a question (glue only shows the way).
+   */
+  #fromCache(
+    name: string,
+    type: number,
+    emit?: (event: Omit<Extract<ResolverEvent, { kind: "cache" }>, "elapsedMs">) => void,
+  ): Lookup | undefined {
+    const negative = this.#cache.getNegative(name, type);
+    if (negative) {
+      const nx = negative.rcode === RCODE.NXDOMAIN;
+      emit?.({
+        kind: "cache",
+        name,
+        type,
+        records: negative.soa.records,
+        negative: nx ? "NXDOMAIN" : "NODATA",
+      });
+      return { rcode: negative.rcode, answers: [], authorities: negative.soa.records };
+    }
+    const rrset = type === TYPE.ANY
+      ? undefined
+      : this.#cache.get(name, type, { minTrust: TRUST.ANSWER });
+    if (rrset) {
+      emit?.({ kind: "cache", name, type, records: rrset.records });
+      return { rcode: RCODE.NOERROR, answers: rrset.records, authorities: [] };
+    }
+    const cname = type === TYPE.CNAME
+      ? undefined
+      : this.#cache.get(name, TYPE.CNAME, { minTrust: TRUST.ANSWER });
+    const target = cname?.records[0]?.data;
+    if (cname && target?.kind === "CNAME") {
+      emit?.({ kind: "cache", name, type: TYPE.CNAME, records: cname.records });
+      return { rcode: RCODE.NOERROR, answers: cname.records, authorities: [], next: target.target };
+    }
+    return undefined;
+  }
+
+  /**
+   * Asks `servers` of `zone` about `name`/`type` and follows referrals down until an answer.
+   * With QNAME minimisation, a server is first asked only one label more than its zone (an `A`
+   * question); a referral moves down, anything else means "no zone cut here" and the next
+   * label is added, until the zone's own server gets the full question.
+   */
+  async #walk(
+    name: string,
+    type: number,
+    startZone: string,
+    startServers: ServerRef[],
+    ctx: Context,
+    depth: number,
+  ): Promise<Lookup> {
+    let zone = startZone;
+    let servers = startServers;
+    const total = labelCount(name);
+    let minimise = (this.#options.minimise ?? false) && !this.#options.forward?.length;
+    let labels = labelCount(zone) + 1;
+    let steps = 0;
+    const maxReferrals = this.#options.maxReferrals ?? 16;
+    let referrals = 0;
+    while (true) {
+      let ask = { name, type };
+      if (minimise) {
+        // Names already known to be no zone cut (an answer from this zone's server) are skipped.
+        while (labels < total && this.#knownNoCut(lastLabels(name, labels), zone)) {
+          labels = nextLabelCount(labels, total, ++steps);
+        }
+        if (labels < total) ask = { name: lastLabels(name, labels), type: TYPE.A };
+      }
+      const minimised = ask.name !== name;
+      let got: Answered;
+      try {
+        got = await this.#askServers(zone, servers, ask, ctx, {
+          question: minimised ? { name, type } : undefined,
+        });
+      } catch (error) {
+        // Servers that cannot cope with a minimised question get the full one (unbound's
+        // relaxed mode); silence is silence either way.
+        if (minimised && error instanceof ResolveError && !error.fatal && !error.noReply) {
+          minimise = false;
+          continue;
+        }
+        throw error;
+      }
+      const { checked } = got;
+      if (minimised && checked.kind !== "referral") {
+        // NXDOMAIN for a partial name: ask the full name to be sure (RFC 9156 §2.3).
+        if (checked.kind === "nxdomain") minimise = false;
+        else labels = nextLabelCount(labels, total, ++steps);
+        continue;
+      }
+      const answers = recordsOf(checked.answer);
+      switch (checked.kind) {
+        case "referral": {
+          if (++referrals > maxReferrals) {
+            throw new ResolveError(
+              `Cannot resolve "${name}": more than ${maxReferrals} referrals`,
+              { fatal: true },
+            );
+          }
+          const child = checked.referral!.zone;
+          servers = await this.#referralServers(child, checked, zone, ctx, depth);
+          zone = child;
+          labels = labelCount(zone) + 1;
+          steps = 0;
+          continue;
+        }
+        case "answer":
+          return { rcode: RCODE.NOERROR, answers, authorities: [] };
+        case "cname":
+          return { rcode: RCODE.NOERROR, answers, authorities: [], next: checked.target };
+        default:
+          return {
+            rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
+            answers,
+            authorities: checked.soa?.records ?? [],
+          };
+      }
+    }
+  }
+
+  /** True when `zone`'s server said `name` has data or none, but no referral: no zone cut. */
+  #knownNoCut(name: string, zone: string): boolean {
+    const known = this.#cache.get(name, TYPE.A) ?? this.#cache.getNegative(name, TYPE.A);
+    return known !== undefined && sameName(known.zone, zone) &&
+      (!("rcode" in known) || known.rcode === RCODE.NOERROR);
+  }
+
+  /** The servers of `child` from a referral: its glue, cached addresses, or a lookup. */
+  async #referralServers(
+    child: string,
+    checked: CheckedReply,
+    zone: string,
+    ctx: Context,
+    depth: number,
+  ): Promise<ServerRef[]> {
+    const nsNames = nsTargets(checked.referral!.ns.records);
+    const glue = checked.referral!.glue.flatMap((set) =>
+      set.records.flatMap((rr) =>
+        rr.data.kind === "A"
+          ? [{
+            name: set.name,
+            address: rr.data.address,
+            port: this.#port,
+            source: "glue" as const,
+            via: zone,
+          }]
+          : []
+      )
+    );
+    const unglued = nsNames.filter((ns) => !glue.some((g) => sameName(g.name, ns)));
+    const servers = [...glue, ...this.#cachedAddresses(unglued)];
+    if (servers.length > 0) return servers;
+    return (await this.#addressesOf(child, nsNames, ctx, depth)).map((server) =>
+      server.source === "resolved" ? { ...server, via: zone } : server
+    );
+  }
+
+  /** The deepest zone above `name` whose servers' addresses are known; else the roots. */
   async #closestServers(
     name: string,
     ctx: Context,
     depth: number,
   ): Promise<{ zone: string; servers: ServerRef[] }> {
     for (const zone of ancestors(name)) {
-      const ns = this.#cached(zone, TYPE.NS);
+      const ns = this.#cache.get(zone, TYPE.NS);
       if (!ns) continue;
-      const names = ns.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
+      const names = nsTargets(ns.records);
       const servers = this.#cachedAddresses(names);
-      if (servers.length > 0) return { zone, servers };
+      if (servers.length > 0) return { zone: ns.name, servers };
       if (zone !== ".") {
         try {
-          return { zone, servers: await this.#addressesOf(zone, names, ctx, depth) };
+          return { zone: ns.name, servers: await this.#addressesOf(ns.name, names, ctx, depth) };
         } catch (error) {
           if (!(error instanceof ResolveError) || error.fatal) throw error;
         }
@@ -682,26 +915,34 @@ export class IterativeResolver {
   }
 
   #cachedAddresses(nsNames: string[]): ServerRef[] {
-    const port = this.#options.port ?? DNS_PORT;
     return nsNames.flatMap((nsName) => {
-      const entry = this.#cacheEntry(nsName, TYPE.A);
+      const entry: CachedRRset | undefined = this.#cache.get(nsName, TYPE.A);
       return (entry?.records ?? []).flatMap((rr) =>
         rr.data.kind === "A"
           ? [{
             name: nsName,
             address: rr.data.address,
-            port,
+            port: this.#port,
             source: "cache" as const,
-            via: entry?.from,
+            via: entry?.zone,
           }]
           : []
       );
     });
   }
 
+  #forwarders(): ServerRef[] {
+    return (this.#options.forward ?? []).map((address) => ({
+      name: address,
+      address,
+      port: this.#port,
+      source: "forwarder" as const,
+    }));
+  }
+
   /**
-   * Addresses for a zone's name servers: glue from the cache, else resolve the NS names one by
-   * one (a nested resolution — the part that can loop, hence depth and loop checks).
+   * Addresses for a zone's name servers: from the cache, else resolve the NS names one by one
+   * (a nested resolution — the part that can loop, hence the depth and loop checks).
    */
   async #addressesOf(
     zone: string,
@@ -715,7 +956,7 @@ export class IterativeResolver {
     const failures: string[] = [];
     for (const nsName of nsNames) {
       // A name server inside the zone it serves needs glue; without glue it cannot be reached.
-      if (isSubdomain(nsName, zone)) {
+      if (inBailiwick(nsName, zone)) {
         failures.push(`"${nsName}" is inside "${zone}" but came without glue`);
         continue;
       }
@@ -734,12 +975,7 @@ export class IterativeResolver {
           { fatal: true },
         );
       }
-      this.#emit({
-        kind: "ns-lookup",
-        zone,
-        nameserver: nsName,
-        elapsedMs: this.#elapsed(ctx),
-      });
+      ctx.emit({ kind: "ns-lookup", zone, nameserver: nsName, elapsedMs: this.#elapsed(ctx) });
       ctx.inProgress.push(lookupKey);
       try {
         const found = await this.#resolveChain(nsName, TYPE.A, ctx, depth + 1);
@@ -748,7 +984,7 @@ export class IterativeResolver {
             ? [{
               name: nsName,
               address: rr.data.address,
-              port: this.#options.port ?? DNS_PORT,
+              port: this.#port,
               source: "resolved" as const,
             }]
             : []
@@ -765,74 +1001,250 @@ export class IterativeResolver {
     throw new ResolveError(`No address for any name server of "${zone}": ${failures.join("; ")}`);
   }
 
-  /** Asks the servers in order until one gives a usable reply (NOERROR or NXDOMAIN). */
-  async #askAny(
+  /**
+   * Asks the servers, fastest first, until one gives a usable reply; a timeout or a lame reply
+   * moves on to the next. With `tries` > 1 the servers that timed out get another round.
+   */
+  async #askServers(
     zone: string,
     servers: ServerRef[],
-    name: string,
-    type: number,
+    ask: { name: string; type: number },
     ctx: Context,
-    outcome?: Outcome,
-  ): Promise<AskResult> {
+    { outcome, question }: { outcome?: Outcome; question?: { name: string; type: number } } = {},
+  ): Promise<Answered> {
+    const forwarding = !!this.#options.forward?.length;
+    const ordered = this.#servers.order(servers, zone);
+    const rounds = Math.max(1, this.#options.tries ?? 2);
     const problems: string[] = [];
+    const lame = new Set<ServerRef>();
     let noReply = true;
-    for (const [attempt, ref] of servers.entries()) {
+    let attempt = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const ref of ordered) {
+        if (lame.has(ref)) continue;
+        const got = await this.#ask(zone, ref, ask, ctx, attempt++, question);
+        if (!got) {
+          problems.push(`no reply from ${ref.address}`);
+          continue;
+        }
+        noReply = false;
+        const { checked } = got;
+        const problem = checked.kind === "lame"
+          ? checked.problem
+          : forwarding && checked.kind === "referral"
+          ? "a referral, but a forwarder must resolve the question itself"
+          : this.#admit(checked, ask, zone, ref);
+        if (problem !== undefined) {
+          this.#servers.markLame(zone, ref.address);
+          lame.add(ref);
+          this.#emitResponse(ctx, zone, got, "lame", problem);
+          problems.push(`${ref.address} gave ${problem}`);
+          continue;
+        }
+        this.#emitResponse(ctx, zone, got, outcome ?? OUTCOMES[checked.kind]);
+        return got;
+      }
+    }
+    throw new ResolveError(
+      `No usable answer from the servers of "${zone}" for "${ask.name}": ${problems.join("; ")}`,
+      { noReply },
+    );
+  }
+
+  /** One query to one server (again without EDNS if it rejects EDNS); undefined: no reply. */
+  async #ask(
+    zone: string,
+    ref: ServerRef,
+    ask: { name: string; type: number },
+    ctx: Context,
+    attempt: number,
+    question: { name: string; type: number } | undefined,
+  ): Promise<Answered | undefined> {
+    const forwarding = !!this.#options.forward?.length;
+    let options: QueryOptions = this.#options;
+    for (let edns = true;; edns = false) {
       const maxQueries = this.#options.maxQueries ?? 64;
       if (++ctx.queries > maxQueries) {
         throw new ResolveError(`Too many queries: gave up after ${maxQueries} for one resolution`, {
           fatal: true,
         });
       }
-      this.#emit({
+      const reason = serverReason(zone, ref, attempt) +
+        (edns ? "" : "; it rejected EDNS, so the question goes again without it");
+      ctx.emit({
         kind: "query",
         zone,
         server: ref,
-        name,
-        type,
-        reason: serverReason(zone, ref, attempt),
+        ...ask,
+        ...(question ? { question } : {}),
+        reason,
         elapsedMs: this.#elapsed(ctx),
       });
-      const query = buildQuery(name, type, false, this.#options);
+      const query = buildQuery(ask.name, ask.type, forwarding, options);
       let result: Exchange;
       try {
         result = await exchange(query, ref.address, {
-          ...exchangeOptions(this.#options, ctx.signal),
+          ...exchangeOptions(options, ctx.signal),
           port: ref.port,
+          tries: 1,
+          timeoutMs: this.#options.timeoutMs ?? this.#servers.timeoutMs(ref.address),
         });
       } catch (error) {
-        if (!(error instanceof NoReplyError)) throw error;
-        this.#emit({
+        if (ctx.signal.aborted || !isNoReply(error)) throw error;
+        this.#servers.timedOut(ref.address);
+        const why = error instanceof Error ? error.message : String(error);
+        ctx.emit({
           kind: "no-reply",
           zone,
           server: ref,
-          reason: error.message,
+          reason: why,
           elapsedMs: this.#elapsed(ctx),
         });
-        problems.push(error.message);
-        continue;
+        return undefined;
       }
-      noReply = false;
+      this.#servers.replied(ref.address, result.elapsedMs);
       ctx.last = result;
       const rcode = result.reply.flags.rcode;
-      const askResult = { ref, exchange: result, reply: result.reply };
-      if (rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN) {
-        if (outcome) this.#emitResponse(ctx, zone, askResult, outcome);
-        return askResult;
+      const rejectedEdns = rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP;
+      if (edns && rejectedEdns && query.additionals.length > 0) {
+        options = { ...this.#options, bufsize: 0, dnssec: false };
+        continue;
       }
-      this.#emitResponse(ctx, zone, askResult, "lame");
-      problems.push(`${ref.address} answered ${rcodeText(rcode)}`);
+      const checked = checkReply(result.reply, ask, zone, { maxCnames: this.#options.maxCnames });
+      return { ref, exchange: result, checked };
     }
-    throw new ResolveError(
-      `No usable answer from the servers of "${zone}" for "${name}": ${problems.join("; ")}`,
-      { noReply },
-    );
   }
-}
 
-interface AskResult {
-  ref: ServerRef;
-  exchange: Exchange;
-  reply: Message;
+  /**
+   * The one place where RRsets from a server for `zone` enter: each passes the `checkRRset`
+   * hook (DNSSEC validation), then goes into the cache with its trust — negative answers with
+   * their SOA (RFC 2308). Returns why the reply must be refused, or undefined.
+   */
+  #admit(
+    checked: CheckedReply,
+    ask: { name: string; type: number },
+    zone: string,
+    server: ServerRef,
+  ): string | undefined {
+    const negative = checked.kind === "nxdomain" || checked.kind === "nodata";
+    const aa = checked.rrsets.some((item) => item.trust >= TRUST.AUTHORITATIVE_AUTHORITY);
+    const soaTrust = aa || checked.answer.length === 0
+      ? TRUST.AUTHORITATIVE_AUTHORITY
+      : TRUST.AUTHORITY;
+    const soa: ReplyRRset[] = negative && checked.soa
+      ? [{ rrset: checked.soa, section: "authority", trust: soaTrust }]
+      : [];
+    const check = this.#options.checkRRset;
+    if (check) {
+      for (const item of [...checked.rrsets, ...soa]) {
+        const from = { zone, server, section: item.section, trust: item.trust };
+        if (!check(item.rrset, from)) {
+          return `${item.rrset.name} ${typeName(item.rrset.type)}, which the RRset check refused`;
+        }
+      }
+    }
+    for (const item of checked.rrsets) this.#cache.store(item.rrset, { trust: item.trust, zone });
+    if (negative && checked.soa) {
+      this.#cache.storeNegative({
+        rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
+        name: checked.target,
+        type: ask.type,
+        soa: checked.soa,
+        zone,
+        trust: soaTrust,
+      });
+    }
+    return undefined;
+  }
+
+  #emitResponse(
+    ctx: Context,
+    zone: string,
+    got: Answered,
+    outcome: Outcome,
+    problem?: string,
+  ): void {
+    const { checked } = got;
+    const referral = checked.referral;
+    ctx.emit({
+      kind: "response",
+      zone,
+      server: got.ref,
+      outcome,
+      ...(referral
+        ? {
+          referral: referral.zone,
+          nameservers: nsTargets(referral.ns.records),
+          glue: referral.glue.flatMap((set) =>
+            set.records.flatMap((rr) =>
+              rr.data.kind === "A" || rr.data.kind === "AAAA"
+                ? [{ name: set.name, address: rr.data.address }]
+                : []
+            )
+          ),
+        }
+        : {}),
+      ...(checked.dropped.length ? { dropped: checked.dropped } : {}),
+      ...(problem ? { problem } : {}),
+      exchange: got.exchange,
+      elapsedMs: this.#elapsed(ctx),
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The cache alone (RD=0 queries).
+
+  /** What the cache alone answers for `name`/`type`, CNAMEs followed; undefined if not enough. */
+  lookupCached(name: string, type: number): Resolution | undefined {
+    const qname = normalizeName(name);
+    const answers: ResourceRecord[] = [];
+    let current = qname;
+    for (let hops = 0; hops <= (this.#options.maxCnames ?? 8); hops++) {
+      const found = this.#fromCache(current, type);
+      if (!found) return undefined;
+      answers.push(...found.answers);
+      if (found.next === undefined) {
+        return {
+          name: qname,
+          type,
+          rcode: found.rcode,
+          answers,
+          authorities: found.authorities,
+          queries: 0,
+          fromCache: true,
+        };
+      }
+      current = found.next;
+    }
+    return undefined;
+  }
+
+  /**
+   * The closest cached delegation above `name` — its NS records and their cached addresses — the
+   * referral a cache-only (RD=0) question gets; the root hints when nothing is cached.
+   */
+  cachedReferral(name: string): { ns: ResourceRecord[]; addresses: ResourceRecord[] } {
+    for (const zone of ancestors(normalizeName(name))) {
+      const ns = this.#cache.get(zone, TYPE.NS);
+      if (!ns) continue;
+      const addresses = nsTargets(ns.records).flatMap((n) =>
+        this.#cache.get(n, TYPE.A)?.records ?? []
+      );
+      return { ns: ns.records, addresses };
+    }
+    const roots = this.rootServers();
+    const ttl = 3_600_000;
+    return {
+      ns: roots.map((r) => ({
+        name: ".",
+        type: TYPE.NS,
+        class: 1,
+        ttl,
+        data: { kind: "NS" as const, target: r.source === "root-hint" ? r.name : "." },
+      })).filter((rr) => rr.data.target !== "."),
+      addresses: [],
+    };
+  }
 }
 
 function rcodeText(rcode: number): string {
