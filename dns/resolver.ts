@@ -1195,15 +1195,26 @@ export class IterativeResolver {
   // The cache alone (RD=0 queries).
 
   /** What the cache alone answers for `name`/`type`, CNAMEs followed; undefined if not enough. */
-  lookupCached(name: string, type: number): Resolution | undefined {
+  lookupCached(
+    name: string,
+    type: number,
+    onEvent?: (event: ResolverEvent) => void,
+  ): Resolution | undefined {
     const qname = normalizeName(name);
     const answers: ResourceRecord[] = [];
     let current = qname;
+    const steps: ResolverEvent[] = [];
     for (let hops = 0; hops <= (this.#options.maxCnames ?? 8); hops++) {
-      const found = this.#fromCache(current, type);
+      const found = this.#fromCache(
+        current,
+        type,
+        (event) => steps.push({ ...event, elapsedMs: 0 }),
+      );
       if (!found) return undefined;
       answers.push(...found.answers);
       if (found.next === undefined) {
+        // Only a complete answer is reported: a partial one is resolved (and reported) again.
+        if (onEvent) steps.forEach(onEvent);
         return {
           name: qname,
           type,

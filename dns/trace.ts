@@ -1,0 +1,240 @@
+/**
+ * How a step of an iterative resolution is shown: the hop lines of `dig +trace` (what
+ * `query.ts +trace` prints and the local DNS server's `--explain` repeats per client question)
+ * and the same step as a `--json` event in the shared schema of `tcp/report.ts`. Pure: events
+ * of `dns/resolver.ts` in, text and fields out.
+ */
+import {
+  className,
+  formatRdata,
+  formatRecord,
+  fullRcode,
+  type Message,
+  opcodeName,
+  rcodeName,
+  type ResourceRecord,
+  TYPE,
+  typeName,
+} from "./message.ts";
+import type { Exchange } from "./transport.ts";
+import type { Outcome, ResolverEvent } from "./resolver.ts";
+
+const FLAG_ORDER = ["qr", "aa", "tc", "rd", "ra", "ad", "cd"] as const;
+
+/** The header flags that are set, in dig's order: `["qr", "aa", "rd"]`. */
+export function flagList(message: Message): string[] {
+  return FLAG_ORDER.filter((flag) => message.flags[flag]);
+}
+
+/** The records without the OPT pseudo-record (EDNS), which is not a record to print. */
+export function withoutOpt(records: ResourceRecord[]): ResourceRecord[] {
+  return records.filter((rr) => rr.type !== TYPE.OPT);
+}
+
+/** One record in the `--json` schema. */
+export interface JsonRecord {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: string;
+}
+
+/** The `--json` object of one reply (issue 5's exact schema). */
+export interface JsonReply {
+  id: number;
+  opcode: string;
+  rcode: string;
+  flags: string[];
+  question: { name: string; type: string; class: string }[];
+  answer: JsonRecord[];
+  authority: JsonRecord[];
+  additional: JsonRecord[];
+  server: string;
+  elapsed_ms: number;
+  size: number;
+}
+
+/** A record as a `--json` object. */
+export function jsonRecord(rr: ResourceRecord): JsonRecord {
+  return {
+    name: rr.name,
+    type: typeName(rr.type),
+    class: className(rr.class),
+    ttl: rr.ttl,
+    data: formatRdata(rr),
+  };
+}
+
+/** The reply as the `--json` object (the OPT pseudo-record is not a record, so it is left out). */
+export function toJson(result: Exchange): JsonReply {
+  const msg = result.reply;
+  return {
+    id: msg.id,
+    opcode: opcodeName(msg.flags.opcode),
+    rcode: rcodeName(fullRcode(msg)),
+    flags: flagList(msg),
+    question: msg.questions.map((q) => ({
+      name: q.name,
+      type: typeName(q.type),
+      class: className(q.class),
+    })),
+    answer: msg.answers.map(jsonRecord),
+    authority: msg.authorities.map(jsonRecord),
+    additional: withoutOpt(msg.additionals).map(jsonRecord),
+    server: `${result.server}#${result.port}`,
+    elapsed_ms: Math.round(result.elapsedMs * 1000) / 1000,
+    size: result.bytes.length,
+  };
+}
+
+/**
+ * One `+trace` step the way dig prints it: the records, then `;; Received N bytes from …`, then
+ * what the reply was — and what the bailiwick check threw away, if anything.
+ */
+export function formatTraceStep(event: Extract<ResolverEvent, { kind: "response" }>): string[] {
+  const { exchange: result, server } = event;
+  const msg = result.reply;
+  const shown = msg.answers.length > 0 ? msg.answers : msg.authorities;
+  const out = [...shown.map(formatRecord)];
+  const via = server.name === server.address ? server.address : server.name.replace(/\.$/, "");
+  out.push(
+    `;; Received ${result.bytes.length} bytes from ${server.address}#${server.port}(${via}) in ${
+      Math.round(result.elapsedMs)
+    } ms`,
+  );
+  const glue = withoutOpt(msg.additionals).filter((rr) =>
+    rr.type === TYPE.A || rr.type === TYPE.AAAA
+  );
+  const what: Record<Outcome, string> = {
+    priming: `the root zone's name servers`,
+    referral: `referral from "${event.zone}" to "${event.referral}"${
+      glue.length
+        ? ` with glue ${glue.map((rr) => `${rr.name} ${formatRdata(rr)}`).join(", ")}`
+        : " (no glue)"
+    }`,
+    answer: `answer from "${event.zone}"${msg.flags.aa ? " (authoritative)" : ""}`,
+    nxdomain: `"${msg.questions[0]?.name}" does not exist (NXDOMAIN from "${event.zone}")`,
+    nodata: `no ${typeName(msg.questions[0]?.type ?? 0)} records (NODATA from "${event.zone}")`,
+    lame: `unusable reply (${rcodeName(fullRcode(msg))}) from "${event.zone}"${
+      event.problem ? `: ${event.problem}` : ""
+    }`,
+  };
+  out.push(`;; ${what[event.outcome]}`);
+  for (const { record, reason } of event.dropped ?? []) {
+    out.push(`;; dropped ${formatRecord(record).replaceAll("\t", " ")}: ${reason}`);
+  }
+  out.push("");
+  return out;
+}
+
+/** The `--json` event name of a step's outcome. */
+function outcomeEvent(outcome: Outcome): string {
+  return outcome === "referral" ? "referral" : outcome === "lame" ? "error" : "answer";
+}
+
+/** A step as one reported line: the text, the schema's event name and the fields. */
+export interface TraceStep {
+  text: string;
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+/**
+ * One resolver step as `+trace` shows it (`explain` adds why each server was chosen) and as a
+ * `--json` event: `query`, `referral`, `answer`, `error` (lame, no reply) or `log`.
+ */
+export function traceStep(event: ResolverEvent, { explain = false } = {}): TraceStep {
+  const at = { at_ms: Math.round(event.elapsedMs * 1000) / 1000 };
+  switch (event.kind) {
+    case "query": {
+      const asked = `${event.name} ${typeName(event.type)}`;
+      const minimised = event.question
+        ? ` (QNAME minimisation: only what this server needs, not ${event.question.name} ${
+          typeName(event.question.type)
+        })`
+        : "";
+      const text =
+        `;; zone "${event.zone}": asking ${event.server.name} (${event.server.address}#${event.server.port}) for ${asked}${minimised}`;
+      return {
+        text: explain ? `${text}\n;; why this server: ${event.reason}` : text,
+        event: "query",
+        fields: {
+          zone: event.zone,
+          server: `${event.server.address}#${event.server.port}`,
+          server_name: event.server.name,
+          name: event.name,
+          type: typeName(event.type),
+          ...(event.question
+            ? { question: `${event.question.name} ${typeName(event.question.type)}` }
+            : {}),
+          reason: event.reason,
+          ...at,
+        },
+      };
+    }
+    case "response": {
+      const msg = event.exchange.reply;
+      const shown = msg.answers.length > 0 ? msg.answers : msg.authorities;
+      const fields: Record<string, unknown> = {
+        ...toJson(event.exchange),
+        zone: event.zone,
+        outcome: event.outcome,
+        records: shown.map(jsonRecord),
+        ...at,
+      };
+      if (event.referral) fields.referral = event.referral;
+      if (event.nameservers) fields.nameservers = event.nameservers;
+      if (event.glue) fields.glue = event.glue;
+      if (event.problem) fields.problem = event.problem;
+      if (event.dropped) {
+        fields.dropped = event.dropped.map((d) => ({ ...jsonRecord(d.record), reason: d.reason }));
+      }
+      return {
+        text: formatTraceStep(event).join("\n"),
+        event: outcomeEvent(event.outcome),
+        fields,
+      };
+    }
+    case "no-reply":
+      return {
+        text: `;; no reply from ${event.server.address}#${event.server.port}: ${event.reason}`,
+        event: "error",
+        fields: {
+          zone: event.zone,
+          server: `${event.server.address}#${event.server.port}`,
+          reason: event.reason,
+          ...at,
+        },
+      };
+    case "ns-lookup":
+      return {
+        text:
+          `;; "${event.zone}" came without glue: resolving its name server ${event.nameserver} first`,
+        event: "log",
+        fields: { zone: event.zone, nameserver: event.nameserver, ...at },
+      };
+    case "cname":
+      return {
+        text: `;; ${event.from} is an alias (CNAME) for ${event.to}: following it`,
+        event: "log",
+        fields: { from: event.from, to: event.to, ...at },
+      };
+    case "cache": {
+      const what = event.negative
+        ? `"no" (${event.negative}) from the cache, ${event.records[0]?.ttl ?? 0} s left`
+        : `from the cache, ${event.records[0]?.ttl ?? 0} s left`;
+      return {
+        text: `;; ${event.name} ${typeName(event.type)} ${what}`,
+        event: "log",
+        fields: {
+          name: event.name,
+          type: typeName(event.type),
+          ...(event.negative ? { negative: event.negative } : {}),
+          records: event.records.map(jsonRecord),
+          ...at,
+        },
+      };
+    }
+  }
+}
