@@ -174,11 +174,6 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
     ms: number,
     steps: ResolverEvent[],
   ) => {
-    if (reply.reason && reply.source === "failed") {
-      reporter.warn(
-        `${formatAddr(client)} -> ${reply.name} ${typeName(reply.type)}: ${reply.reason}`,
-      );
-    }
     if (quiet) return;
     const seq = ++questions;
     const from = formatAddr(client);
