@@ -18,7 +18,9 @@
  *   of the authoritative server's `ResponseCache` in dns/authority.ts): a repeated question costs
  *   one hash, one compare and one copy, with the ID and every TTL patched in place.
  */
-import { RCODE, type ResourceRecord, TYPE } from "./message.ts";
+import { decodeRdata, encodeRdata, RCODE, type ResourceRecord, TYPE } from "./message.ts";
+
+const CLASS_IN = 1;
 
 /** All records of one name, type and class, with the RRSIGs covering them (if any). */
 export interface RRset {
@@ -92,39 +94,101 @@ export interface NegativeAnswer {
   trust: number;
 }
 
+/** Entry kinds. */
+const RRSET = 0;
+const NODATA = 1;
+const NXDOMAIN = 2;
+
+/**
+ * One cached RRset or negative answer, kept small: a cache of 100,000 names must fit in tens of
+ * megabytes, and decoded records (an object per record, one per TXT string…) cost ten times
+ * their wire size. So the records are kept as their wire rdata in one string (one byte per
+ * character) and decoded again when read — a few hundred nanoseconds per read.
+ */
 interface Entry {
-  /** An RRset, or NODATA (no records of this type) / NXDOMAIN (no such name). */
-  kind: "rrset" | "nodata" | "nxdomain";
-  rrset: RRset;
-  /** For negative entries: the name and type asked. */
-  name: string;
+  /** RRSET, NODATA or NXDOMAIN. */
+  kind: number;
+  /** The RRset's type; for NODATA the type asked; for NXDOMAIN -1 (it covers every type). */
   type: number;
+  /** The owner name as received (for negative answers: the name asked). */
+  name: string;
+  /** The RRset's (or for a negative answer, the SOA's) records: see `packRecords`. */
+  packed: string;
+  /** For negative answers: the SOA's owner (the zone that said "no"). */
+  soaName: string;
   trust: number;
+  /** The zone whose server sent it (interned: zones are few). */
   zone: string;
   expiresAt: number;
+  /** The next entry of the same name. */
+  next: Entry | undefined;
+  /** Read since the eviction hand last passed (CLOCK's second chance); kept on the first entry. */
+  used: boolean;
 }
 
-/** The cache key of a name and type: names from the codec are canonical up to ASCII case. */
-function keyOf(name: string, type: number): string {
-  return `${name.toLowerCase()}/${type}`;
+function bytesToLatin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return text;
 }
 
-function nxKey(name: string): string {
-  return `${name.toLowerCase()}/*`;
+/**
+ * The records and their signatures as one string: a count, then per record its type and its
+ * rdata, each length-prefixed (the RRSIGs' type is always 46).
+ */
+function packRecords(records: readonly ResourceRecord[], signatures: readonly ResourceRecord[]) {
+  const parts: string[] = [String.fromCharCode(records.length, signatures.length)];
+  for (const rr of [...records, ...signatures]) {
+    const rdata = encodeRdata(rr);
+    parts.push(
+      String.fromCharCode(rr.type >> 8, rr.type & 0xff, rdata.length >> 8, rdata.length & 0xff),
+      bytesToLatin1(rdata),
+    );
+  }
+  return parts.join("");
 }
 
-/** The records with what is left of their TTL. */
-function withTtl(records: ResourceRecord[], ttl: number): ResourceRecord[] {
-  return records.map((rr) => rr.ttl === ttl ? rr : { ...rr, ttl });
+/** The records and signatures of `packed`, owned by `name`, with `ttl`. */
+function unpackRecords(
+  packed: string,
+  name: string,
+  klass: number,
+  ttl: number,
+): { records: ResourceRecord[]; signatures: ResourceRecord[] } {
+  const count = packed.charCodeAt(0);
+  const total = count + packed.charCodeAt(1);
+  const records: ResourceRecord[] = [];
+  const signatures: ResourceRecord[] = [];
+  let at = 2;
+  for (let i = 0; i < total; i++) {
+    const type = (packed.charCodeAt(at) << 8) | packed.charCodeAt(at + 1);
+    const length = (packed.charCodeAt(at + 2) << 8) | packed.charCodeAt(at + 3);
+    at += 4;
+    const rdata = new Uint8Array(length);
+    for (let j = 0; j < length; j++) rdata[j] = packed.charCodeAt(at + j);
+    at += length;
+    const rr: ResourceRecord = { name, type, class: klass, ttl, data: decodeRdata(type, rdata) };
+    (i < count ? records : signatures).push(rr);
+  }
+  return { records, signatures };
 }
 
-/** RRsets and negative answers by TTL, bounded, trust-ranked (see the module comment). */
+/**
+ * RRsets and negative answers by TTL, bounded, trust-ranked (see the module comment). Entries
+ * are grouped per name (names from the codec are canonical up to ASCII case, so the key is the
+ * lower-cased name); when full, names not read since the last pass are evicted first (CLOCK, an
+ * approximation of least-recently-used that costs nothing on a read).
+ */
 export class RecordCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #names = new Map<string, Entry>();
+  readonly #zones = new Map<string, string>();
   readonly #max: number;
   readonly #maxTtl: number;
   readonly #maxNegativeTtl: number;
   readonly #now: () => number;
+  #count = 0;
 
   constructor(options: CacheOptions = {}) {
     this.#max = Math.max(1, options.maxEntries ?? DEFAULT_CACHE_SIZE);
@@ -138,12 +202,14 @@ export class RecordCache {
 
   /** How many entries (RRsets and negative answers) are held. */
   get size(): number {
-    return this.#entries.size;
+    return this.#count;
   }
 
   /** Forgets everything. */
   clear(): void {
-    this.#entries.clear();
+    this.#names.clear();
+    this.#zones.clear();
+    this.#count = 0;
   }
 
   /**
@@ -152,21 +218,22 @@ export class RecordCache {
    */
   store(rrset: RRset, { trust, zone }: { trust: number; zone: string }): boolean {
     const ttl = Math.min(rrset.ttl, this.#maxTtl);
-    if (!(ttl > 0) || rrset.records.length === 0) return false;
-    const key = keyOf(rrset.name, rrset.type);
-    if (!this.#replaceable(key, trust)) return false;
-    const kept: RRset = { ...rrset, ttl };
-    this.#set(key, {
-      kind: "rrset",
-      rrset: kept,
-      name: rrset.name,
+    if (!(ttl > 0) || rrset.records.length === 0 || rrset.records.length > 0xffff) return false;
+    const key = rrset.name.toLowerCase();
+    if (!this.#replaceable(this.#find(key, rrset.type), trust)) return false;
+    this.#remove(key, -1); // the name exists after all: an older "no such name" is wrong now
+    this.#put(key, {
+      kind: RRSET,
       type: rrset.type,
+      name: rrset.name,
+      packed: packRecords(rrset.records, rrset.signatures.slice(0, 0xffff)),
+      soaName: "",
       trust,
-      zone,
+      zone: this.#intern(zone),
       expiresAt: this.#now() + ttl * 1000,
+      next: undefined,
+      used: false,
     });
-    // The name exists after all: an older "no such name" is wrong now.
-    this.#entries.delete(nxKey(rrset.name));
     return true;
   }
 
@@ -180,31 +247,39 @@ export class RecordCache {
     const ttl = Math.min(answer.soa.ttl, soa.data.minimum, this.#maxNegativeTtl);
     if (!(ttl > 0)) return false;
     const nx = answer.rcode === RCODE.NXDOMAIN;
-    const key = nx ? nxKey(answer.name) : keyOf(answer.name, answer.type);
-    if (!this.#replaceable(key, answer.trust)) return false;
-    this.#set(key, {
-      kind: nx ? "nxdomain" : "nodata",
-      rrset: { ...answer.soa, ttl },
+    const type = nx ? -1 : answer.type;
+    const key = answer.name.toLowerCase();
+    if (!this.#replaceable(this.#find(key, type), answer.trust)) return false;
+    this.#put(key, {
+      kind: nx ? NXDOMAIN : NODATA,
+      type,
       name: answer.name,
-      type: answer.type,
+      packed: packRecords([soa], answer.soa.signatures.slice(0, 0xffff)),
+      soaName: answer.soa.name,
       trust: answer.trust,
-      zone: answer.zone,
+      zone: this.#intern(answer.zone),
       expiresAt: this.#now() + ttl * 1000,
+      next: undefined,
+      used: false,
     });
     return true;
   }
 
   /** The fresh RRset for `name`/`type` trusted at least `minTrust`, TTLs counted down. */
   get(name: string, type: number, { minTrust = 0 } = {}): CachedRRset | undefined {
-    const entry = this.#fresh(keyOf(name, type));
-    if (!entry || entry.kind !== "rrset" || entry.trust < minTrust) return undefined;
+    const key = name.toLowerCase();
+    const entry = this.#fresh(key, this.#find(key, type));
+    if (!entry || entry.kind !== RRSET || entry.trust < minTrust) return undefined;
+    this.#touch(key);
     const ttl = this.#remaining(entry);
-    const { rrset } = entry;
+    const { records, signatures } = unpackRecords(entry.packed, entry.name, CLASS_IN, ttl);
     return {
-      ...rrset,
+      name: entry.name,
+      type,
+      class: CLASS_IN,
       ttl,
-      records: withTtl(rrset.records, ttl),
-      signatures: withTtl(rrset.signatures, ttl),
+      records,
+      signatures,
       trust: entry.trust,
       zone: entry.zone,
     };
@@ -212,14 +287,18 @@ export class RecordCache {
 
   /** A fresh negative answer covering `name`/`type`: NXDOMAIN for the name, or NODATA. */
   getNegative(name: string, type: number): CachedNegative | undefined {
-    const entry = this.#fresh(nxKey(name)) ?? this.#fresh(keyOf(name, type));
-    if (!entry || entry.kind === "rrset") return undefined;
+    const key = name.toLowerCase();
+    const entry = this.#fresh(key, this.#find(key, -1)) ??
+      this.#fresh(key, this.#find(key, type));
+    if (!entry || entry.kind === RRSET) return undefined;
+    this.#touch(key);
     const ttl = this.#remaining(entry);
+    const { records, signatures } = unpackRecords(entry.packed, entry.soaName, CLASS_IN, ttl);
     return {
-      rcode: entry.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
+      rcode: entry.kind === NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR,
       name: entry.name,
-      type: entry.type,
-      soa: { ...entry.rrset, ttl, records: withTtl(entry.rrset.records, ttl) },
+      type: entry.kind === NXDOMAIN ? type : entry.type,
+      soa: { name: entry.soaName, type: TYPE.SOA, class: CLASS_IN, ttl, records, signatures },
       zone: entry.zone,
       ttl,
     };
@@ -230,49 +309,88 @@ export class RecordCache {
     return Math.max(0, Math.ceil((entry.expiresAt - this.#now()) / 1000));
   }
 
-  #fresh(key: string): Entry | undefined {
-    const entry = this.#entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
-      return undefined;
+  #intern(zone: string): string {
+    let known = this.#zones.get(zone);
+    if (known === undefined) {
+      if (this.#zones.size >= 10_000) this.#zones.clear();
+      this.#zones.set(zone, known = zone);
     }
-    // Most recently used goes to the end; eviction takes from the front.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    return known;
+  }
+
+  #find(key: string, type: number): Entry | undefined {
+    let entry = this.#names.get(key);
+    while (entry && entry.type !== type) entry = entry.next;
     return entry;
   }
 
-  #replaceable(key: string, trust: number): boolean {
-    const old = this.#entries.get(key);
+  #touch(key: string): void {
+    const head = this.#names.get(key);
+    if (head) head.used = true;
+  }
+
+  /** `entry` if it is still fresh; an expired one is dropped. */
+  #fresh(key: string, entry: Entry | undefined): Entry | undefined {
+    if (!entry || entry.expiresAt > this.#now()) return entry;
+    this.#remove(key, entry.type);
+    return undefined;
+  }
+
+  #replaceable(old: Entry | undefined, trust: number): boolean {
     return !old || old.expiresAt <= this.#now() || trust >= old.trust;
   }
 
-  #set(key: string, entry: Entry): void {
-    this.#entries.delete(key);
-    while (this.#entries.size >= this.#max) {
-      this.#entries.delete(this.#entries.keys().next().value!);
+  /** Removes the entry of `type` (-1: NXDOMAIN) for `key`, if any. */
+  #remove(key: string, type: number): void {
+    const head = this.#names.get(key);
+    if (!head) return;
+    if (head.type === type) {
+      if (head.next) {
+        head.next.used = head.used;
+        this.#names.set(key, head.next);
+      } else {
+        this.#names.delete(key);
+      }
+      this.#count--;
+      return;
     }
-    this.#entries.set(key, entry);
+    for (let e = head; e.next; e = e.next) {
+      if (e.next.type === type) {
+        e.next = e.next.next;
+        this.#count--;
+        return;
+      }
+    }
+  }
+
+  #put(key: string, entry: Entry): void {
+    this.#remove(key, entry.type);
+    const head = this.#names.get(key);
+    if (head) {
+      entry.next = head.next;
+      head.next = entry;
+    } else {
+      this.#names.set(key, entry);
+    }
+    this.#count++;
+    // Evict whole names until the count fits: unread ones first, read ones get a second chance.
+    for (let passes = 0; this.#count > this.#max && this.#names.size > 1; passes++) {
+      const [oldest, first] = this.#names.entries().next().value!;
+      this.#names.delete(oldest);
+      if (first.used && oldest !== key && passes < 2 * this.#names.size + 2) {
+        first.used = false;
+        this.#names.set(oldest, first); // to the back: a second chance
+      } else if (oldest === key) {
+        this.#names.set(oldest, first); // never the name just stored
+      } else {
+        for (let e: Entry | undefined = first; e; e = e.next) this.#count--;
+      }
+    }
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Encoded answers.
-
-interface AnswerEntry {
-  /** The query after its ID, then the reply: one allocation per entry. */
-  bytes: Uint8Array;
-  keyLength: number;
-  udp: boolean;
-  /** Where each TTL field of the reply is, and its value when stored. */
-  ttlOffsets: number[];
-  ttls: number[];
-  storedAt: number;
-  expiresAt: number;
-  /** Another entry whose key hashes the same. */
-  next: AnswerEntry | undefined;
-}
 
 /** Skips a wire name at `at`; -1 when it runs past `end`. */
 function skipName(bytes: Uint8Array, at: number, end: number): number {
@@ -290,8 +408,7 @@ function skipName(bytes: Uint8Array, at: number, end: number): number {
  * The offsets of every record's TTL field in an encoded message (the OPT pseudo-record's is
  * flags, not a TTL, and is left out); undefined when the bytes are not a well-formed message.
  */
-export function ttlOffsets(message: Uint8Array): number[] | undefined {
-  const end = message.length;
+export function ttlOffsets(message: Uint8Array, end = message.length): number[] | undefined {
   if (end < 12) return undefined;
   const count = (i: number) => (message[i] << 8) | message[i + 1];
   let at = 12;
@@ -311,32 +428,34 @@ export function ttlOffsets(message: Uint8Array): number[] | undefined {
   return at === end ? offsets : undefined;
 }
 
-function readU32(bytes: Uint8Array, at: number): number {
-  return bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
-}
-
-function writeU32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = (value >>> 16) & 0xff;
-  bytes[at + 2] = (value >>> 8) & 0xff;
-  bytes[at + 3] = value & 0xff;
-}
-
 /**
  * Encoded replies by the exact query bytes after the ID (so another spelling, other flags or
  * other EDNS options are simply another key), separately for UDP (maybe truncated) and TCP.
  * Each TTL in a reply counts down from when it was stored; the entry expires when the
  * shortest one reaches 0.
+ *
+ * Kept small in slots: each entry is one string (the key bytes, then the reply, one byte per
+ * character) plus two numbers; replaced first in, first out when all slots are taken.
  */
 export class AnswerCache {
-  readonly #buckets = new Map<number, AnswerEntry>();
+  /** Slot of each hash (collisions: the slot's `chain` goes on). */
+  readonly #slots = new Map<number, number>();
+  readonly #bytes: (string | undefined)[] = [];
+  readonly #keyLengths: number[] = [];
+  readonly #hashes: number[] = [];
+  readonly #chain: number[] = [];
+  #storedAt: Float64Array;
+  #expiresAt: Float64Array;
   readonly #max: number;
   readonly #now: () => number;
+  #next = 0;
   #size = 0;
 
   constructor(options: CacheOptions = {}) {
     this.#max = Math.max(1, options.maxEntries ?? DEFAULT_CACHE_SIZE);
     this.#now = options.now ?? Date.now;
+    this.#storedAt = new Float64Array(Math.min(this.#max, 1024));
+    this.#expiresAt = new Float64Array(this.#storedAt.length);
   }
 
   /** How many replies are held. */
@@ -346,112 +465,133 @@ export class AnswerCache {
 
   /** Forgets everything. */
   clear(): void {
-    this.#buckets.clear();
-    this.#size = 0;
+    this.#slots.clear();
+    this.#bytes.length =
+      this.#keyLengths.length =
+      this.#hashes.length =
+      this.#chain.length =
+        0;
+    this.#next = this.#size = 0;
   }
 
   /**
    * Writes the cached reply to `query` into `out` with the query's ID and the TTLs left, and
-   * returns its length; -1 when there is none (or it expired). `out` must hold 65535 bytes.
-   * The server's hot path: no allocation on a hit.
+   * returns its length; -1 when there is none (or it expired). `out` must hold 65535 bytes and
+   * may be the query's own buffer. The server's hot path: no allocation on a hit.
    */
   lookup(query: Uint8Array, udp: boolean, out: Uint8Array): number {
     if (query.length < 12) return -1;
     const hash = hashQuery(query, udp);
-    let entry = this.#buckets.get(hash);
-    while (entry && !sameKey(entry, query, udp)) entry = entry.next;
-    if (!entry) return -1;
+    let slot = this.#slots.get(hash) ?? -1;
+    while (slot >= 0 && !this.#matches(slot, query, hash, udp)) slot = this.#chain[slot];
+    if (slot < 0) return -1;
     const now = this.#now();
-    if (now >= entry.expiresAt) {
-      this.#remove(hash, entry);
-      return -1;
-    }
+    if (now >= this.#expiresAt[slot]) return -1;
+    const text = this.#bytes[slot]!;
+    const keyLength = this.#keyLengths[slot];
+    const length = text.length - keyLength;
     const id0 = query[0];
     const id1 = query[1];
-    const reply = entry.bytes.subarray(entry.keyLength);
-    out.set(reply);
+    for (let i = 0; i < length; i++) out[i] = text.charCodeAt(keyLength + i);
     out[0] = id0;
     out[1] = id1;
-    const elapsed = Math.floor((now - entry.storedAt) / 1000);
+    const elapsed = Math.floor((now - this.#storedAt[slot]) / 1000);
     if (elapsed > 0) {
-      const { ttlOffsets, ttls } = entry;
-      for (let i = 0; i < ttlOffsets.length; i++) writeU32(out, ttlOffsets[i], ttls[i] - elapsed);
+      for (const at of ttlOffsets(out, length) ?? []) {
+        const ttl = out[at] * 0x1000000 + ((out[at + 1] << 16) | (out[at + 2] << 8) | out[at + 3]);
+        writeU32(out, at, ttl - elapsed);
+      }
     }
-    return reply.length;
+    return length;
   }
 
   /**
    * Remembers `reply` as the answer to `query` for as long as its shortest TTL (at most
-   * `maxTtl` seconds); a reply without records is kept for `maxTtl` (e.g. a brief SERVFAIL).
-   * Nothing is kept when a TTL is 0 or the reply is not a well-formed message.
+   * `maxTtl` seconds). Nothing is kept when a TTL is 0 or the reply is not a well-formed message.
    */
   store(query: Uint8Array, udp: boolean, reply: Uint8Array, { maxTtl = DEFAULT_MAX_TTL } = {}) {
-    if (query.length < 12) return;
+    if (query.length < 12 || query.length > 0xffff) return;
     const offsets = ttlOffsets(reply);
     if (!offsets) return;
-    const ttls = offsets.map((at) => readU32(reply, at));
-    const shortest = Math.min(maxTtl, ...ttls);
+    let shortest = maxTtl;
+    for (const at of offsets) {
+      shortest = Math.min(
+        shortest,
+        reply[at] * 0x1000000 + ((reply[at + 1] << 16) | (reply[at + 2] << 8) | reply[at + 3]),
+      );
+    }
     if (!(shortest > 0)) return;
-    const keyLength = query.length - 2;
-    const bytes = new Uint8Array(keyLength + reply.length);
-    bytes.set(query.subarray(2));
-    bytes.set(reply, keyLength);
-    const now = this.#now();
-    const entry: AnswerEntry = {
-      bytes,
-      keyLength,
-      udp,
-      ttlOffsets: offsets,
-      ttls,
-      storedAt: now,
-      expiresAt: now + shortest * 1000,
-      next: undefined,
-    };
     const hash = hashQuery(query, udp);
-    for (let old = this.#buckets.get(hash); old; old = old.next) {
-      if (sameKey(old, query, udp)) {
-        this.#remove(hash, old);
-        break;
-      }
-    }
-    // Full: the oldest bucket goes (buckets keep their insertion order).
-    while (this.#size >= this.#max && this.#buckets.size > 0) {
-      const [oldest, chain] = this.#buckets.entries().next().value!;
-      this.#buckets.delete(oldest);
-      for (let e: AnswerEntry | undefined = chain; e; e = e.next) this.#size--;
-    }
-    entry.next = this.#buckets.get(hash);
-    this.#buckets.set(hash, entry);
-    this.#size++;
+    let slot = this.#slots.get(hash) ?? -1;
+    while (slot >= 0 && !this.#matches(slot, query, hash, udp)) slot = this.#chain[slot];
+    if (slot < 0) slot = this.#claim(hash);
+    const now = this.#now();
+    this.#bytes[slot] = String.fromCharCode(udp ? 1 : 0) + bytesToLatin1(query.subarray(2)) +
+      bytesToLatin1(reply);
+    this.#keyLengths[slot] = query.length - 1;
+    this.#storedAt[slot] = now;
+    this.#expiresAt[slot] = now + shortest * 1000;
   }
 
-  #remove(hash: number, entry: AnswerEntry): void {
-    let head = this.#buckets.get(hash);
-    if (head === entry) head = entry.next;
-    else {
-      for (let e = head; e; e = e.next) {
-        if (e.next === entry) {
-          e.next = entry.next;
-          break;
-        }
+  /** A slot for a new entry of `hash`: the next one round the ring, its old entry unlinked. */
+  #claim(hash: number): number {
+    if (this.#next >= this.#max) this.#next = 0;
+    const slot = this.#next++;
+    if (slot >= this.#storedAt.length) {
+      const grown = Math.min(this.#max, this.#storedAt.length * 2);
+      const storedAt = new Float64Array(grown);
+      const expiresAt = new Float64Array(grown);
+      storedAt.set(this.#storedAt);
+      expiresAt.set(this.#expiresAt);
+      this.#storedAt = storedAt;
+      this.#expiresAt = expiresAt;
+    }
+    if (this.#bytes[slot] !== undefined) this.#unlink(slot);
+    else this.#size++;
+    this.#hashes[slot] = hash;
+    this.#chain[slot] = this.#slots.get(hash) ?? -1;
+    this.#slots.set(hash, slot);
+    return slot;
+  }
+
+  #unlink(slot: number): void {
+    const hash = this.#hashes[slot];
+    const first = this.#slots.get(hash);
+    if (first === slot) {
+      const rest = this.#chain[slot];
+      if (rest >= 0) this.#slots.set(hash, rest);
+      else this.#slots.delete(hash);
+      return;
+    }
+    for (let s = first ?? -1; s >= 0; s = this.#chain[s]) {
+      if (this.#chain[s] === slot) {
+        this.#chain[s] = this.#chain[slot];
+        return;
       }
     }
-    if (head) this.#buckets.set(hash, head);
-    else this.#buckets.delete(hash);
-    this.#size--;
+  }
+
+  /** True when `slot` holds the entry for exactly this query (and transport). */
+  #matches(slot: number, query: Uint8Array, hash: number, udp: boolean): boolean {
+    const text = this.#bytes[slot];
+    if (text === undefined || this.#hashes[slot] !== hash) return false;
+    if (this.#keyLengths[slot] !== query.length - 1) return false;
+    if (text.charCodeAt(0) !== (udp ? 1 : 0)) return false;
+    for (let i = 2; i < query.length; i++) if (text.charCodeAt(i - 1) !== query[i]) return false;
+    return true;
   }
 }
 
-/** FNV-1a over the query after its ID, seeded differently for UDP and TCP. */
+/** FNV-1a over the query after its ID, seeded differently for UDP and TCP, cut to 30 bits. */
 function hashQuery(query: Uint8Array, udp: boolean): number {
   let hash = udp ? 0x811c9dc5 : 0x01000193;
   for (let i = 2; i < query.length; i++) hash = Math.imul(hash ^ query[i], 0x01000193);
-  return hash;
+  return hash & 0x3fffffff; // a small integer: no heap number per map key
 }
 
-function sameKey(entry: AnswerEntry, query: Uint8Array, udp: boolean): boolean {
-  if (entry.udp !== udp || entry.keyLength !== query.length - 2) return false;
-  const bytes = entry.bytes;
-  for (let i = 0; i < entry.keyLength; i++) if (bytes[i] !== query[i + 2]) return false;
-  return true;
+function writeU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value >>> 24;
+  bytes[at + 1] = (value >>> 16) & 0xff;
+  bytes[at + 2] = (value >>> 8) & 0xff;
+  bytes[at + 3] = value & 0xff;
 }

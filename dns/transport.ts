@@ -23,6 +23,7 @@ import {
   type Message,
   namesEqual,
   type Question,
+  TYPE,
 } from "./message.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
 import { writeAll } from "../tcp/io.ts";
@@ -178,7 +179,8 @@ async function exchangeUdp(
   const tries = Math.max(1, options.tries ?? DEFAULT_TRIES);
   const wire = encodeMessage(query);
   const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
-  const buffer = new Uint8Array(MAX_MESSAGE_SIZE);
+  // Room for the largest reply we invited: the EDNS size we advertised (512 without EDNS).
+  const buffer = takeBuffer(query.additionals.find((rr) => rr.type === TYPE.OPT)?.class ?? 512);
   // One receive is outstanding at a time; a try that times out leaves it pending for the next
   // try (the reply to the first send may still come), and closing the socket settles it.
   let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
@@ -214,6 +216,30 @@ async function exchangeUdp(
   } finally {
     socket.close();
     await pending?.catch(() => {});
+    giveBuffer(buffer);
+  }
+}
+
+/**
+ * Receive buffers for `exchangeUdp`. A fresh 64 KiB buffer per query costs an allocation, zeroing
+ * and page faults — on loopback as much as the round trip itself — so a reply that can be at most
+ * the size we advertised (1232 with EDNS, 512 without) gets a reused 4 KiB buffer; only a larger
+ * advertised size (`+bufsize`) gets its own. A buffer goes back only once no receive can write
+ * into it any more (its socket closed, the receive settled). A datagram longer than its buffer
+ * arrives cut short, fails to decode and is ignored like any malformed one.
+ */
+const SMALL_BUFFER = 4096;
+const spareBuffers: Uint8Array[] = [];
+const MAX_SPARE_BUFFERS = 512;
+
+function takeBuffer(size: number): Uint8Array {
+  if (size > SMALL_BUFFER) return new Uint8Array(Math.min(size, MAX_MESSAGE_SIZE));
+  return spareBuffers.pop() ?? new Uint8Array(SMALL_BUFFER);
+}
+
+function giveBuffer(buffer: Uint8Array): void {
+  if (buffer.length === SMALL_BUFFER && spareBuffers.length < MAX_SPARE_BUFFERS) {
+    spareBuffers.push(buffer);
   }
 }
 
