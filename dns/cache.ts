@@ -205,6 +205,16 @@ export class RecordCache {
     return this.#count;
   }
 
+  /** The longest TTL kept (seconds); answers passed on straight away are cut to it too. */
+  get maxTtl(): number {
+    return this.#maxTtl;
+  }
+
+  /** The longest TTL of a negative answer (seconds). */
+  get maxNegativeTtl(): number {
+    return this.#maxNegativeTtl;
+  }
+
   /** Forgets everything. */
   clear(): void {
     this.#names.clear();

@@ -497,10 +497,6 @@ function nsTargets(records: ResourceRecord[]): string[] {
   return records.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
 }
 
-function recordsOf(rrsets: RRset[]): ResourceRecord[] {
-  return rrsets.flatMap((set) => set.records);
-}
-
 const OUTCOMES: Record<CheckedReply["kind"], Outcome> = {
   answer: "answer",
   cname: "answer",
@@ -824,7 +820,7 @@ export class IterativeResolver {
         else labels = nextLabelCount(labels, total, ++steps);
         continue;
       }
-      const answers = recordsOf(checked.answer);
+      const answers = this.#served(checked.answer, this.#cache.maxTtl);
       switch (checked.kind) {
         case "referral": {
           if (++referrals > maxReferrals) {
@@ -848,10 +844,30 @@ export class IterativeResolver {
           return {
             rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
             answers,
-            authorities: checked.soa?.records ?? [],
+            authorities: checked.soa
+              ? this.#served([checked.soa], this.#negativeTtl(checked.soa))
+              : [],
           };
       }
     }
+  }
+
+  /**
+   * The records of `rrsets` as a client gets them straight from a walk: every record of an RRset
+   * with the RRset's TTL (its smallest, RFC 2181 §5.2), cut to what the cache would keep.
+   */
+  #served(rrsets: RRset[], maxTtl: number): ResourceRecord[] {
+    return rrsets.flatMap((set) => {
+      const ttl = Math.min(set.ttl, maxTtl);
+      return set.records.map((rr) => rr.ttl === ttl ? rr : { ...rr, ttl });
+    });
+  }
+
+  /** How long a negative answer with this SOA may be kept (RFC 2308 §5). */
+  #negativeTtl(soa: RRset): number {
+    const data = soa.records[0]?.data;
+    const minimum = data?.kind === "SOA" ? data.minimum : soa.ttl;
+    return Math.min(soa.ttl, minimum, this.#cache.maxNegativeTtl);
   }
 
   /** True when `zone`'s server said `name` has data or none, but no referral: no zone cut. */

@@ -180,6 +180,7 @@ export function traceStep(event: ResolverEvent, { explain = false } = {}): Trace
         ...toJson(event.exchange),
         zone: event.zone,
         outcome: event.outcome,
+        protocol: event.exchange.protocol,
         records: shown.map(jsonRecord),
         ...at,
       };
