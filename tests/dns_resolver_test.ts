@@ -20,6 +20,7 @@ import { makeQuery } from "../dns/message.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
 import { writeAll } from "../tcp/io.ts";
 import { a, authority, cname, type FakeNet, ns, response, startFakeNet } from "./_fake_dns.ts";
+import { ServerSelection } from "../dns/server_selection.ts";
 
 const ROOT = "127.0.0.11";
 const TLD = "127.0.0.12";
@@ -403,4 +404,52 @@ Deno.test("the 13 root servers a–m are built in", () => {
   );
   assert.equal(ROOT_SERVERS[0].ipv4, "198.41.0.4");
   assert.ok(ROOT_SERVERS.every((r) => /^\d+\.\d+\.\d+\.\d+$/.test(r.ipv4)));
+});
+
+Deno.test("iterative resolver moves on to the next name server after a timeout, and asks the live one first next time", async () => {
+  // example.test. has two servers: the first (in the NS order) never answers.
+  const dead = "127.0.0.15";
+  await using net = startFakeNet({
+    [ROOT]: authority(".", [ns("test.", "ns.test."), a("ns.test.", TLD)]),
+    [TLD]: authority("test.", [
+      ns("example.test.", "a.example.test."),
+      ns("example.test.", "b.example.test."),
+      a("a.example.test.", dead),
+      a("b.example.test.", EXAMPLE),
+    ]),
+    [dead]: () => undefined,
+    [EXAMPLE]: authority("example.test.", [
+      a("www.example.test.", "192.0.2.1"),
+      a("x.example.test.", "192.0.2.2"),
+    ]),
+  });
+  const events: ResolverEvent[] = [];
+  // No randomness: servers never measured keep the referral's order, so the dead one goes first.
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    timeoutMs: 200,
+    servers: new ServerSelection({ random: () => 0 }),
+    onEvent: (e) => events.push(e),
+  });
+  const first = await resolver.resolve("www.example.test", TYPE.A);
+  assert.deepEqual(first.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.1" }]);
+  const steps = events.filter((e) => e.kind !== "cname").map((e) =>
+    e.kind === "query" || e.kind === "no-reply"
+      ? `${e.kind} ${e.server.address}`
+      : e.kind === "response"
+      ? `${e.outcome} ${e.server.address}`
+      : e.kind
+  );
+  assert.deepEqual(steps.slice(-3), [`no-reply ${dead}`, `query ${EXAMPLE}`, `answer ${EXAMPLE}`]);
+  assert.match(
+    (events.findLast((e) => e.kind === "query") as { reason: string }).reason,
+    /the server before gave no usable reply$/,
+  );
+  await resolver.resolve("x.example.test", TYPE.A);
+  assert.equal(
+    net.seen.filter((s) => s.host === dead).length,
+    1,
+    "the dead server is not asked first again",
+  );
 });
