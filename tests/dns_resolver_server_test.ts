@@ -38,7 +38,6 @@ import {
   type Handler,
   ns,
   response,
-  soa,
   startFakeNet,
 } from "./_fake_dns.ts";
 import { startInternet53, startUnbound, unboundAvailable } from "./_unbound.ts";
@@ -633,9 +632,10 @@ Deno.test("poisoning: out-of-bailiwick records in a reply are never cached or se
 });
 
 Deno.test("poisoning: forged replies (another source, a wrong ID, another question) are ignored", async () => {
-  let forger: Deno.DatagramConn | undefined;
+  // The attacker's own socket, on another loopback address.
+  const forger = Deno.listenDatagram({ transport: "udp", hostname: OTHER, port: 0 });
   const forge = (query: Message, port: number, twist: (m: Message) => Message) =>
-    forger!.send(
+    forger.send(
       encodeMessage(
         twist(response(query, { aa: true, answers: [a(query.questions[0].name, "6.6.6.6")] })),
       ),
@@ -671,7 +671,6 @@ Deno.test("poisoning: forged replies (another source, a wrong ID, another questi
     }
     return real(query, seen);
   });
-  forger = Deno.listenDatagram({ transport: "udp", hostname: OTHER, port: 0 });
   try {
     await using server = serve(fakeRoots(net));
     for (const name of ["src.example.test", "id.example.test", "q.example.test"]) {
