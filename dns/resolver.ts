@@ -449,7 +449,8 @@ interface Context {
   /** Name servers whose addresses are being looked up, to detect a delegation loop. */
   inProgress: string[];
   last?: Exchange;
-  emit(event: ResolverEvent): void;
+  /** Reports a step; undefined when nobody listens (then no event is even built). */
+  emit: ((event: ResolverEvent) => void) | undefined;
 }
 
 interface Lookup {
@@ -642,10 +643,12 @@ export class IterativeResolver {
       queries: 0,
       startedAt: performance.now(),
       inProgress: [],
-      emit: (event) => {
-        global?.(event);
-        onEvent?.(event);
-      },
+      emit: global || onEvent
+        ? (event) => {
+          global?.(event);
+          onEvent?.(event);
+        }
+        : undefined,
     };
     const promise = (async (): Promise<Resolution> => {
       try {
@@ -688,7 +691,7 @@ export class IterativeResolver {
       for (const rr of found.answers) {
         answers.push(rr);
         if (rr.type !== TYPE.CNAME || rr.data.kind !== "CNAME" || type === TYPE.CNAME) continue;
-        ctx.emit({
+        ctx.emit?.({
           kind: "cname",
           from: rr.name,
           to: rr.data.target,
@@ -715,10 +718,11 @@ export class IterativeResolver {
 
   /** One name and type: from the cache, or asked of the closest servers known. */
   async #lookup(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
+    const emit = ctx.emit;
     const cached = this.#fromCache(
       name,
       type,
-      (event) => ctx.emit({ ...event, elapsedMs: this.#elapsed(ctx) }),
+      emit && ((event) => emit({ ...event, elapsedMs: this.#elapsed(ctx) })),
     );
     if (cached) return cached;
     if (this.#options.forward?.length) {
@@ -872,9 +876,8 @@ export class IterativeResolver {
 
   /** True when `zone`'s server said `name` has data or none, but no referral: no zone cut. */
   #knownNoCut(name: string, zone: string): boolean {
-    const known = this.#cache.get(name, TYPE.A) ?? this.#cache.getNegative(name, TYPE.A);
-    return known !== undefined && sameName(known.zone, zone) &&
-      (!("rcode" in known) || known.rcode === RCODE.NOERROR);
+    const known = this.#cache.peek(name, TYPE.A);
+    return known !== undefined && known.kind !== "nxdomain" && sameName(known.zone, zone);
   }
 
   /** The servers of `child` from a referral: its glue, cached addresses, or a lookup. */
@@ -991,7 +994,7 @@ export class IterativeResolver {
           { fatal: true },
         );
       }
-      ctx.emit({ kind: "ns-lookup", zone, nameserver: nsName, elapsedMs: this.#elapsed(ctx) });
+      ctx.emit?.({ kind: "ns-lookup", zone, nameserver: nsName, elapsedMs: this.#elapsed(ctx) });
       ctx.inProgress.push(lookupKey);
       try {
         const found = await this.#resolveChain(nsName, TYPE.A, ctx, depth + 1);
@@ -1087,7 +1090,7 @@ export class IterativeResolver {
       }
       const reason = serverReason(zone, ref, attempt) +
         (edns ? "" : "; it rejected EDNS, so the question goes again without it");
-      ctx.emit({
+      ctx.emit?.({
         kind: "query",
         zone,
         server: ref,
@@ -1109,7 +1112,7 @@ export class IterativeResolver {
         if (ctx.signal.aborted || !isNoReply(error)) throw error;
         this.#servers.timedOut(ref.address);
         const why = error instanceof Error ? error.message : String(error);
-        ctx.emit({
+        ctx.emit?.({
           kind: "no-reply",
           zone,
           server: ref,
@@ -1180,9 +1183,10 @@ export class IterativeResolver {
     outcome: Outcome,
     problem?: string,
   ): void {
+    if (!ctx.emit) return;
     const { checked } = got;
     const referral = checked.referral;
-    ctx.emit({
+    ctx.emit?.({
       kind: "response",
       zone,
       server: got.ref,

@@ -350,3 +350,52 @@ Deno.test("ServerSelection sinks a server that timed out or was lame, and forget
   assert.equal(selection.isLame("test.", "192.0.2.1"), false);
   assert.equal(selection.srtt("192.0.2.1"), undefined);
 });
+
+/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+for (const hashBits of [30, 2]) {
+  Deno.test(`AnswerCache's ring: seeded random stores and lookups never return another query's reply (${hashBits}-bit hash)`, () => {
+    const random = seeded(17);
+    // With a 2-bit hash nearly every pair of queries collides: only the bytes tell them apart.
+    const cache = new AnswerCache({ maxEntries: 40, now: fakeClock().now, hashBits });
+    const out = new Uint8Array(65535);
+    const stored = new Map<string, Uint8Array>();
+    let hits = 0;
+    for (let step = 0; step < 5000; step++) {
+      const name = `n${Math.floor(random() * 120)}.test`;
+      const udp = random() < 0.7;
+      const query = makeQuery(name, TYPE.TXT, { id: 1, edns: random() < 0.5 ? {} : false });
+      const bytes = encodeMessage(query);
+      const key = `${udp}/${[...bytes.subarray(2)].join(",")}`;
+      if (random() < 0.4) {
+        // Replies of very different sizes, so the ring wraps at all sorts of places.
+        const count = random() < 0.1 ? 1 + Math.floor(random() * 8) : 1;
+        const answers = Array.from(
+          { length: count },
+          (_, i) => txt(`${name}.`, `${i}`.padEnd(Math.floor(random() * 200), "x"), 3600),
+        );
+        const reply = encodeMessage(response(query, { answers }));
+        cache.store(bytes, udp, reply);
+        stored.set(key, reply);
+        const length = cache.lookup(bytes, udp, out);
+        assert.deepEqual(out.subarray(0, length), reply, "just stored, so found");
+      } else {
+        const length = cache.lookup(bytes, udp, out);
+        if (length >= 0) {
+          hits++;
+          assert.deepEqual(out.subarray(0, length), stored.get(key), `wrong reply for ${key}`);
+        }
+      }
+      assert.ok(cache.size <= 40);
+    }
+    assert.ok(hits > 100, `only ${hits} hits`);
+  });
+}
