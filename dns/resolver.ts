@@ -62,6 +62,7 @@ import {
 } from "./bailiwick.ts";
 import { type CachedRRset, RecordCache, type RRset, TRUST } from "./cache.ts";
 import { ServerSelection } from "./server_selection.ts";
+import type { FreshSockets } from "../udp/fresh_sockets.ts";
 
 /** One of the 13 root name servers (IANA root hints, `named.root`). */
 export interface RootServer {
@@ -217,6 +218,8 @@ export interface QueryOptions {
   dnssec?: boolean;
   onIgnored?: (reason: string) => void;
   onTruncated?: (truncated: Exchange) => void;
+  /** Where fresh UDP sockets come from (see `ExchangeOptions.sockets`). */
+  sockets?: FreshSockets | null;
 }
 
 /** Default EDNS0 UDP size (the DNS Flag Day 2020 value dig uses). */
@@ -245,6 +248,7 @@ function exchangeOptions(options: QueryOptions, signal?: AbortSignal): ExchangeO
     signal,
     onIgnored: options.onIgnored,
     onTruncated: options.onTruncated,
+    sockets: options.sockets,
   };
 }
 
@@ -448,6 +452,8 @@ interface Context {
   startedAt: number;
   /** Name servers whose addresses are being looked up, to detect a delegation loop. */
   inProgress: string[];
+  /** `performance.now()` time after which no more queries go out (`deadlineMs`). */
+  deadline: number;
   last?: Exchange;
   /** Reports a step; undefined when nobody listens (then no event is even built). */
   emit: ((event: ResolverEvent) => void) | undefined;
@@ -619,6 +625,11 @@ export class IterativeResolver {
     return this.#inflight.size;
   }
 
+  /** Stops every resolution in flight (a server closing): each rejects with `reason`. */
+  abortAll(reason: unknown): void {
+    for (const flight of this.#inflight.values()) flight.controller.abort(reason);
+  }
+
   /** Forgets everything cached. */
   clearCache(): void {
     this.#cache.clear();
@@ -630,18 +641,13 @@ export class IterativeResolver {
     onEvent: ((event: ResolverEvent) => void) | undefined,
   ): Flight {
     const controller = new AbortController();
-    const deadlineMs = this.#options.deadlineMs ?? 10_000;
-    const timer = setTimeout(() =>
-      controller.abort(
-        new ResolveError(`Cannot resolve "${qname}": no answer within ${deadlineMs} ms`, {
-          fatal: true,
-        }),
-      ), deadlineMs);
     const global = this.#options.onEvent;
+    const startedAt = performance.now();
     const ctx: Context = {
       signal: controller.signal,
       queries: 0,
-      startedAt: performance.now(),
+      startedAt,
+      deadline: startedAt + (this.#options.deadlineMs ?? 10_000),
       inProgress: [],
       emit: global || onEvent
         ? (event) => {
@@ -651,20 +657,16 @@ export class IterativeResolver {
         : undefined,
     };
     const promise = (async (): Promise<Resolution> => {
-      try {
-        if (this.#options.prime && !this.#cache.get(".", TYPE.NS)) await this.#prime(ctx);
-        const result = await this.#resolveChain(qname, type, ctx, 0);
-        return {
-          name: qname,
-          type,
-          ...result,
-          exchange: ctx.last,
-          queries: ctx.queries,
-          fromCache: ctx.queries === 0,
-        };
-      } finally {
-        clearTimeout(timer);
-      }
+      if (this.#options.prime && !this.#cache.get(".", TYPE.NS)) await this.#prime(ctx);
+      const result = await this.#resolveChain(qname, type, ctx, 0);
+      return {
+        name: qname,
+        type,
+        ...result,
+        exchange: ctx.last,
+        queries: ctx.queries,
+        fromCache: ctx.queries === 0,
+      };
     })();
     return { promise, controller, waiters: 0 };
   }
@@ -1088,6 +1090,11 @@ export class IterativeResolver {
           fatal: true,
         });
       }
+      const left = ctx.deadline - performance.now();
+      if (left <= 0) {
+        const ms = this.#options.deadlineMs ?? 10_000;
+        throw new ResolveError(`No answer within ${ms} ms: gave up`, { fatal: true });
+      }
       const reason = serverReason(zone, ref, attempt) +
         (edns ? "" : "; it rejected EDNS, so the question goes again without it");
       ctx.emit?.({
@@ -1106,7 +1113,7 @@ export class IterativeResolver {
           ...exchangeOptions(options, ctx.signal),
           port: ref.port,
           tries: 1,
-          timeoutMs: this.#options.timeoutMs ?? this.#servers.timeoutMs(ref.address),
+          timeoutMs: Math.min(left, this.#options.timeoutMs ?? this.#servers.timeoutMs(ref.address)),
         });
       } catch (error) {
         if (ctx.signal.aborted || !isNoReply(error)) throw error;

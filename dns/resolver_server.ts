@@ -39,7 +39,8 @@ import {
 import { createReporter, type Reporter } from "../tcp/report.ts";
 import { writeAll } from "../tcp/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
-import { DatagramBatch, serveInBatches } from "../udp/mmsg.ts";
+import { DatagramBatch, datagramDescriptor, serveInBatches } from "../udp/mmsg.ts";
+import { FreshSockets } from "../udp/fresh_sockets.ts";
 import { decodeMessage, formatRecord, MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
 import { AnswerCache, DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./cache.ts";
 import { isIpAddress, IterativeResolver, type ResolverEvent } from "./resolver.ts";
@@ -140,7 +141,10 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
   const explaining = reporter.explaining && !quiet;
   const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   const maxTtl = options.maxTtl ?? DEFAULT_MAX_TTL;
+  // Upstream queries each come from a fresh socket: through one epoll set where FFI allows.
+  const sockets = FreshSockets.open();
   const resolver = new IterativeResolver({
+    sockets,
     roots: options.roots,
     forward: options.forward,
     port: options.upstreamPort,
@@ -159,7 +163,6 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
   const maxTcp = options.maxTcpConnections ?? 256;
   const { udp, tcp } = bindBoth(options.host ?? "127.0.0.1", options.port ?? DEFAULT_RESOLVER_PORT);
   const addr = udp.addr as Deno.NetAddr;
-  const stopping = new AbortController();
   const connections = new Set<Deno.Conn>();
   const pending = new Set<Promise<void>>();
   let closing = false;
@@ -263,7 +266,6 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
         const reply = await responder.respond(query, client.hostname, {
           udp: transport === "udp",
           onEvent: explaining ? (event) => steps.push(event) : undefined,
-          signal: stopping.signal,
         });
         if (!reply || closing) return;
         report(client, transport, reply, performance.now() - started, steps);
@@ -278,7 +280,11 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
     return task;
   };
 
+  // A late reply (resolved aside) goes straight out with one sendto where the fast paths are
+  // on; Deno's send (which waits for room) when that would block, or elsewhere.
+  const udpFd = sockets ? datagramDescriptor(udp) : null;
   const udpSend = (client: Deno.NetAddr) => async (bytes: Uint8Array) => {
+    if (udpFd !== null && sockets!.sendNow(udpFd, bytes, client)) return;
     await udp.send(bytes, client);
   };
 
@@ -424,12 +430,13 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
   else for (let i = 0; i < UDP_RECEIVE_LOOPS; i++) loops.push(udpLoop());
   const finished = Promise.all(loops).then(async () => {
     while (pending.size > 0) await Promise.allSettled([...pending]);
+    await sockets?.close();
   });
 
   const close = async () => {
     if (!closing) {
       closing = true;
-      stopping.abort(new CliError("the server is closing"));
+      resolver.abortAll(new CliError("the server is closing"));
       for (const r of [udp, tcp, ...connections]) {
         try {
           r.close();

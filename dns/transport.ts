@@ -28,6 +28,7 @@ import {
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
 import { writeAll } from "../tcp/io.ts";
 import { formatHostPort } from "../tcp/cli.ts";
+import type { FreshSocket, FreshSockets } from "../udp/fresh_sockets.ts";
 
 /** The DNS port (seed 000: 「其默认端口53」). */
 export const DNS_PORT = 53;
@@ -65,6 +66,8 @@ export interface ExchangeOptions {
   onIgnored?: (reason: string) => void;
   /** Called with the truncated UDP exchange when a reply has TC set, just before the TCP retry. */
   onTruncated?: (truncated: Exchange) => void;
+  /** Where fresh UDP sockets come from (udp/fresh_sockets.ts); default `Deno.listenDatagram`. */
+  sockets?: FreshSockets | null;
 }
 
 /** A reply and how it was obtained. */
@@ -178,32 +181,27 @@ async function exchangeUdp(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const tries = Math.max(1, options.tries ?? DEFAULT_TRIES);
   const wire = encodeMessage(query);
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
-  // Room for the largest reply we invited: the EDNS size we advertised (512 without EDNS).
-  const buffer = takeBuffer(query.additionals.find((rr) => rr.type === TYPE.OPT)?.class ?? 512);
-  // One receive is outstanding at a time; a try that times out leaves it pending for the next
-  // try (the reply to the first send may still come), and closing the socket settles it.
-  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  // A fresh socket, so a fresh random source port: from the epoll set when the caller has one,
+  // else from Deno. Room for the largest reply we invited: the EDNS size we advertised.
+  const socket = options.sockets?.socket(server) ??
+    denoSocket(server, query.additionals.find((rr) => rr.type === TYPE.OPT)?.class ?? 512);
+  const to: Deno.NetAddr = { transport: "udp", hostname: server, port };
   try {
     for (let attempt = 0; attempt < tries; attempt++) {
       const sentAt = performance.now();
-      await socket.send(wire, { transport: "udp", hostname: server, port });
+      await socket.send(wire, to);
       const deadline = sentAt + timeoutMs;
       while (true) {
-        pending ??= socket.receive(buffer);
-        const got = await withDeadline(pending, deadline - performance.now(), options.signal);
-        if (!got.ok) break;
-        pending = undefined;
-        const [data, from] = got.value;
+        const got = await socket.receive(deadline, options.signal);
+        if (!got) break;
         const elapsedMs = performance.now() - sentAt;
-        const bytes = data.slice();
-        const reply = acceptDatagram(query, bytes, from, server, port, options);
+        const reply = acceptDatagram(query, got.data, got.from, server, port, options);
         if (reply) {
           return {
             query,
             queryBytes: wire,
             reply,
-            bytes,
+            bytes: got.data,
             protocol: "UDP",
             server,
             port,
@@ -215,9 +213,37 @@ async function exchangeUdp(
     throw new NoReplyError(server, port, `timed out after ${tries} × ${timeoutMs} ms over UDP`);
   } finally {
     socket.close();
-    await pending?.catch(() => {});
-    giveBuffer(buffer);
   }
+}
+
+/**
+ * The portable fresh socket: `Deno.listenDatagram` on port 0 (the kernel picks a random port).
+ * One receive is outstanding at a time; a try that times out leaves it pending for the next try
+ * (the reply to the first send may still come), and closing the socket settles it.
+ */
+function denoSocket(server: string, replySize: number): FreshSocket {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
+  const buffer = takeBuffer(replySize);
+  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  return {
+    async send(bytes, to) {
+      await socket.send(bytes, to);
+    },
+    async receive(deadline, signal) {
+      pending ??= socket.receive(buffer);
+      const got = await withDeadline(pending, deadline - performance.now(), signal);
+      if (!got.ok) return null;
+      pending = undefined;
+      const [data, from] = got.value;
+      return { data: data.slice(), from: from as Deno.NetAddr };
+    },
+    close() {
+      socket.close();
+      // The buffer goes back once no receive can write into it any more.
+      if (pending) pending.catch(() => {}).finally(() => giveBuffer(buffer));
+      else giveBuffer(buffer);
+    },
+  };
 }
 
 /**
