@@ -1113,7 +1113,10 @@ export class IterativeResolver {
           ...exchangeOptions(options, ctx.signal),
           port: ref.port,
           tries: 1,
-          timeoutMs: Math.min(left, this.#options.timeoutMs ?? this.#servers.timeoutMs(ref.address)),
+          timeoutMs: Math.min(
+            left,
+            this.#options.timeoutMs ?? this.#servers.timeoutMs(ref.address),
+          ),
         });
       } catch (error) {
         if (ctx.signal.aborted || !isNoReply(error)) throw error;

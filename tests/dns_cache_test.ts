@@ -33,6 +33,16 @@ function rrset(records: ResourceRecord[], signatures: ResourceRecord[] = []): RR
   };
 }
 
+/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 const ZONE = "cnblogs.com.";
 
 // ---------------------------------------------------------------------------------------------
@@ -198,19 +208,60 @@ Deno.test("RecordCache: a positive answer for a name clears its cached NXDOMAIN"
   assert.ok(cache.get("new.test.", TYPE.A));
 });
 
-Deno.test("RecordCache stays within maxEntries, evicting names not read lately first", () => {
+Deno.test("RecordCache stays within maxEntries, the oldest entry going first", () => {
   const cache = new RecordCache({ maxEntries: 3, now: fakeClock().now });
   for (const n of ["a", "b", "c"]) {
     cache.store(rrset([a(`${n}.test.`, "192.0.2.1")]), { trust: 5, zone: "test." });
   }
-  assert.ok(cache.get("a.test.", TYPE.A)); // read: a second chance
   cache.store(rrset([a("d.test.", "192.0.2.1")]), { trust: 5, zone: "test." });
   assert.equal(cache.size, 3);
-  assert.ok(cache.get("a.test.", TYPE.A), "the name read lately survives");
-  assert.equal(cache.get("b.test.", TYPE.A), undefined, "the oldest unread name goes");
+  assert.equal(cache.get("a.test.", TYPE.A), undefined, "the first in goes first");
+  for (const n of ["b", "c", "d"]) assert.ok(cache.get(`${n}.test.`, TYPE.A), n);
+  // Replacing an entry frees its old place: still three.
+  cache.store(rrset([a("b.test.", "192.0.2.2")]), { trust: 5, zone: "test." });
+  assert.equal(cache.size, 3);
+  assert.deepEqual(cache.get("b.test.", TYPE.A)?.records[0].data, {
+    kind: "A",
+    address: "192.0.2.2",
+  });
   for (let i = 0; i < 100; i++) {
     cache.store(rrset([a(`n${i}.test.`, "192.0.2.1")]), { trust: 5, zone: "test." });
     assert.ok(cache.size <= 3);
+  }
+  assert.ok(cache.get("n99.test.", TYPE.A));
+});
+
+Deno.test("RecordCache: seeded random stores, reads and evictions agree with a plain model", () => {
+  const random = seeded(23);
+  const clock = fakeClock();
+  const cache = new RecordCache({ maxEntries: 500, now: clock.now });
+  const model = new Map<string, string>(); // name/type → address, the last stored
+  for (let step = 0; step < 20_000; step++) {
+    const name = `h${Math.floor(random() * 300)}.Test.`;
+    const type = random() < 0.5 ? TYPE.A : TYPE.AAAA;
+    const key = `${name.toLowerCase()}/${type}`;
+    if (random() < 0.5) {
+      const address = type === TYPE.A
+        ? `192.0.2.${step % 250}`
+        : `2001:db8::${((step % 999) + 1).toString(16)}`;
+      const record = type === TYPE.A
+        ? a(name, address)
+        : rr(name, 300, { kind: "AAAA", address }, TYPE.AAAA);
+      // Big RRsets now and then, so the ring wraps at all sorts of places.
+      const records = random() < 0.05 ? Array.from({ length: 40 }, () => record) : [record];
+      cache.store(rrset(records), { trust: 5, zone: "test." });
+      model.set(key, address);
+      assert.ok(cache.get(name.toUpperCase(), type), "just stored, so found in any case");
+    } else {
+      const got = cache.get(name.toUpperCase(), type);
+      if (got) {
+        const data = got.records[0].data;
+        assert.ok(data.kind === "A" || data.kind === "AAAA");
+        assert.equal(data.address, model.get(key), `${key}: a stale or foreign RRset`);
+        assert.equal(got.name, name, "the owner as it was stored");
+      }
+    }
+    assert.ok(cache.size <= 500);
   }
 });
 
@@ -350,16 +401,6 @@ Deno.test("ServerSelection sinks a server that timed out or was lame, and forget
   assert.equal(selection.isLame("test.", "192.0.2.1"), false);
   assert.equal(selection.srtt("192.0.2.1"), undefined);
 });
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 for (const hashBits of [30, 2]) {
   Deno.test(`AnswerCache's ring: seeded random stores and lookups never return another query's reply (${hashBits}-bit hash)`, () => {
