@@ -207,6 +207,7 @@ export class RecordCache {
   readonly #maxTtl: number;
   readonly #maxNegativeTtl: number;
   readonly #now: () => number;
+  #generation = 0;
 
   constructor(options: CacheOptions = {}) {
     const max = Math.max(1, options.maxEntries ?? DEFAULT_CACHE_SIZE);
@@ -224,6 +225,14 @@ export class RecordCache {
     return this.#store.size;
   }
 
+  /**
+   * Changes whenever an NS or address RRset is stored (or everything is forgotten): whoever
+   * keeps decoded delegations aside knows they may be stale.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** The longest TTL kept (seconds); answers passed on straight away are cut to it too. */
   get maxTtl(): number {
     return this.#maxTtl;
@@ -237,6 +246,7 @@ export class RecordCache {
   /** Forgets everything. */
   clear(): void {
     this.#store.clear();
+    this.#generation++;
   }
 
   /**
@@ -251,6 +261,9 @@ export class RecordCache {
     const nx = this.#find(rrset.name, ANY_TYPE); // the name exists after all: "no such name" goes
     if (nx >= 0) this.#store.remove(nx);
     const signatures = rrset.signatures.slice(0, 0xffff);
+    if (rrset.type === TYPE.NS || rrset.type === TYPE.A || rrset.type === TYPE.AAAA) {
+      this.#generation++;
+    }
     return this.#put(
       rrset.name,
       rrset.type,

@@ -37,7 +37,12 @@ import {
   type ResourceRecord,
   TYPE,
 } from "./message.ts";
-import { type IterativeResolver, ResolveError, type ResolverEvent } from "./resolver.ts";
+import {
+  type IterativeResolver,
+  type Resolution,
+  ResolveError,
+  type ResolverEvent,
+} from "./resolver.ts";
 import { AnswerCache } from "./cache.ts";
 import { type IpFamily, parseAddress, parseNetwork } from "../udp/subnet_math.ts";
 
@@ -234,24 +239,28 @@ export class RecursiveResponder {
     const q = msg.questions[0];
     if (!msg.flags.rd) return this.#fromCacheOnly(msg, q, udp);
 
-    const cached = this.resolver.lookupCached(q.name, q.type, onEvent);
-    let result = cached;
-    let source: ClientReply["source"] = "cache";
-    if (!result) {
-      if (this.resolver.inFlight >= this.#maxInFlight) {
-        const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
-        const reason = `over ${this.#maxInFlight} questions in flight`;
-        return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason };
-      }
-      try {
-        result = await this.resolver.resolve(q.name, q.type, { onEvent, signal });
-      } catch (error) {
-        if (!(error instanceof ResolveError)) throw error;
-        const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
-        return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason: error.message };
-      }
-      source = result.coalesced ? "coalesced" : "resolved";
+    // The resolver looks in its record cache first; only a miss costs a walk (and when too many
+    // walks are going on already, a miss gets SERVFAIL).
+    if (
+      this.resolver.inFlight >= this.#maxInFlight && !this.resolver.lookupCached(q.name, q.type)
+    ) {
+      const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
+      const reason = `over ${this.#maxInFlight} questions in flight`;
+      return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason };
     }
+    let result: Resolution;
+    try {
+      result = await this.resolver.resolve(q.name, q.type, { onEvent, signal });
+    } catch (error) {
+      if (!(error instanceof ResolveError)) throw error;
+      const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
+      return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason: error.message };
+    }
+    const source: ClientReply["source"] = result.coalesced
+      ? "coalesced"
+      : result.fromCache
+      ? "cache"
+      : "resolved";
     const bytes = this.#encode(msg, result.rcode, result, udp);
     if (result.rcode === RCODE.NOERROR || result.rcode === RCODE.NXDOMAIN) {
       this.answers.store(query, udp, bytes);

@@ -547,10 +547,21 @@ export class IterativeResolver {
   readonly #cache: RecordCache;
   readonly #servers: ServerSelection;
   readonly #inflight = new Map<string, Flight>();
+  /**
+   * The servers of zones met lately, decoded: a cold name under a known zone then costs no
+   * decoding of its NS and address records. Valid until the cache stores another NS or address
+   * RRset (its `generation`) or the shortest TTL ends.
+   */
+  readonly #delegations = new Map<
+    string,
+    { zone: string; servers: ServerRef[]; expiresAt: number; generation: number }
+  >();
+  readonly #now: () => number;
 
   constructor(options: IterativeOptions = {}) {
     this.#options = options;
     const now = options.now ?? Date.now;
+    this.#now = now;
     this.#cache = options.cache ?? new RecordCache({ now });
     this.#servers = options.servers ?? new ServerSelection({ now });
   }
@@ -919,11 +930,28 @@ export class IterativeResolver {
     depth: number,
   ): Promise<{ zone: string; servers: ServerRef[] }> {
     for (const zone of ancestors(name)) {
+      const known = this.#delegations.get(zone.toLowerCase());
+      if (
+        known && known.generation === this.#cache.generation && known.expiresAt > this.#now()
+      ) {
+        return known;
+      }
       const ns = this.#cache.get(zone, TYPE.NS);
       if (!ns) continue;
       const names = nsTargets(ns.records);
       const servers = this.#cachedAddresses(names);
-      if (servers.length > 0) return { zone: ns.name, servers };
+      if (servers.length > 0) {
+        // Remembered decoded until the cache's delegations change or the shortest TTL ends.
+        const ttl = Math.min(ns.ttl, ...servers.map((s) => s.ttl ?? ns.ttl));
+        if (this.#delegations.size >= 10_000) this.#delegations.clear();
+        this.#delegations.set(zone.toLowerCase(), {
+          zone: ns.name,
+          servers,
+          expiresAt: this.#now() + ttl * 1000,
+          generation: this.#cache.generation,
+        });
+        return { zone: ns.name, servers };
+      }
       if (zone !== ".") {
         try {
           return { zone: ns.name, servers: await this.#addressesOf(ns.name, names, ctx, depth) };
@@ -935,7 +963,7 @@ export class IterativeResolver {
     return { zone: ".", servers: this.rootServers() };
   }
 
-  #cachedAddresses(nsNames: string[]): ServerRef[] {
+  #cachedAddresses(nsNames: string[]): (ServerRef & { ttl?: number })[] {
     return nsNames.flatMap((nsName) => {
       const entry: CachedRRset | undefined = this.#cache.get(nsName, TYPE.A);
       return (entry?.records ?? []).flatMap((rr) =>
@@ -946,6 +974,7 @@ export class IterativeResolver {
             port: this.#port,
             source: "cache" as const,
             via: entry?.zone,
+            ttl: entry?.ttl,
           }]
           : []
       );
