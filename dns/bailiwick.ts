@@ -83,16 +83,26 @@ export function parentName(name: string): string {
 
 /** How many labels a name has (the root has 0). */
 export function labelCount(name: string): number {
+  if (name === ".") return 0;
   let count = 0;
-  for (let n = name; n !== "."; n = parentName(n)) count++;
-  return count;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 92) i++; // an escape: never a separator
+    else if (c === 46) count++;
+  }
+  return name.endsWith(".") ? count : count + 1;
 }
 
 /** The last `count` labels of `name`: (`a.b.c.`, 2) → `b.c.`. */
 export function lastLabels(name: string, count: number): string {
-  let n = name;
-  for (let drop = labelCount(name) - count; drop > 0; drop--) n = parentName(n);
-  return n;
+  let drop = labelCount(name) - count;
+  if (drop <= 0) return name;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 46 && --drop === 0) return i + 1 >= name.length ? "." : name.slice(i + 1);
+  }
+  return ".";
 }
 
 /** `name`, its parent, … up to the root: `a.b.` → `a.b.`, `b.`, `.`. */

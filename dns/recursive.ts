@@ -217,9 +217,10 @@ export class RecursiveResponder {
   ): Promise<ClientReply | null> {
     const header = decodeHeader(query);
     if (!header || header.flags.qr) return null;
-    const peek = peekQuestion(query);
-    const base = { name: peek?.name ?? "-", type: peek?.type ?? 0, queries: 0 };
+    const peek = () => peekQuestion(query);
+    const base = { name: "-", type: 0, queries: 0 };
     if (!this.allow.allows(client)) {
+      Object.assign(base, { name: peek()?.name ?? "-", type: peek()?.type ?? 0 });
       const bytes = this.#refusal(query);
       return { ...base, bytes, rcode: RCODE.REFUSED, source: "refused", reason: "not in --allow" };
     }
@@ -229,7 +230,12 @@ export class RecursiveResponder {
     } catch (error) {
       if (!(error instanceof DnsFormatError)) throw error;
       const bytes = headerOnly(query, RCODE.FORMERR);
+      Object.assign(base, { name: peek()?.name ?? "-", type: peek()?.type ?? 0 });
       return { ...base, bytes, rcode: RCODE.FORMERR, source: "rejected", reason: error.message };
+    }
+    if (msg.questions.length > 0) {
+      base.name = msg.questions[0].name;
+      base.type = msg.questions[0].type;
     }
     const problem = checkQuery(msg);
     if (problem) {

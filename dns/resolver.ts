@@ -236,7 +236,8 @@ export function buildQuery(
   const edns = bufsize === 0 && !options.dnssec
     ? false
     : { udpSize: Math.max(512, bufsize), dnssecOk: options.dnssec ?? false };
-  return makeQuery(name, type, { rd, edns });
+  // The ID is left 0: `exchange` gives every query it sends a fresh random one.
+  return makeQuery(name, type, { rd, edns, id: 0 });
 }
 
 function exchangeOptions(options: QueryOptions, signal?: AbortSignal): ExchangeOptions {
@@ -1124,15 +1125,14 @@ export class IterativeResolver {
         const ms = this.#options.deadlineMs ?? 10_000;
         throw new ResolveError(`No answer within ${ms} ms: gave up`, { fatal: true });
       }
-      const reason = serverReason(zone, ref, attempt) +
-        (edns ? "" : "; it rejected EDNS, so the question goes again without it");
       ctx.emit?.({
         kind: "query",
         zone,
         server: ref,
         ...ask,
         ...(question ? { question } : {}),
-        reason,
+        reason: serverReason(zone, ref, attempt) +
+          (edns ? "" : "; it rejected EDNS, so the question goes again without it"),
         elapsedMs: this.#elapsed(ctx),
       });
       const query = buildQuery(ask.name, ask.type, forwarding, options);

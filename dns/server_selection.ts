@@ -72,7 +72,8 @@ export class ServerSelection {
   }
 
   /** The servers in the order to ask them: not lame for `zone` first, then lowest SRTT first. */
-  order<T extends { address: string }>(servers: readonly T[], zone: string): T[] {
+  order<T extends { address: string }>(servers: readonly T[], zone: string): readonly T[] {
+    if (servers.length < 2) return servers;
     const scored = servers.map((server) => ({
       server,
       score: this.#score(server.address) + (this.isLame(zone, server.address) ? 1e9 : 0),

@@ -87,8 +87,17 @@ export interface Exchange {
 
 /** A random 16-bit query id from the system's cryptographic generator. */
 export function randomId(): number {
-  return crypto.getRandomValues(new Uint16Array(1))[0];
+  // One call to the system's generator per 1024 IDs: each call is an op, as much as the rest
+  // of building a query.
+  if (randomAt >= randomIds.length) {
+    crypto.getRandomValues(randomIds);
+    randomAt = 0;
+  }
+  return randomIds[randomAt++];
 }
+
+const randomIds = new Uint16Array(1024);
+let randomAt = randomIds.length;
 
 /**
  * Why `reply` is not the answer to `query`, or `undefined` when it is: the id must match, and the
