@@ -618,13 +618,14 @@ export class IterativeResolver {
       const started = this.#start(qname, type, onEvent);
       flight = started;
       this.#inflight.set(key, started);
-      started.promise.catch(() => {}).finally(() => {
+      const done = () => {
         if (this.#inflight.get(key) === started) this.#inflight.delete(key);
-      });
+      };
+      started.promise.then(done, done);
     }
     flight.waiters++;
     try {
-      const result = await waitFor(flight.promise, signal);
+      const result = signal ? await waitFor(flight.promise, signal) : await flight.promise;
       return coalesced ? { ...result, coalesced: true, queries: 0, exchange: undefined } : result;
     } finally {
       flight.waiters--;
@@ -731,7 +732,7 @@ export class IterativeResolver {
   }
 
   /** One name and type: from the cache, or asked of the closest servers known. */
-  async #lookup(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
+  #lookup(name: string, type: number, ctx: Context, depth: number): Lookup | Promise<Lookup> {
     const emit = ctx.emit;
     const cached = this.#fromCache(
       name,
@@ -740,10 +741,28 @@ export class IterativeResolver {
     );
     if (cached) return cached;
     if (this.#options.forward?.length) {
-      return await this.#walk(name, type, ".", this.#forwarders(), ctx, depth);
+      return this.#walk(name, type, ".", this.#forwarders(), ctx, depth);
     }
-    const { zone, servers } = await this.#closestServers(name, ctx, depth);
-    return await this.#walk(name, type, zone, servers, ctx, depth);
+    // Usually the closest zone's servers are known and decoded already: no detour then.
+    const known = this.#knownDelegation(name);
+    if (known) return this.#walk(name, type, known.zone, known.servers, ctx, depth);
+    return this.#closestServers(name, ctx, depth).then(({ zone, servers }) =>
+      this.#walk(name, type, zone, servers, ctx, depth)
+    );
+  }
+
+  /** The closest zone above `name` whose decoded servers are remembered and still valid. */
+  #knownDelegation(name: string): { zone: string; servers: ServerRef[] } | undefined {
+    for (const zone of ancestors(name)) {
+      const known = this.#delegations.get(zone.toLowerCase());
+      if (
+        known && known.generation === this.#cache.generation && known.expiresAt > this.#now()
+      ) {
+        return known;
+      }
+      if (this.#cache.peek(zone, TYPE.NS)) return undefined; // closer data not decoded yet
+    }
+    return undefined;
   }
 
   /**
