@@ -17,7 +17,128 @@ import {
   typeName,
 } from "./message.ts";
 import type { Exchange } from "./transport.ts";
-import type { Outcome, ResolverEvent } from "./resolver.ts";
+
+// ---------------------------------------------------------------------------------------------
+// The steps of a resolution (what dns/resolver.ts reports).
+
+/** A server the resolver talks to: its NS name (or address) and address. */
+export interface ServerRef {
+  name: string;
+  address: string;
+  port: number;
+  /**
+   * How the resolver came to know this server's address — the reason it is asked: a built-in
+   * root hint, a root given with `--root`, glue in the referral just received, an earlier reply
+   * (cached), a separate resolution of an NS name that came without glue, or `--forward`.
+   */
+  source?: ServerSource;
+  /** The zone whose server told us about it (the referring zone, or who sent the cached data). */
+  via?: string;
+}
+
+/** See `ServerRef.source`. */
+export type ServerSource =
+  | "root-hint"
+  | "root-option"
+  | "glue"
+  | "cache"
+  | "resolved"
+  | "forwarder";
+
+/**
+ * Why `server` is asked about `zone`, in one sentence (what `+trace --explain` prints before
+ * each query). `attempt` > 0 means the servers before it gave no usable reply.
+ */
+export function serverReason(zone: string, server: ServerRef, attempt = 0): string {
+  const zoneText = zone === "." ? `"." (the root)` : `"${zone}"`;
+  const via = server.via === "." ? `"." (the root)` : `"${server.via}"`;
+  let reason: string;
+  switch (server.source) {
+    case "root-hint":
+      reason =
+        `${zoneText} is where every lookup starts: ${server.name} (${server.address}) is one of the 13 built-in root hints`;
+      break;
+    case "root-option":
+      reason =
+        `${zoneText} is where every lookup starts: ${server.address} is the root server given (--root)`;
+      break;
+    case "glue":
+      reason =
+        `the referral from ${via} named ${server.name} as a name server of ${zoneText} and carried its address ${server.address} (glue)`;
+      break;
+    case "resolved":
+      reason =
+        `the referral from ${via} named ${server.name} as a name server of ${zoneText} without glue; its address ${server.address} was resolved separately`;
+      break;
+    case "cache":
+      reason =
+        `${server.name} serves ${zoneText}; its address ${server.address} is cached from an earlier reply${
+          server.via ? ` of a server for ${via}` : ""
+        }`;
+      break;
+    case "forwarder":
+      reason =
+        `${server.address} is the forwarder given (--forward): it resolves the whole question for us`;
+      break;
+    default:
+      reason = `${server.name} (${server.address}) serves ${zoneText}`;
+  }
+  return attempt > 0
+    ? `${reason}; the server${attempt > 1 ? "s" : ""} before gave no usable reply`
+    : reason;
+}
+
+/** What came back from one server, classified. */
+export type Outcome = "priming" | "referral" | "answer" | "nxdomain" | "nodata" | "lame";
+
+/** One step of an iterative resolution, for `+trace`, `--json` and `--explain`. */
+export type ResolverEvent =
+  | {
+    kind: "query";
+    zone: string;
+    server: ServerRef;
+    /** What this server is asked (with QNAME minimisation, only the labels it needs). */
+    name: string;
+    type: number;
+    /** Under QNAME minimisation: the full question, which this server does not see. */
+    question?: { name: string; type: number };
+    /** Why this server: see `serverReason`. */
+    reason: string;
+    elapsedMs: number;
+  }
+  | {
+    kind: "response";
+    zone: string;
+    server: ServerRef;
+    outcome: Outcome;
+    /** For a referral: the child zone we were sent to. */
+    referral?: string;
+    /** For a referral: the child's name servers (NS targets) and the glue addresses it carried. */
+    nameservers?: string[];
+    glue?: { name: string; address: string }[];
+    /** Records the bailiwick check threw away, each with the reason. */
+    dropped?: { record: ResourceRecord; reason: string }[];
+    /** For a lame reply: what was wrong with it. */
+    problem?: string;
+    exchange: Exchange;
+    elapsedMs: number;
+  }
+  | { kind: "no-reply"; zone: string; server: ServerRef; reason: string; elapsedMs: number }
+  | { kind: "ns-lookup"; zone: string; nameserver: string; elapsedMs: number }
+  | { kind: "cname"; from: string; to: string; elapsedMs: number }
+  | {
+    kind: "cache";
+    name: string;
+    type: number;
+    /** The cached records (for a negative answer, the SOA). */
+    records: ResourceRecord[];
+    /** Set when the cache says "no": NXDOMAIN or NODATA (RFC 2308). */
+    negative?: "NXDOMAIN" | "NODATA";
+    elapsedMs: number;
+  };
+
+// ---------------------------------------------------------------------------------------------
+// How they are shown.
 
 const FLAG_ORDER = ["qr", "aa", "tc", "rd", "ra", "ad", "cd"] as const;
 
