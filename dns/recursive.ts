@@ -43,7 +43,7 @@ import {
   ResolveError,
   type ResolverEvent,
 } from "./resolver.ts";
-import { AnswerCache } from "./cache.ts";
+import { AnswerCache } from "./answer_cache.ts";
 import { type IpFamily, parseAddress, parseNetwork } from "../udp/subnet_math.ts";
 
 /** The UDP payload size this server offers and accepts at most (DNS flag day 2020). */

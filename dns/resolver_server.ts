@@ -42,7 +42,8 @@ import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/framing.ts";
 import { DatagramBatch, datagramDescriptor, serveInBatches } from "../udp/mmsg.ts";
 import { FreshSockets } from "../udp/fresh_sockets.ts";
 import { decodeMessage, formatRecord, MAX_MESSAGE_SIZE, rcodeName, typeName } from "./message.ts";
-import { AnswerCache, DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./cache.ts";
+import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./cache.ts";
+import { AnswerCache } from "./answer_cache.ts";
 import { isIpAddress, IterativeResolver, type ResolverEvent } from "./resolver.ts";
 import {
   AccessList,

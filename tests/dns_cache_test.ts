@@ -3,7 +3,8 @@
  * out without a single sleep — and the smoothed-RTT server choice (dns/server_selection.ts).
  */
 import assert from "node:assert/strict";
-import { AnswerCache, RecordCache, type RRset, TRUST, ttlOffsets } from "../dns/cache.ts";
+import { RecordCache, type RRset, TRUST } from "../dns/cache.ts";
+import { AnswerCache, ttlOffsets } from "../dns/answer_cache.ts";
 import {
   decodeMessage,
   encodeMessage,
