@@ -453,3 +453,39 @@ Deno.test("iterative resolver moves on to the next name server after a timeout, 
     "the dead server is not asked first again",
   );
 });
+
+Deno.test("every RRset learnt passes the checkRRset hook first (the DNSSEC seam), which may refuse it", async () => {
+  await using net = hierarchy();
+  const seen: string[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    checkRRset(rrset, from) {
+      seen.push(`${from.zone} ${from.server.address} ${from.section} ${rrset.name} ${rrset.type}`);
+      // Refuse the answer for www.example.test. (as a failed signature check would).
+      return !(rrset.name === "www.example.test." && rrset.type === TYPE.A);
+    },
+  });
+  assert.deepEqual(
+    (await resolver.resolve("ns.example.test.", TYPE.A)).answers.map((r) => r.data),
+    [
+      { kind: "A", address: OTHER },
+    ],
+  );
+  assert.deepEqual(seen, [
+    `. ${ROOT} authority test. ${TYPE.NS}`,
+    `. ${ROOT} additional ns.test. ${TYPE.A}`,
+    `test. ${TLD} authority example.test. ${TYPE.NS}`,
+    `test. ${TLD} additional ns1.example.test. ${TYPE.A}`,
+    `example.test. ${EXAMPLE} answer ns.example.test. ${TYPE.A}`,
+  ]);
+  await assert.rejects(resolver.resolve("www.example.test.", TYPE.A), (error: unknown) => {
+    assert.ok(error instanceof ResolveError);
+    assert.match(error.message, /www\.example\.test\. A, which the RRset check refused/);
+    return true;
+  });
+  // Nothing refused was cached: asked again, it is asked again (and refused again).
+  const before = net.log.length;
+  await assert.rejects(resolver.resolve("www.example.test.", TYPE.A));
+  assert.ok(net.log.length > before);
+});
