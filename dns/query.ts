@@ -32,7 +32,6 @@
  * same over UDP and TCP), 12 when `+validate` finds the answer bogus or cannot decide.
  */
 import {
-  className,
   formatQuestion,
   formatRdata,
   formatRecord,
@@ -48,16 +47,15 @@ import {
   type ResourceRecord,
   reverseName,
   TYPE,
-  typeName,
 } from "./wire/message.ts";
 import { type Exchange, exchange, NoReplyError } from "./transport.ts";
 import { createReporter, type Fields, type Reporter } from "../tcp/kit/report.ts";
 import { explainMessage } from "./describe.ts";
+import { flagList, toJson, traceStep, withoutOpt } from "./trace.ts";
 import {
   buildQuery,
   isIpAddress,
   IterativeResolver,
-  type Outcome,
   type QueryOptions,
   ResolveError,
   resolveHost,
@@ -353,17 +351,6 @@ function applyPlusOption(request: QueryRequest, arg: string): void {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-const FLAG_ORDER = ["qr", "aa", "tc", "rd", "ra", "ad", "cd"] as const;
-
-/** The header flags that are set, in dig's order: `["qr", "aa", "rd"]`. */
-export function flagList(message: Message): string[] {
-  return FLAG_ORDER.filter((flag) => message.flags[flag]);
-}
-
-function withoutOpt(records: ResourceRecord[]): ResourceRecord[] {
-  return records.filter((rr) => rr.type !== TYPE.OPT);
-}
-
 /** `Sat Jun 07 12:00:00 UTC 2025`, the way dig prints WHEN (in UTC). */
 export function formatWhen(date: Date): string {
   // toUTCString(): "Sat, 07 Jun 2025 12:00:00 GMT"
@@ -420,93 +407,6 @@ export function formatReply(result: Exchange, when: Date = new Date()): string[]
 /** `+short`: just the rdata of the answer section, one per line. */
 export function formatShort(message: Message): string[] {
   return message.answers.map(formatRdata);
-}
-
-/** One record in the `--json` schema. */
-export interface JsonRecord {
-  name: string;
-  type: string;
-  class: string;
-  ttl: number;
-  data: string;
-}
-
-/** The `--json` object (issue 5's exact schema). */
-export interface JsonReply {
-  id: number;
-  opcode: string;
-  rcode: string;
-  flags: string[];
-  question: { name: string; type: string; class: string }[];
-  answer: JsonRecord[];
-  authority: JsonRecord[];
-  additional: JsonRecord[];
-  server: string;
-  elapsed_ms: number;
-  size: number;
-}
-
-function jsonRecord(rr: ResourceRecord): JsonRecord {
-  return {
-    name: rr.name,
-    type: typeName(rr.type),
-    class: className(rr.class),
-    ttl: rr.ttl,
-    data: formatRdata(rr),
-  };
-}
-
-/** The reply as the `--json` object (the OPT pseudo-record is not a record, so it is left out). */
-export function toJson(result: Exchange): JsonReply {
-  const msg = result.reply;
-  return {
-    id: msg.id,
-    opcode: opcodeName(msg.flags.opcode),
-    rcode: rcodeName(fullRcode(msg)),
-    flags: flagList(msg),
-    question: msg.questions.map((q) => ({
-      name: q.name,
-      type: typeName(q.type),
-      class: className(q.class),
-    })),
-    answer: msg.answers.map(jsonRecord),
-    authority: msg.authorities.map(jsonRecord),
-    additional: withoutOpt(msg.additionals).map(jsonRecord),
-    server: `${result.server}#${result.port}`,
-    elapsed_ms: Math.round(result.elapsedMs * 1000) / 1000,
-    size: result.bytes.length,
-  };
-}
-
-/** One `+trace` step the way dig prints it: the records, then `;; Received N bytes from …`. */
-export function formatTraceStep(event: Extract<ResolverEvent, { kind: "response" }>): string[] {
-  const { exchange: result, server } = event;
-  const msg = result.reply;
-  const shown = msg.answers.length > 0 ? msg.answers : msg.authorities;
-  const out = [...shown.map(formatRecord)];
-  const via = server.name === server.address ? server.address : server.name.replace(/\.$/, "");
-  out.push(
-    `;; Received ${result.bytes.length} bytes from ${server.address}#${server.port}(${via}) in ${
-      Math.round(result.elapsedMs)
-    } ms`,
-  );
-  const glue = withoutOpt(msg.additionals).filter((rr) =>
-    rr.type === TYPE.A || rr.type === TYPE.AAAA
-  );
-  const what: Record<string, string> = {
-    priming: `the root zone's name servers`,
-    referral: `referral from "${event.zone}" to "${event.referral}"${
-      glue.length
-        ? ` with glue ${glue.map((rr) => `${rr.name} ${formatRdata(rr)}`).join(", ")}`
-        : " (no glue)"
-    }`,
-    answer: `answer from "${event.zone}"${msg.flags.aa ? " (authoritative)" : ""}`,
-    nxdomain: `"${msg.questions[0]?.name}" does not exist (NXDOMAIN from "${event.zone}")`,
-    nodata: `no ${typeName(msg.questions[0]?.type ?? 0)} records (NODATA from "${event.zone}")`,
-    lame: `unusable reply (${rcodeName(fullRcode(msg))}) from "${event.zone}"`,
-  };
-  out.push(`;; ${what[event.outcome]}`, "");
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,100 +542,15 @@ export function describeLevels(name: string): string {
   return parts.join(" → ");
 }
 
-/** The `+trace --json` event name of a step's outcome. */
-function outcomeEvent(outcome: Outcome): string {
-  return outcome === "referral" ? "referral" : outcome === "lame" ? "error" : "answer";
-}
-
 /** Reports one resolver step: dig +trace's text, or one NDJSON event (`+trace --json`). */
 function reportStep(out: Output, event: ResolverEvent): void {
   const { report, request } = out;
-  const at = { at_ms: Math.round(event.elapsedMs * 1000) / 1000 };
+  if (event.kind === "response") explainExchange(report, event.exchange, { zone: event.zone });
   // With +short only the final answer is printed; --json streams every step.
-  const show = request.json || !request.short;
-  switch (event.kind) {
-    case "query": {
-      if (!show) return;
-      const text =
-        `;; zone "${event.zone}": asking ${event.server.name} (${event.server.address}#${event.server.port}) for ${event.name} ${
-          typeName(event.type)
-        }`;
-      report.info(
-        request.explain && !request.json ? `${text}\n;; why this server: ${event.reason}` : text,
-        "query",
-        {
-          zone: event.zone,
-          server: `${event.server.address}#${event.server.port}`,
-          server_name: event.server.name,
-          // How the address was known (glue, a separate lookup when glueless, …): see `reason`.
-          ...(event.server.source ? { source: event.server.source } : {}),
-          name: event.name,
-          type: typeName(event.type),
-          reason: event.reason,
-          ...at,
-        },
-      );
-      return;
-    }
-    case "response": {
-      explainExchange(report, event.exchange, { zone: event.zone });
-      if (!show) return;
-      const msg = event.exchange.reply;
-      const shown = msg.answers.length > 0 ? msg.answers : msg.authorities;
-      const fields: Fields = {
-        ...toJson(event.exchange),
-        zone: event.zone,
-        outcome: event.outcome,
-        records: shown.map(jsonRecord),
-        ...at,
-      };
-      if (event.referral) fields.referral = event.referral;
-      if (event.nameservers) fields.nameservers = event.nameservers;
-      if (event.glue) fields.glue = event.glue;
-      // The blank line after each step is for the eye; the JSON text goes without it.
-      const text = formatTraceStep(event).join("\n");
-      report.info(request.json ? text.trimEnd() : text, outcomeEvent(event.outcome), fields);
-      return;
-    }
-    case "no-reply":
-      if (!show) return;
-      report.info(
-        `;; no reply from ${event.server.address}#${event.server.port}: ${event.reason}`,
-        "error",
-        {
-          zone: event.zone,
-          server: `${event.server.address}#${event.server.port}`,
-          reason: event.reason,
-          ...at,
-        },
-      );
-      return;
-    case "ns-lookup":
-      if (!show) return;
-      report.info(
-        `;; "${event.zone}" came without glue: resolving its name server ${event.nameserver} first`,
-        "log",
-        { zone: event.zone, nameserver: event.nameserver, ...at },
-      );
-      return;
-    case "cname":
-      if (!show) return;
-      report.info(`;; ${event.from} is an alias (CNAME) for ${event.to}: following it`, "log", {
-        from: event.from,
-        to: event.to,
-        ...at,
-      });
-      return;
-    case "cache":
-      if (!show) return;
-      report.info(`;; ${event.name} ${typeName(event.type)} from the cache`, "log", {
-        name: event.name,
-        type: typeName(event.type),
-        records: event.records.map(jsonRecord),
-        ...at,
-      });
-      return;
-  }
+  if (!request.json && request.short) return;
+  const step = traceStep(event, { explain: request.explain && !request.json });
+  // The blank line after each step is for the eye; the JSON text goes without it.
+  report.info(request.json ? step.text.trimEnd() : step.text, step.event, step.fields);
 }
 
 /** A failed resolution: an `error` event in the `+trace --json` stream, then exit 9. */

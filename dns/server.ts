@@ -43,6 +43,7 @@ import { explainMessage } from "./describe.ts";
 import { DatagramBatch } from "../tcp/linux/mmsg.ts";
 import { serveInBatches } from "../udp/core/serve_datagrams.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
+import { bindBoth, isClosedError } from "./sockets.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]
 
@@ -110,29 +111,6 @@ export async function loadZoneFiles(paths: string[]): Promise<Zone[]> {
     }
   }
   return zones;
-}
-
-function bindBoth(
-  hostname: string,
-  port: number,
-): { udp: Deno.DatagramConn; tcp: Deno.TcpListener } {
-  for (let attempt = 0;; attempt++) {
-    const udp = Deno.listenDatagram({ transport: "udp", hostname, port });
-    const got = (udp.addr as Deno.NetAddr).port;
-    try {
-      return { udp, tcp: Deno.listen({ transport: "tcp", hostname, port: got }) };
-    } catch (error) {
-      udp.close();
-      // An ephemeral UDP port may already be taken for TCP: try another one.
-      if (port !== 0 || !(error instanceof Deno.errors.AddrInUse) || attempt >= 20) throw error;
-    }
-  }
-}
-
-function isClosedError(error: unknown): boolean {
-  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.ConnectionAborted;
 }
 
 /** Starts serving `authority` on UDP and TCP; the address is in `addr`. */

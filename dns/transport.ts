@@ -24,10 +24,12 @@ import {
   type Message,
   namesEqual,
   type Question,
+  TYPE,
 } from "./wire/message.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { formatHostPort } from "../tcp/kit/cli.ts";
+import type { FreshSocket, FreshSockets } from "../udp/core/fresh_sockets.ts";
 
 /** The DNS port (seed 000: 「其默认端口53」). */
 export const DNS_PORT = 53;
@@ -65,6 +67,8 @@ export interface ExchangeOptions {
   onIgnored?: (reason: string) => void;
   /** Called with the truncated UDP exchange when a reply has TC set, just before the TCP retry. */
   onTruncated?: (truncated: Exchange) => void;
+  /** Where fresh UDP sockets come from (udp/core/fresh_sockets.ts); default `Deno.listenDatagram`. */
+  sockets?: FreshSockets | null;
 }
 
 /** A reply and how it was obtained. */
@@ -84,8 +88,17 @@ export interface Exchange {
 
 /** A random 16-bit query id from the system's cryptographic generator. */
 export function randomId(): number {
-  return crypto.getRandomValues(new Uint16Array(1))[0];
+  // One call to the system's generator per 1024 IDs: each call is an op, as much as the rest
+  // of building a query.
+  if (randomAt >= randomIds.length) {
+    crypto.getRandomValues(randomIds);
+    randomAt = 0;
+  }
+  return randomIds[randomAt++];
 }
+
+const randomIds = new Uint16Array(1024);
+let randomAt = randomIds.length;
 
 /**
  * Why `reply` is not the answer to `query`, or `undefined` when it is: the id must match, and the
@@ -180,11 +193,11 @@ async function exchangeUdp(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const tries = Math.max(1, options.tries ?? DEFAULT_TRIES);
   const wire = encodeMessage(query);
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
-  const buffer = new Uint8Array(MAX_MESSAGE_SIZE);
-  // One receive is outstanding at a time; a try that times out leaves it pending for the next
-  // try (the reply to the first send may still come), and closing the socket settles it.
-  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  // A fresh socket, so a fresh random source port: from the epoll set when the caller has one,
+  // else from Deno. Room for the largest reply we invited: the EDNS size we advertised.
+  const socket = options.sockets?.socket(server) ??
+    denoSocket(server, query.additionals.find((rr) => rr.type === TYPE.OPT)?.class ?? 512);
+  const to: Deno.NetAddr = { transport: "udp", hostname: server, port };
   let ignored = 0;
   let lastIgnored = "";
   const ignoring: ExchangeOptions = {
@@ -198,23 +211,19 @@ async function exchangeUdp(
   try {
     for (let attempt = 0; attempt < tries; attempt++) {
       const sentAt = performance.now();
-      await socket.send(wire, { transport: "udp", hostname: server, port });
+      await socket.send(wire, to);
       const deadline = sentAt + timeoutMs;
       while (true) {
-        pending ??= socket.receive(buffer);
-        const got = await withDeadline(pending, deadline - performance.now(), options.signal);
-        if (!got.ok) break;
-        pending = undefined;
-        const [data, from] = got.value;
+        const got = await socket.receive(deadline, options.signal);
+        if (!got) break;
         const elapsedMs = performance.now() - sentAt;
-        const bytes = data.slice();
-        const reply = acceptDatagram(query, bytes, from, server, port, ignoring);
+        const reply = acceptDatagram(query, got.data, got.from, server, port, ignoring);
         if (reply) {
           return {
             query,
             queryBytes: wire,
             reply,
-            bytes,
+            bytes: got.data,
             protocol: "UDP",
             server,
             port,
@@ -235,7 +244,59 @@ async function exchangeUdp(
     );
   } finally {
     socket.close();
-    await pending?.catch(() => {});
+  }
+}
+
+/**
+ * The portable fresh socket: `Deno.listenDatagram` on port 0 (the kernel picks a random port).
+ * One receive is outstanding at a time; a try that times out leaves it pending for the next try
+ * (the reply to the first send may still come), and closing the socket settles it.
+ */
+function denoSocket(server: string, replySize: number): FreshSocket {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
+  const buffer = takeBuffer(replySize);
+  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
+  return {
+    async send(bytes, to) {
+      await socket.send(bytes, to);
+    },
+    async receive(deadline, signal) {
+      pending ??= socket.receive(buffer);
+      const got = await withDeadline(pending, deadline - performance.now(), signal);
+      if (!got.ok) return null;
+      pending = undefined;
+      const [data, from] = got.value;
+      return { data: data.slice(), from: from as Deno.NetAddr };
+    },
+    close() {
+      socket.close();
+      // The buffer goes back once no receive can write into it any more.
+      if (pending) pending.catch(() => {}).finally(() => giveBuffer(buffer));
+      else giveBuffer(buffer);
+    },
+  };
+}
+
+/**
+ * Receive buffers for `exchangeUdp`. A fresh 64 KiB buffer per query costs an allocation, zeroing
+ * and page faults — on loopback as much as the round trip itself — so a reply that can be at most
+ * the size we advertised (1232 with EDNS, 512 without) gets a reused 4 KiB buffer; only a larger
+ * advertised size (`+bufsize`) gets its own. A buffer goes back only once no receive can write
+ * into it any more (its socket closed, the receive settled). A datagram longer than its buffer
+ * arrives cut short, fails to decode and is ignored like any malformed one.
+ */
+const SMALL_BUFFER = 4096;
+const spareBuffers: Uint8Array[] = [];
+const MAX_SPARE_BUFFERS = 512;
+
+function takeBuffer(size: number): Uint8Array {
+  if (size > SMALL_BUFFER) return new Uint8Array(Math.min(size, MAX_MESSAGE_SIZE));
+  return spareBuffers.pop() ?? new Uint8Array(SMALL_BUFFER);
+}
+
+function giveBuffer(buffer: Uint8Array): void {
+  if (buffer.length === SMALL_BUFFER && spareBuffers.length < MAX_SPARE_BUFFERS) {
+    spareBuffers.push(buffer);
   }
 }
 

@@ -112,8 +112,8 @@ export interface RunningScript extends AsyncDisposable {
 }
 
 /**
- * Starts `deno run -A script args…` and resolves once its first stdout line starting with
- * `listening on ` has appeared, parsing the address from it.
+ * Starts `deno run -A script args…` and resolves once its first stdout line saying `listening on `
+ * (perhaps after the server's name) has appeared, parsing the address from it.
  */
 export async function startScript(
   script: string,
@@ -249,7 +249,7 @@ export async function startCommand(
   let firstLine: string;
   try {
     // The text line, or under --json the `listening` event (tcp/kit/report.ts schema).
-    firstLine = await waitForLine(/^listening on |^\{.*"event":"listening"/);
+    firstLine = await waitForLine(/^(?:[a-z]+ )?(listening|lab) on |^\{.*"event":"listening"/);
   } catch (error) {
     await stop("SIGKILL");
     throw error;
@@ -258,7 +258,8 @@ export async function startCommand(
   const listeningText = firstLine.startsWith("{")
     ? String((JSON.parse(firstLine) as { text?: unknown }).text ?? "")
     : firstLine;
-  const words = listeningText.slice("listening on ".length).split(/\s/);
+  // A server may name itself first: `resolver listening on 127.0.0.1:1054 (udp+tcp)`.
+  const words = listeningText.slice(listeningText.indexOf(" on ") + 4).split(/\s/);
   const address = /^(udp|tcp)$/.test(words[0]) && words.length > 1 ? words[1] : words[0];
   const { host, port } = splitAddress(address);
   return {

@@ -31,17 +31,23 @@ import {
 /** @typedef {import("./reader_kit.js").StateCell} StateCell */
 
 /**
- * http/demo.ts: the browser resolves the name from the root down, connects, asks, reads.
+ * http/demo.ts: the browser asks the local DNS server, which walks from the root down for it
+ * (or answers from its cache); then the browser connects, asks, reads.
  * @type {Reader}
  */
 function demoReader(e, sink, source) {
   const me = selfLane(source);
   const memory = sink.memory();
   sink.lane(me, "browser", "http/demo.ts", RANK_CLIENT);
+  /** The local DNS server's lane: every question from the browser, every walk from it. */
+  const local = () => str(memory.local ?? "local DNS");
   switch (e.event) {
     case "listening":
       if (e.zone) dnsServerLane(sink, e.address, e.zone);
-      else sink.lane(addressLane(e.address), "web server", str(e.address), RANK_LAST);
+      else if (e.role === "local DNS") {
+        memory.local = addressLane(e.address);
+        sink.lane(local(), "local DNS", str(e.address), RANK_MIDDLE);
+      } else sink.lane(addressLane(e.address), "web server", str(e.address), RANK_LAST);
       return;
     case "log":
       if (e.url && e.scheme) {
@@ -56,30 +62,51 @@ function demoReader(e, sink, source) {
       } else common(e, sink, source);
       return;
     case "query": {
-      const lane = dnsServerLane(sink, e.server, e.zone);
+      // Without a zone it is the browser's question to the local DNS server; with one, the
+      // local server's question to that zone's server (QNAME-minimised: only what it needs).
+      // (Without a local server in the run, the browser walks itself.)
+      const walker = memory.local ? local() : me;
+      const from = e.zone ? walker : me;
+      const to = e.zone ? dnsServerLane(sink, e.server, e.zone) : local();
       sink.arrow({
-        from: me,
-        to: lane,
+        from,
+        to,
         label: `${str(e.name)} ${str(e.type)}?`,
-        marks: ["DNS", "UDP"],
-        explainKey: source,
+        marks: e.zone ? ["DNS", "UDP", `${str(e.source ?? "")}`].filter(Boolean) : ["DNS", "UDP"],
+        // The walk's bytes come from the local server, the browser's own from the demo.
+        explainKey: e.zone && memory.local ? `${source}:walk` : source,
       });
       return;
     }
     case "referral":
     case "answer": {
+      if (!e.zone && e.cache) {
+        sink.arrow({
+          from: local(),
+          to: me,
+          label: `answer (${
+            e.cache === "hit" ? "from the cache" : `after ${str(e.queries)} queries`
+          })`,
+          marks: [formatMs(num(e.ms))],
+          explainKey: source,
+        });
+        return;
+      }
       const lane = dnsServerLane(sink, e.server, e.zone);
       sink.arrow({
         from: lane,
-        to: me,
+        to: e.zone && memory.local ? local() : me,
         label: e.event === "referral"
           ? `referral: ask ${str(e.referral)}`
           : `answer: ${firstRecord(list(e.records))}`,
         marks: [`${num(e.bytes) ?? "?"} B`, formatMs(num(e.ms))],
-        explainKey: source,
+        explainKey: e.zone && memory.local ? `${source}:walk` : source,
       });
       return;
     }
+    case "explain":
+      sink.explain(e.walk ? `${source}:walk` : source, str(e.text));
+      return;
     case "connected": {
       memory.server = addressLane(e.remote);
       sink.lane(str(memory.server), "web server", str(e.remote), RANK_LAST);

@@ -1,20 +1,10 @@
 /**
- * dns/transport.ts and dns/resolver.ts against fake servers that live inside the test: a tiny
- * authoritative function per loopback address (127.0.0.11–14, one shared port), so every
- * referral, missing glue, CNAME and loop is exactly what the test says it is.
+ * dns/transport.ts and dns/resolver.ts against fake servers that live inside the test
+ * (tests/_fake_dns.ts: a tiny authoritative function per loopback address, 127.0.0.11–14, one
+ * shared port), so every referral, missing glue, CNAME and loop is exactly what the test says.
  */
 import assert from "node:assert/strict";
-import {
-  CLASS,
-  decodeMessage,
-  encodeMessage,
-  isSubdomain,
-  type Message,
-  namesEqual,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, RCODE, TYPE } from "../../dns/wire/message.ts";
 import { exchange, NoReplyError, replyMismatch } from "../../dns/transport.ts";
 import {
   IterativeResolver,
@@ -29,141 +19,8 @@ import {
 import { makeQuery } from "../../dns/wire/message.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { writeAll } from "../../tcp/core/io.ts";
-
-// ---------------------------------------------------------------------------------------------
-// Record helpers
-
-const rr = (name: string, ttl: number, data: ResourceRecord["data"], type: number) => ({
-  name,
-  type,
-  class: CLASS.IN,
-  ttl,
-  data,
-});
-const a = (name: string, address: string, ttl = 300): ResourceRecord =>
-  rr(name, ttl, { kind: "A", address }, TYPE.A);
-const ns = (name: string, target: string, ttl = 3600): ResourceRecord =>
-  rr(name, ttl, { kind: "NS", target }, TYPE.NS);
-const cname = (name: string, target: string, ttl = 300): ResourceRecord =>
-  rr(name, ttl, { kind: "CNAME", target }, TYPE.CNAME);
-const soa = (zone: string): ResourceRecord =>
-  rr(zone, 300, {
-    kind: "SOA",
-    mname: `ns.${zone}`,
-    rname: `hostmaster.${zone}`,
-    serial: 1,
-    refresh: 3600,
-    retry: 900,
-    expire: 604800,
-    minimum: 60,
-  }, TYPE.SOA);
-
-function response(
-  query: Message,
-  parts: Partial<Message> & { aa?: boolean; rcode?: number },
-): Message {
-  return {
-    id: query.id,
-    flags: { ...query.flags, qr: true, aa: parts.aa ?? false, ra: false, rcode: parts.rcode ?? 0 },
-    questions: query.questions,
-    answers: parts.answers ?? [],
-    authorities: parts.authorities ?? [],
-    additionals: parts.additionals ?? [],
-  };
-}
-
-/**
- * A minimal authoritative server for `zone`: exact answers (AA), CNAME, referrals for NS records
- * below the apex (glue only from this zone's own records), NXDOMAIN/NODATA with the SOA.
- */
-function authority(zone: string, records: ResourceRecord[]): (query: Message) => Message {
-  return (query) => {
-    const q = query.questions[0];
-    if (!isSubdomain(q.name, zone)) return response(query, { rcode: RCODE.REFUSED });
-    // A delegation point between the apex and the name wins over anything below it.
-    const cut = records.find((r) =>
-      r.type === TYPE.NS && !namesEqual(r.name, zone) && isSubdomain(q.name, r.name)
-    );
-    if (cut) {
-      const nsSet = records.filter((r) => r.type === TYPE.NS && namesEqual(r.name, cut.name));
-      const glue = records.filter((r) =>
-        r.type === TYPE.A &&
-        nsSet.some((n) => n.data.kind === "NS" && namesEqual(n.data.target, r.name))
-      );
-      return response(query, { authorities: nsSet, additionals: glue });
-    }
-    const atName = records.filter((r) => namesEqual(r.name, q.name));
-    const exact = atName.filter((r) => r.type === q.type);
-    if (exact.length) return response(query, { aa: true, answers: exact });
-    const alias = atName.find((r) => r.type === TYPE.CNAME);
-    if (alias) return response(query, { aa: true, answers: [alias] });
-    const exists = records.some((r) => isSubdomain(r.name, q.name));
-    return response(query, {
-      aa: true,
-      rcode: exists ? RCODE.NOERROR : RCODE.NXDOMAIN,
-      authorities: [soa(zone)],
-    });
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fake servers: one UDP socket per address, all on the same port.
-
-type Handler = (query: Message, host: string) => Message | undefined;
-
-interface FakeNet extends AsyncDisposable {
-  port: number;
-  /** Every query received, as `host name type`. */
-  log: string[];
-}
-
-function bindAll(hosts: string[]): Deno.DatagramConn[] {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const first = Deno.listenDatagram({ transport: "udp", hostname: hosts[0], port: 0 });
-    const port = (first.addr as Deno.NetAddr).port;
-    const sockets = [first];
-    try {
-      for (const hostname of hosts.slice(1)) {
-        sockets.push(Deno.listenDatagram({ transport: "udp", hostname, port }));
-      }
-      return sockets;
-    } catch (error) {
-      for (const s of sockets) s.close();
-      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    }
-  }
-  throw new Error("no shared port");
-}
-
-function startFakeNet(handlers: Record<string, Handler>): FakeNet {
-  const hosts = Object.keys(handlers);
-  const sockets = bindAll(hosts);
-  const log: string[] = [];
-  const loops = sockets.map(async (socket, i) => {
-    const host = hosts[i];
-    try {
-      for await (const [data, from] of socket) {
-        const query = decodeMessage(data);
-        const q = query.questions[0];
-        log.push(`${host} ${q.name} ${q.type}`);
-        const reply = handlers[host](query, host);
-        if (reply) await socket.send(encodeMessage(reply), from);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted)) {
-        throw error;
-      }
-    }
-  });
-  return {
-    port: (sockets[0].addr as Deno.NetAddr).port,
-    log,
-    async [Symbol.asyncDispose]() {
-      for (const s of sockets) s.close();
-      await Promise.all(loops);
-    },
-  };
-}
+import { a, authority, cname, type FakeNet, ns, response, startFakeNet } from "../_fake_dns.ts";
+import { ServerSelection } from "../../dns/server_selection.ts";
 
 const ROOT = "127.0.0.11";
 const TLD = "127.0.0.12";
@@ -547,4 +404,88 @@ Deno.test("the 13 root servers a–m are built in", () => {
   );
   assert.equal(ROOT_SERVERS[0].ipv4, "198.41.0.4");
   assert.ok(ROOT_SERVERS.every((r) => /^\d+\.\d+\.\d+\.\d+$/.test(r.ipv4)));
+});
+
+Deno.test("iterative resolver moves on to the next name server after a timeout, and asks the live one first next time", async () => {
+  // example.test. has two servers: the first (in the NS order) never answers.
+  const dead = "127.0.0.15";
+  await using net = startFakeNet({
+    [ROOT]: authority(".", [ns("test.", "ns.test."), a("ns.test.", TLD)]),
+    [TLD]: authority("test.", [
+      ns("example.test.", "a.example.test."),
+      ns("example.test.", "b.example.test."),
+      a("a.example.test.", dead),
+      a("b.example.test.", EXAMPLE),
+    ]),
+    [dead]: () => undefined,
+    [EXAMPLE]: authority("example.test.", [
+      a("www.example.test.", "192.0.2.1"),
+      a("x.example.test.", "192.0.2.2"),
+    ]),
+  });
+  const events: ResolverEvent[] = [];
+  // No randomness: servers never measured keep the referral's order, so the dead one goes first.
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    timeoutMs: 200,
+    servers: new ServerSelection({ random: () => 0 }),
+    onEvent: (e) => events.push(e),
+  });
+  const first = await resolver.resolve("www.example.test", TYPE.A);
+  assert.deepEqual(first.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.1" }]);
+  const steps = events.filter((e) => e.kind !== "cname").map((e) =>
+    e.kind === "query" || e.kind === "no-reply"
+      ? `${e.kind} ${e.server.address}`
+      : e.kind === "response"
+      ? `${e.outcome} ${e.server.address}`
+      : e.kind
+  );
+  assert.deepEqual(steps.slice(-3), [`no-reply ${dead}`, `query ${EXAMPLE}`, `answer ${EXAMPLE}`]);
+  assert.match(
+    (events.findLast((e) => e.kind === "query") as { reason: string }).reason,
+    /the server before gave no usable reply$/,
+  );
+  await resolver.resolve("x.example.test", TYPE.A);
+  assert.equal(
+    net.seen.filter((s) => s.host === dead).length,
+    1,
+    "the dead server is not asked first again",
+  );
+});
+
+Deno.test("every RRset learnt passes the checkRRset hook first (the DNSSEC seam), which may refuse it", async () => {
+  await using net = hierarchy();
+  const seen: string[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    checkRRset(rrset, from) {
+      seen.push(`${from.zone} ${from.server.address} ${from.section} ${rrset.name} ${rrset.type}`);
+      // Refuse the answer for www.example.test. (as a failed signature check would).
+      return !(rrset.name === "www.example.test." && rrset.type === TYPE.A);
+    },
+  });
+  assert.deepEqual(
+    (await resolver.resolve("ns.example.test.", TYPE.A)).answers.map((r) => r.data),
+    [
+      { kind: "A", address: OTHER },
+    ],
+  );
+  assert.deepEqual(seen, [
+    `. ${ROOT} authority test. ${TYPE.NS}`,
+    `. ${ROOT} additional ns.test. ${TYPE.A}`,
+    `test. ${TLD} authority example.test. ${TYPE.NS}`,
+    `test. ${TLD} additional ns1.example.test. ${TYPE.A}`,
+    `example.test. ${EXAMPLE} answer ns.example.test. ${TYPE.A}`,
+  ]);
+  await assert.rejects(resolver.resolve("www.example.test.", TYPE.A), (error: unknown) => {
+    assert.ok(error instanceof ResolveError);
+    assert.match(error.message, /www\.example\.test\. A, which the RRset check refused/);
+    return true;
+  });
+  // Nothing refused was cached: asked again, it is asked again (and refused again).
+  const before = net.log.length;
+  await assert.rejects(resolver.resolve("www.example.test.", TYPE.A));
+  assert.ok(net.log.length > before);
 });

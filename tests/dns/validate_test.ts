@@ -34,7 +34,7 @@ import { generateSigningKey } from "../../dns/dnssec_crypto.ts";
 import { toBase64 } from "../../dns/wire/dnssec.ts";
 import { signZone } from "../../dns/zone_signer.ts";
 import { hasCommand, runCommand, runScript } from "../_helpers.ts";
-import { startUnbound } from "../_unbound.ts";
+import { startValidatingUnbound as startUnbound } from "../_unbound_validator.ts";
 import type { Nsec3Options } from "../../dns/zone_signer.ts";
 
 const ZONES = new URL("../../dns/zones/", import.meta.url).pathname;

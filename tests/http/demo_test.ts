@@ -1,8 +1,9 @@
 /**
- * The README's main command end to end: `deno run -A http/demo.ts` starts the DNS mini-Internet
- * and the web server on loopback, resolves www.cnblogs.com iteratively from the root, connects,
- * fetches seed 000's page and stops everything — exit 0, and again right after (nothing left
- * bound or running). Also the client's own `--trace-dns` against the same mini-Internet.
+ * The README's main command end to end: `deno run -A http/demo.ts` starts the DNS mini-Internet,
+ * the local DNS server and the web server on loopback; the browser side asks the local DNS
+ * server, which resolves www.cnblogs.com from the root; it connects, fetches seed 000's page, asks
+ * again (answered from the cache) and stops everything — exit 0, and again right after (nothing
+ * left bound or running). Also the client's own `--trace-dns` against the same mini-Internet.
  */
 import assert from "node:assert/strict";
 import { assertNdjson, hasCommand, isRoot, runCommand, runScript } from "../_helpers.ts";
@@ -23,22 +24,27 @@ function assertInOrder(text: string, patterns: RegExp[]): void {
 const DEMO_STEPS = [
   /^What happens when you open http:\/\/www\.cnblogs\.com\/linhaifeng\/articles\/6817679\.html$/m,
   /^setup: DNS server for "\." \(root\) on 127\.0\.0\.2:\d+$/m,
+  /^setup: local DNS server \(本地DNS\) dns\/resolver_server\.ts on 127\.0\.0\.1:\d+, walking from the root 127\.0\.0\.2$/m,
   /^setup: web server http\/server\.ts on 127\.0\.0\.5:\d+/m,
   /^1\. The URL, taken apart$/m,
   /^\s+scheme\s+http\b/m,
   /^\s+host\s+www\.cnblogs\.com\b/m,
   /^\s+port\s+80 \(implied\)/m,
   /^\s+path\s+\/linhaifeng\/articles\/6817679\.html/m,
-  /^2\. \(a\) DNS over UDP: an iterative query, from the root down$/m,
-  // Three servers, three steps: the root refers to com., com. refers to cnblogs.com., which answers.
-  /ask 127\.0\.0\.2:\d+ \(server for \. \(root\)\) over UDP: www\.cnblogs\.com\. A\?/,
+  /^2\. \(a\) DNS over UDP: the browser asks the local DNS server, which asks from the root down$/m,
+  /ask 127\.0\.0\.1:\d+ \(the local DNS server\) over UDP: www\.cnblogs\.com\. A\?/,
+  /not in its cache: the local DNS server walks from the root/,
+  // Three servers, three steps, each asked only what it needs (QNAME minimisation): the root
+  // refers to com., com. refers to cnblogs.com., which answers.
+  /ask 127\.0\.0\.2:\d+ \(server for \. \(root\)\) over UDP: com\. A\? — only what it needs, not www\.cnblogs\.com\. A/,
   /referral: \. \(root\) does not know, ask com\./,
-  /ask 127\.0\.0\.3:\d+ \(server for com\.\) over UDP: www\.cnblogs\.com\. A\?/,
+  /ask 127\.0\.0\.3:\d+ \(server for com\.\) over UDP: cnblogs\.com\. A\?/,
   /referral: com\. does not know, ask cnblogs\.com\./,
-  /ask 127\.0\.0\.4:\d+ \(server for cnblogs\.com\.\) over UDP: www\.cnblogs\.com\. A\?/,
+  /ask 127\.0\.0\.4:\d+ \(server for cnblogs\.com\.\) over UDP: www\.cnblogs\.com\. A\?$/m,
   /answer from cnblogs\.com\./,
   /www\.cnblogs\.com\.\s+\d+\s+IN\s+A\s+127\.0\.0\.5/,
-  /=> www\.cnblogs\.com is 127\.0\.0\.5 \(3 queries over UDP/,
+  /answer from the local DNS server \(RA set; it walked for us: 3 queries;/,
+  /=> www\.cnblogs\.com is 127\.0\.0\.5$/m,
   /^3\. \(b\) TCP: /m,
   /connected 127\.0\.0\.1:\d+ -> 127\.0\.0\.5:\d+ \(three-way handshake/,
   /^4\. HTTP request/m,
@@ -47,7 +53,11 @@ const DEMO_STEPS = [
   /^5\. HTTP response/m,
   /< HTTP\/1\.1 200 OK$/m,
   /body: \d+ bytes of text\/html/,
-  /^6\. Done: the connection is closed \(Connection: close\) and the servers are stopped/m,
+  /^6\. The same name again: the local DNS server answers from its cache$/m,
+  /ask 127\.0\.0\.1:\d+ \(the local DNS server\) over UDP: www\.cnblogs\.com\. A\?/,
+  /answer from the local DNS server \(RA set; from its cache: nobody else asked/,
+  /www\.cnblogs\.com\. \d+ IN A 127\.0\.0\.5/,
+  /^7\. Done: the connection is closed \(Connection: close\) and the servers are stopped/m,
 ];
 
 Deno.test("the demo resolves www.cnblogs.com from the root and fetches the page, twice in a row", async () => {
@@ -129,18 +139,27 @@ Deno.test("the demo's --json streams schema events and --explain annotates the H
     "listening",
     "listening",
     "listening",
+    "listening",
+    "query", // the browser asks the local DNS server, which walks:
     "query",
     "referral",
     "query",
     "referral",
     "query",
     "answer",
+    "answer", // the local DNS server answers the browser
     "connected",
     "request",
     "response",
     "received",
+    "query", // the same name again:
+    "answer", // from the cache
     "disconnected",
   ]);
+  const lookups = events.filter((e) => e.event === "answer" && e.cache !== undefined);
+  assert.deepEqual(lookups.map((e) => [e.cache, e.queries]), [["miss", 3], ["hit", 0]]);
+  const minimised = events.filter((e) => e.walk && e.event === "query").map((e) => e.name);
+  assert.deepEqual(minimised, ["com.", "cnblogs.com.", "www.cnblogs.com."]);
   const resolved = events.find((e) => e.address === "127.0.0.5" && e.queries === 3);
   assert.ok(resolved, "no event says www.cnblogs.com is 127.0.0.5 after 3 queries");
   assert.deepEqual(
@@ -150,16 +169,24 @@ Deno.test("the demo's --json streams schema events and --explain annotates the H
   const request = events.find((e) => e.event === "request")!;
   assert.equal(request.target, "/linhaifeng/articles/6817679.html");
   assert.equal(events.find((e) => e.event === "response")!.status, 200);
-  // --explain: each DNS query and reply (3 exchanges), then the HTTP request and response.
-  const views = events.filter((e) => e.event === "explain");
+  // --explain: the local DNS server's walk (each upstream query and reply), the browser's DNS
+  // query and reply to the local DNS server, the HTTP request and response, then the second DNS
+  // query and reply (from the cache: no walk).
+  const walk = events.filter((e) => e.event === "explain" && e.walk);
+  assert.equal(walk.length, 6);
+  assert.match(String(walk[0].text), /^DNS query, \d+ bytes, to 127\.0\.0\.2#\d+ over UDP\n/);
+  const views = events.filter((e) => e.event === "explain" && !e.walk);
   assert.deepEqual(views.map((e) => e.protocol ?? "http"), [
-    ...Array(6).fill("dns"),
+    "dns",
+    "dns",
     "http",
     "http",
+    "dns",
+    "dns",
   ]);
-  assert.match(String(views[0].text), /^DNS query, \d+ bytes, to 127\.0\.0\.2:\d+ over UDP\n/);
-  assert.match(String(views[5].text), /^DNS reply, \d+ bytes, from 127\.0\.0\.4:\d+ over UDP\n/);
-  const [requestView, responseView] = views.slice(6);
+  assert.match(String(views[0].text), /^DNS query, \d+ bytes, to 127\.0\.0\.1:\d+ over UDP\n/);
+  assert.match(String(views[1].text), /^DNS reply, \d+ bytes, from 127\.0\.0\.1:\d+ over UDP\n/);
+  const [requestView, responseView] = views.slice(2, 4);
   assert.match(String(requestView.text), /^HTTP request, \d+ bytes, sent to 127\.0\.0\.5:\d+\n/);
   assert.match(String(requestView.text), /Host {17}"www\.cnblogs\.com(:\d+)?": which site/);
   assert.match(String(responseView.text), /^HTTP response, \d+ bytes, from 127\.0\.0\.5:\d+\n/);

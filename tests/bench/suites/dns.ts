@@ -18,10 +18,23 @@
  * Then the same zone signed by `ldns-signzone` (ECDSA P-256, NSEC), served by both with dnsperf
  * setting DO=1 (`-D`): every answer carries its RRSIGs, every negative answer its NSEC proofs.
  * Target: ≥ 0.9× NSD queries/s.
+ *
+ * Then the local DNS server (`dns/resolver_server.ts --quiet`) against unbound (one thread,
+ * QNAME minimisation on, no DNSSEC), both iterating through the same mini-Internet (on port 53
+ * and its own loopback addresses, tests/_unbound.ts: unbound only queries port 53 after a
+ * referral; so this part needs root). Rows: cached answers (the same dnsperf warm-up for both,
+ * then interleaved flat-out rounds, median q/s and server CPU per query; target ≥ 1.0×); cold
+ * resolution of 2,000 names nobody asked before under the wildcard `*.wild.cnblogs.com` (both
+ * first resolve the same number of other cold names, then interleaved rounds with fresh names
+ * each, median completed q/s and CPU per name; target ≥ 1.0×); and the resident memory of a
+ * fresh server holding 100,000 cold-resolved names once it has settled (V8 returns memory a
+ * few seconds after the load; target ≤ 100 MB; the peak is logged).
  */
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand, ROOT, startScript } from "../../_helpers.ts";
 import { decodeMessage, encodeMessage, makeQuery, TYPE } from "../../../dns/wire/message.ts";
+import { startInternet53, startUnbound, unboundAvailable } from "../../_unbound.ts";
+import { startMiniInternet } from "../../../dns/internet.ts";
 
 const ZONE_FILE = "dns/zones/cnblogs.com.zone";
 /** An unmeasured dnsperf run before the measured ones (both sides). */
@@ -272,10 +285,9 @@ zone:
   return { target: { port, pid: child.pid }, stop };
 }
 
-export const suite: BenchSuite = {
-  name: "dns",
-  description: "dnsperf against dns/server.ts and NSD (same zone, loopback)",
-  async run(ctx: BenchContext): Promise<BenchRow[]> {
+/** The authoritative server's rows: dns/server.ts against NSD. */
+async function authoritativeRows(ctx: BenchContext): Promise<BenchRow[]> {
+  {
     const base = { capability: CAPABILITY, referenceName: "NSD" };
     if (!hasCommand("dnsperf")) {
       return [{ ...base, metric: "queries/s", unit: "q/s", skipped: "dnsperf not installed" }];
@@ -362,6 +374,16 @@ export const suite: BenchSuite = {
       await ours[Symbol.asyncDispose]();
       await Deno.remove(dir, { recursive: true });
     }
+  }
+}
+
+export const suite: BenchSuite = {
+  name: "dns",
+  description:
+    "dnsperf against dns/server.ts and NSD (same zone), and dns/resolver_server.ts and unbound " +
+    "(same mini-Internet), loopback",
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    return [...await authoritativeRows(ctx), ...await resolverRows(ctx)];
   },
 };
 
@@ -433,5 +455,248 @@ async function signedRow(
     await nsd?.stop();
     await ours[Symbol.asyncDispose]();
     await Deno.remove(nsdDir, { recursive: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local DNS server (dns/resolver_server.ts) against unbound, iterating through the same
+// mini-Internet. unbound follows referrals to port 53 only, so when it is compared the
+// mini-Internet runs on port 53 on its own loopback addresses (tests/_unbound.ts; needs root).
+
+const RESOLVER_CAPABILITY = "DNS recursive (dns/resolver_server.ts over the mini-Internet)";
+/** What dnsperf asks once both caches are warm: answers, a CNAME, NODATA, NXDOMAIN. */
+const CACHED_QUERIES = [
+  "www.cnblogs.com A",
+  "www.cnblogs.com AAAA",
+  "web.cnblogs.com A",
+  "cnblogs.com MX",
+  "mail.cnblogs.com A",
+  "ent.cnblogs.com A",
+  "nope.cnblogs.com A",
+];
+/** Distinct names per cold round (the issue's figure), all under the wildcard `*.wild`. */
+const COLD_NAMES = 2000;
+/** Names both sides resolve cold before anything is measured (the same warm-up for both). */
+const COLD_WARMUP_NAMES = 5000;
+/** dnsperf's outstanding queries for the cold runs. */
+const COLD_OUTSTANDING = 100;
+const MEMORY_NAMES = 100_000;
+
+/** One pass of dnsperf through `dataFile` (each query once), `outstanding` at a time. */
+async function dnsperfOnce(port: number, dataFile: string, outstanding: number) {
+  const out = await new Deno.Command("dnsperf", {
+    args: [
+      "-s",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-d",
+      dataFile,
+      "-n",
+      "1",
+      "-q",
+      String(outstanding),
+      "-t",
+      "5",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const qps = /Queries per second:\s+([\d.]+)/.exec(text);
+  const completed = /Queries completed:\s+(\d+)/.exec(text);
+  if (!out.success || !qps) throw new Error(`dnsperf failed: ${text}`);
+  return { qps: Number(qps[1]), completed: Number(completed?.[1] ?? 0) };
+}
+
+/** Current and peak resident memory of a process, in MB. */
+function rssMB(pid: number): { rss: number; peak: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+/** The names file for one cold run: `count` names nobody has asked before. */
+async function coldNames(dir: string, tag: string, count: number): Promise<string> {
+  const file = `${dir}/cold-${tag}.txt`;
+  const lines = Array.from({ length: count }, (_, i) => `${tag}-${i}.wild.cnblogs.com TXT`);
+  await Deno.writeTextFile(file, lines.join("\n") + "\n");
+  return file;
+}
+
+async function resolverRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const base = { capability: RESOLVER_CAPABILITY, referenceName: "unbound" };
+  if (!hasCommand("dnsperf")) {
+    return [{ ...base, metric: "cached queries/s", unit: "q/s", skipped: "dnsperf not installed" }];
+  }
+  const compare = unboundAvailable();
+  const skipped = compare ? undefined : "unbound not installed, or port 53 not available (root)";
+  const dir = await Deno.makeTempDir({ prefix: "netlab-resolver-bench-" });
+  const ticks = await clockTicks();
+  const seconds = ctx.quick ? 2 : 5;
+  const rounds = ctx.quick ? 1 : ROUNDS;
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    // The upstream: port 53 when unbound takes part (its referrals go to port 53), else any.
+    let root: string;
+    let upstreamPort: number;
+    if (compare) {
+      await Deno.mkdir(`${dir}/zones`);
+      const net = await startInternet53(`${dir}/zones`);
+      stops.push(net.stop);
+      [root, upstreamPort] = [net.root, 53];
+    } else {
+      const net = await startMiniInternet({ port: 0 });
+      stops.push(net.stop);
+      [root, upstreamPort] = [net.roots[0], net.port];
+    }
+    const args = [
+      "--port",
+      "0",
+      "--root",
+      root,
+      "--upstream-port",
+      String(upstreamPort),
+      "--quiet",
+    ];
+    const ours = await startScript("dns/resolver_server.ts", args, { timeoutMs: 600_000 });
+    stops.push(async () => void await ours.stop());
+    const sides: {
+      name: string;
+      target: Target;
+      runs: Run[];
+      cold: { qps: number; cpu: number }[];
+    }[] = [
+      {
+        name: "dns/resolver_server.ts",
+        target: { port: ours.port, pid: ours.child.pid },
+        runs: [],
+        cold: [],
+      },
+    ];
+    if (compare) {
+      await Deno.mkdir(`${dir}/unbound`);
+      const unbound = await startUnbound(`${dir}/unbound`, root);
+      stops.push(unbound.stop);
+      sides.push({
+        name: "unbound",
+        target: { port: unbound.port, pid: unbound.pid },
+        runs: [],
+        cold: [],
+      });
+    }
+
+    // Cached answers: the same warm-up (which also fills both caches), then interleaved rounds.
+    const cachedFile = `${dir}/cached.txt`;
+    await Deno.writeTextFile(cachedFile, CACHED_QUERIES.join("\n") + "\n");
+    for (const side of sides) await dnsperf(side.target.port, WARMUP_SECONDS, cachedFile);
+    for (let round = 1; round <= rounds; round++) {
+      for (const side of sides) {
+        const r = await measure(side.target, seconds, cachedFile, ticks);
+        side.runs.push(r);
+        ctx.log(
+          `${side.name} cached round ${round}: ${r.qps.toFixed(0)} q/s, ` +
+            `${r.cpuUsPerQuery.toFixed(1)} µs CPU/query, lost ${r.lost}`,
+        );
+      }
+    }
+
+    // Cold resolution: names nobody asked before, under the wildcard (one upstream query each
+    // once the delegation is cached), after the same cold warm-up for both.
+    for (const side of sides) {
+      const warm = await coldNames(dir, `warm-${sides.indexOf(side)}`, COLD_WARMUP_NAMES);
+      await dnsperfOnce(side.target.port, warm, COLD_OUTSTANDING);
+    }
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, side] of sides.entries()) {
+        const file = await coldNames(dir, `r${round}-${i}`, COLD_NAMES);
+        const before = cpuTicks(side.target.pid);
+        const r = await dnsperfOnce(side.target.port, file, COLD_OUTSTANDING);
+        const cpu = (cpuTicks(side.target.pid) - before) / ticks * 1e6 / Math.max(1, r.completed);
+        side.cold.push({ qps: r.qps, cpu });
+        ctx.log(
+          `${side.name} cold round ${round}: ${COLD_NAMES} names, ${r.qps.toFixed(0)} q/s ` +
+            `completed, ${cpu.toFixed(0)} µs CPU/name`,
+        );
+      }
+    }
+
+    // Memory: a fresh server resolves MEMORY_NAMES names and keeps them; its RSS once it has
+    // settled (V8 gives memory back some seconds after the load).
+    const names = ctx.quick ? 20_000 : MEMORY_NAMES;
+    const fresh = await startScript("dns/resolver_server.ts", args, { timeoutMs: 600_000 });
+    stops.push(async () => void await fresh.stop());
+    const idle = rssMB(fresh.child.pid).rss;
+    const loaded = await dnsperfOnce(fresh.port, await coldNames(dir, "memory", names), 200);
+    const afterLoad = rssMB(fresh.child.pid);
+    // V8's memory reducer starts ~8 s after the load; wait for it, then for RSS to stay put.
+    let settled = afterLoad.rss;
+    for (let second = 1, steady = 0; second <= 45 && !(second > 15 && steady >= 3); second++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const now = rssMB(fresh.child.pid).rss;
+      steady = now < settled - 0.5 ? 0 : steady + 1;
+      settled = Math.min(settled, now);
+    }
+    ctx.log(
+      `dns/resolver_server.ts with ${names} names (${loaded.completed} resolved at ` +
+        `${loaded.qps.toFixed(0)} q/s): RSS ${idle.toFixed(1)} MB idle before, ` +
+        `${afterLoad.rss.toFixed(1)} MB right after (peak ${afterLoad.peak.toFixed(1)}), ` +
+        `${settled.toFixed(1)} MB settled`,
+    );
+
+    const mid = (i: number, pick: (r: Run) => number) =>
+      sides[i] ? median(sides[i].runs.map(pick)) : undefined;
+    const coldMid = (i: number, pick: (r: { qps: number; cpu: number }) => number) =>
+      sides[i] ? median(sides[i].cold.map(pick)) : undefined;
+    return [
+      {
+        ...base,
+        metric: "cached answers, queries/s",
+        unit: "q/s",
+        ours: mid(0, (r) => r.qps),
+        reference: mid(1, (r) => r.qps),
+        target: "≥ 1.0×",
+        skipped,
+      },
+      {
+        ...base,
+        metric: "cached answers, server CPU per query",
+        unit: "µs",
+        lowerIsBetter: true,
+        ours: mid(0, (r) => r.cpuUsPerQuery),
+        reference: mid(1, (r) => r.cpuUsPerQuery),
+        skipped,
+      },
+      {
+        ...base,
+        metric: `cold resolution of ${COLD_NAMES.toLocaleString("en-US")} names, completed q/s`,
+        unit: "q/s",
+        ours: coldMid(0, (r) => r.qps),
+        reference: coldMid(1, (r) => r.qps),
+        target: "≥ 1.0×",
+        skipped,
+      },
+      {
+        ...base,
+        metric: "cold resolution, server CPU per name",
+        unit: "µs",
+        lowerIsBetter: true,
+        ours: coldMid(0, (r) => r.cpu),
+        reference: coldMid(1, (r) => r.cpu),
+        skipped,
+      },
+      {
+        capability: RESOLVER_CAPABILITY,
+        referenceName: "limit",
+        metric: `RSS with ${names.toLocaleString("en-US")} cached names (settled)`,
+        unit: "MB",
+        lowerIsBetter: true,
+        ours: settled,
+        target: ctx.quick ? undefined : "≤ 100 MB",
+      },
+    ];
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+    await Deno.remove(dir, { recursive: true });
   }
 }

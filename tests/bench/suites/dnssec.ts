@@ -25,7 +25,7 @@ import { ValidatingResolver } from "../../../dns/validating_resolver.ts";
 import { parseTrustAnchor } from "../../../dns/validator.ts";
 import { makeQuery, TYPE } from "../../../dns/wire/message.ts";
 import { exchange } from "../../../dns/transport.ts";
-import { startUnbound } from "../../_unbound.ts";
+import { startValidatingUnbound as startUnbound } from "../../_unbound_validator.ts";
 
 const ROUNDS = 3;
 
