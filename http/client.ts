@@ -6,7 +6,7 @@
  * that downloads the file. This client does exactly that with netlab's own pieces: the URL is
  * taken apart by `http/url.ts`, the name resolved by `dns/resolver.ts` (never the OS resolver),
  * the socket opened with `Deno.connect`, the request written and the response read through
- * `http/message.ts` (Content-Length, chunked and close-delimited bodies). `-v` prints each step
+ * `http/core/ (parser, serialize)` (Content-Length, chunked and close-delimited bodies). `-v` prints each step
  * on stderr: URL anatomy → DNS query over UDP → TCP connect → request bytes → status and headers.
  *
  *   deno task http:get http://127.0.0.1:8000/                     # body on stdout
@@ -37,15 +37,10 @@ import {
 } from "../tcp/kit/cli.ts";
 import { type ByteWriter, concatBytes, writeAll } from "../tcp/core/io.ts";
 import { createReporter, type Fields, type Reporter, type ReportSink } from "../tcp/kit/report.ts";
-import {
-  type BodyKind,
-  encodeLatin1,
-  formatRequestHead,
-  HttpError,
-  joinHeadAndBody,
-  latin1,
-  ResponseParser,
-} from "./core/message.ts";
+import { type BodyKind, HttpError } from "./core/events.ts";
+import { ResponseParser } from "./core/response_parser.ts";
+import { formatRequestHead, joinHeadAndBody } from "./core/serialize.ts";
+import { encodeLatin1, latin1 } from "./core/syntax.ts";
 import { explainHttp } from "./core/describe.ts";
 import { explainMessage } from "../dns/describe.ts";
 import { createProgressBar, type ProgressBar } from "../tcp/kit/progress.ts";
@@ -162,7 +157,7 @@ export interface ResponseHead {
   version: string;
   status: number;
   reason: string;
-  /** Header fields in wire order (names lower-cased by http/message.ts; --explain shows them raw). */
+  /** Header fields in wire order (names lower-cased by http/core/ (parser, serialize); --explain shows them raw). */
   headers: [string, string][];
   /** Each field name as the server spelled it, in `headers` order (what `-i` prints). */
   fieldNames?: string[];

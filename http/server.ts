@@ -52,19 +52,12 @@ import { concatBytes, writeAll } from "../tcp/core/io.ts";
 import { FileShrankError, sendFileRange } from "../tcp/linux/sendfile.ts";
 import { EpollReactor } from "../tcp/linux/epoll.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
-import {
-  encodeLatin1,
-  formatResponseHead,
-  getHeader,
-  type HeaderList,
-  HttpError,
-  type HttpEvent,
-  joinHeadAndBody,
-  listItems,
-  reasonPhrase,
-  type RequestHead,
-  RequestParser,
-} from "./core/message.ts";
+import { type HeaderList, HttpError, type HttpEvent, type RequestHead } from "./core/events.ts";
+import { getHeader, listItems } from "./core/headers.ts";
+import { RequestParser } from "./core/request_parser.ts";
+import { formatResponseHead, joinHeadAndBody } from "./core/serialize.ts";
+import { reasonPhrase } from "./core/status.ts";
+import { encodeLatin1 } from "./core/syntax.ts";
 import { describeHttp, explainHttp } from "./core/describe.ts";
 import {
   BadPathError,

@@ -8,7 +8,7 @@
  * size, the last chunk and the trailers — seed 003's 请求行 / 请求头 / 空行 / 请求体, annotated.
  *
  * Pure and total: it never throws. Anything malformed is described as far as it goes, then one
- * `(malformed)` field covers the rest and says what is wrong, in the words `http/message.ts` uses
+ * `(malformed)` field covers the rest and says what is wrong, in the words `http/core/ (parser, serialize)` uses
  * when it refuses the same bytes. The framing rules are RFC 9112's, the same ones the parser
  * applies; this module re-walks the bytes itself because the parser (built for speed) keeps no
  * offsets and lower-cases header names — here names are shown exactly as they came on the wire.
@@ -16,15 +16,14 @@
  * described one by one; the rest is summarised in one field.
  */
 import { explainBytes, type ExplainField } from "../../tcp/kit/explain.ts";
+import type { BodyKind } from "./events.ts";
 import {
-  type BodyKind,
   KNOWN_METHODS,
   MAX_CHUNK_LINE_BYTES,
   MAX_HEADER_FIELDS,
   MAX_START_LINE_BYTES,
-  reasonPhrase,
-  STATUS_CLASSES,
-} from "./message.ts";
+} from "./parser.ts";
+import { reasonPhrase, STATUS_CLASSES } from "./status.ts";
 
 /** Head lines (start line and fields) described one by one; more is malformed anyway (431). */
 export const MAX_DESCRIBED_LINES = MAX_HEADER_FIELDS + 1;
@@ -136,7 +135,7 @@ function isTokenChar(c: number): boolean {
     "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c));
 }
 
-/** Bytes as latin1 text (every byte one character, as http/message.ts decodes heads). */
+/** Bytes as latin1 text (every byte one character, as http/core/ (parser, serialize) decodes heads). */
 function text(bytes: Uint8Array, start: number, end: number): string {
   let out = "";
   for (let at = start; at < end; at++) out += String.fromCharCode(bytes[at]);

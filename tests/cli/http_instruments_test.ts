@@ -15,7 +15,9 @@ import {
   httpRequest,
   type Timings,
 } from "../../http/client.ts";
-import { HttpError, RequestParser, ResponseParser } from "../../http/core/message.ts";
+import { HttpError } from "../../http/core/events.ts";
+import { RequestParser } from "../../http/core/request_parser.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { assertNdjson, runScript, startScript } from "../_helpers.ts";
 

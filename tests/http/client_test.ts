@@ -17,7 +17,7 @@ import {
   parseHeaderFlag,
   responseHeadText,
 } from "../../http/client.ts";
-import { ResponseParser } from "../../http/core/message.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
 import {
   describeUrl,
   domainLevels,
