@@ -3,7 +3,7 @@
  * tokens in a list, and the syntax of Host (RFC 9110 §7.2).
  */
 import type { HeaderList } from "./events.ts";
-import { HEX_VALUE, HOST_CHAR, isHexDigit, isOws, quoted, trimOws } from "./syntax.ts";
+import { HOST_CHAR, isHexDigit, isOws, quoted, trimOws } from "./syntax.ts";
 
 /** The members of a comma-separated list (RFC 9110 §5.6.1), OWS trimmed, empty ones dropped. */
 export function listItems(value: string): string[] {

@@ -1,7 +1,8 @@
 /**
- * HTTP/1.1 messages (RFC 9112) without I/O: an incremental parser for requests and responses and
- * a serializer for both — seed 003's 请求行 / 请求头 / 空行 / 请求体 and 响应行 / 响应头 / 空行 /
- * 响应体, done strictly.
+ * HTTP/1.1 messages (RFC 9112) without I/O: the incremental parser both directions share — seed
+ * 003's 请求行 / 请求头 / 空行 / 请求体 and 响应行 / 响应头 / 空行 / 响应体, done strictly. The
+ * start lines live in request_parser.ts and response_parser.ts, the framing rules in framing.ts,
+ * the serializer in serialize.ts.
  *
  * Theory of operation. A parser is fed bytes in whatever pieces the network produced
  * (`feed(chunk)`, then `feedEof()` when the peer closed) and hands out events one at a time from
@@ -44,7 +45,6 @@ import {
   type HeaderList,
   HttpError,
   type HttpEvent,
-  type HttpVersion,
   type InformationalHead,
   type MessageEnd,
   type RequestHead,

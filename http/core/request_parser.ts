@@ -10,7 +10,7 @@ import {
   type RequestHead,
 } from "./events.ts";
 import { isPersistent, parseContentLength, parseTransferCodings } from "./framing.ts";
-import { getHeaderValues, hostProblem, listItems } from "./headers.ts";
+import { hostProblem, listItems } from "./headers.ts";
 import {
   DEFAULT_MAX_BODY_BYTES,
   KNOWN_METHODS,
