@@ -10,7 +10,7 @@ import { hasCommand, runCommand, runScript, startScript } from "../_helpers.ts";
 import { writeAll } from "../../tcp/core/io.ts";
 import { ResponseParser } from "../../http/core/response_parser.ts";
 import { latin1 } from "../../http/core/syntax.ts";
-import { REQUESTS_PER_TURN } from "../../http/server.ts";
+import { REQUESTS_PER_TURN } from "../../http/server/connection.ts";
 import {
   exchange,
   header,
