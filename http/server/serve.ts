@@ -6,7 +6,11 @@
 import type { AcceptOptions } from "../../tcp/core/accept.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
-import { enableKeepalive, type KeepaliveTimers } from "../../tcp/core/socket_options.ts";
+import {
+  enableKeepalive,
+  enableListenerKeepalive,
+  type KeepaliveTimers,
+} from "../../tcp/core/socket_options.ts";
 import { type IoBackend, openIoBackend } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { AccessLog } from "./access_log.ts";
@@ -51,6 +55,8 @@ export class HttpService implements ConnectionHost {
   readonly headerTimeoutMs: number;
   readonly zeroCopy: boolean;
   readonly keepalive?: KeepaliveTimers;
+  /** The listening socket passes keepalive on to every connection (no per-connection call). */
+  readonly keepaliveInherited: boolean = false;
   readonly deadlines: Deadlines;
   stopping = false;
   answeredInPlace = 0;
@@ -71,7 +77,10 @@ export class HttpService implements ConnectionHost {
     this.headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
     this.zeroCopy = options.zeroCopy ?? true;
     const keepaliveSeconds = options.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS;
-    if (keepaliveSeconds > 0) this.keepalive = keepaliveTimers(keepaliveSeconds);
+    if (keepaliveSeconds > 0) {
+      this.keepalive = keepaliveTimers(keepaliveSeconds);
+      this.keepaliveInherited = enableListenerKeepalive(listener, this.keepalive);
+    }
     this.deadlines = new Deadlines(this.live, {
       idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
       headerTimeoutMs: this.headerTimeoutMs,
@@ -91,12 +100,15 @@ export class HttpService implements ConnectionHost {
     return this.live.size >= this.maxConns;
   }
 
-  /** TCP_NODELAY (a pipelined batch must not wait for a delayed ACK) and keepalive. */
+  /**
+   * TCP_NODELAY (a pipelined batch must not wait for a delayed ACK), and keepalive unless the
+   * connection has it from the listener already.
+   */
   tune(socket: Deno.Conn): void {
     if (!("setNoDelay" in socket)) return;
     const tcp = socket as Deno.TcpConn;
     tcp.setNoDelay(true);
-    if (this.keepalive) enableKeepalive(tcp, this.keepalive);
+    if (this.keepalive && !this.keepaliveInherited) enableKeepalive(tcp, this.keepalive);
   }
 
   /** Beyond the connection cap: a 503 to whoever asked, without reading their request. */

@@ -11,7 +11,11 @@ export {
   type SocketOptions,
 } from "../linux/sockopt.ts";
 export { socketDescriptors } from "../linux/descriptor.ts";
-import { type KeepaliveTimers, setKeepaliveTimers } from "../linux/sockopt.ts";
+import {
+  type KeepaliveTimers,
+  setKeepaliveTimers,
+  setListenerKeepalive,
+} from "../linux/sockopt.ts";
 
 /**
  * SO_KEEPALIVE on `conn`, with the kernel's probe timers set where the system allows it (Linux),
@@ -21,4 +25,17 @@ import { type KeepaliveTimers, setKeepaliveTimers } from "../linux/sockopt.ts";
 export function enableKeepalive(conn: Deno.TcpConn, timers?: KeepaliveTimers): boolean {
   conn.setKeepAlive(true);
   return timers ? setKeepaliveTimers(conn, timers) : false;
+}
+
+/**
+ * SO_KEEPALIVE with the given timers on every connection `listener` accepts from now on, set once
+ * on the listening socket (Linux passes it on to each accepted one). Returns false where that is
+ * unavailable: the caller then calls `enableKeepalive` per connection. A server with many short
+ * connections prefers this: finding each connection's descriptor costs system calls per accept.
+ */
+export function enableListenerKeepalive(
+  listener: Deno.Listener,
+  timers: KeepaliveTimers,
+): boolean {
+  return setListenerKeepalive(listener, timers);
 }

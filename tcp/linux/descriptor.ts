@@ -19,6 +19,7 @@ import { encodeSockaddr, sameSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const SO_ACCEPTCONN = 30;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
 /** Free numbers in a row after which the probe gives up and walks /proc/self/fd instead. */
@@ -184,6 +185,31 @@ export function streamDescriptor(conn: Deno.Conn, skip?: DescriptorSet): number 
     known.set(slot, fd);
   }
   return fd;
+}
+
+/**
+ * The descriptor behind `listener`: the one listening stream socket of this process bound to
+ * `listener.addr` (its accepted connections share the address, but do not listen). Null when
+ * not exactly one matches or FFI is unavailable. Looked up once per server, so it walks.
+ */
+export function listenerDescriptor(listener: Deno.Listener): number | null {
+  const lib = libc();
+  const addr = listener.addr;
+  if (!lib || addr.transport !== "tcp") return null;
+  const wanted: Wanted = { type: SOCK_STREAM, local: new Uint8Array(SOCKADDR_SIZE) };
+  if (!encodeSockaddr(addr, wanted.local)) return null;
+  const listening = new Int32Array(1);
+  const length = new Uint32Array(1);
+  let match: number | null = null;
+  for (const fd of openDescriptors()) {
+    if (classify(lib, fd, wanted) !== MATCH) continue;
+    length[0] = 4;
+    if (lib.symbols.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, listening, length) !== 0) continue;
+    if (listening[0] !== 1) continue;
+    if (match !== null) return null;
+    match = fd;
+  }
+  return match;
 }
 
 /**

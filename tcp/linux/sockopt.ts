@@ -3,7 +3,7 @@
  * ./descriptor.ts): what `tcp/info.ts` reads back, and the keepalive timers Deno has no call for.
  */
 import { ERRNO, lastErrno, libc } from "./libc.ts";
-import { streamDescriptor } from "./descriptor.ts";
+import { listenerDescriptor, streamDescriptor } from "./descriptor.ts";
 import { encodeSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 /** Options read back with getsockopt(2); absent when they could not be read. */
@@ -81,6 +81,26 @@ export function setKeepaliveTimers(conn: Deno.TcpConn, timers: KeepaliveTimers):
     return lib.symbols.setsockopt(fd, level, optname, value, 4) === 0;
   };
   return set("TCP_KEEPIDLE", timers.idleSeconds) &&
+    set("TCP_KEEPINTVL", timers.intervalSeconds) && set("TCP_KEEPCNT", timers.probes);
+}
+
+/**
+ * SO_KEEPALIVE and the keepalive timers on `listener`'s socket. Linux copies a listening
+ * socket's options to every connection it accepts — the keepalive timer is started for each —
+ * so one call at start-up replaces a descriptor lookup per accepted connection. False when the
+ * socket or the calls are unavailable.
+ */
+export function setListenerKeepalive(listener: Deno.Listener, timers: KeepaliveTimers): boolean {
+  const lib = libc();
+  const fd = lib ? listenerDescriptor(listener) : null;
+  if (!lib || fd === null) return false;
+  const value = new Int32Array(1);
+  const set = (name: OptionName, n: number) => {
+    value[0] = n;
+    const [level, optname] = OPTIONS[name];
+    return lib.symbols.setsockopt(fd, level, optname, value, 4) === 0;
+  };
+  return set("SO_KEEPALIVE", 1) && set("TCP_KEEPIDLE", timers.idleSeconds) &&
     set("TCP_KEEPINTVL", timers.intervalSeconds) && set("TCP_KEEPCNT", timers.probes);
 }
 
