@@ -52,7 +52,7 @@ import type { HttpRequest, HttpResponse } from "./types.ts";
 /** Most requests answered per connection before its responses are written and others run. */
 export const REQUESTS_PER_TURN = 32;
 /** Every connection's own read buffer: small, so idle connections pin little memory. */
-export const SMALL_READ_BYTES = 1024;
+export const SMALL_READ_BYTES = 512;
 /** Pieces at least this large are written on their own instead of being copied together. */
 const JOIN_LIMIT_BYTES = 64 * 1024;
 
@@ -140,10 +140,12 @@ export class Connection implements Timed {
         const step = this.#carried ?? this.#advance();
         this.#carried = undefined;
         switch (step.kind) {
-          case "need-data":
-            await this.#flush();
-            await this.#read();
+          case "need-data": {
+            if (this.#pending.length) await this.#flush();
+            const n = await this.io.read(this.#beforeRead());
+            this.#afterRead(n);
             break;
+          }
           case "yield": // More complete requests may be buffered: write, then go on.
             await this.#flush();
             this.#answered = 0;
@@ -392,14 +394,18 @@ export class Connection implements Timed {
     await this.#linger();
   }
 
-  /** Reads more into the parser (EOF included), after setting the head's deadline. */
-  async #read(): Promise<void> {
+  /** The buffer for the next read, after setting the head's deadline. */
+  #beforeRead(): Uint8Array {
     // A request head is pending: its deadline runs from its first byte.
     if (!this.#parser.inMessage) this.headStarted = 0;
     else if (!this.busy && !this.headStarted) this.headStarted = Date.now();
     this.#answered = 0;
     this.#resizeBuffer();
-    const n = await this.io.read(this.#buffer);
+    return this.#buffer;
+  }
+
+  /** Feeds what a read returned to the parser (EOF included). */
+  #afterRead(n: number | null): void {
     if (n === null) return this.#parser.feedEof();
     this.#lastRead = n;
     if (this.#fed) this.#fed = false;
