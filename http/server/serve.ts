@@ -22,6 +22,10 @@ import type { HttpServer, ServeOptions } from "./types.ts";
 
 /** Seconds of silence before TCP keepalive probes a connection (`--keepalive`). */
 export const DEFAULT_KEEPALIVE_SECONDS = 30;
+/** Idle connections closed per failed accept while descriptors are exhausted. */
+const SHED_PER_PAUSE = 32;
+/** How long a connection must have been quiet to be closed that way. */
+const SHED_AFTER_MS = 100;
 /** The large read buffers connections borrow while their reads fill the small one. */
 const LARGE_READ_BYTES = 16 * 1024;
 
@@ -124,6 +128,25 @@ export class HttpService implements ConnectionHost {
     await new Connection(this.io.attach(socket), this).turnAway(reply, 503);
   }
 
+  /**
+   * Out of descriptors, a new client waits behind connections that do nothing: closes up to
+   * `count` idle ones (waiting for a request, none begun, quiet for `SHED_AFTER_MS` — a
+   * connection accepted a moment ago may not have read its request yet), oldest first: what
+   * nginx does with its keep-alive connections when it runs out. Returns how many it closed.
+   */
+  shedIdle(count: number): number {
+    const quietSince = Date.now() - SHED_AFTER_MS;
+    let closed = 0;
+    for (const conn of this.live) {
+      if (closed === count) break;
+      if (conn.busy || conn.headStarted || conn.writingSince || conn.closed) continue;
+      if (conn.lastActive > quietSince) continue;
+      conn.close();
+      closed++;
+    }
+    return closed;
+  }
+
   /** Keeps `task` until it settles (shutdown waits for it); a failure is reported. */
   track(task: Promise<void>): void {
     this.tasks.add(task);
@@ -132,14 +155,22 @@ export class HttpService implements ConnectionHost {
     ).finally(() => this.tasks.delete(task));
   }
 
-  /** `acceptLoop`'s reports: one line when descriptors run out, one when they are back. */
+  /**
+   * `acceptLoop`'s hooks: one line when descriptors run out, one when they are back; meanwhile
+   * every failed accept closes a few idle connections (see `shedIdle`).
+   */
   get acceptReports(): AcceptOptions {
     const warn = (text: string) => this.reporter?.warn(text, "error", { kind: "accept" });
+    let shed = 0;
     return {
       onExhausted: (error) =>
         warn(`accept failed: ${error.message}; pausing until descriptors free up`),
-      onRecovered: (failures, pausedMs) =>
-        warn(`accepting again after ${failures} failed accepts in ${pausedMs} ms`),
+      onPause: () => shed += this.shedIdle(SHED_PER_PAUSE),
+      onRecovered: (failures, pausedMs) => {
+        const closed = shed ? ` (closed ${shed} idle connections)` : "";
+        shed = 0;
+        warn(`accepting again after ${failures} failed accepts in ${pausedMs} ms${closed}`);
+      },
       onError: (error) => {
         if (!isPeerGone(error)) warn(`accept failed: ${error.message}`);
       },
