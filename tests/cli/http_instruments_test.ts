@@ -6,15 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { describeHttp, explainHttp, headerMeaning } from "../../http/core/describe.ts";
-import {
-  buildRequestBytes,
-  EXIT,
-  formatTimings,
-  formatWaterfall,
-  getHeader,
-  httpRequest,
-  type Timings,
-} from "../../http/client.ts";
+import { formatTimings, formatWaterfall } from "../../http/client/output.ts";
+import { buildRequestBytes, httpRequest } from "../../http/client/request.ts";
+import { EXIT, getHeader, type Timings } from "../../http/client/types.ts";
 import { HttpError } from "../../http/core/events.ts";
 import { RequestParser } from "../../http/core/request_parser.ts";
 import { ResponseParser } from "../../http/core/response_parser.ts";
