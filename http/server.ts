@@ -61,9 +61,9 @@ export async function serveHttp(
 
 /** One client, start to end: tune its socket, serve its requests, close it. */
 async function serveClient(server: HttpService, socket: Deno.Conn): Promise<void> {
+  server.tune(socket); // TCP_NODELAY (keepalive comes from the listening socket)
   if (server.full) return await server.refuse(socket); // 503 past --max-conns
   const conn = new Connection(server.io.attach(socket), server);
-  server.tune(socket); // TCP_NODELAY and keepalive
   server.live.add(conn);
   try {
     await conn.serve(); // read → parse → respond → flush, until the connection ends
