@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { hasCommand, ROOT, startCommand, startScript, writeAll } from "../_helpers.ts";
 import { IO_MODES, makeTree, readReplies, startInProcess } from "../_http_server.ts";
+import { LogWriter } from "../../tcp/kit/log.ts";
+import { createReporter } from "../../tcp/kit/report.ts";
 
 const encoder = new TextEncoder();
 const linux = Deno.build.os === "linux";
@@ -281,5 +283,45 @@ Deno.test("http/server.ts batches its access log and loses no line on Ctrl-C", a
       );
     }
   }
+  await Deno.remove(base, { recursive: true });
+});
+
+Deno.test("serveHttp's access log: the same bytes written in batches as line by line", async () => {
+  const { base, root } = await makeTree();
+  const direct: string[] = [];
+  const batchedBytes: Uint8Array[] = [];
+  const batched = new LogWriter({
+    writeSync(bytes) {
+      batchedBytes.push(bytes.slice());
+      return bytes.length;
+    },
+  });
+  const reporter = createReporter("http/server", {
+    sink: {
+      out(line) {
+        direct.push(line + "\n");
+        batched.line(line);
+      },
+      err() {},
+    },
+  });
+  {
+    await using server = await startInProcess({ root, reporter, requestEvents: false });
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    const paths = ["/hello.txt", "/hello.txt", "/nope", "/dir/", "/dir"];
+    await writeAll(
+      conn,
+      encoder.encode(paths.map((p) => new TextDecoder().decode(get(p))).join("")),
+    );
+    await readReplies(conn, paths.length);
+  }
+  batched.flush();
+  const joined = new TextDecoder().decode(
+    batchedBytes.reduce((all, bytes) => new Uint8Array([...all, ...bytes]), new Uint8Array()),
+  );
+  assert.equal(direct.length, 5);
+  assert.equal(joined, direct.join(""));
+  // Five lines of one pipelined turn left in fewer writes than lines.
+  assert.ok(batchedBytes.length < direct.length, `${batchedBytes.length} writes`);
   await Deno.remove(base, { recursive: true });
 });
