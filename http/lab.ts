@@ -33,7 +33,7 @@ import {
   UsageError,
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
-import { getHeader } from "./core/message.ts";
+import { getHeader } from "./core/headers.ts";
 import { type HttpRequest, type HttpResponse, type HttpServer, serveHttp } from "./server.ts";
 import { type Experiment, EXPERIMENTS } from "./lab/experiments.ts";
 import { runStream, type RunStreamOptions } from "./lab/runs.ts";

@@ -31,6 +31,7 @@ import {
   describeSessionEnd,
   type EchoMode,
   type EchoOptions,
+  LARGE_READ_SIZE,
   ReadBufferPool,
   serveConnection,
   type SessionSummary,
@@ -55,7 +56,10 @@ export async function serveListener(
   options: EchoServerOptions = {},
 ): Promise<void> {
   const { reporter, signal, keepalive } = options;
-  const echo: EchoOptions = { mode: options.mode, pool: options.pool ?? new ReadBufferPool() };
+  const echo: EchoOptions = {
+    mode: options.mode,
+    pool: options.pool ?? new ReadBufferPool(LARGE_READ_SIZE),
+  };
   if (options.reply) echo.reply = options.reply;
   // Per-client lines cost a string and an event per connection; --quiet skips building them.
   const log = options.logConnections === false ? undefined : reporter;

@@ -4,13 +4,11 @@
  * the outcome of each way as plain data, so that all ways can be compared for equality.
  */
 import assert from "node:assert/strict";
-import {
-  HttpError,
-  latin1,
-  type ParserOptions,
-  RequestParser,
-  ResponseParser,
-} from "../http/core/message.ts";
+import { HttpError } from "../http/core/events.ts";
+import type { ParserOptions } from "../http/core/parser.ts";
+import { RequestParser } from "../http/core/request_parser.ts";
+import { ResponseParser } from "../http/core/response_parser.ts";
+import { latin1 } from "../http/core/syntax.ts";
 
 const encoder = new TextEncoder();
 

@@ -4,7 +4,8 @@
  * (with a deadline instead of a hang).
  */
 import { writeAll } from "../tcp/core/io.ts";
-import { type HeaderList, type ResponseHead, ResponseParser } from "../http/core/message.ts";
+import type { HeaderList, ResponseHead } from "../http/core/events.ts";
+import { ResponseParser } from "../http/core/response_parser.ts";
 import { type HttpServer, serveHttp, type ServeOptions } from "../http/server.ts";
 
 const encoder = new TextEncoder();

@@ -31,8 +31,6 @@ const MAX_FUNCTION_LINES = 150;
 const KNOWN: Record<string, string> = {
   // #14: dns/server.ts opens its own DatagramBatch instead of calling serveDatagrams.
   "dns/server.ts: a lesson imports the Linux layer tcp/linux/mmsg.ts": "#14",
-  // #14: the HTTP server swaps in the epoll reactor itself instead of through an IoBackend seam.
-  "http/server.ts: a lesson imports the Linux layer tcp/linux/epoll.ts": "#14",
   // #14: http/demo.ts drives the client and the internet check through their lesson scripts.
   "http/demo.ts: imports the lesson http/client.ts": "#14",
   "http/demo.ts: imports the lesson dns/internet.ts": "#14",
@@ -40,15 +38,8 @@ const KNOWN: Record<string, string> = {
   "dns/query.ts: over 600 lines": "#14",
   "dns/resolver.ts: over 600 lines": "#14",
   "dns/wire/message.ts: over 600 lines": "#14",
-  "http/client.ts: over 600 lines": "#14",
-  "http/core/describe.ts: over 600 lines": "#14",
-  "http/core/message.ts: over 600 lines": "#14",
-  "http/server.ts: over 600 lines": "#14",
   // #14: serveHttp becomes modules of one idea each; the DNS server's start-up and the HTTP
   // client's fetch and demo split with them.
-  "http/server.ts: function serveHttp over 150 lines": "#14",
-  "http/server.ts: function serveConnection over 150 lines": "#14",
-  "http/client.ts: function fetchUrl over 150 lines": "#14",
   "http/demo.ts: function runDemo over 150 lines": "#14",
   "dns/server.ts: function startDnsServer over 150 lines": "#14",
   // #14: the zone parser splits with dns/wire when the DNS folder is reorganised.

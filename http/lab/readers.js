@@ -144,9 +144,6 @@ function demoReader(e, sink, source) {
     case "disconnected":
       sink.note({ lane: null, text: textOf(e).replace(/^\d+\.\s*/, ""), tone: "info" });
       return;
-    case "explain":
-      sink.explain(source, str(e.text));
-      return;
     default:
       common(e, sink, source);
   }

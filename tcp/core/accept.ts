@@ -25,6 +25,11 @@ export interface AcceptOptions {
   once?: boolean;
   /** An episode of descriptor exhaustion started (`error` is the first failure). */
   onExhausted?(error: Error): void;
+  /**
+   * Every failed try of an episode, before its pause: a chance to free descriptors (as nginx
+   * closes idle keep-alive connections when it runs out).
+   */
+  onPause?(error: Error): void;
   /** Accepting works again after `failures` failed tries over `pausedMs`. */
   onRecovered?(failures: number, pausedMs: number): void;
   /** Any other accept failure, or a handler that threw (the loop goes on). */
@@ -58,6 +63,7 @@ export async function acceptLoop<C extends Deno.Conn>(
           exhaustedSince = performance.now();
           options.onExhausted?.(error as Error);
         }
+        options.onPause?.(error as Error);
       } else {
         failed(error);
       }

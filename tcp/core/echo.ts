@@ -22,6 +22,9 @@
 import { upperAsciiInPlace } from "./upper.ts";
 import { closeQuietly, writeAll } from "./io.ts";
 import { peerGoneReason } from "./net_errors.ts";
+import { ReadBufferPool } from "./read_buffers.ts";
+
+export { ReadBufferPool };
 
 /** What the server does to each chunk: upper-case ASCII (seed 000) or echo it unchanged. */
 export type EchoMode = "upper" | "echo";
@@ -30,8 +33,6 @@ export type EchoMode = "upper" | "echo";
 export const SMALL_READ_SIZE = 512;
 /** The read buffer a busy connection borrows while its reads keep filling the small one. */
 export const LARGE_READ_SIZE = 256 * 1024;
-/** How many idle large buffers the pool keeps for reuse (more are left to the GC). */
-const POOL_KEEP = 16;
 
 const LOWER_Q = 0x71;
 const LF = 0x0a;
@@ -48,24 +49,6 @@ export function isQuitMessage(bytes: Uint8Array): boolean {
       return bytes[0] === LOWER_Q && bytes[1] === CR && bytes[2] === LF;
     default:
       return false;
-  }
-}
-
-/** Large read buffers shared by the connections of one server, reused instead of reallocated. */
-export class ReadBufferPool {
-  #free: Uint8Array<ArrayBuffer>[] = [];
-  constructor(readonly size = LARGE_READ_SIZE, readonly keep = POOL_KEEP) {}
-  /** A buffer of `size` bytes (reused when one is free). */
-  take(): Uint8Array<ArrayBuffer> {
-    return this.#free.pop() ?? new Uint8Array(this.size);
-  }
-  /** Returns a buffer taken earlier; kept for reuse up to `keep` buffers. */
-  give(buffer: Uint8Array<ArrayBuffer>): void {
-    if (this.#free.length < this.keep) this.#free.push(buffer);
-  }
-  /** How many buffers are waiting for reuse. */
-  get idle(): number {
-    return this.#free.length;
   }
 }
 
@@ -133,7 +116,7 @@ export async function serveConnection(
 ): Promise<SessionSummary> {
   if (options.reply !== undefined) return await replyOnce(conn, options.reply, options);
   const upper = (options.mode ?? "upper") === "upper";
-  const pool = options.pool ?? new ReadBufferPool();
+  const pool = options.pool ?? new ReadBufferPool(LARGE_READ_SIZE);
   const onData = options.onData;
   const trace = options.trace;
   const small = new Uint8Array(SMALL_READ_SIZE);

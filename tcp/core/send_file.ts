@@ -15,11 +15,19 @@
  * write (one write in flight, memory two buffers). Either way, a file that turns out shorter than
  * promised is a `FileShrankError` after the bytes it had.
  */
+import { setImmediate } from "node:timers";
 import { closeQuietly, writeAll } from "./io.ts";
 import { SENDFILE_UNSUPPORTED, SENDFILE_WOULD_BLOCK, SendfileChannel } from "../linux/sendfile.ts";
 
 /** Bytes pushed through `writer` each time sendfile finds the socket full. */
 export const PIECE_SIZE = 16 * 1024;
+/** Most bytes one sendfile call moves before other connections get a turn of the event loop. */
+export const KERNEL_PIECE_SIZE = 1024 * 1024;
+
+/** Resolves at the next turn of the event loop, after pending I/O callbacks. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 /** The copy loop's default buffer size (two of them take turns). */
 export const COPY_CHUNK_SIZE = 256 * 1024;
 
@@ -95,7 +103,9 @@ async function sendWithKernel(
   try {
     while (sent < length) {
       if (closed?.()) throw new Deno.errors.BadResource("connection closed");
-      const moved = channel.send(start + sent, length - sent);
+      // At most a piece per call, then a turn for everyone else: sendfile never blocks, but a
+      // fast reader could keep it busy for a whole large file without a pause otherwise.
+      const moved = channel.send(start + sent, Math.min(KERNEL_PIECE_SIZE, length - sent));
       if (moved === SENDFILE_UNSUPPORTED) return 0;
       if (moved === SENDFILE_WOULD_BLOCK) {
         // The socket is full: wait for room by writing the next piece the ordinary way.
@@ -110,6 +120,7 @@ async function sendWithKernel(
         throw new FileShrankError(path, sent, length);
       } else {
         sent += moved;
+        if (sent < length) await nextTurn();
       }
       onProgress?.(sent);
     }

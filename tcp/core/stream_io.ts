@@ -43,6 +43,8 @@ export interface StreamConn {
 /** Where a server's connections are read and written. */
 export interface IoBackend {
   readonly name: "epoll" | "deno";
+  /** Connections its own reactor serves now (the epoll set's; 0 on Deno's ops). */
+  readonly reactorSize: number;
   /** The connection through this backend; close the result instead of `conn`. */
   attach(conn: Deno.Conn): StreamConn;
   /** Stops the backend (after the server's connections are closed). */
@@ -91,6 +93,10 @@ class DenoBackend implements IoBackend {
   readonly name: "epoll" | "deno" = "deno";
   readonly gate = new TurnGate(ANSWERS_PER_TURN);
 
+  get reactorSize(): number {
+    return 0;
+  }
+
   attach(conn: Deno.Conn): StreamConn {
     return new DenoStream(conn, this.gate);
   }
@@ -105,6 +111,10 @@ class EpollBackend extends DenoBackend {
 
   constructor(readonly reactor: EpollReactor) {
     super();
+  }
+
+  override get reactorSize(): number {
+    return this.reactor.size;
   }
 
   override attach(conn: Deno.Conn): StreamConn {

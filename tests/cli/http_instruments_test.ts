@@ -6,16 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { describeHttp, explainHttp, headerMeaning } from "../../http/core/describe.ts";
-import {
-  buildRequestBytes,
-  EXIT,
-  formatTimings,
-  formatWaterfall,
-  getHeader,
-  httpRequest,
-  type Timings,
-} from "../../http/client.ts";
-import { HttpError, RequestParser, ResponseParser } from "../../http/core/message.ts";
+import { formatTimings, formatWaterfall } from "../../http/client/output.ts";
+import { buildRequestBytes, httpRequest } from "../../http/client/request.ts";
+import { EXIT, getHeader, type Timings } from "../../http/client/types.ts";
+import { HttpError } from "../../http/core/events.ts";
+import { RequestParser } from "../../http/core/request_parser.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { assertNdjson, runScript, startScript } from "../_helpers.ts";
 

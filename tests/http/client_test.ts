@@ -6,18 +6,12 @@
  * `dns/message.ts`, and the CLI as a subprocess (exit codes, -i, -I, -o, -v).
  */
 import assert from "node:assert/strict";
-import {
-  buildRequestHead,
-  EXIT,
-  formatEvent,
-  HttpClientError,
-  httpRequest,
-  type HttpRequestOptions,
-  parseDnsServer,
-  parseHeaderFlag,
-  responseHeadText,
-} from "../../http/client.ts";
-import { ResponseParser } from "../../http/core/message.ts";
+import { parseHeaderFlag } from "../../http/client.ts";
+import { parseDnsServer } from "../../http/client/fetch.ts";
+import { formatEvent, responseHeadText } from "../../http/client/output.ts";
+import { buildRequestHead, httpRequest } from "../../http/client/request.ts";
+import { EXIT, HttpClientError, type HttpRequestOptions } from "../../http/client/types.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
 import {
   describeUrl,
   domainLevels,

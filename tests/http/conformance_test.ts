@@ -9,13 +9,12 @@
  */
 import assert from "node:assert/strict";
 import {
-  encodeLatin1,
-  formatFields,
-  formatRequestHead,
   MAX_FIELD_LINE_BYTES,
   MAX_HEADER_SECTION_BYTES,
   MAX_START_LINE_BYTES,
-} from "../../http/core/message.ts";
+} from "../../http/core/parser.ts";
+import { formatFields, formatRequestHead } from "../../http/core/serialize.ts";
+import { encodeLatin1 } from "../../http/core/syntax.ts";
 import { lookupFailure } from "../../http/server/static_files.ts";
 import { createReporter } from "../../tcp/kit/report.ts";
 import {
@@ -439,7 +438,8 @@ Deno.test("header values that once made a regex backtrack are read in linear tim
     import { notModified, parseHttpDate, parseRange } from "${
     url("../../http/server/static_files.ts")
   }";
-    import { hostProblem, listItems, RequestParser } from "${url("../../http/core/message.ts")}";
+    import { hostProblem, listItems } from "${url("../../http/core/headers.ts")}";
+    import { RequestParser } from "${url("../../http/core/request_parser.ts")}";
     import { describeHttp } from "${url("../../http/core/describe.ts")}";
     self.onmessage = () => {
       const spaces = " ".repeat(1_000_000);

@@ -1,27 +1,24 @@
 /**
- * Vectors for http/message.ts. Every input is fed whole, one byte at a time and split at every
+ * Vectors for the HTTP parser and serializer (http/core/). Every input is fed whole, one byte at a time and split at every
  * point (sampled for the large ones), from a read buffer that is scribbled over after each
  * drain; all ways must give the same events, the same error and the same untouched trailing bytes.
  */
 import assert from "node:assert/strict";
+import { HttpError } from "../../http/core/events.ts";
+import { getHeader } from "../../http/core/headers.ts";
+import { MAX_HEADER_SECTION_BYTES, MAX_START_LINE_BYTES } from "../../http/core/parser.ts";
+import { RequestParser } from "../../http/core/request_parser.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
 import {
   encodeChunk,
   encodeLastChunk,
-  encodeLatin1,
   formatRequestHead,
   formatResponseHead,
-  getHeader,
-  HttpError,
-  latin1,
-  MAX_HEADER_SECTION_BYTES,
-  MAX_START_LINE_BYTES,
-  reasonPhrase,
-  RequestParser,
-  ResponseParser,
   serializeRequest,
   serializeResponse,
-  statusClass,
-} from "../../http/core/message.ts";
+} from "../../http/core/serialize.ts";
+import { reasonPhrase, statusClass } from "../../http/core/status.ts";
+import { encodeLatin1, latin1 } from "../../http/core/syntax.ts";
 import { parseAll, requests, responses } from "../_http_parse.ts";
 
 const encoder = new TextEncoder();

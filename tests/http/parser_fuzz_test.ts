@@ -1,5 +1,5 @@
 /**
- * A seeded, bounded fuzz test of http/message.ts. Valid requests and responses are mutated a few
+ * A seeded, bounded fuzz test of the HTTP parser (http/core/). Valid requests and responses are mutated a few
  * bytes at a time (flips to the bytes the grammar cares about, insertions, deletions, repeated
  * slices, long runs that reach the limits, CRLF turned into LF or CR, truncation) and fed to the
  * parsers. Properties:
@@ -12,18 +12,17 @@
  * whichever comes first, and says how many cases it ran.
  */
 import assert from "node:assert/strict";
+import type { HeaderList } from "../../http/core/events.ts";
+import { KNOWN_METHODS } from "../../http/core/parser.ts";
+import { RequestParser } from "../../http/core/request_parser.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
 import {
   encodeChunk,
   encodeLastChunk,
-  encodeLatin1,
-  type HeaderList,
-  KNOWN_METHODS,
-  latin1,
-  RequestParser,
-  ResponseParser,
   serializeRequest,
   serializeResponse,
-} from "../../http/core/message.ts";
+} from "../../http/core/serialize.ts";
+import { encodeLatin1, latin1 } from "../../http/core/syntax.ts";
 import {
   type Outcome,
   type Parser,

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { hasCommand, runCommand, runScript, startScript } from "../_helpers.ts";
 import { writeAll } from "../../tcp/core/io.ts";
-import { latin1, ResponseParser } from "../../http/core/message.ts";
-import { REQUESTS_PER_TURN } from "../../http/server.ts";
+import { ResponseParser } from "../../http/core/response_parser.ts";
+import { latin1 } from "../../http/core/syntax.ts";
+import { REQUESTS_PER_TURN } from "../../http/server/connection.ts";
 import {
   exchange,
   header,

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { quoteInput } from "../../tcp/core/printable.ts";
 import { parseCount, parseHostPort, parsePort } from "../../tcp/kit/cli.ts";
 import { parseUrl } from "../../http/core/url.ts";
-import { parseDnsServer, parseHeaderFlag } from "../../http/client.ts";
+import { parseHeaderFlag } from "../../http/client.ts";
+import { parseDnsServer } from "../../http/client/fetch.ts";
 import { runScript } from "../_helpers.ts";
 
 /** Characters that would break a one-line message, or rewrite the terminal, if echoed raw. */
