@@ -12,7 +12,8 @@
  *
  * `breakWith` spoils one link on purpose, to see what a validator says:
  * - `flip`:    one byte of the signature over www.cnblogs.com. A is flipped;
- * - `expired`: cnblogs.com. is signed with signatures that expired yesterday;
+ * - `expired`: cnblogs.com. is signed with signatures that expired a week ago (well past the
+ *              day or so of clock skew validators such as unbound forgive);
  * - `no-ds`:   com. loses the DS of cnblogs.com. after signing (its NSEC still lists DS), as if
  *              the registry had dropped it.
  *
@@ -93,8 +94,8 @@ export async function signMiniInternet(
     const expired = options.breakWith === "expired" && zone.origin === "cnblogs.com.";
     const now = Math.floor(Date.now() / 1000);
     const signed = await signZone(zone, [ksk, zsk], {
-      inception: expired ? now - 30 * 86400 : options.inception,
-      expiration: expired ? now - 86400 : options.expiration,
+      inception: expired ? now - 37 * 86400 : options.inception,
+      expiration: expired ? now - 7 * 86400 : options.expiration,
       nsec3: options.nsec3,
     });
     spoil(signed.zone.records, zone.origin, options.breakWith);
