@@ -93,7 +93,7 @@ async function session(
   options: SessionOptions,
 ): Promise<boolean> {
   const peer = formatAddr(conn.remoteAddr);
-  // The human output is one line per file (issue 3's contract); connection events exist only
+  // The human output is one line per file (scripts read it); connection events exist only
   // in the --json stream.
   const event = (text: string, name: string, fields: Record<string, unknown>) => {
     if (options.json) reporter.info(text, name, fields);

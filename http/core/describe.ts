@@ -1,6 +1,6 @@
 /**
- * What the bytes of an HTTP/1.1 message say, field by field — the HTTP part of every `--explain`
- * (issue 7). `describeHttp(bytes)` walks a request or response as it went over the wire and
+ * What the bytes of an HTTP/1.1 message say, field by field — the HTTP part of every `--explain`.
+ * `describeHttp(bytes)` walks a request or response as it went over the wire and
  * returns `ExplainField`s for `tcp/explain.ts`: the request/status line split into its parts,
  * each header line with what it does (above all to framing: Content-Length, Transfer-Encoding,
  * Connection and the HTTP/1.0 vs 1.1 default), the blank line with the framing decision it

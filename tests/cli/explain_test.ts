@@ -1,5 +1,5 @@
 /**
- * Issue 7, the pure parts of the TCP/UDP instruments: golden outputs of the annotated views
+ * The pure parts of the TCP/UDP instruments: golden outputs of the annotated views
  * (hexdump of a fixed read, the 粘包 view of fixed writes and reads, an explainBytes layout),
  * the stats math (percentile definition pinned with vectors, loss/duplicate/reorder
  * classification) and the SVG pictures (checked by a small strict XML well-formedness checker,

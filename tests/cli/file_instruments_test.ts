@@ -1,5 +1,5 @@
 /**
- * Issue 7 for the file tools: `file_recv.ts --resume` (a cut transfer continues from the partial
+ * The file tools' instruments: `file_recv.ts --resume` (a cut transfer continues from the partial
  * file's bytes and the whole file's digest is checked), compatibility with peers that do not
  * resume, `file_send.ts` counting its clients (1:N) and its totals on Ctrl-C, the `--json` event
  * stream of both CLIs, and the `--explain` view of header/ack frames (golden).

@@ -1,5 +1,5 @@
 /**
- * Issue 7, HTTP: the annotated wire view of `http/describe.ts` (golden dumps of fixed messages,
+ * The HTTP instruments: the annotated wire view of `http/describe.ts` (golden dumps of fixed messages,
  * malformed input described without throwing, parity with the parser), and the client's
  * instruments as a subprocess — `--explain`, `-w`, `--offline` and `--json` (the shared NDJSON
  * schema) against raw loopback servers that send exactly the bytes a test wants.

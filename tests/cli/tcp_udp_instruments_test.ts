@@ -1,5 +1,5 @@
 /**
- * Issue 7 for TCP and UDP, end to end: every TCP/UDP CLI run with `--json` prints pure NDJSON in
+ * The TCP and UDP instruments, end to end: every TCP/UDP CLI run with `--json` prints pure NDJSON in
  * the shared schema (every line parses, required fields present, event names from the schema);
  * `--explain` narrates seed 001's server steps with the real address and backlog and shows every
  * read and write; `--stats` prints RTTs and the summary; `udp/client.ts --count` counts loss,

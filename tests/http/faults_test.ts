@@ -1,5 +1,5 @@
 /**
- * The HTTP server under faults (issue 15): out of file descriptors, clients that never read,
+ * The HTTP server under faults: out of file descriptors, clients that never read,
  * many idle connections, TCP keepalive, and the access log's batching. Timings here are generous
  * bounds on things that were off by orders of magnitude (a spinning accept loop, a GET stuck for
  * seconds); the numbers themselves are benchmarks (`deno task bench faults`).
