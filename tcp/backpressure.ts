@@ -15,7 +15,15 @@
  *        deno task tcp:backpressure --stall-ms 3000 --bytes 33554432 --json
  * Poke:  `ss -tn` while the writer waits: Send-Q and Recv-Q are the two queues below.
  */
-import { formatAddr, listenTcp, parseCli, parseCount, parsePort, runMain } from "./kit/cli.ts";
+import {
+  formatAddr,
+  listenTcp,
+  parseCli,
+  parseCount,
+  parsePort,
+  resolveHostArgument,
+  runMain,
+} from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
 import { readTcpTable } from "./core/tcp_table.ts";
 
@@ -30,9 +38,7 @@ Options:
   --bytes N          bytes to send (default 16777216 = 16 MiB, at most 268435456)
   --stall-ms MS      how long the reader stops reading (default 2000, at most 10000)
   --json             newline-delimited JSON events instead of text
-  -h, --help         show this help
-
-Exit codes: 0 done, 1 failure, 2 usage error.`;
+  -h, --help         show this help`;
 
 const WRITE_SIZE = 64 * 1024;
 /** The reader reads this much before it stops. */
@@ -157,12 +163,11 @@ export async function main(args: string[]): Promise<number> {
     json: { type: "boolean" },
   });
   const out = createReporter("tcp/backpressure", { json: values.json });
-  const report = await runBackpressure(out, {
-    hostname: values.host ?? "127.0.0.1",
-    port: parsePort(values.port, 0),
-    bytes: parseCount(values.bytes, 16 * MiB, "--bytes", { min: 2 * MiB, max: 256 * MiB }),
-    stallMs: parseCount(values["stall-ms"], 2000, "--stall-ms", { min: 500, max: 10_000 }),
-  });
+  const port = parsePort(values.port, 0);
+  const bytes = parseCount(values.bytes, 16 * MiB, "--bytes", { min: 2 * MiB, max: 256 * MiB });
+  const stallMs = parseCount(values["stall-ms"], 2000, "--stall-ms", { min: 500, max: 10_000 });
+  const hostname = await resolveHostArgument(values.host ?? "127.0.0.1");
+  const report = await runBackpressure(out, { hostname, port, bytes, stallMs });
   return report.read === report.written ? 0 : 1;
 }
 

@@ -12,23 +12,26 @@
  * sends each line (without its newline) and exits 0 after the last reply. A line `q` ends the
  * session (seed 004). `--message TEXT` half-closes after TEXT and prints everything until the
  * server closes (seed 002's reply may have any length). Start the server first (seed 000:
- * 「必须先启动服务端,否则报错」): without it the client prints `cannot connect to HOST:PORT:
- * connection refused` and exits 1.
+ * 「必须先启动服务端,否则报错」): without it the client prints `Cannot connect to HOST:PORT:
+ * connection refused (is the other side running?)` and exits 1.
  */
 import {
   CliError,
+  connectOrFail,
   formatAddr,
-  formatHostPort,
   interruptSignal,
   parseCli,
   parseCount,
   parsePort,
   pause,
+  resolveHostArgument,
   runMain,
   UsageError,
+  userPath,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
-import { writeAll } from "./core/io.ts";
+import { noticeIfSlow, SLOW_WAIT_MS, writeAll } from "./core/io.ts";
+import { type ConnectTarget, describeTarget } from "./core/connect.ts";
 import {
   byteLines,
   DEFAULT_MAX_LINE,
@@ -82,8 +85,12 @@ async function runProbes(
   }
 }
 
-/** Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. */
-async function runInteractive(session: ClientSession): Promise<void> {
+/**
+ * Terminal mode: the seeds' `>>>: ` prompt loop; empty input is skipped, Ctrl-D ends it. The
+ * way out is said once, before the first prompt.
+ */
+async function runInteractive(session: ClientSession, say?: (text: string) => void): Promise<void> {
+  say?.(`connected to ${session.where}: type a line to send it, q to leave`);
   while (true) {
     const input = prompt(">>>:"); // Deno adds one space after the message
     if (input === null) return;
@@ -130,12 +137,15 @@ export async function main(args: string[]): Promise<number> {
   const maxLine = parseCount(values["max-line"], DEFAULT_MAX_LINE, "--max-line", {
     max: 1024 * 1024 * 1024,
   });
-  const target: Target = values.unix !== undefined
-    ? { path: values.unix }
-    : { hostname: values.host ?? "127.0.0.1", port: parsePort(values.port, 8080) };
+  const port = parsePort(values.port, 8080);
+  // A socket path is taken from where the user ran `deno task`.
+  const target: ConnectTarget = values.unix !== undefined
+    ? { path: userPath(values.unix) }
+    : { hostname: await resolveHostArgument(values.host ?? "127.0.0.1"), port };
   const reporter = createReporter("tcp/client", { json: values.json, explain: values.explain });
+  const say = (text: string) => reporter.warn(text, "log");
 
-  using conn = await connectTo(target);
+  using conn = await connectOrFail(target, { say });
   const where = describeTarget(target);
   if (reporter.explaining) {
     reporter.explain(
@@ -145,7 +155,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const stats = values.stats === true || probes !== undefined;
-  const session = new ClientSession(conn, reporter, { stats, where });
+  const session = new ClientSession(conn, reporter, { stats, where, say });
   try {
     if (probes) {
       reporter.info(
@@ -156,7 +166,7 @@ export async function main(args: string[]): Promise<number> {
       using signal = interruptSignal();
       await runProbes(session, { ...probes, signal });
     } else if (values.message !== undefined) await runOnce(session, values.message, maxLine);
-    else if (Deno.stdin.isTerminal()) await runInteractive(session);
+    else if (Deno.stdin.isTerminal()) await runInteractive(session, values.json ? undefined : say);
     else await runPiped(session, maxLine);
     session.finish();
   } catch (error) {
@@ -169,36 +179,6 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
   return 0;
-}
-
-/** Where to connect: TCP host and port, or a Unix socket path. */
-export type Target = { hostname: string; port: number } | { path: string };
-
-/** `127.0.0.1:8080`, `[::1]:8080` or `unix:/path` — how errors name the server. */
-export function describeTarget(target: Target): string {
-  return "path" in target ? `unix:${target.path}` : formatHostPort(target.hostname, target.port);
-}
-
-/**
- * Connects to the server; a refused or missing server becomes one clear `CliError`
- * (`cannot connect to 127.0.0.1:8080: connection refused`).
- */
-export async function connectTo(target: Target): Promise<Deno.Conn> {
-  try {
-    return "path" in target
-      ? await Deno.connect({ transport: "unix", path: target.path })
-      : await Deno.connect({ hostname: target.hostname, port: target.port });
-  } catch (error) {
-    const where = describeTarget(target);
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new CliError(`cannot connect to ${where}: connection refused`);
-    }
-    if (error instanceof Deno.errors.NotFound) {
-      throw new CliError(`cannot connect to ${where}: no such socket`);
-    }
-    if (error instanceof Error) throw new CliError(`cannot connect to ${where}: ${error.message}`);
-    throw error;
-  }
 }
 
 /** `1 byte`, `5 bytes`. */
@@ -223,6 +203,7 @@ export class ClientSession {
   readonly #reporter: Reporter;
   readonly #stats: boolean;
   readonly #where: string;
+  readonly #say: ((text: string) => void) | undefined;
   readonly #decoder = new TextDecoder();
   readonly #rtts: number[] = [];
   readonly #writes: Uint8Array[] = [];
@@ -231,11 +212,21 @@ export class ClientSession {
   /** `--message`: the reply is not an echo, so the 粘包 view (writes vs reads) does not apply. */
   #oneShot = false;
 
-  constructor(conn: Deno.Conn, reporter: Reporter, { stats = false, where = "" } = {}) {
+  constructor(
+    conn: Deno.Conn,
+    reporter: Reporter,
+    { stats = false, where = "", say }: {
+      stats?: boolean;
+      where?: string;
+      /** Where "still waiting for the reply" goes when a reply takes longer than 2 s. */
+      say?: (text: string) => void;
+    } = {},
+  ) {
     this.#conn = conn;
     this.#reporter = reporter;
     this.#stats = stats;
     this.#where = where;
+    this.#say = say;
     if (reporter.explaining) {
       let offset = 0;
       this.#trace = {
@@ -265,11 +256,27 @@ export class ClientSession {
     }
   }
 
+  /** The server, as messages name it (`127.0.0.1:8080`). */
+  get where(): string {
+    return this.#where;
+  }
+
   /** Sends one message, prints its reply (and RTT with `--stats`). */
   async send(message: Uint8Array): Promise<void> {
     const started = performance.now();
-    const reply = await exchange(this.#conn, message, this.#trace);
+    const reply = await this.#waiting(exchange(this.#conn, message, this.#trace));
     this.#record(reply, performance.now() - started);
+  }
+
+  /** A reply that takes longer than 2 s is announced once (a sequential server may be busy). */
+  #waiting<T>(work: Promise<T>): Promise<T> {
+    const say = this.#say;
+    if (!say) return work;
+    return noticeIfSlow(work, () =>
+      say(
+        `still waiting for the reply from ${this.#where} after ${SLOW_WAIT_MS / 1000} s ` +
+          "(is the server busy with another client?)",
+      ));
   }
 
   /**
@@ -278,7 +285,9 @@ export class ClientSession {
    */
   async sendOnce(message: Uint8Array, maxBytes: number): Promise<void> {
     const started = performance.now();
-    const reply = await exchangeToEof(this.#conn, message, { trace: this.#trace, maxBytes });
+    const reply = await this.#waiting(
+      exchangeToEof(this.#conn, message, { trace: this.#trace, maxBytes }),
+    );
     const rttMs = performance.now() - started;
     this.#oneShot = true;
     if (this.#trace) {
@@ -343,7 +352,9 @@ export class ClientSession {
 const USAGE = `Usage: deno task tcp:client [--host HOST] [--port PORT | --unix PATH]
 
 Sends each line of input to the echo server and prints each reply (seed 000's client).
-  --host HOST        server address (default 127.0.0.1)
+
+Options:
+  --host HOST        server address or host name (default 127.0.0.1)
   --port PORT        server port (default 8080)
   --unix PATH        connect to a Unix domain socket instead
   --message TEXT     one-shot (seed 001/002): send TEXT, half-close, print the whole reply
@@ -362,6 +373,7 @@ Sends each line of input to the echo server and prints each reply (seed 000's cl
   --interval MS      time between probes with --count (default 1000)
   -h, --help         show this help
 
-A line "q" ends the session. On a terminal the prompt is ">>>: " and empty input is skipped.`;
+A line "q" ends the session. On a terminal the prompt is ">>>: " and empty input is skipped.
+A reply that takes longer than 2 s is announced on stderr (a --sequential server may be busy).`;
 
 if (import.meta.main) await runMain(USAGE, main);

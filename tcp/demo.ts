@@ -21,6 +21,8 @@ const USAGE = `Usage: deno task tcp:demo [--json] [--explain]
 
 Starts the upper-case echo server on 127.0.0.1 (ephemeral port) and a client in this one process,
 sends "hello netlab", "你好" and "q", and prints what each side sees. Exits 0.
+
+Options:
   --json       newline-delimited JSON events instead of text
   --explain    also show the server's every read and write (hexdump) as it happens
   -h, --help   show this help`;

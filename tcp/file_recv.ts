@@ -20,7 +20,8 @@
  *   printf '\0\0\0\r{"end": true}' | nc -l 127.0.0.1 8888     then: deno task file:recv
  */
 import {
-  CliError,
+  checkWritableFolder,
+  connectOrFail,
   formatAddr,
   interruptSignal,
   listeningLine,
@@ -28,16 +29,18 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
+  userPath,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
 import { acceptReports } from "./kit/accept_report.ts";
 import { SEED_PROTOCOL_WARNING } from "./core/file_protocol.ts";
 import { type ReceivedFile, receiveFiles } from "./core/file_transfer/receive.ts";
 import { receiveSeedProtocol } from "./core/file_transfer/seed.ts";
-import { describeError } from "./core/file_transfer/wire.ts";
-import { ConnectError, connectWithin, serveConnections } from "./core/file_transfer/serve.ts";
+import { CONNECT_TIMEOUT_MS, describeError } from "./core/file_transfer/wire.ts";
+import { serveConnections } from "./core/file_transfer/serve.ts";
 import { explainWire, progressEvents } from "./kit/transfer_view.ts";
 import { createProgressBar, type ProgressBar } from "./kit/progress.ts";
 
@@ -49,7 +52,8 @@ SHA-256 before it gets its name. Prints one line per file; exit 1 if any file wa
 Options:
   --host H          sender to connect to (default 127.0.0.1; with --listen: address to bind)
   --port P          its port (default 8888; with --listen 0 = any free port)
-  --dir DEST        folder to save into (default .; must exist)
+  --dir DEST        folder to save into (default .; created if missing, checked for
+                    writing before anything is received)
   --force           replace existing files of the same name
   --listen          receive uploads instead: listen for 'file_send.ts --to', serve until Ctrl-C
   --once            with --listen: receive from one client, then exit
@@ -59,7 +63,7 @@ Options:
   --timeout S       give up when nothing moves for S seconds (default 30)
   --json            newline-delimited JSON events (connected, progress, saved, error, ...)
   --explain         annotate every header/ack frame sent and received
-  -h, --help        this help`;
+  -h, --help        show this help`;
 
 /**
  * The result line: `saved NAME  SIZE bytes  sha256 HEX  0.123 s  456.7 MB/s`, plus
@@ -121,6 +125,7 @@ async function session(
     signal: options.signal,
     progress: options.json ? progressEvents(reporter, { peer }) : options.progress,
     wire: explainWire(reporter, peer),
+    onWaiting: (text: string) => reporter.warn(text, "log", { peer }),
   };
   let ok = false;
   try {
@@ -180,22 +185,17 @@ export async function main(args: string[]): Promise<number> {
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   if (values.once && !values.listen) throw new UsageError("--once only makes sense with --listen");
-  const host = values.host ?? "127.0.0.1";
   const port = parsePort(values.port, 8888);
   if (!values.listen && port === 0) {
     throw new UsageError(`Invalid --port "0": cannot connect to port 0`);
   }
-  const dir = values.dir ?? ".";
-  if (dir === "") throw new UsageError(`Invalid --dir "": expected a folder`);
-  try {
-    if (!(await Deno.stat(dir)).isDirectory) {
-      throw new CliError(`Cannot save into "${dir}": not a folder`);
-    }
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw new CliError(`Cannot save into "${dir}": ${describeError(error)}`);
-  }
+  const typedDir = values.dir ?? ".";
+  if (typedDir === "") throw new UsageError(`Invalid --dir "": expected a folder`);
+  // Checked (and created) before connecting: no byte moves towards a folder we cannot write.
+  const dir = userPath(typedDir);
+  await checkWritableFolder(dir, typedDir);
   const idleTimeoutMs = parseCount(values.timeout, 30, "--timeout", { max: 86_400 }) * 1000;
+  const host = await resolveHostArgument(values.host ?? "127.0.0.1");
   const seed = values["seed-protocol"] ?? false;
   const resume = values.resume ?? false;
   if (seed && resume) {
@@ -217,7 +217,7 @@ export async function main(args: string[]): Promise<number> {
   };
 
   if (!values.listen) {
-    const conn = await connectOrExplain(host, port);
+    const conn = await connectOrFail({ hostname: host, port }, { timeoutMs: CONNECT_TIMEOUT_MS });
     const ok = await session(conn, reporter, options);
     // The session has already said so in its one `failed: interrupted` line.
     if (signal.aborted) return 130;
@@ -237,16 +237,6 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   return ok ? 0 : 1;
-}
-
-/** Connects to the other side; a failure is the script's one line. */
-async function connectOrExplain(hostname: string, port: number): Promise<Deno.TcpConn> {
-  try {
-    return await connectWithin(hostname, port);
-  } catch (error) {
-    if (error instanceof ConnectError) throw new CliError(error.message);
-    throw error;
-  }
 }
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -20,6 +20,7 @@
  */
 import {
   CliError,
+  connectOrFail,
   formatAddr,
   interruptSignal,
   listeningLine,
@@ -28,16 +29,23 @@ import {
   parseCount,
   parseHostPort,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
+  userPath,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
+import { noticeIfSlow } from "./core/io.ts";
 import { acceptReports } from "./kit/accept_report.ts";
 import { SEED_ACK, SEED_PROTOCOL_WARNING, UnsafeNameError } from "./core/file_protocol.ts";
 import { OfferedFile, sendFiles, type SentFile } from "./core/file_transfer/send.ts";
 import { sendSeedProtocol } from "./core/file_transfer/seed.ts";
-import { describeError, type TransferOptions } from "./core/file_transfer/wire.ts";
-import { ConnectError, connectWithin, serveConnections } from "./core/file_transfer/serve.ts";
+import {
+  CONNECT_TIMEOUT_MS,
+  describeError,
+  type TransferOptions,
+} from "./core/file_transfer/wire.ts";
+import { serveConnections } from "./core/file_transfer/serve.ts";
 import { explainWire, progressEvents } from "./kit/transfer_view.ts";
 import { createProgressBar, formatBytes } from "./kit/progress.ts";
 
@@ -60,9 +68,12 @@ Options:
   --json            newline-delimited JSON events (listening, connected, sent, progress, ...)
   --explain         annotate every header/ack frame sent and received
   --quiet           only the listening line and errors
-  -h, --help        this help`;
+  -h, --help        show this help`;
 
-/** Checks the FILE arguments: regular, readable files with distinct, safe names. */
+/**
+ * Checks the FILE arguments: regular, readable files with distinct, safe names. Each path is
+ * taken from where the user ran `deno task` (`userPath`); messages show it as typed.
+ */
 export async function offeredFiles(paths: string[]): Promise<OfferedFile[]> {
   if (paths.length === 0) throw new UsageError("Missing FILE: name at least one file to send");
   const files: OfferedFile[] = [];
@@ -70,7 +81,7 @@ export async function offeredFiles(paths: string[]): Promise<OfferedFile[]> {
   for (const path of paths) {
     let file: OfferedFile;
     try {
-      file = new OfferedFile(path);
+      file = new OfferedFile(userPath(path));
     } catch (error) {
       if (error instanceof UnsafeNameError) {
         throw new CliError(`Cannot send "${path}": ${error.message}`);
@@ -84,9 +95,9 @@ export async function offeredFiles(paths: string[]): Promise<OfferedFile[]> {
     }
     seen.add(file.name);
     try {
-      const info = await Deno.stat(path);
+      const info = await Deno.stat(file.path);
       if (!info.isFile) throw new CliError(`Cannot send "${path}": not a regular file`);
-      (await Deno.open(path, { read: true })).close();
+      (await Deno.open(file.path, { read: true })).close();
     } catch (error) {
       if (error instanceof CliError) throw error;
       throw new CliError(`Cannot send "${path}": ${describeError(error)}`);
@@ -186,12 +197,14 @@ async function session(
     signal: options.signal,
     progress: options.json ? progressEvents(reporter, { peer }) : options.progress,
     wire: explainWire(reporter, peer),
+    onWaiting: (text) => reporter.warn(`${peer}: ${text}`, "log", { peer }),
   };
   try {
     if (options.seed) {
       const { summary, ack } = await sendSeedProtocol(conn, files[0], transfer);
       const ok = ack === SEED_ACK;
-      const text = `${peer}: sent ${summary.name} (${formatBytes(summary.size)}), ack ${
+      // The exact count, next to the receiver's: a file whose last read is "##" loses 2 bytes.
+      const text = `${peer}: sent ${summary.name} (${summary.size} bytes), ack ${
         JSON.stringify(ack)
       }`;
       if (ok) {
@@ -254,8 +267,8 @@ export async function main(args: string[]): Promise<number> {
     quiet: { type: "boolean" },
   });
   const port = parsePort(values.port, 8888);
-  const target = values.to === undefined ? undefined : parseHostPort(values.to, "--to");
-  if (target && (values.host !== undefined || values.port !== undefined || values.once)) {
+  const to = values.to === undefined ? undefined : parseHostPort(values.to, "--to");
+  if (to && (values.host !== undefined || values.port !== undefined || values.once)) {
     throw new UsageError("--to cannot be combined with --host, --port or --once");
   }
   const seed = values["seed-protocol"] ?? false;
@@ -269,6 +282,8 @@ export async function main(args: string[]): Promise<number> {
   const json = values.json ?? false;
   const idleTimeoutMs = parseCount(values.timeout, 30, "--timeout", { max: 86_400 }) * 1000;
   const files = await offeredFiles(positionals);
+  const target = to && { ...to, hostname: await resolveHostArgument(to.hostname, "--to") };
+  const host = await resolveHostArgument(values.host ?? "127.0.0.1");
   const reporter = createReporter("tcp/file_send", {
     json,
     quiet: values.quiet,
@@ -281,7 +296,7 @@ export async function main(args: string[]): Promise<number> {
   const common = { seed, resume, zeroCopy, json, totals, idleTimeoutMs, signal };
 
   if (target) {
-    const conn = await connectOrExplain(target.hostname, target.port);
+    const conn = await connectOrFail(target, { timeoutMs: CONNECT_TIMEOUT_MS });
     const progress = json ? undefined : createProgressBar;
     const ok = await session(conn, files, reporter, { ...common, progress });
     // The session has already said so in its one `failed: interrupted` line.
@@ -289,7 +304,7 @@ export async function main(args: string[]): Promise<number> {
     return ok ? 0 : 1;
   }
 
-  const listener = listenTcp({ hostname: values.host ?? "127.0.0.1", port });
+  const listener = listenTcp({ hostname: host, port });
   const address = formatAddr(listener.addr);
   // The listening line is printed even with --quiet: tools and tests wait for it.
   createReporter("tcp/file_send", { json }).info(
@@ -297,8 +312,17 @@ export async function main(args: string[]): Promise<number> {
     "listening",
     { address },
   );
-  // Hash now, while nobody waits; clients that arrive earlier wait for the shared digest.
-  Promise.all(files.map((f) => f.describe())).then(
+  // Hash now, while nobody waits; clients that arrive earlier wait for the shared digest (said
+  // when it takes longer than 2 s: a big file).
+  noticeIfSlow(
+    Promise.all(files.map((f) => f.describe())),
+    () =>
+      reporter.info(
+        "computing each file's SHA-256 before the first header can go out (clients that " +
+          "connect meanwhile wait)",
+        "log",
+      ),
+  ).then(
     (summaries) =>
       reporter.info(
         `ready: ${summaries.map((s) => `${s.name} (${formatBytes(s.size)})`).join(", ")}`,
@@ -319,16 +343,6 @@ export async function main(args: string[]): Promise<number> {
   reporter.info(formatServed(totals), "stats", { ...totals });
   if (signal.aborted) return 0;
   return ok ? 0 : 1;
-}
-
-/** Connects to the other side; a failure is the script's one line. */
-async function connectOrExplain(hostname: string, port: number): Promise<Deno.TcpConn> {
-  try {
-    return await connectWithin(hostname, port);
-  } catch (error) {
-    if (error instanceof ConnectError) throw new CliError(error.message);
-    throw error;
-  }
 }
 
 if (import.meta.main) await runMain(USAGE, main);

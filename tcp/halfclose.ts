@@ -26,6 +26,7 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  resolveHostArgument,
   runMain,
 } from "./kit/cli.ts";
 import { closeQuietly, readAll, writeAll } from "./core/io.ts";
@@ -392,11 +393,11 @@ export async function main(args: string[]): Promise<number> {
     json: { type: "boolean" },
     explain: { type: "boolean" },
   });
-  const hostname = values.host ?? "127.0.0.1";
   const port = parsePort(values.port, 0);
   const maxBytes = parseCount(values["max-bytes"], DEFAULT_MAX_REQUEST, "--max-bytes", {
     max: 64 * 1024 * 1024,
   });
+  const hostname = await resolveHostArgument(values.host ?? "127.0.0.1");
   const message = encoder.encode(values.message ?? "hello world 你好");
   const out = createReporter("tcp/halfclose", { json: values.json, explain: values.explain });
   using signal = interruptSignal();

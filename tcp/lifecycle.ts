@@ -24,10 +24,12 @@ import {
   listenTcp,
   parseCli,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
 } from "./kit/cli.ts";
 import { writeAll } from "./core/io.ts";
+import { quoteInput } from "./core/printable.ts";
 import { chunkView } from "./kit/explain.ts";
 import { createReporter, type Fields, type Reporter } from "./kit/report.ts";
 import {
@@ -344,11 +346,14 @@ export async function main(args: string[]): Promise<number> {
     explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const hostname = values.host ?? "127.0.0.1";
-  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)) {
-    throw new UsageError(`Invalid --host "${hostname}": expected an IPv4 loopback address`);
-  }
   const port = parsePort(values.port, 0);
+  const hostname = await resolveHostArgument(values.host ?? "127.0.0.1");
+  if (!hostname.startsWith("127.")) {
+    throw new UsageError(
+      `Invalid --host ${quoteInput(values.host ?? "")}: expected an IPv4 loopback address` +
+        (hostname === values.host ? "" : ` (it is ${hostname})`),
+    );
+  }
   const message = new TextEncoder().encode(values.message ?? "hello 你好");
   if (message.length === 0 || message.length > MAX_MESSAGE_BYTES) {
     throw new UsageError(`Invalid --message: expected 1 to ${MAX_MESSAGE_BYTES} bytes`);

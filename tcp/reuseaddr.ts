@@ -22,6 +22,7 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  resolveHostArgument,
   runMain,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
@@ -38,9 +39,7 @@ Options:
   --port PORT          port to use (default 0 = any free port)
   --connections N      connections the server closes first (default 3, at most 100)
   --json               newline-delimited JSON events instead of text
-  -h, --help           show this help
-
-Exit codes: 0 done, 1 failure, 2 usage error.`;
+  -h, --help           show this help`;
 
 /** What the lesson saw. */
 export interface ReuseAddrReport {
@@ -143,8 +142,8 @@ export async function main(args: string[]): Promise<number> {
   });
   const out = createReporter("tcp/reuseaddr", { json: values.json });
   const report = await runReuseAddr(out, {
-    hostname: values.host ?? "127.0.0.1",
     port: parsePort(values.port, 0),
+    hostname: await resolveHostArgument(values.host ?? "127.0.0.1"),
     connections: parseCount(values.connections, 3, "--connections", { min: 1, max: 100 }),
   });
   return report.reused ? 0 : 1;

@@ -21,8 +21,10 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
+  userPath,
 } from "./kit/cli.ts";
 import { createReporter, type Reporter } from "./kit/report.ts";
 import { acceptReports } from "./kit/accept_report.ts";
@@ -38,6 +40,7 @@ import {
 } from "./core/echo.ts";
 import { keepaliveFor, type KeepaliveTimers } from "./core/socket_options.ts";
 import { closeQuietly } from "./core/io.ts";
+import { acceptQueueLength, tcpTableAvailable } from "./core/tcp_table.ts";
 import {
   DEFAULT_BACKLOG,
   describeKeepalive,
@@ -68,6 +71,10 @@ export async function serveListener(
   const keepAlive = keepalive && listener.addr.transport === "tcp"
     ? keepaliveFor(listener, keepalive)
     : undefined;
+  // One client at a time: the others wait in the kernel's accept queue, shown at each accept.
+  const queuePort = options.sequential && options.logConnections !== false
+    ? acceptQueuePort(listener, reporter)
+    : undefined;
   const open = new Set<Deno.Conn>();
   let nextId = 1;
   let allEnded: (() => void) | undefined;
@@ -78,6 +85,7 @@ export async function serveListener(
     open.add(conn);
     keepAlive?.(conn);
     log?.info(`connected ${peerName(conn)} (#${id})`, "connected", { id, peer: peerName(conn) });
+    if (queuePort !== undefined) reportAcceptQueue(log, queuePort, id);
     const trace = narrator?.accepted(conn, id);
     const summary = await serveConnection(conn, withHooks(echo, conn, options.onData, trace));
     trace?.closed(summary);
@@ -146,9 +154,13 @@ export async function main(args: string[]): Promise<number> {
     explain: values.explain,
   });
 
-  const requested = values.unix !== undefined
-    ? { path: values.unix }
-    : { hostname: values.host ?? "127.0.0.1", port, backlog };
+  // A socket path is taken from where the user ran `deno task`.
+  const unixPath = values.unix === undefined ? undefined : userPath(values.unix);
+  const requested = unixPath !== undefined
+    ? { path: unixPath }
+    : { hostname: await resolveHostArgument(values.host ?? "127.0.0.1"), port, backlog };
+  // Ctrl-C is caught from before the listening line on, so a quick one still cleans up.
+  using signal = interruptSignal();
   const listener = bindOrExplain(requested);
   // The listening line is printed even with --quiet: tools and tests wait for it.
   const announce = createReporter("tcp/server", { json: values.json });
@@ -163,7 +175,6 @@ export async function main(args: string[]): Promise<number> {
     }
   }
 
-  using signal = interruptSignal();
   await serveListener(listener, {
     mode: values.echo ? "echo" : "upper",
     reply: values.reply === undefined ? undefined : new TextEncoder().encode(values.reply),
@@ -176,9 +187,9 @@ export async function main(args: string[]): Promise<number> {
     // Seed 002's server prints what it received; --reply does too, --verbose for every mode.
     onData: values.verbose || values.reply !== undefined ? receivedLine(reporter) : undefined,
   });
-  if (values.unix !== undefined) {
+  if (unixPath !== undefined) {
     try {
-      Deno.removeSync(values.unix);
+      Deno.removeSync(unixPath);
     } catch { /* someone else removed it */ }
   }
   if (signal.aborted) reporter.info("stopped", "log");
@@ -247,6 +258,35 @@ function narratorFor(reporter: Reporter, options: EchoServerOptions): SessionNar
   return new SessionNarrator(reporter, mode, options.sequential ?? false);
 }
 
+/**
+ * The port whose accept queue `--sequential` shows, or undefined (said once) where it cannot be
+ * read: a Unix socket, or a system without /proc/net/tcp.
+ */
+function acceptQueuePort(listener: Deno.Listener, reporter?: Reporter): number | undefined {
+  const why = listener.addr.transport !== "tcp"
+    ? "a Unix socket's queue is not in /proc/net/tcp"
+    : !tcpTableAvailable()
+    ? "/proc/net/tcp cannot be read here (it is Linux only)"
+    : undefined;
+  if (why === undefined) return (listener.addr as Deno.NetAddr).port;
+  reporter?.info(`the kernel's accept queue cannot be shown: ${why}`, "log", { acceptQueue: null });
+  return undefined;
+}
+
+/**
+ * `--sequential`, after each accept: how many more clients have finished the handshake and wait
+ * in the kernel's accept queue (the backlog) — what `ss -ltn` shows as Recv-Q.
+ */
+function reportAcceptQueue(log: Reporter | undefined, port: number, id: number): void {
+  const waiting = acceptQueueLength(port);
+  if (waiting === undefined) return; // the listener has just been closed
+  const text = waiting === 0
+    ? "  no other client waits in the kernel's accept queue"
+    : `  ${waiting} more ${waiting === 1 ? "client waits" : "clients wait"} in the kernel's ` +
+      "accept queue (handshake done, not yet accepted)";
+  log?.info(text, "log", { id, acceptQueue: waiting });
+}
+
 /** `disconnected PEER (#ID): eof, 5 bytes in, 5 out` — a warning when the session failed. */
 function reportEnd(
   reporter: Reporter | undefined,
@@ -306,11 +346,14 @@ function bindOrExplain(
 const USAGE = `Usage: deno task tcp:server [--host HOST] [--port PORT | --unix PATH] [options]
 
 The seeds' upper-case echo server: every byte a client sends comes back at once, a–z upper-cased.
-  --host HOST      address to bind (default 127.0.0.1; ::1 for IPv6)
+
+Options:
+  --host HOST      address or host name to bind (default 127.0.0.1; ::1 for IPv6)
   --port PORT      TCP port, 0 = ephemeral (default 8080)
   --unix PATH      listen on a Unix domain socket instead of TCP
   --echo           plain echo, bytes unchanged (seed 001's echo server)
-  --sequential     serve one client at a time; the others wait in the backlog (seed 000)
+  --sequential     serve one client at a time; the others wait in the kernel's accept queue
+                   (seed 000), and each accept shows how many wait there
   --backlog N      listen backlog, the queue of not-yet-accepted connections (default 511)
   --once           serve one client, then exit 0
   --reply TEXT     seed 002's exchange: after each client's first read, log it (收到), send
@@ -324,7 +367,7 @@ The seeds' upper-case echo server: every byte a client sends comes back at once,
   --explain        narrate seed 001's server steps live and show every read and write (hexdump)
   -h, --help       show this help
 
-A session ends on EOF or when one read is exactly "q" (seed 004). Ctrl-C closes every connection
-and exits 0. --reply cannot be combined with --echo.`;
+A session ends on EOF or when one read is exactly "q" (seed 004). Ctrl-C closes every connection,
+prints "stopped" and exits 130. --reply cannot be combined with --echo.`;
 
 if (import.meta.main) await runMain(USAGE, main);

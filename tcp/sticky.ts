@@ -31,10 +31,13 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
+  userPath,
 } from "./kit/cli.ts";
 import { closeQuietly, writeAll } from "./core/io.ts";
+import { quoteInput } from "./core/printable.ts";
 import {
   chunkView,
   describeBytes as quoteBytes,
@@ -605,7 +608,7 @@ export async function main(args: string[]): Promise<number> {
   using signal = interruptSignal();
   try {
     const report = await runStickyDemo({
-      hostname: values.host ?? "127.0.0.1",
+      hostname: await resolveHostArgument(values.host ?? "127.0.0.1"),
       port: parsePort(values.port, 0),
       gapMs: parseCount(values["gap-ms"], 20, "--gap-ms", { min: 0, max: 1000 }),
       bigWriteBytes: parseCount(values["big-write"], 4 * 1024 * 1024, "--big-write", {
@@ -618,9 +621,10 @@ export async function main(args: string[]): Promise<number> {
     printReport(report, out);
     if (values.svg !== undefined) {
       try {
-        await Deno.writeTextFile(values.svg, stickySvg(report));
+        // The path is taken from where the user ran `deno task`, shown as typed.
+        await Deno.writeTextFile(userPath(values.svg), stickySvg(report));
       } catch (error) {
-        throw new CliError(`cannot write ${values.svg}: ${(error as Error).message}`);
+        throw new CliError(`Cannot write ${quoteInput(values.svg)}: ${(error as Error).message}`);
       }
       out.info(`wrote the timeline to ${values.svg}`, "saved", { file: values.svg });
     }

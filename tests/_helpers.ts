@@ -31,6 +31,13 @@ export interface ScriptOptions {
   cwd?: string;
 }
 
+/**
+ * The environment every child gets on top of the test's. INIT_CWD is emptied: under `deno task
+ * test` it holds the directory the tests were started from, and scripts resolve the paths they
+ * are given against it (tcp/kit/cli.ts `userPath`); the tests give paths from ROOT.
+ */
+const TEST_ENV = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", INIT_CWD: "" };
+
 function denoArgs(script: string, args: string[]): string[] {
   return ["run", "-A", "--quiet", script, ...args];
 }
@@ -56,7 +63,7 @@ export async function runCommand(
   const child = new Deno.Command(command, {
     args,
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    env: { ...TEST_ENV, ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -132,7 +139,7 @@ export async function startCommand(
   const child = new Deno.Command(command, {
     args,
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    env: { ...TEST_ENV, ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

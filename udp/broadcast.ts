@@ -31,6 +31,7 @@ import {
   parseCli,
   parseCount,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
 } from "../tcp/kit/cli.ts";
@@ -74,9 +75,9 @@ async function listen(args: string[]): Promise<number> {
     explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const host = values.host ?? "0.0.0.0";
   const port = parsePort(values.port, DEFAULT_BROADCAST_PORT);
   const count = parseCount(values.count, Infinity, "--count");
+  const host = await resolveHostArgument(values.host ?? "0.0.0.0");
   const reporter = createReporter("udp/broadcast", {
     json: values.json,
     explain: values.explain,
@@ -133,7 +134,10 @@ async function send(args: string[]): Promise<number> {
     explain: values.explain,
   });
   if (!positionals.length) throw new UsageError("Missing MESSAGE for send");
-  const to = checkSendTarget(values.to ?? LOOPBACK_BROADCAST, values["allow-lan"] ?? false);
+  // A name (`--to localhost`) is resolved first; addresses are checked as typed.
+  const typed = values.to ?? LOOPBACK_BROADCAST;
+  const address = /^[\d.]+$/.test(typed) ? typed : await resolveHostArgument(typed, "--to");
+  const to = checkSendTarget(address, values["allow-lan"] ?? false);
   const port = parsePort(values.port, DEFAULT_BROADCAST_PORT);
   if (port === 0) throw new UsageError(`Invalid --port "0": send needs the listeners' port`);
   const payload = new TextEncoder().encode(positionals.join(" "));
@@ -221,7 +225,11 @@ const USAGE = `Usage: deno task udp:broadcast <command> …
       host count in dotted decimal and binary, e.g. calc 192.168.1.37/24 or 10.0.0.1/255.0.0.0.
       The same as deno task subnet calc (which also plans subnets; IPv6, --json).
 
-  listen and send: --json for newline-delimited JSON events, --explain to show every datagram
-  received or sent (hexdump).`;
+Options (listen and send):
+  --json          newline-delimited JSON events instead of text
+  --explain       show every datagram received or sent (hexdump)
+  -h, --help      show this help
+
+HOST and ADDR may be names (localhost); they are resolved before the socket is bound.`;
 
 if (import.meta.main) await runMain(USAGE, main);

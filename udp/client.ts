@@ -16,16 +16,18 @@
  */
 import {
   CliError,
+  EXIT,
   formatHostPort,
   interruptSignal,
   parseCli,
   parseCount,
   parsePort,
   printLine,
+  resolveHostArgument,
   runMain,
   UsageError,
 } from "../tcp/kit/cli.ts";
-import { parseIPv4 } from "../tcp/core/ip_address.ts";
+import { noticeIfSlow, SLOW_WAIT_MS } from "../tcp/core/io.ts";
 import { isClosedLocally } from "../tcp/core/net_errors.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { chunkView } from "../tcp/kit/explain.ts";
@@ -33,6 +35,7 @@ import { formatMs, formatSequenceSummary, formatSummary, summarize } from "../tc
 import { MAX_UDP_PAYLOAD_IPV4, MAX_UDP_PAYLOAD_IPV6 } from "./core/datagram.ts";
 import {
   DatagramClient,
+  type DatagramReply,
   type DatagramTrace,
   NoReplyError,
   type ProbeOptions,
@@ -44,10 +47,18 @@ import {
 const encoder = new TextEncoder();
 const lenientUtf8 = new TextDecoder();
 
+/** What `sendLines` counted: round-trip times, datagrams sent again, lines lost. */
+interface LinesSent {
+  rtts: number[];
+  retransmissions: number;
+  lost: number;
+}
+
 /**
  * The client: each line of stdin → one datagram to the server → its reply printed (with its
- * round-trip time under `--stats`), until end of input or `quit`. Returns the round-trip times
- * and how many datagrams had to be sent again.
+ * round-trip time under `--stats`), until end of input, `quit` or Ctrl-C. A line that got no
+ * reply after every try ends a piped run (exit 1); on a terminal it is reported as lost and the
+ * next line is read, as a person would want. Returns what it counted, also when interrupted.
  */
 async function sendLines(
   client: DatagramClient,
@@ -58,46 +69,70 @@ async function sendLines(
     json: boolean;
     signal: AbortSignal;
   },
-): Promise<{ rtts: number[]; retransmissions: number }> {
+): Promise<LinesSent> {
   const maxPayload = client.server.hostname.includes(":")
     ? MAX_UDP_PAYLOAD_IPV6
     : MAX_UDP_PAYLOAD_IPV4;
+  const where = formatHostPort(client.server.hostname, client.server.port);
   const prompt = () => {
     if (interactive && !json) Deno.stdout.writeSync(encoder.encode(">>>: "));
   };
-  const rtts: number[] = [];
-  let retransmissions = 0;
-  prompt();
-  for await (const raw of readLines(Deno.stdin.readable, { signal })) {
-    // Like seed 001's `message.lower() == 'quit'`: stop without sending it.
-    if (raw.trim().toLowerCase() === "quit") break;
-    // A person's stray spaces are trimmed (seed 000's `.strip()`); piped lines go as they are.
-    const payload = encoder.encode(interactive ? raw.trim() : raw);
-    if (payload.length > maxPayload) {
-      throw new CliError(
-        `Line is ${payload.length} bytes: the largest UDP datagram here is ${maxPayload} bytes`,
-      );
-    }
-    const { reply, tries, rttMs } = await client.request(payload);
-    reporter.info(lenientUtf8.decode(reply), "received", {
-      bytes: reply.length,
-      ...(stats ? { rttMs, tries } : {}),
-    });
-    if (stats) {
-      rtts.push(rttMs);
-      retransmissions += tries - 1;
-      reporter.info(
-        `  rtt ${formatMs(rttMs)} ms (${reply.length} bytes${tries > 1 ? `, try ${tries}` : ""})`,
-        "stats",
-        { index: rtts.length, rttMs, bytes: reply.length, tries },
-      );
-    }
-    prompt();
+  const sent: LinesSent = { rtts: [], retransmissions: 0, lost: 0 };
+  if (interactive && !json) {
+    reporter.warn(`sending to ${where}: type a line to send it, quit to leave`, "log");
   }
-  return { rtts, retransmissions };
+  prompt();
+  try {
+    for await (const raw of readLines(Deno.stdin.readable, { signal })) {
+      // Like seed 001's `message.lower() == 'quit'`: stop without sending it.
+      if (raw.trim().toLowerCase() === "quit") break;
+      // A person's stray spaces are trimmed (seed 000's `.strip()`); piped lines go as they are.
+      const payload = encoder.encode(interactive ? raw.trim() : raw);
+      if (payload.length > maxPayload) {
+        throw new CliError(
+          `Line is ${payload.length} bytes: the largest UDP datagram here is ${maxPayload} bytes`,
+        );
+      }
+      let answer: DatagramReply;
+      try {
+        answer = await noticeIfSlow(client.request(payload), () =>
+          reporter.warn(
+            `still waiting for the reply from ${where} after ${SLOW_WAIT_MS / 1000} s ` +
+              `(${client.retries + 1} ${client.retries === 0 ? "try" : "tries"} of ` +
+              `${client.timeoutMs} ms each)`,
+            "log",
+          ));
+      } catch (error) {
+        if (!(error instanceof NoReplyError) || !interactive) throw error;
+        sent.lost++;
+        reporter.warn(`lost: ${error.message}`, "error", { lost: sent.lost });
+        prompt();
+        continue;
+      }
+      const { reply, tries, rttMs } = answer;
+      reporter.info(lenientUtf8.decode(reply), "received", {
+        bytes: reply.length,
+        ...(stats ? { rttMs, tries } : {}),
+      });
+      if (stats) {
+        sent.rtts.push(rttMs);
+        sent.retransmissions += tries - 1;
+        reporter.info(
+          `  rtt ${formatMs(rttMs)} ms (${reply.length} bytes${tries > 1 ? `, try ${tries}` : ""})`,
+          "stats",
+          { index: sent.rtts.length, rttMs, bytes: reply.length, tries },
+        );
+      }
+      prompt();
+    }
+  } catch (error) {
+    // Ctrl-C closed the socket (or stdin) under a pending wait: what was counted still counts.
+    if (!(signal.aborted && (isClosedLocally(error) || error instanceof TypeError))) throw error;
+  }
+  return sent;
 }
 
-/** `deno run -A udp/client.ts [flags]`. */
+/** `deno task udp:client [flags]`. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
     host: { type: "string" },
@@ -114,30 +149,29 @@ export async function main(args: string[]): Promise<number> {
   if (values.interval !== undefined && values.count === undefined) {
     throw new UsageError("--interval needs --count");
   }
-  const hostname = serverHostname(values.host ?? "127.0.0.1");
   const port = parsePort(values.port, 8080);
   if (port === 0) throw new UsageError(`Invalid --port "0": the server's port is needed`);
   const timeoutMs = parseCount(values.timeout, 1000, "--timeout", { min: 1, max: 600_000 });
   const retries = parseCount(values.retries, 2, "--retries", { min: 0, max: 100 });
+  const probes = values.count === undefined ? undefined : {
+    count: parseCount(values.count, 1, "--count", { min: 1, max: 100_000 }),
+    intervalMs: parseCount(values.interval, 1000, "--interval", { min: 0, max: 60_000 }),
+  };
+  // A name is resolved by the system's resolver (localhost from /etc/hosts): the replies must
+  // come from exactly the address the datagrams go to.
+  const hostname = await resolveHostArgument(values.host ?? "127.0.0.1");
   const reporter = createReporter("udp/client", { json: values.json, explain: values.explain });
   const trace = reporter.explaining ? explainTrace(reporter) : undefined;
 
   using signal = interruptSignal();
-  if (values.count !== undefined) {
-    const count = parseCount(values.count, 1, "--count", { min: 1, max: 100_000 });
-    const intervalMs = parseCount(values.interval, 1000, "--interval", { min: 0, max: 60_000 });
-    return await probeMode(
-      hostname,
-      port,
-      { count, intervalMs, timeoutMs, signal, trace },
-      reporter,
-    );
+  if (probes) {
+    return await probeMode(hostname, port, { ...probes, timeoutMs, signal, trace }, reporter);
   }
 
   using client = new DatagramClient(hostname, port, { timeoutMs, retries, trace });
   signal.addEventListener("abort", () => client.close(), { once: true });
   const interactive = Deno.stdin.isTerminal();
-  let sent: { rtts: number[]; retransmissions: number };
+  let sent: LinesSent;
   try {
     sent = await sendLines(client, reporter, {
       stats: values.stats ?? false,
@@ -146,53 +180,26 @@ export async function main(args: string[]): Promise<number> {
       signal,
     });
   } catch (error) {
-    if (signal.aborted && (isClosedLocally(error) || error instanceof TypeError)) {
-      throw signal.reason;
-    }
     if (error instanceof NoReplyError || error instanceof TextLineTooLongError) {
       throw new CliError(error.message);
     }
     throw error;
   }
-  if (signal.aborted) throw signal.reason;
   if (interactive && !values.json) printLine(""); // end the prompt line after Ctrl-D or quit
-  const { rtts, retransmissions } = sent;
+  const { rtts, retransmissions, lost } = sent;
+  // The summary comes first, also after Ctrl-C (as ping's does); then the exit code says 130.
   if (values.stats) {
     const where = formatHostPort(hostname, port);
     reporter.info(
-      `--- ${where} udp statistics: ${rtts.length} ${
-        rtts.length === 1 ? "message" : "messages"
-      }, ` +
-        `${retransmissions} sent again ---`,
+      `--- ${where} udp statistics: ${rtts.length} ${rtts.length === 1 ? "message" : "messages"}, ${
+        lost > 0 ? `${lost} lost, ` : ""
+      }${retransmissions} sent again ---`,
       "stats",
-      { messages: rtts.length, retransmissions },
+      { messages: rtts.length, retransmissions, lost },
     );
     reporter.info(formatSummary(summarize(rtts)), "stats", { rtt: summarize(rtts) });
   }
-  return 0;
-}
-
-/**
- * Turns `--host` into the address datagrams are sent to: IP literals as given (IPv6 canonical,
- * without brackets) and `localhost` as 127.0.0.1. Other names are refused: resolving them would
- * mean asking the machine's DNS resolver, and the reply's source must compare equal to it.
- */
-export function serverHostname(host: string): string {
-  if (host === "localhost") return "127.0.0.1";
-  const bare = host.replace(/^\[(.*)\]$/, "$1");
-  if (bare.includes(":")) {
-    try {
-      return new URL(`http://[${bare}]/`).hostname.slice(1, -1);
-    } catch {
-      throw new UsageError(`Invalid --host "${host}": not an IPv6 address`);
-    }
-  }
-  try {
-    parseIPv4(bare);
-  } catch (error) {
-    throw new UsageError(`Invalid --host "${host}": ${(error as Error).message}`);
-  }
-  return bare;
+  return signal.aborted ? EXIT.interrupted : 0;
 }
 
 /** `--explain`: every datagram sent and received as a hexdump. */
@@ -240,9 +247,30 @@ async function probeMode(
     "log",
     { server: where, count: options.count, intervalMs: options.intervalMs },
   );
+  // ping stays silent while replies are missing; here a probe unanswered for 2 s is said once
+  // (again only after the next reply, so a dead server gets one line, not one per probe).
+  let sent = 0;
+  let replies = 0;
+  let silence: ReturnType<typeof setTimeout> | undefined;
+  const waitFor = () => {
+    clearTimeout(silence);
+    silence = setTimeout(() =>
+      reporter.warn(
+        `no reply from ${where} for ${SLOW_WAIT_MS / 1000} s (${sent} of ${options.count} ` +
+          `probes sent, ${replies} answered): still waiting, up to ${options.timeoutMs} ms ` +
+          "after the last probe",
+        "log",
+        { sent, replies },
+      ), SLOW_WAIT_MS);
+  };
   const summary = await runProbes(hostname, port, {
     ...options,
+    onSent: () => {
+      if (++sent - replies === 1) waitFor();
+    },
     onReply: ({ seq, kind, rttMs, bytes }) => {
+      if (sent > ++replies) waitFor();
+      else clearTimeout(silence);
       const note = kind === "ok" ? "" : ` (${kind})`;
       const time = rttMs === undefined ? "" : ` rtt=${formatMs(rttMs)} ms`;
       reporter.info(`reply seq=${seq}${time} ${bytes} bytes${note}`, "received", {
@@ -252,8 +280,8 @@ async function probeMode(
         bytes,
       });
     },
-  });
-  if (options.signal?.aborted) throw options.signal.reason;
+  }).finally(() => clearTimeout(silence));
+  // After Ctrl-C the summary still comes first (as ping's does), then exit 130.
   reporter.info(`--- ${where} udp statistics ---`, "stats", { server: where });
   reporter.info(formatSequenceSummary(summary), "stats", {
     sent: summary.sent,
@@ -265,6 +293,7 @@ async function probeMode(
     unknown: summary.unknown,
   });
   reporter.info(formatSummary(summary.rtt), "stats", { rtt: summary.rtt });
+  if (options.signal?.aborted) return EXIT.interrupted;
   return summary.received > 0 ? 0 : 1;
 }
 
@@ -272,8 +301,11 @@ const USAGE = `Usage: deno task udp:client [--host HOST] [--port PORT] [--timeou
        deno task udp:client --stats --count N [--interval MS] [--host HOST] [--port PORT]
 
 Sends each line of stdin as one UDP datagram and prints each reply on its own line.
-On a terminal: prompt ">>>: ", "quit" exits. From a pipe: exit 0 at end of input.
-  --host HOST     server address: an IPv4/IPv6 literal or localhost (default 127.0.0.1)
+On a terminal: prompt ">>>: ", "quit" exits, a line that got no reply is reported as lost and
+the next one is read. From a pipe: exit 0 at end of input, exit 1 at the first lost line.
+
+Options:
+  --host HOST     server address or host name (default 127.0.0.1; localhost works)
   --port PORT     server port (default 8080)
   --timeout MS    how long to wait for each reply (default 1000)
   --retries N     how many times to send again when no reply came (default 2)
@@ -285,7 +317,9 @@ On a terminal: prompt ">>>: ", "quit" exits. From a pipe: exit 0 at end of input
                   replies by sequence number, report loss, duplicates and reordering; exit 1
                   when no probe was answered
   --interval MS   time between probes with --count (default 1000)
+  -h, --help      show this help
 
-With --count, --timeout is how long to wait for replies after the last probe.`;
+With --count, --timeout is how long to wait for replies after the last probe. A wait longer
+than 2 s is announced on stderr. Ctrl-C prints the --stats/--count summary, then exits 130.`;
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -23,6 +23,7 @@ import {
   listenUdp,
   parseCli,
   parsePort,
+  resolveHostArgument,
   runMain,
   UsageError,
 } from "../tcp/kit/cli.ts";
@@ -103,7 +104,6 @@ export async function main(args: string[]): Promise<number> {
     explain: { type: "boolean" },
   });
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  const host = values.host ?? "127.0.0.1";
   const port = parsePort(values.port, 8080);
   const quiet = values.quiet ?? false;
   const reply = values.reply === undefined ? undefined : new TextEncoder().encode(values.reply);
@@ -112,6 +112,7 @@ export async function main(args: string[]): Promise<number> {
       `--reply is ${reply.length} bytes: the largest UDP datagram is ${MAX_UDP_PAYLOAD_IPV4} bytes`,
     );
   }
+  const host = await resolveHostArgument(values.host ?? "127.0.0.1");
   const reporter = createReporter("udp/server", {
     quiet,
     json: values.json,
@@ -222,7 +223,9 @@ const USAGE =
 
 UDP upper-case echo server: replies to every datagram with the same bytes upper-cased (ASCII
 letters only, so Chinese and binary pass through unchanged).
-  --host HOST   address to bind (default 127.0.0.1; ::1 for IPv6)
+
+Options:
+  --host HOST   address or host name to bind (default 127.0.0.1; ::1 for IPv6)
   --port PORT   port to bind (default 8080; 0 = ephemeral, printed on the first line)
   --once        answer one datagram, then close the socket and exit 0 (seed 002)
   --reply TEXT  answer every datagram with TEXT instead of its upper-cased bytes (seed 002's
@@ -231,6 +234,7 @@ letters only, so Chinese and binary pass through unchanged).
                 also answers in batches (recvmmsg/sendmmsg)
   --json        newline-delimited JSON events instead of text
   --explain     narrate the server's steps (create → bind → recvfrom/sendto; no listen, no
-                accept) and show every datagram received and sent (hexdump)`;
+                accept) and show every datagram received and sent (hexdump)
+  -h, --help    show this help`;
 
 if (import.meta.main) await runMain(USAGE, main);

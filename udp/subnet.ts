@@ -98,9 +98,12 @@ const USAGE = `Usage: deno task subnet <command> … [--json]
       multicast; ff:ff:ff:ff:ff:ff = broadcast) and U/L bit (globally unique, locally
       administered).
 
-  --json   one NDJSON event per line: {"ts","tool":"${TOOL}","event","text",…}; every subnet is
-           an event "result" with its fields (role: calc, allocated, free, split, range), headings
-           and summaries are events "log"; ip and mac print one event "result" too.`;
+Options:
+  --json       one NDJSON event per line: {"ts","tool":"${TOOL}","event","text",…}; every
+               subnet is an event "result" with its fields (role: calc, allocated, free,
+               split, range), headings and summaries are events "log"; ip and mac print one
+               event "result" too
+  -h, --help   show this help`;
 
 /** Where a command's lines go: results (`result` events), summaries (`log`), text-only notes. */
 interface Output {

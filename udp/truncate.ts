@@ -19,10 +19,19 @@
  * Poke: python3 -c "import socket;s=socket.socket(2,2);s.bind(('127.0.0.1',9999));print(s.recvfrom(4))"
  *       then  echo -n hello-world | nc -u -w1 127.0.0.1 9999   → b'hell'
  */
-import { CliError, formatAddr, parseCli, parseCount, runMain, UsageError } from "../tcp/kit/cli.ts";
+import {
+  CliError,
+  formatAddr,
+  parseCli,
+  parseCount,
+  resolveHostArgument,
+  runMain,
+  UsageError,
+} from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { chunkView, stickyView } from "../tcp/kit/explain.ts";
 import { writeAll } from "../tcp/core/io.ts";
+import { quoteInput } from "../tcp/core/printable.ts";
 import { MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
 
 const encoder = new TextEncoder();
@@ -332,9 +341,12 @@ export async function main(args: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   const size = parseCount(values.size, 5000, "--size", { min: 1, max: MAX_UDP_PAYLOAD_IPV4 });
   const bufferSize = parseCount(values.buffer, 1024, "--buffer", { min: 1, max: 1 << 20 });
-  const hostname = values.host ?? "127.0.0.1";
-  if (!/^127\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "::1") {
-    throw new UsageError(`Invalid --host "${hostname}": expected a loopback address`);
+  const hostname = await resolveHostArgument(values.host ?? "127.0.0.1");
+  if (!hostname.startsWith("127.") && hostname !== "::1") {
+    throw new UsageError(
+      `Invalid --host ${quoteInput(values.host ?? "")}: expected a loopback address` +
+        (hostname === values.host ? "" : ` (it is ${hostname})`),
+    );
   }
   const options = { hostname, bufferSize };
   const out = createReporter("udp/truncate", { json: values.json, explain: values.explain });
@@ -406,11 +418,14 @@ const USAGE =
 Sends one datagram larger than the receiver's buffer and shows what arrives (UDP truncates and
 drops the rest), then the same bytes over TCP (they arrive whole), then the largest datagram
 loopback accepts and the error for one byte more.
+
+Options:
   --size BYTES     the datagram (default 5000, at most 65507)
   --buffer BYTES   the receiver's buffer (default 1024)
-  --host HOST      loopback address to run on (default 127.0.0.1)
+  --host HOST      loopback address or name to run on (default 127.0.0.1)
   --json           newline-delimited JSON events instead of text
   --explain        show the bytes that arrived and where the cut was (hexdump), and the TCP
-                   reads of the same bytes`;
+                   reads of the same bytes
+  -h, --help       show this help`;
 
 if (import.meta.main) await runMain(USAGE, main);

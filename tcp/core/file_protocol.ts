@@ -330,6 +330,31 @@ export function isSeedEndMarker(chunk: Uint8Array): boolean {
   return chunk.length === 2 && chunk[0] === SEED_END_MARKER[0] && chunk[1] === SEED_END_MARKER[1];
 }
 
+/**
+ * True when the first bytes from a peer are a header frame of this format — a 4-byte length
+ * within the frame cap, then `{` — not a seed 003 file name: a seed receiver met a framed sender.
+ */
+export function looksLikeFramedHeader(first: Uint8Array): boolean {
+  if (first.length < 5 || first[4] !== 0x7b) return false;
+  const length = new DataView(first.buffer, first.byteOffset, 4).getUint32(0);
+  return length >= 2 && length <= MAX_HEADER_FRAME_SIZE;
+}
+
+/**
+ * True when a frame's 4 length bytes are printable ASCII (`phot` of `photo.jpg`): a framed
+ * receiver is reading a seed 003 sender's bare file name as a length.
+ */
+export function looksLikeSeedFileName(prefix: Uint8Array): boolean {
+  return prefix.length >= 4 && prefix.subarray(0, 4).every((b) => b >= 0x20 && b < 0x7f);
+}
+
+/** What a seed receiver says to a framed sender, and a framed receiver to a seed sender. */
+export const FRAMED_SENDER_HINT =
+  "the sender speaks netlab's framed protocol: drop --seed-protocol";
+export const SEED_SENDER_HINT =
+  "the sender seems to speak seed 003's protocol (it began with text, not a frame length): " +
+  "add --seed-protocol";
+
 // ---------------------------------------------------------------------------------------------
 // The annotated view of a frame (`--explain`).
 

@@ -78,6 +78,26 @@ export function closeQuietly(resource: { close(): void }): void {
   }
 }
 
+/**
+ * How long a program may wait without a word: a connect, a reply or a peer that is still silent
+ * after this long is reported (one line saying what it waits for).
+ */
+export const SLOW_WAIT_MS = 2000;
+
+/** Awaits `work`; calls `onSlow` once if it is still pending after `afterMs` (default 2 s). */
+export async function noticeIfSlow<T>(
+  work: Promise<T>,
+  onSlow: () => void,
+  afterMs = SLOW_WAIT_MS,
+): Promise<T> {
+  const timer = setTimeout(onSlow, afterMs);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (no timer outlives it). */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

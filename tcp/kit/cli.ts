@@ -18,6 +18,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { flushLogs } from "./log.ts";
 import { quoteInput } from "../core/printable.ts";
 import { formatHostPort } from "../core/ip_address.ts";
+import { HostLookupError, HostNameError, resolveHost } from "../core/host_name.ts";
+import { ConnectError, type ConnectTarget, connectWithin } from "../core/connect.ts";
 
 // Shared with the library (tcp/core), which prints nothing; part of the kit's API too.
 export { formatHostPort } from "../core/ip_address.ts";
@@ -160,14 +162,89 @@ export function parseCount(
 }
 
 /**
+ * An environment variable, or undefined when it is unset or the program may not read it (run with
+ * fewer permissions than `-A`, e.g. `--allow-net --allow-read`): asking would stop it with
+ * "Requires env access".
+ */
+function readEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
+}
+
+/**
  * A path the user typed, resolved against the directory they ran `deno task` from: deno runs a
  * task in the project root and keeps the user's directory in `INIT_CWD`. Absolute paths and runs
  * without `deno task` are left alone.
  */
 export function userPath(path: string): string {
-  const from = Deno.env.get("INIT_CWD");
+  const from = readEnv("INIT_CWD");
   if (!from || path.startsWith("/") || path === "-") return path;
   return from.endsWith("/") ? from + path : `${from}/${path}`;
+}
+
+/**
+ * A host flag's value as an address: IP literals as they are, names resolved by the system's
+ * resolver (tcp/core/host_name.ts). Malformed text is a usage error (`Invalid --host "my host":
+ * …`), a name that does not resolve one line naming it (`Cannot resolve host "x": no such host`).
+ */
+export async function resolveHostArgument(value: string, flag = "--host"): Promise<string> {
+  try {
+    return await resolveHost(value);
+  } catch (error) {
+    if (error instanceof HostNameError) {
+      throw new UsageError(`Invalid ${flag} ${quoteInput(error.host)}: ${error.reason}`);
+    }
+    if (error instanceof HostLookupError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * Connects to a server for a client script: a failure is the script's one line (`Cannot connect
+ * to 127.0.0.1:8080: connection refused (is the other side running?)`), and a connect still
+ * pending after 2 s says so through `say` (stderr by default).
+ */
+export async function connectOrFail(
+  target: ConnectTarget,
+  { timeoutMs, say = printError }: { timeoutMs?: number; say?: (line: string) => void } = {},
+): Promise<Deno.Conn> {
+  try {
+    return await connectWithin(target, { timeoutMs, onSlow: say });
+  } catch (error) {
+    if (error instanceof ConnectError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * Makes sure the program can save into `dir` before any byte moves: the folder is created when
+ * it is missing (with its parents, like `curl --create-dirs`), then a temporary file is created
+ * in it and removed — the one test that answers for permissions, read-only mounts and folders
+ * such as /sys that refuse new files. Failures are one line naming the folder as the user typed
+ * it (`shownAs`) and the cause.
+ */
+export async function checkWritableFolder(dir: string, shownAs = dir): Promise<void> {
+  const fail = (why: string) => new CliError(`Cannot save into ${quoteInput(shownAs)}: ${why}`);
+  const cause = (error: unknown) => {
+    if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+    if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a folder";
+    // `Read-only file system (os error 30): tmpfile` → `read-only file system`
+    const text = String(error instanceof Error ? error.message : error).split(" (os error")[0];
+    return text.charAt(0).toLowerCase() + text.slice(1);
+  };
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) throw fail("it exists and is not a folder");
+    throw fail(`cannot create it: ${cause(error)}`);
+  }
+  let probe: string;
+  try {
+    probe = await Deno.makeTempFile({ dir, prefix: ".netlab-write-check-" });
+  } catch (error) {
+    throw fail(`the folder is not writable: ${cause(error)}`);
+  }
+  await Deno.remove(probe);
 }
 
 /** `127.0.0.1:8080`, `[::1]:8080` or `unix:/tmp/sock` — how every tool prints an address. */
@@ -257,7 +334,7 @@ export async function runMain(
       code = error.exitCode;
     } else {
       printError(`error: ${tidyMessage(error instanceof Error ? error.message : String(error))}`);
-      if (Deno.env.get("NETLAB_DEBUG")) console.error(error);
+      if (readEnv("NETLAB_DEBUG")) console.error(error);
       code = EXIT.failure;
     }
   }

@@ -39,18 +39,86 @@ Deno.test("client: a line q ends the session; later lines are not sent", async (
   await server.waitForLine(/\(#1\): q, 6 bytes in, 5 out$/);
 });
 
-Deno.test("client: no server is exactly one line 'connection refused', exit 1", async () => {
-  const port = (() => {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    return (listener.addr as Deno.NetAddr).port;
-  })();
-  const result = await runScript(CLIENT, ["--port", String(port)], { stdin: "hello\n" });
-  assert.equal(result.code, 1);
-  assert.equal(result.stdout, "");
+/** A TCP port nobody listens on right now (bound, read, closed). */
+function closedPort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+Deno.test("no server: tcp:client, file:recv and file:send --to say it in the same one line", async () => {
+  const port = closedPort();
+  const runs = [
+    runScript(CLIENT, ["--port", String(port)], { stdin: "hello\n" }),
+    runScript("tcp/file_recv.ts", ["--port", String(port)]),
+    runScript("tcp/file_send.ts", ["deno.json", "--to", `127.0.0.1:${port}`]),
+  ];
+  for (const result of await Promise.all(runs)) {
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `error: Cannot connect to 127.0.0.1:${port}: connection refused (is the other side running?)\n`,
+    );
+  }
+  const unix = await runScript(CLIENT, ["--unix", "/nonexistent/netlab.sock"], { stdin: "x\n" });
+  assert.equal(unix.code, 1);
   assert.equal(
-    result.stderr,
-    `error: cannot connect to 127.0.0.1:${port}: connection refused\n`,
+    unix.stderr,
+    "error: Cannot connect to unix:/nonexistent/netlab.sock: no such socket (is the other side " +
+      "running?)\n",
   );
+});
+
+Deno.test("client --host: localhost resolves; malformed text is a usage error naming it", async () => {
+  await using server = await startServer();
+  const ok = await runScript(CLIENT, ["--host", "localhost", "--port", String(server.port)], {
+    stdin: "hi\n",
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, "HI\n");
+  const bad = await runScript(CLIENT, ["--host", "my host"], { stdin: "hi\n" });
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr,
+    'error: Invalid --host "my host": a host name has only letters, digits, hyphens and dots ' +
+      "(see --help)\n",
+  );
+});
+
+Deno.test("client of a --sequential server that is busy: says after 2 s what it waits for", async () => {
+  await using server = await startServer(["--sequential"]);
+  // The first client holds the server's only session.
+  using first = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  await writeAll(first, encoder.encode("hi"));
+  await readExactly(first, 2);
+  const second = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLIENT, "--port", String(server.port)],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", INIT_CWD: "" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const input = second.stdin.getWriter();
+  await input.write(encoder.encode("hello\n"));
+  await input.close();
+  // Once it has said so, the first client leaves and the server takes the second.
+  const killer = setTimeout(() => second.kill("SIGKILL"), 10_000); // bounded, should it not
+  let stderr = "";
+  for await (const chunk of second.stderr.pipeThrough(new TextDecoderStream())) {
+    stderr += chunk;
+    if (stderr.includes("\n")) break;
+  }
+  clearTimeout(killer);
+  assert.equal(
+    stderr,
+    `still waiting for the reply from 127.0.0.1:${server.port} after 2 s (is the server busy ` +
+      "with another client?)\n",
+  );
+  first.close();
+  const out = await new Response(second.stdout).text();
+  assert.equal((await second.status).code, 0);
+  assert.equal(out, "HELLO\n");
 });
 
 Deno.test("client: the server closing mid-session is one clear line, exit 1", async () => {
@@ -120,6 +188,9 @@ Deno.test({
     assert.match(output, /HELLO/);
     assert.match(output, /你好/);
     assert.equal(output.split(">>>: ").length - 1, 4, "one prompt per line, the empty one skipped");
+    // The way out is said once, before the first prompt.
+    assert.equal(output.match(/type a line to send it, q to leave/g)?.length, 1, output);
+    assert.ok(output.indexOf("q to leave") < output.indexOf(">>>: "), output);
     // hello + 你好 (trimmed, 6 bytes) + q; the empty line was never sent.
     await server.waitForLine(/\(#1\): q, 12 bytes in, 11 out$/);
   },
@@ -151,4 +222,38 @@ Deno.test("--message: a server that closes without replying is one line, exit 1"
     result.stderr,
     `error: 127.0.0.1:${port}: server closed the connection without a reply\n`,
   );
+});
+
+Deno.test("client: a connect still pending after 2 s says so (the server's accept queue is full)", async () => {
+  // A listener that accepts nobody yet, with room for two finished handshakes (backlog 1): two
+  // connections fill it, and the kernel drops the client's SYNs until there is room again.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0, tcpBacklog: 1 });
+  const port = listener.addr.port;
+  const queued = [await Deno.connect({ hostname: "127.0.0.1", port })];
+  queued.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  const client = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLIENT, "--port", String(port), "--message", "hi"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", INIT_CWD: "" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Bounded: without the line the client would wait for the kernel's SYN retries (minutes).
+  const killer = setTimeout(() => client.kill("SIGKILL"), 10_000);
+  let stderr = "";
+  for await (const chunk of client.stderr.pipeThrough(new TextDecoderStream())) {
+    stderr += chunk;
+    if (stderr.includes("\n")) break;
+  }
+  clearTimeout(killer);
+  assert.equal(stderr, `connecting to 127.0.0.1:${port}: no answer yet after 2 s\n`);
+  // Make room: the queued connections are taken and closed; the client's next SYN gets in.
+  for (const conn of queued) conn.close();
+  for (let i = 0; i < 2; i++) (await listener.accept()).close();
+  {
+    using conn = await listener.accept();
+    await writeAll(conn, referenceUpper(await readAll(conn)));
+  }
+  assert.equal(await new Response(client.stdout).text(), "HI\n");
+  assert.equal((await client.status).code, 0);
 });

@@ -426,7 +426,12 @@ Deno.test("both scripts: --help, bad flags and bad values", async () => {
     ],
     [SEND, ["deno.json", "deno.json", "--seed-protocol"], /exactly one FILE/, 2],
     [RECV, ["--port", "70000"], /^error: --port must be 0–65535, got 70000 \(see --help\)$/, 2],
-    [RECV, ["--dir", "no/such/dir"], /^error: Cannot save into "no\/such\/dir": /, 1],
+    [
+      RECV,
+      ["--dir", "deno.json"],
+      /^error: Cannot save into "deno.json": it exists and is not a folder$/,
+      1,
+    ],
     [RECV, ["--once"], /^error: --once only makes sense with --listen/, 2],
   ];
   for (const [script, args, message, code] of cases) {
@@ -580,9 +585,78 @@ Deno.test({
         `${root}/dest`,
       ]);
       assert.equal(python.code, 0, python.stderr);
-      await sender.waitForLine(/sent 文档\.txt \(4\.88 KiB\), ack "接收完成"/);
+      await sender.waitForLine(/sent 文档\.txt \(5000 bytes\), ack "接收完成"/);
       assert.match(sender.stderr(), /^warning: --seed-protocol cannot tell/);
       assert.deepEqual(await Deno.readFile(`${root}/dest/文档.txt`), bytes);
     });
   },
+});
+
+Deno.test("the seed's ## case with both netlab programs: the sender's count shows the 2 lost bytes", async () => {
+  await withTempDir(async (root) => {
+    await Deno.mkdir(`${root}/dest`);
+    const [path] = await writeFiles(root, { "g7.bin": encoder.encode("x".repeat(1024) + "##") });
+    await using sender = await startScript(SEND, [
+      path,
+      "--port",
+      "0",
+      "--once",
+      "--seed-protocol",
+    ]);
+    const recv = await receive(sender.port, `${root}/dest`, "--seed-protocol");
+    assert.equal(recv.code, 0, recv.stderr);
+    assert.match(recv.stdout, /^saved g7\.bin {2}1024 bytes /);
+    await sender.waitForLine(/: sent g7\.bin \(1026 bytes\), ack "接收完成"$/);
+  });
+});
+
+Deno.test("file_recv.ts --seed-protocol against a framed sender says to drop --seed-protocol", async () => {
+  await withTempDir(async (root) => {
+    await Deno.mkdir(`${root}/dest`);
+    const [path] = await writeFiles(root, { "a.txt": encoder.encode("hello\n") });
+    await using sender = await startScript(SEND, [path, "--port", "0", "--once"]);
+    const recv = await receive(sender.port, `${root}/dest`, "--seed-protocol");
+    assert.equal(recv.code, 1);
+    assert.equal(
+      stderrLines(recv).at(-1),
+      "failed: the sender speaks netlab's framed protocol: drop --seed-protocol",
+    );
+    assert.doesNotMatch(recv.stderr, /Unsafe file name|\\u0000/);
+    assert.deepEqual(listDir(`${root}/dest`), []);
+  });
+});
+
+Deno.test("file_recv.ts against a --seed-protocol sender says to add --seed-protocol", async () => {
+  await withTempDir(async (root) => {
+    await Deno.mkdir(`${root}/dest`);
+    const [path] = await writeFiles(root, { "photo.jpg": encoder.encode("not really a photo") });
+    await using sender = await startScript(SEND, [
+      path,
+      "--port",
+      "0",
+      "--once",
+      "--seed-protocol",
+    ]);
+    const recv = await receive(sender.port, `${root}/dest`);
+    assert.equal(recv.code, 1);
+    assert.match(
+      stderrLines(recv).at(-1) ?? "",
+      /^failed: the sender seems to speak seed 003's protocol \(.*\): add --seed-protocol$/,
+    );
+    assert.deepEqual(listDir(`${root}/dest`), []);
+  });
+});
+
+Deno.test("a silent sender: the receiver says once what it waits for, then gives up at --timeout", async () => {
+  await withTempDir(async (dest) => {
+    // Accepts and says nothing; the receiver's deadline closes the connection.
+    const sender = handPeer(async (conn) => await conn.read(new Uint8Array(16)));
+    const recv = await receive(sender.port, dest, "--timeout", "3");
+    await sender.done;
+    assert.equal(recv.code, 1);
+    assert.deepEqual(stderrLines(recv), [
+      "waiting for the sender's first file header: nothing for 2 s (giving up after 3 s)",
+      "failed: timed out: nothing moved for 3 s",
+    ]);
+  });
 });

@@ -20,6 +20,7 @@ import {
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { peakRssMB } from "../bench/_bench.ts";
 import { echoLines, exchange } from "../../tcp/core/echo_client.ts";
+import { acceptQueueLength, tcpTableAvailable } from "../../tcp/core/tcp_table.ts";
 
 const SERVER = "tcp/server.ts";
 const CLIENT = "tcp/client.ts";
@@ -194,6 +195,75 @@ Deno.test("--sequential: the second client is served only after the first leaves
   const secondAccepted = lines.findIndex((l) => /^connected .*\(#2\)/.test(l));
   assert.ok(firstLeft > 0 && secondAccepted > firstLeft, lines.join("\n"));
 });
+
+Deno.test({
+  name: "--sequential --backlog 1 with 3 clients: each accept shows how many wait in the queue",
+  ignore: !tcpTableAvailable(),
+  async fn() {
+    await using server = await startServer(["--sequential", "--backlog", "1"]);
+    const first = await connect(server);
+    assert.equal(await talk(first, "one"), "ONE");
+    await server.waitForLine("no other client waits in the kernel's accept queue");
+    // Two more complete the handshake while the first is served (a backlog of 1 holds two on
+    // Linux), and wait in the queue: the kernel's table says so before we go on.
+    using second = await connect(server);
+    using third = await connect(server);
+    await until(() => acceptQueueLength(server.port) === 2);
+    first.close();
+    await server.waitForLine(/^connected .*\(#2\)$/);
+    const waiting = await server.waitForLine(/more client/);
+    assert.equal(
+      waiting,
+      "  1 more client waits in the kernel's accept queue (handshake done, not yet accepted)",
+    );
+    second.close();
+    await server.waitForLine(/^connected .*\(#3\)$/);
+    third.close();
+    await server.waitForLine(/\(#3\): eof/);
+    const shown = server.lines.filter((line) => line.includes("accept queue"));
+    assert.deepEqual(shown, [
+      "  no other client waits in the kernel's accept queue",
+      "  1 more client waits in the kernel's accept queue (handshake done, not yet accepted)",
+      "  no other client waits in the kernel's accept queue",
+    ]);
+  },
+});
+
+Deno.test({
+  name: "--sequential --json: the accept queue is a field of a log event",
+  ignore: !tcpTableAvailable(),
+  async fn() {
+    await using server = await startServer(["--sequential", "--json"]);
+    const first = await connect(server);
+    assert.equal(await talk(first, "one"), "ONE");
+    first.close();
+    await server.waitForLine(/"event":"disconnected"/);
+    const events = assertNdjson((await server.stop()).stdout, "tcp/server");
+    const queue = events.filter((e) => "acceptQueue" in e);
+    assert.deepEqual(queue.map((e) => [e.event, e.acceptQueue, e.id]), [["log", 0, 1]]);
+  },
+});
+
+Deno.test("--sequential over a Unix socket says once that its queue cannot be shown", async () => {
+  const path = `${await Deno.makeTempDir()}/seq.sock`;
+  try {
+    await using server = await startScript(SERVER, ["--unix", path, "--sequential"]);
+    assert.equal(
+      await server.waitForLine(/accept queue/),
+      "the kernel's accept queue cannot be shown: a Unix socket's queue is not in /proc/net/tcp",
+    );
+  } finally {
+    await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  }
+});
+
+/** Waits (bounded: 5 s) until `condition` holds: kernel state the test cannot be told about. */
+async function until(condition: () => boolean): Promise<void> {
+  for (const started = performance.now(); !condition();) {
+    if (performance.now() - started > 5000) throw new Error("condition not met within 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 Deno.test("an abrupt disconnect (RST) ends only that session; the next client is served", async () => {
   await using server = await startServer();

@@ -220,6 +220,8 @@ export interface ProbeOptions {
   /** How long to wait for stragglers after the last probe. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called as each probe goes out. */
+  onSent?: (seq: number) => void;
   onReply?: (reply: ProbeReply) => void;
   trace?: DatagramTrace;
 }
@@ -264,7 +266,7 @@ export async function runProbes(
   port: number,
   options: ProbeOptions,
 ): Promise<SequenceSummary> {
-  const { count, intervalMs, timeoutMs, signal, onReply, trace } = options;
+  const { count, intervalMs, timeoutMs, signal, onSent, onReply, trace } = options;
   const server: Deno.NetAddr = { transport: "udp", hostname, port };
   const local = isLoopback(hostname) ? hostname : hostname.includes(":") ? "::" : "0.0.0.0";
   const conn = Deno.listenDatagram({ transport: "udp", hostname: local, port: 0 });
@@ -291,6 +293,7 @@ export async function runProbes(
       const payload = probePayload(seq);
       tracker.sent(seq, performance.now());
       await conn.send(payload, server);
+      onSent?.(seq);
       trace?.sent(payload, server, 1);
     }
     return "sent" as const;

@@ -83,8 +83,9 @@ export async function receiveFiles(
     conn,
     options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     options.signal,
+    options.onWaiting,
   );
-  const reader = new WireReader(conn, guard);
+  const reader = new WireReader(conn, guard, { receiving: true });
   const result: ReceiveResult = { received: [], refused: [] };
   const refuse = async (name: string, error: string) => {
     result.refused.push({ name, error });
@@ -92,8 +93,10 @@ export async function receiveFiles(
     await writeFrame(conn, encodeAck({ ok: false, error }), wire);
   };
   try {
-    while (true) {
+    for (let files = 0;; files++) {
+      guard.waitingFor = `the sender's ${files === 0 ? "first" : "next"} file header`;
       const frame = await readFrame(reader, wire);
+      guard.waitingFor = undefined; // a body's progress line shows a stall
       if (frame === null) {
         throw new TransferError("connection closed before the end-of-files frame");
       }

@@ -7,7 +7,9 @@
  */
 import { createHash } from "node:crypto";
 import {
+  FRAMED_SENDER_HINT,
   isSeedEndMarker,
+  looksLikeFramedHeader,
   pathInside,
   quoteName,
   SEED_ACK,
@@ -47,6 +49,7 @@ export async function sendSeedProtocol(
     conn,
     options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     options.signal,
+    options.onWaiting,
   );
   try {
     const summary = await file.describe();
@@ -63,6 +66,7 @@ export async function sendSeedProtocol(
     await pause(SEED_PAUSE_MS, options.signal);
     await writeAll(conn, encoder.encode("##"));
     guard.kick();
+    guard.waitingFor = `the receiver's ack (${SEED_ACK})`;
     const ack = decoder.decode(await readUpTo(conn, SEED_CHUNK_SIZE));
     return { summary, ack };
   } catch (error) {
@@ -85,11 +89,17 @@ export async function receiveSeedProtocol(
     conn,
     options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     options.signal,
+    options.onWaiting,
   );
   try {
     const chunk = new Uint8Array(SEED_CHUNK_SIZE);
+    guard.waitingFor = "the sender's file name";
     const first = await conn.read(chunk);
+    guard.waitingFor = undefined;
     if (first === null) throw new TransferError("connection closed before the file name arrived");
+    if (looksLikeFramedHeader(chunk.subarray(0, first))) {
+      throw new TransferError(FRAMED_SENDER_HINT);
+    }
     const started = performance.now();
     let name: string;
     try {

@@ -146,6 +146,7 @@ export async function sendFiles(
     conn,
     options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     options.signal,
+    options.onWaiting,
   );
   const reader = new WireReader(conn, guard);
   const { wire } = options;
@@ -163,7 +164,11 @@ export async function sendFiles(
       await writeFrame(conn, encodeFileHeader(header), wire);
       let offset = 0;
       if (options.resume) {
+        guard.waitingFor = `the receiver's answer to the resume offer for ${
+          quoteName(summary.name)
+        }`;
         const payload = await readFrame(reader, wire);
+        guard.waitingFor = undefined;
         if (payload === null) {
           throw new TransferError(
             `receiver closed the connection before answering the resume offer for ${
@@ -193,7 +198,9 @@ export async function sendFiles(
       } finally {
         progress?.finish();
       }
+      guard.waitingFor = `the receiver's ack of ${quoteName(summary.name)}`;
       const frame = await readFrame(reader, wire);
+      guard.waitingFor = undefined;
       if (frame === null) {
         throw new TransferError(
           `receiver closed the connection before acknowledging ${quoteName(summary.name)}`,

@@ -1,12 +1,10 @@
 /**
- * The two ways a file-transfer session starts, shared by tcp/file_send.ts and tcp/file_recv.ts:
- * listening (every client that connects gets a session of its own, through the one accept loop,
- * tcp/core/accept.ts) or connecting to the other side within a deadline.
+ * The listening side of a file transfer, shared by tcp/file_send.ts and tcp/file_recv.ts
+ * --listen: every client that connects gets a session of its own, through the one accept loop
+ * (tcp/core/accept.ts). The connecting side is `connectWithin` (tcp/core/connect.ts).
  */
-import { formatHostPort } from "../ip_address.ts";
 import { acceptLoop, type AcceptOptions } from "../accept.ts";
 import { closeQuietly } from "../io.ts";
-import { describeError } from "./wire.ts";
 
 /** Options for `serveConnections`. */
 export interface ServeConnectionsOptions
@@ -49,37 +47,4 @@ export async function serveConnections(
     await Promise.all(sessions);
   }
   return allOk;
-}
-
-/** Connecting failed (refused, timed out, unreachable); the message is one line. */
-export class ConnectError extends Error {
-  override name = "ConnectError";
-}
-
-/** Connects within `timeoutMs`; refusals and timeouts become one clear `ConnectError`. */
-export async function connectWithin(
-  hostname: string,
-  port: number,
-  timeoutMs = 10_000,
-): Promise<Deno.TcpConn> {
-  const where = formatHostPort(hostname, port);
-  // A private controller: Deno closes the connection if this signal ever fires, so it is only
-  // armed while connecting.
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    return await Deno.connect({ hostname, port, signal: controller.signal });
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused) {
-      throw new ConnectError(
-        `Cannot connect to ${where}: connection refused (is the other side running?)`,
-      );
-    }
-    if (controller.signal.aborted) {
-      throw new ConnectError(`Cannot connect to ${where}: timed out after ${timeoutMs / 1000} s`);
-    }
-    throw new ConnectError(`Cannot connect to ${where}: ${describeError(error)}`);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -9,12 +9,21 @@
  * (`ConnGuard.explain` reports the reason instead of the I/O error it caused).
  */
 import { decodeLengthPrefixed, encodeLengthPrefixed, FrameTooLargeError } from "../framing.ts";
-import { FileProtocolError, HEADER_FRAMING, MAX_HEADER_FRAME_SIZE } from "../file_protocol.ts";
-import { closeQuietly, writeAll } from "../io.ts";
+import {
+  FileProtocolError,
+  HEADER_FRAMING,
+  looksLikeSeedFileName,
+  MAX_HEADER_FRAME_SIZE,
+  SEED_SENDER_HINT,
+} from "../file_protocol.ts";
+import { closeQuietly, SLOW_WAIT_MS, writeAll } from "../io.ts";
 import type { ProgressBar } from "../../kit/progress.ts";
 
 /** Read/write chunk size for file bodies: large enough for full speed, small enough for RSS. */
 export const CHUNK_SIZE = 1024 * 1024;
+
+/** How long the file tools wait for the other side to accept the connection. */
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Default idle deadline: a connection where nothing moves for this long is dropped. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
@@ -52,6 +61,12 @@ export interface TransferOptions {
   progress?: ProgressFactory;
   /** Sees every frame and body (per frame, never per chunk); only set under `--explain`. */
   wire?: (event: WireEvent) => void;
+  /**
+   * Told once per silence when nothing has moved for 2 s while waiting for the peer (a header,
+   * an ack, an answer): `waiting for the receiver's ack of "x.bin": nothing for 2 s (…)`. Bodies
+   * are not reported here: their progress line shows a stall.
+   */
+  onWaiting?: (text: string) => void;
 }
 
 /** Writes one frame, showing it to `wire` first. */
@@ -79,11 +94,20 @@ export async function readFrame(
 // ---------------------------------------------------------------------------------------------
 // Connection guard: idle deadline + abort, one close.
 
-/** A connection's idle deadline and abort signal; the one place that closes it. */
+/**
+ * A connection's idle deadline and abort signal; the one place that closes it. What the program
+ * waits for (`waitingFor`, set by the protocol code before each wait on the peer) is reported
+ * through `onWaiting` once nothing has moved for `SLOW_WAIT_MS`.
+ */
 export class ConnGuard implements Disposable {
   #lastActivity = performance.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `#lastActivity` when the current silence was reported (so each silence is said once). */
+  #reportedAt = -1;
   #closed = false;
+  /** What the next wait on the peer is for (`the sender's next file header`); unset: say nothing. */
+  waitingFor: string | undefined;
   /** Why the guard closed the connection (reported instead of the resulting I/O error). */
   failure: Error | undefined;
   readonly #onAbort: () => void;
@@ -92,6 +116,7 @@ export class ConnGuard implements Disposable {
     readonly conn: Deno.Conn,
     readonly idleTimeoutMs: number,
     readonly signal: AbortSignal | undefined,
+    onWaiting?: (text: string) => void,
   ) {
     // Headers and acks are small writes right after others: without TCP_NODELAY, Nagle's
     // algorithm and delayed ACKs would add ~40 ms to every file.
@@ -100,6 +125,23 @@ export class ConnGuard implements Disposable {
     signal?.addEventListener("abort", this.#onAbort, { once: true });
     if (signal?.aborted) this.#onAbort();
     this.#arm(idleTimeoutMs);
+    if (onWaiting) this.#armStall(SLOW_WAIT_MS, onWaiting);
+  }
+
+  /** Checks for a silence worth a line; cheap when data flows (one timer per 2 s). */
+  #armStall(ms: number, onWaiting: (text: string) => void): void {
+    this.#stallTimer = setTimeout(() => {
+      const idle = performance.now() - this.#lastActivity;
+      if (idle < SLOW_WAIT_MS) return this.#armStall(SLOW_WAIT_MS - idle, onWaiting);
+      if (this.waitingFor !== undefined && this.#reportedAt !== this.#lastActivity) {
+        this.#reportedAt = this.#lastActivity;
+        onWaiting(
+          `waiting for ${this.waitingFor}: nothing for ${SLOW_WAIT_MS / 1000} s ` +
+            `(giving up after ${this.idleTimeoutMs / 1000} s)`,
+        );
+      }
+      this.#armStall(SLOW_WAIT_MS, onWaiting);
+    }, ms);
   }
 
   /** Records progress (cheap: called once per chunk). */
@@ -143,6 +185,7 @@ export class ConnGuard implements Disposable {
 
   [Symbol.dispose](): void {
     clearTimeout(this.#timer);
+    clearTimeout(this.#stallTimer);
     this.signal?.removeEventListener("abort", this.#onAbort);
     this.close();
   }
@@ -174,7 +217,15 @@ export class WireReader {
   #end = 0;
   #bodyBuffers: [Uint8Array, Uint8Array] | undefined;
 
-  constructor(readonly conn: Deno.Conn, readonly guard: ConnGuard) {}
+  /**
+   * `receiving`: this side receives files, so an oversized "length" made of printable text is
+   * most likely seed 003's bare file name, and the error says so.
+   */
+  constructor(
+    readonly conn: Deno.Conn,
+    readonly guard: ConnGuard,
+    readonly options: { receiving?: boolean } = {},
+  ) {}
 
   /** The next frame's payload, or `null` on a clean end of stream between frames. */
   async readFrame(): Promise<Uint8Array | null> {
@@ -188,8 +239,12 @@ export class WireReader {
         );
       } catch (error) {
         if (error instanceof FrameTooLargeError) {
+          const prefix = this.#buffer.subarray(this.#start, this.#start + 4);
           throw new FileProtocolError(
-            `Frame of ${error.size} bytes exceeds the maximum of ${MAX_HEADER_FRAME_SIZE} bytes`,
+            this.options.receiving && looksLikeSeedFileName(prefix)
+              ? SEED_SENDER_HINT
+              : `Frame of ${error.size} bytes ` +
+                `exceeds the maximum of ${MAX_HEADER_FRAME_SIZE} bytes`,
           );
         }
         throw error;
