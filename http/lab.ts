@@ -254,14 +254,15 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const port = parsePort(values.port, 8090);
+  using signal = interruptSignal();
   const listener = listenTcp({ hostname, port });
   printLine(`lab on http://${formatAddr(listener.addr)}/`);
-  using signal = interruptSignal();
   const lab = await serveLab(listener, {
     reporter: createReporter("http/lab"),
     signal,
   });
   await lab.finished;
+  if (signal.aborted) printLine("stopped");
   return 0;
 }
 

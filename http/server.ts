@@ -15,6 +15,7 @@
  */
 import { acceptLoop } from "../tcp/core/accept.ts";
 import {
+  checkWritableFolder,
   CliError,
   formatAddr,
   interruptSignal,
@@ -24,6 +25,7 @@ import {
   parsePort,
   runMain,
   UsageError,
+  userPath,
 } from "../tcp/kit/cli.ts";
 import { createReporter } from "../tcp/kit/report.ts";
 import { Connection } from "./server/connection.ts";
@@ -102,7 +104,8 @@ A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
                           3 unanswered probes; 0 = off (default 30)
   --explain               print each request and response head, annotated field by field
   --quiet                 no access log (for benchmarks)
-  --json                  log as newline-delimited JSON events (request and response)`;
+  --json                  log as newline-delimited JSON events (request and response)
+  -h, --help              show this help`;
 
 /** The bundled demo site. */
 export const DEFAULT_ROOT = new URL("./site/", import.meta.url).pathname;
@@ -154,11 +157,18 @@ export async function main(args: string[]): Promise<number> {
     if (colon <= 0) throw new UsageError(`Invalid --auth "${values.auth}": expected USER:PASS`);
     auth = { user: values.auth.slice(0, colon), password: values.auth.slice(colon + 1) };
   }
-  const root = values.root ?? DEFAULT_ROOT;
+  // Folders as typed, resolved where `deno task` was started; the upload folder is created if
+  // missing and proven writable before anything is served.
+  const root = values.root === undefined ? DEFAULT_ROOT : userPath(values.root);
   const rootInfo = await Deno.stat(root).catch(() => undefined);
-  if (!rootInfo?.isDirectory) throw new CliError(`Cannot serve --root "${root}": not a directory`);
-  if (values.upload !== undefined) await Deno.mkdir(values.upload, { recursive: true });
+  if (!rootInfo?.isDirectory) {
+    throw new CliError(`Cannot serve --root "${values.root ?? root}": not a directory`);
+  }
+  const upload = values.upload === undefined ? undefined : userPath(values.upload);
+  if (upload !== undefined) await checkWritableFolder(upload, values.upload);
 
+  // Ctrl-C is ours from before the first line: a stop right after it still ends cleanly.
+  using signal = interruptSignal();
   const listener = listenTcp({ hostname, port, tcpBacklog: 4096 });
   const announce = createReporter("http/server", { json: values.json });
   announce.info(`listening on http://${formatAddr(listener.addr)}/`, "listening", {
@@ -172,10 +182,9 @@ export async function main(args: string[]): Promise<number> {
     batched: true,
   });
   reporter.explain(keepaliveExplained(keepaliveSeconds));
-  using signal = interruptSignal();
   const server = await serveHttp(listener, {
     root,
-    uploadDir: values.upload,
+    uploadDir: upload,
     auth,
     trace: values.trace,
     testRoutes: values["test-routes"],
@@ -197,6 +206,7 @@ export async function main(args: string[]): Promise<number> {
     signal,
   });
   await server.finished;
+  if (signal.aborted) reporter.info("stopped", "log");
   return 0;
 }
 

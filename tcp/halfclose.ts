@@ -406,6 +406,7 @@ export async function main(args: string[]): Promise<number> {
     out.info(listeningLine(listener.addr), "listening", { address: formatAddr(listener.addr) });
     if (values.serve) {
       await serveHalfClose(listener, out, { maxBytes, signal });
+      if (signal.aborted) out.info("stopped", "log");
       return 0;
     }
     signal.addEventListener("abort", () => closeQuietly(listener), { once: true });

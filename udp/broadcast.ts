@@ -206,7 +206,11 @@ export async function main(args: string[]): Promise<number> {
     case undefined:
       throw new UsageError("Missing command: listen, send or calc");
     default:
-      throw new UsageError(`Unknown command "${command}": expected listen, send or calc`);
+      throw new UsageError(
+        command.startsWith("-")
+          ? `unknown option ${command}`
+          : `Unknown command "${command}": expected listen, send or calc`,
+      );
   }
 }
 

@@ -144,6 +144,7 @@ export async function main(args: string[]): Promise<number> {
     step: "close",
     answered,
   });
+  if (signal.aborted) reporter.info("stopped", "log");
   return 0;
 }
 

@@ -476,7 +476,11 @@ export function main(args: string[]): number {
     case undefined:
       throw new UsageError(`Missing command: ${COMMANDS}`);
     default:
-      throw new UsageError(`Unknown command ${quoteInput(command)}: expected ${COMMANDS}`);
+      throw new UsageError(
+        command.startsWith("-")
+          ? `unknown option ${quoteInput(command).slice(1, -1)}`
+          : `Unknown command ${quoteInput(command)}: expected ${COMMANDS}`,
+      );
   }
 }
 

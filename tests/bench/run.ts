@@ -63,9 +63,7 @@ guides and tests/bench/ratios.svg.
   --quick     smaller loads (a smoke run: printed only, nothing recorded)
   --list      list the suites and exit
   --svg FILE  also write the ratio chart to FILE
-  -h, --help  show this help
-
-Exit codes: 0 done, 1 failure, 2 usage error.`;
+  -h, --help  show this help`;
 
 const BENCH_DIR = new URL("./", import.meta.url);
 const REPO = new URL("../../", import.meta.url);
