@@ -14,7 +14,7 @@
  *       deno task udp:server --once --reply 你好   (seed 002: one datagram, reply 你好, exit 0)
  * Poke: nc -u 127.0.0.1 8080   then type a line: the reply comes back upper-cased
  *       echo -n hello | nc -u -w1 127.0.0.1 8080
- * How it works (and the batched fast path `--quiet` takes on Linux): udp/README.md.
+ * How it works (and the batched fast path it takes on Linux): udp/README.md.
  */
 import {
   datagramListeningLine,
@@ -55,8 +55,9 @@ export async function serveUdp(
     conn.close();
   };
   signal?.addEventListener("abort", close, { once: true });
-  // Nothing to log, narrate or count per datagram: move whole batches per system call where we can.
-  const batch = !log && !explain && limit === Infinity;
+  // Nothing to narrate or count per datagram: move whole batches per system call where we can
+  // (the log line of each datagram is written from the batch, through the batched log writer).
+  const batch = !explain && limit === Infinity;
   let answered = 0;
   let received = 0;
   try {
@@ -117,6 +118,7 @@ export async function main(args: string[]): Promise<number> {
     quiet,
     json: values.json,
     explain: values.explain,
+    batched: true,
   });
 
   using signal = interruptSignal();
