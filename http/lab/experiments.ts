@@ -39,10 +39,11 @@ export const EXPERIMENTS: readonly Experiment[] = [
     id: "open-url",
     title: "Open a URL",
     summary: "What a browser does for http://www.cnblogs.com/linhaifeng/articles/6817679.html, " +
-      "on an offline copy of the Internet: it asks the root DNS server, is referred to com., " +
-      "then to cnblogs.com., gets 127.0.0.5, connects over TCP, sends the request and reads " +
-      "the response. Click a DNS arrow for the query or reply byte by byte, or the request " +
-      "and the response for their head field by field.",
+      "on an offline copy of the Internet: it asks the local DNS server, which asks the root, " +
+      "is referred to com., then to cnblogs.com., and answers 127.0.0.5; the browser connects " +
+      "over TCP, sends the request and reads the response, then asks for the name again and " +
+      "gets it from the local server's cache. Click a DNS arrow for the query or reply byte by " +
+      "byte, or the request and the response for their head field by field.",
     commands: ["deno task demo --explain"],
     caveats: [
       "The handshake arrow is what connect() did: the kernels exchanged SYN, SYN+ACK and ACK; " +

@@ -99,7 +99,7 @@ function demoReader(e, sink, source) {
         label: e.event === "referral"
           ? `referral: ask ${str(e.referral)}`
           : `answer: ${firstRecord(list(e.records))}`,
-        marks: [`${num(e.bytes) ?? "?"} B`, formatMs(num(e.ms))],
+        marks: [`${num(e.bytes ?? e.size) ?? "?"} B`, formatMs(num(e.ms ?? e.elapsed_ms))],
         explainKey: e.zone && memory.local ? `${source}:walk` : source,
       });
       return;
