@@ -6,7 +6,7 @@
  * Seed ideas: all of them, seen instead of read — seed 000's URL from DNS root to response, 003's
  * 粘包 and UDP's 「收与发一一对应」, 004's handshake and 四次挥手 with the socket states.
  *
- * How: netlab's own HTTP server (http/server.ts, as a library) serves the page from http/lab/
+ * How: netlab's own HTTP server (http/server/serve.ts `serveHttp`) serves the page from http/lab/
  * and, at `/run/<experiment>`, a Server-Sent Events stream (a `ReadableStream` body): the run
  * starts the experiment's lesson scripts as processes with `--json --explain` (a fixed list,
  * http/lab/experiments.ts; nothing the page sends becomes part of a command line), and forwards
@@ -34,7 +34,8 @@ import {
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { getHeader } from "./core/headers.ts";
-import { type HttpRequest, type HttpResponse, type HttpServer, serveHttp } from "./server.ts";
+import type { HttpRequest, HttpResponse, HttpServer } from "./server/types.ts";
+import { serveHttp } from "./server/serve.ts";
 import { type Experiment, EXPERIMENTS } from "./lab/experiments.ts";
 import { runStream, type RunStreamOptions } from "./lab/runs.ts";
 

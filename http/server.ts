@@ -13,7 +13,6 @@
  * `curl -d hello http://127.0.0.1:8000/echo`, `curl -X OPTIONS -i …`, or by hand:
  * `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc 127.0.0.1 8000`.
  */
-import { acceptLoop } from "../tcp/core/accept.ts";
 import {
   checkWritableFolder,
   CliError,
@@ -28,9 +27,10 @@ import {
   userPath,
 } from "../tcp/kit/cli.ts";
 import { createReporter } from "../tcp/kit/report.ts";
-import { Connection } from "./server/connection.ts";
-import { DEFAULT_KEEPALIVE_SECONDS, HttpService, keepaliveExplained } from "./server/serve.ts";
-import type { HttpServer, ServeOptions } from "./server/types.ts";
+import { DEFAULT_KEEPALIVE_SECONDS, keepaliveExplained, serveHttp } from "./server/serve.ts";
+import type { ServeOptions } from "./server/types.ts";
+
+export { serveHttp };
 
 export type {
   FileBody,
@@ -41,77 +41,51 @@ export type {
   ServeOptions,
 } from "./server/types.ts";
 
-/**
- * Serves HTTP on `listener` until `options.signal` aborts or `close()` is called: accept a
- * client, serve it, accept the next — each client on its own, concurrently. The listener is
- * owned by the server from now on (closed on stop).
- */
-export async function serveHttp(
-  listener: Deno.Listener,
-  options: ServeOptions,
-): Promise<HttpServer> {
-  // The site, the I/O backend (epoll or Deno's ops, chosen once), the deadlines, the log.
-  const server = await HttpService.open(listener, options);
-  // Out of file descriptors, acceptLoop pauses instead of spinning (tcp/core/accept.ts).
-  const accepting = acceptLoop(
-    listener,
-    (socket) => server.track(serveClient(server, socket)),
-    server.acceptReports,
-  );
-  return server.start(accepting, options.signal);
-}
-
-/** One client, start to end: tune its socket, serve its requests, close it. */
-async function serveClient(server: HttpService, socket: Deno.Conn): Promise<void> {
-  server.tune(socket); // TCP_NODELAY (keepalive comes from the listening socket)
-  if (server.full) return await server.refuse(socket); // 503 past --max-conns
-  const conn = new Connection(server.io.attach(socket), server);
-  server.live.add(conn);
-  try {
-    await conn.serve(); // read → parse → respond → flush, until the connection ends
-  } finally {
-    server.live.delete(conn);
-    conn.close();
-  }
-}
-
-const USAGE = `Usage: deno task http:server [--root DIR] [--host HOST] [--port PORT] [options]
-
-A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
-  --root DIR              directory to serve (default: the demo site http/site/)
-  --host HOST             address to bind (default 127.0.0.1)
-  --port PORT             TCP port, 0 = ephemeral (default 8000)
-  --upload DIR            allow PUT/DELETE under /upload/, stored in DIR
-  --auth USER:PASS        credentials for /private/ (Basic auth)
-  --trace                 answer TRACE with a message/http echo (off: cross-site tracing)
-  --max-conns N           connections served at once; beyond: 503 (default 4096)
-  --max-body BYTES        largest request body (default 16777216)
-  --idle-timeout-ms MS    close a keep-alive connection idle this long (default 15000)
-  --header-timeout-ms MS  close a connection whose request head takes longer (default 10000)
-  --body-timeout-ms MS    close a connection whose request body stops arriving this long
-                          (default 10000); after that long, the body must also average
-  --body-min-rate BYTES   bytes per second at least, 0 = no minimum (default 1024)
-  --test-routes           enable /__error (a handler that throws) for tests
-  --spa                   single-page app: a missing path without an extension, asked for by
-                          a client that accepts text/html, gets /index.html (200)
-  --cors                  Access-Control-Allow-Origin: * and answers to CORS preflights
-  --explain-header        add X-Netlab-Explain: which rule produced the status, which file
-  --no-sendfile           stream large files through a buffer instead of sendfile(2) (which
-                          Linux uses by default when FFI is allowed, as nginx's sendfile on)
-  --no-epoll              read and write connections with Deno's own ops instead of one
-                          epoll(7) set and recv/send through FFI (the default on Linux)
-  --keepalive SECONDS     TCP keepalive: probe a connection silent this long, close it after
-                          3 unanswered probes; 0 = off (default 30)
-  --explain               print each request and response head, annotated field by field
-  --quiet                 no access log (for benchmarks)
-  --json                  log as newline-delimited JSON events (request and response)
-  -h, --help              show this help`;
-
 /** The bundled demo site. */
 export const DEFAULT_ROOT = new URL("./site/", import.meta.url).pathname;
 
-/** `deno task http:server …`. */
+/**
+ * `deno task http:server …`: bind, then accept → serve → close for every client until Ctrl-C
+ * (`serveHttp`, http/server/serve.ts: one client on its own `Connection`, read → parse →
+ * respond → flush, until it leaves). The flags and folders are checked first, below.
+ */
 export async function main(args: string[]): Promise<number> {
+  const flags = await parseServeFlags(args);
+  // Ctrl-C is ours from before the first line: a stop right after it still ends cleanly.
+  using signal = interruptSignal();
+  // socket() + bind() + listen() in one call; the kernel queues up to 4096 finished handshakes.
+  const listener = listenTcp({ hostname: flags.hostname, port: flags.port, tcpBacklog: 4096 });
+  const address = formatAddr(listener.addr);
+  createReporter("http/server", { json: flags.json }).info(
+    `listening on http://${address}/`,
+    "listening",
+    { address, root: flags.options.root },
+  );
+  const reporter = createReporter("http/server", {
+    json: flags.json,
+    quiet: flags.quiet,
+    explain: flags.explain,
+    batched: true,
+  });
+  reporter.explain(keepaliveExplained(flags.options.keepaliveSeconds ?? 0));
+  const server = await serveHttp(listener, { ...flags.options, reporter, signal });
+  await server.finished;
+  if (signal.aborted) reporter.info("stopped", "log");
+  return 0;
+}
+
+/** What the command line asked for. */
+interface ServeFlags {
+  hostname: string;
+  port: number;
+  json: boolean;
+  quiet: boolean;
+  explain: boolean;
+  options: ServeOptions;
+}
+
+/** Reads the flags; the root must be a folder and the upload folder writable, before binding. */
+async function parseServeFlags(args: string[]): Promise<ServeFlags> {
   const { values, positionals } = parseCli(args, {
     root: { type: "string" },
     host: { type: "string" },
@@ -167,47 +141,66 @@ export async function main(args: string[]): Promise<number> {
   const upload = values.upload === undefined ? undefined : userPath(values.upload);
   if (upload !== undefined) await checkWritableFolder(upload, values.upload);
 
-  // Ctrl-C is ours from before the first line: a stop right after it still ends cleanly.
-  using signal = interruptSignal();
-  const listener = listenTcp({ hostname, port, tcpBacklog: 4096 });
-  const announce = createReporter("http/server", { json: values.json });
-  announce.info(`listening on http://${formatAddr(listener.addr)}/`, "listening", {
-    address: formatAddr(listener.addr),
-    root,
-  });
-  const reporter = createReporter("http/server", {
-    json: values.json,
-    quiet: values.quiet,
-    explain: values.explain,
-    batched: true,
-  });
-  reporter.explain(keepaliveExplained(keepaliveSeconds));
-  const server = await serveHttp(listener, {
-    root,
-    uploadDir: upload,
-    auth,
-    trace: values.trace,
-    testRoutes: values["test-routes"],
-    maxConns,
-    maxBodyBytes,
-    idleTimeoutMs,
-    headerTimeoutMs,
-    bodyTimeoutMs,
-    bodyMinRate,
-    reporter,
-    accessLog: !values.quiet,
-    requestEvents: values.json === true && !values.quiet,
-    spa: values.spa,
-    cors: values.cors,
-    explainHeader: values["explain-header"],
-    zeroCopy: !values["no-sendfile"],
-    epoll: !values["no-epoll"],
-    keepaliveSeconds,
-    signal,
-  });
-  await server.finished;
-  if (signal.aborted) reporter.info("stopped", "log");
-  return 0;
+  return {
+    hostname,
+    port,
+    json: values.json === true,
+    quiet: values.quiet === true,
+    explain: values.explain === true,
+    options: {
+      root,
+      uploadDir: upload,
+      auth,
+      trace: values.trace,
+      testRoutes: values["test-routes"],
+      maxConns,
+      maxBodyBytes,
+      idleTimeoutMs,
+      headerTimeoutMs,
+      bodyTimeoutMs,
+      bodyMinRate,
+      accessLog: !values.quiet,
+      requestEvents: values.json === true && !values.quiet,
+      spa: values.spa,
+      cors: values.cors,
+      explainHeader: values["explain-header"],
+      zeroCopy: !values["no-sendfile"],
+      epoll: !values["no-epoll"],
+      keepaliveSeconds,
+    },
+  };
 }
+
+const USAGE = `Usage: deno task http:server [--root DIR] [--host HOST] [--port PORT] [options]
+
+A raw HTTP/1.1 server (static files and a few demo routes) built on Deno.listen.
+  --root DIR              directory to serve (default: the demo site http/site/)
+  --host HOST             address to bind (default 127.0.0.1)
+  --port PORT             TCP port, 0 = ephemeral (default 8000)
+  --upload DIR            allow PUT/DELETE under /upload/, stored in DIR
+  --auth USER:PASS        credentials for /private/ (Basic auth)
+  --trace                 answer TRACE with a message/http echo (off: cross-site tracing)
+  --max-conns N           connections served at once; beyond: 503 (default 4096)
+  --max-body BYTES        largest request body (default 16777216)
+  --idle-timeout-ms MS    close a keep-alive connection idle this long (default 15000)
+  --header-timeout-ms MS  close a connection whose request head takes longer (default 10000)
+  --body-timeout-ms MS    close a connection whose request body stops arriving this long
+                          (default 10000); after that long, the body must also average
+  --body-min-rate BYTES   bytes per second at least, 0 = no minimum (default 1024)
+  --test-routes           enable /__error (a handler that throws) for tests
+  --spa                   single-page app: a missing path without an extension, asked for by
+                          a client that accepts text/html, gets /index.html (200)
+  --cors                  Access-Control-Allow-Origin: * and answers to CORS preflights
+  --explain-header        add X-Netlab-Explain: which rule produced the status, which file
+  --no-sendfile           stream large files through a buffer instead of sendfile(2) (which
+                          Linux uses by default when FFI is allowed, as nginx's sendfile on)
+  --no-epoll              read and write connections with Deno's own ops instead of one
+                          epoll(7) set and recv/send through FFI (the default on Linux)
+  --keepalive SECONDS     TCP keepalive: probe a connection silent this long, close it after
+                          3 unanswered probes; 0 = off (default 30)
+  --explain               print each request and response head, annotated field by field
+  --quiet                 no access log (for benchmarks)
+  --json                  log as newline-delimited JSON events (request and response)
+  -h, --help              show this help`;
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -44,8 +44,6 @@ const KNOWN: Record<string, string> = {
   "dns/server.ts: function startDnsServer over 150 lines": "#14",
   // #14: the zone parser splits with dns/wire when the DNS folder is reorganised.
   "dns/zone.ts: over 600 lines": "#14",
-  // #14: the lab uses serveHttp, which moves out of the lesson with the HTTP server's split.
-  "http/lab.ts: imports the lesson http/server.ts": "#14",
   // #17: the local DNS server's start-up and the reply checks split like the authoritative
   // server's (one module per side: UDP, TCP, the resolver), and the demo's narration moves out.
   "dns/bailiwick.ts: function checkReply over 150 lines": "#17",

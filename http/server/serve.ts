@@ -3,7 +3,7 @@
  * from, the I/O backend its connections go through (chosen once), the connections being served,
  * their deadlines, the access log — and a stop that closes every connection and waits for them.
  */
-import type { AcceptOptions } from "../../tcp/core/accept.ts";
+import { acceptLoop, type AcceptOptions } from "../../tcp/core/accept.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
 import { keepaliveFor, type KeepaliveTimers } from "../../tcp/core/socket_options.ts";
@@ -216,5 +216,39 @@ export class HttpService implements ConnectionHost {
     for (const conn of this.live) conn.close();
     while (this.tasks.size) await Promise.allSettled([...this.tasks]);
     await this.io.close();
+  }
+}
+
+/**
+ * Serves HTTP on `listener` until `options.signal` aborts or `close()` is called: accept a
+ * client, serve it, accept the next — each client on its own, concurrently. The listener is
+ * owned by the server from now on (closed on stop).
+ */
+export async function serveHttp(
+  listener: Deno.Listener,
+  options: ServeOptions,
+): Promise<HttpServer> {
+  // The site, the I/O backend (epoll or Deno's ops, chosen once), the deadlines, the log.
+  const server = await HttpService.open(listener, options);
+  // Out of file descriptors, acceptLoop pauses instead of spinning (tcp/core/accept.ts).
+  const accepting = acceptLoop(
+    listener,
+    (socket) => server.track(serveClient(server, socket)),
+    server.acceptReports,
+  );
+  return server.start(accepting, options.signal);
+}
+
+/** One client, start to end: tune its socket, serve its requests, close it. */
+async function serveClient(server: HttpService, socket: Deno.Conn): Promise<void> {
+  server.tune(socket); // TCP_NODELAY (keepalive comes from the listening socket)
+  if (server.full) return await server.refuse(socket); // 503 past --max-conns
+  const conn = new Connection(server.io.attach(socket), server);
+  server.live.add(conn);
+  try {
+    await conn.serve(); // read → parse → respond → flush, until the connection ends
+  } finally {
+    server.live.delete(conn);
+    conn.close();
   }
 }

@@ -667,13 +667,16 @@ Deno.test("http:server --json logs the listening address, then request and respo
   }
   const events = assertNdjson(text, "http/server");
   for (const e of events) assert.ok(EVENT_NAMES.includes(e.event), e.event);
+  // Stopped by SIGTERM: the last event says so.
   assert.deepEqual(events.map((e) => e.event), [
     "listening",
     "request",
     "response",
     "request",
     "response",
+    "log",
   ]);
+  assert.equal(events.at(-1)!.text, "stopped");
   const [, request, response, , notFound] = events;
   assert.deepEqual([request.method, request.target], ["GET", "/linhaifeng/articles/6817679.html"]);
   assert.deepEqual([response.status, notFound.status], [200, 404]);
