@@ -49,8 +49,6 @@ const KNOWN: Record<string, string> = {
   "dns/bailiwick.ts: function checkReply over 150 lines": "#17",
   "dns/resolver_server.ts: function startResolverServer over 150 lines": "#17",
   "http/demo.ts: over 600 lines": "#14",
-  // #19: a lab run's stream splits into spawning, forwarding and finishing.
-  "http/lab/runs.ts: function runStream over 150 lines": "#19",
 };
 
 /** What one module contains, as far as the rules care. */

@@ -71,177 +71,195 @@ export interface RunHandle {
  * (the client left) stops the run.
  */
 export function runStream(experiment: Experiment, options: RunStreamOptions = {}): RunHandle {
-  const deadlineMs = options.deadlineMs ?? RUN_DEADLINE_MS;
-  const hardLimitMs = options.hardLimitMs ?? RUN_HARD_LIMIT_MS;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let nextId = 0;
-  let ended = false;
-  let lines = 0;
-  let stderrLines = 0;
-  const started = performance.now();
-  const children = new Set<Deno.ChildProcess>();
-  /** Every process's `done`: the run is over when all have settled. */
-  const processes: Promise<void>[] = [];
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  let stopReason: string | undefined;
-  let settle!: () => void;
-  const settled = new Promise<void>((resolve) => (settle = resolve));
+  const run = new Run(experiment, options);
+  return { body: run.body, settled: run.settled };
+}
 
-  const send = (type: string, data: unknown) => {
-    if (ended) return;
+/** The state of one run: its stream, its processes and its timers. */
+class Run implements LabRun {
+  readonly body: ReadableStream<Uint8Array>;
+  readonly settled: Promise<void>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #nextId = 0;
+  #ended = false;
+  #lines = 0;
+  #stderrLines = 0;
+  readonly #started = performance.now();
+  readonly #children = new Set<Deno.ChildProcess>();
+  /** Every process's `done`: the run is over when all have settled. */
+  readonly #processes: Promise<void>[] = [];
+  readonly #timers: ReturnType<typeof setTimeout>[] = [];
+  #stopReason: string | undefined;
+  #settle!: () => void;
+
+  constructor(readonly experiment: Experiment, readonly options: RunStreamOptions) {
+    this.settled = new Promise<void>((resolve) => (this.#settle = resolve));
+    this.body = new ReadableStream<Uint8Array>({
+      start: (controller) => this.#start(controller),
+      cancel: () => this.#cancel(),
+    });
+  }
+
+  /** The stream opened: announce the experiment, arm the deadlines, let it start its processes. */
+  #start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+    const { experiment } = this;
+    const deadlineMs = this.options.deadlineMs ?? RUN_DEADLINE_MS;
+    const hardLimitMs = this.options.hardLimitMs ?? RUN_HARD_LIMIT_MS;
+    this.#send("start", {
+      id: experiment.id,
+      title: experiment.title,
+      commands: experiment.commands,
+      at: new Date().toISOString(),
+    });
+    this.#timers.push(
+      setTimeout(() => this.#stopAll(`stopped at the ${deadlineMs / 1000} s limit`), deadlineMs),
+    );
+    this.#timers.push(
+      setTimeout(() => this.#finish(false, this.#stopReason ?? "time limit"), hardLimitMs),
+    );
+    experiment.start(this).then(
+      async () => {
+        // Every process the experiment left running must be done too.
+        await Promise.all(this.#processes);
+        this.#finish(!this.#stopReason, this.#stopReason ?? "finished");
+      },
+      async (error) => {
+        this.#stopAll(error instanceof Error ? error.message : String(error));
+        await Promise.all(this.#processes);
+        this.#finish(false, this.#stopReason ?? "failed");
+      },
+    ).finally(async () => {
+      await Promise.all(this.#processes);
+      for (const timer of this.#timers.splice(0)) clearTimeout(timer);
+      this.#settle();
+    });
+  }
+
+  /** The client left: stop everything; `#finish` sends nothing more. */
+  #cancel(): void {
+    this.#ended = true;
+    for (const timer of this.#timers.splice(0)) clearTimeout(timer);
+    this.#stopAll("the client left");
+    this.options.onEnd?.({
+      ok: false,
+      reason: "the client left",
+      ms: Math.round(performance.now() - this.#started),
+    });
+  }
+
+  #send(type: string, data: unknown): void {
+    if (this.#ended) return;
     try {
-      controller.enqueue(formatSse(type, nextId++, data));
+      this.#controller.enqueue(formatSse(type, this.#nextId++, data));
     } catch {
       // The stream was cancelled meanwhile: the run is being stopped.
     }
-  };
+  }
 
   /** SIGTERM now, SIGKILL a moment later for whoever is still there. */
-  const stopAll = (reason: string) => {
-    stopReason ??= reason;
-    signalAll("SIGTERM");
-    timers.push(setTimeout(() => signalAll("SIGKILL"), KILL_AFTER_MS));
-  };
-  const signalAll = (signal: Deno.Signal) => {
-    for (const child of children) {
+  #stopAll(reason: string): void {
+    this.#stopReason ??= reason;
+    this.#signalAll("SIGTERM");
+    this.#timers.push(setTimeout(() => this.#signalAll("SIGKILL"), KILL_AFTER_MS));
+  }
+
+  #signalAll(signal: Deno.Signal): void {
+    for (const child of this.#children) {
       try {
         child.kill(signal);
       } catch { /* already exited */ }
     }
-  };
+  }
 
-  const finish = (ok: boolean, reason: string) => {
-    if (ended) return;
-    const ms = Math.round(performance.now() - started);
-    send("end", { ok, reason, ms });
-    ended = true;
-    for (const timer of timers) clearTimeout(timer);
-    signalAll("SIGKILL"); // Nobody outlives the stream.
+  #finish(ok: boolean, reason: string): void {
+    if (this.#ended) return;
+    const ms = Math.round(performance.now() - this.#started);
+    this.#send("end", { ok, reason, ms });
+    this.#ended = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#signalAll("SIGKILL"); // Nobody outlives the stream.
     try {
-      controller.close();
+      this.#controller.close();
     } catch { /* cancelled */ }
-    options.onEnd?.({ ok, reason, ms });
-  };
+    this.options.onEnd?.({ ok, reason, ms });
+  }
 
-  const run: LabRun = {
-    spawn(source, script, args) {
-      if (ended || stopReason) throw new Error(`The run is over: ${source} not started`);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--quiet", new URL(script, `file://${REPO_ROOT}`).pathname, ...args],
-        cwd: REPO_ROOT,
-        env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      children.add(child);
-      const waiters: { event: string; resolve(e: Record<string, unknown>): void }[] = [];
-      let exited = false;
-      const failWaiters: ((error: Error) => void)[] = [];
+  /** One line a process printed on stdout: an event to forward, or text to pass on. */
+  #onStdout(source: string, line: string, onEvent: (e: Record<string, unknown>) => void): void {
+    if (++this.#lines > MAX_EVENTS) {
+      this.#stopAll(`more than ${MAX_EVENTS} events`);
+      return;
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      event = undefined;
+    }
+    if (event && typeof event === "object" && !Array.isArray(event)) {
+      this.#send("line", { source, event });
+      onEvent(event as Record<string, unknown>);
+    } else if (line.trim()) this.#send("stderr", { source, text: line.slice(0, 2000) });
+  }
 
-      const onEvent = (event: Record<string, unknown>) => {
-        for (const w of [...waiters]) {
-          if (event.event === w.event) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(event);
-          }
-        }
-      };
-      const stdout = forwardLines(child.stdout, (line) => {
-        if (++lines > MAX_EVENTS) {
-          stopAll(`more than ${MAX_EVENTS} events`);
-          return;
-        }
-        let event: unknown;
+  /** Starts `deno run -A <script> <args>` as `source`; its output goes into the stream. */
+  spawn(source: string, script: string, args: string[]): LabProcess {
+    if (this.#ended || this.#stopReason) throw new Error(`The run is over: ${source} not started`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", new URL(script, `file://${REPO_ROOT}`).pathname, ...args],
+      cwd: REPO_ROOT,
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#children.add(child);
+    const waiters: { event: string; resolve(e: Record<string, unknown>): void }[] = [];
+    const failWaiters: ((error: Error) => void)[] = [];
+    let exited = false;
+    const onEvent = (event: Record<string, unknown>) => {
+      for (const w of [...waiters]) {
+        if (event.event !== w.event) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(event);
+      }
+    };
+    const stdout = forwardLines(child.stdout, (line) => this.#onStdout(source, line, onEvent));
+    const stderr = forwardLines(child.stderr, (line) => {
+      if (line.trim() && ++this.#stderrLines <= MAX_STDERR_LINES) {
+        this.#send("stderr", { source, text: line.slice(0, 2000) });
+      }
+    });
+    // Never rejects: a process that fails is reported, and the run goes on to its end.
+    const done = (async () => {
+      const [status] = await Promise.all([
+        child.status,
+        stdout.catch((error) => this.#send("stderr", { source, text: String(error) })),
+        stderr.catch(() => {}),
+      ]);
+      exited = true;
+      this.#children.delete(child);
+      this.#send("exit", { source, code: status.code, signal: status.signal });
+      for (const fail of failWaiters) fail(new Error(`${source} exited (${status.code})`));
+    })();
+    this.#processes.push(done);
+    return {
+      waitFor(event) {
+        return new Promise((resolve, reject) => {
+          if (exited) return reject(new Error(`${source} has exited`));
+          waiters.push({ event, resolve });
+          failWaiters.push(reject);
+        });
+      },
+      done,
+      stop() {
         try {
-          event = JSON.parse(line);
-        } catch {
-          event = undefined;
-        }
-        if (event && typeof event === "object" && !Array.isArray(event)) {
-          send("line", { source, event });
-          onEvent(event as Record<string, unknown>);
-        } else if (line.trim()) send("stderr", { source, text: line.slice(0, 2000) });
-      });
-      const stderr = forwardLines(child.stderr, (line) => {
-        if (line.trim() && ++stderrLines <= MAX_STDERR_LINES) {
-          send("stderr", { source, text: line.slice(0, 2000) });
-        }
-      });
-      // Never rejects: a process that fails is reported, and the run goes on to its end.
-      const done = (async () => {
-        const [status] = await Promise.all([
-          child.status,
-          stdout.catch((error) => send("stderr", { source, text: String(error) })),
-          stderr.catch(() => {}),
-        ]);
-        exited = true;
-        children.delete(child);
-        send("exit", { source, code: status.code, signal: status.signal });
-        for (const fail of failWaiters) fail(new Error(`${source} exited (${status.code})`));
-      })();
-      processes.push(done);
-      return {
-        waitFor(event) {
-          return new Promise((resolve, reject) => {
-            if (exited) return reject(new Error(`${source} has exited`));
-            waiters.push({ event, resolve });
-            failWaiters.push(reject);
-          });
-        },
-        done,
-        stop() {
-          try {
-            child.kill("SIGTERM");
-          } catch { /* already exited */ }
-        },
-      };
-    },
-  };
-
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-      send("start", {
-        id: experiment.id,
-        title: experiment.title,
-        commands: experiment.commands,
-        at: new Date().toISOString(),
-      });
-      timers.push(
-        setTimeout(() => stopAll(`stopped at the ${deadlineMs / 1000} s limit`), deadlineMs),
-      );
-      timers.push(setTimeout(() => finish(false, stopReason ?? "time limit"), hardLimitMs));
-      experiment.start(run).then(
-        async () => {
-          // Every process the experiment left running must be done too.
-          await Promise.all(processes);
-          finish(!stopReason, stopReason ?? "finished");
-        },
-        async (error) => {
-          stopAll(error instanceof Error ? error.message : String(error));
-          await Promise.all(processes);
-          finish(false, stopReason ?? "failed");
-        },
-      ).finally(async () => {
-        await Promise.all(processes);
-        for (const timer of timers.splice(0)) clearTimeout(timer);
-        settle();
-      });
-    },
-    cancel() {
-      // The client left: stop everything; `finish` sends nothing more.
-      ended = true;
-      for (const timer of timers.splice(0)) clearTimeout(timer);
-      stopAll("the client left");
-      options.onEnd?.({
-        ok: false,
-        reason: "the client left",
-        ms: Math.round(performance.now() - started),
-      });
-    },
-  });
-  return { body, settled };
+          child.kill("SIGTERM");
+        } catch { /* already exited */ }
+      },
+    };
+  }
 }
 
 /** Calls `onLine` for every line of `stream` (bounded by `MAX_LINE_BYTES`); resolves at EOF. */
