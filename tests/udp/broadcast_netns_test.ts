@@ -10,7 +10,8 @@
  * cannot be created (e.g. in an unprivileged container).
  */
 import assert from "node:assert/strict";
-import { hasCommand, isRoot, runCommand, type RunningScript, startCommand } from "../_helpers.ts";
+import { ip, netnsSkipReason } from "../_netns.ts";
+import { runCommand, type RunningScript, startCommand } from "../_helpers.ts";
 
 const TAG = `netlab-${Deno.pid % 100000}`;
 const BRIDGE_NS = `${TAG}-br`;
@@ -22,29 +23,7 @@ const HOSTS = [
 const SUBNET_BROADCAST = "10.231.0.255";
 const PORT = "9999";
 
-/** Why the test cannot run here, or undefined when it can. */
-function skipReason(): string | undefined {
-  if (Deno.build.os !== "linux") return "network namespaces are Linux only";
-  if (!isRoot()) return "needs root to create network namespaces";
-  if (!hasCommand("ip")) return "needs the ip command (iproute2)";
-  const probe = `${TAG}-probe`;
-  const added = new Deno.Command("ip", { args: ["netns", "add", probe], stderr: "piped" })
-    .outputSync();
-  if (!added.success) {
-    const why = new TextDecoder().decode(added.stderr).trim().split("\n")[0];
-    return `cannot create a network namespace: ${why}`;
-  }
-  new Deno.Command("ip", { args: ["netns", "del", probe], stderr: "null" }).outputSync();
-  return undefined;
-}
-
-const reason = skipReason();
-
-/** Runs `ip …`, failing the test with ip's own message. */
-async function ip(...args: string[]): Promise<void> {
-  const result = await runCommand("ip", args);
-  assert.equal(result.code, 0, `ip ${args.join(" ")}: ${result.stderr}`);
-}
+const reason = netnsSkipReason(TAG);
 
 function inNamespace(ns: string, script: string, args: string[]): [string, string[]] {
   return ["ip", ["netns", "exec", ns, Deno.execPath(), "run", "-A", "--quiet", script, ...args]];

@@ -4,6 +4,7 @@
  * subprocesses. (Across a real bridge: tests/udp/broadcast_netns_test.ts.)
  */
 import assert from "node:assert/strict";
+import { bind, portOf } from "./_udp.ts";
 import { hasCommand, runCommand, type RunningScript, runScript, startScript } from "../_helpers.ts";
 import { exitedByItself } from "../_helpers.ts";
 import { checkSendTarget, LOOPBACK_BROADCAST } from "../../udp/broadcast.ts";
@@ -12,28 +13,6 @@ import { CliError } from "../../tcp/kit/cli.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const text = (bytes: Uint8Array) => decoder.decode(bytes);
-
-/** A UDP socket that `using` closes (DatagramConn has no `Symbol.dispose` of its own). */
-function bind(
-  hostname = "127.0.0.1",
-  port = 0,
-  reuseAddress = false,
-): Deno.DatagramConn & Disposable {
-  const conn = Deno.listenDatagram({ transport: "udp", hostname, port, reuseAddress });
-  return Object.assign(conn, {
-    [Symbol.dispose]() {
-      try {
-        conn.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) throw error;
-      }
-    },
-  });
-}
-
-function portOf(conn: Deno.DatagramConn): number {
-  return (conn.addr as Deno.NetAddr).port;
-}
 
 Deno.test("checkSendTarget allows loopback, refuses 255.255.255.255 and LAN unless --allow-lan", () => {
   assert.equal(checkSendTarget(LOOPBACK_BROADCAST, false), "127.255.255.255");

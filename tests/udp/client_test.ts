@@ -13,36 +13,7 @@ import {
   stopped,
 } from "../_helpers.ts";
 import { startInTerminal } from "../_terminal.ts";
-
-/** A UDP socket that `using` closes (DatagramConn has no `Symbol.dispose` of its own). */
-function bind(
-  hostname = "127.0.0.1",
-  port = 0,
-  reuseAddress = false,
-): Deno.DatagramConn & Disposable {
-  const conn = Deno.listenDatagram({ transport: "udp", hostname, port, reuseAddress });
-  return Object.assign(conn, {
-    [Symbol.dispose]() {
-      try {
-        conn.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) throw error;
-      }
-    },
-  });
-}
-
-function portOf(conn: Deno.DatagramConn): number {
-  return (conn.addr as Deno.NetAddr).port;
-}
-
-/** A port nobody listens on right now (bound, read, closed). */
-function closedPort(): number {
-  const conn = bind();
-  const port = portOf(conn);
-  conn.close();
-  return port;
-}
+import { closedPort } from "./_udp.ts";
 
 Deno.test("udp/client.ts with nobody listening: exit 1 and 'no reply from HOST:PORT after N tries'", async () => {
   const port = closedPort();

@@ -10,40 +10,11 @@ import {
   readLines,
   TextLineTooLongError,
 } from "../../udp/core/datagram_client.ts";
+import { bind, closedPort, portOf } from "./_udp.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const text = (bytes: Uint8Array) => decoder.decode(bytes);
-
-/** A UDP socket that `using` closes (DatagramConn has no `Symbol.dispose` of its own). */
-function bind(
-  hostname = "127.0.0.1",
-  port = 0,
-  reuseAddress = false,
-): Deno.DatagramConn & Disposable {
-  const conn = Deno.listenDatagram({ transport: "udp", hostname, port, reuseAddress });
-  return Object.assign(conn, {
-    [Symbol.dispose]() {
-      try {
-        conn.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) throw error;
-      }
-    },
-  });
-}
-
-function portOf(conn: Deno.DatagramConn): number {
-  return (conn.addr as Deno.NetAddr).port;
-}
-
-/** A port nobody listens on right now (bound, read, closed). */
-function closedPort(): number {
-  const conn = bind();
-  const port = portOf(conn);
-  conn.close();
-  return port;
-}
 
 Deno.test("readLines splits across chunks, strips CR, keeps empty lines and an unterminated last line", async () => {
   const bytes = encoder.encode("one\r\n\n你好\nlast");

@@ -4,6 +4,7 @@
  * scripts' shared command-line rules), and seed 001's Python client against it.
  */
 import assert from "node:assert/strict";
+import { bind, portOf } from "./_udp.ts";
 import { assertNdjson, hasCommand, ROOT, runCommand, runScript, startScript } from "../_helpers.ts";
 import { exitedByItself, stopped } from "../_helpers.ts";
 import { serveUdp } from "../../udp/server.ts";
@@ -12,28 +13,6 @@ import { DatagramClient } from "../../udp/core/datagram_client.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const text = (bytes: Uint8Array) => decoder.decode(bytes);
-
-/** A UDP socket that `using` closes (DatagramConn has no `Symbol.dispose` of its own). */
-function bind(
-  hostname = "127.0.0.1",
-  port = 0,
-  reuseAddress = false,
-): Deno.DatagramConn & Disposable {
-  const conn = Deno.listenDatagram({ transport: "udp", hostname, port, reuseAddress });
-  return Object.assign(conn, {
-    [Symbol.dispose]() {
-      try {
-        conn.close();
-      } catch (error) {
-        if (!(error instanceof Deno.errors.BadResource)) throw error;
-      }
-    },
-  });
-}
-
-function portOf(conn: Deno.DatagramConn): number {
-  return (conn.addr as Deno.NetAddr).port;
-}
 
 /** Runs the real `serveUdp` loop on an ephemeral loopback port for the duration of `body`. */
 async function withServer(
