@@ -23,28 +23,20 @@
  * place, `responseFlags`. `dns/response_cache.ts` keeps the encoded answers to well-formed
  * questions, so a repeated question costs one scan and one copy.
  */
+import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "./wire/constants.ts";
 import {
-  CLASS,
   decodeHeader,
   decodeMessage,
-  DnsFormatError,
   encodeFlags,
   encodeMessage,
   type Flags,
-  getEdns,
-  makeOpt,
-  MAX_MESSAGE_SIZE,
-  MAX_UDP_SIZE,
   type Message,
-  nameKey,
-  OPCODE,
   type Question,
-  RCODE,
-  readName,
-  readU16,
-  type ResourceRecord,
-  TYPE,
 } from "./wire/message.ts";
+import { DnsFormatError, readU16 } from "./wire/primitives.ts";
+import { getEdns, makeOpt } from "./wire/edns.ts";
+import { nameKey, readName } from "./wire/names.ts";
+import { type ResourceRecord } from "./wire/rdata.ts";
 import type { Zone } from "./zone.ts";
 import { addSignatures, SignedZone } from "./signed_answer.ts";
 

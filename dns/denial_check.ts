@@ -9,7 +9,9 @@
  * canonical order. NSEC3 does the same over hashes, and needs the closest-encloser proof: the
  * nearest existing ancestor (matched) and the "next closer" name below it (covered).
  */
-import { isSubdomain, nameKey, type ResourceRecord, TYPE, typeName } from "./wire/message.ts";
+import { isSubdomain, nameKey } from "./wire/names.ts";
+import { type ResourceRecord } from "./wire/rdata.ts";
+import { TYPE, typeName } from "./wire/constants.ts";
 import { compareNames } from "./wire/canonical.ts";
 import { fromBase32Hex, type Nsec3Data, type NsecData, toBase32Hex } from "./wire/dnssec.ts";
 import { nsec3Hash } from "./dnssec_crypto.ts";

@@ -13,26 +13,12 @@
  * Pure: no I/O.
  */
 import { explainBytes, type ExplainField } from "../tcp/kit/explain.ts";
-import {
-  className,
-  decodeMessage,
-  DnsFormatError,
-  formatIPv6,
-  formatRdata,
-  formatRecord,
-  type Message,
-  newDecodeContext,
-  opcodeName,
-  quoteString,
-  rcodeName,
-  readName,
-  readU16,
-  readU32,
-  readU8,
-  type ResourceRecord,
-  TYPE,
-  typeName,
-} from "./wire/message.ts";
+import { className, opcodeName, rcodeName, TYPE, typeName } from "./wire/constants.ts";
+import { decodeMessage, type Message } from "./wire/message.ts";
+import { DnsFormatError, quoteString, readU16, readU32, readU8 } from "./wire/primitives.ts";
+import { formatIPv6Bytes } from "./wire/addresses.ts";
+import { formatRdata, formatRecord, type ResourceRecord } from "./wire/rdata.ts";
+import { labelText, newDecodeContext, readName } from "./wire/names.ts";
 
 /** EDNS option codes worth naming (IANA "DNS EDNS0 Option Codes"). */
 const EDNS_OPTION_NAMES: Record<number, string> = {
@@ -213,18 +199,6 @@ function describeHeader(walk: Walk): [number, number, number, number] {
   return counts as [number, number, number, number];
 }
 
-/** One label's bytes as dig prints them (`\.`, `\032` for special or unprintable bytes). */
-function labelText(bytes: Uint8Array, start: number, length: number): string {
-  let out = "";
-  for (let i = start; i < start + length; i++) {
-    const b = bytes[i];
-    if (b <= 0x20 || b >= 0x7f) out += "\\" + String(b).padStart(3, "0");
-    else if ('.\\"();@$'.includes(String.fromCharCode(b))) out += "\\" + String.fromCharCode(b);
-    else out += String.fromCharCode(b);
-  }
-  return out;
-}
-
 /**
  * Describes the name at `offset` (its uncompressed part must end by `end`): one field per label,
  * the root label or the pointer that ends it. Returns the name and the offset after it; throws
@@ -393,7 +367,7 @@ function describeRdata(
       return;
     case TYPE.AAAA:
       if (length === 16) {
-        walk.field(start, 16, "address", formatIPv6(bytes.subarray(start, end)), depth);
+        walk.field(start, 16, "address", formatIPv6Bytes(bytes.subarray(start, end)), depth);
       }
       return;
     case TYPE.NS:

@@ -26,7 +26,7 @@ import {
   type SignedMiniInternet,
   signMiniInternet,
 } from "./mini_dnssec.ts";
-import { formatRecord } from "./wire/message.ts";
+import { formatRecord } from "./wire/rdata.ts";
 
 /** One zone of the mini-Internet and the loopback address serving it. */
 export interface MiniZone {

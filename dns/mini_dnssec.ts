@@ -20,7 +20,8 @@
  * The signed zone files and the anchor (as DS and DNSKEY records, and in BIND's `trust-anchors`
  * syntax for `delv -a`) are written into a folder the caller owns.
  */
-import { formatRecord, type ResourceRecord, TYPE } from "./wire/message.ts";
+import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
+import { TYPE } from "./wire/constants.ts";
 import { parseZone } from "./zone.ts";
 import { generateSigningKey, makeDs, type SigningKey } from "./dnssec_crypto.ts";
 import { type Nsec3Options, signZone } from "./zone_signer.ts";

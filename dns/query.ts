@@ -31,23 +31,13 @@
  * usable reply (silence, a refused or closed connection, or replies that cannot be decoded — the
  * same over UDP and TCP), 12 when `+validate` finds the answer bogus or cannot decide.
  */
-import {
-  formatQuestion,
-  formatRdata,
-  formatRecord,
-  fullRcode,
-  getEdns,
-  type Message,
-  normalizeName,
-  opcodeName,
-  parseClass,
-  parseType,
-  printableText,
-  rcodeName,
-  type ResourceRecord,
-  reverseName,
-  TYPE,
-} from "./wire/message.ts";
+import { formatQuestion, type Message } from "./wire/message.ts";
+import { formatRdata, formatRecord, type ResourceRecord } from "./wire/rdata.ts";
+import { fullRcode, getEdns } from "./wire/edns.ts";
+import { normalizeName } from "./wire/names.ts";
+import { opcodeName, parseClass, parseType, rcodeName, TYPE } from "./wire/constants.ts";
+import { printableText } from "./wire/primitives.ts";
+import { reverseName } from "./wire/addresses.ts";
 import { type Exchange, exchange, NoReplyError } from "./transport.ts";
 import { createReporter, type Fields, type Reporter } from "../tcp/kit/report.ts";
 import { explainMessage } from "./describe.ts";

@@ -18,25 +18,19 @@
  *    OPT record when the query did (our UDP size, 1232) and is cut to the client's UDP size
  *    with TC set when it does not fit. A resolved RD reply goes into the answer cache.
  */
+import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "./wire/constants.ts";
 import {
-  CLASS,
   decodeHeader,
   decodeMessage,
-  DnsFormatError,
   encodeMessage,
   type Flags,
-  getEdns,
-  makeOpt,
-  MAX_MESSAGE_SIZE,
-  MAX_UDP_SIZE,
   type Message,
-  OPCODE,
   type Question,
-  RCODE,
-  readName,
-  type ResourceRecord,
-  TYPE,
 } from "./wire/message.ts";
+import { DnsFormatError } from "./wire/primitives.ts";
+import { getEdns, makeOpt } from "./wire/edns.ts";
+import { readName } from "./wire/names.ts";
+import { type ResourceRecord } from "./wire/rdata.ts";
 import {
   type IterativeResolver,
   type Resolution,

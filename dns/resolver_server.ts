@@ -41,13 +41,9 @@ import { writeAll } from "../tcp/core/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
 import { serveDatagrams } from "../udp/core/serve_datagrams.ts";
 import { lateSender, openFreshSockets } from "../udp/core/fresh_sockets.ts";
-import {
-  decodeMessage,
-  formatRecord,
-  MAX_MESSAGE_SIZE,
-  rcodeName,
-  typeName,
-} from "./wire/message.ts";
+import { decodeMessage } from "./wire/message.ts";
+import { formatRecord } from "./wire/rdata.ts";
+import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/constants.ts";
 import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./cache.ts";
 import { AnswerCache } from "./answer_cache.ts";
 import { isIpAddress, IterativeResolver, type ResolverEvent } from "./resolver.ts";

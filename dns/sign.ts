@@ -15,7 +15,8 @@
  * Exit codes: 0 signed, 1 usage error or a zone/key that cannot be used.
  */
 import { CliError, parseCli, printLine, runMain, UsageError } from "../tcp/kit/cli.ts";
-import { formatRecord, type ResourceRecord, TYPE } from "./wire/message.ts";
+import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
+import { TYPE } from "./wire/constants.ts";
 import { parseZone, ZoneSyntaxError } from "./zone.ts";
 import { algorithmName, type DnskeyData, fromHex } from "./wire/dnssec.ts";
 import {

@@ -13,7 +13,9 @@
  *   (an insecure delegation).
  * Pure: zone records in (indexed once), answers out.
  */
-import { nameKey, RCODE, type ResourceRecord, TYPE } from "./wire/message.ts";
+import { nameKey } from "./wire/names.ts";
+import { RCODE, TYPE } from "./wire/constants.ts";
+import { type ResourceRecord } from "./wire/rdata.ts";
 import { DenialChain, parentName, wildcardOf } from "./denial.ts";
 
 /** What `addSignatures` reads and extends (the shape of `Answer` in `dns/authority.ts`). */

@@ -19,13 +19,13 @@
 import {
   decodeHeader,
   decodeMessage,
-  DnsFormatError,
   encodeMessage,
   type Message,
-  namesEqual,
   type Question,
-  TYPE,
 } from "./wire/message.ts";
+import { DnsFormatError } from "./wire/primitives.ts";
+import { namesEqual } from "./wire/names.ts";
+import { TYPE } from "./wire/constants.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { formatHostPort } from "../tcp/kit/cli.ts";

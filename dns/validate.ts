@@ -15,7 +15,9 @@
  * - Every failure is a `ValidationFailure` carrying the reason in one sentence and the Extended
  *   DNS Error code (RFC 8914) a resolver would attach to its SERVFAIL.
  */
-import { formatRecord, nameKey, type ResourceRecord, TYPE, typeName } from "./wire/message.ts";
+import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
+import { nameKey } from "./wire/names.ts";
+import { TYPE, typeName } from "./wire/constants.ts";
 import {
   algorithmName,
   compareSerial,

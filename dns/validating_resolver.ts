@@ -10,7 +10,8 @@
  * A local caching server can use either: resolve, validate, and answer a Bogus result with
  * `servfailFor` (SERVFAIL plus an Extended DNS Error saying why).
  */
-import { normalizeName, RCODE } from "./wire/message.ts";
+import { normalizeName } from "./wire/names.ts";
+import { RCODE } from "./wire/constants.ts";
 import { exchange, type ExchangeOptions } from "./transport.ts";
 import {
   buildQuery,

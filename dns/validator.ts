@@ -18,15 +18,10 @@
  *
  * The root KSK of the real Internet (key 20326, RFC 9718 / IANA root-anchors.xml) is built in.
  */
-import {
-  encodeMessage,
-  type Message,
-  nameKey,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-  typeName,
-} from "./wire/message.ts";
+import { encodeMessage, type Message } from "./wire/message.ts";
+import { nameKey } from "./wire/names.ts";
+import { RCODE, TYPE, typeName } from "./wire/constants.ts";
+import { type ResourceRecord } from "./wire/rdata.ts";
 import { algorithmName, type DsData, fromHex, keyTag } from "./wire/dnssec.ts";
 import { EDE, edeOption } from "./wire/ede.ts";
 import {

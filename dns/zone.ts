@@ -18,26 +18,17 @@
  *   Exact duplicates are dropped.
  * Every error is a `ZoneSyntaxError` whose message starts with `file:line: `.
  */
+import { CLASS, parseClass, parseType, TYPE, typeName } from "./wire/constants.ts";
 import {
-  CLASS,
   decodeRdata,
-  DnsFormatError,
   encodeRdata,
-  isSubdomain,
-  nameKey,
-  namesEqual,
-  normalizeName,
-  parseClass,
-  parseIPv4,
-  parseIPv6,
-  parseType,
-  printableText,
   type RData,
   type ResourceRecord,
   type TargetKind,
-  TYPE,
-  typeName,
-} from "./wire/message.ts";
+} from "./wire/rdata.ts";
+import { DnsFormatError, printableText } from "./wire/primitives.ts";
+import { isSubdomain, nameKey, namesEqual, normalizeName } from "./wire/names.ts";
+import { ipv4Bytes, ipv6Bytes } from "./wire/addresses.ts";
 import { isDnssecType, parseDnssecRdata } from "./wire/dnssec.ts";
 
 /** Default cap on one physical line (long DKIM/TXT lines still fit). */
@@ -540,12 +531,12 @@ function parseRdata(type: number, fields: Token[], absolute: (name: string) => s
   switch (type) {
     case TYPE.A:
       fieldCount(type, fields, 1);
-      parseIPv4(plain(0));
+      ipv4Bytes(plain(0));
       return { kind: "A", address: plain(0) };
     case TYPE.AAAA: {
       fieldCount(type, fields, 1);
       // Normalised through the codec so the zone prints as dig would.
-      return decodeRdata(TYPE.AAAA, parseIPv6(plain(0)));
+      return decodeRdata(TYPE.AAAA, ipv6Bytes(plain(0)));
     }
     case TYPE.NS:
     case TYPE.CNAME:

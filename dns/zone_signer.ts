@@ -18,7 +18,9 @@
  *    RRset by the key-signing keys (SEP flag); with only one kind of key, that kind signs all.
  *    Signatures run in parallel batches (WebCrypto is asynchronous).
  */
-import { nameKey, type ResourceRecord, TYPE } from "./wire/message.ts";
+import { nameKey } from "./wire/names.ts";
+import { type ResourceRecord } from "./wire/rdata.ts";
+import { TYPE } from "./wire/constants.ts";
 import {
   compareReversedLabels,
   reversedLabels,

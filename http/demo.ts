@@ -38,7 +38,8 @@ import {
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { type MiniInternet, startMiniInternet } from "../dns/internet.ts";
 import { eventJson, explainDnsStep, getHeader, httpRequest, WireRecorder } from "./client.ts";
-import { formatRecord, type ResourceRecord, TYPE } from "../dns/wire/message.ts";
+import { formatRecord, type ResourceRecord } from "../dns/wire/rdata.ts";
+import { TYPE } from "../dns/wire/constants.ts";
 import { StubResolver } from "../dns/resolver.ts";
 import { describeUrl, domainLevels, parseUrl } from "./core/url.ts";
 

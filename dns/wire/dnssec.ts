@@ -15,17 +15,9 @@
  * Size: one codec table for eight record types that share the same encodings (bitmaps, base64,
  * base32hex, times); splitting it by type would scatter those helpers across files.
  */
-import {
-  DnsFormatError,
-  nameLabels,
-  parseType,
-  readBytes,
-  readName,
-  readU16,
-  readU32,
-  readU8,
-  typeName,
-} from "./message.ts";
+import { DnsFormatError, readBytes, readU16, readU32, readU8 } from "./primitives.ts";
+import { nameLabels, readName } from "./names.ts";
+import { parseType, typeName } from "./constants.ts";
 import {
   fromBase32Hex,
   fromBase64,

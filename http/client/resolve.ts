@@ -11,7 +11,9 @@ import {
   StubResolver,
 } from "../../dns/resolver.ts";
 import { DNS_PORT, NoReplyError } from "../../dns/transport.ts";
-import { DnsFormatError, normalizeName, RCODE, rcodeName, TYPE } from "../../dns/wire/message.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
+import { normalizeName } from "../../dns/wire/names.ts";
+import { RCODE, rcodeName, TYPE } from "../../dns/wire/constants.ts";
 import type { HttpUrl } from "../core/url.ts";
 import { type DnsStep, EXIT, HttpClientError, type HttpRequestOptions } from "./types.ts";
 

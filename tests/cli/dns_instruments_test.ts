@@ -6,16 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { describeMessage, explainMessage } from "../../dns/describe.ts";
-import {
-  decodeMessage,
-  DnsFormatError,
-  encodeMessage,
-  makeOpt,
-  makeQuery,
-  type Message,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
+import { makeOpt } from "../../dns/wire/edns.ts";
+import { type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
 import { startMiniInternet } from "../../dns/internet.ts";
 import { explainBytes } from "../../tcp/kit/explain.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";

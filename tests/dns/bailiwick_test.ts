@@ -11,7 +11,8 @@ import {
   lastLabels,
   parentName,
 } from "../../dns/bailiwick.ts";
-import { makeQuery, type Message, RCODE, TYPE } from "../../dns/wire/message.ts";
+import { makeQuery, type Message } from "../../dns/wire/message.ts";
+import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { TRUST } from "../../dns/cache.ts";
 import { a, cname, ns, response, rr, soa } from "../_fake_dns.ts";
 

@@ -5,15 +5,9 @@
 import assert from "node:assert/strict";
 import { RecordCache, type RRset, TRUST } from "../../dns/cache.ts";
 import { AnswerCache, ttlOffsets } from "../../dns/answer_cache.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  makeQuery,
-  type Message,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { RCODE, TYPE } from "../../dns/wire/constants.ts";
+import { type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { ServerSelection } from "../../dns/server_selection.ts";
 import { a, cname, response, rr, soa, txt } from "../_fake_dns.ts";
 

@@ -7,15 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { Authority, respond } from "../../dns/authority.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  formatRecord,
-  makeQuery,
-  type Message,
-  parseType,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { formatRecord } from "../../dns/wire/rdata.ts";
+import { parseType, TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone.ts";
 import { generateSigningKey } from "../../dns/dnssec_crypto.ts";
 import { signZone } from "../../dns/zone_signer.ts";

@@ -6,19 +6,17 @@
  * decoders.
  */
 import assert from "node:assert/strict";
+import { decodeMessage, encodeMessage, makeQuery } from "../../dns/wire/message.ts";
 import {
-  decodeMessage,
   decodeRdata,
-  DnsFormatError,
-  encodeMessage,
   encodeRdata,
   formatRdata,
   formatRecord,
-  makeQuery,
-  nameKey,
   type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
+} from "../../dns/wire/rdata.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
+import { nameKey } from "../../dns/wire/names.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
 import {
   compareSerial,
   decodeTypeBitmap,

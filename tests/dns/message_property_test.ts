@@ -6,22 +6,17 @@
  * `DnsFormatError` (and what decodes re-encodes the same way); decoding cost grows linearly.
  */
 import assert from "node:assert/strict";
+import { CLASS, TYPE, typeName } from "../../dns/wire/constants.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import {
-  CLASS,
-  decodeMessage,
-  DnsFormatError,
-  encodeMessage,
   encodeRdata,
-  makeOpt,
-  makeQuery,
-  type Message,
-  nameLabels,
   type RData,
   type ResourceRecord,
   type TargetKind,
-  TYPE,
-  typeName,
-} from "../../dns/wire/message.ts";
+} from "../../dns/wire/rdata.ts";
+import { makeOpt } from "../../dns/wire/edns.ts";
+import { nameLabels } from "../../dns/wire/names.ts";
 import { describeMessage } from "../../dns/describe.ts";
 import { Authority, respond } from "../../dns/authority.ts";
 import { parseZone } from "../../dns/zone.ts";

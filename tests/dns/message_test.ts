@@ -5,31 +5,31 @@
 import assert from "node:assert/strict";
 import {
   CLASS,
-  decodeHeader,
-  decodeMessage,
-  decodeRdata,
-  DnsFormatError,
-  encodeMessage,
-  formatIPv6,
-  formatQuestion,
-  formatRdata,
-  formatRecord,
-  getEdns,
-  makeOpt,
-  makeQuery,
-  type Message,
-  namesEqual,
-  normalizeName,
   opcodeName,
-  parseIPv6,
   parseType,
   rcodeName,
-  type RData,
-  type ResourceRecord,
-  reverseName,
   TYPE,
   typeName,
+} from "../../dns/wire/constants.ts";
+import {
+  decodeHeader,
+  decodeMessage,
+  encodeMessage,
+  formatQuestion,
+  makeQuery,
+  type Message,
 } from "../../dns/wire/message.ts";
+import {
+  decodeRdata,
+  formatRdata,
+  formatRecord,
+  type RData,
+  type ResourceRecord,
+} from "../../dns/wire/rdata.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
+import { formatIPv6Bytes, ipv6Bytes, reverseName } from "../../dns/wire/addresses.ts";
+import { getEdns, makeOpt } from "../../dns/wire/edns.ts";
+import { namesEqual, normalizeName } from "../../dns/wire/names.ts";
 
 const te = new TextEncoder();
 
@@ -650,5 +650,5 @@ Deno.test("reverseName for IPv4 and IPv6, and RFC 5952 IPv6 text", () => {
     ["::ffff:192.0.2.1", "::ffff:192.0.2.1"],
     ["FE80::1", "fe80::1"],
   ];
-  for (const [input, expected] of cases) assert.equal(formatIPv6(parseIPv6(input)), expected);
+  for (const [input, expected] of cases) assert.equal(formatIPv6Bytes(ipv6Bytes(input)), expected);
 });

@@ -5,7 +5,8 @@
  * prints the same records dig prints. Never the machine's configured resolver.
  */
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage, getEdns, type Message } from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../dns/wire/message.ts";
+import { getEdns } from "../../dns/wire/edns.ts";
 import {
   MINI_ZONES,
   pickSharedPort,

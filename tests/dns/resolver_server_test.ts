@@ -5,16 +5,9 @@
  * tests/_fake_dns.ts), as a real subprocess, and side by side with dig and unbound.
  */
 import assert from "node:assert/strict";
-import {
-  decodeMessage,
-  encodeMessage,
-  makeQuery,
-  type Message,
-  OPCODE,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { OPCODE, RCODE, TYPE } from "../../dns/wire/constants.ts";
+import { type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { exchange } from "../../dns/transport.ts";
 import { startMiniInternet } from "../../dns/internet.ts";
 import { AccessList } from "../../dns/recursive.ts";

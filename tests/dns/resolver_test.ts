@@ -4,7 +4,8 @@
  * shared port), so every referral, missing glue, CNAME and loop is exactly what the test says.
  */
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage, RCODE, TYPE } from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage } from "../../dns/wire/message.ts";
+import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { exchange, NoReplyError, replyMismatch } from "../../dns/transport.ts";
 import {
   IterativeResolver,

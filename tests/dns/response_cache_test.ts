@@ -12,8 +12,8 @@ import {
   makeQuery,
   type Message,
   type Question,
-  TYPE,
 } from "../../dns/wire/message.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone.ts";
 import { ROOT } from "../_helpers.ts";
 

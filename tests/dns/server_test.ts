@@ -7,18 +7,10 @@ import assert from "node:assert/strict";
 import { Authority, respond } from "../../dns/authority.ts";
 import { ResponseCache } from "../../dns/response_cache.ts";
 import { startDnsServer } from "../../dns/server.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  formatRecord,
-  getEdns,
-  makeOpt,
-  makeQuery,
-  type Message,
-  OPCODE,
-  RCODE,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { formatRecord } from "../../dns/wire/rdata.ts";
+import { getEdns, makeOpt } from "../../dns/wire/edns.ts";
+import { OPCODE, RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { hasCommand, ROOT, runCommand, runScript, startScript, writeAll } from "../_helpers.ts";

@@ -5,7 +5,9 @@
  * the DS the parent needs.
  */
 import assert from "node:assert/strict";
-import { formatRecord, nameKey, type ResourceRecord, TYPE } from "../../dns/wire/message.ts";
+import { formatRecord, type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { nameKey } from "../../dns/wire/names.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone.ts";
 import {
   type DnskeyData,

@@ -6,16 +6,10 @@
  * installed they reach the same verdicts on the same servers.
  */
 import assert from "node:assert/strict";
-import {
-  decodeMessage,
-  encodeMessage,
-  getEdns,
-  isSubdomain,
-  makeQuery,
-  nameKey,
-  normalizeName,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery } from "../../dns/wire/message.ts";
+import { getEdns } from "../../dns/wire/edns.ts";
+import { isSubdomain, nameKey, normalizeName } from "../../dns/wire/names.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
 import { Authority } from "../../dns/authority.ts";
 import { parseZone, type Zone } from "../../dns/zone.ts";
 import { type Breakage, signMiniInternet } from "../../dns/mini_dnssec.ts";

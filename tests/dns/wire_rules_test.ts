@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { Authority, respond } from "../../dns/authority.ts";
 import { startDnsServer } from "../../dns/server.ts";
-import { decodeMessage, type Question, RCODE } from "../../dns/wire/message.ts";
+import { decodeMessage, type Question } from "../../dns/wire/message.ts";
+import { RCODE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { hasCommand, ROOT, runCommand, writeAll } from "../_helpers.ts";

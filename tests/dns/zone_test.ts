@@ -3,7 +3,8 @@
  * limits, and the mini-Internet zones (also checked by NSD's own nsd-checkzone when installed).
  */
 import assert from "node:assert/strict";
-import { formatRecord, TYPE } from "../../dns/wire/message.ts";
+import { formatRecord } from "../../dns/wire/rdata.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
 import { parseTtl, parseZone, ZoneSyntaxError } from "../../dns/zone.ts";
 import { hasCommand, ROOT, runCommand } from "../_helpers.ts";
 

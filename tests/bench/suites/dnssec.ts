@@ -15,7 +15,7 @@
  */
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand } from "../../_helpers.ts";
-import { formatRecord } from "../../../dns/wire/message.ts";
+import { formatRecord } from "../../../dns/wire/rdata.ts";
 import { parseZone } from "../../../dns/zone.ts";
 import { generateSigningKey } from "../../../dns/dnssec_crypto.ts";
 import { signZone } from "../../../dns/zone_signer.ts";
@@ -23,7 +23,8 @@ import { writeKeyPair } from "../../../dns/sign.ts";
 import { startMiniInternet } from "../../../dns/internet.ts";
 import { ValidatingResolver } from "../../../dns/validating_resolver.ts";
 import { parseTrustAnchor } from "../../../dns/validator.ts";
-import { makeQuery, TYPE } from "../../../dns/wire/message.ts";
+import { makeQuery } from "../../../dns/wire/message.ts";
+import { TYPE } from "../../../dns/wire/constants.ts";
 import { exchange } from "../../../dns/transport.ts";
 import { startValidatingUnbound as startUnbound } from "../../_unbound_validator.ts";
 
