@@ -25,7 +25,7 @@ import {
   BREAKAGES,
   type SignedMiniInternet,
   signMiniInternet,
-} from "./mini_dnssec.ts";
+} from "./internet/signing.ts";
 import { formatRecord } from "./wire/rdata.ts";
 
 /** One zone of the mini-Internet and the loopback address serving it. */

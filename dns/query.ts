@@ -38,10 +38,10 @@ import { normalizeName } from "./wire/names.ts";
 import { opcodeName, parseClass, parseType, rcodeName, TYPE } from "./wire/constants.ts";
 import { printableText } from "./wire/primitives.ts";
 import { reverseName } from "./wire/addresses.ts";
-import { type Exchange, exchange, NoReplyError } from "./transport.ts";
+import { type Exchange, exchange, NoReplyError } from "./resolver/transport.ts";
 import { createReporter, type Fields, type Reporter } from "../tcp/kit/report.ts";
-import { explainMessage } from "./describe.ts";
-import { flagList, toJson, traceStep, withoutOpt } from "./trace.ts";
+import { explainMessage } from "./wire/describe.ts";
+import { flagList, toJson, traceStep, withoutOpt } from "./resolver/trace.ts";
 import {
   buildQuery,
   isIpAddress,
@@ -51,14 +51,14 @@ import {
   resolveHost,
   type ResolverEvent,
   systemNameserver,
-} from "./resolver.ts";
+} from "./resolver/iterative.ts";
 import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { formatEde, readEde } from "./wire/ede.ts";
-import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./validator.ts";
-import type { TrustAnchor } from "./validate.ts";
-import { stubFetch, ValidatingResolver } from "./validating_resolver.ts";
-import { reportValidation, validationFields, verdictExitCode } from "./validation_report.ts";
-import type { Validation } from "./validator.ts";
+import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./dnssec/validator.ts";
+import type { TrustAnchor } from "./dnssec/validate.ts";
+import { stubFetch, ValidatingResolver } from "./dnssec/validating_resolver.ts";
+import { reportValidation, validationFields, verdictExitCode } from "./query/validation_report.ts";
+import type { Validation } from "./dnssec/validator.ts";
 
 export const USAGE =
   `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]

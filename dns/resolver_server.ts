@@ -44,19 +44,19 @@ import { lateSender, openFreshSockets } from "../udp/core/fresh_sockets.ts";
 import { decodeMessage } from "./wire/message.ts";
 import { formatRecord } from "./wire/rdata.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/constants.ts";
-import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./cache.ts";
-import { AnswerCache } from "./answer_cache.ts";
-import { isIpAddress, IterativeResolver, type ResolverEvent } from "./resolver.ts";
+import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./resolver/cache.ts";
+import { AnswerCache } from "./resolver/answer_cache.ts";
+import { isIpAddress, IterativeResolver, type ResolverEvent } from "./resolver/iterative.ts";
 import {
   AccessList,
   type ClientReply,
   DEFAULT_ALLOW,
   peekQuestion,
   RecursiveResponder,
-} from "./recursive.ts";
-import { traceStep } from "./trace.ts";
-import { explainMessage } from "./describe.ts";
-import { bindBoth, isClosedError } from "./sockets.ts";
+} from "./resolver/responder.ts";
+import { traceStep } from "./resolver/trace.ts";
+import { explainMessage } from "./wire/describe.ts";
+import { bindBoth, isClosedError } from "./serve/sockets.ts";
 
 const USAGE =
   `Usage: deno task dns:resolver [--host HOST] [--port PORT] [--root ADDR[,ADDR…] | --forward ADDR[,ADDR…]]

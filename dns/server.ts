@@ -36,15 +36,15 @@ import {
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
-import { Authority, type Response } from "./authority.ts";
-import { ResponseCache, writeReply } from "./response_cache.ts";
+import { Authority, type Response } from "./authority/authority.ts";
+import { ResponseCache, writeReply } from "./authority/response_cache.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/constants.ts";
 import { printableText } from "./wire/primitives.ts";
-import { explainMessage } from "./describe.ts";
+import { explainMessage } from "./wire/describe.ts";
 import { DatagramBatch } from "../tcp/linux/mmsg.ts";
 import { serveInBatches } from "../udp/core/serve_datagrams.ts";
-import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
-import { bindBoth, isClosedError } from "./sockets.ts";
+import { parseZone, type Zone, ZoneSyntaxError } from "./zone/parse.ts";
+import { bindBoth, isClosedError } from "./serve/sockets.ts";
 
 const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]
 

@@ -17,8 +17,8 @@
 import { CliError, parseCli, printLine, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
 import { TYPE } from "./wire/constants.ts";
-import { parseZone, ZoneSyntaxError } from "./zone.ts";
-import { algorithmName, type DnskeyData, fromHex } from "./wire/dnssec.ts";
+import { parseZone, ZoneSyntaxError } from "./zone/parse.ts";
+import { algorithmName, type DnskeyData, fromHex } from "./wire/dnssec_rdata.ts";
 import {
   DNSKEY_FLAGS,
   generateSigningKey,
@@ -28,8 +28,8 @@ import {
   readPrivateKey,
   SIGNING_ALGORITHMS,
   type SigningKey,
-} from "./dnssec_crypto.ts";
-import { type SignOptions, signZone } from "./zone_signer.ts";
+} from "./dnssec/crypto.ts";
+import { type SignOptions, signZone } from "./dnssec/signer.ts";
 
 export const USAGE = `Usage: deno task dns:sign ZONE (--key KFILE… | --new-keys) [options]
 

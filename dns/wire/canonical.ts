@@ -22,7 +22,7 @@ import {
   isDnssecType,
   nameWire,
   type RrsigData as Rrsig,
-} from "./dnssec.ts";
+} from "./dnssec_rdata.ts";
 
 /** A name in canonical wire form (uncompressed, lowercase). */
 export function canonicalNameWire(name: string): Uint8Array {

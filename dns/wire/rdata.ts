@@ -30,7 +30,7 @@ import {
   type DnssecRData,
   encodeDnssecRdata,
   formatDnssecRdata,
-} from "./dnssec.ts";
+} from "./dnssec_rdata.ts";
 import { toHex } from "./text_encodings.ts";
 
 /** One EDNS option (RFC 6891 6.1.2). */

@@ -9,8 +9,8 @@ import {
   type Resolution,
   ResolveError,
   StubResolver,
-} from "../../dns/resolver.ts";
-import { DNS_PORT, NoReplyError } from "../../dns/transport.ts";
+} from "../../dns/resolver/iterative.ts";
+import { DNS_PORT, NoReplyError } from "../../dns/resolver/transport.ts";
 import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import { normalizeName } from "../../dns/wire/names.ts";
 import { RCODE, rcodeName, TYPE } from "../../dns/wire/constants.ts";

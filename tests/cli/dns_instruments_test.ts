@@ -5,7 +5,7 @@
  * checked against the shared NDJSON schema.
  */
 import assert from "node:assert/strict";
-import { describeMessage, explainMessage } from "../../dns/describe.ts";
+import { describeMessage, explainMessage } from "../../dns/wire/describe.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
 import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import { makeOpt } from "../../dns/wire/edns.ts";

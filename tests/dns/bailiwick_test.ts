@@ -10,10 +10,10 @@ import {
   labelCount,
   lastLabels,
   parentName,
-} from "../../dns/bailiwick.ts";
+} from "../../dns/resolver/bailiwick.ts";
 import { makeQuery, type Message } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
-import { TRUST } from "../../dns/cache.ts";
+import { TRUST } from "../../dns/resolver/cache.ts";
 import { a, cname, ns, response, rr, soa } from "../_fake_dns.ts";
 
 const ZONE = "cnblogs.com.";

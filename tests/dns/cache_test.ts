@@ -3,12 +3,12 @@
  * out without a single sleep — and the smoothed-RTT server choice (dns/server_selection.ts).
  */
 import assert from "node:assert/strict";
-import { RecordCache, type RRset, TRUST } from "../../dns/cache.ts";
-import { AnswerCache, ttlOffsets } from "../../dns/answer_cache.ts";
+import { RecordCache, type RRset, TRUST } from "../../dns/resolver/cache.ts";
+import { AnswerCache, ttlOffsets } from "../../dns/resolver/answer_cache.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { type ResourceRecord } from "../../dns/wire/rdata.ts";
-import { ServerSelection } from "../../dns/server_selection.ts";
+import { ServerSelection } from "../../dns/resolver/server_selection.ts";
 import { a, cname, response, rr, soa, txt } from "../_fake_dns.ts";
 
 /** A clock the test moves by hand. */

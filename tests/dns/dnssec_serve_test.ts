@@ -6,13 +6,13 @@
  * DNSSEC records, and TC is set when the signatures do not fit.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority.ts";
+import { Authority, respond } from "../../dns/authority/authority.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
 import { formatRecord } from "../../dns/wire/rdata.ts";
 import { parseType, TYPE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone.ts";
-import { generateSigningKey } from "../../dns/dnssec_crypto.ts";
-import { signZone } from "../../dns/zone_signer.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
+import { generateSigningKey } from "../../dns/dnssec/crypto.ts";
+import { signZone } from "../../dns/dnssec/signer.ts";
 import { hasCommand, runCommand } from "../_helpers.ts";
 import { startNsd } from "../_nsd.ts";
 

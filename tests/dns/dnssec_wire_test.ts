@@ -32,7 +32,7 @@ import {
   toBase32Hex,
   toBase64,
   toHex,
-} from "../../dns/wire/dnssec.ts";
+} from "../../dns/wire/dnssec_rdata.ts";
 import { compareNames, signedData } from "../../dns/wire/canonical.ts";
 import {
   makeDs,
@@ -40,8 +40,8 @@ import {
   readPrivateKey,
   signData,
   verifySignature,
-} from "../../dns/dnssec_crypto.ts";
-import { parseZone, ZoneSyntaxError } from "../../dns/zone.ts";
+} from "../../dns/dnssec/crypto.ts";
+import { parseZone, ZoneSyntaxError } from "../../dns/zone/parse.ts";
 import { hasCommand, runCommand } from "../_helpers.ts";
 
 function records(text: string): ResourceRecord[] {

@@ -17,9 +17,9 @@ import {
 } from "../../dns/wire/rdata.ts";
 import { makeOpt } from "../../dns/wire/edns.ts";
 import { nameLabels } from "../../dns/wire/names.ts";
-import { describeMessage } from "../../dns/describe.ts";
-import { Authority, respond } from "../../dns/authority.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { describeMessage } from "../../dns/wire/describe.ts";
+import { Authority, respond } from "../../dns/authority/authority.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import { ROOT } from "../_helpers.ts";
 
 /** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */

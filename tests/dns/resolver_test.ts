@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { decodeMessage, encodeMessage } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
-import { exchange, NoReplyError, replyMismatch } from "../../dns/transport.ts";
+import { exchange, NoReplyError, replyMismatch } from "../../dns/resolver/transport.ts";
 import {
   IterativeResolver,
   parseResolvConf,
@@ -16,12 +16,12 @@ import {
   ROOT_SERVERS,
   serverReason,
   StubResolver,
-} from "../../dns/resolver.ts";
+} from "../../dns/resolver/iterative.ts";
 import { makeQuery } from "../../dns/wire/message.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { writeAll } from "../../tcp/core/io.ts";
 import { a, authority, cname, type FakeNet, ns, response, startFakeNet } from "../_fake_dns.ts";
-import { ServerSelection } from "../../dns/server_selection.ts";
+import { ServerSelection } from "../../dns/resolver/server_selection.ts";
 
 const ROOT = "127.0.0.11";
 const TLD = "127.0.0.12";

@@ -4,8 +4,8 @@
  * seeded stream of queries, a cached answer is always byte for byte what `respond` would send.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority.ts";
-import { ENTRY_OVERHEAD, ResponseCache } from "../../dns/response_cache.ts";
+import { Authority, respond } from "../../dns/authority/authority.ts";
+import { ENTRY_OVERHEAD, ResponseCache } from "../../dns/authority/response_cache.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -14,7 +14,7 @@ import {
   type Question,
 } from "../../dns/wire/message.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import { ROOT } from "../_helpers.ts";
 
 const zone = (file: string) =>

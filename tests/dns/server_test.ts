@@ -4,14 +4,14 @@
  * crash or stall it, the CLI contract, and interop with dig.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority.ts";
-import { ResponseCache } from "../../dns/response_cache.ts";
+import { Authority, respond } from "../../dns/authority/authority.ts";
+import { ResponseCache } from "../../dns/authority/response_cache.ts";
 import { startDnsServer } from "../../dns/server.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
 import { formatRecord } from "../../dns/wire/rdata.ts";
 import { getEdns, makeOpt } from "../../dns/wire/edns.ts";
 import { OPCODE, RCODE, TYPE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { hasCommand, ROOT, runCommand, runScript, startScript, writeAll } from "../_helpers.ts";
 

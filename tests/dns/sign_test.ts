@@ -8,22 +8,22 @@ import assert from "node:assert/strict";
 import { formatRecord, type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { nameKey } from "../../dns/wire/names.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import {
   type DnskeyData,
   keyTag,
   type Nsec3Data,
   type NsecData,
   type RrsigData,
-} from "../../dns/wire/dnssec.ts";
+} from "../../dns/wire/dnssec_rdata.ts";
 import { compareNames, signedData } from "../../dns/wire/canonical.ts";
 import {
   generateSigningKey,
   makeDs,
   type SigningKey,
   verifySignature,
-} from "../../dns/dnssec_crypto.ts";
-import { signZone } from "../../dns/zone_signer.ts";
+} from "../../dns/dnssec/crypto.ts";
+import { signZone } from "../../dns/dnssec/signer.ts";
 import { loadKeyPair, writeKeyPair } from "../../dns/sign.ts";
 import { hasCommand, runCommand, runScript } from "../_helpers.ts";
 

@@ -10,9 +10,9 @@ import { decodeMessage, encodeMessage, makeQuery } from "../../dns/wire/message.
 import { getEdns } from "../../dns/wire/edns.ts";
 import { isSubdomain, nameKey, normalizeName } from "../../dns/wire/names.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
-import { Authority } from "../../dns/authority.ts";
-import { parseZone, type Zone } from "../../dns/zone.ts";
-import { type Breakage, signMiniInternet } from "../../dns/mini_dnssec.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { parseZone, type Zone } from "../../dns/zone/parse.ts";
+import { type Breakage, signMiniInternet } from "../../dns/internet/signing.ts";
 import { MINI_ZONES, startMiniInternet } from "../../dns/internet.ts";
 import {
   type Fetch,
@@ -20,16 +20,16 @@ import {
   servfailFor,
   type Validation,
   Validator,
-} from "../../dns/validator.ts";
-import { ValidatingResolver } from "../../dns/validating_resolver.ts";
-import { verifyRRset } from "../../dns/validate.ts";
+} from "../../dns/dnssec/validator.ts";
+import { ValidatingResolver } from "../../dns/dnssec/validating_resolver.ts";
+import { verifyRRset } from "../../dns/dnssec/validate.ts";
 import { EDE, edeOption, formatEde, readEde } from "../../dns/wire/ede.ts";
-import { generateSigningKey } from "../../dns/dnssec_crypto.ts";
-import { toBase64 } from "../../dns/wire/dnssec.ts";
-import { signZone } from "../../dns/zone_signer.ts";
+import { generateSigningKey } from "../../dns/dnssec/crypto.ts";
+import { toBase64 } from "../../dns/wire/dnssec_rdata.ts";
+import { signZone } from "../../dns/dnssec/signer.ts";
 import { hasCommand, runCommand, runScript } from "../_helpers.ts";
 import { startValidatingUnbound as startUnbound } from "../_unbound_validator.ts";
-import type { Nsec3Options } from "../../dns/zone_signer.ts";
+import type { Nsec3Options } from "../../dns/dnssec/signer.ts";
 
 const ZONES = new URL("../../dns/zones/", import.meta.url).pathname;
 

@@ -5,11 +5,11 @@
  * real server over UDP and over TCP, sent whole and one byte per write.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority.ts";
+import { Authority, respond } from "../../dns/authority/authority.ts";
 import { startDnsServer } from "../../dns/server.ts";
 import { decodeMessage, type Question } from "../../dns/wire/message.ts";
 import { RCODE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { hasCommand, ROOT, runCommand, writeAll } from "../_helpers.ts";
 

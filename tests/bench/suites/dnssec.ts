@@ -16,16 +16,16 @@
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand } from "../../_helpers.ts";
 import { formatRecord } from "../../../dns/wire/rdata.ts";
-import { parseZone } from "../../../dns/zone.ts";
-import { generateSigningKey } from "../../../dns/dnssec_crypto.ts";
-import { signZone } from "../../../dns/zone_signer.ts";
+import { parseZone } from "../../../dns/zone/parse.ts";
+import { generateSigningKey } from "../../../dns/dnssec/crypto.ts";
+import { signZone } from "../../../dns/dnssec/signer.ts";
 import { writeKeyPair } from "../../../dns/sign.ts";
 import { startMiniInternet } from "../../../dns/internet.ts";
-import { ValidatingResolver } from "../../../dns/validating_resolver.ts";
-import { parseTrustAnchor } from "../../../dns/validator.ts";
+import { ValidatingResolver } from "../../../dns/dnssec/validating_resolver.ts";
+import { parseTrustAnchor } from "../../../dns/dnssec/validator.ts";
 import { makeQuery } from "../../../dns/wire/message.ts";
 import { TYPE } from "../../../dns/wire/constants.ts";
-import { exchange } from "../../../dns/transport.ts";
+import { exchange } from "../../../dns/resolver/transport.ts";
 import { startValidatingUnbound as startUnbound } from "../../_unbound_validator.ts";
 
 const ROUNDS = 3;

@@ -18,12 +18,12 @@
  *
  * The root KSK of the real Internet (key 20326, RFC 9718 / IANA root-anchors.xml) is built in.
  */
-import { encodeMessage, type Message } from "./wire/message.ts";
-import { nameKey } from "./wire/names.ts";
-import { RCODE, TYPE, typeName } from "./wire/constants.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
-import { algorithmName, type DsData, fromHex, keyTag } from "./wire/dnssec.ts";
-import { EDE, edeOption } from "./wire/ede.ts";
+import { encodeMessage, type Message } from "../wire/message.ts";
+import { nameKey } from "../wire/names.ts";
+import { RCODE, TYPE, typeName } from "../wire/constants.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import { algorithmName, type DsData, fromHex, keyTag } from "../wire/dnssec_rdata.ts";
+import { EDE, edeOption } from "../wire/ede.ts";
 import {
   anchorFromRecords,
   type KeysetProof,
@@ -37,7 +37,7 @@ import {
   type ZoneKeys,
 } from "./validate.ts";
 import { checkNodata, checkNoDs, checkNxdomain, checkWildcard } from "./denial_check.ts";
-import { parseZone } from "./zone.ts";
+import { parseZone } from "../zone/parse.ts";
 
 /** The root zone's KSK-2017 (tag 20326) as IANA publishes its DS (root-anchors.xml). */
 export const ROOT_TRUST_ANCHOR: TrustAnchor = {

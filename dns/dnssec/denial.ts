@@ -20,12 +20,12 @@
  *                  encloser's match + cover(next closer)
  * Pure: records in, records out; the hashes come from `dns/dnssec_crypto.ts`.
  */
-import { nameKey } from "./wire/names.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
-import { TYPE } from "./wire/constants.ts";
-import { compareReversedLabels, reversedLabels } from "./wire/canonical.ts";
-import { fromBase32Hex, type Nsec3Data, type Nsec3ParamData } from "./wire/dnssec.ts";
-import { nsec3Hash } from "./dnssec_crypto.ts";
+import { nameKey } from "../wire/names.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import { TYPE } from "../wire/constants.ts";
+import { compareReversedLabels, reversedLabels } from "../wire/canonical.ts";
+import { fromBase32Hex, type Nsec3Data, type Nsec3ParamData } from "../wire/dnssec_rdata.ts";
+import { nsec3Hash } from "./crypto.ts";
 
 interface NsecEntry {
   labels: Uint8Array[];

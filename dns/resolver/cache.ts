@@ -19,8 +19,8 @@
  *   with a hash index (dns/_ring.ts), not as objects: 100,000 names fit in tens of megabytes,
  *   and the garbage collector has nothing of them to walk.
  */
-import { decodeRdata, encodeRdata, type ResourceRecord } from "./wire/rdata.ts";
-import { RCODE, TYPE } from "./wire/constants.ts";
+import { decodeRdata, encodeRdata, type ResourceRecord } from "../wire/rdata.ts";
+import { RCODE, TYPE } from "../wire/constants.ts";
 import { RECORD_HEADER, RingStore } from "./_ring.ts";
 
 const CLASS_IN = 1;

@@ -18,19 +18,19 @@
  *    RRset by the key-signing keys (SEP flag); with only one kind of key, that kind signs all.
  *    Signatures run in parallel batches (WebCrypto is asynchronous).
  */
-import { nameKey } from "./wire/names.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
-import { TYPE } from "./wire/constants.ts";
+import { nameKey } from "../wire/names.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import { TYPE } from "../wire/constants.ts";
 import {
   compareReversedLabels,
   reversedLabels,
   signatureLabelCount,
   signedData,
-} from "./wire/canonical.ts";
-import { type RrsigData, toBase32Hex } from "./wire/dnssec.ts";
-import { DNSKEY_FLAGS, nsec3Hash, signData, type SigningKey } from "./dnssec_crypto.ts";
+} from "../wire/canonical.ts";
+import { type RrsigData, toBase32Hex } from "../wire/dnssec_rdata.ts";
+import { DNSKEY_FLAGS, nsec3Hash, signData, type SigningKey } from "./crypto.ts";
 import { parentName } from "./denial.ts";
-import type { Zone } from "./zone.ts";
+import type { Zone } from "../zone/parse.ts";
 
 /** NSEC3 settings (RFC 9276 recommends 0 iterations and no salt). */
 export interface Nsec3Options {

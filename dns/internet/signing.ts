@@ -20,12 +20,12 @@
  * The signed zone files and the anchor (as DS and DNSKEY records, and in BIND's `trust-anchors`
  * syntax for `delv -a`) are written into a folder the caller owns.
  */
-import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
-import { TYPE } from "./wire/constants.ts";
-import { parseZone } from "./zone.ts";
-import { generateSigningKey, makeDs, type SigningKey } from "./dnssec_crypto.ts";
-import { type Nsec3Options, signZone } from "./zone_signer.ts";
-import { toBase64 } from "./wire/dnssec.ts";
+import { formatRecord, type ResourceRecord } from "../wire/rdata.ts";
+import { TYPE } from "../wire/constants.ts";
+import { parseZone } from "../zone/parse.ts";
+import { generateSigningKey, makeDs, type SigningKey } from "../dnssec/crypto.ts";
+import { type Nsec3Options, signZone } from "../dnssec/signer.ts";
+import { toBase64 } from "../wire/dnssec_rdata.ts";
 
 /** One zone to sign: its apex and the path of its unsigned file. */
 export interface ZoneSource {

@@ -40,10 +40,10 @@
  * reply checks (`dns/bailiwick.ts`), the caches (`dns/cache.ts`), the server choice
  * (`dns/server_selection.ts`) — and splitting the rest would scatter one walk over files.
  */
-import { DnsFormatError } from "./wire/primitives.ts";
-import { normalizeName } from "./wire/names.ts";
-import { RCODE, TYPE, typeName } from "./wire/constants.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
+import { DnsFormatError } from "../wire/primitives.ts";
+import { normalizeName } from "../wire/names.ts";
+import { RCODE, TYPE, typeName } from "../wire/constants.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
 import { DNS_PORT, type Exchange, exchange, NoReplyError } from "./transport.ts";
 import {
   ancestors,

@@ -22,7 +22,7 @@
  *   query's id (`writeReply`).
  */
 import { type Authority, respond, type Response, SERVER_UDP_SIZE } from "./authority.ts";
-import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, MAX_UDP_SIZE, TYPE } from "./wire/constants.ts";
+import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, MAX_UDP_SIZE, TYPE } from "../wire/constants.ts";
 
 /** Default number of distinct questions remembered. */
 export const RESPONSE_CACHE_ENTRIES = 10_000;

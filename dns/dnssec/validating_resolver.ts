@@ -10,16 +10,16 @@
  * A local caching server can use either: resolve, validate, and answer a Bogus result with
  * `servfailFor` (SERVFAIL plus an Extended DNS Error saying why).
  */
-import { normalizeName } from "./wire/names.ts";
-import { RCODE } from "./wire/constants.ts";
-import { exchange, type ExchangeOptions } from "./transport.ts";
+import { normalizeName } from "../wire/names.ts";
+import { RCODE } from "../wire/constants.ts";
+import { exchange, type ExchangeOptions } from "../resolver/transport.ts";
 import {
   buildQuery,
   type IterativeOptions,
   IterativeResolver,
   type Resolution,
   type ResolverEvent,
-} from "./resolver.ts";
+} from "../resolver/iterative.ts";
 import {
   type Fetch,
   type Fetched,

@@ -23,9 +23,9 @@
  * Names are compared label by label, so `evil\.cnblogs.com.` (one label "evil.cnblogs" under
  * `com.`) is not inside `cnblogs.com.`.
  */
-import { CLASS, RCODE, TYPE, typeName } from "./wire/constants.ts";
-import { type Message } from "./wire/message.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
+import { CLASS, RCODE, TYPE, typeName } from "../wire/constants.ts";
+import { type Message } from "../wire/message.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
 import { type RRset, TRUST } from "./cache.ts";
 
 /** The RRSIG type (DNSSEC); its records travel with the RRset they sign. */

@@ -12,13 +12,13 @@
  *
  * Pure: no I/O.
  */
-import { explainBytes, type ExplainField } from "../tcp/kit/explain.ts";
-import { className, opcodeName, rcodeName, TYPE, typeName } from "./wire/constants.ts";
-import { decodeMessage, type Message } from "./wire/message.ts";
-import { DnsFormatError, quoteString, readU16, readU32, readU8 } from "./wire/primitives.ts";
-import { formatIPv6Bytes } from "./wire/addresses.ts";
-import { formatRdata, formatRecord, type ResourceRecord } from "./wire/rdata.ts";
-import { labelText, newDecodeContext, readName } from "./wire/names.ts";
+import { explainBytes, type ExplainField } from "../../tcp/kit/explain.ts";
+import { className, opcodeName, rcodeName, TYPE, typeName } from "./constants.ts";
+import { decodeMessage, type Message } from "./message.ts";
+import { DnsFormatError, quoteString, readU16, readU32, readU8 } from "./primitives.ts";
+import { formatIPv6Bytes } from "./addresses.ts";
+import { formatRdata, formatRecord, type ResourceRecord } from "./rdata.ts";
+import { labelText, newDecodeContext, readName } from "./names.ts";
 
 /** EDNS option codes worth naming (IANA "DNS EDNS0 Option Codes"). */
 const EDNS_OPTION_NAMES: Record<number, string> = {

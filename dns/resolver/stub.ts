@@ -3,12 +3,12 @@
  * browser's side — and what every resolver here shares: the query options, the result, and the
  * SERVFAIL error. Also the machine's own resolver configuration (`/etc/resolv.conf`).
  */
-import { makeQuery, type Message } from "./wire/message.ts";
-import { normalizeName } from "./wire/names.ts";
-import { RCODE } from "./wire/constants.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
+import { makeQuery, type Message } from "../wire/message.ts";
+import { normalizeName } from "../wire/names.ts";
+import { RCODE } from "../wire/constants.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
 import { type Exchange, exchange, type ExchangeOptions } from "./transport.ts";
-import type { FreshSockets } from "../udp/core/fresh_sockets.ts";
+import type { FreshSockets } from "../../udp/core/fresh_sockets.ts";
 
 /** Resolution failed the way a recursive resolver would answer SERVFAIL. */
 export class ResolveError extends Error {

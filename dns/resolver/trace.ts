@@ -4,10 +4,10 @@
  * and the same step as a `--json` event in the shared schema of `tcp/report.ts`. Pure: events
  * of `dns/resolver.ts` in, text and fields out.
  */
-import { className, opcodeName, rcodeName, TYPE, typeName } from "./wire/constants.ts";
-import { formatRdata, formatRecord, type ResourceRecord } from "./wire/rdata.ts";
-import { fullRcode } from "./wire/edns.ts";
-import { type Message } from "./wire/message.ts";
+import { className, opcodeName, rcodeName, TYPE, typeName } from "../wire/constants.ts";
+import { formatRdata, formatRecord, type ResourceRecord } from "../wire/rdata.ts";
+import { fullRcode } from "../wire/edns.ts";
+import { type Message } from "../wire/message.ts";
 import type { Exchange } from "./transport.ts";
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@
  *    OPT record when the query did (our UDP size, 1232) and is cut to the client's UDP size
  *    with TC set when it does not fit. A resolved RD reply goes into the answer cache.
  */
-import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "./wire/constants.ts";
+import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "../wire/constants.ts";
 import {
   decodeHeader,
   decodeMessage,
@@ -26,19 +26,19 @@ import {
   type Flags,
   type Message,
   type Question,
-} from "./wire/message.ts";
-import { DnsFormatError } from "./wire/primitives.ts";
-import { getEdns, makeOpt } from "./wire/edns.ts";
-import { readName } from "./wire/names.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
+} from "../wire/message.ts";
+import { DnsFormatError } from "../wire/primitives.ts";
+import { getEdns, makeOpt } from "../wire/edns.ts";
+import { readName } from "../wire/names.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
 import {
   type IterativeResolver,
   type Resolution,
   ResolveError,
   type ResolverEvent,
-} from "./resolver.ts";
+} from "./iterative.ts";
 import { AnswerCache } from "./answer_cache.ts";
-import { type IpFamily, parseAddress, parseNetwork } from "../udp/core/subnet_plan.ts";
+import { type IpFamily, parseAddress, parseNetwork } from "../../udp/core/subnet_plan.ts";
 
 /** The UDP payload size this server offers and accepts at most (DNS flag day 2020). */
 export const RESOLVER_UDP_SIZE = 1232;

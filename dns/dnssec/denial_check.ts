@@ -9,15 +9,15 @@
  * canonical order. NSEC3 does the same over hashes, and needs the closest-encloser proof: the
  * nearest existing ancestor (matched) and the "next closer" name below it (covered).
  */
-import { isSubdomain, nameKey } from "./wire/names.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
-import { TYPE, typeName } from "./wire/constants.ts";
-import { compareNames } from "./wire/canonical.ts";
-import { fromBase32Hex, type Nsec3Data, type NsecData, toBase32Hex } from "./wire/dnssec.ts";
-import { nsec3Hash } from "./dnssec_crypto.ts";
+import { isSubdomain, nameKey } from "../wire/names.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import { TYPE, typeName } from "../wire/constants.ts";
+import { compareNames } from "../wire/canonical.ts";
+import { fromBase32Hex, type Nsec3Data, type NsecData, toBase32Hex } from "../wire/dnssec_rdata.ts";
+import { nsec3Hash } from "./crypto.ts";
 import { nextCloser, parentName, wildcardOf } from "./denial.ts";
 import { ValidationFailure } from "./validate.ts";
-import { EDE } from "./wire/ede.ts";
+import { EDE } from "../wire/ede.ts";
 
 /** NSEC3 iterations above this are not worth the CPU: treated as insecure (RFC 9276 §3.2). */
 export const MAX_NSEC3_ITERATIONS = 150;

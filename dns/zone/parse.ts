@@ -18,18 +18,18 @@
  *   Exact duplicates are dropped.
  * Every error is a `ZoneSyntaxError` whose message starts with `file:line: `.
  */
-import { CLASS, parseClass, parseType, TYPE, typeName } from "./wire/constants.ts";
+import { CLASS, parseClass, parseType, TYPE, typeName } from "../wire/constants.ts";
 import {
   decodeRdata,
   encodeRdata,
   type RData,
   type ResourceRecord,
   type TargetKind,
-} from "./wire/rdata.ts";
-import { DnsFormatError, printableText } from "./wire/primitives.ts";
-import { isSubdomain, nameKey, namesEqual, normalizeName } from "./wire/names.ts";
-import { ipv4Bytes, ipv6Bytes } from "./wire/addresses.ts";
-import { isDnssecType, parseDnssecRdata } from "./wire/dnssec.ts";
+} from "../wire/rdata.ts";
+import { DnsFormatError, printableText } from "../wire/primitives.ts";
+import { isSubdomain, nameKey, namesEqual, normalizeName } from "../wire/names.ts";
+import { ipv4Bytes, ipv6Bytes } from "../wire/addresses.ts";
+import { isDnssecType, parseDnssecRdata } from "../wire/dnssec_rdata.ts";
 
 /** Default cap on one physical line (long DKIM/TXT lines still fit). */
 export const MAX_ZONE_LINE_LENGTH = 16 * 1024;

@@ -13,10 +13,10 @@
  *   (an insecure delegation).
  * Pure: zone records in (indexed once), answers out.
  */
-import { nameKey } from "./wire/names.ts";
-import { RCODE, TYPE } from "./wire/constants.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
-import { DenialChain, parentName, wildcardOf } from "./denial.ts";
+import { nameKey } from "../wire/names.ts";
+import { RCODE, TYPE } from "../wire/constants.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import { DenialChain, parentName, wildcardOf } from "../dnssec/denial.ts";
 
 /** What `addSignatures` reads and extends (the shape of `Answer` in `dns/authority.ts`). */
 export interface SignableAnswer {

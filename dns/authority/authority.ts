@@ -23,7 +23,7 @@
  * place, `responseFlags`. `dns/response_cache.ts` keeps the encoded answers to well-formed
  * questions, so a repeated question costs one scan and one copy.
  */
-import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "./wire/constants.ts";
+import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "../wire/constants.ts";
 import {
   decodeHeader,
   decodeMessage,
@@ -32,12 +32,12 @@ import {
   type Flags,
   type Message,
   type Question,
-} from "./wire/message.ts";
-import { DnsFormatError, readU16 } from "./wire/primitives.ts";
-import { getEdns, makeOpt } from "./wire/edns.ts";
-import { nameKey, readName } from "./wire/names.ts";
-import { type ResourceRecord } from "./wire/rdata.ts";
-import type { Zone } from "./zone.ts";
+} from "../wire/message.ts";
+import { DnsFormatError, readU16 } from "../wire/primitives.ts";
+import { getEdns, makeOpt } from "../wire/edns.ts";
+import { nameKey, readName } from "../wire/names.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import type { Zone } from "../zone/parse.ts";
 import { addSignatures, SignedZone } from "./signed_answer.ts";
 
 /** Longest CNAME chain followed inside our zones. */

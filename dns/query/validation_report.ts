@@ -3,9 +3,9 @@
  * answer`, `;; validation failed: …`) and, with `+trace`, the chain of trust step by step —
  * which key signed what, and why the next step is trusted.
  */
-import type { Reporter } from "../tcp/kit/report.ts";
-import { type Validation, verdictLine } from "./validator.ts";
-import { edeName } from "./wire/ede.ts";
+import type { Reporter } from "../../tcp/kit/report.ts";
+import { type Validation, verdictLine } from "../dnssec/validator.ts";
+import { edeName } from "../wire/ede.ts";
 
 /** The exit status of a Bogus or Indeterminate answer (dig uses 0, 1, 8, 9 and 10). */
 export const EXIT_BOGUS = 12;

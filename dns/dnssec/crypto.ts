@@ -20,8 +20,8 @@ import {
   fromBase64,
   keyTag,
   toBase64,
-} from "./wire/dnssec.ts";
-import { canonicalNameWire } from "./wire/canonical.ts";
+} from "../wire/dnssec_rdata.ts";
+import { canonicalNameWire } from "../wire/canonical.ts";
 
 /** WebCrypto wants ArrayBuffer-backed views. */
 const view = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;

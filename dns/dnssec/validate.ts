@@ -15,9 +15,9 @@
  * - Every failure is a `ValidationFailure` carrying the reason in one sentence and the Extended
  *   DNS Error code (RFC 8914) a resolver would attach to its SERVFAIL.
  */
-import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
-import { nameKey } from "./wire/names.ts";
-import { TYPE, typeName } from "./wire/constants.ts";
+import { formatRecord, type ResourceRecord } from "../wire/rdata.ts";
+import { nameKey } from "../wire/names.ts";
+import { TYPE, typeName } from "../wire/constants.ts";
 import {
   algorithmName,
   compareSerial,
@@ -26,8 +26,8 @@ import {
   formatSigTime,
   keyTag,
   type RrsigData,
-} from "./wire/dnssec.ts";
-import { signatureLabelCount, signedData } from "./wire/canonical.ts";
+} from "../wire/dnssec_rdata.ts";
+import { signatureLabelCount, signedData } from "../wire/canonical.ts";
 import {
   BadKeyError,
   DNSKEY_FLAGS,
@@ -35,8 +35,8 @@ import {
   isSupportedAlgorithm,
   isSupportedDigest,
   verifySignature,
-} from "./dnssec_crypto.ts";
-import { EDE } from "./wire/ede.ts";
+} from "./crypto.ts";
+import { EDE } from "../wire/ede.ts";
 
 /** The outcome of validation (RFC 4033 §5, RFC 4035 §4.3). */
 export type Verdict = "secure" | "insecure" | "bogus" | "indeterminate";

@@ -22,14 +22,14 @@ import {
   encodeMessage,
   type Message,
   type Question,
-} from "./wire/message.ts";
-import { DnsFormatError } from "./wire/primitives.ts";
-import { namesEqual } from "./wire/names.ts";
-import { TYPE } from "./wire/constants.ts";
-import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
-import { writeAll } from "../tcp/core/io.ts";
-import { formatHostPort } from "../tcp/kit/cli.ts";
-import type { FreshSocket, FreshSockets } from "../udp/core/fresh_sockets.ts";
+} from "../wire/message.ts";
+import { DnsFormatError } from "../wire/primitives.ts";
+import { namesEqual } from "../wire/names.ts";
+import { TYPE } from "../wire/constants.ts";
+import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
+import { writeAll } from "../../tcp/core/io.ts";
+import { formatHostPort } from "../../tcp/kit/cli.ts";
+import type { FreshSocket, FreshSockets } from "../../udp/core/fresh_sockets.ts";
 
 /** The DNS port (seed 000: 「其默认端口53」). */
 export const DNS_PORT = 53;

@@ -4,7 +4,7 @@
  * question costs one hash, one compare and one copy, with the ID and every TTL patched in place;
  * the TTLs count down from when the reply was stored. Pure: the clock is injected.
  */
-import { TYPE } from "./wire/constants.ts";
+import { TYPE } from "../wire/constants.ts";
 import { RingStore } from "./_ring.ts";
 import {
   BYTES_PER_ENTRY,
