@@ -41,8 +41,6 @@ const KNOWN: Record<string, string> = {
   // client's fetch and demo split with them.
   "http/demo.ts: function runDemo over 150 lines": "#14",
   "dns/server.ts: function startDnsServer over 150 lines": "#14",
-  // #14: the zone parser splits with dns/wire when the DNS folder is reorganised.
-  "dns/zone/parse.ts: over 600 lines": "#14",
   // #14: the lab uses serveHttp, which moves out of the lesson with the HTTP server's split.
   "http/lab.ts: imports the lesson http/server.ts": "#14",
   // #17: the local DNS server's start-up and the reply checks split like the authoritative

@@ -3,33 +3,22 @@
  * `$INCLUDE` is read through a callback the caller passes, and is refused without one).
  *
  * Theory of operation
- * - A tokenizer turns the text into entries: one per logical line, where parentheses join
- *   physical lines, `;` starts a comment, `"…"` is one token (escapes kept), and a line that
- *   starts with a blank inherits the previous owner.
+ * - `zone/tokenize.ts` turns the text into entries, one per logical line.
  * - Each entry is a directive (`$ORIGIN`, `$TTL`, `$INCLUDE`) or a record
  *   `[owner] [ttl] [class] type rdata…` where TTL and class may come in either order and
  *   default to `$TTL` (else the last TTL given) and the previous class. `@` is the origin and a
- *   name without a trailing dot is relative to it.
- * - Rdata is parsed per type (the types `dns/message.ts` has codecs for, plus HINFO and SPF;
- *   the DNSSEC types through `dns/wire/dnssec.ts`),
- *   or given in RFC 3597 generic form `\# len hex` for any type.
+ *   name without a trailing dot is relative to it. The rdata is read by `zone/record_text.ts`.
  * - The zone is then checked the way NSD and BIND check it: exactly one SOA, at the apex; no
  *   data outside the apex; no CNAME beside other data (but RRSIG and NSEC, RFC 4035 §2.5).
  *   Exact duplicates are dropped.
  * Every error is a `ZoneSyntaxError` whose message starts with `file:line: `.
  */
 import { CLASS, parseClass, parseType, TYPE, typeName } from "../wire/constants.ts";
-import {
-  decodeRdata,
-  encodeRdata,
-  type RData,
-  type ResourceRecord,
-  type TargetKind,
-} from "../wire/rdata.ts";
+import { encodeRdata, type ResourceRecord } from "../wire/rdata.ts";
 import { DnsFormatError, printableText } from "../wire/primitives.ts";
 import { isSubdomain, nameKey, namesEqual, normalizeName } from "../wire/names.ts";
-import { ipv4Bytes, ipv6Bytes } from "../wire/addresses.ts";
-import { isDnssecType, parseDnssecRdata } from "../wire/dnssec_rdata.ts";
+import { type Entry, tokenize } from "./tokenize.ts";
+import { parseRdata, parseTtl } from "./record_text.ts";
 
 /** Default cap on one physical line (long DKIM/TXT lines still fit). */
 export const MAX_ZONE_LINE_LENGTH = 16 * 1024;
@@ -37,8 +26,6 @@ export const MAX_ZONE_LINE_LENGTH = 16 * 1024;
 export const MAX_ZONE_RECORDS = 100_000;
 /** How deep `$INCLUDE`s may nest. */
 export const MAX_INCLUDE_DEPTH = 4;
-/** The largest TTL (RFC 2181 section 8). */
-export const MAX_TTL = 0x7fffffff;
 
 /**
  * Classes that only exist in queries and updates: NONE (254) and ANY (255), plus the reserved 0
@@ -50,9 +37,6 @@ const QUERY_ONLY_CLASSES = new Set([0, 254, 255]);
  * (transaction security), IXFR, AXFR, MAILB, MAILA and ANY (question types only).
  */
 const QUERY_ONLY_TYPES = new Set([0, TYPE.OPT, 249, TYPE.TSIG, 251, 252, 253, 254, TYPE.ANY]);
-
-const TYPE_HINFO = 13;
-const TYPE_SPF = 99;
 
 /** A zone file that cannot be loaded; the message starts with `file:line: `. */
 export class ZoneSyntaxError extends SyntaxError {
@@ -89,171 +73,6 @@ export interface Zone {
   lines: number[];
 }
 
-interface Token {
-  text: string;
-  quoted: boolean;
-}
-
-interface Entry {
-  line: number;
-  /** The line began with a blank: the owner is the previous one. */
-  blankOwner: boolean;
-  tokens: Token[];
-}
-
-/** Splits master-file text into entries (logical lines). */
-function tokenize(text: string, file: string, maxLineLength: number): Entry[] {
-  const entries: Entry[] = [];
-  let line = 1;
-  let lineStart = 0;
-  let depth = 0;
-  let parenLine = 0;
-  let current: Entry | null = null;
-  let token = "";
-  let inToken = false;
-  const fail = (detail: string, at = line) => new ZoneSyntaxError(file, at, detail);
-  const endToken = () => {
-    if (inToken) {
-      current!.tokens.push({ text: token, quoted: false });
-      token = "";
-      inToken = false;
-    }
-  };
-  const startEntry = (blank: boolean) => {
-    current = { line, blankOwner: blank, tokens: [] };
-  };
-  const endEntry = () => {
-    endToken();
-    if (current && current.tokens.length) entries.push(current);
-    current = null;
-  };
-  startEntry(text[0] === " " || text[0] === "\t");
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text[i];
-    if (c === "\n") {
-      if (i - lineStart > maxLineLength) {
-        throw fail(`line longer than ${maxLineLength} characters`);
-      }
-      endToken();
-      line++;
-      lineStart = i + 1;
-      if (depth === 0) {
-        endEntry();
-        const next = text[i + 1];
-        startEntry(next === " " || next === "\t");
-      }
-      continue;
-    }
-    if (c === " " || c === "\t" || c === "\r") {
-      endToken();
-      continue;
-    }
-    if (c === ";") {
-      endToken();
-      while (i + 1 < n && text[i + 1] !== "\n") i++;
-      continue;
-    }
-    if (c === "(") {
-      endToken();
-      if (depth === 0) parenLine = line;
-      depth++;
-      continue;
-    }
-    if (c === ")") {
-      endToken();
-      if (depth === 0) throw fail(`unbalanced ")"`);
-      depth--;
-      continue;
-    }
-    if (c === '"') {
-      endToken();
-      let value = "";
-      let j = i + 1;
-      for (; j < n && text[j] !== '"'; j++) {
-        if (text[j] === "\n") throw fail("unterminated quoted string");
-        if (text[j] === "\\" && j + 1 < n && text[j + 1] !== "\n") {
-          value += text[j] + text[j + 1];
-          j++;
-        } else {
-          value += text[j];
-        }
-      }
-      if (j >= n) throw fail("unterminated quoted string");
-      current!.tokens.push({ text: value, quoted: true });
-      i = j;
-      continue;
-    }
-    if (c === "\\") {
-      // A backslash escapes the next character; at the end of a line it escapes nothing (it
-      // would otherwise swallow the dot joining a relative name to its origin).
-      const next = text[i + 1];
-      if (next === undefined || next === "\n" || next === "\r") {
-        throw fail("a backslash ends the line: nothing follows it to escape");
-      }
-      token += c + next;
-      inToken = true;
-      i++;
-      continue;
-    }
-    token += c;
-    inToken = true;
-  }
-  if (n - lineStart > maxLineLength) throw fail(`line longer than ${maxLineLength} characters`);
-  if (depth > 0) throw fail(`unbalanced "(" opened on line ${parenLine}`, parenLine);
-  endEntry();
-  return entries;
-}
-
-const encoder = new TextEncoder();
-
-/** A master-file string (escapes `\X` and `\DDD`, UTF-8 for the rest) as bytes. */
-export function unescapeString(text: string): Uint8Array {
-  const out: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 92 && i + 1 < text.length) {
-      const digits = /^\d{3}/.exec(text.slice(i + 1, i + 4));
-      if (digits) {
-        const v = Number(digits[0]);
-        if (v > 255) throw new RangeError(`escape \\${digits[0]} exceeds 255`);
-        out.push(v);
-        i += 3;
-      } else {
-        const cp = text.codePointAt(i + 1)!;
-        if (cp < 0x80) out.push(cp);
-        else out.push(...encoder.encode(String.fromCodePoint(cp)));
-        i += cp > 0xffff ? 2 : 1;
-      }
-    } else if (code < 0x80) {
-      out.push(code);
-    } else {
-      const cp = text.codePointAt(i)!;
-      out.push(...encoder.encode(String.fromCodePoint(cp)));
-      if (cp > 0xffff) i++;
-    }
-  }
-  return new Uint8Array(out);
-}
-
-/** A TTL: seconds, or BIND units (`1h30m`, `2d`, `1w`). */
-export function parseTtl(text: string): number {
-  let total: number;
-  if (/^\d+$/.test(text)) {
-    total = Number(text);
-  } else if (/^(\d+[smhdw])+$/i.test(text)) {
-    const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-    total = 0;
-    for (const [, n, u] of text.matchAll(/(\d+)([smhdw])/gi)) {
-      total += Number(n) * units[u.toLowerCase()];
-    }
-  } else {
-    throw new RangeError(`invalid TTL "${text}"`);
-  }
-  if (total > MAX_TTL) throw new RangeError(`TTL "${text}" exceeds ${MAX_TTL}`);
-  return total;
-}
-
 function endsWithUnescapedDot(text: string): boolean {
   if (!text.endsWith(".")) return false;
   let backslashes = 0;
@@ -285,7 +104,11 @@ export function parseZone(text: string, options: ZoneOptions = {}): Zone {
   };
 
   const parseFile = (source: string, fileName: string, depth: number) => {
-    const entries = tokenize(source, fileName, options.maxLineLength ?? MAX_ZONE_LINE_LENGTH);
+    const entries = tokenize(
+      source,
+      options.maxLineLength ?? MAX_ZONE_LINE_LENGTH,
+      (detail, line) => new ZoneSyntaxError(fileName, line, detail),
+    );
     for (const entry of entries) {
       const fail = (detail: string) => new ZoneSyntaxError(fileName, entry.line, detail);
       try {
@@ -455,154 +278,4 @@ function checkZone(
     byName.set(key, seen);
   });
   return { origin: apex, records };
-}
-
-function fieldCount(type: number, fields: Token[], expected: number): void {
-  if (fields.length !== expected) {
-    throw new RangeError(
-      `${typeName(type)} needs ${expected} rdata field${
-        expected === 1 ? "" : "s"
-      }, got ${fields.length}`,
-    );
-  }
-}
-
-function integerField(text: string, max: number, what: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > max) {
-    throw new RangeError(`invalid ${what} "${text}": expected an integer from 0 to ${max}`);
-  }
-  return Number(text);
-}
-
-function characterStrings(type: number, fields: Token[]): Uint8Array[] {
-  if (fields.length === 0) throw new RangeError(`${typeName(type)} needs at least one string`);
-  return fields.map((f) => {
-    const bytes = unescapeString(f.text);
-    if (bytes.length > 255) {
-      throw new RangeError(`string of ${bytes.length} bytes exceeds 255 (split it into "…" "…")`);
-    }
-    return bytes;
-  });
-}
-
-function characterStringBytes(strings: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(strings.reduce((n, s) => n + 1 + s.length, 0));
-  let at = 0;
-  for (const s of strings) {
-    out[at++] = s.length;
-    out.set(s, at);
-    at += s.length;
-  }
-  return out;
-}
-
-function genericRdata(type: number, fields: Token[]): RData {
-  if (fields.length < 2) throw new RangeError(`generic rdata needs "\\# length hex"`);
-  const length = integerField(fields[1].text, 65535, "generic rdata length");
-  const hexText = fields.slice(2).map((f) => f.text).join("");
-  if (!/^([0-9a-fA-F]{2})*$/.test(hexText)) {
-    throw new RangeError(`invalid generic rdata hex "${hexText}"`);
-  }
-  if (hexText.length !== length * 2) {
-    throw new RangeError(
-      `generic rdata length ${length} does not match ${hexText.length / 2} bytes of hex`,
-    );
-  }
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = parseInt(hexText.slice(2 * i, 2 * i + 2), 16);
-  try {
-    return decodeRdata(type, bytes);
-  } catch (error) {
-    if (error instanceof DnsFormatError) {
-      throw new RangeError(`generic rdata is not valid ${typeName(type)}: ${error.message}`);
-    }
-    throw error;
-  }
-}
-
-function parseRdata(type: number, fields: Token[], absolute: (name: string) => string): RData {
-  if (fields.length && !fields[0].quoted && fields[0].text === "\\#") {
-    return genericRdata(type, fields);
-  }
-  const plain = (i: number) => {
-    if (fields[i].quoted) throw new RangeError(`unexpected quoted string "${fields[i].text}"`);
-    return fields[i].text;
-  };
-  switch (type) {
-    case TYPE.A:
-      fieldCount(type, fields, 1);
-      ipv4Bytes(plain(0));
-      return { kind: "A", address: plain(0) };
-    case TYPE.AAAA: {
-      fieldCount(type, fields, 1);
-      // Normalised through the codec so the zone prints as dig would.
-      return decodeRdata(TYPE.AAAA, ipv6Bytes(plain(0)));
-    }
-    case TYPE.NS:
-    case TYPE.CNAME:
-    case TYPE.PTR:
-    case TYPE.MD:
-    case TYPE.MF:
-    case TYPE.MB:
-    case TYPE.MG:
-    case TYPE.MR:
-      fieldCount(type, fields, 1);
-      return { kind: typeName(type) as TargetKind, target: absolute(plain(0)) };
-    case TYPE.MINFO:
-      fieldCount(type, fields, 2);
-      return { kind: "MINFO", rmailbx: absolute(plain(0)), emailbx: absolute(plain(1)) };
-    case TYPE.MX:
-      fieldCount(type, fields, 2);
-      return {
-        kind: "MX",
-        preference: integerField(plain(0), 65535, "MX preference"),
-        exchange: absolute(plain(1)),
-      };
-    case TYPE.SOA:
-      fieldCount(type, fields, 7);
-      return {
-        kind: "SOA",
-        mname: absolute(plain(0)),
-        rname: absolute(plain(1)),
-        serial: integerField(plain(2), 0xffffffff, "SOA serial"),
-        refresh: parseTtl(plain(3)),
-        retry: parseTtl(plain(4)),
-        expire: parseTtl(plain(5)),
-        minimum: parseTtl(plain(6)),
-      };
-    case TYPE.TXT:
-      return { kind: "TXT", strings: characterStrings(type, fields) };
-    case TYPE.SRV:
-      fieldCount(type, fields, 4);
-      return {
-        kind: "SRV",
-        priority: integerField(plain(0), 65535, "SRV priority"),
-        weight: integerField(plain(1), 65535, "SRV weight"),
-        port: integerField(plain(2), 65535, "SRV port"),
-        target: absolute(plain(3)),
-      };
-    case TYPE.CAA: {
-      fieldCount(type, fields, 3);
-      const tag = plain(1);
-      if (!/^[A-Za-z0-9]{1,255}$/.test(tag)) throw new RangeError(`invalid CAA tag "${tag}"`);
-      return {
-        kind: "CAA",
-        flags: integerField(plain(0), 255, "CAA flags"),
-        tag,
-        value: unescapeString(fields[2].text),
-      };
-    }
-    case TYPE_HINFO:
-      fieldCount(type, fields, 2);
-      return { kind: "UNKNOWN", bytes: characterStringBytes(characterStrings(type, fields)) };
-    case TYPE_SPF:
-      return { kind: "UNKNOWN", bytes: characterStringBytes(characterStrings(type, fields)) };
-    default:
-      if (isDnssecType(type)) {
-        return parseDnssecRdata(type, fields.map((_, i) => plain(i)), absolute);
-      }
-      throw new RangeError(
-        `type ${typeName(type)} has no presentation parser here: write it as "\\# length hex"`,
-      );
-  }
 }

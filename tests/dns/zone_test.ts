@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { formatRecord } from "../../dns/wire/rdata.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
-import { parseTtl, parseZone, ZoneSyntaxError } from "../../dns/zone/parse.ts";
+import { parseTtl } from "../../dns/zone/record_text.ts";
+import { parseZone, ZoneSyntaxError } from "../../dns/zone/parse.ts";
 import { hasCommand, ROOT, runCommand } from "../_helpers.ts";
 
 const te = new TextEncoder();
