@@ -17,7 +17,7 @@ import { CLASS, parseClass, parseType, TYPE, typeName } from "../wire/constants.
 import { encodeRdata, type ResourceRecord } from "../wire/rdata.ts";
 import { DnsFormatError, printableText } from "../wire/primitives.ts";
 import { isSubdomain, nameKey, namesEqual, normalizeName } from "../wire/names.ts";
-import { type Entry, tokenize } from "./tokenize.ts";
+import { type Entry, type Token, tokenize } from "./tokenize.ts";
 import { parseRdata, parseTtl } from "./record_text.ts";
 
 /** Default cap on one physical line (long DKIM/TXT lines still fit). */
@@ -83,95 +83,108 @@ function endsWithUnescapedDot(text: string): boolean {
 /** Parses and checks a master file. Throws ZoneSyntaxError (`file:line: reason`). */
 export function parseZone(text: string, options: ZoneOptions = {}): Zone {
   const file = options.file ?? "zone";
-  const maxRecords = options.maxRecords ?? MAX_ZONE_RECORDS;
-  const records: ResourceRecord[] = [];
-  const lines: number[] = [];
-  const seen = new Set<string>();
+  const reader = new ZoneReader(options);
+  reader.readFile(text, file, 0);
+  const { records, lines } = reader;
+  if (options.recordsOnly) return { origin: reader.origin ?? ".", records, lines };
+  return { ...checkZone(records, lines, file, options.origin), lines };
+}
 
-  interface State {
-    origin: string | undefined;
-    ttl: number | undefined; // $TTL
-    lastTtl: number | undefined;
-    lastClass: number;
-    lastOwner: string | undefined;
+/** The state of reading one zone: `$ORIGIN`, `$TTL`, what the last record set, what was read. */
+class ZoneReader {
+  readonly records: ResourceRecord[] = [];
+  readonly lines: number[] = [];
+  origin: string | undefined;
+  readonly #seen = new Set<string>();
+  #ttl: number | undefined; // $TTL
+  #lastTtl: number | undefined;
+  #lastClass: number = CLASS.IN;
+  #lastOwner: string | undefined;
+
+  constructor(readonly options: ZoneOptions) {
+    this.origin = options.origin === undefined ? undefined : normalizeName(options.origin);
   }
-  const state: State = {
-    origin: options.origin === undefined ? undefined : normalizeName(options.origin),
-    ttl: undefined,
-    lastTtl: undefined,
-    lastClass: CLASS.IN,
-    lastOwner: undefined,
-  };
 
-  const parseFile = (source: string, fileName: string, depth: number) => {
+  /** Reads the entries of one file (`depth` > 0 inside an `$INCLUDE`). */
+  readFile(source: string, fileName: string, depth: number): void {
     const entries = tokenize(
       source,
-      options.maxLineLength ?? MAX_ZONE_LINE_LENGTH,
+      this.options.maxLineLength ?? MAX_ZONE_LINE_LENGTH,
       (detail, line) => new ZoneSyntaxError(fileName, line, detail),
     );
     for (const entry of entries) {
-      const fail = (detail: string) => new ZoneSyntaxError(fileName, entry.line, detail);
       try {
-        handleEntry(entry, depth);
+        this.#entry(entry, depth);
       } catch (error) {
         if (error instanceof ZoneSyntaxError) throw error;
         if (error instanceof RangeError || error instanceof DnsFormatError) {
-          throw fail(error.message.replace(/^Invalid name/, "invalid name"));
+          const detail = error.message.replace(/^Invalid name/, "invalid name");
+          throw new ZoneSyntaxError(fileName, entry.line, detail);
         }
         throw error;
       }
     }
-  };
+  }
 
-  const absolute = (text: string): string => {
+  /** `text` as an absolute name: `@` is the origin, a name without a final dot is below it. */
+  absolute = (text: string): string => {
     if (text === "@") {
-      if (state.origin === undefined) throw new RangeError(`"@" used with no $ORIGIN`);
-      return state.origin;
+      if (this.origin === undefined) throw new RangeError(`"@" used with no $ORIGIN`);
+      return this.origin;
     }
     if (endsWithUnescapedDot(text)) return normalizeName(text);
-    if (state.origin === undefined) {
+    if (this.origin === undefined) {
       throw new RangeError(`relative name "${text}" with no $ORIGIN`);
     }
-    return normalizeName(state.origin === "." ? `${text}.` : `${text}.${state.origin}`);
+    return normalizeName(this.origin === "." ? `${text}.` : `${text}.${this.origin}`);
   };
 
-  const handleEntry = (entry: Entry, depth: number) => {
-    const tokens = entry.tokens;
-    const first = tokens[0];
+  #entry(entry: Entry, depth: number): void {
+    const first = entry.tokens[0];
     if (!entry.blankOwner && !first.quoted && first.text.startsWith("$")) {
-      const directive = first.text.toUpperCase();
-      const args = tokens.slice(1);
-      if (directive === "$ORIGIN") {
-        if (args.length !== 1) throw new RangeError("$ORIGIN takes one name");
-        state.origin = absolute(args[0].text);
-      } else if (directive === "$TTL") {
-        if (args.length !== 1) throw new RangeError("$TTL takes one TTL");
-        state.ttl = parseTtl(args[0].text);
-      } else if (directive === "$INCLUDE") {
-        if (!options.include) throw new RangeError("$INCLUDE is not allowed here");
-        if (args.length < 1 || args.length > 2) {
-          throw new RangeError("$INCLUDE takes a file name and an optional origin");
-        }
-        if (depth >= MAX_INCLUDE_DEPTH) {
-          throw new RangeError(`$INCLUDE nested deeper than ${MAX_INCLUDE_DEPTH}`);
-        }
-        const saved = state.origin;
-        if (args[1]) state.origin = absolute(args[1].text);
-        parseFile(options.include(args[0].text), args[0].text, depth + 1);
-        state.origin = saved; // RFC 1035: the origin reverts after the included file
-      } else {
-        throw new RangeError(`unsupported directive "${first.text}"`);
-      }
-      return;
+      this.#directive(first.text, entry.tokens.slice(1), depth);
+    } else {
+      this.#record(entry);
     }
+  }
 
+  /** `$ORIGIN name`, `$TTL ttl` or `$INCLUDE file [origin]`. */
+  #directive(name: string, args: Token[], depth: number): void {
+    const directive = name.toUpperCase();
+    if (directive === "$ORIGIN") {
+      if (args.length !== 1) throw new RangeError("$ORIGIN takes one name");
+      this.origin = this.absolute(args[0].text);
+    } else if (directive === "$TTL") {
+      if (args.length !== 1) throw new RangeError("$TTL takes one TTL");
+      this.#ttl = parseTtl(args[0].text);
+    } else if (directive === "$INCLUDE") {
+      const include = this.options.include;
+      if (!include) throw new RangeError("$INCLUDE is not allowed here");
+      if (args.length < 1 || args.length > 2) {
+        throw new RangeError("$INCLUDE takes a file name and an optional origin");
+      }
+      if (depth >= MAX_INCLUDE_DEPTH) {
+        throw new RangeError(`$INCLUDE nested deeper than ${MAX_INCLUDE_DEPTH}`);
+      }
+      const saved = this.origin;
+      if (args[1]) this.origin = this.absolute(args[1].text);
+      this.readFile(include(args[0].text), args[0].text, depth + 1);
+      this.origin = saved; // RFC 1035: the origin reverts after the included file
+    } else {
+      throw new RangeError(`unsupported directive "${name}"`);
+    }
+  }
+
+  /** `[owner] [ttl] [class] type rdata…`: the record, unless it is an exact duplicate. */
+  #record(entry: Entry): void {
+    const tokens = entry.tokens;
     let at = 0;
     let owner: string;
     if (entry.blankOwner) {
-      if (state.lastOwner === undefined) throw new RangeError("no owner name before this record");
-      owner = state.lastOwner;
+      if (this.#lastOwner === undefined) throw new RangeError("no owner name before this record");
+      owner = this.#lastOwner;
     } else {
-      owner = absolute(tokens[at++].text);
+      owner = this.absolute(tokens[at++].text);
     }
     let ttl: number | undefined;
     let klass: number | undefined;
@@ -198,39 +211,38 @@ export function parseZone(text: string, options: ZoneOptions = {}): Zone {
     if (QUERY_ONLY_TYPES.has(type)) {
       throw new RangeError(`type ${typeName(type)} cannot appear in a zone file`);
     }
-    klass ??= state.lastClass;
+    klass ??= this.#lastClass;
     const explicitTtl = ttl !== undefined;
     if (ttl === undefined) {
-      ttl = state.ttl ?? state.lastTtl ?? options.defaultTtl ?? 3600;
+      ttl = this.#ttl ?? this.#lastTtl ?? this.options.defaultTtl ?? 3600;
     } else {
-      state.lastTtl = ttl;
+      this.#lastTtl = ttl;
     }
-    const data = parseRdata(type, tokens.slice(at), absolute);
+    const data = parseRdata(type, tokens.slice(at), this.absolute);
     // Without $TTL or any TTL so far, the SOA minimum is the default (BIND's behaviour).
     if (
-      data.kind === "SOA" && !explicitTtl && state.ttl === undefined && state.lastTtl === undefined
+      data.kind === "SOA" && !explicitTtl && this.#ttl === undefined &&
+      this.#lastTtl === undefined
     ) {
       ttl = data.minimum;
-      state.lastTtl = ttl;
+      this.#lastTtl = ttl;
     }
-    state.lastOwner = owner;
-    state.lastClass = klass;
-    const rr: ResourceRecord = { name: owner, type, class: klass, ttl, data };
-    const key = `${nameKey(owner)} ${type} ${klass} ${encodeRdata(rr).join(",")}`;
-    if (seen.has(key)) return; // exact duplicates are dropped, as NSD and BIND do
-    seen.add(key);
-    if (records.length >= maxRecords) {
+    this.#lastOwner = owner;
+    this.#lastClass = klass;
+    this.#add({ name: owner, type, class: klass, ttl, data }, entry.line);
+  }
+
+  #add(rr: ResourceRecord, line: number): void {
+    const key = `${nameKey(rr.name)} ${rr.type} ${rr.class} ${encodeRdata(rr).join(",")}`;
+    if (this.#seen.has(key)) return; // exact duplicates are dropped, as NSD and BIND do
+    this.#seen.add(key);
+    const maxRecords = this.options.maxRecords ?? MAX_ZONE_RECORDS;
+    if (this.records.length >= maxRecords) {
       throw new RangeError(`more than ${maxRecords} records`);
     }
-    records.push(rr);
-    lines.push(entry.line);
-  };
-
-  parseFile(text, file, 0);
-  if (options.recordsOnly) {
-    return { origin: state.origin ?? ".", records, lines };
+    this.records.push(rr);
+    this.lines.push(line);
   }
-  return { ...checkZone(records, lines, file, options.origin), lines };
 }
 
 function checkZone(
