@@ -42,16 +42,11 @@ import { type Exchange, exchange, NoReplyError } from "./resolver/transport.ts";
 import { createReporter, type Fields, type Reporter } from "../tcp/kit/report.ts";
 import { explainMessage } from "./wire/describe.ts";
 import { flagList, toJson, traceStep, withoutOpt } from "./resolver/trace.ts";
-import {
-  buildQuery,
-  isIpAddress,
-  IterativeResolver,
-  type QueryOptions,
-  ResolveError,
-  resolveHost,
-  type ResolverEvent,
-  systemNameserver,
-} from "./resolver/iterative.ts";
+import { buildQuery, type QueryOptions, ResolveError, systemNameserver } from "./resolver/stub.ts";
+import { isIpAddress } from "./wire/addresses.ts";
+import { IterativeResolver } from "./resolver/iterative.ts";
+import { resolveHost } from "./resolver/resolve_host.ts";
+import { type ResolverEvent } from "./resolver/trace.ts";
 import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { formatEde, readEde } from "./wire/ede.ts";
 import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./dnssec/validator.ts";

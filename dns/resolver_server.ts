@@ -46,7 +46,9 @@ import { formatRecord } from "./wire/rdata.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/constants.ts";
 import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./resolver/cache.ts";
 import { AnswerCache } from "./resolver/answer_cache.ts";
-import { isIpAddress, IterativeResolver, type ResolverEvent } from "./resolver/iterative.ts";
+import { isIpAddress } from "./wire/addresses.ts";
+import { IterativeResolver } from "./resolver/iterative.ts";
+import { type ResolverEvent } from "./resolver/trace.ts";
 import {
   AccessList,
   type ClientReply,

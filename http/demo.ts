@@ -40,7 +40,7 @@ import { type MiniInternet, startMiniInternet } from "../dns/internet.ts";
 import { eventJson, explainDnsStep, getHeader, httpRequest, WireRecorder } from "./client.ts";
 import { formatRecord, type ResourceRecord } from "../dns/wire/rdata.ts";
 import { TYPE } from "../dns/wire/constants.ts";
-import { StubResolver } from "../dns/resolver/iterative.ts";
+import { StubResolver } from "../dns/resolver/stub.ts";
 import { describeUrl, domainLevels, parseUrl } from "./core/url.ts";
 
 /** The URL seed 000 takes apart. */

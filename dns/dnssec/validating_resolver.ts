@@ -13,13 +13,9 @@
 import { normalizeName } from "../wire/names.ts";
 import { RCODE } from "../wire/constants.ts";
 import { exchange, type ExchangeOptions } from "../resolver/transport.ts";
-import {
-  buildQuery,
-  type IterativeOptions,
-  IterativeResolver,
-  type Resolution,
-  type ResolverEvent,
-} from "../resolver/iterative.ts";
+import { buildQuery, type Resolution } from "../resolver/stub.ts";
+import { type IterativeOptions, IterativeResolver } from "../resolver/iterative.ts";
+import { type ResolverEvent } from "../resolver/trace.ts";
 import {
   type Fetch,
   type Fetched,

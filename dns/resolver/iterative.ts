@@ -1,25 +1,23 @@
 /**
- * Name resolution: the iterative resolver that does the work itself (seed 000's 「迭代查询」), the
- * engine of the local DNS server (`dns/resolver_server.ts`), `query.ts +trace` and
- * `http/client.ts`; and `resolveHost`, what an HTTP client needs. The stub resolver (ask one
- * server, let it do the work — 「本地DNS代劳」) is in `dns/stub.ts`, the root hints in
- * `dns/root_hints.ts`, the steps' description in `dns/trace.ts`; all stay importable from here.
+ * The iterative resolver: it does the work itself (seed 000's 「迭代查询」) — the engine of the
+ * local DNS server (`dns/resolver_server.ts`), `dns:query +trace` and `http:get`. (The stub
+ * resolver, which asks one server and lets it do the work — 「本地DNS代劳」 — is `resolver/stub.ts`.)
  *
  * Theory of operation. A name is a path down a tree: `www.cnblogs.com.` is `www` under `cnblogs`
  * under `com` under the root `.`. Nobody knows every name, so the resolver starts at one of the
- * 13 root servers (the "root hints"). The root does not know
+ * 13 root servers (the root hints, `resolver/root_hints.ts`). The root does not know
  * `www.cnblogs.com`, but it knows who runs `com.`: it answers with a *referral* — NS records for
  * `com.` in AUTHORITY and, usually, their addresses ("glue") in ADDITIONAL. The resolver asks one
  * of those servers and gets a referral to `cnblogs.com.`, whose server finally answers
- * authoritatively (AA set). Along the way:
+ * authoritatively (AA set). This module is that walk; each step it repeats has a module:
  *
- * - Everything learnt goes through one step, `#admit` ("an RRset arrives from a server for zone
- *   Z"): the bailiwick check of `dns/bailiwick.ts` has already dropped what that server may not
- *   say, an optional `checkRRset` hook (DNSSEC validation) may refuse it, and then it is cached
- *   by TTL (`dns/cache.ts`) — answers, negative answers (RFC 2308), referrals and glue — so the
- *   next lookup under `com.` skips the root.
- * - Which of a zone's servers to ask, and how long to wait, comes from their smoothed RTTs
- *   (`dns/server_selection.ts`); a timeout or a lame reply moves on to the next server.
+ * - asking one zone's servers, fastest first, and admitting what they said — checked against the
+ *   zone (`resolver/bailiwick.ts`), offered to the `checkRRset` hook (DNSSEC validation), cached by
+ *   TTL (`resolver/cache.ts`): `resolver/ask.ts`;
+ * - what the cache already answers, so the next lookup under `com.` skips the root:
+ *   `resolver/cached_answers.ts`; whose servers to ask for a zone: `resolver/delegations.ts`.
+ *
+ * Along the way:
  * - QNAME minimisation (RFC 9156, optional): each server is asked only the labels it needs —
  *   the root `com. A`, `com.`'s server `cnblogs.com. A` — and only the zone's own server hears
  *   the full question. A name that answers without a referral is no zone cut; that is cached
@@ -32,79 +30,37 @@
  * - With `forward`, the resolver asks the given recursive servers (RD set) instead of walking.
  *
  * Every step is reported through `onEvent` (zone, server asked, what came back, elapsed time) —
- * what `query.ts +trace` prints and what the local DNS server's `--explain`/`--json` show.
- *
- * Why this module is over 1,000 lines: the walk is one state machine (resolve → CNAME chain →
- * lookup → walk down the referrals → ask the servers → admit what they said) whose steps share
- * the per-resolution context and the class's caches; its pure parts are already apart — the
- * reply checks (`dns/bailiwick.ts`), the caches (`dns/cache.ts`), the server choice
- * (`dns/server_selection.ts`) — and splitting the rest would scatter one walk over files.
+ * what `dns:query +trace` prints and what the local DNS server's `--explain`/`--json` show.
  */
-import { DnsFormatError } from "../wire/primitives.ts";
 import { normalizeName } from "../wire/names.ts";
-import { RCODE, TYPE, typeName } from "../wire/constants.ts";
-import { type ResourceRecord } from "../wire/rdata.ts";
-import { DNS_PORT, type Exchange, exchange, NoReplyError } from "./transport.ts";
+import { RCODE, TYPE } from "../wire/constants.ts";
+import type { ResourceRecord } from "../wire/rdata.ts";
+import { DNS_PORT } from "./transport.ts";
 import {
   ancestors,
   type CheckedReply,
-  checkReply,
   inBailiwick,
   labelCount,
   lastLabels,
-  type ReplyRRset,
   sameName,
-  type Section,
 } from "./bailiwick.ts";
-import { type CachedRRset, RecordCache, type RRset, TRUST } from "./cache.ts";
+import { RecordCache } from "./cache.ts";
 import { ServerSelection } from "./server_selection.ts";
 import { ROOT_SERVERS } from "./root_hints.ts";
+import { type QueryOptions, type Resolution, ResolveError } from "./stub.ts";
+import type { ResolverEvent, ServerRef } from "./trace.ts";
+import { type Answered, type Context, elapsed, type RRsetCheck, ZoneAsker } from "./ask.ts";
 import {
-  buildQuery,
-  exchangeOptions,
-  isIpAddress,
-  type QueryOptions,
-  type Resolution,
-  ResolveError,
-  StubResolver,
-  systemNameserver,
-} from "./stub.ts";
-import { type Outcome, type ResolverEvent, serverReason, type ServerRef } from "./trace.ts";
-
-// The pieces that moved to their own modules stay importable from here.
-export { ROOT_SERVERS, type RootServer } from "./root_hints.ts";
-export {
-  buildQuery,
-  DEFAULT_BUFSIZE,
-  isIpAddress,
-  parseResolvConf,
-  type QueryOptions,
-  type Resolution,
-  type ResolvConf,
-  ResolveError,
-  StubResolver,
-  systemNameserver,
-} from "./stub.ts";
-export {
-  type Outcome,
-  type ResolverEvent,
-  serverReason,
-  type ServerRef,
-  type ServerSource,
-} from "./trace.ts";
-
-// ---------------------------------------------------------------------------------------------
-// Iterative resolver
-
-/**
- * Checks an RRset before it is cached or used: `from` says which server (for which zone) sent
- * it, in which section, at which trust. Returning false refuses it and makes the whole reply
- * unusable (the next server is asked). The seam for DNSSEC validation.
- */
-export type RRsetCheck = (
-  rrset: RRset,
-  from: { zone: string; server: ServerRef; section: Section; trust: number },
-) => boolean;
+  answerFromCache,
+  cachedReferral,
+  knownNoCut,
+  type Lookup,
+  lookupCached,
+  negativeTtl,
+  nsTargets,
+  servedRecords,
+} from "./cached_answers.ts";
+import { Delegations, type ZoneServers } from "./delegations.ts";
 
 /** Limits and settings of the iterative resolver. */
 export interface IterativeOptions extends QueryOptions {
@@ -137,40 +93,11 @@ export interface IterativeOptions extends QueryOptions {
   checkRRset?: RRsetCheck;
 }
 
-/** Per-`resolve` bookkeeping shared by nested lookups. */
-interface Context {
-  signal: AbortSignal;
-  queries: number;
-  startedAt: number;
-  /** Name servers whose addresses are being looked up, to detect a delegation loop. */
-  inProgress: string[];
-  /** `performance.now()` time after which no more queries go out (`deadlineMs`). */
-  deadline: number;
-  last?: Exchange;
-  /** Reports a step; undefined when nobody listens (then no event is even built). */
-  emit: ((event: ResolverEvent) => void) | undefined;
-}
-
-interface Lookup {
-  rcode: number;
-  answers: ResourceRecord[];
-  authorities: ResourceRecord[];
-  /** A CNAME chain that must go on from here (another zone, or not in the reply). */
-  next?: string;
-}
-
 /** One resolution in flight, shared by everyone asking the same question meanwhile. */
 interface Flight {
   promise: Promise<Resolution>;
   controller: AbortController;
   waiters: number;
-}
-
-/** What one server said, checked. */
-interface Answered {
-  ref: ServerRef;
-  exchange: Exchange;
-  checked: CheckedReply;
 }
 
 /** RFC 9156 §2.3: single labels for the first steps, then bigger ones, at most 10 steps. */
@@ -192,19 +119,6 @@ function shuffled<T>(items: readonly T[]): T[] {
   return out;
 }
 
-function nsTargets(records: ResourceRecord[]): string[] {
-  return records.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
-}
-
-const OUTCOMES: Record<CheckedReply["kind"], Outcome> = {
-  answer: "answer",
-  cname: "answer",
-  referral: "referral",
-  nxdomain: "nxdomain",
-  nodata: "nodata",
-  lame: "lame",
-};
-
 /** Waits for `promise`, or rejects with the abort reason when `signal` fires first. */
 async function waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return await promise;
@@ -221,15 +135,6 @@ async function waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined):
   }
 }
 
-/** Errors that mean "this server gave no usable reply", not a bug. */
-function isNoReply(error: unknown): boolean {
-  return error instanceof NoReplyError || error instanceof DnsFormatError ||
-    error instanceof Deno.errors.NetworkUnreachable ||
-    error instanceof Deno.errors.AddrNotAvailable ||
-    error instanceof Deno.errors.ConnectionRefused ||
-    error instanceof Deno.errors.ConnectionReset;
-}
-
 /**
  * Resolves names itself, starting at the root servers (or asking forwarders); caches what it
  * learns by TTL. See the module comment for the walk, the checks and the limits.
@@ -239,23 +144,16 @@ export class IterativeResolver {
   readonly #cache: RecordCache;
   readonly #servers: ServerSelection;
   readonly #inflight = new Map<string, Flight>();
-  /**
-   * The servers of zones met lately, decoded: a cold name under a known zone then costs no
-   * decoding of its NS and address records. Valid until the cache stores another NS or address
-   * RRset (its `generation`) or the shortest TTL ends.
-   */
-  readonly #delegations = new Map<
-    string,
-    { zone: string; servers: ServerRef[]; expiresAt: number; generation: number }
-  >();
-  readonly #now: () => number;
+  readonly #delegations: Delegations;
+  readonly #asker: ZoneAsker;
 
   constructor(options: IterativeOptions = {}) {
     this.#options = options;
     const now = options.now ?? Date.now;
-    this.#now = now;
     this.#cache = options.cache ?? new RecordCache({ now });
     this.#servers = options.servers ?? new ServerSelection({ now });
+    this.#delegations = new Delegations(this.#cache, this.#port, now);
+    this.#asker = new ZoneAsker(options, this.#servers, this.#cache);
   }
 
   /** The RRset and negative cache this resolver fills. */
@@ -375,13 +273,9 @@ export class IterativeResolver {
     return { promise, controller, waiters: 0 };
   }
 
-  #elapsed(ctx: Context): number {
-    return performance.now() - ctx.startedAt;
-  }
-
   /** RFC 8109 priming: `. NS` from a root hint, so the trace shows the root's own NS set. */
   async #prime(ctx: Context): Promise<void> {
-    await this.#askServers(".", this.rootServers(), { name: ".", type: TYPE.NS }, ctx, {
+    await this.#asker.askServers(".", this.rootServers(), { name: ".", type: TYPE.NS }, ctx, {
       outcome: "priming",
     });
   }
@@ -401,7 +295,7 @@ export class IterativeResolver {
           kind: "cname",
           from: rr.name,
           to: rr.data.target,
-          elapsedMs: this.#elapsed(ctx),
+          elapsedMs: elapsed(ctx),
         });
       }
       if (answers.filter((rr) => rr.type === TYPE.CNAME).length > maxCnames) {
@@ -425,10 +319,11 @@ export class IterativeResolver {
   /** One name and type: from the cache, or asked of the closest servers known. */
   #lookup(name: string, type: number, ctx: Context, depth: number): Lookup | Promise<Lookup> {
     const emit = ctx.emit;
-    const cached = this.#fromCache(
+    const cached = answerFromCache(
+      this.#cache,
       name,
       type,
-      emit && ((event) => emit({ ...event, elapsedMs: this.#elapsed(ctx) })),
+      emit && ((step) => emit({ ...step, elapsedMs: elapsed(ctx) })),
     );
     if (cached) return cached;
     if (this.#options.forward?.length) {
@@ -439,70 +334,11 @@ export class IterativeResolver {
       ? name.slice(name.indexOf(".") + 1) || "."
       : name;
     // Usually the closest zone's servers are known and decoded already: no detour then.
-    const known = this.#knownDelegation(start);
+    const known = this.#delegations.closestRemembered(start);
     if (known) return this.#walk(name, type, known.zone, known.servers, ctx, depth);
     return this.#closestServers(start, ctx, depth).then(({ zone, servers }) =>
       this.#walk(name, type, zone, servers, ctx, depth)
     );
-  }
-
-  /** The closest zone above `name` whose decoded servers are remembered and still valid. */
-  #knownDelegation(name: string): { zone: string; servers: ServerRef[] } | undefined {
-    for (const zone of ancestors(name)) {
-      const known = this.#delegations.get(zone.toLowerCase());
-      if (
-        known && known.generation === this.#cache.generation && known.expiresAt > this.#now()
-      ) {
-        return known;
-      }
-      if (this.#cache.peek(zone, TYPE.NS)) return undefined; // closer data not decoded yet
-    }
-    return undefined;
-  }
-
-  /**
-   * What the cache says about `name`/`type`: a negative answer, the records, or a CNAME to
-   * follow. Only data of answer rank answers a question (glue only shows the way).
-   */
-  #fromCache(
-    name: string,
-    type: number,
-    emit?: (event: Omit<Extract<ResolverEvent, { kind: "cache" }>, "elapsedMs">) => void,
-  ): Lookup | undefined {
-    const negative = this.#cache.getNegative(name, type);
-    if (negative) {
-      const nx = negative.rcode === RCODE.NXDOMAIN;
-      emit?.({
-        kind: "cache",
-        name,
-        type,
-        records: negative.soa.records,
-        negative: nx ? "NXDOMAIN" : "NODATA",
-      });
-      return { rcode: negative.rcode, answers: [], authorities: negative.soa.records };
-    }
-    const rrset = type === TYPE.ANY
-      ? undefined
-      : this.#cache.get(name, type, { minTrust: TRUST.ANSWER });
-    if (rrset) {
-      emit?.({ kind: "cache", name, type, records: rrset.records, signatures: rrset.signatures });
-      return { rcode: RCODE.NOERROR, answers: rrset.records, authorities: [] };
-    }
-    const cname = type === TYPE.CNAME
-      ? undefined
-      : this.#cache.get(name, TYPE.CNAME, { minTrust: TRUST.ANSWER });
-    const target = cname?.records[0]?.data;
-    if (cname && target?.kind === "CNAME") {
-      emit?.({
-        kind: "cache",
-        name,
-        type: TYPE.CNAME,
-        records: cname.records,
-        signatures: cname.signatures,
-      });
-      return { rcode: RCODE.NOERROR, answers: cname.records, authorities: [], next: target.target };
-    }
-    return undefined;
   }
 
   /**
@@ -531,7 +367,7 @@ export class IterativeResolver {
       let ask = { name, type };
       if (minimise) {
         // Names already known to be no zone cut (an answer from this zone's server) are skipped.
-        while (labels < total && this.#knownNoCut(lastLabels(name, labels), zone)) {
+        while (labels < total && knownNoCut(this.#cache, lastLabels(name, labels), zone)) {
           labels = nextLabelCount(labels, total, ++steps);
         }
         if (labels < total) ask = { name: lastLabels(name, labels), type: TYPE.A };
@@ -539,7 +375,7 @@ export class IterativeResolver {
       const minimised = ask.name !== name;
       let got: Answered;
       try {
-        got = await this.#askServers(zone, servers, ask, ctx, {
+        got = await this.#asker.askServers(zone, servers, ask, ctx, {
           question: minimised ? { name, type } : undefined,
         });
       } catch (error) {
@@ -558,7 +394,7 @@ export class IterativeResolver {
         else labels = nextLabelCount(labels, total, ++steps);
         continue;
       }
-      const answers = this.#served(checked.answer, this.#cache.maxTtl);
+      const answers = servedRecords(checked.answer, this.#cache.maxTtl);
       switch (checked.kind) {
         case "referral": {
           if (++referrals > maxReferrals) {
@@ -583,35 +419,11 @@ export class IterativeResolver {
             rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
             answers,
             authorities: checked.soa
-              ? this.#served([checked.soa], this.#negativeTtl(checked.soa))
+              ? servedRecords([checked.soa], negativeTtl(this.#cache, checked.soa))
               : [],
           };
       }
     }
-  }
-
-  /**
-   * The records of `rrsets` as a client gets them straight from a walk: every record of an RRset
-   * with the RRset's TTL (its smallest, RFC 2181 §5.2), cut to what the cache would keep.
-   */
-  #served(rrsets: RRset[], maxTtl: number): ResourceRecord[] {
-    return rrsets.flatMap((set) => {
-      const ttl = Math.min(set.ttl, maxTtl);
-      return set.records.map((rr) => rr.ttl === ttl ? rr : { ...rr, ttl });
-    });
-  }
-
-  /** How long a negative answer with this SOA may be kept (RFC 2308 §5). */
-  #negativeTtl(soa: RRset): number {
-    const data = soa.records[0]?.data;
-    const minimum = data?.kind === "SOA" ? data.minimum : soa.ttl;
-    return Math.min(soa.ttl, minimum, this.#cache.maxNegativeTtl);
-  }
-
-  /** True when `zone`'s server said `name` has data or none, but no referral: no zone cut. */
-  #knownNoCut(name: string, zone: string): boolean {
-    const known = this.#cache.peek(name, TYPE.A);
-    return known !== undefined && known.kind !== "nxdomain" && sameName(known.zone, zone);
   }
 
   /** The servers of `child` from a referral: its glue, cached addresses, or a lookup. */
@@ -637,7 +449,7 @@ export class IterativeResolver {
       )
     );
     const unglued = nsNames.filter((ns) => !glue.some((g) => sameName(g.name, ns)));
-    const servers = [...glue, ...this.#cachedAddresses(unglued)];
+    const servers = [...glue, ...this.#delegations.addresses(unglued)];
     if (servers.length > 0) return servers;
     return (await this.#addressesOf(child, nsNames, ctx, depth)).map((server) =>
       server.source === "resolved" ? { ...server, via: zone } : server
@@ -645,61 +457,23 @@ export class IterativeResolver {
   }
 
   /** The deepest zone above `name` whose servers' addresses are known; else the roots. */
-  async #closestServers(
-    name: string,
-    ctx: Context,
-    depth: number,
-  ): Promise<{ zone: string; servers: ServerRef[] }> {
+  async #closestServers(name: string, ctx: Context, depth: number): Promise<ZoneServers> {
     for (const zone of ancestors(name)) {
-      const known = this.#delegations.get(zone.toLowerCase());
-      if (
-        known && known.generation === this.#cache.generation && known.expiresAt > this.#now()
-      ) {
-        return known;
-      }
-      const ns = this.#cache.get(zone, TYPE.NS);
-      if (!ns) continue;
-      const names = nsTargets(ns.records);
-      const servers = this.#cachedAddresses(names);
-      if (servers.length > 0) {
-        // Remembered decoded until the cache's delegations change or the shortest TTL ends.
-        const ttl = Math.min(ns.ttl, ...servers.map((s) => s.ttl ?? ns.ttl));
-        if (this.#delegations.size >= 10_000) this.#delegations.clear();
-        this.#delegations.set(zone.toLowerCase(), {
-          zone: ns.name,
-          servers,
-          expiresAt: this.#now() + ttl * 1000,
-          generation: this.#cache.generation,
-        });
-        return { zone: ns.name, servers };
-      }
+      const known = this.#delegations.remembered(zone);
+      if (known) return known;
+      const cached = this.#delegations.fromCache(zone);
+      if (!cached) continue;
+      if (cached.servers.length > 0) return { zone: cached.zone, servers: cached.servers };
       if (zone !== ".") {
         try {
-          return { zone: ns.name, servers: await this.#addressesOf(ns.name, names, ctx, depth) };
+          const servers = await this.#addressesOf(cached.zone, cached.names, ctx, depth);
+          return { zone: cached.zone, servers };
         } catch (error) {
           if (!(error instanceof ResolveError) || error.fatal) throw error;
         }
       }
     }
     return { zone: ".", servers: this.rootServers() };
-  }
-
-  #cachedAddresses(nsNames: string[]): (ServerRef & { ttl?: number })[] {
-    return nsNames.flatMap((nsName) => {
-      const entry: CachedRRset | undefined = this.#cache.get(nsName, TYPE.A);
-      return (entry?.records ?? []).flatMap((rr) =>
-        rr.data.kind === "A"
-          ? [{
-            name: nsName,
-            address: rr.data.address,
-            port: this.#port,
-            source: "cache" as const,
-            via: entry?.zone,
-            ttl: entry?.ttl,
-          }]
-          : []
-      );
-    });
   }
 
   #forwarders(): ServerRef[] {
@@ -721,7 +495,7 @@ export class IterativeResolver {
     ctx: Context,
     depth: number,
   ): Promise<ServerRef[]> {
-    const known = this.#cachedAddresses(nsNames);
+    const known = this.#delegations.addresses(nsNames);
     if (known.length > 0) return known;
     const maxDepth = this.#options.maxDepth ?? 4;
     const failures: string[] = [];
@@ -746,7 +520,7 @@ export class IterativeResolver {
           { fatal: true },
         );
       }
-      ctx.emit?.({ kind: "ns-lookup", zone, nameserver: nsName, elapsedMs: this.#elapsed(ctx) });
+      ctx.emit?.({ kind: "ns-lookup", zone, nameserver: nsName, elapsedMs: elapsed(ctx) });
       ctx.inProgress.push(lookupKey);
       try {
         const found = await this.#resolveChain(nsName, TYPE.A, ctx, depth + 1);
@@ -772,204 +546,6 @@ export class IterativeResolver {
     throw new ResolveError(`No address for any name server of "${zone}": ${failures.join("; ")}`);
   }
 
-  /**
-   * Asks the servers, fastest first, until one gives a usable reply; a timeout or a lame reply
-   * moves on to the next. With `tries` > 1 the servers that timed out get another round.
-   */
-  async #askServers(
-    zone: string,
-    servers: ServerRef[],
-    ask: { name: string; type: number },
-    ctx: Context,
-    { outcome, question }: { outcome?: Outcome; question?: { name: string; type: number } } = {},
-  ): Promise<Answered> {
-    const forwarding = !!this.#options.forward?.length;
-    const ordered = this.#servers.order(servers, zone);
-    const rounds = Math.max(1, this.#options.tries ?? 2);
-    const problems: string[] = [];
-    const lame = new Set<ServerRef>();
-    let noReply = true;
-    let attempt = 0;
-    for (let round = 0; round < rounds; round++) {
-      for (const ref of ordered) {
-        if (lame.has(ref)) continue;
-        const got = await this.#ask(zone, ref, ask, ctx, attempt++, question);
-        if (!got) {
-          problems.push(`no reply from ${ref.address}`);
-          continue;
-        }
-        noReply = false;
-        const { checked } = got;
-        const problem = checked.kind === "lame"
-          ? checked.problem
-          : forwarding && checked.kind === "referral"
-          ? "a referral, but a forwarder must resolve the question itself"
-          : this.#admit(checked, ask, zone, ref);
-        if (problem !== undefined) {
-          this.#servers.markLame(zone, ref.address);
-          lame.add(ref);
-          this.#emitResponse(ctx, zone, got, "lame", problem);
-          problems.push(`${ref.address} gave ${problem}`);
-          continue;
-        }
-        this.#emitResponse(ctx, zone, got, outcome ?? OUTCOMES[checked.kind]);
-        return got;
-      }
-    }
-    throw new ResolveError(
-      `No usable answer from the servers of "${zone}" for "${ask.name}": ${problems.join("; ")}`,
-      { noReply },
-    );
-  }
-
-  /** One query to one server (again without EDNS if it rejects EDNS); undefined: no reply. */
-  async #ask(
-    zone: string,
-    ref: ServerRef,
-    ask: { name: string; type: number },
-    ctx: Context,
-    attempt: number,
-    question: { name: string; type: number } | undefined,
-  ): Promise<Answered | undefined> {
-    const forwarding = !!this.#options.forward?.length;
-    let options: QueryOptions = this.#options;
-    for (let edns = true;; edns = false) {
-      const maxQueries = this.#options.maxQueries ?? 64;
-      if (++ctx.queries > maxQueries) {
-        throw new ResolveError(`Too many queries: gave up after ${maxQueries} for one resolution`, {
-          fatal: true,
-        });
-      }
-      const left = ctx.deadline - performance.now();
-      if (left <= 0) {
-        const ms = this.#options.deadlineMs ?? 10_000;
-        throw new ResolveError(`No answer within ${ms} ms: gave up`, { fatal: true });
-      }
-      ctx.emit?.({
-        kind: "query",
-        zone,
-        server: ref,
-        ...ask,
-        ...(question ? { question } : {}),
-        reason: serverReason(zone, ref, attempt) +
-          (edns ? "" : "; it rejected EDNS, so the question goes again without it"),
-        elapsedMs: this.#elapsed(ctx),
-      });
-      const query = buildQuery(ask.name, ask.type, forwarding, options);
-      let result: Exchange;
-      try {
-        result = await exchange(query, ref.address, {
-          ...exchangeOptions(options, ctx.signal),
-          port: ref.port,
-          tries: 1,
-          timeoutMs: Math.min(
-            left,
-            this.#options.timeoutMs ?? this.#servers.timeoutMs(ref.address),
-          ),
-        });
-      } catch (error) {
-        if (ctx.signal.aborted || !isNoReply(error)) throw error;
-        this.#servers.timedOut(ref.address);
-        const why = error instanceof Error ? error.message : String(error);
-        ctx.emit?.({
-          kind: "no-reply",
-          zone,
-          server: ref,
-          reason: why,
-          elapsedMs: this.#elapsed(ctx),
-        });
-        return undefined;
-      }
-      this.#servers.replied(ref.address, result.elapsedMs);
-      ctx.last = result;
-      const rcode = result.reply.flags.rcode;
-      const rejectedEdns = rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP;
-      if (edns && rejectedEdns && query.additionals.length > 0) {
-        options = { ...this.#options, bufsize: 0, dnssec: false };
-        continue;
-      }
-      const checked = checkReply(result.reply, ask, zone, { maxCnames: this.#options.maxCnames });
-      return { ref, exchange: result, checked };
-    }
-  }
-
-  /**
-   * The one place where RRsets from a server for `zone` enter: each passes the `checkRRset`
-   * hook (DNSSEC validation), then goes into the cache with its trust — negative answers with
-   * their SOA (RFC 2308). Returns why the reply must be refused, or undefined.
-   */
-  #admit(
-    checked: CheckedReply,
-    ask: { name: string; type: number },
-    zone: string,
-    server: ServerRef,
-  ): string | undefined {
-    const negative = checked.kind === "nxdomain" || checked.kind === "nodata";
-    const aa = checked.rrsets.some((item) => item.trust >= TRUST.AUTHORITATIVE_AUTHORITY);
-    const soaTrust = aa || checked.answer.length === 0
-      ? TRUST.AUTHORITATIVE_AUTHORITY
-      : TRUST.AUTHORITY;
-    const soa: ReplyRRset[] = negative && checked.soa
-      ? [{ rrset: checked.soa, section: "authority", trust: soaTrust }]
-      : [];
-    const check = this.#options.checkRRset;
-    if (check) {
-      for (const item of [...checked.rrsets, ...soa]) {
-        const from = { zone, server, section: item.section, trust: item.trust };
-        if (!check(item.rrset, from)) {
-          return `${item.rrset.name} ${typeName(item.rrset.type)}, which the RRset check refused`;
-        }
-      }
-    }
-    for (const item of checked.rrsets) this.#cache.store(item.rrset, { trust: item.trust, zone });
-    if (negative && checked.soa) {
-      this.#cache.storeNegative({
-        rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
-        name: checked.target,
-        type: ask.type,
-        soa: checked.soa,
-        zone,
-        trust: soaTrust,
-      });
-    }
-    return undefined;
-  }
-
-  #emitResponse(
-    ctx: Context,
-    zone: string,
-    got: Answered,
-    outcome: Outcome,
-    problem?: string,
-  ): void {
-    if (!ctx.emit) return;
-    const { checked } = got;
-    const referral = checked.referral;
-    ctx.emit?.({
-      kind: "response",
-      zone,
-      server: got.ref,
-      outcome,
-      ...(referral
-        ? {
-          referral: referral.zone,
-          nameservers: nsTargets(referral.ns.records),
-          glue: referral.glue.flatMap((set) =>
-            set.records.flatMap((rr) =>
-              rr.data.kind === "A" || rr.data.kind === "AAAA"
-                ? [{ name: set.name, address: rr.data.address }]
-                : []
-            )
-          ),
-        }
-        : {}),
-      ...(checked.dropped.length ? { dropped: checked.dropped } : {}),
-      ...(problem ? { problem } : {}),
-      exchange: got.exchange,
-      elapsedMs: this.#elapsed(ctx),
-    });
-  }
-
   // -------------------------------------------------------------------------------------------
   // The cache alone (RD=0 queries).
 
@@ -979,34 +555,7 @@ export class IterativeResolver {
     type: number,
     onEvent?: (event: ResolverEvent) => void,
   ): Resolution | undefined {
-    const qname = normalizeName(name);
-    const answers: ResourceRecord[] = [];
-    let current = qname;
-    const steps: ResolverEvent[] = [];
-    for (let hops = 0; hops <= (this.#options.maxCnames ?? 8); hops++) {
-      const found = this.#fromCache(
-        current,
-        type,
-        (event) => steps.push({ ...event, elapsedMs: 0 }),
-      );
-      if (!found) return undefined;
-      answers.push(...found.answers);
-      if (found.next === undefined) {
-        // Only a complete answer is reported: a partial one is resolved (and reported) again.
-        if (onEvent) steps.forEach(onEvent);
-        return {
-          name: qname,
-          type,
-          rcode: found.rcode,
-          answers,
-          authorities: found.authorities,
-          queries: 0,
-          fromCache: true,
-        };
-      }
-      current = found.next;
-    }
-    return undefined;
+    return lookupCached(this.#cache, name, type, { maxCnames: this.#options.maxCnames, onEvent });
   }
 
   /**
@@ -1014,85 +563,6 @@ export class IterativeResolver {
    * referral a cache-only (RD=0) question gets; the root hints when nothing is cached.
    */
   cachedReferral(name: string): { ns: ResourceRecord[]; addresses: ResourceRecord[] } {
-    for (const zone of ancestors(normalizeName(name))) {
-      const ns = this.#cache.get(zone, TYPE.NS);
-      if (!ns) continue;
-      const addresses = nsTargets(ns.records).flatMap((n) =>
-        this.#cache.get(n, TYPE.A)?.records ?? []
-      );
-      return { ns: ns.records, addresses };
-    }
-    const roots = this.rootServers();
-    const ttl = 3_600_000;
-    return {
-      ns: roots.map((r) => ({
-        name: ".",
-        type: TYPE.NS,
-        class: 1,
-        ttl,
-        data: { kind: "NS" as const, target: r.source === "root-hint" ? r.name : "." },
-      })).filter((rr) => rr.data.target !== "."),
-      addresses: [],
-    };
+    return cachedReferral(this.#cache, name, this.rootServers());
   }
-}
-
-function rcodeText(rcode: number): string {
-  const names: Record<number, string> = {
-    1: "FORMERR",
-    2: "SERVFAIL",
-    3: "NXDOMAIN",
-    4: "NOTIMP",
-    5: "REFUSED",
-  };
-  return names[rcode] ?? `RCODE${rcode}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// resolveHost: what an HTTP client needs
-
-/** Options for `resolveHost`. */
-export interface ResolveHostOptions extends QueryOptions {
-  /** Recursive server to ask (default: the first nameserver in /etc/resolv.conf). */
-  server?: string;
-  /** Resolve from the root instead of asking a recursive server. */
-  iterative?: boolean;
-  /** Root server addresses for `iterative` (default: the 13 real roots). */
-  roots?: string[];
-  /** Reuse a resolver (and its cache) across calls. */
-  resolver?: IterativeResolver;
-  signal?: AbortSignal;
-}
-
-/**
- * A host name's addresses (IPv4 first, then IPv6). IP literals are returned as they are and
- * `localhost` is answered locally. Throws `ResolveError` when the name has no address.
- */
-export async function resolveHost(
-  name: string,
-  options: ResolveHostOptions = {},
-): Promise<string[]> {
-  const bare = name.replace(/^\[(.*)\]$/, "$1");
-  if (isIpAddress(bare)) return [bare];
-  if (/^localhost\.?$/i.test(bare)) return ["127.0.0.1", "::1"];
-  const resolver: {
-    resolve(n: string, t: number, o: { signal?: AbortSignal }): Promise<Resolution>;
-  } = options.iterative || options.roots
-    ? options.resolver ?? new IterativeResolver(options)
-    : new StubResolver(options.server ?? await systemNameserver(), options);
-  const [v4, v6] = await Promise.all(
-    [TYPE.A, TYPE.AAAA].map((type) => resolver.resolve(bare, type, { signal: options.signal })),
-  );
-  const addresses = [...v4.answers, ...v6.answers].flatMap((rr) =>
-    rr.data.kind === "A" || rr.data.kind === "AAAA" ? [rr.data.address] : []
-  );
-  if (addresses.length === 0) {
-    const why = v4.rcode === RCODE.NXDOMAIN
-      ? "no such name (NXDOMAIN)"
-      : v4.rcode === RCODE.NOERROR
-      ? "no address records (NODATA)"
-      : `the server answered ${rcodeText(v4.rcode)}`;
-    throw new ResolveError(`Cannot resolve "${bare}": ${why}`);
-  }
-  return addresses;
 }

@@ -31,12 +31,9 @@ import { DnsFormatError } from "../wire/primitives.ts";
 import { getEdns, makeOpt } from "../wire/edns.ts";
 import { readName } from "../wire/names.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
-import {
-  type IterativeResolver,
-  type Resolution,
-  ResolveError,
-  type ResolverEvent,
-} from "./iterative.ts";
+import { type IterativeResolver } from "./iterative.ts";
+import { type Resolution, ResolveError } from "./stub.ts";
+import { type ResolverEvent } from "./trace.ts";
 import { AnswerCache } from "./answer_cache.ts";
 import { type IpFamily, parseAddress, parseNetwork } from "../../udp/core/subnet_plan.ts";
 

@@ -57,14 +57,6 @@ export async function systemNameserver(path = "/etc/resolv.conf"): Promise<strin
   }
 }
 
-/** True for an IPv4 dotted quad or an IPv6 literal (no host name lookup needed). */
-export function isIpAddress(text: string): boolean {
-  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text)) {
-    return text.split(".").every((part) => Number(part) <= 255);
-  }
-  return text.includes(":") && /^[0-9a-f:.]+$/i.test(text);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Stub resolver
 

@@ -22,13 +22,14 @@ import {
   encodeMessage,
   type Message,
   type Question,
+  randomId,
 } from "../wire/message.ts";
 import { DnsFormatError } from "../wire/primitives.ts";
 import { namesEqual } from "../wire/names.ts";
-import { TYPE } from "../wire/constants.ts";
+import { MAX_MESSAGE_SIZE, TYPE } from "../wire/constants.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { writeAll } from "../../tcp/core/io.ts";
-import { formatHostPort } from "../../tcp/kit/cli.ts";
+import { formatHostPort } from "../../tcp/core/ip_address.ts";
 import type { FreshSocket, FreshSockets } from "../../udp/core/fresh_sockets.ts";
 
 /** The DNS port (seed 000: 「其默认端口53」). */
@@ -36,8 +37,6 @@ export const DNS_PORT = 53;
 /** dig's defaults: 5 s per try, 3 tries over UDP. */
 export const DEFAULT_TIMEOUT_MS = 5000;
 export const DEFAULT_TRIES = 3;
-/** The largest DNS message: a UDP datagram or a TCP frame with a 16-bit length. */
-export const MAX_MESSAGE_SIZE = 65535;
 
 /** The protocol a reply came over, spelled the way dig prints it. */
 export type Protocol = "UDP" | "TCP";
@@ -85,20 +84,6 @@ export interface Exchange {
   /** Time from sending the (last) query to receiving its reply. */
   elapsedMs: number;
 }
-
-/** A random 16-bit query id from the system's cryptographic generator. */
-export function randomId(): number {
-  // One call to the system's generator per 1024 IDs: each call is an op, as much as the rest
-  // of building a query.
-  if (randomAt >= randomIds.length) {
-    crypto.getRandomValues(randomIds);
-    randomAt = 0;
-  }
-  return randomIds[randomAt++];
-}
-
-const randomIds = new Uint16Array(1024);
-let randomAt = randomIds.length;
 
 /**
  * Why `reply` is not the answer to `query`, or `undefined` when it is: the id must match, and the

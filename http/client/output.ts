@@ -6,7 +6,7 @@ import { concatBytes } from "../../tcp/core/io.ts";
 import { formatAddr, formatHostPort } from "../../tcp/kit/cli.ts";
 import type { Fields } from "../../tcp/kit/report.ts";
 import { explainMessage } from "../../dns/wire/describe.ts";
-import type { ResolverEvent } from "../../dns/resolver/iterative.ts";
+import type { ResolverEvent } from "../../dns/resolver/trace.ts";
 import { formatRecord, type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { rcodeName, typeName } from "../../dns/wire/constants.ts";
 import { explainHttp } from "../core/describe.ts";

@@ -4,12 +4,8 @@
  * server, or the walk down from the root servers — never the operating system's.
  */
 import { formatHostPort } from "../../tcp/kit/cli.ts";
-import {
-  IterativeResolver,
-  type Resolution,
-  ResolveError,
-  StubResolver,
-} from "../../dns/resolver/iterative.ts";
+import { IterativeResolver } from "../../dns/resolver/iterative.ts";
+import { type Resolution, ResolveError, StubResolver } from "../../dns/resolver/stub.ts";
 import { DNS_PORT, NoReplyError } from "../../dns/resolver/transport.ts";
 import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import { normalizeName } from "../../dns/wire/names.ts";

@@ -7,16 +7,11 @@ import assert from "node:assert/strict";
 import { decodeMessage, encodeMessage } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { exchange, NoReplyError, replyMismatch } from "../../dns/resolver/transport.ts";
-import {
-  IterativeResolver,
-  parseResolvConf,
-  ResolveError,
-  resolveHost,
-  type ResolverEvent,
-  ROOT_SERVERS,
-  serverReason,
-  StubResolver,
-} from "../../dns/resolver/iterative.ts";
+import { IterativeResolver } from "../../dns/resolver/iterative.ts";
+import { parseResolvConf, ResolveError, StubResolver } from "../../dns/resolver/stub.ts";
+import { resolveHost } from "../../dns/resolver/resolve_host.ts";
+import { type ResolverEvent, serverReason } from "../../dns/resolver/trace.ts";
+import { ROOT_SERVERS } from "../../dns/resolver/root_hints.ts";
 import { makeQuery } from "../../dns/wire/message.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { writeAll } from "../../tcp/core/io.ts";
