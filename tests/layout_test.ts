@@ -44,7 +44,6 @@ const KNOWN: Record<string, string> = {
   "http/lab.ts: imports the lesson http/server.ts": "#14",
   // #17: the local DNS server's start-up and the reply checks split like the authoritative
   // server's (one module per side: UDP, TCP, the resolver), and the demo's narration moves out.
-  "dns/resolver/bailiwick.ts: function checkReply over 150 lines": "#17",
   "dns/resolver_server.ts: function startResolverServer over 150 lines": "#17",
   "http/demo.ts: over 600 lines": "#14",
   // #19: a lab run's stream splits into spawning, forwarding and finishing.

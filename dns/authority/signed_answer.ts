@@ -16,7 +16,8 @@
 import { nameKey } from "../wire/names.ts";
 import { RCODE, TYPE } from "../wire/constants.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
-import { DenialChain, parentName, wildcardOf } from "../dnssec/denial.ts";
+import { DenialChain, wildcardOf } from "../dnssec/denial.ts";
+import { parentName } from "../wire/names.ts";
 
 /** What `addSignatures` reads and extends (the shape of `Answer` in `dns/authority.ts`). */
 export interface SignableAnswer {

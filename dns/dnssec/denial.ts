@@ -20,7 +20,7 @@
  *                  encloser's match + cover(next closer)
  * Pure: records in, records out; the hashes come from `dns/dnssec_crypto.ts`.
  */
-import { nameKey } from "../wire/names.ts";
+import { nameKey, parentName } from "../wire/names.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
 import { TYPE } from "../wire/constants.ts";
 import { compareReversedLabels, reversedLabels } from "../wire/canonical.ts";
@@ -58,16 +58,6 @@ function floorIndex<T, K>(items: T[], target: K, compare: (item: T, target: K) =
     }
   }
   return found;
-}
-
-/** `a.b.c.` → `b.c.` (the root stays the root). */
-export function parentName(name: string): string {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 92) i++;
-    else if (c === 46) return i + 1 === name.length ? "." : name.slice(i + 1);
-  }
-  return ".";
 }
 
 /** `*.` + name. */

@@ -15,7 +15,8 @@ import { TYPE, typeName } from "../wire/constants.ts";
 import { compareNames } from "../wire/canonical.ts";
 import { fromBase32Hex, type Nsec3Data, type NsecData, toBase32Hex } from "../wire/dnssec_rdata.ts";
 import { nsec3Hash } from "./crypto.ts";
-import { nextCloser, parentName, wildcardOf } from "./denial.ts";
+import { nextCloser, wildcardOf } from "./denial.ts";
+import { parentName } from "../wire/names.ts";
 import { ValidationFailure } from "./validate.ts";
 import { EDE } from "../wire/ede.ts";
 

@@ -29,7 +29,7 @@ import {
 } from "../wire/canonical.ts";
 import { type RrsigData, toBase32Hex } from "../wire/dnssec_rdata.ts";
 import { DNSKEY_FLAGS, nsec3Hash, signData, type SigningKey } from "./crypto.ts";
-import { parentName } from "./denial.ts";
+import { parentName } from "../wire/names.ts";
 import type { Zone } from "../zone/parse.ts";
 
 /** NSEC3 settings (RFC 9276 recommends 0 iterations and no salt). */

@@ -23,9 +23,10 @@
  * Names are compared label by label, so `evil\.cnblogs.com.` (one label "evil.cnblogs" under
  * `com.`) is not inside `cnblogs.com.`.
  */
-import { CLASS, RCODE, TYPE, typeName } from "../wire/constants.ts";
+import { CLASS, RCODE, rcodeName, TYPE, typeName } from "../wire/constants.ts";
 import { type Message } from "../wire/message.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
+import { inBailiwick, sameName, strictlyBelow } from "../wire/names.ts";
 import { type RRset, TRUST } from "./cache.ts";
 
 /** The RRSIG type (DNSSEC); its records travel with the RRset they sign. */
@@ -61,84 +62,6 @@ export interface CheckedReply {
   problem?: string;
   /** Records thrown away, each with the reason. */
   dropped: { record: ResourceRecord; reason: string }[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Names, label by label.
-
-/** Index of the dot that ends the first label of `name` (escapes honoured), or -1 for the root. */
-function firstLabelEnd(name: string): number {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 92) i++; // `\.` or the first digit of `\DDD`: never a separator
-    else if (c === 46) return i;
-  }
-  return -1;
-}
-
-/** The parent of a name: `www.cnblogs.com.` → `cnblogs.com.`, `com.` → `.`. */
-export function parentName(name: string): string {
-  if (name === ".") return ".";
-  const end = firstLabelEnd(name);
-  return end < 0 || end + 1 >= name.length ? "." : name.slice(end + 1);
-}
-
-/** How many labels a name has (the root has 0). */
-export function labelCount(name: string): number {
-  if (name === ".") return 0;
-  let count = 0;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 92) i++; // an escape: never a separator
-    else if (c === 46) count++;
-  }
-  return name.endsWith(".") ? count : count + 1;
-}
-
-/** The last `count` labels of `name`: (`a.b.c.`, 2) → `b.c.`. */
-export function lastLabels(name: string, count: number): string {
-  let drop = labelCount(name) - count;
-  if (drop <= 0) return name;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 92) i++;
-    else if (c === 46 && --drop === 0) return i + 1 >= name.length ? "." : name.slice(i + 1);
-  }
-  return ".";
-}
-
-/** `name`, its parent, … up to the root: `a.b.` → `a.b.`, `b.`, `.`. */
-export function ancestors(name: string): string[] {
-  const out = [name];
-  for (let n = name; n !== "."; n = parentName(n)) out.push(parentName(n));
-  return out;
-}
-
-/** True when two names are equal up to ASCII case. */
-export function sameName(a: string, b: string): boolean {
-  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
-}
-
-/**
- * True when `name` is `zone` or below it, compared label by label (case-insensitive): the text
- * before the zone must end with a real dot, not an escaped one.
- */
-export function inBailiwick(name: string, zone: string): boolean {
-  if (zone === ".") return true;
-  if (name.length < zone.length) return false;
-  const n = name.toLowerCase();
-  const z = zone.toLowerCase();
-  if (n === z) return true;
-  const dot = n.length - z.length - 1;
-  if (dot < 0 || n.charCodeAt(dot) !== 46 || !n.endsWith(z)) return false;
-  let backslashes = 0;
-  for (let i = dot - 1; i >= 0 && n.charCodeAt(i) === 92; i--) backslashes++;
-  return backslashes % 2 === 0;
-}
-
-/** True when `name` is strictly below `zone`. */
-export function strictlyBelow(name: string, zone: string): boolean {
-  return inBailiwick(name, zone) && !sameName(name, zone);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,16 +118,6 @@ function nsTargets(ns: RRset): string[] {
   return ns.records.flatMap((rr) => rr.data.kind === "NS" ? [rr.data.target] : []);
 }
 
-function rcodeText(rcode: number): string {
-  const names: Record<number, string> = {
-    1: "FORMERR",
-    2: "SERVFAIL",
-    4: "NOTIMP",
-    5: "REFUSED",
-  };
-  return names[rcode] ?? `rcode ${rcode}`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The verdict.
 
@@ -224,79 +137,18 @@ export function checkReply(
   zone: string,
   options: CheckOptions = {},
 ): CheckedReply {
-  const dropped: CheckedReply["dropped"] = [];
-  const drop = (set: RRset, reason: string) => {
-    for (const record of [...set.records, ...set.signatures]) dropped.push({ record, reason });
-  };
-  const result = (
-    kind: ReplyKind,
-    rest: Partial<CheckedReply> = {},
-  ): CheckedReply => ({
-    kind,
-    rrsets: [],
-    answer: [],
-    target: question.name,
-    dropped,
-    ...rest,
-  });
+  const scrub = new Scrub(question, zone);
   const rcode = reply.flags.rcode;
   if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) {
-    return result("lame", { problem: `the server answered ${rcodeText(rcode)}` });
+    return scrub.result("lame", { problem: `the server answered ${rcodeName(rcode)}` });
   }
-  const sections = (records: ResourceRecord[]) => {
-    const { rrsets, strays } = groupRRsets(records);
-    for (const record of strays) dropped.push({ record, reason: "an RRSIG without its RRset" });
-    return rrsets.filter((set) => {
-      if (set.class === CLASS.IN) return true;
-      drop(set, `class ${set.class} is not IN`);
-      return false;
-    });
-  };
-  const answers = sections(reply.answers);
-  const authority = sections(reply.authorities);
-  const additional = sections(reply.additionals);
   const aa = reply.flags.aa;
-  const learnt: ReplyRRset[] = [];
-  const used = new Set<RRset>();
-  const learn = (rrset: RRset, section: Section, trust: number) => {
-    learnt.push({ rrset, section, trust });
-    used.add(rrset);
-  };
+  const answers = scrub.section(reply.answers);
+  const authority = scrub.section(reply.authorities);
+  const additional = scrub.section(reply.additionals);
 
   // 1. The answer chain: CNAMEs from the question name, then the records asked for.
-  const answerTrust = aa ? TRUST.AUTHORITATIVE_ANSWER : TRUST.ANSWER;
-  const chain: RRset[] = [];
-  const maxCnames = options.maxCnames ?? 8;
-  let target = question.name;
-  let complete = false;
-  for (let hops = 0; hops <= maxCnames && inBailiwick(target, zone); hops++) {
-    const at = answers.filter((set) => sameName(set.name, target));
-    const direct = at.filter((set) => question.type === TYPE.ANY || set.type === question.type);
-    if (direct.length > 0) {
-      for (const set of direct) {
-        chain.push(set);
-        learn(set, "answer", answerTrust);
-      }
-      complete = true;
-      break;
-    }
-    const cname = at.find((set) => set.type === TYPE.CNAME);
-    const next = cname?.records[0]?.data;
-    if (!cname || next?.kind !== "CNAME" || cname.records.length !== 1) break;
-    chain.push(cname);
-    learn(cname, "answer", answerTrust);
-    if (chain.some((set) => sameName(set.name, next.target))) break; // a CNAME loop
-    target = next.target;
-  }
-  for (const set of answers) {
-    if (used.has(set)) continue;
-    drop(
-      set,
-      inBailiwick(set.name, zone)
-        ? `not part of the answer to ${question.name} ${typeName(question.type)}`
-        : `${set.name} is outside "${zone}" (out of bailiwick)`,
-    );
-  }
+  const { chain, target, complete } = scrub.answerChain(answers, aa, options.maxCnames ?? 8);
 
   // 2. The SOA that says "no" (for the name where the chain ended), and NS records.
   const soa = authority.find((set) =>
@@ -307,65 +159,30 @@ export function checkReply(
     ? nsSets.find((set) => strictlyBelow(set.name, zone) && inBailiwick(target, set.name))
     : undefined;
   const zoneNs = nsSets.find((set) => sameName(set.name, zone));
-
-  let kind: ReplyKind;
-  let problem: string | undefined;
-  if (complete) kind = "answer";
-  // A chain that leaves the zone, or stops short without saying "no": the rest of the way
-  // starts again at the target (from the cache or its own servers).
-  else if (!inBailiwick(target, zone)) kind = "cname";
-  else if (rcode === RCODE.NXDOMAIN) kind = "nxdomain";
-  else if (chain.length > 0) kind = soa ? "nodata" : "cname";
-  else if (childNs) kind = "referral";
-  else if (soa || (aa && nsSets.length === 0)) kind = "nodata";
-  else {
-    kind = "lame";
-    const up = nsSets.find((set) => !strictlyBelow(set.name, zone));
-    problem = up
-      ? `a referral to "${up.name}", which is not below "${zone}" (lame delegation)`
-      : nsSets.length
-      ? `a referral to "${nsSets[0].name}", which is not on the way to ${target}`
-      : "an empty non-authoritative reply";
-  }
-
+  const { kind, problem } = classify({
+    complete,
+    target,
+    zone,
+    rcode,
+    chain,
+    soa,
+    childNs,
+    aa,
+    nsSets,
+  });
   const authorityTrust = aa ? TRUST.AUTHORITATIVE_AUTHORITY : TRUST.AUTHORITY;
-  if (soa && (kind === "nxdomain" || kind === "nodata")) used.add(soa);
-  if (childNs) learn(childNs, "authority", TRUST.AUTHORITY);
-  if (zoneNs && kind !== "lame") learn(zoneNs, "authority", authorityTrust);
-  for (const set of authority) {
-    if (used.has(set)) continue;
-    drop(
-      set,
-      !inBailiwick(set.name, zone)
-        ? `${set.name} is outside "${zone}" (out of bailiwick)`
-        : `not needed for ${question.name} ${typeName(question.type)}`,
-    );
-  }
+  if (soa && (kind === "nxdomain" || kind === "nodata")) scrub.used.add(soa);
+  if (childNs) scrub.learn(childNs, "authority", TRUST.AUTHORITY);
+  if (zoneNs && kind !== "lame") scrub.learn(zoneNs, "authority", authorityTrust);
+  scrub.dropUnused(authority, "needed for");
 
   // 3. Addresses of the name servers just named, inside the zone (glue).
   const nsAnswers = chain.filter((set) => set.type === TYPE.NS);
   const servers = [childNs, zoneNs, ...nsAnswers].flatMap((set) => set ? nsTargets(set) : []);
-  const glue: RRset[] = [];
-  for (const set of additional) {
-    const address = set.type === TYPE.A || set.type === TYPE.AAAA;
-    const named = servers.some((ns) => sameName(ns, set.name));
-    if (address && named && inBailiwick(set.name, zone) && kind !== "lame") {
-      learn(set, "additional", TRUST.ADDITIONAL);
-      if (childNs && nsTargets(childNs).some((ns) => sameName(ns, set.name))) glue.push(set);
-    } else {
-      drop(
-        set,
-        !address || !named
-          ? `not an address of a name server named here`
-          : !inBailiwick(set.name, zone)
-          ? `glue for ${set.name}, which is outside "${zone}" (out of bailiwick)`
-          : "the reply is unusable",
-      );
-    }
-  }
+  const glue = scrub.glue(additional, servers, kind === "lame", childNs);
 
-  return result(kind, {
-    rrsets: kind === "lame" ? [] : learnt,
+  return scrub.result(kind, {
+    rrsets: kind === "lame" ? [] : scrub.learnt,
     answer: chain,
     target,
     referral: childNs && kind === "referral"
@@ -374,4 +191,160 @@ export function checkReply(
     soa: kind === "nxdomain" || kind === "nodata" ? soa : undefined,
     problem,
   });
+}
+
+/**
+ * What a reply is, from what its sections hold: an answer, a CNAME to follow elsewhere, a
+ * negative answer, a referral down — or lame, with the reason.
+ */
+function classify(
+  { complete, target, zone, rcode, chain, soa, childNs, aa, nsSets }: {
+    complete: boolean;
+    target: string;
+    zone: string;
+    rcode: number;
+    chain: RRset[];
+    soa: RRset | undefined;
+    childNs: RRset | undefined;
+    aa: boolean;
+    nsSets: RRset[];
+  },
+): { kind: ReplyKind; problem?: string } {
+  if (complete) return { kind: "answer" };
+  // A chain that leaves the zone, or stops short without saying "no": the rest of the way
+  // starts again at the target (from the cache or its own servers).
+  if (!inBailiwick(target, zone)) return { kind: "cname" };
+  if (rcode === RCODE.NXDOMAIN) return { kind: "nxdomain" };
+  if (chain.length > 0) return { kind: soa ? "nodata" : "cname" };
+  if (childNs) return { kind: "referral" };
+  if (soa || (aa && nsSets.length === 0)) return { kind: "nodata" };
+  const up = nsSets.find((set) => !strictlyBelow(set.name, zone));
+  const problem = up
+    ? `a referral to "${up.name}", which is not below "${zone}" (lame delegation)`
+    : nsSets.length
+    ? `a referral to "${nsSets[0].name}", which is not on the way to ${target}`
+    : "an empty non-authoritative reply";
+  return { kind: "lame", problem };
+}
+
+/** One reply being checked: what is learnt from it and what is dropped, with the reasons. */
+class Scrub {
+  readonly dropped: CheckedReply["dropped"] = [];
+  readonly learnt: ReplyRRset[] = [];
+  readonly used = new Set<RRset>();
+
+  constructor(readonly question: { name: string; type: number }, readonly zone: string) {}
+
+  result(kind: ReplyKind, rest: Partial<CheckedReply> = {}): CheckedReply {
+    return {
+      kind,
+      rrsets: [],
+      answer: [],
+      target: this.question.name,
+      dropped: this.dropped,
+      ...rest,
+    };
+  }
+
+  drop(set: RRset, reason: string): void {
+    for (const record of [...set.records, ...set.signatures]) {
+      this.dropped.push({ record, reason });
+    }
+  }
+
+  learn(rrset: RRset, section: Section, trust: number): void {
+    this.learnt.push({ rrset, section, trust });
+    this.used.add(rrset);
+  }
+
+  /** A section's RRsets of class IN (the rest, and RRSIGs without their RRset, dropped). */
+  section(records: ResourceRecord[]): RRset[] {
+    const { rrsets, strays } = groupRRsets(records);
+    for (const record of strays) {
+      this.dropped.push({ record, reason: "an RRSIG without its RRset" });
+    }
+    return rrsets.filter((set) => {
+      if (set.class === CLASS.IN) return true;
+      this.drop(set, `class ${set.class} is not IN`);
+      return false;
+    });
+  }
+
+  /** Drops every RRset of `sets` not learnt: outside the zone, or not `why` the question. */
+  dropUnused(sets: RRset[], why: "part of the answer to" | "needed for"): void {
+    const { question, zone } = this;
+    for (const set of sets) {
+      if (this.used.has(set)) continue;
+      this.drop(
+        set,
+        inBailiwick(set.name, zone)
+          ? `not ${why} ${question.name} ${typeName(question.type)}`
+          : `${set.name} is outside "${zone}" (out of bailiwick)`,
+      );
+    }
+  }
+
+  /**
+   * The answer chain: CNAMEs from the question name (at most `maxCnames`, while inside the
+   * zone), then the records asked for. `complete` when it reached them.
+   */
+  answerChain(
+    answers: RRset[],
+    aa: boolean,
+    maxCnames: number,
+  ): { chain: RRset[]; target: string; complete: boolean } {
+    const { question, zone } = this;
+    const answerTrust = aa ? TRUST.AUTHORITATIVE_ANSWER : TRUST.ANSWER;
+    const chain: RRset[] = [];
+    let target = question.name;
+    let complete = false;
+    for (let hops = 0; hops <= maxCnames && inBailiwick(target, zone); hops++) {
+      const at = answers.filter((set) => sameName(set.name, target));
+      const direct = at.filter((set) => question.type === TYPE.ANY || set.type === question.type);
+      if (direct.length > 0) {
+        for (const set of direct) {
+          chain.push(set);
+          this.learn(set, "answer", answerTrust);
+        }
+        complete = true;
+        break;
+      }
+      const cname = at.find((set) => set.type === TYPE.CNAME);
+      const next = cname?.records[0]?.data;
+      if (!cname || next?.kind !== "CNAME" || cname.records.length !== 1) break;
+      chain.push(cname);
+      this.learn(cname, "answer", answerTrust);
+      if (chain.some((set) => sameName(set.name, next.target))) break; // a CNAME loop
+      target = next.target;
+    }
+    this.dropUnused(answers, "part of the answer to");
+    return { chain, target, complete };
+  }
+
+  /**
+   * The addresses in ADDITIONAL of the name servers `servers`, inside the zone, learnt (unless
+   * the reply is lame); returns those of the referral's servers (its glue).
+   */
+  glue(additional: RRset[], servers: string[], lame: boolean, childNs?: RRset): RRset[] {
+    const zone = this.zone;
+    const glue: RRset[] = [];
+    for (const set of additional) {
+      const address = set.type === TYPE.A || set.type === TYPE.AAAA;
+      const named = servers.some((ns) => sameName(ns, set.name));
+      if (address && named && inBailiwick(set.name, zone) && !lame) {
+        this.learn(set, "additional", TRUST.ADDITIONAL);
+        if (childNs && nsTargets(childNs).some((ns) => sameName(ns, set.name))) glue.push(set);
+      } else {
+        this.drop(
+          set,
+          !address || !named
+            ? `not an address of a name server named here`
+            : !inBailiwick(set.name, zone)
+            ? `glue for ${set.name}, which is outside "${zone}" (out of bailiwick)`
+            : "the reply is unusable",
+        );
+      }
+    }
+    return glue;
+  }
 }

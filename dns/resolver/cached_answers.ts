@@ -7,7 +7,7 @@
 import { RCODE, TYPE } from "../wire/constants.ts";
 import { normalizeName } from "../wire/names.ts";
 import type { ResourceRecord } from "../wire/rdata.ts";
-import { ancestors, sameName } from "./bailiwick.ts";
+import { ancestors, sameName } from "../wire/names.ts";
 import { type RecordCache, type RRset, TRUST } from "./cache.ts";
 import type { Resolution } from "./stub.ts";
 import type { ResolverEvent, ServerRef } from "./trace.ts";

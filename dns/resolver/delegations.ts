@@ -6,7 +6,7 @@
  * or the shortest TTL among them ends.
  */
 import { TYPE } from "../wire/constants.ts";
-import { ancestors } from "./bailiwick.ts";
+import { ancestors } from "../wire/names.ts";
 import type { CachedRRset, RecordCache } from "./cache.ts";
 import { nsTargets } from "./cached_answers.ts";
 import type { ServerRef } from "./trace.ts";

@@ -36,14 +36,8 @@ import { normalizeName } from "../wire/names.ts";
 import { RCODE, TYPE } from "../wire/constants.ts";
 import type { ResourceRecord } from "../wire/rdata.ts";
 import { DNS_PORT } from "./transport.ts";
-import {
-  ancestors,
-  type CheckedReply,
-  inBailiwick,
-  labelCount,
-  lastLabels,
-  sameName,
-} from "./bailiwick.ts";
+import { ancestors, inBailiwick, labelCount, lastLabels, sameName } from "../wire/names.ts";
+import { type CheckedReply } from "./bailiwick.ts";
 import { RecordCache } from "./cache.ts";
 import { ServerSelection } from "./server_selection.ts";
 import { ROOT_SERVERS } from "./root_hints.ts";

@@ -264,9 +264,88 @@ export function namesEqual(a: string, b: string): boolean {
   return nameKey(a) === nameKey(b);
 }
 
-/** True when `name` is `zone` or below it (case-insensitive). */
+/**
+ * True when `name` is `zone` or below it (case-insensitive, escapes compared in their canonical
+ * form): `evil\.cnblogs.com.` (one label "evil.cnblogs" under `com.`) is not inside `cnblogs.com.`.
+ */
 export function isSubdomain(name: string, zone: string): boolean {
-  const n = nameKey(name);
-  const z = nameKey(zone);
-  return z === "." || n === z || n.endsWith("." + z);
+  return inBailiwick(nameKey(name), nameKey(zone));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names, label by label, as text already normalised (fast: no decoding, escapes honoured).
+
+/** Index of the dot that ends the first label of `name` (escapes honoured), or -1 for the root. */
+function firstLabelEnd(name: string): number {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 92) i++; // `\.` or the first digit of `\DDD`: never a separator
+    else if (c === 46) return i;
+  }
+  return -1;
+}
+
+/** The parent of a name: `www.cnblogs.com.` → `cnblogs.com.`, `com.` → `.`. */
+export function parentName(name: string): string {
+  if (name === ".") return ".";
+  const end = firstLabelEnd(name);
+  return end < 0 || end + 1 >= name.length ? "." : name.slice(end + 1);
+}
+
+/** How many labels a name has (the root has 0). */
+export function labelCount(name: string): number {
+  if (name === ".") return 0;
+  let count = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 92) i++; // an escape: never a separator
+    else if (c === 46) count++;
+  }
+  return name.endsWith(".") ? count : count + 1;
+}
+
+/** The last `count` labels of `name`: (`a.b.c.`, 2) → `b.c.`. */
+export function lastLabels(name: string, count: number): string {
+  let drop = labelCount(name) - count;
+  if (drop <= 0) return name;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 46 && --drop === 0) return i + 1 >= name.length ? "." : name.slice(i + 1);
+  }
+  return ".";
+}
+
+/** `name`, its parent, … up to the root: `a.b.` → `a.b.`, `b.`, `.`. */
+export function ancestors(name: string): string[] {
+  const out = [name];
+  for (let n = name; n !== "."; n = parentName(n)) out.push(parentName(n));
+  return out;
+}
+
+/** True when two names are equal up to ASCII case. */
+export function sameName(a: string, b: string): boolean {
+  return a === b || (a.length === b.length && a.toLowerCase() === b.toLowerCase());
+}
+
+/**
+ * True when `name` is `zone` or below it, compared label by label (case-insensitive): the text
+ * before the zone must end with a real dot, not an escaped one.
+ */
+export function inBailiwick(name: string, zone: string): boolean {
+  if (zone === ".") return true;
+  if (name.length < zone.length) return false;
+  const n = name.toLowerCase();
+  const z = zone.toLowerCase();
+  if (n === z) return true;
+  const dot = n.length - z.length - 1;
+  if (dot < 0 || n.charCodeAt(dot) !== 46 || !n.endsWith(z)) return false;
+  let backslashes = 0;
+  for (let i = dot - 1; i >= 0 && n.charCodeAt(i) === 92; i--) backslashes++;
+  return backslashes % 2 === 0;
+}
+
+/** True when `name` is strictly below `zone`. */
+export function strictlyBelow(name: string, zone: string): boolean {
+  return inBailiwick(name, zone) && !sameName(name, zone);
 }

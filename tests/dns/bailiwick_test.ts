@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import {
   ancestors,
-  checkReply,
   inBailiwick,
   labelCount,
   lastLabels,
   parentName,
-} from "../../dns/resolver/bailiwick.ts";
+} from "../../dns/wire/names.ts";
+import { checkReply } from "../../dns/resolver/bailiwick.ts";
 import { makeQuery, type Message } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { TRUST } from "../../dns/resolver/cache.ts";
