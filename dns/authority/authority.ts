@@ -35,7 +35,7 @@ import {
 } from "../wire/message.ts";
 import { DnsFormatError, readU16 } from "../wire/primitives.ts";
 import { getEdns, makeOpt } from "../wire/edns.ts";
-import { nameKey, readName } from "../wire/names.ts";
+import { nameKey, parentName, readName } from "../wire/names.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
 import type { Zone } from "../zone/parse.ts";
 import { addSignatures, SignedZone } from "./signed_answer.ts";
@@ -70,16 +70,6 @@ interface ZoneData {
   signed?: SignedZone;
 }
 
-/** The parent of a lowercase name key (`a.b.` → `b.`; `a.` → `.`), honouring `\.`. */
-function parentKey(key: string): string {
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c === 92) i++;
-    else if (c === 46) return i + 1 === key.length ? "." : key.slice(i + 1);
-  }
-  return ".";
-}
-
 function withName(rr: ResourceRecord, name: string): ResourceRecord {
   return rr.name === name
     ? rr
@@ -112,7 +102,7 @@ export class Authority {
         if (rrset) rrset.push(rr);
         else node.set(rr.type, [rr]);
         if (rr.type === TYPE.NS && key !== apex) data.cuts.add(key);
-        for (let k = key; k !== apex && k !== "."; k = parentKey(k)) data.existing.add(k);
+        for (let k = key; k !== apex && k !== "."; k = parentName(k)) data.existing.add(k);
       }
       this.#zones.set(apex, data);
     }
@@ -124,7 +114,7 @@ export class Authority {
   }
 
   #zoneFor(key: string): ZoneData | undefined {
-    for (let k = key;; k = parentKey(k)) {
+    for (let k = key;; k = parentName(k)) {
       const zone = this.#zones.get(k);
       if (zone) return zone;
       if (k === ".") return undefined;
@@ -175,7 +165,7 @@ export class Authority {
     // 2. A delegation on the way down: the topmost cut at or above the name wins.
     if (zone.cuts.size) {
       let cut: string | undefined;
-      for (let k = key; k !== zone.apex && k !== "."; k = parentKey(k)) {
+      for (let k = key; k !== zone.apex && k !== "."; k = parentName(k)) {
         // DS belongs to the parent side of a cut (RFC 4035 §3.1.4.1).
         if (zone.cuts.has(k) && !(k === key && qtype === TYPE.DS)) cut = k;
       }
@@ -195,8 +185,8 @@ export class Authority {
         this.#negative(zone, result, RCODE.NOERROR); // 4. empty non-terminal: NODATA
         return;
       }
-      let encloser = parentKey(key);
-      while (!zone.existing.has(encloser)) encloser = parentKey(encloser);
+      let encloser = parentName(key);
+      while (!zone.existing.has(encloser)) encloser = parentName(encloser);
       node = zone.nodes.get(encloser === "." ? "*." : `*.${encloser}`);
       if (!node) {
         this.#negative(zone, result, RCODE.NXDOMAIN);
@@ -234,7 +224,7 @@ export class Authority {
     zone ??= this.#zoneFor(key);
     if (!zone) return;
     if (!glue) {
-      for (let k = key; k !== zone.apex && k !== "."; k = parentKey(k)) {
+      for (let k = key; k !== zone.apex && k !== "."; k = parentName(k)) {
         if (zone.cuts.has(k)) return; // below a cut: not ours to answer with
       }
     }
