@@ -33,7 +33,7 @@
  */
 import { formatQuestion, type Message } from "./wire/message.ts";
 import { formatRdata, formatRecord, type ResourceRecord } from "./wire/rdata.ts";
-import { fullRcode, getEdns } from "./wire/edns.ts";
+import { EDNS_UDP_SIZE, fullRcode, getEdns } from "./wire/edns.ts";
 import { normalizeName } from "./wire/names.ts";
 import { opcodeName, parseClass, parseType, rcodeName, TYPE } from "./wire/constants.ts";
 import { printableText } from "./wire/primitives.ts";
@@ -187,7 +187,7 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     tcp: false,
     recurse: true,
     trace: false,
-    bufsize: 1232,
+    bufsize: EDNS_UDP_SIZE,
     dnssec: false,
     validate: false,
     trustAnchor: values["trust-anchor"],

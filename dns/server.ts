@@ -36,7 +36,8 @@ import {
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { writeAll } from "../tcp/core/io.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
-import { Authority, type Response } from "./authority/authority.ts";
+import { Authority } from "./authority/authority.ts";
+import { type Response } from "./authority/respond.ts";
 import { ResponseCache, writeReply } from "./authority/response_cache.ts";
 import { MAX_MESSAGE_SIZE, rcodeName, typeName } from "./wire/constants.ts";
 import { printableText } from "./wire/primitives.ts";

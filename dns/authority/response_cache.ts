@@ -21,7 +21,9 @@
  * - A hit allocates nothing: the caller copies the stored answer into its own buffer with the
  *   query's id (`writeReply`).
  */
-import { type Authority, respond, type Response, SERVER_UDP_SIZE } from "./authority.ts";
+import type { Authority } from "./authority.ts";
+import { respond, type Response } from "./respond.ts";
+import { EDNS_UDP_SIZE } from "../wire/edns.ts";
 import { MAX_LABEL_LENGTH, MAX_NAME_LENGTH, MAX_UDP_SIZE, TYPE } from "../wire/constants.ts";
 
 /** Default number of distinct questions remembered. */
@@ -175,7 +177,7 @@ export class ResponseCache {
         if (at > rdEnd) return false;
       }
       const udpSize = (query[o + 3] << 8) | query[o + 4];
-      const size = udp ? Math.max(MAX_UDP_SIZE, Math.min(udpSize, SERVER_UDP_SIZE)) : 0;
+      const size = udp ? Math.max(MAX_UDP_SIZE, Math.min(udpSize, EDNS_UDP_SIZE)) : 0;
       variant |= VARIANT_EDNS | (query[o + 7] & 0x80 ? VARIANT_DO : 0) |
         (query[o + 6] > 0 ? VARIANT_BADVERS : 0) | (size << VARIANT_SIZE_SHIFT);
     }

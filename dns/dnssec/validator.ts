@@ -21,6 +21,7 @@
 import { encodeMessage, type Message } from "../wire/message.ts";
 import { nameKey } from "../wire/names.ts";
 import { RCODE, TYPE, typeName } from "../wire/constants.ts";
+import { EDNS_UDP_SIZE } from "../wire/edns.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
 import { algorithmName, type DsData, fromHex, keyTag } from "../wire/dnssec_rdata.ts";
 import { EDE, edeOption } from "../wire/ede.ts";
@@ -374,7 +375,7 @@ export function servfailFor(query: Message, validation: Validation): Message {
       ? [{
         name: ".",
         type: TYPE.OPT,
-        class: 1232,
+        class: EDNS_UDP_SIZE,
         ttl: opt.ttl & 0x8000,
         data: { kind: "OPT", options },
       }]

@@ -15,10 +15,19 @@
  *    - with RD set, by the resolver (`dns/resolver.ts`): from its record cache, or by walking
  *      from the root — identical questions in flight share one walk.
  * 4. Every reply has RA set (recursion available), echoes RD, CD and the question, carries an
- *    OPT record when the query did (our UDP size, 1232) and is cut to the client's UDP size
+ *    OPT record when the query did (our UDP size, `EDNS_UDP_SIZE`) and is cut to the client's UDP size
  *    with TC set when it does not fit. A resolved RD reply goes into the answer cache.
  */
-import { CLASS, MAX_MESSAGE_SIZE, MAX_UDP_SIZE, OPCODE, RCODE, TYPE } from "../wire/constants.ts";
+import {
+  CLASS,
+  MAIL_QUERY_TYPES,
+  MAX_MESSAGE_SIZE,
+  MAX_UDP_SIZE,
+  OPCODE,
+  RCODE,
+  TYPE,
+  ZONE_TRANSFER_TYPES,
+} from "../wire/constants.ts";
 import {
   decodeHeader,
   decodeMessage,
@@ -28,7 +37,7 @@ import {
   type Question,
 } from "../wire/message.ts";
 import { DnsFormatError } from "../wire/primitives.ts";
-import { getEdns, makeOpt } from "../wire/edns.ts";
+import { EDNS_UDP_SIZE, getEdns, makeOpt, RCODE_BADVERS } from "../wire/edns.ts";
 import { readName } from "../wire/names.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
 import { type IterativeResolver } from "./iterative.ts";
@@ -37,10 +46,6 @@ import { type ResolverEvent } from "./trace.ts";
 import { AnswerCache } from "./answer_cache.ts";
 import { type IpFamily, parseAddress, parseNetwork } from "../../udp/core/subnet_plan.ts";
 
-/** The UDP payload size this server offers and accepts at most (DNS flag day 2020). */
-export const RESOLVER_UDP_SIZE = 1232;
-/** The extended rcode for an EDNS version we do not speak (RFC 6891). */
-export const RCODE_BADVERS = 16;
 /** Who may ask by default: loopback only. */
 export const DEFAULT_ALLOW = "127.0.0.0/8,::1";
 /** Distinct questions resolved at once; more get SERVFAIL (nothing unbounded per client). */
@@ -152,9 +157,6 @@ export function peekQuestion(query: Uint8Array): { name: string; type: number } 
     return undefined;
   }
 }
-
-const META_NOTIMP = new Set([253, 254]); // MAILB, MAILA
-const ZONE_TRANSFER = new Set([251, 252]); // IXFR, AXFR
 
 /** Options for `RecursiveResponder`. */
 export interface RecursiveOptions {
@@ -306,7 +308,7 @@ export class RecursiveResponder {
     if (edns) {
       additionals.push(
         makeOpt({
-          udpSize: RESOLVER_UDP_SIZE,
+          udpSize: EDNS_UDP_SIZE,
           dnssecOk: edns.dnssecOk,
           extendedRcode: rcode >> 4,
         }),
@@ -321,7 +323,7 @@ export class RecursiveResponder {
       additionals,
     };
     const maxSize = udp
-      ? Math.max(MAX_UDP_SIZE, Math.min(edns?.udpSize ?? MAX_UDP_SIZE, RESOLVER_UDP_SIZE))
+      ? Math.max(MAX_UDP_SIZE, Math.min(edns?.udpSize ?? MAX_UDP_SIZE, EDNS_UDP_SIZE))
       : MAX_MESSAGE_SIZE;
     return encodeMessage(reply, { maxSize });
   }
@@ -349,8 +351,8 @@ export function checkQuery(msg: Message): { rcode: number; reason: string } | un
   const q = msg.questions[0];
   if (q.class !== CLASS.IN) return { rcode: RCODE.REFUSED, reason: `class ${q.class} is not IN` };
   if (q.type === TYPE.OPT) return { rcode: RCODE.FORMERR, reason: "a question for type OPT" };
-  if (META_NOTIMP.has(q.type)) return { rcode: RCODE.NOTIMP, reason: "MAILA/MAILB" };
-  if (ZONE_TRANSFER.has(q.type)) {
+  if (MAIL_QUERY_TYPES.has(q.type)) return { rcode: RCODE.NOTIMP, reason: "MAILA/MAILB" };
+  if (ZONE_TRANSFER_TYPES.has(q.type)) {
     return { rcode: RCODE.REFUSED, reason: "zone transfers are for authoritative servers" };
   }
   return undefined;

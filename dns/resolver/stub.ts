@@ -6,6 +6,7 @@
 import { makeQuery, type Message } from "../wire/message.ts";
 import { normalizeName } from "../wire/names.ts";
 import { RCODE } from "../wire/constants.ts";
+import { EDNS_UDP_SIZE } from "../wire/edns.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
 import { type Exchange, exchange, type ExchangeOptions } from "./transport.ts";
 import type { FreshSockets } from "../../udp/core/fresh_sockets.ts";
@@ -85,7 +86,7 @@ export interface QueryOptions {
   timeoutMs?: number;
   tries?: number;
   tcp?: boolean;
-  /** EDNS0 UDP payload size to advertise (default 1232); 0 sends no OPT record. */
+  /** EDNS0 UDP payload size to advertise (default `EDNS_UDP_SIZE`, 1232); 0 sends no OPT record. */
   bufsize?: number;
   /** Set the DO bit (`+dnssec`). */
   dnssec?: boolean;
@@ -95,9 +96,6 @@ export interface QueryOptions {
   sockets?: FreshSockets | null;
 }
 
-/** Default EDNS0 UDP size (the DNS Flag Day 2020 value dig uses). */
-export const DEFAULT_BUFSIZE = 1232;
-
 /** Builds the query message for `name`/`type` with the EDNS settings of `options`. */
 export function buildQuery(
   name: string,
@@ -105,7 +103,7 @@ export function buildQuery(
   rd: boolean,
   options: QueryOptions,
 ): Message {
-  const bufsize = options.bufsize ?? DEFAULT_BUFSIZE;
+  const bufsize = options.bufsize ?? EDNS_UDP_SIZE;
   const edns = bufsize === 0 && !options.dnssec
     ? false
     : { udpSize: Math.max(512, bufsize), dnssecOk: options.dnssec ?? false };

@@ -61,6 +61,11 @@ export const MAX_MESSAGE_SIZE = 65535;
 /** The classic UDP payload limit without EDNS (RFC 1035 4.2.1). */
 export const MAX_UDP_SIZE = 512;
 
+/** Question types no zone data answers: zone transfers (IXFR, AXFR), handled apart or refused. */
+export const ZONE_TRANSFER_TYPES: ReadonlySet<number> = new Set([251, 252]);
+/** The obsolete mailbox query types (MAILB, MAILA, RFC 1035 §3.2.3): not implemented anywhere. */
+export const MAIL_QUERY_TYPES: ReadonlySet<number> = new Set([253, 254]);
+
 /** Mnemonics for types netlab knows by name; only some of them have an rdata codec. */
 const TYPE_NAMES: Record<number, string> = {
   1: "A",

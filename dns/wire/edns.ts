@@ -9,6 +9,9 @@ import type { EdnsOption, ResourceRecord } from "./rdata.ts";
 import type { Message } from "./message.ts";
 import { u16Value } from "./writer.ts";
 
+/** The UDP payload size netlab's servers offer and its clients ask for (DNS flag day 2020). */
+export const EDNS_UDP_SIZE = 1232;
+
 /** The extended rcode for an EDNS version the server does not speak (RFC 6891 §6.1.3). */
 export const RCODE_BADVERS = 16;
 
@@ -33,9 +36,9 @@ export function getEdns(msg: Message): Edns | undefined {
   };
 }
 
-/** An OPT record (EDNS0) to put in the additional section; udpSize defaults to 1232. */
+/** An OPT record (EDNS0) to put in the additional section; udpSize defaults to `EDNS_UDP_SIZE`. */
 export function makeOpt(edns: Partial<Edns> = {}): ResourceRecord {
-  const udpSize = u16Value(edns.udpSize ?? 1232, "EDNS UDP size");
+  const udpSize = u16Value(edns.udpSize ?? EDNS_UDP_SIZE, "EDNS UDP size");
   const ttl = (((edns.extendedRcode ?? 0) & 0xff) << 24 | ((edns.version ?? 0) & 0xff) << 16 |
     (edns.dnssecOk ? 0x8000 : 0)) >>> 0;
   return {

@@ -6,7 +6,8 @@
  * DNSSEC records, and TC is set when the signatures do not fit.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority/authority.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
 import { formatRecord } from "../../dns/wire/rdata.ts";
 import { parseType, TYPE } from "../../dns/wire/constants.ts";

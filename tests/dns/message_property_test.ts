@@ -18,7 +18,8 @@ import {
 import { makeOpt } from "../../dns/wire/edns.ts";
 import { nameLabels } from "../../dns/wire/names.ts";
 import { describeMessage } from "../../dns/wire/describe.ts";
-import { Authority, respond } from "../../dns/authority/authority.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
 import { parseZone } from "../../dns/zone/parse.ts";
 import { ROOT } from "../_helpers.ts";
 

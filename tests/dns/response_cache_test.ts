@@ -4,7 +4,8 @@
  * seeded stream of queries, a cached answer is always byte for byte what `respond` would send.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority/authority.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
 import { ENTRY_OVERHEAD, ResponseCache } from "../../dns/authority/response_cache.ts";
 import {
   decodeMessage,

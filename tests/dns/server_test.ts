@@ -4,7 +4,8 @@
  * crash or stall it, the CLI contract, and interop with dig.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority/authority.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
 import { ResponseCache } from "../../dns/authority/response_cache.ts";
 import { startDnsServer } from "../../dns/server.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";

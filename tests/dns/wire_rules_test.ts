@@ -5,7 +5,8 @@
  * real server over UDP and over TCP, sent whole and one byte per write.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority/authority.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
 import { startDnsServer } from "../../dns/server.ts";
 import { decodeMessage, type Question } from "../../dns/wire/message.ts";
 import { RCODE } from "../../dns/wire/constants.ts";
