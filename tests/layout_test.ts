@@ -35,7 +35,6 @@ const KNOWN: Record<string, string> = {
   "http/demo.ts: imports the lesson http/client.ts": "#14",
   "http/demo.ts: imports the lesson dns/internet.ts": "#14",
   // #14: modules that split at their section banners (dns/wire, http/core, http/server/).
-  "dns/query.ts: over 600 lines": "#14",
   // #14: serveHttp becomes modules of one idea each; the DNS server's start-up and the HTTP
   // client's fetch and demo split with them.
   "http/demo.ts: function runDemo over 150 lines": "#14",
