@@ -40,7 +40,7 @@ import { isIpAddress } from "./wire/addresses.ts";
 import { IterativeResolver } from "./resolver/iterative.ts";
 import { resolveHost } from "./resolver/resolve_host.ts";
 import { type ResolverEvent } from "./resolver/trace.ts";
-import { CliError, runMain } from "../tcp/kit/cli.ts";
+import { CliError, runMain, userPath } from "../tcp/kit/cli.ts";
 import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./dnssec/validator.ts";
 import type { TrustAnchor } from "./dnssec/validate.ts";
 import { stubFetch, ValidatingResolver } from "./dnssec/validating_resolver.ts";
@@ -272,7 +272,8 @@ function banner(args: string[], trace: boolean): string[] {
 async function trustAnchors(request: QueryRequest): Promise<TrustAnchor[]> {
   if (request.trustAnchor === undefined) return [ROOT_TRUST_ANCHOR];
   try {
-    return [parseTrustAnchor(await Deno.readTextFile(request.trustAnchor), request.trustAnchor)];
+    const text = await Deno.readTextFile(userPath(request.trustAnchor));
+    return [parseTrustAnchor(text, request.trustAnchor)];
   } catch (error) {
     throw new CliError(
       `Cannot use trust anchor "${request.trustAnchor}": ${(error as Error).message}`,

@@ -31,9 +31,6 @@ const MAX_FUNCTION_LINES = 150;
 const KNOWN: Record<string, string> = {
   // #14: dns/server.ts opens its own DatagramBatch instead of calling serveDatagrams.
   "dns/server.ts: a lesson imports the Linux layer tcp/linux/mmsg.ts": "#14",
-  // #14: http/demo.ts drives the client and the internet check through their lesson scripts.
-  "http/demo.ts: imports the lesson http/client.ts": "#14",
-  "http/demo.ts: imports the lesson dns/internet.ts": "#14",
   // #14: modules that split at their section banners (dns/wire, http/core, http/server/).
   // #14: serveHttp becomes modules of one idea each; the DNS server's start-up and the HTTP
   // client's fetch and demo split with them.

@@ -11,7 +11,7 @@ import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import { makeOpt } from "../../dns/wire/edns.ts";
 import { type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
-import { startMiniInternet } from "../../dns/internet.ts";
+import { startMiniInternet } from "../../dns/internet/servers.ts";
 import { explainBytes } from "../../tcp/kit/explain.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { assertNdjson, type JsonEvent, ROOT, runScript, startScript } from "../_helpers.ts";

@@ -9,7 +9,7 @@ import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns
 import { OPCODE, RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { exchange } from "../../dns/resolver/transport.ts";
-import { startMiniInternet } from "../../dns/internet.ts";
+import { startMiniInternet } from "../../dns/internet/servers.ts";
 import { AccessList } from "../../dns/resolver/responder.ts";
 import { type ResolverServer, startResolverServer } from "../../dns/resolver_server.ts";
 import { createReporter, EVENT_NAMES } from "../../tcp/kit/report.ts";

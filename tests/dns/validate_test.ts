@@ -13,7 +13,7 @@ import { TYPE } from "../../dns/wire/constants.ts";
 import { Authority } from "../../dns/authority/authority.ts";
 import { parseZone, type Zone } from "../../dns/zone/parse.ts";
 import { type Breakage, signMiniInternet } from "../../dns/internet/signing.ts";
-import { MINI_ZONES, startMiniInternet } from "../../dns/internet.ts";
+import { MINI_ZONES, startMiniInternet } from "../../dns/internet/servers.ts";
 import {
   type Fetch,
   parseTrustAnchor,

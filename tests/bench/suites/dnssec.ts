@@ -20,7 +20,7 @@ import { parseZone } from "../../../dns/zone/parse.ts";
 import { generateSigningKey } from "../../../dns/dnssec/crypto.ts";
 import { signZone } from "../../../dns/dnssec/signer.ts";
 import { writeKeyPair } from "../../../dns/sign.ts";
-import { startMiniInternet } from "../../../dns/internet.ts";
+import { startMiniInternet } from "../../../dns/internet/servers.ts";
 import { ValidatingResolver } from "../../../dns/dnssec/validating_resolver.ts";
 import { parseTrustAnchor } from "../../../dns/dnssec/validator.ts";
 import { makeQuery } from "../../../dns/wire/message.ts";
