@@ -1,7 +1,6 @@
 /**
- * The two socket helpers every DNS server here shares (the authoritative `dns/server.ts` and the
- * local DNS server `dns/resolver_server.ts`): DNS is served on one port over both UDP and TCP,
- * and a server tells "this socket was closed" apart from real failures.
+ * DNS is served on one port over both UDP and TCP: the sockets of both netlab DNS servers (the
+ * authoritative `dns/server.ts` and the local DNS server `dns/resolver_server.ts`).
  */
 
 /**
@@ -23,11 +22,4 @@ export function bindBoth(
       if (port !== 0 || !(error instanceof Deno.errors.AddrInUse) || attempt >= 20) throw error;
     }
   }
-}
-
-/** True for the errors that only mean "this socket or connection is closed". */
-export function isClosedError(error: unknown): boolean {
-  return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted ||
-    error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.ConnectionAborted;
 }

@@ -24,7 +24,7 @@ Deno.test("dns/internet.ts prints its address and the commands to try, and stops
     // Every command to try is one a reader can type: a task, or dig.
     const tries = internet.lines.slice(internet.lines.indexOf("Try:") + 1, -1);
     assert.ok(tries.length >= 5);
-    for (const line of tries) assert.match(line, /^  (deno task dns:query|dig) /);
+    for (const line of tries) assert.match(line, /^ {2}(deno task dns:query|dig) /);
   } finally {
     const stopped = await internet.stop();
     assert.equal(stopped.code, 130, stopped.stderr);
