@@ -241,3 +241,22 @@ Deno.test("an answer an internal error turned into SERVFAIL is not stored", () =
   assert.equal(cache.respond(query, true)!.rcode, 0);
   assert.equal(cache.size, 1);
 });
+
+Deno.test("ResponseCache answers repeats with the new id and the same bytes", () => {
+  const cache = new ResponseCache(authority, { maxEntries: 2 });
+  const query = (id: number, name = "www.cnblogs.com") =>
+    encodeMessage(makeQuery(name, TYPE.A, { id, edns: false }));
+  const first = cache.respond(query(1), true)!;
+  const second = cache.respond(query(2), true)!;
+  assert.equal(cache.size, 1);
+  assert.deepEqual(second.bytes.subarray(2), first.bytes.subarray(2));
+  assert.equal(decodeMessage(second.bytes).id, 2);
+  assert.deepEqual(second.bytes, respond(authority, query(2), { udp: true })!.bytes);
+  // TCP is cached apart (no truncation), and the cache stays bounded.
+  const big = encodeMessage(makeQuery("big.cnblogs.com", TYPE.A, { id: 3, edns: false }));
+  assert.equal(decodeMessage(cache.respond(big, true)!.bytes).flags.tc, true);
+  assert.equal(decodeMessage(cache.respond(big, false)!.bytes).flags.tc, false);
+  assert.equal(cache.size, 2);
+  cache.respond(query(4, "web.cnblogs.com"), true);
+  assert.equal(cache.size, 2);
+});

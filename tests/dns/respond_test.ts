@@ -1,18 +1,27 @@
 /**
- * dns/authority.ts wire rules with literal bytes in and exact bytes out: which header bits every
- * reply copies (answers, and the header-only NOTIMP, FORMERR and SERVFAIL), and the unsigned
- * NOTAUTH/BADKEY answer to TSIG-signed queries. Each case runs through `respond`, and through the
- * real server over UDP and over TCP, sent whole and one byte per write.
+ * dns/authority/respond.ts, the authoritative server's wire rules: with literal bytes in and
+ * exact bytes out — which header bits every reply copies (answers, and the header-only NOTIMP,
+ * FORMERR and SERVFAIL), and the unsigned NOTAUTH/BADKEY answer to TSIG-signed queries, each
+ * through `respond` and through the real server over UDP and TCP (whole and one byte per write);
+ * then TC, OPT and BADVERS, FORMERR and NOTIMP on decoded messages, and fuzzing that never throws.
  */
 import assert from "node:assert/strict";
 import { Authority } from "../../dns/authority/authority.ts";
 import { respond } from "../../dns/authority/respond.ts";
 import { startDnsServer } from "../../dns/server.ts";
-import { decodeMessage, type Question } from "../../dns/wire/message.ts";
-import { RCODE } from "../../dns/wire/constants.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  makeQuery,
+  type Message,
+  type Question,
+} from "../../dns/wire/message.ts";
+import { OPCODE, RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone/parse.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
 import { hasCommand, ROOT, runCommand, writeAll } from "../_helpers.ts";
+import { ResponseCache } from "../../dns/authority/response_cache.ts";
+import { getEdns, makeOpt } from "../../dns/wire/edns.ts";
 
 const cnblogs = parseZone(Deno.readTextFileSync(`${ROOT}dns/zones/cnblogs.com.zone`), {
   file: "cnblogs.com.zone",
@@ -293,3 +302,159 @@ Deno.test({
     }
   },
 });
+
+const ZONE_DIR = `${ROOT}dns/zones/`;
+const zoneText = (file: string) => Deno.readTextFileSync(`${ZONE_DIR}${file}`);
+const root = parseZone(zoneText("root.zone"), { file: "root.zone" });
+const com = parseZone(zoneText("com.zone"), { file: "com.zone" });
+
+interface AskOptions {
+  udp?: boolean;
+  edns?: Parameters<typeof makeOpt>[0] | false;
+  auth?: Authority;
+}
+
+/** Encodes a query, runs it through `respond`, decodes the reply. */
+function ask(name: string, type: number, options: AskOptions = {}): Message & { size: number } {
+  const query = makeQuery(name, type, { id: 0x4242, rd: false, edns: options.edns ?? false });
+  const r = respond(options.auth ?? authority, encodeMessage(query), { udp: options.udp ?? true });
+  assert.ok(r, "expected a response");
+  const msg = decodeMessage(r.bytes);
+  assert.equal(msg.id, 0x4242);
+  assert.equal(msg.flags.qr, true);
+  return { ...msg, size: r.bytes.length };
+}
+
+Deno.test("wire: TC at 512 bytes without EDNS, at the EDNS size with it, never over TCP", () => {
+  const plain = ask("big.cnblogs.com", TYPE.A);
+  assert.equal(plain.flags.tc, true);
+  assert.ok(plain.size <= 512);
+  assert.equal(plain.answers.length, 0);
+  const edns = ask("big.cnblogs.com", TYPE.A, { edns: { udpSize: 1232 } });
+  assert.equal(edns.flags.tc, false);
+  assert.equal(edns.answers.length, 40);
+  const small = ask("big.cnblogs.com", TYPE.A, { edns: { udpSize: 100 } }); // below 512: 512
+  assert.equal(small.flags.tc, true);
+  const txt = ask("big.cnblogs.com", TYPE.TXT, { edns: { udpSize: 4096 } }); // capped at 1232
+  assert.equal(txt.flags.tc, true);
+  assert.ok(txt.size <= 1232);
+  assert.equal(getEdns(txt)?.udpSize, 1232);
+  const tcp = ask("big.cnblogs.com", TYPE.TXT, { udp: false });
+  assert.equal(tcp.flags.tc, false);
+  assert.equal(tcp.answers.length, 40);
+  assert.ok(tcp.size > 1232);
+});
+
+Deno.test("wire: OPT echoed only when the query had one; DO echoed; BADVERS for version 1", () => {
+  assert.equal(getEdns(ask("www.cnblogs.com", TYPE.A)), undefined);
+  const e = getEdns(ask("www.cnblogs.com", TYPE.A, { edns: { udpSize: 4096, dnssecOk: true } }));
+  assert.deepEqual(e && { ...e, options: e.options.length }, {
+    udpSize: 1232,
+    extendedRcode: 0,
+    version: 0,
+    dnssecOk: true,
+    options: 0,
+  });
+  const bad = ask("www.cnblogs.com", TYPE.A, { edns: { version: 1 } });
+  assert.equal(bad.answers.length, 0);
+  assert.equal(((getEdns(bad)?.extendedRcode ?? 0) << 4) | bad.flags.rcode, 16);
+});
+
+function rawReply(bytes: Uint8Array): Message | null {
+  const r = respond(authority, bytes, { udp: true });
+  return r && decodeMessage(r.bytes);
+}
+
+Deno.test("wire: FORMERR for malformed queries that still carry a header", () => {
+  const good = encodeMessage(makeQuery("www.cnblogs.com", TYPE.A, { id: 0x7777, edns: false }));
+  const cases: Uint8Array[] = [
+    good.subarray(0, good.length - 1), // question cut short
+    Uint8Array.of(...good, 1, 2, 3), // trailing garbage
+    Uint8Array.of(0x77, 0x77, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1), // self pointer
+    Uint8Array.of(0x77, 0x77, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0), // no question
+  ];
+  const two = makeQuery("a.cnblogs.com", TYPE.A, { id: 0x7777, edns: false });
+  two.questions.push({ name: "b.cnblogs.com.", type: TYPE.A, class: 1 });
+  cases.push(encodeMessage(two));
+  const twoOpts = makeQuery("a.cnblogs.com", TYPE.A, { id: 0x7777 });
+  twoOpts.additionals.push(makeOpt({}));
+  cases.push(encodeMessage(twoOpts));
+  for (const bytes of cases) {
+    const r = rawReply(bytes)!;
+    assert.equal(r.id, 0x7777);
+    assert.equal(r.flags.qr, true);
+    assert.equal(r.flags.rcode, RCODE.FORMERR);
+    assert.equal(r.answers.length, 0);
+  }
+});
+
+Deno.test("wire: NOTIMP for opcodes other than QUERY; silence for responses and stubs", () => {
+  for (const opcode of [OPCODE.IQUERY, OPCODE.STATUS, OPCODE.NOTIFY, OPCODE.UPDATE, 3, 15]) {
+    const q = makeQuery("www.cnblogs.com", TYPE.A, { id: 9, edns: false });
+    q.flags.opcode = opcode;
+    const r = rawReply(encodeMessage(q))!;
+    assert.equal(r.flags.rcode, RCODE.NOTIMP, `opcode ${opcode}`);
+    assert.equal(r.flags.opcode, opcode);
+  }
+  const response = makeQuery("www.cnblogs.com", TYPE.A, { id: 9 });
+  response.flags.qr = true;
+  assert.equal(rawReply(encodeMessage(response)), null);
+  assert.equal(rawReply(new Uint8Array(11)), null);
+});
+
+/** A small deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function fuzzInputs(count: number, seed: number): Uint8Array[] {
+  const random = prng(seed);
+  const names = ["www.cnblogs.com", "big.cnblogs.com", "a.wild.cnblogs.com", "x.sub.cnblogs.com"];
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i % 2 === 0) {
+      const junk = new Uint8Array(Math.floor(random() * 80));
+      for (let j = 0; j < junk.length; j++) junk[j] = random() * 256;
+      if (junk.length > 2 && random() < 0.8) junk[2] &= 0x7f; // mostly "queries"
+      out.push(junk);
+    } else {
+      const q = makeQuery(names[i % names.length], [1, 16, 28, 255][i % 4], {
+        id: i & 0xffff,
+        edns: random() < 0.5 ? false : { udpSize: 512 + Math.floor(random() * 4000) },
+      });
+      const bytes = encodeMessage(q);
+      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) {
+        bytes[Math.floor(random() * bytes.length)] = random() * 256;
+      }
+      const cut = random() < 0.2 ? Math.floor(random() * bytes.length) : bytes.length;
+      out.push(bytes.subarray(0, cut));
+    }
+  }
+  return out;
+}
+
+Deno.test("fuzz: random bytes and mutated queries never throw; replies are well-formed", () => {
+  const cache = new ResponseCache(new Authority([root, com, cnblogs]), { maxEntries: 500 });
+  let answered = 0;
+  for (const input of fuzzInputs(6000, 20240501)) {
+    for (const udp of [true, false]) {
+      const r = cache.respond(input, udp);
+      if (!r) continue;
+      answered++;
+      assert.equal(r.error, undefined, `internal error for ${input}`);
+      const msg = decodeMessage(r.bytes);
+      assert.equal(msg.id, (input[0] << 8) | input[1]);
+      assert.equal(msg.flags.qr, true);
+      if (udp) assert.ok(r.bytes.length <= 1232);
+    }
+  }
+  assert.ok(answered > 3000, `only ${answered} replies`);
+});
+
+// -------------------------------------------------------------------------------------------
+// The rules on decoded messages.
