@@ -7,25 +7,22 @@
  *
  * Run it:
  *   deno task dns:query www.cnblogs.com                 # asks the first nameserver in /etc/resolv.conf
- *   deno run -A dns/query.ts @127.0.0.1 -p 1053 www.cnblogs.com MX
- *   deno run -A dns/query.ts -x 127.0.0.5 @127.0.0.1 -p 1053
- *   deno run -A dns/query.ts +trace www.cnblogs.com     # from the 13 real roots
+ *   deno task dns:query @127.0.0.1 -p 1053 www.cnblogs.com MX
+ *   deno task dns:query -x 127.0.0.5 @127.0.0.1 -p 1053
+ *   deno task dns:query +trace www.cnblogs.com          # from the 13 real roots
  *   deno task dns:internet                              # then, offline:
- *   deno run -A dns/query.ts +trace --root 127.0.0.2 -p PORT www.cnblogs.com
+ *   deno task dns:query +trace --root 127.0.0.2 -p PORT www.cnblogs.com
  * Compare with the real thing: `dig @127.0.0.1 -p 1053 www.cnblogs.com`.
  *
- * See the wire (issue 7): `--explain` prints the query sent and the reply received as annotated
- * hex dumps (`dns/describe.ts`: every header bit, label, compression pointer and record field);
- * with `+trace` it does so for every hop and says why each server was chosen (root hint, glue in
- * the referral, cached, or an NS name resolved separately). `--json` prints issue 5's single
- * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
- * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
+ * `--explain` prints the query sent and the reply received as annotated hex dumps (every header
+ * bit, label, compression pointer and record field, `dns/wire/describe.ts`); with `+trace` for
+ * every hop, with why each server was chosen. `--json` prints one object for one query and, with
+ * `+trace`, one NDJSON event per step. `+validate` judges the answer with DNSSEC the way delv
+ * does (`dns/dnssec/validator.ts`), from the real root's KSK 20326 unless `--trust-anchor FILE`
+ * names another (`deno task dns:internet --dnssec --anchor FILE` writes the mini-Internet's).
  *
- * DNSSEC (issue 18): `+validate` checks the answer the way delv does and prints `; fully
- * validated`, `; unsigned answer (…)` or `;; validation failed: bogus: <reason>`; with `+trace`
- * it also prints the chain of trust, hop by hop (`dns/validator.ts`). The trust anchor is the
- * real root's KSK 20326 unless `--trust-anchor FILE` names another (the mini-Internet prints
- * its own with `deno task dns:internet --dnssec`).
+ * The arguments are read by `dns/query/args.ts`, the reply printed by `dns/query/output.ts`; this
+ * file runs the question: to one server, iteratively from the root, or with validation.
  *
  * Exit codes (dig's 9 among them): 0 a reply arrived (whatever its rcode), 2 usage error, 9 no
  * usable reply (silence, a refused or closed connection, or replies that cannot be decoded — the
@@ -58,7 +55,7 @@ import {
 } from "./query/output.ts";
 
 export const USAGE =
-  `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
+  `Usage: deno task dns:query [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
 
 Asks a DNS server one question and prints the reply like dig (default server: the first
 nameserver in /etc/resolv.conf, port 53).
@@ -248,7 +245,7 @@ async function runIterative(out: Output, signal: AbortSignal | undefined): Promi
 
 function printResult(out: Output, result: Exchange, validation?: Validation): void {
   const { request, report } = out;
-  // One query's --json is issue 5's single object: printed as the line itself, not an event.
+  // One query's --json is a single object: printed as the line itself, not an event.
   if (request.json) {
     const json = validation
       ? { ...toJson(result), validation: validationFields(validation) }

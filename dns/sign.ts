@@ -10,7 +10,7 @@
  * It writes ZONE.signed (or --output), the new key files (K<zone>+<alg>+<tag>.key/.private, the
  * format BIND and ldns use, in --key-dir), and prints the DS record for the parent zone. Serve
  * the result with `deno task dns:server --zone ZONE.signed` and look: `dig +dnssec @127.0.0.1
- * -p 1053 www.cnblogs.com`. All the signing logic is in `dns/zone_signer.ts`.
+ * -p 1053 www.cnblogs.com`. All the signing logic is in `dns/dnssec/signer.ts`.
  *
  * Exit codes: 0 signed, 1 usage error or a zone/key that cannot be used.
  */

@@ -2,12 +2,12 @@
  * Signed answers: what an authoritative server adds to a response when the query sets DO=1 and
  * the zone is signed (RFC 4035 §3.1), the way NSD adds it.
  *
- * `dns/authority.ts` decides the answer as for any query (the records, the rcode, a referral);
+ * `dns/authority/authority.ts` decides the answer as for any query (the records, the rcode, a referral);
  * `addSignatures` then looks at what was decided and adds, without changing anything else:
  * - every RRset in every section gets the RRSIGs that cover it, with the RRset's TTL; an RRset
  *   synthesised from a wildcard gets the wildcard's RRSIGs (their Labels field says so) and the
  *   proof that no closer name exists (RFC 4035 §3.1.3.3);
- * - NXDOMAIN and NODATA get the NSEC or NSEC3 records that prove them (`dns/denial.ts`), with
+ * - NXDOMAIN and NODATA get the NSEC or NSEC3 records that prove them (`dns/dnssec/denial.ts`), with
  *   their RRSIGs;
  * - a referral gets the child's DS RRset and its RRSIG, or the proof that there is no DS
  *   (an insecure delegation).
@@ -19,7 +19,7 @@ import { type ResourceRecord } from "../wire/rdata.ts";
 import { DenialChain, wildcardOf } from "../dnssec/denial.ts";
 import { parentName } from "../wire/names.ts";
 
-/** What `addSignatures` reads and extends (the shape of `Answer` in `dns/authority.ts`). */
+/** What `addSignatures` reads and extends (the shape of `Answer` in `dns/authority/authority.ts`). */
 export interface SignableAnswer {
   rcode: number;
   aa: boolean;

@@ -18,7 +18,7 @@
  *     wildcard NODATA   the wildcard proof plus match(*.encloser)
  *     no DS        NSEC: match(cut);    NSEC3: match(cut), or with opt-out the closest provable
  *                  encloser's match + cover(next closer)
- * Pure: records in, records out; the hashes come from `dns/dnssec_crypto.ts`.
+ * Pure: records in, records out; the hashes come from `dns/dnssec/crypto.ts`.
  */
 import { nameKey, parentName } from "../wire/names.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";

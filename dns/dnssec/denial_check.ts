@@ -2,7 +2,7 @@
  * Checking denial-of-existence proofs (RFC 4035 §5.4, RFC 5155 §8): given NSEC or NSEC3 records
  * whose signatures are already verified, do they prove that a name does not exist (NXDOMAIN),
  * that it has no records of a type (NODATA), that a delegation has no DS (an insecure child), or
- * that a wildcard answer had no closer match? The other side of `dns/denial.ts`, which picks the
+ * that a wildcard answer had no closer match? The other side of `dns/dnssec/denial.ts`, which picks the
  * records on the server. Pure; every "no" is a `ValidationFailure` saying what is missing.
  *
  * NSEC: a record *matches* a name it owns and *covers* one between its owner and next name in

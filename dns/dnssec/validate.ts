@@ -1,6 +1,6 @@
 /**
  * DNSSEC validation, the pure part (RFC 4035 §5): RRsets, signatures, keys and the time in, a
- * verdict out. No I/O: `dns/validator.ts` fetches what these functions judge.
+ * verdict out. No I/O: `dns/dnssec/validator.ts` fetches what these functions judge.
  *
  * Theory of operation
  * - An RRset is *verified* when one of its RRSIGs (RFC 4035 §5.3.1) names the zone as signer,

@@ -1,6 +1,6 @@
 /**
- * Validating resolution: `dns/validator.ts` plugged into the two resolvers of
- * `dns/resolver.ts`, so a caller gets an answer and its DNSSEC verdict together.
+ * Validating resolution: `dns/dnssec/validator.ts` plugged into the two resolvers of
+ * `dns/resolver/iterative.ts`, so a caller gets an answer and its DNSSEC verdict together.
  *
  * - `stubFetch` asks one recursive server (RD=1) with DO=1 and CD=1: the server hands over
  *   signatures and proofs without judging them, and the validator judges (what `delv` does).

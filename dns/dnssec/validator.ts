@@ -11,9 +11,9 @@
  *   (NSEC/NSEC3 at the delegation), the zone is unsigned: everything below it is Insecure.
  * Then each RRset of the answer is verified with its zone's keys (a wildcard expansion also
  * needs proof that no closer name exists), and a negative answer's NSEC/NSEC3 records must
- * prove the NXDOMAIN or NODATA. The pure checks live in `dns/validate.ts` and
- * `dns/denial_check.ts`; this module only fetches (through a `Fetch` it is given: a stub
- * resolver, or the iterative resolver of `dns/resolver.ts`) and keeps a log of why each step is
+ * prove the NXDOMAIN or NODATA. The pure checks live in `dns/dnssec/validate.ts` and
+ * `dns/dnssec/denial_check.ts`; this module only fetches (through a `Fetch` it is given: a stub
+ * resolver, or the iterative resolver of `dns/resolver/iterative.ts`) and keeps a log of why each step is
  * trusted — what `query.ts +trace +validate` prints.
  *
  * The root KSK of the real Internet (key 20326, RFC 9718 / IANA root-anchors.xml) is built in.

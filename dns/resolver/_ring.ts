@@ -1,6 +1,6 @@
 /**
  * A bounded log of variable-length byte records with a hash index — the storage under both of
- * the resolver's caches (dns/cache.ts). Why not JavaScript objects: a cache of 100,000 names
+ * the resolver's caches (dns/resolver/cache.ts). Why not JavaScript objects: a cache of 100,000 names
  * must fit in tens of megabytes, and as objects and strings every entry costs ten times its
  * bytes, all of it kept alive for the garbage collector to walk again and again. Here an entry
  * is its bytes in one buffer, and the index is a typed array: nothing for the collector at all.

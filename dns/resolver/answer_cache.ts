@@ -1,6 +1,6 @@
 /**
  * The local DNS server's hot path: whole encoded replies kept by the exact query bytes after the
- * ID (the trick of the authoritative server's `ResponseCache` in dns/authority.ts). A repeated
+ * ID (the trick of the authoritative server's `ResponseCache` in dns/authority/authority.ts). A repeated
  * question costs one hash, one compare and one copy, with the ID and every TTL patched in place;
  * the TTLs count down from when the reply was stored. Pure: the clock is injected.
  */

@@ -6,7 +6,7 @@
  * `www.cnblogs.com.` is, but not what `com.` or `bank.com.` are. Before 2008 many resolvers
  * cached whatever a reply carried, so anyone who could get one forged reply accepted could plant
  * an address for a whole TLD (Kaminsky's attack). The transport already makes forging hard
- * (random ID and source port, dns/transport.ts); this module makes a forged or malicious reply
+ * (random ID and source port, dns/resolver/transport.ts); this module makes a forged or malicious reply
  * worth little: every record is checked against the zone the server was asked about (its
  * *bailiwick*) and the question, and everything else is dropped, with the reason.
  *

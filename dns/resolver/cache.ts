@@ -13,10 +13,10 @@
  *   parent's copy of a delegation, which outranks glue. A cached RRset is replaced only by data
  *   at least as trustworthy (or once it expired), so glue can never overwrite an answer; and
  *   only data of answer rank answers a client — glue only tells the resolver where to go next.
- * - `AnswerCache` (dns/answer_cache.ts) keeps whole encoded replies keyed by the query's bytes:
+ * - `AnswerCache` (dns/resolver/answer_cache.ts) keeps whole encoded replies keyed by the query's bytes:
  *   a repeated question costs one hash, one compare and one copy.
  * - Both are bounded (`maxEntries`; the oldest entry goes first) and kept as bytes in a ring
- *   with a hash index (dns/_ring.ts), not as objects: 100,000 names fit in tens of megabytes,
+ *   with a hash index (dns/resolver/_ring.ts), not as objects: 100,000 names fit in tens of megabytes,
  *   and the garbage collector has nothing of them to walk.
  */
 import { decodeRdata, encodeRdata, type ResourceRecord } from "../wire/rdata.ts";

@@ -12,7 +12,7 @@
  *    NOTIMP (the server keeps serving); then the question is answered
  *    - with RD clear, from the cache only (as unbound does for clients allowed to snoop): the
  *      cached answer, or else a referral to the closest cached delegation;
- *    - with RD set, by the resolver (`dns/resolver.ts`): from its record cache, or by walking
+ *    - with RD set, by the resolver (`dns/resolver/iterative.ts`): from its record cache, or by walking
  *      from the root — identical questions in flight share one walk.
  * 4. Every reply has RA set (recursion available), echoes RD, CD and the question, carries an
  *    OPT record when the query did (our UDP size, `EDNS_UDP_SIZE`) and is cut to the client's UDP size

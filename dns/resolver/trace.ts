@@ -1,8 +1,8 @@
 /**
  * How a step of an iterative resolution is shown: the hop lines of `dig +trace` (what
  * `query.ts +trace` prints and the local DNS server's `--explain` repeats per client question)
- * and the same step as a `--json` event in the shared schema of `tcp/report.ts`. Pure: events
- * of `dns/resolver.ts` in, text and fields out.
+ * and the same step as a `--json` event in the shared schema of `tcp/kit/report.ts`. Pure: events
+ * of `dns/resolver/iterative.ts` in, text and fields out.
  */
 import { className, opcodeName, rcodeName, TYPE, typeName } from "../wire/constants.ts";
 import { formatRdata, formatRecord, type ResourceRecord } from "../wire/rdata.ts";
@@ -11,7 +11,7 @@ import { type Message } from "../wire/message.ts";
 import type { Exchange } from "./transport.ts";
 
 // ---------------------------------------------------------------------------------------------
-// The steps of a resolution (what dns/resolver.ts reports).
+// The steps of a resolution (what dns/resolver/iterative.ts reports).
 
 /** A server the resolver talks to: its NS name (or address) and address. */
 export interface ServerRef {
@@ -155,7 +155,7 @@ export interface JsonRecord {
   data: string;
 }
 
-/** The `--json` object of one reply (issue 5's exact schema). */
+/** The `--json` object of one reply. */
 export interface JsonReply {
   id: number;
   opcode: string;

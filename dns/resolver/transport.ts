@@ -1,6 +1,6 @@
 /**
  * Sending one DNS query and getting its reply — the I/O half of `dig`, shared by `dns/query.ts`
- * and `dns/resolver.ts`.
+ * and `dns/resolver/iterative.ts`.
  *
  * Seed 000 says the browser asks the DNS server over UDP, port 53. What a careful client adds:
  *
@@ -12,7 +12,7 @@
  * - No reply within `timeoutMs` → the same query is sent again, `tries` times in all (UDP may
  *   lose packets); then `NoReplyError`.
  * - A reply with TC (truncated: it did not fit the UDP size) is retried over TCP, where each
- *   message carries a 2-byte length prefix (RFC 1035 §4.2.2; `tcp/framing.ts`), as dig does.
+ *   message carries a 2-byte length prefix (RFC 1035 §4.2.2; `tcp/core/framing.ts`), as dig does.
  *
  * Every wait has a deadline and honours the caller's `AbortSignal`.
  */

@@ -3,9 +3,9 @@
  * field with its offset — the header's id, every flag bit and the four counts; each question and
  * record with its owner name (every label with its length byte, every compression pointer with
  * the offset it points to and the name found there), type, class, TTL, rdlength and the parts of
- * the rdata. `tcp/explain.ts` lays the fields out as the annotated view `--explain` prints.
+ * the rdata. `tcp/kit/explain.ts` lays the fields out as the annotated view `--explain` prints.
  *
- * Values come from `dns/message.ts`'s bounds-checked readers and `decodeMessage`, so the view
+ * Values come from `dns/wire/message.ts`'s bounds-checked readers and `decodeMessage`, so the view
  * says exactly what the codec understood. It never throws: a malformed message is described as
  * far as it goes, then a final `error` field carries the codec's `DnsFormatError` (which names
  * the offset and the reason) over the bytes that could not be explained.

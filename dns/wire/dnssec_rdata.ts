@@ -3,7 +3,7 @@
  * DNSKEY, CDNSKEY, RRSIG, NSEC, NSEC3, NSEC3PARAM, DS and CDS, plus the encodings they use
  * (base64, base32hex, hex, type bitmaps, RRSIG time stamps) and key tags. Pure: no I/O.
  *
- * `dns/message.ts` dispatches these types here from its rdata table, so a decoded message holds
+ * `dns/wire/message.ts` dispatches these types here from its rdata table, so a decoded message holds
  * them as typed objects (`{ kind: "RRSIG", … }`) and prints them the way dig does; the zone
  * parser calls `parseDnssecRdata` for their presentation form. Names inside RRSIG and NSEC are
  * never compressed on output (RFC 4034 §3.1.7, §4.1.1); a compressed one is still read.
@@ -29,7 +29,7 @@ import {
 
 export { fromBase32Hex, fromBase64, fromHex, toBase32Hex, toBase64, toHex };
 
-/** The DNSSEC rdata shapes (part of `RData` in `dns/message.ts`). */
+/** The DNSSEC rdata shapes (part of `RData` in `dns/wire/message.ts`). */
 export type DnssecRData =
   | {
     kind: "DNSKEY" | "CDNSKEY";

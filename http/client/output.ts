@@ -193,7 +193,7 @@ export class WireRecorder {
 }
 
 /**
- * The DNS messages of one resolution step as annotated views (`dns/describe.ts`): the query as
+ * The DNS messages of one resolution step as annotated views (`dns/wire/describe.ts`): the query as
  * sent and the reply as received. Steps without an exchange give none.
  */
 export function explainDnsStep(step: DnsStep): string[] {

@@ -1,6 +1,6 @@
 /**
  * Which IP the client connects to: an IP literal as it is, `localhost` as 127.0.0.1 (RFC 6761),
- * any other name through netlab's own resolver (dns/resolver.ts) — a stub query to a recursive
+ * any other name through netlab's own resolver (dns/resolver/iterative.ts) — a stub query to a recursive
  * server, or the walk down from the root servers — never the operating system's.
  */
 import { formatHostPort } from "../../tcp/kit/cli.ts";

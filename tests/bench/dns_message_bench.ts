@@ -1,6 +1,6 @@
 /**
  * `deno bench tests/bench/dns_message_bench.ts`: encode and decode of a typical response (one
- * question, a CNAME and two A records, an OPT) with dns/message.ts. Target: 100k+ ops/s each.
+ * question, a CNAME and two A records, an OPT) with dns/wire/message.ts. Target: 100k+ ops/s each.
  */
 import { decodeMessage, encodeMessage, type Message } from "../../dns/wire/message.ts";
 import { makeOpt } from "../../dns/wire/edns.ts";

@@ -1,5 +1,5 @@
 /**
- * Issue 7 for DNS: the annotated wire view (`dns/describe.ts`, golden outputs of fixed
+ * Issue 7 for DNS: the annotated wire view (`dns/wire/describe.ts`, golden outputs of fixed
  * messages), `query.ts --explain` and `+trace --explain` (the reason each server is asked) over
  * the mini-Internet, and the `--json` event streams of `query.ts +trace` and `dns/internet.ts`
  * checked against the shared NDJSON schema.

@@ -1,5 +1,5 @@
 /**
- * dns/bailiwick.ts: what a reply from a server for zone Z may teach a resolver. Every rejection
+ * dns/resolver/bailiwick.ts: what a reply from a server for zone Z may teach a resolver. Every rejection
  * path says why; forged and malicious replies teach nothing outside Z.
  */
 import assert from "node:assert/strict";

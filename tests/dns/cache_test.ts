@@ -1,6 +1,6 @@
 /**
- * The local DNS server's caches (dns/cache.ts) with an injected clock — TTLs count down and run
- * out without a single sleep — and the smoothed-RTT server choice (dns/server_selection.ts).
+ * The local DNS server's caches (dns/resolver/cache.ts) with an injected clock — TTLs count down and run
+ * out without a single sleep — and the smoothed-RTT server choice (dns/resolver/server_selection.ts).
  */
 import assert from "node:assert/strict";
 import { RecordCache, type RRset, TRUST } from "../../dns/resolver/cache.ts";

@@ -1,5 +1,5 @@
 /**
- * dns/wire/dnssec.ts, dns/wire/canonical.ts and dns/dnssec_crypto.ts: the DNSSEC rdata formats
+ * dns/wire/dnssec_rdata.ts, dns/wire/canonical.ts and dns/dnssec/crypto.ts: the DNSSEC rdata formats
  * against RFC 4034/5155 vectors, round trips of every type, canonical order, key tags, DS
  * digests, NSEC3 hashes, the RFC 6605 / 8080 / 5702 signature examples, zones signed by
  * ldns-signzone loading unchanged with every signature verifying, and a seeded fuzz of the

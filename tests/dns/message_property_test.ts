@@ -1,5 +1,5 @@
 /**
- * dns/message.ts, seeded and bounded: random valid messages, compressed in every way RFC 1035
+ * dns/wire/message.ts, seeded and bounded: random valid messages, compressed in every way RFC 1035
  * allows (any name may point at any earlier occurrence of one of its suffixes, in any section
  * and any rdata the decoder reads names from), decode → encode → decode to the same message and
  * re-encode no longer than they came; mutations of real messages only ever throw the codec's

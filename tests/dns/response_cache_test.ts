@@ -1,5 +1,5 @@
 /**
- * dns/response_cache.ts: junk and unusual queries are answered but never stored; the key holds
+ * dns/authority/response_cache.ts: junk and unusual queries are answered but never stored; the key holds
  * exactly what decides an answer; the cache stays within its entry and byte bounds; and, over a
  * seeded stream of queries, a cached answer is always byte for byte what `respond` would send.
  */

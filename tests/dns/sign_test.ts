@@ -1,5 +1,5 @@
 /**
- * dns/zone_signer.ts and dns/sign.ts: zones signed with ECDSA P-256, Ed25519 and RSA/SHA-256,
+ * dns/dnssec/signer.ts and dns/sign.ts: zones signed with ECDSA P-256, Ed25519 and RSA/SHA-256,
  * with NSEC, NSEC3 and NSEC3 opt-out chains, verify record by record with our verifier and as a
  * whole with ldns-verify-zone; key files round-trip and ldns-keygen's keys sign; the CLI prints
  * the DS the parent needs.

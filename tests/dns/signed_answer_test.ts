@@ -1,5 +1,5 @@
 /**
- * dns/authority.ts + dns/signed_answer.ts + dns/denial.ts: a signed zone served with DO=1 the way
+ * dns/authority/authority.ts + dns/authority/signed_answer.ts + dns/dnssec/denial.ts: a signed zone served with DO=1 the way
  * NSD serves it. The same ldns-signed zone (NSEC, and NSEC3 with salt and opt-out) is loaded by
  * NSD and by our `Authority`; every question gets the same rcode, flags and sections (compared
  * as sets of records: both servers order records a little differently). DO=0 answers carry no
@@ -152,7 +152,7 @@ function summary(msg: Message, like?: Message) {
   };
 }
 
-/** Signs the test zone with dns/zone_signer.ts. */
+/** Signs the test zone with dns/dnssec/signer.ts. */
 async function signWithOurs(nsec3?: { optOut?: boolean; iterations?: number }): Promise<string> {
   const zone = parseZone(await testZoneText());
   const keys = [

@@ -1,5 +1,5 @@
 /**
- * dns/validate.ts, dns/denial_check.ts, dns/validator.ts, dns/validating_resolver.ts and
+ * dns/dnssec/validate.ts, dns/dnssec/denial_check.ts, dns/dnssec/validator.ts, dns/dnssec/validating_resolver.ts and
  * `query.ts +validate`: the signed mini-Internet validates Secure (answers, NXDOMAIN, NODATA,
  * wildcards, CNAMEs, empty non-terminals; NSEC and NSEC3), an unsigned child is Insecure, and
  * each broken link is Bogus with its reason and Extended DNS Error. Where unbound and delv are

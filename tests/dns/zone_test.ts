@@ -1,5 +1,5 @@
 /**
- * dns/zone.ts: the master-file subset real zones use, every error naming file and line, the
+ * dns/zone/parse.ts: the master-file subset real zones use, every error naming file and line, the
  * limits, and the mini-Internet zones (also checked by NSD's own nsd-checkzone when installed).
  */
 import assert from "node:assert/strict";

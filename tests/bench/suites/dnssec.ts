@@ -1,6 +1,6 @@
 /**
  * `deno task bench dnssec [--quick]`: signing a zone of 100,000 records (`--quick`: 10,000) with
- * ECDSA P-256 and NSEC, by `dns/zone_signer.ts` and by `ldns-signzone` on the same zone file;
+ * ECDSA P-256 and NSEC, by `dns/dnssec/signer.ts` and by `ldns-signzone` on the same zone file;
  * each side's wall time (parsing, signing and writing included: what a user waits for) as
  * records per second, the median of `ROUNDS` runs alternating between the two.
  *
@@ -48,7 +48,7 @@ export function benchZone(records: number): string {
 
 export const suite: BenchSuite = {
   name: "dnssec",
-  description: "signing 100,000 records with ECDSA P-256: dns/zone_signer.ts vs ldns-signzone",
+  description: "signing 100,000 records with ECDSA P-256: dns/dnssec/signer.ts vs ldns-signzone",
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const records = ctx.quick ? 2_000 : 100_000;
     const row: BenchRow = {
@@ -78,7 +78,7 @@ export const suite: BenchSuite = {
         );
         const ms = performance.now() - started;
         ours.push(records / (ms / 1000));
-        ctx.log(`dns/zone_signer.ts round ${round}: ${ms.toFixed(0)} ms`);
+        ctx.log(`dns/dnssec/signer.ts round ${round}: ${ms.toFixed(0)} ms`);
         if (!hasCommand("ldns-signzone")) continue;
         const t0 = performance.now();
         const out = await new Deno.Command("ldns-signzone", {
