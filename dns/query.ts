@@ -30,7 +30,7 @@
  */
 import { formatRdata } from "./wire/rdata.ts";
 import { printableText } from "./wire/primitives.ts";
-import { type Exchange, exchange, NoReplyError } from "./resolver/transport.ts";
+import { type DnsExchange, exchange, NoReplyError } from "./resolver/transport.ts";
 import { toJson, traceStep } from "./resolver/trace.ts";
 import { buildQuery, type QueryOptions, ResolveError, systemNameserver } from "./resolver/stub.ts";
 import { isIpAddress } from "./wire/addresses.ts";
@@ -47,10 +47,10 @@ import { parseQueryArgs, type QueryRequest } from "./query/args.ts";
 import {
   createOutput,
   describeLevels,
-  explainExchange,
+  explainDnsExchange,
   formatReply,
   formatShort,
-  type Output,
+  type QueryOutput,
   say,
 } from "./query/output.ts";
 
@@ -98,7 +98,7 @@ Exit codes:
 // ---------------------------------------------------------------------------------------------
 // Running it
 
-function queryOptions(out: Output): QueryOptions {
+function queryOptions(out: QueryOutput): QueryOptions {
   const request = out.request;
   return {
     port: request.port,
@@ -114,7 +114,7 @@ function queryOptions(out: Output): QueryOptions {
 }
 
 /** Iterating asks many servers: a dead one should cost seconds, not 3 × 5 s. */
-function iterativeQueryOptions(out: Output): QueryOptions {
+function iterativeQueryOptions(out: QueryOutput): QueryOptions {
   return {
     ...queryOptions(out),
     timeoutMs: out.request.timeoutMs ?? 2000,
@@ -149,9 +149,9 @@ function noReplyLine(error: NoReplyError): string {
 }
 
 /** Reports one resolver step: dig +trace's text, or one NDJSON event (`+trace --json`). */
-function reportStep(out: Output, event: ResolverEvent): void {
+function reportStep(out: QueryOutput, event: ResolverEvent): void {
   const { report, request } = out;
-  if (event.kind === "response") explainExchange(report, event.exchange, { zone: event.zone });
+  if (event.kind === "response") explainDnsExchange(report, event.exchange, { zone: event.zone });
   // With +short only the final answer is printed; --json streams every step.
   if (!request.json && request.short) return;
   const step = traceStep(event, { explain: request.explain && !request.json });
@@ -160,7 +160,7 @@ function reportStep(out: Output, event: ResolverEvent): void {
 }
 
 /** A failed resolution: an `error` event in the `+trace --json` stream, then exit 9. */
-function resolveFailure(out: Output, error: ResolveError): CliError {
+function resolveFailure(out: QueryOutput, error: ResolveError): CliError {
   const text = `;; ${error.message} (SERVFAIL)`;
   if (out.request.json && out.request.trace) {
     out.report.info(text, "error", { rcode: "SERVFAIL", reason: error.message });
@@ -168,7 +168,7 @@ function resolveFailure(out: Output, error: ResolveError): CliError {
   return new CliError(text, 9, { verbatim: true });
 }
 
-async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<number> {
+async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Promise<number> {
   const { request, report } = out;
   if (!request.short) {
     report.info(`;; levels: ${describeLevels(request.name)}${request.json ? "" : "\n"}`, "log", {
@@ -210,13 +210,13 @@ async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<n
 }
 
 /** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
-async function runIterative(out: Output, signal: AbortSignal | undefined): Promise<number> {
+async function runIterative(out: QueryOutput, signal: AbortSignal | undefined): Promise<number> {
   const { request } = out;
   const options = {
     ...iterativeQueryOptions(out),
     roots: request.roots,
     onEvent: (event: ResolverEvent) => {
-      if (event.kind === "response") explainExchange(out.explainer, event.exchange);
+      if (event.kind === "response") explainDnsExchange(out.explainer, event.exchange);
     },
   };
   try {
@@ -243,7 +243,7 @@ async function runIterative(out: Output, signal: AbortSignal | undefined): Promi
   }
 }
 
-function printResult(out: Output, result: Exchange, validation?: Validation): void {
+function printResult(out: QueryOutput, result: DnsExchange, validation?: Validation): void {
   const { request, report } = out;
   // One query's --json is a single object: printed as the line itself, not an event.
   if (request.json) {
@@ -297,13 +297,13 @@ export async function main(args: string[]): Promise<number> {
       ...queryOptions(out),
       ignoreTruncation: request.ignoreTruncation,
       onTruncated: (truncated) => {
-        explainExchange(out.explainer, truncated);
+        explainDnsExchange(out.explainer, truncated);
         say(out, [";; Truncated, retrying in TCP mode."]);
       },
     });
     // Like dig, the banner comes with the outcome (after any "Truncated" note).
     say(out, banner(args, false));
-    explainExchange(out.explainer, result);
+    explainDnsExchange(out.explainer, result);
     if (!request.validate) {
       printResult(out, result);
       return 0;

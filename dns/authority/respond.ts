@@ -17,8 +17,8 @@ import {
   ZONE_TRANSFER_TYPES,
 } from "../wire/constants.ts";
 import {
-  decodeHeader,
   decodeMessage,
+  decodeMessageHeader,
   encodeFlags,
   encodeMessage,
   type Flags,
@@ -71,7 +71,7 @@ function responseFlags(query: Flags, rcode: number, aa = false): Flags {
  */
 function headerOnly(query: Uint8Array, rcode: number): Uint8Array {
   const out = new Uint8Array(12);
-  const flags = encodeFlags(responseFlags(decodeHeader(query)!.flags, rcode));
+  const flags = encodeFlags(responseFlags(decodeMessageHeader(query)!.flags, rcode));
   out[0] = query[0];
   out[1] = query[1];
   out[2] = flags >> 8;
@@ -104,7 +104,7 @@ function respondOrThrow(
   query: Uint8Array,
   options: { udp: boolean },
 ): Response | null {
-  const header = decodeHeader(query);
+  const header = decodeMessageHeader(query);
   if (!header || header.flags.qr) return null;
   // Only QUERY is implemented: anything else is refused before its body is even read.
   if (header.flags.opcode !== OPCODE.QUERY) return headerOnlyResponse(query, RCODE.NOTIMP);

@@ -8,7 +8,7 @@ import { formatQuestion, type Message } from "../wire/message.ts";
 import { formatRdata, formatRecord, type ResourceRecord } from "../wire/rdata.ts";
 import { fullRcode, getEdns } from "../wire/edns.ts";
 import { opcodeName, rcodeName } from "../wire/constants.ts";
-import { type Exchange } from "../resolver/transport.ts";
+import { type DnsExchange } from "../resolver/transport.ts";
 import { createReporter, type Fields, type Reporter } from "../../tcp/kit/report.ts";
 import { explainMessage } from "../wire/describe.ts";
 import { flagList, withoutOpt } from "../resolver/trace.ts";
@@ -23,7 +23,7 @@ export function formatWhen(date: Date): string {
 }
 
 /** The reply as dig prints it, from `;; Got answer:` to `;; MSG SIZE  rcvd: N`. */
-export function formatReply(result: Exchange, when: Date = new Date()): string[] {
+export function formatReply(result: DnsExchange, when: Date = new Date()): string[] {
   const msg = result.reply;
   const out: string[] = [";; Got answer:"];
   out.push(
@@ -78,7 +78,7 @@ export function formatShort(message: Message): string[] {
  * `+trace --json`); `explainer` prints the annotated views — on stderr when stdout must stay the
  * single `--json` object.
  */
-export interface Output {
+export interface QueryOutput {
   request: QueryRequest;
   report: Reporter;
   explainer: Reporter;
@@ -87,7 +87,7 @@ export interface Output {
 }
 
 /** Builds the reporters for a request. */
-export function createOutput(request: QueryRequest): Output {
+export function createOutput(request: QueryRequest): QueryOutput {
   const streaming = request.json && request.trace;
   const report = createReporter("dns/query", { json: streaming, explain: request.explain });
   const explainer = request.json && !streaming
@@ -100,17 +100,21 @@ export function createOutput(request: QueryRequest): Output {
 }
 
 /** Prints dig's human lines (nothing with `+short` or `--json`). */
-export function say(out: Output, lines: string[]): void {
+export function say(out: QueryOutput, lines: string[]): void {
   if (out.verbose) out.report.info(lines.join("\n"));
 }
 
 /** `127.0.0.1#53`, the way dig names a server. */
-export function serverText(result: Exchange): string {
+export function serverText(result: DnsExchange): string {
   return `${result.server}#${result.port}`;
 }
 
 /** `--explain`: the query as sent and the reply as received, every field named. */
-export function explainExchange(reporter: Reporter, result: Exchange, fields: Fields = {}): void {
+export function explainDnsExchange(
+  reporter: Reporter,
+  result: DnsExchange,
+  fields: Fields = {},
+): void {
   if (!reporter.explaining) return;
   const at = serverText(result);
   const common = { ...fields, server: at, protocol: result.protocol };

@@ -9,8 +9,8 @@
  */
 import { RCODE, typeName } from "../wire/constants.ts";
 import { DnsFormatError } from "../wire/primitives.ts";
-import { type Exchange, exchange, NoReplyError } from "./transport.ts";
-import { type CheckedReply, checkReply, type ReplyRRset, type Section } from "./bailiwick.ts";
+import { type DnsExchange, exchange, NoReplyError } from "./transport.ts";
+import { type CheckedReply, checkReply, type RecordSection, type ReplyRRset } from "./bailiwick.ts";
 import { type RecordCache, type RRset, TRUST } from "./cache.ts";
 import type { ServerSelection } from "./server_selection.ts";
 import { buildQuery, exchangeOptions, type QueryOptions, ResolveError } from "./stub.ts";
@@ -25,7 +25,7 @@ import type { IterativeOptions } from "./iterative.ts";
  */
 export type RRsetCheck = (
   rrset: RRset,
-  from: { zone: string; server: ServerRef; section: Section; trust: number },
+  from: { zone: string; server: ServerRef; section: RecordSection; trust: number },
 ) => boolean;
 
 /** Per-`resolve` bookkeeping shared by nested lookups. */
@@ -37,7 +37,7 @@ export interface Context {
   inProgress: string[];
   /** `performance.now()` time after which no more queries go out (`deadlineMs`). */
   deadline: number;
-  last?: Exchange;
+  last?: DnsExchange;
   /** Reports a step; undefined when nobody listens (then no event is even built). */
   emit: ((event: ResolverEvent) => void) | undefined;
 }
@@ -45,7 +45,7 @@ export interface Context {
 /** What one server said, checked. */
 export interface Answered {
   ref: ServerRef;
-  exchange: Exchange;
+  exchange: DnsExchange;
   checked: CheckedReply;
 }
 
@@ -164,7 +164,7 @@ export class ZoneAsker {
         elapsedMs: elapsed(ctx),
       });
       const query = buildQuery(ask.name, ask.type, forwarding, options);
-      let result: Exchange;
+      let result: DnsExchange;
       try {
         result = await exchange(query, ref.address, {
           ...exchangeOptions(options, ctx.signal),

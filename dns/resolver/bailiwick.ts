@@ -33,21 +33,21 @@ import { type RRset, TRUST } from "./cache.ts";
 export const TYPE_RRSIG = 46;
 
 /** Where in a reply a record was. */
-export type Section = "answer" | "authority" | "additional";
+export type RecordSection = "answer" | "authority" | "additional";
 
 /** An RRset a reply may teach, with where it came from and how far it is trusted. */
 export interface ReplyRRset {
   rrset: RRset;
-  section: Section;
+  section: RecordSection;
   trust: number;
 }
 
 /** What a reply is, for the question asked. */
-export type ReplyKind = "answer" | "cname" | "referral" | "nxdomain" | "nodata" | "lame";
+export type ReplyVerdict = "answer" | "cname" | "referral" | "nxdomain" | "nodata" | "lame";
 
 /** The verdict on one reply. */
 export interface CheckedReply {
-  kind: ReplyKind;
+  kind: ReplyVerdict;
   /** Every RRset the reply may teach (bailiwick-checked), in section order. */
   rrsets: ReplyRRset[];
   /** The CNAME chain from the question name, then the records asked for. */
@@ -209,7 +209,7 @@ function classify(
     aa: boolean;
     nsSets: RRset[];
   },
-): { kind: ReplyKind; problem?: string } {
+): { kind: ReplyVerdict; problem?: string } {
   if (complete) return { kind: "answer" };
   // A chain that leaves the zone, or stops short without saying "no": the rest of the way
   // starts again at the target (from the cache or its own servers).
@@ -235,7 +235,7 @@ class Scrub {
 
   constructor(readonly question: { name: string; type: number }, readonly zone: string) {}
 
-  result(kind: ReplyKind, rest: Partial<CheckedReply> = {}): CheckedReply {
+  result(kind: ReplyVerdict, rest: Partial<CheckedReply> = {}): CheckedReply {
     return {
       kind,
       rrsets: [],
@@ -252,7 +252,7 @@ class Scrub {
     }
   }
 
-  learn(rrset: RRset, section: Section, trust: number): void {
+  learn(rrset: RRset, section: RecordSection, trust: number): void {
     this.learnt.push({ rrset, section, trust });
     this.used.add(rrset);
   }

@@ -13,7 +13,7 @@ import type { Resolution } from "./stub.ts";
 import type { ResolverEvent, ServerRef } from "./trace.ts";
 
 /** What one name and type resolved to, before the CNAME chain is followed further. */
-export interface Lookup {
+export interface LookupStep {
   rcode: number;
   answers: ResourceRecord[];
   authorities: ResourceRecord[];
@@ -33,7 +33,7 @@ export function answerFromCache(
   name: string,
   type: number,
   emit?: (step: CacheStep) => void,
-): Lookup | undefined {
+): LookupStep | undefined {
   const negative = cache.getNegative(name, type);
   if (negative) {
     const nx = negative.rcode === RCODE.NXDOMAIN;

@@ -48,8 +48,8 @@ import {
   answerFromCache,
   cachedReferral,
   knownNoCut,
-  type Lookup,
   lookupCached,
+  type LookupStep,
   negativeTtl,
   nsTargets,
   servedRecords,
@@ -275,7 +275,12 @@ export class IterativeResolver {
   }
 
   /** Follows CNAMEs (across zones too) until the requested type or a negative answer. */
-  async #resolveChain(name: string, type: number, ctx: Context, depth: number): Promise<Lookup> {
+  async #resolveChain(
+    name: string,
+    type: number,
+    ctx: Context,
+    depth: number,
+  ): Promise<LookupStep> {
     const maxCnames = this.#options.maxCnames ?? 8;
     const answers: ResourceRecord[] = [];
     const seen = new Set([name.toLowerCase()]);
@@ -311,7 +316,12 @@ export class IterativeResolver {
   }
 
   /** One name and type: from the cache, or asked of the closest servers known. */
-  #lookup(name: string, type: number, ctx: Context, depth: number): Lookup | Promise<Lookup> {
+  #lookup(
+    name: string,
+    type: number,
+    ctx: Context,
+    depth: number,
+  ): LookupStep | Promise<LookupStep> {
     const emit = ctx.emit;
     const cached = answerFromCache(
       this.#cache,
@@ -348,7 +358,7 @@ export class IterativeResolver {
     startServers: ServerRef[],
     ctx: Context,
     depth: number,
-  ): Promise<Lookup> {
+  ): Promise<LookupStep> {
     let zone = startZone;
     let servers = startServers;
     const total = labelCount(name);

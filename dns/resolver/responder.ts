@@ -29,8 +29,8 @@ import {
   ZONE_TRANSFER_TYPES,
 } from "../wire/constants.ts";
 import {
-  decodeHeader,
   decodeMessage,
+  decodeMessageHeader,
   encodeMessage,
   type Flags,
   type Message,
@@ -208,7 +208,7 @@ export class RecursiveResponder {
       signal?: AbortSignal;
     },
   ): Promise<ClientReply | null> {
-    const header = decodeHeader(query);
+    const header = decodeMessageHeader(query);
     if (!header || header.flags.qr) return null;
     const peek = () => peekQuestion(query);
     const base = { name: "-", type: 0, queries: 0 };

@@ -8,7 +8,7 @@ import { normalizeName } from "../wire/names.ts";
 import { RCODE } from "../wire/constants.ts";
 import { EDNS_UDP_SIZE } from "../wire/edns.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
-import { type Exchange, exchange, type ExchangeOptions } from "./transport.ts";
+import { type DnsExchange, exchange, type ExchangeOptions } from "./transport.ts";
 import type { FreshSockets } from "../../udp/core/fresh_sockets.ts";
 
 /** Resolution failed the way a recursive resolver would answer SERVFAIL. */
@@ -71,7 +71,7 @@ export interface Resolution {
   /** For negative answers: the SOA that says how long the "no" may be cached. */
   authorities: ResourceRecord[];
   /** The last reply received (undefined when everything came from the cache). */
-  exchange?: Exchange;
+  exchange?: DnsExchange;
   /** How many queries went out. */
   queries: number;
   /** Every step came from the cache (nothing was asked). */
@@ -91,7 +91,7 @@ export interface QueryOptions {
   /** Set the DO bit (`+dnssec`). */
   dnssec?: boolean;
   onIgnored?: (reason: string) => void;
-  onTruncated?: (truncated: Exchange) => void;
+  onTruncated?: (truncated: DnsExchange) => void;
   /** Where fresh UDP sockets come from (see `ExchangeOptions.sockets`). */
   sockets?: FreshSockets | null;
 }
@@ -137,7 +137,7 @@ export class StubResolver {
     name: string,
     type: number,
     { signal, rd = true }: { signal?: AbortSignal; rd?: boolean } = {},
-  ): Promise<Exchange> {
+  ): Promise<DnsExchange> {
     const query = buildQuery(normalizeName(name), type, rd, this.options);
     return await exchange(query, this.server, exchangeOptions(this.options, signal));
   }

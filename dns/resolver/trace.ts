@@ -8,7 +8,7 @@ import { className, opcodeName, rcodeName, TYPE, typeName } from "../wire/consta
 import { formatRdata, formatRecord, type ResourceRecord } from "../wire/rdata.ts";
 import { fullRcode } from "../wire/edns.ts";
 import { type Message } from "../wire/message.ts";
-import type { Exchange } from "./transport.ts";
+import type { DnsExchange } from "./transport.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The steps of a resolution (what dns/resolver/iterative.ts reports).
@@ -112,7 +112,7 @@ export type ResolverEvent =
     dropped?: { record: ResourceRecord; reason: string }[];
     /** For a lame reply: what was wrong with it. */
     problem?: string;
-    exchange: Exchange;
+    exchange: DnsExchange;
     elapsedMs: number;
   }
   | { kind: "no-reply"; zone: string; server: ServerRef; reason: string; elapsedMs: number }
@@ -182,7 +182,7 @@ export function jsonRecord(rr: ResourceRecord): JsonRecord {
 }
 
 /** The reply as the `--json` object (the OPT pseudo-record is not a record, so it is left out). */
-export function toJson(result: Exchange): JsonReply {
+export function toJson(result: DnsExchange): JsonReply {
   const msg = result.reply;
   return {
     id: msg.id,

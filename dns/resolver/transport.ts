@@ -17,8 +17,8 @@
  * Every wait has a deadline and honours the caller's `AbortSignal`.
  */
 import {
-  decodeHeader,
   decodeMessage,
+  decodeMessageHeader,
   encodeMessage,
   type Message,
   type Question,
@@ -31,6 +31,7 @@ import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framin
 import { writeAll } from "../../tcp/core/io.ts";
 import { formatHostPort } from "../../tcp/core/ip_address.ts";
 import type { FreshSocket, FreshSockets } from "../../udp/core/fresh_sockets.ts";
+import { NoReplyError as DatagramNoReplyError } from "../../udp/core/datagram_client.ts";
 
 /** The DNS port (seed 000: 「其默认端口53」). */
 export const DNS_PORT = 53;
@@ -41,8 +42,11 @@ export const DEFAULT_TRIES = 3;
 /** The protocol a reply came over, spelled the way dig prints it. */
 export type Protocol = "UDP" | "TCP";
 
-/** No reply arrived from the server within the deadline of every try (dig exits 9). */
-export class NoReplyError extends Error {
+/**
+ * No reply arrived from the server within the deadline of every try (dig exits 9): the datagram
+ * client's error (udp/core/datagram_client.ts), with the server and the reason.
+ */
+export class NoReplyError extends DatagramNoReplyError {
   override name = "NoReplyError";
   constructor(readonly server: string, readonly port: number, readonly reason: string) {
     super(`No reply from ${formatHostPort(server, port)}: ${reason}`);
@@ -65,13 +69,13 @@ export interface ExchangeOptions {
   /** Called for each datagram that is not our reply (wrong source, id or question). */
   onIgnored?: (reason: string) => void;
   /** Called with the truncated UDP exchange when a reply has TC set, just before the TCP retry. */
-  onTruncated?: (truncated: Exchange) => void;
+  onTruncated?: (truncated: DnsExchange) => void;
   /** Where fresh UDP sockets come from (udp/core/fresh_sockets.ts); default `Deno.listenDatagram`. */
   sockets?: FreshSockets | null;
 }
 
 /** A reply and how it was obtained. */
-export interface Exchange {
+export interface DnsExchange {
   query: Message;
   /** The query's wire bytes as sent (for `--explain`). */
   queryBytes: Uint8Array;
@@ -120,7 +124,7 @@ export async function exchange(
   query: Message,
   server: string,
   options: ExchangeOptions = {},
-): Promise<Exchange> {
+): Promise<DnsExchange> {
   const port = options.port ?? DNS_PORT;
   const withId: Message = { ...query, id: randomId() };
   if (options.tcp) return await exchangeTcp(withId, server, port, options);
@@ -174,7 +178,7 @@ async function exchangeUdp(
   server: string,
   port: number,
   options: ExchangeOptions,
-): Promise<Exchange> {
+): Promise<DnsExchange> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const tries = Math.max(1, options.tries ?? DEFAULT_TRIES);
   const wire = encodeMessage(query);
@@ -302,7 +306,7 @@ function acceptDatagram(
     const source = "hostname" in from ? formatHostPort(from.hostname, from.port) : "?";
     return ignore(`reply from unexpected source ${source}`);
   }
-  const header = decodeHeader(bytes);
+  const header = decodeMessageHeader(bytes);
   if (!header) return ignore(`reply too short (${bytes.length} bytes)`);
   if (header.id !== query.id) {
     return ignore(`ID mismatch: expected ID ${query.id}, got ${header.id}`);
@@ -333,7 +337,7 @@ async function exchangeTcp(
   server: string,
   port: number,
   options: ExchangeOptions,
-): Promise<Exchange> {
+): Promise<DnsExchange> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = new AbortController();
   const timer = setTimeout(

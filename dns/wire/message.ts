@@ -79,7 +79,7 @@ export function encodeFlags(f: Flags): number {
 }
 
 /** Header only (no validation of the rest); null when fewer than 12 bytes. */
-export function decodeHeader(
+export function decodeMessageHeader(
   bytes: Uint8Array,
 ): { id: number; flags: Flags; counts: [number, number, number, number] } | null {
   if (bytes.length < 12) return null;

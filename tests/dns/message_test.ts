@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { CLASS, TYPE } from "../../dns/wire/constants.ts";
 import {
-  decodeHeader,
   decodeMessage,
+  decodeMessageHeader,
   encodeMessage,
   makeQuery,
   type Message,
@@ -66,7 +66,7 @@ function oneAnswer(type: number, rdata: number[] | Uint8Array, owner = "x.exampl
 }
 
 Deno.test("header flags decode bit by bit", () => {
-  const h = decodeHeader(b("ab cd", "ad b3", "00 01 00 02 00 03 00 04"))!;
+  const h = decodeMessageHeader(b("ab cd", "ad b3", "00 01 00 02 00 03 00 04"))!;
   assert.equal(h.id, 0xabcd);
   assert.deepEqual(h.flags, {
     qr: true,
@@ -80,7 +80,7 @@ Deno.test("header flags decode bit by bit", () => {
     rcode: 3,
   });
   assert.deepEqual(h.counts, [1, 2, 3, 4]);
-  assert.equal(decodeHeader(b("00 01 02")), null);
+  assert.equal(decodeMessageHeader(b("00 01 02")), null);
 });
 
 Deno.test("compression: decode pointers and encode the same bytes", () => {
