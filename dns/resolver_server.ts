@@ -165,7 +165,7 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
       log.asked(client, "udp", query);
       const length = responder.cached(query, client.hostname, true, out);
       if (length >= 0) {
-        log.hit(client, "udp", query, out.subarray(0, length));
+        if (!log.quiet) log.hit(client, "udp", query, out.subarray(0, length));
         return length;
       }
       track(
@@ -189,7 +189,7 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
     log.asked(client, "tcp", query);
     const length = responder.cached(query, client.hostname, false, out);
     if (length < 0) return answerLater(query, client, "tcp");
-    log.hit(client, "tcp", query, out.subarray(0, length));
+    if (!log.quiet) log.hit(client, "tcp", query, out.subarray(0, length));
     return out.slice(0, length);
   }, {
     idleTimeoutMs: options.idleTimeoutMs ?? 10_000,

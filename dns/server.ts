@@ -59,7 +59,10 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
       const response = cache.lookup(query, true);
       if (!response) return -1;
       const length = writeReply(out, response.bytes, query);
-      log.answered(from.addr, "udp", response, query, out.subarray(0, length));
+      // With --quiet nothing about the client is decoded (batched, its address stays raw).
+      if (log.active || response.error) {
+        log.answered(from.addr, "udp", response, query, out.subarray(0, length));
+      }
       return length;
     },
     receiveFailed: (error) => keepServing(error, "UDP receive failed"),

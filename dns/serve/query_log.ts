@@ -25,6 +25,8 @@ export interface LoggedAnswer {
 /** The query log of `dns/server.ts` (see the module comment). */
 export class QueryLog {
   readonly #reporter: Reporter;
+  /** Lines are logged (not `--quiet`). */
+  readonly active: boolean;
   readonly #quiet: boolean;
   readonly #json: boolean;
   readonly #explaining: boolean;
@@ -33,6 +35,7 @@ export class QueryLog {
   constructor(reporter: Reporter, options: { json?: boolean; quiet?: boolean } = {}) {
     this.#reporter = reporter;
     this.#quiet = options.quiet ?? false;
+    this.active = !this.#quiet;
     this.#json = options.json ?? false;
     // `--explain` shows nothing with `--quiet`.
     this.#explaining = reporter.explaining && !this.#quiet;
