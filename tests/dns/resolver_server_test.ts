@@ -812,6 +812,7 @@ Deno.test("dns/resolver_server.ts: --help, bad flags, the first line, one exchan
       ],
       [["--root", "127.0.0.2", "--forward", "127.0.0.1"], /either --root or --forward/],
       [["--cache-size", "0"], /--cache-size must be an integer from 1 to/],
+      [["--keepalive", "40000"], /--keepalive must be an integer from 0 to 32,767, got 40000/],
     ] as const
   ) {
     const bad = await runScript(SCRIPT, [...args]);

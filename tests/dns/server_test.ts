@@ -264,6 +264,12 @@ Deno.test("server CLI: --help, bad flags, missing zone, a zone error names file 
   const port = await runScript("dns/server.ts", ["--zone", "x", "--port", "99999"]);
   assert.equal(port.code, 2);
   assert.match(port.stderr, /--port must be 0–65535, got 99999/);
+  const keepalive = await runScript("dns/server.ts", ["--zone", "x", "--keepalive", "-5"]);
+  assert.equal(keepalive.code, 2);
+  assert.equal(
+    keepalive.stderr,
+    "error: --keepalive must be an integer from 0 to 32,767, got -5 (see --help)\n",
+  );
   // A zone file given without --zone is an error, not silently ignored.
   const stray = await runScript("dns/server.ts", ["dns/zones/cnblogs.com.zone", "--zone", "x"]);
   assert.equal(stray.code, 2);
