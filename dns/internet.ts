@@ -9,259 +9,32 @@
  *
  * Run it:
  *   deno task dns:internet                # port 53 when root and free, else a shared high port
- *   deno run -A dns/internet.ts --port 5300
- *   deno run -A dns/internet.ts --port 0 --json   # NDJSON events: listening (one per server), log
+ *   deno task dns:internet --port 5300
+ *   deno task dns:internet --port 0 --json            # NDJSON events: listening, log
+ *   deno task dns:internet --dnssec --anchor root.anchor   # signed; the trust anchor in a file
  * then, in another terminal, the commands it prints, e.g.
- *   deno run -A dns/query.ts +trace --root 127.0.0.2 -p PORT www.cnblogs.com
+ *   deno task dns:query +trace --root 127.0.0.2 -p PORT www.cnblogs.com
  *   dig @127.0.0.2 -p PORT www.cnblogs.com +norecurse      # the root's referral to com.
  *
- * Every server listens on the same port (only the address differs), because a referral carries
- * addresses, not ports: the resolver asks every server on the one port it was given.
+ * The servers are started and stopped by `dns/internet/servers.ts`, signed by
+ * `dns/internet/signing.ts`; this script prints what to try and waits for Ctrl-C.
  */
-import { interruptSignal, parseCli, parsePort, runMain, UsageError } from "../tcp/kit/cli.ts";
-import { createReporter } from "../tcp/kit/report.ts";
 import {
-  type Breakage,
-  BREAKAGES,
-  type SignedMiniInternet,
-  signMiniInternet,
-} from "./mini_dnssec.ts";
-import { formatRecord } from "./wire/message.ts";
-
-/** One zone of the mini-Internet and the loopback address serving it. */
-export interface MiniZone {
-  zone: string;
-  file: string;
-  host: string;
-}
-
-/** The three levels of seed 000's `www.cnblogs.com.`. */
-export const MINI_ZONES: readonly MiniZone[] = [
-  { zone: ".", file: "root.zone", host: "127.0.0.2" },
-  { zone: "com.", file: "com.zone", host: "127.0.0.3" },
-  { zone: "cnblogs.com.", file: "cnblogs.com.zone", host: "127.0.0.4" },
-];
-
-const REPO_ROOT = new URL("..", import.meta.url).pathname;
-const SERVER_SCRIPT = new URL("./server.ts", import.meta.url).pathname;
-const ZONE_DIR = new URL("./zones/", import.meta.url).pathname;
-/** How long a server may take to print `listening on`. */
-const START_TIMEOUT_MS = 20_000;
-/** Attempts when another program grabs the chosen port between the check and the bind. */
-const START_ATTEMPTS = 4;
-
-/** A running mini-Internet. */
-export interface MiniInternet extends AsyncDisposable {
-  /** The port every server listens on (UDP and TCP). */
-  port: number;
-  /** Root server addresses to give `--root` / `IterativeResolver({ roots })`. */
-  roots: string[];
-  servers: { zone: string; host: string; port: number }[];
-  /** With `dnssec`: the signed zones and the root's trust anchor. */
-  dnssec?: SignedMiniInternet;
-  /** Stops every server and waits for them to exit. */
-  stop(): Promise<void>;
-}
-
-/** Options for `startMiniInternet`. */
-export interface MiniInternetOptions {
-  /**
-   * Port for all servers. Default: 53 when permitted and free, else a free high port; 0: a free
-   * high port (never 53).
-   */
-  port?: number;
-  /** Stops the servers when aborted. */
-  signal?: AbortSignal;
-  /** Receives every line the servers print after `listening on` (default: dropped). */
-  onLog?: (zone: string, line: string) => void;
-  /** Sign the three zones at start-up (root → com. → cnblogs.com., DS at each cut). */
-  dnssec?: boolean;
-  /** With `dnssec`: spoil one link on purpose (`dns/mini_dnssec.ts`). */
-  breakWith?: Breakage;
-}
-
-/** True when `port` can be bound for both UDP and TCP on every host right now. */
-export function portFreeOnAll(port: number, hosts: readonly string[]): boolean {
-  const opened: { close(): void }[] = [];
-  try {
-    for (const hostname of hosts) {
-      opened.push(Deno.listenDatagram({ transport: "udp", hostname, port }));
-      opened.push(Deno.listen({ transport: "tcp", hostname, port }));
-    }
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied) {
-      return false;
-    }
-    throw error;
-  } finally {
-    for (const socket of opened) socket.close();
-  }
-}
-
-/** A port free on every host: 53 when possible, else one the kernel hands out on the first. */
-export function pickSharedPort(hosts: readonly string[], { preferStandard = true } = {}): number {
-  if (preferStandard && portFreeOnAll(53, hosts)) return 53;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const probe = Deno.listenDatagram({ transport: "udp", hostname: hosts[0], port: 0 });
-    const port = (probe.addr as Deno.NetAddr).port;
-    probe.close();
-    if (portFreeOnAll(port, hosts)) return port;
-  }
-  throw new Error(`No port is free on all of ${hosts.join(", ")}`);
-}
-
-interface RunningServer {
-  zone: string;
-  host: string;
-  child: Deno.ChildProcess;
-  stderrTail(): string;
-  done: Promise<unknown>;
-}
-
-/** Starts one `dns/server.ts` and resolves once it prints `listening on`. */
-async function startServer(
-  zone: MiniZone,
-  port: number,
-  onLog: ((zone: string, line: string) => void) | undefined,
-  zoneFile = `${ZONE_DIR}${zone.file}`,
-): Promise<RunningServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      SERVER_SCRIPT,
-      "--zone",
-      zoneFile,
-      "--host",
-      zone.host,
-      "--port",
-      String(port),
-    ],
-    cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-
-  let stderr = "";
-  const pumpErr = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr = (stderr + chunk).slice(-4000);
-    }
-  })();
-  let announce: (ok: boolean) => void = () => {};
-  const listening = new Promise<boolean>((resolve) => (announce = resolve));
-  // Keep reading stdout for the server's whole life, or a chatty server would block on a full pipe.
-  const pumpOut = (async () => {
-    let pending = "";
-    let announced = false;
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (!announced && line.startsWith("listening on ")) {
-          announced = true;
-          announce(true);
-        } else onLog?.(zone.zone, line);
-      }
-    }
-    announce(false);
-  })();
-  const done = Promise.all([pumpOut, pumpErr, child.status]);
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), START_TIMEOUT_MS);
-  });
-  const ok = await Promise.race([listening, timedOut]);
-  clearTimeout(timer);
-  const server = { zone: zone.zone, host: zone.host, child, stderrTail: () => stderr, done };
-  if (!ok) {
-    await stopServer(server);
-    throw new Error(
-      `The server for "${zone.zone}" on ${zone.host}:${port} did not start: ${
-        stderr.trim().split("\n").at(-1) ?? "no output"
-      }`,
-    );
-  }
-  return server;
-}
-
-async function stopServer(server: RunningServer): Promise<void> {
-  try {
-    server.child.kill("SIGTERM");
-  } catch (error) {
-    // Already exited: nothing to stop.
-    if (!(error instanceof TypeError)) throw error;
-  }
-  await server.done;
-}
-
-/**
- * Starts the root, `com.` and `cnblogs.com.` servers on one shared port and returns once all
- * three are listening. Call `stop()` (or abort `signal`) to end them.
- */
-export async function startMiniInternet(options: MiniInternetOptions = {}): Promise<MiniInternet> {
-  const hosts = MINI_ZONES.map((z) => z.host);
-  let lastError: unknown;
-  const fixed = options.port !== undefined && options.port !== 0;
-  let signedDir: string | undefined;
-  let signed: SignedMiniInternet | undefined;
-  if (options.dnssec) {
-    signedDir = await Deno.makeTempDir({ prefix: "netlab-mini-dnssec-" });
-    signed = await signMiniInternet(
-      MINI_ZONES.map((z) => ({ zone: z.zone, path: `${ZONE_DIR}${z.file}` })),
-      signedDir,
-      { breakWith: options.breakWith },
-    );
-  }
-  const removeSigned = async () => {
-    if (signedDir) await Deno.remove(signedDir, { recursive: true }).catch(() => {});
-  };
-  for (let attempt = 0; attempt < (fixed ? 1 : START_ATTEMPTS); attempt++) {
-    if (options.signal?.aborted) await removeSigned();
-    options.signal?.throwIfAborted();
-    const port = fixed
-      ? options.port!
-      : pickSharedPort(hosts, { preferStandard: options.port === undefined && attempt === 0 });
-    const started = await Promise.allSettled(
-      MINI_ZONES.map((zone) => startServer(zone, port, options.onLog, signed?.files[zone.zone])),
-    );
-    const servers = started.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
-    const failed = started.find((s) => s.status === "rejected");
-    if (failed) {
-      await Promise.all(servers.map(stopServer));
-      lastError = failed.reason;
-      continue;
-    }
-    let stopping: Promise<void> | undefined;
-    const stop = () => {
-      options.signal?.removeEventListener("abort", onAbort);
-      stopping ??= Promise.all(servers.map(stopServer)).then(removeSigned);
-      return stopping;
-    };
-    const onAbort = () => void stop();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    return {
-      port,
-      roots: [MINI_ZONES[0].host],
-      servers: MINI_ZONES.map((z) => ({ zone: z.zone, host: z.host, port })),
-      dnssec: signed,
-      stop,
-      [Symbol.asyncDispose]: stop,
-    };
-  }
-  await removeSigned();
-  throw lastError;
-}
+  CliError,
+  interruptSignal,
+  parseCli,
+  parsePort,
+  runMain,
+  UsageError,
+  userPath,
+} from "../tcp/kit/cli.ts";
+import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { type Breakage, BREAKAGES } from "./internet/signing.ts";
+import { type MiniInternet, startMiniInternet } from "./internet/servers.ts";
+import { formatRecord } from "./wire/rdata.ts";
 
 export const USAGE =
-  `Usage: deno run -A dns/internet.ts [--port PORT] [--dnssec [--break HOW]] [--json]
+  `Usage: deno task dns:internet [--port PORT] [--dnssec [--anchor FILE] [--break HOW]] [--json]
 
 Starts the offline mini-Internet: dns/server.ts for the root "." on 127.0.0.2, "com." on
 127.0.0.3 and "cnblogs.com." on 127.0.0.4, all on one port (53 when run as root and free,
@@ -271,17 +44,20 @@ else a free high port), prints the commands to try, and runs until Ctrl-C.
                 0: a free high port)
   --dnssec      sign the three zones at start-up (root, com., cnblogs.com.; DS at each cut)
                 and print the root's trust anchor and the file holding it
+  --anchor FILE with --dnssec, also write the root's trust anchor to FILE (the format
+                dns:query --trust-anchor reads), so the commands printed name FILE
   --break HOW   with --dnssec, spoil one link to see a validator catch it: flip (a byte of
                 www.cnblogs.com's signature), expired (cnblogs.com's signatures), no-ds
                 (com. drops cnblogs.com's DS)
   --json        newline-delimited JSON events (listening, log) instead of text`;
 
-/** Starts the mini-Internet and waits for Ctrl-C. */
+/** Starts the mini-Internet, prints what to try, and waits for Ctrl-C. */
 export async function main(args: string[]): Promise<void> {
   const { values } = parseCli(args, {
     port: { type: "string", short: "p" },
     json: { type: "boolean" },
     dnssec: { type: "boolean" },
+    anchor: { type: "string" },
     break: { type: "string" },
   });
   const breakWith = values.break as Breakage | undefined;
@@ -289,6 +65,10 @@ export async function main(args: string[]): Promise<void> {
     throw new UsageError(`Invalid --break "${values.break}": use ${BREAKAGES.join(", ")}`);
   }
   if (breakWith && !values.dnssec) throw new UsageError("--break needs --dnssec");
+  if (values.anchor !== undefined && !values.dnssec) {
+    throw new UsageError("--anchor needs --dnssec");
+  }
+  if (values.anchor === "") throw new UsageError(`Invalid --anchor "": expected a file name`);
   const port = values.port === undefined ? undefined : parsePort(values.port, 0);
   using interrupted = interruptSignal();
   const report = createReporter("dns/internet", { json: values.json });
@@ -299,8 +79,38 @@ export async function main(args: string[]): Promise<void> {
     dnssec: values.dnssec,
     breakWith,
   });
+  try {
+    if (values.anchor !== undefined) await writeAnchor(net, values.anchor);
+  } catch (error) {
+    await net.stop();
+    throw error;
+  }
+  announce(report, net, values.anchor);
+  report.info("\nTry:", "log");
+  for (const command of tryCommands(net, values.anchor)) {
+    report.info(`  ${command}`, "log", { command });
+  }
+  report.info("Ctrl-C stops the servers.", "log");
+  await new Promise<void>((resolve) => {
+    if (interrupted.aborted) resolve();
+    else interrupted.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await net.stop();
+  report.info("mini-Internet stopped", "log");
+}
+
+/** `--anchor FILE`: the root's trust anchor copied to where the user asked. */
+async function writeAnchor(net: MiniInternet, file: string): Promise<void> {
+  try {
+    await Deno.copyFile(net.dnssec!.anchorFile, userPath(file));
+  } catch (error) {
+    throw new CliError(`Cannot write the trust anchor to "${file}": ${(error as Error).message}`);
+  }
+}
+
+/** The listening lines, one per server, and with `--dnssec` the root's trust anchor. */
+function announce(report: Reporter, net: MiniInternet, anchorFile: string | undefined): void {
   const p = net.port;
-  const portFlag = p === 53 ? "" : ` -p ${p}`;
   report.info(
     `listening on ${net.roots[0]}:${p} (udp+tcp; root of the mini-Internet)`,
     "listening",
@@ -310,47 +120,38 @@ export async function main(args: string[]): Promise<void> {
     report.info(
       `  ${server.zone.padEnd(14)} served by ${server.host}:${server.port}`,
       "listening",
-      {
-        zone: server.zone,
-        address: `${server.host}:${server.port}`,
-      },
+      { zone: server.zone, address: `${server.host}:${server.port}` },
     );
   }
-  const anchor = net.dnssec;
-  if (anchor) {
-    report.info(
-      `\nSigned. The root's trust anchor (KSK ${
-        anchor.anchorDs.data.kind === "DS" ? anchor.anchorDs.data.keyTag : ""
-      }), in ${anchor.anchorFile}:`,
-      "log",
-      { anchorFile: anchor.anchorFile, bindAnchorFile: anchor.bindAnchorFile },
-    );
-    report.info(`  ${formatRecord(anchor.anchorDs)}`, "log", { ds: formatRecord(anchor.anchorDs) });
-  }
-  const validate = anchor
-    ? [
-      `deno run -A dns/query.ts +trace +validate --trust-anchor ${anchor.anchorFile} --root ${
-        net.roots[0]
-      }${portFlag} www.cnblogs.com`,
-    ]
-    : [];
-  const tries = [
-    ...validate,
-    `deno run -A dns/query.ts +trace --root ${net.roots[0]}${portFlag} www.cnblogs.com`,
-    `deno run -A dns/query.ts --root ${net.roots[0]}${portFlag} www.cnblogs.com AAAA`,
-    `deno run -A dns/query.ts @127.0.0.2${portFlag} +norecurse www.cnblogs.com   # referral`,
-    `deno run -A dns/query.ts @127.0.0.4${portFlag} cnblogs.com MX`,
+  const signed = net.dnssec;
+  if (!signed) return;
+  const tag = signed.anchorDs.data.kind === "DS" ? signed.anchorDs.data.keyTag : "";
+  const file = anchorFile ?? signed.anchorFile;
+  report.info(
+    `\nSigned. The root's trust anchor (KSK ${tag}), in ${file}:`,
+    "log",
+    { anchorFile: file, bindAnchorFile: signed.bindAnchorFile },
+  );
+  report.info(`  ${formatRecord(signed.anchorDs)}`, "log", { ds: formatRecord(signed.anchorDs) });
+}
+
+/** The commands to try against this mini-Internet (its port, its trust anchor). */
+function tryCommands(net: MiniInternet, anchorFile: string | undefined): string[] {
+  const root = net.roots[0];
+  const portFlag = net.port === 53 ? "" : ` -p ${net.port}`;
+  const anchor = anchorFile ?? net.dnssec?.anchorFile;
+  return [
+    ...(net.dnssec
+      ? [
+        `deno task dns:query +trace +validate --trust-anchor ${anchor} --root ${root}${portFlag} www.cnblogs.com`,
+      ]
+      : []),
+    `deno task dns:query +trace --root ${root}${portFlag} www.cnblogs.com`,
+    `deno task dns:query --root ${root}${portFlag} www.cnblogs.com AAAA`,
+    `deno task dns:query @127.0.0.2${portFlag} +norecurse www.cnblogs.com   # referral`,
+    `deno task dns:query @127.0.0.4${portFlag} cnblogs.com MX`,
     `dig @127.0.0.3${portFlag} www.cnblogs.com +norecurse`,
   ];
-  report.info("\nTry:", "log");
-  for (const command of tries) report.info(`  ${command}`, "log", { command });
-  report.info("Ctrl-C stops the servers.", "log");
-  await new Promise<void>((resolve) => {
-    if (interrupted.aborted) resolve();
-    else interrupted.addEventListener("abort", () => resolve(), { once: true });
-  });
-  await net.stop();
-  report.info("mini-Internet stopped", "log");
 }
 
 if (import.meta.main) await runMain(USAGE, main);

@@ -7,71 +7,55 @@
  *
  * Run it:
  *   deno task dns:query www.cnblogs.com                 # asks the first nameserver in /etc/resolv.conf
- *   deno run -A dns/query.ts @127.0.0.1 -p 1053 www.cnblogs.com MX
- *   deno run -A dns/query.ts -x 127.0.0.5 @127.0.0.1 -p 1053
- *   deno run -A dns/query.ts +trace www.cnblogs.com     # from the 13 real roots
+ *   deno task dns:query @127.0.0.1 -p 1053 www.cnblogs.com MX
+ *   deno task dns:query -x 127.0.0.5 @127.0.0.1 -p 1053
+ *   deno task dns:query +trace www.cnblogs.com          # from the 13 real roots
  *   deno task dns:internet                              # then, offline:
- *   deno run -A dns/query.ts +trace --root 127.0.0.2 -p PORT www.cnblogs.com
+ *   deno task dns:query +trace --root 127.0.0.2 -p PORT www.cnblogs.com
  * Compare with the real thing: `dig @127.0.0.1 -p 1053 www.cnblogs.com`.
  *
- * See the wire (issue 7): `--explain` prints the query sent and the reply received as annotated
- * hex dumps (`dns/describe.ts`: every header bit, label, compression pointer and record field);
- * with `+trace` it does so for every hop and says why each server was chosen (root hint, glue in
- * the referral, cached, or an NS name resolved separately). `--json` prints issue 5's single
- * object for one query and, with `+trace`, one NDJSON event per step (`query`, `referral`,
- * `answer`, `error`, `log`, `explain`; the shared schema of `tcp/report.ts`).
+ * `--explain` prints the query sent and the reply received as annotated hex dumps (every header
+ * bit, label, compression pointer and record field, `dns/wire/describe.ts`); with `+trace` for
+ * every hop, with why each server was chosen. `--json` prints one object for one query and, with
+ * `+trace`, one NDJSON event per step. `+validate` judges the answer with DNSSEC the way delv
+ * does (`dns/dnssec/validator.ts`), from the real root's KSK 20326 unless `--trust-anchor FILE`
+ * names another (`deno task dns:internet --dnssec --anchor FILE` writes the mini-Internet's).
  *
- * DNSSEC (issue 18): `+validate` checks the answer the way delv does and prints `; fully
- * validated`, `; unsigned answer (…)` or `;; validation failed: bogus: <reason>`; with `+trace`
- * it also prints the chain of trust, hop by hop (`dns/validator.ts`). The trust anchor is the
- * real root's KSK 20326 unless `--trust-anchor FILE` names another (the mini-Internet prints
- * its own with `deno task dns:internet --dnssec`).
+ * The arguments are read by `dns/query/args.ts`, the reply printed by `dns/query/output.ts`; this
+ * file runs the question: to one server, iteratively from the root, or with validation.
  *
  * Exit codes (dig's 9 among them): 0 a reply arrived (whatever its rcode), 2 usage error, 9 no
  * usable reply (silence, a refused or closed connection, or replies that cannot be decoded — the
  * same over UDP and TCP), 12 when `+validate` finds the answer bogus or cannot decide.
  */
+import { formatRdata } from "./wire/rdata.ts";
+import { printableText } from "./wire/primitives.ts";
+import { type DnsExchange, exchange, NoReplyError } from "./resolver/transport.ts";
+import { toJson, traceStep } from "./resolver/trace.ts";
+import { buildQuery, type QueryOptions, ResolveError, systemNameserver } from "./resolver/stub.ts";
+import { isIpAddress } from "./wire/addresses.ts";
+import { IterativeResolver } from "./resolver/iterative.ts";
+import { resolveHost } from "./resolver/resolve_host.ts";
+import { type ResolverEvent } from "./resolver/trace.ts";
+import { CliError, runMain, userPath } from "../tcp/kit/cli.ts";
+import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./dnssec/validator.ts";
+import type { TrustAnchor } from "./dnssec/validate.ts";
+import { stubFetch, ValidatingResolver } from "./dnssec/validating_resolver.ts";
+import { reportValidation, validationFields, verdictExitCode } from "./query/validation_report.ts";
+import type { Validation } from "./dnssec/validator.ts";
+import { parseQueryArgs, type QueryRequest } from "./query/args.ts";
 import {
-  formatQuestion,
-  formatRdata,
-  formatRecord,
-  fullRcode,
-  getEdns,
-  type Message,
-  normalizeName,
-  opcodeName,
-  parseClass,
-  parseType,
-  printableText,
-  rcodeName,
-  type ResourceRecord,
-  reverseName,
-  TYPE,
-} from "./wire/message.ts";
-import { type Exchange, exchange, NoReplyError } from "./transport.ts";
-import { createReporter, type Fields, type Reporter } from "../tcp/kit/report.ts";
-import { explainMessage } from "./describe.ts";
-import { flagList, toJson, traceStep, withoutOpt } from "./trace.ts";
-import {
-  buildQuery,
-  isIpAddress,
-  IterativeResolver,
-  type QueryOptions,
-  ResolveError,
-  resolveHost,
-  type ResolverEvent,
-  systemNameserver,
-} from "./resolver.ts";
-import { CliError, parseCli, parsePort, printError, runMain, UsageError } from "../tcp/kit/cli.ts";
-import { formatEde, readEde } from "./wire/ede.ts";
-import { parseTrustAnchor, ROOT_TRUST_ANCHOR, Validator } from "./validator.ts";
-import type { TrustAnchor } from "./validate.ts";
-import { stubFetch, ValidatingResolver } from "./validating_resolver.ts";
-import { reportValidation, validationFields, verdictExitCode } from "./validation_report.ts";
-import type { Validation } from "./validator.ts";
+  createOutput,
+  describeLevels,
+  explainDnsExchange,
+  formatReply,
+  formatShort,
+  type QueryOutput,
+  say,
+} from "./query/output.ts";
 
 export const USAGE =
-  `Usage: deno run -A dns/query.ts [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
+  `Usage: deno task dns:query [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
 
 Asks a DNS server one question and prints the reply like dig (default server: the first
 nameserver in /etc/resolv.conf, port 53).
@@ -111,367 +95,10 @@ Exit codes:
   12   +validate: the answer is bogus, or could not be validated
   130  interrupted (Ctrl-C or SIGTERM)`;
 
-/** Everything the command line asked for. */
-export interface QueryRequest {
-  name: string;
-  type: number;
-  qclass: number;
-  server?: string;
-  port: number;
-  short: boolean;
-  tcp: boolean;
-  recurse: boolean;
-  trace: boolean;
-  /** Unset: 5 s × 3 tries for one server; 2 s × 1 try per server when iterating. */
-  timeoutMs?: number;
-  tries?: number;
-  bufsize: number;
-  dnssec: boolean;
-  /** `+validate`: judge the answer with DNSSEC. */
-  validate: boolean;
-  /** `--trust-anchor FILE`. */
-  trustAnchor?: string;
-  ignoreTruncation: boolean;
-  json: boolean;
-  /** `--explain`: annotated wire views of every query and reply. */
-  explain: boolean;
-  roots: string[];
-}
-
-const FLAGS = {
-  port: { type: "string", short: "p" },
-  type: { type: "string", short: "t" },
-  reverse: { type: "string", short: "x" },
-  json: { type: "boolean" },
-  explain: { type: "boolean" },
-  root: { type: "string", multiple: true },
-  "trust-anchor": { type: "string" },
-} as const;
-
-function parseIntOption(option: string, value: string, min: number, max: number): number {
-  if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(
-      `Invalid option "${printableText(option)}": expected an integer from ${min} to ${max}`,
-    );
-  }
-  return Number(value);
-}
-
-function parseTypeText(text: string): number {
-  try {
-    return parseType(text);
-  } catch (error) {
-    if (error instanceof RangeError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-/** A positional that names a record type (`MX`, `aaaa`, `TYPE99`), not a domain. */
-function looksLikeType(text: string): boolean {
-  if (!/^[A-Za-z][A-Za-z0-9]*$/.test(text)) return false;
-  try {
-    parseType(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isClass(text: string): boolean {
-  if (!/^(IN|CH|HS|ANY|CLASS\d+)$/i.test(text)) return false;
-  try {
-    parseClass(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Turns dig-style arguments into a request: `@server`, `+option`, a type and a name in any
- * order, plus the dash flags. Throws `UsageError` (exit 2) on anything it cannot use.
- */
-export function parseQueryArgs(args: string[]): QueryRequest {
-  const { values, positionals } = parseCli(args, FLAGS);
-  const request: QueryRequest = {
-    name: "",
-    type: TYPE.A,
-    qclass: 1,
-    port: parsePort(values.port, 53, "-p"),
-    short: false,
-    tcp: false,
-    recurse: true,
-    trace: false,
-    bufsize: 1232,
-    dnssec: false,
-    validate: false,
-    trustAnchor: values["trust-anchor"],
-    ignoreTruncation: false,
-    json: values.json ?? false,
-    explain: values.explain ?? false,
-    roots: (values.root ?? []).flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean),
-  };
-  for (const root of request.roots) {
-    if (!isIpAddress(root)) {
-      throw new UsageError(`Invalid --root "${printableText(root)}": expected an IP address`);
-    }
-  }
-  let name: string | undefined;
-  let typeSet = false;
-  if (values.type !== undefined) {
-    request.type = parseTypeText(values.type);
-    typeSet = true;
-  }
-  for (const arg of positionals) {
-    if (arg.startsWith("@")) {
-      if (arg.length === 1) throw new UsageError(`Invalid server "@": expected @ADDRESS`);
-      request.server = arg.slice(1);
-    } else if (arg.startsWith("+")) {
-      applyPlusOption(request, arg);
-    } else if (!typeSet && looksLikeType(arg) && !(name === undefined && arg.includes("."))) {
-      request.type = parseTypeText(arg);
-      typeSet = true;
-    } else if (isClass(arg) && name !== undefined) {
-      request.qclass = parseClass(arg);
-    } else if (name === undefined) {
-      name = arg;
-    } else if (/^[A-Za-z][A-Za-z0-9]*$/.test(arg)) {
-      throw new UsageError(`Unknown record type "${printableText(arg)}"`);
-    } else {
-      throw new UsageError(`Unexpected argument "${printableText(arg)}": only one name per query`);
-    }
-  }
-  if (values.reverse !== undefined) {
-    if (name !== undefined) throw new UsageError(`Give either -x ADDR or a NAME, not both`);
-    try {
-      name = reverseName(values.reverse);
-    } catch (error) {
-      if (error instanceof RangeError) {
-        throw new UsageError(
-          `Invalid -x "${printableText(values.reverse)}": not an IPv4 or IPv6 address`,
-        );
-      }
-      throw error;
-    }
-    if (!typeSet) request.type = TYPE.PTR;
-  }
-  // dig without a name asks for the root's name servers.
-  if (name === undefined) {
-    name = ".";
-    if (!typeSet) request.type = TYPE.NS;
-  }
-  request.name = validName(name);
-  return request;
-}
-
-function validName(name: string): string {
-  if (name === "") throw new UsageError(`Invalid name "": empty`);
-  try {
-    return normalizeName(name);
-  } catch (error) {
-    if (error instanceof RangeError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-function applyPlusOption(request: QueryRequest, arg: string): void {
-  const [option, value] = arg.slice(1).split("=", 2) as [string, string | undefined];
-  const needValue = () => {
-    if (value === undefined) {
-      throw new UsageError(`Invalid option "${printableText(arg)}": needs =VALUE`);
-    }
-    return value;
-  };
-  switch (option.toLowerCase()) {
-    case "short":
-      request.short = true;
-      return;
-    case "noshort":
-      request.short = false;
-      return;
-    case "tcp":
-    case "vc":
-      request.tcp = true;
-      return;
-    case "notcp":
-    case "novc":
-      request.tcp = false;
-      return;
-    case "rec":
-    case "recurse":
-      request.recurse = true;
-      return;
-    case "norec":
-    case "norecurse":
-      request.recurse = false;
-      return;
-    case "trace":
-      request.trace = true;
-      return;
-    case "notrace":
-      request.trace = false;
-      return;
-    case "time":
-    case "timeout":
-      request.timeoutMs = parseIntOption(arg, needValue(), 1, 300) * 1000;
-      return;
-    case "tries":
-      request.tries = parseIntOption(arg, needValue(), 1, 100);
-      return;
-    case "retry":
-      request.tries = parseIntOption(arg, needValue(), 0, 99) + 1;
-      return;
-    case "bufsize":
-      request.bufsize = parseIntOption(arg, needValue(), 0, 65535);
-      return;
-    case "dnssec":
-      request.dnssec = true;
-      return;
-    case "nodnssec":
-      request.dnssec = false;
-      return;
-    case "validate":
-      request.validate = true;
-      request.dnssec = true;
-      return;
-    case "novalidate":
-      request.validate = false;
-      return;
-    case "ignore":
-      request.ignoreTruncation = true;
-      return;
-    case "noignore":
-      request.ignoreTruncation = false;
-      return;
-    default:
-      throw new UsageError(`Invalid option "${printableText(arg)}"`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output
-
-/** `Sat Jun 07 12:00:00 UTC 2025`, the way dig prints WHEN (in UTC). */
-export function formatWhen(date: Date): string {
-  // toUTCString(): "Sat, 07 Jun 2025 12:00:00 GMT"
-  const [weekday, day, month, year, time] = date.toUTCString().replace(",", "").split(" ");
-  return `${weekday} ${month} ${day} ${time} UTC ${year}`;
-}
-
-/** The reply as dig prints it, from `;; Got answer:` to `;; MSG SIZE  rcvd: N`. */
-export function formatReply(result: Exchange, when: Date = new Date()): string[] {
-  const msg = result.reply;
-  const out: string[] = [";; Got answer:"];
-  out.push(
-    `;; ->>HEADER<<- opcode: ${opcodeName(msg.flags.opcode)}, status: ${
-      rcodeName(fullRcode(msg))
-    }, id: ${msg.id}`,
-  );
-  out.push(
-    `;; flags: ${
-      flagList(msg).join(" ")
-    }; QUERY: ${msg.questions.length}, ANSWER: ${msg.answers.length}, AUTHORITY: ${msg.authorities.length}, ADDITIONAL: ${msg.additionals.length}`,
-  );
-  if (result.query.flags.rd && !msg.flags.ra) {
-    out.push(";; WARNING: recursion requested but not available");
-  }
-  out.push("");
-  const edns = getEdns(msg);
-  if (edns) {
-    out.push(";; OPT PSEUDOSECTION:");
-    out.push(
-      `; EDNS: version: ${edns.version}, flags:${edns.dnssecOk ? " do" : ""}; udp: ${edns.udpSize}`,
-    );
-    for (const ede of readEde(edns.options)) out.push(`; EDE: ${formatEde(ede)}`);
-  }
-  if (msg.questions.length > 0) {
-    out.push(";; QUESTION SECTION:", ...msg.questions.map(formatQuestion), "");
-  }
-  const sections: [string, ResourceRecord[]][] = [
-    ["ANSWER", msg.answers],
-    ["AUTHORITY", msg.authorities],
-    ["ADDITIONAL", withoutOpt(msg.additionals)],
-  ];
-  for (const [title, records] of sections) {
-    if (records.length > 0) out.push(`;; ${title} SECTION:`, ...records.map(formatRecord), "");
-  }
-  out.push(`;; Query time: ${Math.round(result.elapsedMs)} msec`);
-  out.push(
-    `;; SERVER: ${result.server}#${result.port}(${result.server}) (${result.protocol})`,
-  );
-  out.push(`;; WHEN: ${formatWhen(when)}`);
-  out.push(`;; MSG SIZE  rcvd: ${result.bytes.length}`, "");
-  return out;
-}
-
-/** `+short`: just the rdata of the answer section, one per line. */
-export function formatShort(message: Message): string[] {
-  return message.answers.map(formatRdata);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Running it
 
-/**
- * Where a run's output goes. `report` carries everything on stdout (NDJSON events with
- * `+trace --json`); `explainer` prints the annotated views — on stderr when stdout must stay the
- * single `--json` object.
- */
-interface Output {
-  request: QueryRequest;
-  report: Reporter;
-  explainer: Reporter;
-  /** dig's human text (not with `+short` or `--json`). */
-  verbose: boolean;
-}
-
-/** Builds the reporters for a request. */
-export function createOutput(request: QueryRequest): Output {
-  const streaming = request.json && request.trace;
-  const report = createReporter("dns/query", { json: streaming, explain: request.explain });
-  const explainer = request.json && !streaming
-    ? createReporter("dns/query", {
-      explain: request.explain,
-      sink: { out: printError, err: printError },
-    })
-    : report;
-  return { request, report, explainer, verbose: !request.short && !request.json };
-}
-
-/** Prints dig's human lines (nothing with `+short` or `--json`). */
-function say(out: Output, lines: string[]): void {
-  if (out.verbose) out.report.info(lines.join("\n"));
-}
-
-/** `127.0.0.1#53`, the way dig names a server. */
-function serverText(result: Exchange): string {
-  return `${result.server}#${result.port}`;
-}
-
-/** `--explain`: the query as sent and the reply as received, every field named. */
-export function explainExchange(reporter: Reporter, result: Exchange, fields: Fields = {}): void {
-  if (!reporter.explaining) return;
-  const at = serverText(result);
-  const common = { ...fields, server: at, protocol: result.protocol };
-  reporter.explain(
-    explainMessage(
-      result.queryBytes,
-      `;; query sent to ${at} over ${result.protocol}, ${result.queryBytes.length} bytes:`,
-    ),
-    { ...common, direction: "sent", size: result.queryBytes.length },
-  );
-  reporter.explain(
-    explainMessage(
-      result.bytes,
-      `;; reply from ${at} over ${result.protocol}, ${result.bytes.length} bytes, ${
-        Math.round(result.elapsedMs)
-      } ms:`,
-    ),
-    { ...common, direction: "received", size: result.bytes.length },
-  );
-}
-
-function queryOptions(out: Output): QueryOptions {
+function queryOptions(out: QueryOutput): QueryOptions {
   const request = out.request;
   return {
     port: request.port,
@@ -487,7 +114,7 @@ function queryOptions(out: Output): QueryOptions {
 }
 
 /** Iterating asks many servers: a dead one should cost seconds, not 3 × 5 s. */
-function iterativeQueryOptions(out: Output): QueryOptions {
+function iterativeQueryOptions(out: QueryOutput): QueryOptions {
   return {
     ...queryOptions(out),
     timeoutMs: out.request.timeoutMs ?? 2000,
@@ -521,31 +148,10 @@ function noReplyLine(error: NoReplyError): string {
     : `;; communications error to ${error.server}#${error.port}: ${error.reason}`;
 }
 
-/**
- * Seed 000's levels of a name: `'.' (root) → com. (top-level) → cnblogs.com. (second-level) →
- * www.cnblogs.com. (host)`.
- */
-export function describeLevels(name: string): string {
-  const labels = name === "." ? [] : name.replace(/\.$/, "").split(".");
-  const parts = ["'.' (root)"];
-  for (let level = 1; level <= labels.length; level++) {
-    const zone = labels.slice(labels.length - level).join(".") + ".";
-    const role = level === labels.length && level >= 3
-      ? "host"
-      : level === 1
-      ? "top-level"
-      : level === 2
-      ? "second-level"
-      : `level ${level}`;
-    parts.push(`${zone} (${role})`);
-  }
-  return parts.join(" → ");
-}
-
 /** Reports one resolver step: dig +trace's text, or one NDJSON event (`+trace --json`). */
-function reportStep(out: Output, event: ResolverEvent): void {
+function reportStep(out: QueryOutput, event: ResolverEvent): void {
   const { report, request } = out;
-  if (event.kind === "response") explainExchange(report, event.exchange, { zone: event.zone });
+  if (event.kind === "response") explainDnsExchange(report, event.exchange, { zone: event.zone });
   // With +short only the final answer is printed; --json streams every step.
   if (!request.json && request.short) return;
   const step = traceStep(event, { explain: request.explain && !request.json });
@@ -554,7 +160,7 @@ function reportStep(out: Output, event: ResolverEvent): void {
 }
 
 /** A failed resolution: an `error` event in the `+trace --json` stream, then exit 9. */
-function resolveFailure(out: Output, error: ResolveError): CliError {
+function resolveFailure(out: QueryOutput, error: ResolveError): CliError {
   const text = `;; ${error.message} (SERVFAIL)`;
   if (out.request.json && out.request.trace) {
     out.report.info(text, "error", { rcode: "SERVFAIL", reason: error.message });
@@ -562,7 +168,7 @@ function resolveFailure(out: Output, error: ResolveError): CliError {
   return new CliError(text, 9, { verbatim: true });
 }
 
-async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<number> {
+async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Promise<number> {
   const { request, report } = out;
   if (!request.short) {
     report.info(`;; levels: ${describeLevels(request.name)}${request.json ? "" : "\n"}`, "log", {
@@ -604,13 +210,13 @@ async function runTrace(out: Output, signal: AbortSignal | undefined): Promise<n
 }
 
 /** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
-async function runIterative(out: Output, signal: AbortSignal | undefined): Promise<number> {
+async function runIterative(out: QueryOutput, signal: AbortSignal | undefined): Promise<number> {
   const { request } = out;
   const options = {
     ...iterativeQueryOptions(out),
     roots: request.roots,
     onEvent: (event: ResolverEvent) => {
-      if (event.kind === "response") explainExchange(out.explainer, event.exchange);
+      if (event.kind === "response") explainDnsExchange(out.explainer, event.exchange);
     },
   };
   try {
@@ -637,9 +243,9 @@ async function runIterative(out: Output, signal: AbortSignal | undefined): Promi
   }
 }
 
-function printResult(out: Output, result: Exchange, validation?: Validation): void {
+function printResult(out: QueryOutput, result: DnsExchange, validation?: Validation): void {
   const { request, report } = out;
-  // One query's --json is issue 5's single object: printed as the line itself, not an event.
+  // One query's --json is a single object: printed as the line itself, not an event.
   if (request.json) {
     const json = validation
       ? { ...toJson(result), validation: validationFields(validation) }
@@ -663,7 +269,8 @@ function banner(args: string[], trace: boolean): string[] {
 async function trustAnchors(request: QueryRequest): Promise<TrustAnchor[]> {
   if (request.trustAnchor === undefined) return [ROOT_TRUST_ANCHOR];
   try {
-    return [parseTrustAnchor(await Deno.readTextFile(request.trustAnchor), request.trustAnchor)];
+    const text = await Deno.readTextFile(userPath(request.trustAnchor));
+    return [parseTrustAnchor(text, request.trustAnchor)];
   } catch (error) {
     throw new CliError(
       `Cannot use trust anchor "${request.trustAnchor}": ${(error as Error).message}`,
@@ -690,13 +297,13 @@ export async function main(args: string[]): Promise<number> {
       ...queryOptions(out),
       ignoreTruncation: request.ignoreTruncation,
       onTruncated: (truncated) => {
-        explainExchange(out.explainer, truncated);
+        explainDnsExchange(out.explainer, truncated);
         say(out, [";; Truncated, retrying in TCP mode."]);
       },
     });
     // Like dig, the banner comes with the outcome (after any "Truncated" note).
     say(out, banner(args, false));
-    explainExchange(out.explainer, result);
+    explainDnsExchange(out.explainer, result);
     if (!request.validate) {
       printResult(out, result);
       return 0;

@@ -3,24 +3,13 @@
  * 「浏览器客户端套接字 –– UDP –– DNS服务端套接字,将域名解析成IP返回」, serving master-file zones.
  *
  *   deno task dns:server --zone dns/zones/cnblogs.com.zone           # 127.0.0.1:1053
- *   deno run -A dns/server.ts --zone dns/zones/root.zone --zone dns/zones/com.zone --port 0
- *   sudo deno run -A dns/server.ts --zone dns/zones/root.zone --host 127.0.0.2 --port 53
+ *   deno task dns:server --zone dns/zones/root.zone --zone dns/zones/com.zone --port 0
+ *   sudo deno task dns:server --zone dns/zones/root.zone --host 127.0.0.2 --port 53
  *
  * Poke it by hand: `dig @127.0.0.1 -p 1053 www.cnblogs.com`, `dig … big.cnblogs.com` (TC over
  * UDP, dig retries over TCP), `dig +tcp …`, `dig … nope.cnblogs.com` (NXDOMAIN), or
- * `deno task dns:query @127.0.0.1 -p 1053 www.cnblogs.com`. `--explain` prints every query and
- * reply as an annotated hex dump (`dns/describe.ts`); `--json` prints NDJSON events (`listening`,
- * then `query` and `answer` per query with client, name, type, rcode and size).
- *
- * Theory of operation: all DNS logic lives in `dns/authority.ts` (pure); this file only moves
- * bytes. UDP and TCP share one port (with `--port 0` UDP binds first and TCP takes the port it
- * got, retrying if that port is taken for TCP). Several UDP receive loops run on one socket so
- * a receive is always pending; each datagram is answered through the response cache, copied
- * into the loop's own reply buffer with the query's id (no allocation per reply).
- * Each TCP connection carries any number of queries, each framed by a 2-byte length
- * (`tcp/framing.ts`); it is closed when no complete query arrives for `--idle` seconds, and at
- * most `--max-tcp` connections are served at once. A query the server cannot decode gets
- * FORMERR; nothing a client sends can stop it serving the others.
+ * `deno task dns:query @127.0.0.1 -p 1053 www.cnblogs.com`. How it answers, and what limits its
+ * speed: dns/README.md.
  */
 import {
   CliError,
@@ -34,36 +23,90 @@ import {
   UsageError,
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
-import { writeAll } from "../tcp/core/io.ts";
-import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
-import { Authority, type Response } from "./authority.ts";
-import { ResponseCache, writeReply } from "./response_cache.ts";
-import { MAX_MESSAGE_SIZE, printableText, rcodeName, typeName } from "./wire/message.ts";
-import { explainMessage } from "./describe.ts";
-import { DatagramBatch } from "../tcp/linux/mmsg.ts";
-import { serveInBatches } from "../udp/core/serve_datagrams.ts";
-import { parseZone, type Zone, ZoneSyntaxError } from "./zone.ts";
-import { bindBoth, isClosedError } from "./sockets.ts";
+import { describeKeepalive } from "../tcp/kit/echo_explain.ts";
+import {
+  DEFAULT_KEEPALIVE_SECONDS,
+  type KeepaliveTimers,
+  keepaliveTimers,
+  MAX_KEEPALIVE_SECONDS,
+} from "../tcp/core/socket_options.ts";
+import { closeQuietly } from "../tcp/core/io.ts";
+import { serveDatagrams } from "../udp/core/serve_datagrams.ts";
+import { Authority } from "./authority/authority.ts";
+import { ResponseCache, writeReply } from "./authority/response_cache.ts";
+import { printableText } from "./wire/primitives.ts";
+import { parseZone, type Zone, ZoneSyntaxError } from "./zone/parse.ts";
+import { bindBoth } from "./serve/sockets.ts";
+import { serveDnsTcp } from "./serve/tcp.ts";
+import { QueryLog } from "./serve/query_log.ts";
 
-const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]
+/**
+ * The server: one socket pair (UDP and TCP on the same port), every query answered from the
+ * zones through the response cache. UDP datagrams go through the one datagram loop (in batches
+ * where the system allows), TCP connections through the one accept loop; each answer is logged
+ * as one line. Stops on `close()` or the signal.
+ */
+export function startDnsServer(authority: Authority, options: DnsServerOptions = {}): DnsServer {
+  const reporter = options.reporter ?? createReporter("dns/server", { quiet: true });
+  const cache = new ResponseCache(authority);
+  const log = new QueryLog(reporter, options);
+  const { udp, tcp } = bindBoth(options.host ?? "127.0.0.1", options.port ?? DEFAULT_DNS_PORT);
+  let closing = false;
 
-An authoritative DNS server (UDP and TCP on the same port) for master-file zones.
-  --zone FILE     a zone file (RFC 1035 master format); repeat for more zones
-  --host HOST     address to bind (default 127.0.0.1)
-  --port PORT     UDP and TCP port, 0 = ephemeral (default 1053; 53 needs root)
-  --idle SECONDS  close a TCP connection with no complete query for this long (default 10)
-  --max-tcp N     most TCP connections served at once (default 256)
-  --quiet         no per-query log lines (for benchmarks); on Linux with --allow-ffi UDP
-                  queries are then also answered in batches (recvmmsg/sendmmsg)
-  --json          newline-delimited JSON events (listening, query, answer) instead of text
-  --explain       print every query received and every reply sent as an annotated hex dump
-  -h, --help      show this help
+  // UDP: each datagram answered into the buffer that holds it, with the query's id.
+  const udpDone = serveDatagrams(udp, {
+    answer(query, out, from) {
+      const response = cache.lookup(query, true);
+      if (!response) return -1;
+      const length = writeReply(out, response.bytes, query);
+      // With --quiet nothing about the client is decoded (batched, its address stays raw).
+      if (log.active || response.error) {
+        log.answered(from.addr, "udp", response, query, out.subarray(0, length));
+      }
+      return length;
+    },
+    receiveFailed: (error) => keepServing(error, "UDP receive failed"),
+    sendFailed: (error, to) => keepServing(error, `UDP send to ${formatAddr(to)} failed`),
+    stopped: () => closing,
+  }, { batch: options.batch ?? true, loops: UDP_RECEIVE_LOOPS });
 
-Each query is logged as "client -> name type rcode". Ctrl-C stops the server.`;
+  // TCP: each query framed by its 2-byte length, answered in order.
+  const tcpSide = serveDnsTcp(tcp, (query, client) => {
+    const response = cache.respond(query, false);
+    if (!response) return null;
+    log.answered(client, "tcp", response, query, response.bytes);
+    return response.bytes;
+  }, {
+    idleTimeoutMs: options.idleTimeoutMs ?? 10_000,
+    maxConnections: options.maxTcpConnections ?? 256,
+    keepalive: options.keepalive,
+    reporter,
+  });
+
+  // Only our own close() ends the UDP loop: an error about one client (e.g. a reset reported
+  // for an earlier reply) must not take the socket away from everyone else.
+  function keepServing(error: unknown, what: string): boolean {
+    if (closing || error instanceof Deno.errors.BadResource) return false;
+    reporter.warn(`${what}: ${(error as Error).message}`);
+    return true;
+  }
+
+  const finished = Promise.all([udpDone, tcpSide.finished]).then(() => {});
+  const close = async () => {
+    if (!closing) {
+      closing = true;
+      closeQuietly(udp);
+      tcpSide.close();
+    }
+    await finished;
+  };
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  return { addr: udp.addr as Deno.NetAddr, finished, close, [Symbol.asyncDispose]: close };
+}
 
 /** Default port (an unprivileged stand-in for 53). */
 export const DEFAULT_DNS_PORT = 1053;
-/** Concurrent UDP receives on the one socket. */
+/** Plain UDP receive loops on the one socket (where datagrams are not moved in batches). */
 export const UDP_RECEIVE_LOOPS = 8;
 
 /** Options for `startDnsServer`. */
@@ -74,10 +117,14 @@ export interface DnsServerOptions {
   idleTimeoutMs?: number;
   /** Most TCP connections at once (default 256). */
   maxTcpConnections?: number;
+  /** TCP keepalive timers for every accepted connection; omitted: no keepalive. */
+  keepalive?: KeepaliveTimers;
+  /** Move UDP datagrams in batches (recvmmsg/sendmmsg) where the system allows (default true). */
+  batch?: boolean;
   reporter?: Reporter;
   /** The reporter prints JSON: report each query as a `query` event before its `answer`. */
   json?: boolean;
-  /** No per-query log lines (no strings built; UDP answered in batches where `udp/mmsg.ts` can). */
+  /** No per-query log lines (no strings built). */
   quiet?: boolean;
   signal?: AbortSignal;
 }
@@ -113,199 +160,6 @@ export async function loadZoneFiles(paths: string[]): Promise<Zone[]> {
   return zones;
 }
 
-/** Starts serving `authority` on UDP and TCP; the address is in `addr`. */
-export function startDnsServer(authority: Authority, options: DnsServerOptions = {}): DnsServer {
-  const hostname = options.host ?? "127.0.0.1";
-  const reporter = options.reporter ?? createReporter("dns/server", { quiet: true });
-  const idleTimeoutMs = options.idleTimeoutMs ?? 10_000;
-  const maxTcp = options.maxTcpConnections ?? 256;
-  const cache = new ResponseCache(authority);
-  const { udp, tcp } = bindBoth(hostname, options.port ?? DEFAULT_DNS_PORT);
-  const addr = udp.addr as Deno.NetAddr;
-  const connections = new Set<Deno.Conn>();
-  let closing = false;
-
-  const quiet = options.quiet ?? false;
-  const json = options.json ?? false;
-  const log = (client: Deno.Addr, transport: string, r: Response, query: Uint8Array) => {
-    if (r.error) reporter.warn(`Internal error answering ${formatAddr(client)}: ${r.error}`);
-    if (quiet) return;
-    const type = r.type ? typeName(r.type) : "-";
-    const rcode = rcodeName(r.rcode);
-    const from = formatAddr(client);
-    if (json) {
-      reporter.info(`${from} -> ${r.name} ${type}`, "query", {
-        client: from,
-        transport,
-        name: r.name,
-        type,
-        size: query.length,
-      });
-    }
-    reporter.info(`${from} -> ${r.name} ${type} ${rcode}`, "answer", {
-      client: from,
-      transport,
-      name: r.name,
-      type,
-      rcode,
-      size: r.bytes.length,
-    });
-  };
-  // `--explain` (never with --quiet): the query as received and the reply exactly as sent.
-  const explaining = reporter.explaining && !quiet;
-  const explain = (client: Deno.Addr, transport: string, query: Uint8Array, reply: Uint8Array) => {
-    const from = formatAddr(client);
-    const fields = { client: from, transport };
-    reporter.explain(
-      explainMessage(query, `;; query from ${from} over ${transport}, ${query.length} bytes:`),
-      { ...fields, direction: "received", size: query.length },
-    );
-    reporter.explain(
-      explainMessage(reply, `;; reply to ${from} over ${transport}, ${reply.length} bytes:`),
-      { ...fields, direction: "sent", size: reply.length },
-    );
-  };
-
-  // Only our own close() ends a loop: an error about one client (e.g. a reset reported for an
-  // earlier reply) must not take a receive loop away from everyone else.
-  const udpReceiveFailed = (error: unknown): boolean => {
-    if (closing || error instanceof Deno.errors.BadResource) return false;
-    reporter.warn(`UDP receive failed: ${(error as Error).message}`);
-    return true;
-  };
-  const udpSendFailed = (error: unknown, to: Deno.Addr): boolean => {
-    if (closing || error instanceof Deno.errors.BadResource) return false;
-    reporter.warn(`UDP send to ${formatAddr(to)} failed: ${(error as Error).message}`);
-    return true;
-  };
-
-  // The one-query-per-op UDP loop (when the batched loop below cannot run). Measured on
-  // loopback with dnsperf, the JavaScript DNS work of a cache hit is a few percent of the
-  // server's CPU; the rest is the kernel and Deno's receive/send ops (~8.5 µs per query here;
-  // batched, 5.4 µs like NSD). So the loop allocates nothing per reply: each loop owns one reply
-  // buffer, and awaits its send before reusing it. Several loops keep receives pending while one
-  // waits for a send, and a send that blocks on a full socket buffer only holds up its own loop
-  // (natural backpressure).
-  const udpLoop = async () => {
-    const buf = new Uint8Array(MAX_MESSAGE_SIZE);
-    const reply = new Uint8Array(MAX_MESSAGE_SIZE);
-    while (!closing) {
-      let datagram: Uint8Array;
-      let client: Deno.Addr;
-      try {
-        [datagram, client] = await udp.receive(buf);
-      } catch (error) {
-        if (udpReceiveFailed(error)) continue;
-        break;
-      }
-      const response = cache.lookup(datagram, true);
-      if (!response) continue;
-      log(client, "udp", response, datagram);
-      const length = writeReply(reply, response.bytes, datagram);
-      if (explaining) explain(client, "udp", datagram, reply.subarray(0, length));
-      try {
-        await udp.send(reply.subarray(0, length), client);
-      } catch (error) {
-        if (!udpSendFailed(error, client)) break;
-      }
-    }
-  };
-
-  const batchLoop = async (batch: DatagramBatch) => {
-    await serveInBatches(udp, batch, {
-      answer(query, out, slot) {
-        const response = cache.lookup(query, true);
-        if (!response) return -1;
-        if (response.error) log(batch.peer(slot), "udp", response, query);
-        return writeReply(out, response.bytes, query);
-      },
-      receiveFailed: udpReceiveFailed,
-      sendFailed: udpSendFailed,
-      stopped: () => closing,
-    });
-  };
-
-  const serveTcp = async (conn: Deno.Conn) => {
-    const client = conn.remoteAddr;
-    const decoder = new LengthPrefixDecoder({ prefixBytes: 2, maxFrameSize: MAX_MESSAGE_SIZE });
-    const buf = new Uint8Array(16 * 1024);
-    const closeConn = () => {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
-    };
-    let timer = setTimeout(closeConn, idleTimeoutMs);
-    try {
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        for (const frame of decoder.push(buf.subarray(0, n))) {
-          clearTimeout(timer);
-          timer = setTimeout(closeConn, idleTimeoutMs);
-          const response = cache.respond(frame, false);
-          if (!response) continue;
-          log(client, "tcp", response, frame);
-          if (explaining) explain(client, "tcp", frame, response.bytes);
-          await writeAll(conn, encodeLengthPrefixed(response.bytes, { prefixBytes: 2 }));
-        }
-      }
-    } catch (error) {
-      if (!isClosedError(error)) {
-        reporter.warn(`TCP ${formatAddr(client)}: ${(error as Error).message}`);
-      }
-    } finally {
-      clearTimeout(timer);
-      connections.delete(conn);
-      closeConn();
-    }
-  };
-
-  const acceptLoop = async () => {
-    const handlers: Promise<void>[] = [];
-    while (!closing) {
-      let conn: Deno.Conn;
-      try {
-        conn = await tcp.accept();
-      } catch (error) {
-        if (closing || isClosedError(error)) break;
-        reporter.warn(`TCP accept failed: ${(error as Error).message}`);
-        continue;
-      }
-      if (connections.size >= maxTcp) {
-        conn.close(); // over the limit: the client may retry later
-        continue;
-      }
-      connections.add(conn);
-      const handler = serveTcp(conn);
-      handlers.push(handler);
-      handler.finally(() => handlers.splice(handlers.indexOf(handler), 1));
-    }
-    await Promise.all(handlers);
-  };
-
-  // Quiet and not explaining: nothing per query but the answer, so answer in batches (Linux,
-  // FFI allowed: udp/mmsg.ts) — one recvmmsg and one sendmmsg for whatever queued up.
-  const batch = quiet && !explaining ? DatagramBatch.open(udp) : null;
-  const loops = [acceptLoop()];
-  if (batch) loops.push(batchLoop(batch));
-  else for (let i = 0; i < UDP_RECEIVE_LOOPS; i++) loops.push(udpLoop());
-  const finished = Promise.all(loops).then(() => {});
-
-  const close = async () => {
-    if (!closing) {
-      closing = true;
-      for (const r of [udp, tcp, ...connections]) {
-        try {
-          r.close();
-        } catch { /* already closed */ }
-      }
-    }
-    await finished;
-  };
-  options.signal?.addEventListener("abort", () => void close(), { once: true });
-  return { addr, finished, close, [Symbol.asyncDispose]: close };
-}
-
 /** The command line: load zones, bind, print `listening on …`, serve until Ctrl-C. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
@@ -314,6 +168,7 @@ export async function main(args: string[]): Promise<number> {
     port: { type: "string" },
     idle: { type: "string" },
     "max-tcp": { type: "string" },
+    keepalive: { type: "string" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
@@ -326,19 +181,20 @@ export async function main(args: string[]): Promise<number> {
   const port = parsePort(values.port, DEFAULT_DNS_PORT);
   const idleSeconds = parseCount(values.idle, 10, "--idle", { min: 1, max: 3600 });
   const maxTcp = parseCount(values["max-tcp"], 256, "--max-tcp", { min: 1, max: 65536 });
+  const keepalive = keepaliveTimers(
+    parseCount(values.keepalive, DEFAULT_KEEPALIVE_SECONDS, "--keepalive", {
+      min: 0,
+      max: MAX_KEEPALIVE_SECONDS,
+    }),
+  );
   const host = values.host ?? "127.0.0.1";
-  const zones = await loadZoneFiles(zoneFiles);
-  let authority: Authority;
-  try {
-    authority = new Authority(zones);
-  } catch (error) {
-    if (error instanceof RangeError) throw new CliError(error.message);
-    throw error;
-  }
+  const authority = authorityOf(await loadZoneFiles(zoneFiles));
+  // The query log goes out in batches: one write per turn of the event loop, not one per query.
   const reporter = createReporter("dns/server", {
     json: values.json,
     quiet: values.quiet,
     explain: values.explain,
+    batched: true,
   });
   using signal = interruptSignal();
   let server: DnsServer;
@@ -348,15 +204,14 @@ export async function main(args: string[]): Promise<number> {
       port,
       idleTimeoutMs: idleSeconds * 1000,
       maxTcpConnections: maxTcp,
+      keepalive,
       reporter,
       json: values.json,
       quiet: values.quiet,
       signal,
     });
   } catch (error) {
-    throw new CliError(
-      `Cannot listen on ${host}:${port}: ${(error as Error).message}`,
-    );
+    throw new CliError(`Cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
   // The first line is printed even with --quiet: tests and scripts wait for it.
   createReporter("dns/server", { json: values.json }).info(
@@ -364,8 +219,37 @@ export async function main(args: string[]): Promise<number> {
     "listening",
     { address: formatAddr(server.addr), zones: authority.origins },
   );
+  reporter.explain(describeKeepalive(keepalive), { step: "keepalive", ...keepalive });
   await server.finished;
   return 0;
 }
+
+/** The zones as one authority; two zones with the same apex are a one-line error. */
+function authorityOf(zones: Zone[]): Authority {
+  try {
+    return new Authority(zones);
+  } catch (error) {
+    if (error instanceof RangeError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+const USAGE = `Usage: deno task dns:server --zone FILE [--zone FILE…] [--host HOST] [--port PORT]
+
+An authoritative DNS server (UDP and TCP on the same port) for master-file zones.
+  --zone FILE     a zone file (RFC 1035 master format); repeat for more zones
+  --host HOST     address to bind (default 127.0.0.1)
+  --port PORT     UDP and TCP port, 0 = ephemeral (default 1053; 53 needs root)
+  --idle SECONDS  close a TCP connection with no complete query for this long (default 10)
+  --max-tcp N     most TCP connections served at once (default 256)
+  --keepalive S   TCP keepalive on every connection (seed 004): after S seconds of silence the
+                  kernel probes the client, and unanswered probes close the connection
+                  (default ${DEFAULT_KEEPALIVE_SECONDS}; 0 = off)
+  --quiet         no per-query log lines (for benchmarks)
+  --json          newline-delimited JSON events (listening, query, answer) instead of text
+  --explain       print every query received and every reply sent as an annotated hex dump
+  -h, --help      show this help
+
+Each query is logged as "client -> name type rcode". Ctrl-C stops the server.`;
 
 if (import.meta.main) await runMain(USAGE, main);

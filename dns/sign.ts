@@ -10,14 +10,15 @@
  * It writes ZONE.signed (or --output), the new key files (K<zone>+<alg>+<tag>.key/.private, the
  * format BIND and ldns use, in --key-dir), and prints the DS record for the parent zone. Serve
  * the result with `deno task dns:server --zone ZONE.signed` and look: `dig +dnssec @127.0.0.1
- * -p 1053 www.cnblogs.com`. All the signing logic is in `dns/zone_signer.ts`.
+ * -p 1053 www.cnblogs.com`. All the signing logic is in `dns/dnssec/signer.ts`.
  *
  * Exit codes: 0 signed, 1 usage error or a zone/key that cannot be used.
  */
 import { CliError, parseCli, printLine, runMain, UsageError } from "../tcp/kit/cli.ts";
-import { formatRecord, type ResourceRecord, TYPE } from "./wire/message.ts";
-import { parseZone, ZoneSyntaxError } from "./zone.ts";
-import { algorithmName, type DnskeyData, fromHex } from "./wire/dnssec.ts";
+import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
+import { TYPE } from "./wire/constants.ts";
+import { parseZone, ZoneSyntaxError } from "./zone/parse.ts";
+import { algorithmName, type DnskeyData, fromHex } from "./wire/dnssec_rdata.ts";
 import {
   DNSKEY_FLAGS,
   generateSigningKey,
@@ -27,8 +28,8 @@ import {
   readPrivateKey,
   SIGNING_ALGORITHMS,
   type SigningKey,
-} from "./dnssec_crypto.ts";
-import { type SignOptions, signZone } from "./zone_signer.ts";
+} from "./dnssec/crypto.ts";
+import { type SignOptions, signZone } from "./dnssec/signer.ts";
 
 export const USAGE = `Usage: deno task dns:sign ZONE (--key KFILE… | --new-keys) [options]
 

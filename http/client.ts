@@ -4,7 +4,7 @@
  * Seed 000 says that opening a URL in a browser is (a) the browser's client socket asking a DNS
  * server over UDP to turn the domain name into an IP, then (b) a TCP connection to the web server
  * that downloads the file. This client does exactly that with netlab's own pieces: the URL is
- * taken apart by `http/url.ts`, the name resolved by `dns/resolver.ts` (never the OS resolver),
+ * taken apart by `http/url.ts`, the name resolved by `dns/resolver/iterative.ts` (never the OS resolver),
  * the socket opened with `Deno.connect`, the request written and the response read through
  * `http/core/ (parser, serialize)` (Content-Length, chunked and close-delimited bodies). `-v` prints each step
  * on stderr: URL anatomy → DNS query over UDP → TCP connect → request bytes → status and headers.

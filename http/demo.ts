@@ -36,10 +36,13 @@ import {
   UsageError,
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
-import { type MiniInternet, startMiniInternet } from "../dns/internet.ts";
-import { eventJson, explainDnsStep, getHeader, httpRequest, WireRecorder } from "./client.ts";
-import { formatRecord, type ResourceRecord, TYPE } from "../dns/wire/message.ts";
-import { StubResolver } from "../dns/resolver.ts";
+import { type MiniInternet, startMiniInternet } from "../dns/internet/servers.ts";
+import { eventJson, explainDnsStep, WireRecorder } from "./client/output.ts";
+import { httpRequest } from "./client/request.ts";
+import { getHeader } from "./client/types.ts";
+import { formatRecord, type ResourceRecord } from "../dns/wire/rdata.ts";
+import { TYPE } from "../dns/wire/constants.ts";
+import { StubResolver } from "../dns/resolver/stub.ts";
 import { describeUrl, domainLevels, parseUrl } from "./core/url.ts";
 
 /** The URL seed 000 takes apart. */

@@ -38,7 +38,14 @@ import {
   serveConnection,
   type SessionSummary,
 } from "./core/echo.ts";
-import { keepaliveFor, type KeepaliveTimers } from "./core/socket_options.ts";
+import {
+  DEFAULT_KEEPALIVE_SECONDS,
+  KEEPALIVE_PROBES,
+  keepaliveFor,
+  type KeepaliveTimers,
+  keepaliveTimers,
+  MAX_KEEPALIVE_SECONDS,
+} from "./core/socket_options.ts";
 import { closeQuietly } from "./core/io.ts";
 import { acceptQueueLength, tcpTableAvailable } from "./core/tcp_table.ts";
 import {
@@ -221,24 +228,6 @@ export interface EchoServerOptions {
   logConnections?: boolean;
   /** Stops the server: closes the listener and every open connection. */
   signal?: AbortSignal;
-}
-
-/** `--keepalive` when not given: probe after a minute of silence. */
-export const DEFAULT_KEEPALIVE_SECONDS = 60;
-/** The largest `--keepalive` (the kernel's TCP_KEEPIDLE limit is 32767 s). */
-const MAX_KEEPALIVE_SECONDS = 32767;
-/** Unanswered probes after which the kernel gives the connection up. */
-const KEEPALIVE_PROBES = 5;
-
-/**
- * The timers for `--keepalive SECONDS`: idle SECONDS, then a probe every SECONDS / 6 (at least
- * 1 s, at most 10 s), 5 probes — 60 s → idle 60 s, every 10 s, so a vanished peer is let go
- * within two minutes. 0 turns keepalive off (undefined).
- */
-export function keepaliveTimers(seconds: number): KeepaliveTimers | undefined {
-  if (seconds === 0) return undefined;
-  const intervalSeconds = Math.min(10, Math.max(1, Math.ceil(seconds / 6)));
-  return { idleSeconds: seconds, intervalSeconds, probes: KEEPALIVE_PROBES };
 }
 
 /** The echo options for one session: the shared ones, plus its peer's `onData` and its trace. */

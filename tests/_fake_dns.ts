@@ -3,17 +3,10 @@
  * (one shared port, UDP and optionally TCP), so every referral, missing glue, CNAME, loop, forged
  * or junk reply is exactly what the test says it is. Each server counts what it was asked.
  */
-import {
-  CLASS,
-  decodeMessage,
-  encodeMessage,
-  isSubdomain,
-  type Message,
-  namesEqual,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-} from "../dns/wire/message.ts";
+import { CLASS, RCODE, TYPE } from "../dns/wire/constants.ts";
+import { decodeMessage, encodeMessage, type Message } from "../dns/wire/message.ts";
+import { isSubdomain, namesEqual } from "../dns/wire/names.ts";
+import { type ResourceRecord } from "../dns/wire/rdata.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../tcp/core/framing.ts";
 import { writeAll } from "../tcp/core/io.ts";
 

@@ -3,7 +3,7 @@
  * port (no chroot, no privilege drop, no rate limit)
  * and waits for its "nsd started" line, never a sleep.
  */
-import { pickSharedPort } from "../dns/internet.ts";
+import { pickSharedPort } from "../dns/internet/servers.ts";
 
 /** A running NSD. */
 export interface Nsd extends AsyncDisposable {

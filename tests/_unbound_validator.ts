@@ -3,7 +3,7 @@
  * the foreground from a config in a temporary folder, with the mini-Internet's three zones as
  * stubs (a referral carries addresses, not ports) and its trust anchor.
  */
-import { pickSharedPort } from "../dns/internet.ts";
+import { pickSharedPort } from "../dns/internet/servers.ts";
 
 /** A running unbound. */
 export interface Unbound extends AsyncDisposable {

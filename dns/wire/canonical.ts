@@ -13,14 +13,16 @@
  *   of the RRset in that order; a wildcard-expanded owner is signed as `*.` + the rightmost
  *   `labels` labels.
  */
-import { encodeRdata, nameLabels, type RData, type ResourceRecord, TYPE } from "./message.ts";
+import { encodeRdata, type RData, type ResourceRecord } from "./rdata.ts";
+import { nameLabels } from "./names.ts";
+import { TYPE } from "./constants.ts";
 import {
   type DnssecRData,
   encodeDnssecRdata,
   isDnssecType,
   nameWire,
   type RrsigData as Rrsig,
-} from "./dnssec.ts";
+} from "./dnssec_rdata.ts";
 
 /** A name in canonical wire form (uncompressed, lowercase). */
 export function canonicalNameWire(name: string): Uint8Array {

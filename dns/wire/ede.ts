@@ -3,7 +3,7 @@
  * 16-bit INFO-CODE and optional UTF-8 EXTRA-TEXT. A validating resolver attaches one to the
  * SERVFAIL it returns for a bogus answer ("6 (DNSSEC Bogus): RRSIG … expired at …").
  */
-import type { EdnsOption } from "./message.ts";
+import type { EdnsOption } from "./rdata.ts";
 
 /** The EDNS option code of Extended DNS Errors. */
 export const EDE_OPTION = 15;

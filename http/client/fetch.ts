@@ -14,7 +14,7 @@ import {
 } from "../../tcp/kit/cli.ts";
 import { createProgressBar, type ProgressBar } from "../../tcp/kit/progress.ts";
 import type { Fields, Reporter } from "../../tcp/kit/report.ts";
-import { systemNameserver } from "../../dns/resolver.ts";
+import { systemNameserver } from "../../dns/resolver/stub.ts";
 import { encodeLatin1 } from "../core/syntax.ts";
 import {
   eventJson,

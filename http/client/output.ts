@@ -5,9 +5,10 @@
 import { concatBytes } from "../../tcp/core/io.ts";
 import { formatAddr, formatHostPort } from "../../tcp/kit/cli.ts";
 import type { Fields } from "../../tcp/kit/report.ts";
-import { explainMessage } from "../../dns/describe.ts";
-import type { ResolverEvent } from "../../dns/resolver.ts";
-import { formatRecord, rcodeName, type ResourceRecord, typeName } from "../../dns/wire/message.ts";
+import { explainMessage } from "../../dns/wire/describe.ts";
+import type { ResolverEvent } from "../../dns/resolver/trace.ts";
+import { formatRecord, type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { rcodeName, typeName } from "../../dns/wire/constants.ts";
 import { explainHttp } from "../core/describe.ts";
 import { describeUrl } from "../core/url.ts";
 import type { BodyFraming, ClientEvent, DnsStep, ResponseHead, Timings } from "./types.ts";
@@ -192,7 +193,7 @@ export class WireRecorder {
 }
 
 /**
- * The DNS messages of one resolution step as annotated views (`dns/describe.ts`): the query as
+ * The DNS messages of one resolution step as annotated views (`dns/wire/describe.ts`): the query as
  * sent and the reply as received. Steps without an exchange give none.
  */
 export function explainDnsStep(step: DnsStep): string[] {

@@ -1,17 +1,15 @@
 /**
  * Which IP the client connects to: an IP literal as it is, `localhost` as 127.0.0.1 (RFC 6761),
- * any other name through netlab's own resolver (dns/resolver.ts) — a stub query to a recursive
+ * any other name through netlab's own resolver (dns/resolver/iterative.ts) — a stub query to a recursive
  * server, or the walk down from the root servers — never the operating system's.
  */
 import { formatHostPort } from "../../tcp/kit/cli.ts";
-import {
-  IterativeResolver,
-  type Resolution,
-  ResolveError,
-  StubResolver,
-} from "../../dns/resolver.ts";
-import { DNS_PORT, NoReplyError } from "../../dns/transport.ts";
-import { DnsFormatError, normalizeName, RCODE, rcodeName, TYPE } from "../../dns/wire/message.ts";
+import { IterativeResolver } from "../../dns/resolver/iterative.ts";
+import { type Resolution, ResolveError, StubResolver } from "../../dns/resolver/stub.ts";
+import { DNS_PORT, NoReplyError } from "../../dns/resolver/transport.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
+import { normalizeName } from "../../dns/wire/names.ts";
+import { RCODE, rcodeName, TYPE } from "../../dns/wire/constants.ts";
 import type { HttpUrl } from "../core/url.ts";
 import { type DnsStep, EXIT, HttpClientError, type HttpRequestOptions } from "./types.ts";
 

@@ -4,7 +4,8 @@
  * body, redirect) that `-v`, `--json`, `--explain` and the demo print.
  */
 import { CliError } from "../../tcp/kit/cli.ts";
-import type { Resolution, ResolverEvent } from "../../dns/resolver.ts";
+import type { Resolution } from "../../dns/resolver/stub.ts";
+import type { ResolverEvent } from "../../dns/resolver/trace.ts";
 import type { HttpUrl } from "../core/url.ts";
 
 /** curl-compatible exit codes for the failures this client can meet. */

@@ -6,7 +6,7 @@
  * controls (U+0080–U+009F, NEL among them) and the Unicode line and paragraph separators.
  *
  * Pure, no I/O: the parsers of every topic use it. (DNS names are echoed in their own master-file
- * syntax instead, `\010`: see `printableText` in `dns/message.ts`.)
+ * syntax instead, `\010`: see `printableText` in `dns/wire/message.ts`.)
  */
 
 /** `text` as a double-quoted, one-line string: every control character escaped. */

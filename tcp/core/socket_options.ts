@@ -43,3 +43,21 @@ export function keepaliveFor(
     if ("setKeepAlive" in conn) enableKeepalive(conn as Deno.TcpConn, timers);
   };
 }
+
+/** `--keepalive` when not given: probe after a minute of silence. */
+export const DEFAULT_KEEPALIVE_SECONDS = 60;
+/** The largest `--keepalive` (the kernel's TCP_KEEPIDLE limit is 32767 s). */
+export const MAX_KEEPALIVE_SECONDS = 32767;
+/** Unanswered probes after which the kernel gives the connection up. */
+export const KEEPALIVE_PROBES = 5;
+
+/**
+ * The timers for `--keepalive SECONDS`: idle SECONDS, then a probe every SECONDS / 6 (at least
+ * 1 s, at most 10 s), 5 probes — 60 s → idle 60 s, every 10 s, so a vanished peer is let go
+ * within two minutes. 0 turns keepalive off (undefined).
+ */
+export function keepaliveTimers(seconds: number): KeepaliveTimers | undefined {
+  if (seconds === 0) return undefined;
+  const intervalSeconds = Math.min(10, Math.max(1, Math.ceil(seconds / 6)));
+  return { idleSeconds: seconds, intervalSeconds, probes: KEEPALIVE_PROBES };
+}

@@ -16,7 +16,7 @@
  * so the event loop goes on meanwhile; it runs only while some socket waits, and an eventfd in the
  * set wakes it when the last one stops waiting, so an idle process holds no pending call.
  *
- * The portable twin is `Deno.listenDatagram` (dns/transport.ts uses it when udp/core/fresh_sockets.ts
+ * The portable twin is `Deno.listenDatagram` (dns/resolver/transport.ts uses it when udp/core/fresh_sockets.ts
  * finds no fast path: off 64-bit Linux, without glibc, or without FFI permission).
  */
 import { lastErrno, type Libc, libc, systemError } from "./libc.ts";

@@ -1,22 +1,17 @@
 /**
- * The DNS instruments: the annotated wire view (`dns/describe.ts`, golden outputs of fixed
+ * The DNS instruments: the annotated wire view (`dns/wire/describe.ts`, golden outputs of fixed
  * messages), `query.ts --explain` and `+trace --explain` (the reason each server is asked) over
  * the mini-Internet, and the `--json` event streams of `query.ts +trace` and `dns/internet.ts`
  * checked against the shared NDJSON schema.
  */
 import assert from "node:assert/strict";
-import { describeMessage, explainMessage } from "../../dns/describe.ts";
-import {
-  decodeMessage,
-  DnsFormatError,
-  encodeMessage,
-  makeOpt,
-  makeQuery,
-  type Message,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
-import { startMiniInternet } from "../../dns/internet.ts";
+import { describeMessage, explainMessage } from "../../dns/wire/describe.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
+import { makeOpt } from "../../dns/wire/edns.ts";
+import { type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
+import { startMiniInternet } from "../../dns/internet/servers.ts";
 import { explainBytes } from "../../tcp/kit/explain.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { assertNdjson, type JsonEvent, ROOT, runScript, startScript } from "../_helpers.ts";

@@ -1,18 +1,19 @@
 /**
- * dns/bailiwick.ts: what a reply from a server for zone Z may teach a resolver. Every rejection
+ * dns/resolver/bailiwick.ts: what a reply from a server for zone Z may teach a resolver. Every rejection
  * path says why; forged and malicious replies teach nothing outside Z.
  */
 import assert from "node:assert/strict";
 import {
   ancestors,
-  checkReply,
   inBailiwick,
   labelCount,
   lastLabels,
   parentName,
-} from "../../dns/bailiwick.ts";
-import { makeQuery, type Message, RCODE, TYPE } from "../../dns/wire/message.ts";
-import { TRUST } from "../../dns/cache.ts";
+} from "../../dns/wire/names.ts";
+import { checkReply } from "../../dns/resolver/bailiwick.ts";
+import { makeQuery, type Message } from "../../dns/wire/message.ts";
+import { RCODE, TYPE } from "../../dns/wire/constants.ts";
+import { TRUST } from "../../dns/resolver/cache.ts";
 import { a, cname, ns, response, rr, soa } from "../_fake_dns.ts";
 
 const ZONE = "cnblogs.com.";

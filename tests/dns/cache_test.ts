@@ -1,20 +1,14 @@
 /**
- * The local DNS server's caches (dns/cache.ts) with an injected clock — TTLs count down and run
- * out without a single sleep — and the smoothed-RTT server choice (dns/server_selection.ts).
+ * The local DNS server's caches (dns/resolver/cache.ts) with an injected clock — TTLs count down and run
+ * out without a single sleep — and the smoothed-RTT server choice (dns/resolver/server_selection.ts).
  */
 import assert from "node:assert/strict";
-import { RecordCache, type RRset, TRUST } from "../../dns/cache.ts";
-import { AnswerCache, ttlOffsets } from "../../dns/answer_cache.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  makeQuery,
-  type Message,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
-import { ServerSelection } from "../../dns/server_selection.ts";
+import { RecordCache, type RRset, TRUST } from "../../dns/resolver/cache.ts";
+import { AnswerCache, ttlOffsets } from "../../dns/resolver/answer_cache.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { RCODE, TYPE } from "../../dns/wire/constants.ts";
+import { type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { ServerSelection } from "../../dns/resolver/server_selection.ts";
 import { a, cname, response, rr, soa, txt } from "../_fake_dns.ts";
 
 /** A clock the test moves by hand. */

@@ -1,30 +1,26 @@
 /**
- * dns/message.ts, seeded and bounded: random valid messages, compressed in every way RFC 1035
+ * dns/wire/message.ts, seeded and bounded: random valid messages, compressed in every way RFC 1035
  * allows (any name may point at any earlier occurrence of one of its suffixes, in any section
  * and any rdata the decoder reads names from), decode → encode → decode to the same message and
  * re-encode no longer than they came; mutations of real messages only ever throw the codec's
  * `DnsFormatError` (and what decodes re-encodes the same way); decoding cost grows linearly.
  */
 import assert from "node:assert/strict";
+import { CLASS, TYPE, typeName } from "../../dns/wire/constants.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import {
-  CLASS,
-  decodeMessage,
-  DnsFormatError,
-  encodeMessage,
   encodeRdata,
-  makeOpt,
-  makeQuery,
-  type Message,
-  nameLabels,
   type RData,
   type ResourceRecord,
   type TargetKind,
-  TYPE,
-  typeName,
-} from "../../dns/wire/message.ts";
-import { describeMessage } from "../../dns/describe.ts";
-import { Authority, respond } from "../../dns/authority.ts";
-import { parseZone } from "../../dns/zone.ts";
+} from "../../dns/wire/rdata.ts";
+import { makeOpt } from "../../dns/wire/edns.ts";
+import { nameLabels } from "../../dns/wire/names.ts";
+import { describeMessage } from "../../dns/wire/describe.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import { ROOT } from "../_helpers.ts";
 
 /** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */

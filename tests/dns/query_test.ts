@@ -5,13 +5,9 @@
  * prints the same records dig prints. Never the machine's configured resolver.
  */
 import assert from "node:assert/strict";
-import { decodeMessage, encodeMessage, getEdns, type Message } from "../../dns/wire/message.ts";
-import {
-  MINI_ZONES,
-  pickSharedPort,
-  portFreeOnAll,
-  startMiniInternet,
-} from "../../dns/internet.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../dns/wire/message.ts";
+import { getEdns } from "../../dns/wire/edns.ts";
+import { pickSharedPort, startMiniInternet } from "../../dns/internet/servers.ts";
 import {
   assertNdjson,
   hasCommand,
@@ -494,24 +490,6 @@ Deno.test("query.ts +trace walks . → com. → cnblogs.com. over the mini-Inter
     assertExit(plain, 0);
     assert.equal(plain.stdout, "www.cnblogs.com.\n127.0.0.5\n");
   }
-});
-
-Deno.test("dns/internet.ts prints its address and the commands to try, and stops on SIGINT", async () => {
-  const internet = await startScript("dns/internet.ts", ["--port", "0"]);
-  const port = internet.port;
-  try {
-    assert.equal(internet.address, `127.0.0.2:${port}`);
-    assert.notEqual(port, 53);
-    await internet.waitForLine("Ctrl-C");
-    assert.ok(
-      internet.lines.some((l) => l.includes(`+trace --root 127.0.0.2 -p ${port} www.cnblogs.com`)),
-    );
-  } finally {
-    const stopped = await internet.stop();
-    assert.equal(stopped.code, 130, stopped.stderr);
-  }
-  // Stopped means the port is free again on all three addresses.
-  assert.ok(portFreeOnAll(port, MINI_ZONES.map((z) => z.host)));
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -5,19 +5,12 @@
  * tests/_fake_dns.ts), as a real subprocess, and side by side with dig and unbound.
  */
 import assert from "node:assert/strict";
-import {
-  decodeMessage,
-  encodeMessage,
-  makeQuery,
-  type Message,
-  OPCODE,
-  RCODE,
-  type ResourceRecord,
-  TYPE,
-} from "../../dns/wire/message.ts";
-import { exchange } from "../../dns/transport.ts";
-import { startMiniInternet } from "../../dns/internet.ts";
-import { AccessList } from "../../dns/recursive.ts";
+import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
+import { OPCODE, RCODE, TYPE } from "../../dns/wire/constants.ts";
+import { type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { exchange } from "../../dns/resolver/transport.ts";
+import { startMiniInternet } from "../../dns/internet/servers.ts";
+import { AccessList } from "../../dns/resolver/responder.ts";
 import { type ResolverServer, startResolverServer } from "../../dns/resolver_server.ts";
 import { createReporter, EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
@@ -819,6 +812,7 @@ Deno.test("dns/resolver_server.ts: --help, bad flags, the first line, one exchan
       ],
       [["--root", "127.0.0.2", "--forward", "127.0.0.1"], /either --root or --forward/],
       [["--cache-size", "0"], /--cache-size must be an integer from 1 to/],
+      [["--keepalive", "40000"], /--keepalive must be an integer from 0 to 32,767, got 40000/],
     ] as const
   ) {
     const bad = await runScript(SCRIPT, [...args]);

@@ -1,20 +1,21 @@
 /**
- * dns/response_cache.ts: junk and unusual queries are answered but never stored; the key holds
+ * dns/authority/response_cache.ts: junk and unusual queries are answered but never stored; the key holds
  * exactly what decides an answer; the cache stays within its entry and byte bounds; and, over a
  * seeded stream of queries, a cached answer is always byte for byte what `respond` would send.
  */
 import assert from "node:assert/strict";
-import { Authority, respond } from "../../dns/authority.ts";
-import { ENTRY_OVERHEAD, ResponseCache } from "../../dns/response_cache.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { respond } from "../../dns/authority/respond.ts";
+import { ENTRY_OVERHEAD, ResponseCache } from "../../dns/authority/response_cache.ts";
 import {
   decodeMessage,
   encodeMessage,
   makeQuery,
   type Message,
   type Question,
-  TYPE,
 } from "../../dns/wire/message.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import { ROOT } from "../_helpers.ts";
 
 const zone = (file: string) =>
@@ -239,4 +240,23 @@ Deno.test("an answer an internal error turned into SERVFAIL is not stored", () =
   broken = false;
   assert.equal(cache.respond(query, true)!.rcode, 0);
   assert.equal(cache.size, 1);
+});
+
+Deno.test("ResponseCache answers repeats with the new id and the same bytes", () => {
+  const cache = new ResponseCache(authority, { maxEntries: 2 });
+  const query = (id: number, name = "www.cnblogs.com") =>
+    encodeMessage(makeQuery(name, TYPE.A, { id, edns: false }));
+  const first = cache.respond(query(1), true)!;
+  const second = cache.respond(query(2), true)!;
+  assert.equal(cache.size, 1);
+  assert.deepEqual(second.bytes.subarray(2), first.bytes.subarray(2));
+  assert.equal(decodeMessage(second.bytes).id, 2);
+  assert.deepEqual(second.bytes, respond(authority, query(2), { udp: true })!.bytes);
+  // TCP is cached apart (no truncation), and the cache stays bounded.
+  const big = encodeMessage(makeQuery("big.cnblogs.com", TYPE.A, { id: 3, edns: false }));
+  assert.equal(decodeMessage(cache.respond(big, true)!.bytes).flags.tc, true);
+  assert.equal(decodeMessage(cache.respond(big, false)!.bytes).flags.tc, false);
+  assert.equal(cache.size, 2);
+  cache.respond(query(4, "web.cnblogs.com"), true);
+  assert.equal(cache.size, 2);
 });

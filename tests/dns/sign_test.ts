@@ -1,27 +1,29 @@
 /**
- * dns/zone_signer.ts and dns/sign.ts: zones signed with ECDSA P-256, Ed25519 and RSA/SHA-256,
+ * dns/dnssec/signer.ts and dns/sign.ts: zones signed with ECDSA P-256, Ed25519 and RSA/SHA-256,
  * with NSEC, NSEC3 and NSEC3 opt-out chains, verify record by record with our verifier and as a
  * whole with ldns-verify-zone; key files round-trip and ldns-keygen's keys sign; the CLI prints
  * the DS the parent needs.
  */
 import assert from "node:assert/strict";
-import { formatRecord, nameKey, type ResourceRecord, TYPE } from "../../dns/wire/message.ts";
-import { parseZone } from "../../dns/zone.ts";
+import { formatRecord, type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { nameKey } from "../../dns/wire/names.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
+import { parseZone } from "../../dns/zone/parse.ts";
 import {
   type DnskeyData,
   keyTag,
   type Nsec3Data,
   type NsecData,
   type RrsigData,
-} from "../../dns/wire/dnssec.ts";
+} from "../../dns/wire/dnssec_rdata.ts";
 import { compareNames, signedData } from "../../dns/wire/canonical.ts";
 import {
   generateSigningKey,
   makeDs,
   type SigningKey,
   verifySignature,
-} from "../../dns/dnssec_crypto.ts";
-import { signZone } from "../../dns/zone_signer.ts";
+} from "../../dns/dnssec/crypto.ts";
+import { signZone } from "../../dns/dnssec/signer.ts";
 import { loadKeyPair, writeKeyPair } from "../../dns/sign.ts";
 import { hasCommand, runCommand, runScript } from "../_helpers.ts";
 

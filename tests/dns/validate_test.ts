@@ -1,41 +1,35 @@
 /**
- * dns/validate.ts, dns/denial_check.ts, dns/validator.ts, dns/validating_resolver.ts and
+ * dns/dnssec/validate.ts, dns/dnssec/denial_check.ts, dns/dnssec/validator.ts, dns/dnssec/validating_resolver.ts and
  * `query.ts +validate`: the signed mini-Internet validates Secure (answers, NXDOMAIN, NODATA,
  * wildcards, CNAMEs, empty non-terminals; NSEC and NSEC3), an unsigned child is Insecure, and
  * each broken link is Bogus with its reason and Extended DNS Error. Where unbound and delv are
  * installed they reach the same verdicts on the same servers.
  */
 import assert from "node:assert/strict";
-import {
-  decodeMessage,
-  encodeMessage,
-  getEdns,
-  isSubdomain,
-  makeQuery,
-  nameKey,
-  normalizeName,
-  TYPE,
-} from "../../dns/wire/message.ts";
-import { Authority } from "../../dns/authority.ts";
-import { parseZone, type Zone } from "../../dns/zone.ts";
-import { type Breakage, signMiniInternet } from "../../dns/mini_dnssec.ts";
-import { MINI_ZONES, startMiniInternet } from "../../dns/internet.ts";
+import { decodeMessage, encodeMessage, makeQuery } from "../../dns/wire/message.ts";
+import { getEdns } from "../../dns/wire/edns.ts";
+import { isSubdomain, nameKey, normalizeName } from "../../dns/wire/names.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
+import { Authority } from "../../dns/authority/authority.ts";
+import { parseZone, type Zone } from "../../dns/zone/parse.ts";
+import { type Breakage, signMiniInternet } from "../../dns/internet/signing.ts";
+import { MINI_ZONES, startMiniInternet } from "../../dns/internet/servers.ts";
 import {
   type Fetch,
   parseTrustAnchor,
   servfailFor,
   type Validation,
   Validator,
-} from "../../dns/validator.ts";
-import { ValidatingResolver } from "../../dns/validating_resolver.ts";
-import { verifyRRset } from "../../dns/validate.ts";
+} from "../../dns/dnssec/validator.ts";
+import { ValidatingResolver } from "../../dns/dnssec/validating_resolver.ts";
+import { verifyRRset } from "../../dns/dnssec/validate.ts";
 import { EDE, edeOption, formatEde, readEde } from "../../dns/wire/ede.ts";
-import { generateSigningKey } from "../../dns/dnssec_crypto.ts";
-import { toBase64 } from "../../dns/wire/dnssec.ts";
-import { signZone } from "../../dns/zone_signer.ts";
+import { generateSigningKey } from "../../dns/dnssec/crypto.ts";
+import { toBase64 } from "../../dns/wire/dnssec_rdata.ts";
+import { signZone } from "../../dns/dnssec/signer.ts";
 import { hasCommand, runCommand, runScript } from "../_helpers.ts";
 import { startValidatingUnbound as startUnbound } from "../_unbound_validator.ts";
-import type { Nsec3Options } from "../../dns/zone_signer.ts";
+import type { Nsec3Options } from "../../dns/dnssec/signer.ts";
 
 const ZONES = new URL("../../dns/zones/", import.meta.url).pathname;
 

@@ -1,10 +1,12 @@
 /**
- * dns/zone.ts: the master-file subset real zones use, every error naming file and line, the
+ * dns/zone/parse.ts: the master-file subset real zones use, every error naming file and line, the
  * limits, and the mini-Internet zones (also checked by NSD's own nsd-checkzone when installed).
  */
 import assert from "node:assert/strict";
-import { formatRecord, TYPE } from "../../dns/wire/message.ts";
-import { parseTtl, parseZone, ZoneSyntaxError } from "../../dns/zone.ts";
+import { formatRecord } from "../../dns/wire/rdata.ts";
+import { TYPE } from "../../dns/wire/constants.ts";
+import { parseTtl } from "../../dns/zone/record_text.ts";
+import { parseZone, ZoneSyntaxError } from "../../dns/zone/parse.ts";
 import { hasCommand, ROOT, runCommand } from "../_helpers.ts";
 
 const te = new TextEncoder();

@@ -20,14 +20,8 @@ import {
   resolveUrl,
   UrlError,
 } from "../../http/core/url.ts";
-import {
-  CLASS,
-  decodeMessage,
-  encodeMessage,
-  type Message,
-  RCODE,
-  TYPE,
-} from "../../dns/wire/message.ts";
+import { CLASS, RCODE, TYPE } from "../../dns/wire/constants.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../dns/wire/message.ts";
 import { assertNdjson, hasCommand, runCommand, runScript, startScript } from "../_helpers.ts";
 import { UsageError } from "../../tcp/kit/cli.ts";
 

@@ -4,12 +4,7 @@
  * twin without FFI. Real loopback sockets; no sleeps: every wait is for a datagram.
  */
 import assert from "node:assert/strict";
-import { DatagramBatch } from "../../tcp/linux/mmsg.ts";
-import {
-  type DatagramHandler,
-  serveDatagrams,
-  serveInBatches,
-} from "../../udp/core/serve_datagrams.ts";
+import { type DatagramHandler, serveDatagrams } from "../../udp/core/serve_datagrams.ts";
 import { formatAddr } from "../../tcp/kit/cli.ts";
 import { serveUdp } from "../../udp/server.ts";
 import { MAX_UDP_PAYLOAD_IPV4, upperAscii } from "../../udp/core/datagram.ts";
@@ -36,19 +31,18 @@ async function receiveWithin(conn: Deno.DatagramConn): Promise<[Uint8Array, Deno
 }
 
 Deno.test({
-  name: "serveInBatches: one reply per answered datagram, in order; -1 sends nothing",
+  name: "serveDatagrams, batched: one reply per answered datagram, in order; -1 sends nothing",
   ignore: linuxOnly,
   fn: async () => {
     const server = bind();
     const client = bind();
-    const batch = DatagramBatch.open(server, 8)!;
     let stop = false;
     const decoder = new TextDecoder();
     // Queued before the server runs, so they arrive as one batch with skipped slots in it.
     for (const word of ["a1", "drop1", "a2", "drop2", "drop3", "a3", "end"]) {
       await client.send(encoder.encode(word), server.addr);
     }
-    const serving = serveInBatches(server, batch, {
+    const serving = serveDatagrams(server, {
       answer(query, out) {
         const text = decoder.decode(query);
         if (text.startsWith("drop")) return -1;
@@ -57,7 +51,7 @@ Deno.test({
       receiveFailed: () => false,
       sendFailed: () => false,
       stopped: () => stop,
-    });
+    }, { batch: true });
     try {
       const got: string[] = [];
       while (got[got.length - 1] !== "re:end") {

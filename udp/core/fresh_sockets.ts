@@ -2,7 +2,7 @@
  * A fresh UDP socket per question — the socket-per-query pattern of DNS resolvers, so that each
  * upstream query leaves from its own random source port (RFC 5452) — chosen once: one epoll set
  * and plain system calls on Linux (tcp/linux/fresh_sockets.ts), or null, and the caller uses
- * `Deno.listenDatagram` per query (dns/transport.ts).
+ * `Deno.listenDatagram` per query (dns/resolver/transport.ts).
  */
 import { type Arrival, type FreshSocket, FreshSockets } from "../../tcp/linux/fresh_sockets.ts";
 import { datagramDescriptor } from "../../tcp/linux/descriptor.ts";

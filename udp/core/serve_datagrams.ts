@@ -188,30 +188,3 @@ function defaultReceiveFailed(error: unknown): boolean {
   if (error instanceof Deno.errors.ConnectionRefused) return true;
   throw error;
 }
-
-/** Each server's part in `serveInBatches` (the DNS server's handler until it moves to `serveDatagrams`). */
-export interface BatchHandler {
-  /** Like `DatagramHandler.answer`, with the batch slot instead of the sender (`batch.peer(slot)`). */
-  answer(query: Uint8Array, out: Uint8Array, slot: number): number;
-  receiveFailed(error: unknown): boolean;
-  sendFailed(error: unknown, to: Deno.Addr): boolean;
-  stopped(): boolean;
-}
-
-/**
- * The batched loop with a slot-numbered handler, for a server that opened its own
- * `DatagramBatch` (dns/server.ts today; #14 moves it to `serveDatagrams`).
- */
-export function serveInBatches(
-  conn: Deno.DatagramConn,
-  batch: DatagramBatch,
-  handler: BatchHandler,
-): Promise<number> {
-  return batchLoop(conn, batch, {
-    answer: (query, out, from) => handler.answer(query, out, (from as SlotSource).slot),
-    replied: NO_REPLY_HOOK,
-    receiveFailed: (error) => handler.receiveFailed(error),
-    sendFailed: (error, to) => handler.sendFailed(error, to),
-    stopped: () => handler.stopped(),
-  });
-}

@@ -32,9 +32,10 @@
  */
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand, ROOT, startScript } from "../../_helpers.ts";
-import { decodeMessage, encodeMessage, makeQuery, TYPE } from "../../../dns/wire/message.ts";
+import { decodeMessage, encodeMessage, makeQuery } from "../../../dns/wire/message.ts";
+import { TYPE } from "../../../dns/wire/constants.ts";
 import { startInternet53, startUnbound, unboundAvailable } from "../../_unbound.ts";
-import { startMiniInternet } from "../../../dns/internet.ts";
+import { startMiniInternet } from "../../../dns/internet/servers.ts";
 
 const ZONE_FILE = "dns/zones/cnblogs.com.zone";
 /** An unmeasured dnsperf run before the measured ones (both sides). */

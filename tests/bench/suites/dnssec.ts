@@ -1,6 +1,6 @@
 /**
  * `deno task bench dnssec [--quick]`: signing a zone of 100,000 records (`--quick`: 10,000) with
- * ECDSA P-256 and NSEC, by `dns/zone_signer.ts` and by `ldns-signzone` on the same zone file;
+ * ECDSA P-256 and NSEC, by `dns/dnssec/signer.ts` and by `ldns-signzone` on the same zone file;
  * each side's wall time (parsing, signing and writing included: what a user waits for) as
  * records per second, the median of `ROUNDS` runs alternating between the two.
  *
@@ -15,16 +15,17 @@
  */
 import { type BenchContext, type BenchRow, type BenchSuite, median } from "../_bench.ts";
 import { hasCommand } from "../../_helpers.ts";
-import { formatRecord } from "../../../dns/wire/message.ts";
-import { parseZone } from "../../../dns/zone.ts";
-import { generateSigningKey } from "../../../dns/dnssec_crypto.ts";
-import { signZone } from "../../../dns/zone_signer.ts";
+import { formatRecord } from "../../../dns/wire/rdata.ts";
+import { parseZone } from "../../../dns/zone/parse.ts";
+import { generateSigningKey } from "../../../dns/dnssec/crypto.ts";
+import { signZone } from "../../../dns/dnssec/signer.ts";
 import { writeKeyPair } from "../../../dns/sign.ts";
-import { startMiniInternet } from "../../../dns/internet.ts";
-import { ValidatingResolver } from "../../../dns/validating_resolver.ts";
-import { parseTrustAnchor } from "../../../dns/validator.ts";
-import { makeQuery, TYPE } from "../../../dns/wire/message.ts";
-import { exchange } from "../../../dns/transport.ts";
+import { startMiniInternet } from "../../../dns/internet/servers.ts";
+import { ValidatingResolver } from "../../../dns/dnssec/validating_resolver.ts";
+import { parseTrustAnchor } from "../../../dns/dnssec/validator.ts";
+import { makeQuery } from "../../../dns/wire/message.ts";
+import { TYPE } from "../../../dns/wire/constants.ts";
+import { exchange } from "../../../dns/resolver/transport.ts";
 import { startValidatingUnbound as startUnbound } from "../../_unbound_validator.ts";
 
 const ROUNDS = 3;
@@ -47,7 +48,7 @@ export function benchZone(records: number): string {
 
 export const suite: BenchSuite = {
   name: "dnssec",
-  description: "signing 100,000 records with ECDSA P-256: dns/zone_signer.ts vs ldns-signzone",
+  description: "signing 100,000 records with ECDSA P-256: dns/dnssec/signer.ts vs ldns-signzone",
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const records = ctx.quick ? 2_000 : 100_000;
     const row: BenchRow = {
@@ -77,7 +78,7 @@ export const suite: BenchSuite = {
         );
         const ms = performance.now() - started;
         ours.push(records / (ms / 1000));
-        ctx.log(`dns/zone_signer.ts round ${round}: ${ms.toFixed(0)} ms`);
+        ctx.log(`dns/dnssec/signer.ts round ${round}: ${ms.toFixed(0)} ms`);
         if (!hasCommand("ldns-signzone")) continue;
         const t0 = performance.now();
         const out = await new Deno.Command("ldns-signzone", {

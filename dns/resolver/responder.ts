@@ -1,0 +1,359 @@
+/**
+ * The wire rules of a recursive DNS server — seed 000's local DNS server (「本地DNS」), which
+ * answers a browser's question from its cache or walks from the root on its behalf. Query bytes
+ * in, reply bytes out; the sockets live in `dns/resolver_server.ts`.
+ *
+ * Theory of operation
+ * 1. Who may ask: only clients in the `--allow` list (default: loopback). Everyone else gets
+ *    REFUSED — a resolver that answers the whole Internet is an amplifier for attacks.
+ * 2. The hot path, `cached`: the encoded reply to these exact query bytes (`AnswerCache`), ID
+ *    and TTLs patched — no decoding at all.
+ * 3. Everything else, `respond`: undecodable queries get FORMERR, opcodes other than QUERY get
+ *    NOTIMP (the server keeps serving); then the question is answered
+ *    - with RD clear, from the cache only (as unbound does for clients allowed to snoop): the
+ *      cached answer, or else a referral to the closest cached delegation;
+ *    - with RD set, by the resolver (`dns/resolver/iterative.ts`): from its record cache, or by walking
+ *      from the root — identical questions in flight share one walk.
+ * 4. Every reply has RA set (recursion available), echoes RD, CD and the question, carries an
+ *    OPT record when the query did (our UDP size, `EDNS_UDP_SIZE`) and is cut to the client's UDP size
+ *    with TC set when it does not fit. A resolved RD reply goes into the answer cache.
+ */
+import {
+  CLASS,
+  MAIL_QUERY_TYPES,
+  MAX_MESSAGE_SIZE,
+  MAX_UDP_SIZE,
+  OPCODE,
+  RCODE,
+  TYPE,
+  ZONE_TRANSFER_TYPES,
+} from "../wire/constants.ts";
+import {
+  decodeMessage,
+  decodeMessageHeader,
+  encodeMessage,
+  type Flags,
+  type Message,
+  type Question,
+} from "../wire/message.ts";
+import { DnsFormatError } from "../wire/primitives.ts";
+import { EDNS_UDP_SIZE, getEdns, makeOpt, RCODE_BADVERS } from "../wire/edns.ts";
+import { readName } from "../wire/names.ts";
+import { type ResourceRecord } from "../wire/rdata.ts";
+import { type IterativeResolver } from "./iterative.ts";
+import { type Resolution, ResolveError } from "./stub.ts";
+import { type ResolverEvent } from "./trace.ts";
+import { AnswerCache } from "./answer_cache.ts";
+import { type IpFamily, parseAddress, parseNetwork } from "../../udp/core/subnet_plan.ts";
+
+/** Who may ask by default: loopback only. */
+export const DEFAULT_ALLOW = "127.0.0.0/8,::1";
+/** Distinct questions resolved at once; more get SERVFAIL (nothing unbounded per client). */
+export const MAX_IN_FLIGHT = 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Who may ask.
+
+interface Block {
+  family: IpFamily;
+  network: bigint;
+  mask: bigint;
+}
+
+/** A list of networks (`--allow 127.0.0.0/8,192.168.1.0/24,::1`); a bare address is one host. */
+export class AccessList {
+  readonly #blocks: Block[];
+  readonly #memo = new Map<string, boolean>();
+  readonly text: string;
+
+  /** Parses `CIDR[,CIDR…]`; throws SyntaxError or RangeError naming the bad entry. */
+  constructor(text: string) {
+    const entries = text.split(",").map((e) => e.trim()).filter(Boolean);
+    if (entries.length === 0) throw new SyntaxError(`Invalid access list "${text}": empty`);
+    if (entries.length > 1024) throw new RangeError(`Invalid access list: over 1024 entries`);
+    this.#blocks = entries.map((entry) => {
+      const cidr = entry.includes("/") ? entry : `${entry}/${entry.includes(":") ? 128 : 32}`;
+      const { family, network, prefix } = parseNetwork(cidr);
+      const bits = family === 4 ? 32n : 128n;
+      const mask = ((1n << bits) - 1n) ^ ((1n << (bits - BigInt(prefix))) - 1n);
+      return { family, network, mask };
+    });
+    this.text = entries.join(",");
+  }
+
+  /** True when `address` (as Deno prints it) is inside one of the networks. */
+  allows(address: string): boolean {
+    const known = this.#memo.get(address);
+    if (known !== undefined) return known;
+    let allowed = false;
+    try {
+      let { family, value } = parseAddress(address);
+      // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
+      if (family === 6 && value >> 32n === 0xffffn) [family, value] = [4, value & 0xffffffffn];
+      allowed = this.#blocks.some((b) => b.family === family && (value & b.mask) === b.network);
+    } catch {
+      allowed = false; // not an IP address (e.g. a unix socket): never allowed
+    }
+    if (this.#memo.size >= 4096) this.#memo.clear();
+    this.#memo.set(address, allowed);
+    return allowed;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies.
+
+/** A reply to send, with what the server logs about it. */
+export interface ClientReply {
+  bytes: Uint8Array;
+  /** The question (`-` and 0 when there was none to read). */
+  name: string;
+  type: number;
+  rcode: number;
+  /**
+   * How it was answered: from the record cache, by a walk of its own (`resolved`), by joining
+   * one already in flight (`coalesced`), from the cache only because RD was clear (`norecurse`),
+   * or turned away (`refused`: not in --allow; `rejected`: a bad query; `failed`: SERVFAIL).
+   */
+  source: "cache" | "resolved" | "coalesced" | "norecurse" | "refused" | "rejected" | "failed";
+  /** Upstream queries this answer cost. */
+  queries: number;
+  /** Why it failed (SERVFAIL) or was rejected, for the log. */
+  reason?: string;
+}
+
+function replyFlags(query: Flags, rcode: number): Flags {
+  return {
+    qr: true,
+    opcode: query.opcode,
+    aa: false,
+    tc: false,
+    rd: query.rd,
+    ra: true,
+    ad: false,
+    cd: query.cd,
+    rcode: rcode & 0x0f,
+  };
+}
+
+/** A header-only reply (FORMERR for a query that cannot be decoded): ID, opcode, RD and CD echoed. */
+function headerOnly(query: Uint8Array, rcode: number): Uint8Array {
+  const out = new Uint8Array(12);
+  out[0] = query[0];
+  out[1] = query[1];
+  out[2] = 0x80 | (query[2] & 0x79);
+  out[3] = 0x80 | (query[3] & 0x10) | rcode;
+  return out;
+}
+
+/** The question of a query, read without decoding the rest (for logs); undefined if unreadable. */
+export function peekQuestion(query: Uint8Array): { name: string; type: number } | undefined {
+  if (query.length < 17 || ((query[4] << 8) | query[5]) === 0) return undefined;
+  try {
+    const [name, at] = readName(query, 12, query.length);
+    if (at + 2 > query.length) return undefined;
+    return { name, type: (query[at] << 8) | query[at + 1] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Options for `RecursiveResponder`. */
+export interface RecursiveOptions {
+  resolver: IterativeResolver;
+  /** Encoded replies (default: a new `AnswerCache` on the same clock). */
+  answers?: AnswerCache;
+  /** Who may ask (default: loopback only). */
+  allow?: AccessList;
+  /** Distinct questions resolved at once (default 1024). */
+  maxInFlight?: number;
+  /** The clock (ms), shared with the caches. */
+  now?: () => number;
+}
+
+/** Query bytes in, reply bytes out, for a recursive server (see the module comment). */
+export class RecursiveResponder {
+  readonly resolver: IterativeResolver;
+  readonly answers: AnswerCache;
+  readonly allow: AccessList;
+  readonly #maxInFlight: number;
+
+  constructor(options: RecursiveOptions) {
+    this.resolver = options.resolver;
+    this.answers = options.answers ?? new AnswerCache({ now: options.now });
+    this.allow = options.allow ?? new AccessList(DEFAULT_ALLOW);
+    this.#maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT;
+  }
+
+  /**
+   * The hot path: writes the cached reply to `query` into `out` (65535 bytes) and returns its
+   * length, or -1 when `respond` must handle the query (a miss, or a client not allowed).
+   */
+  cached(query: Uint8Array, client: string, udp: boolean, out: Uint8Array): number {
+    if (!this.allow.allows(client)) return -1;
+    return this.answers.lookup(query, udp, out);
+  }
+
+  /**
+   * Answers one query from `client` (an IP address); null when nothing must be sent (fewer than
+   * 12 bytes, or a response rather than a query). `onEvent` sees every step of a walk.
+   */
+  async respond(
+    query: Uint8Array,
+    client: string,
+    { udp, onEvent, signal }: {
+      udp: boolean;
+      onEvent?: (event: ResolverEvent) => void;
+      /** Stops waiting (the server is closing). */
+      signal?: AbortSignal;
+    },
+  ): Promise<ClientReply | null> {
+    const header = decodeMessageHeader(query);
+    if (!header || header.flags.qr) return null;
+    const peek = () => peekQuestion(query);
+    const base = { name: "-", type: 0, queries: 0 };
+    if (!this.allow.allows(client)) {
+      Object.assign(base, { name: peek()?.name ?? "-", type: peek()?.type ?? 0 });
+      const bytes = this.#refusal(query);
+      return { ...base, bytes, rcode: RCODE.REFUSED, source: "refused", reason: "not in --allow" };
+    }
+    let msg: Message;
+    try {
+      msg = decodeMessage(query);
+    } catch (error) {
+      if (!(error instanceof DnsFormatError)) throw error;
+      const bytes = headerOnly(query, RCODE.FORMERR);
+      Object.assign(base, { name: peek()?.name ?? "-", type: peek()?.type ?? 0 });
+      return { ...base, bytes, rcode: RCODE.FORMERR, source: "rejected", reason: error.message };
+    }
+    if (msg.questions.length > 0) {
+      base.name = msg.questions[0].name;
+      base.type = msg.questions[0].type;
+    }
+    const problem = checkQuery(msg);
+    if (problem) {
+      const bytes = this.#encode(msg, problem.rcode, {}, udp, problem.rcode !== RCODE_BADVERS);
+      return { ...base, bytes, rcode: problem.rcode, source: "rejected", reason: problem.reason };
+    }
+    const q = msg.questions[0];
+    if (!msg.flags.rd) return this.#fromCacheOnly(msg, q, udp);
+
+    // The resolver looks in its record cache first; only a miss costs a walk (and when too many
+    // walks are going on already, a miss gets SERVFAIL).
+    if (
+      this.resolver.inFlight >= this.#maxInFlight && !this.resolver.lookupCached(q.name, q.type)
+    ) {
+      const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
+      const reason = `over ${this.#maxInFlight} questions in flight`;
+      return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason };
+    }
+    let result: Resolution;
+    try {
+      result = await this.resolver.resolve(q.name, q.type, { onEvent, signal });
+    } catch (error) {
+      if (!(error instanceof ResolveError)) throw error;
+      const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
+      return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason: error.message };
+    }
+    const source: ClientReply["source"] = result.coalesced
+      ? "coalesced"
+      : result.fromCache
+      ? "cache"
+      : "resolved";
+    const bytes = this.#encode(msg, result.rcode, result, udp);
+    if (result.rcode === RCODE.NOERROR || result.rcode === RCODE.NXDOMAIN) {
+      this.answers.store(query, udp, bytes);
+    }
+    return { ...base, bytes, rcode: result.rcode, source, queries: result.queries };
+  }
+
+  /** RD clear: the cached answer, else a referral to the closest cached delegation. */
+  #fromCacheOnly(msg: Message, q: Question, udp: boolean): ClientReply {
+    const base = { name: q.name, type: q.type, queries: 0, source: "norecurse" as const };
+    const cached = this.resolver.lookupCached(q.name, q.type);
+    if (cached) {
+      return { ...base, bytes: this.#encode(msg, cached.rcode, cached, udp), rcode: cached.rcode };
+    }
+    const referral = this.resolver.cachedReferral(q.name);
+    const sections = { authorities: referral.ns, additionals: referral.addresses };
+    return { ...base, bytes: this.#encode(msg, RCODE.NOERROR, sections, udp), rcode: 0 };
+  }
+
+  /** REFUSED with the question echoed when it can be read (else header only). */
+  #refusal(query: Uint8Array): Uint8Array {
+    try {
+      const msg = decodeMessage(query);
+      if (msg.questions.length === 1) {
+        return this.#encode({ ...msg, additionals: [] }, RCODE.REFUSED, {}, true);
+      }
+    } catch (error) {
+      if (!(error instanceof DnsFormatError)) throw error;
+    }
+    return headerOnly(query, RCODE.REFUSED);
+  }
+
+  #encode(
+    msg: Message,
+    rcode: number,
+    sections: {
+      answers?: ResourceRecord[];
+      authorities?: ResourceRecord[];
+      additionals?: ResourceRecord[];
+    },
+    udp: boolean,
+    withQuestion = true,
+  ): Uint8Array {
+    const edns = getEdns(msg);
+    const additionals = [...sections.additionals ?? []];
+    if (edns) {
+      additionals.push(
+        makeOpt({
+          udpSize: EDNS_UDP_SIZE,
+          dnssecOk: edns.dnssecOk,
+          extendedRcode: rcode >> 4,
+        }),
+      );
+    }
+    const reply: Message = {
+      id: msg.id,
+      flags: replyFlags(msg.flags, rcode),
+      questions: withQuestion ? msg.questions.slice(0, 1) : [],
+      answers: sections.answers ?? [],
+      authorities: sections.authorities ?? [],
+      additionals,
+    };
+    const maxSize = udp
+      ? Math.max(MAX_UDP_SIZE, Math.min(edns?.udpSize ?? MAX_UDP_SIZE, EDNS_UDP_SIZE))
+      : MAX_MESSAGE_SIZE;
+    return encodeMessage(reply, { maxSize });
+  }
+}
+
+/** Why a decoded query cannot be answered (its rcode and a reason), or undefined. */
+export function checkQuery(msg: Message): { rcode: number; reason: string } | undefined {
+  if (msg.flags.opcode !== OPCODE.QUERY) {
+    return { rcode: RCODE.NOTIMP, reason: `opcode ${msg.flags.opcode} is not QUERY` };
+  }
+  const opts = msg.additionals.filter((rr) => rr.type === TYPE.OPT);
+  const badOpt = opts.length > 1 || opts.some((rr) => rr.name !== ".") ||
+    msg.answers.some((rr) => rr.type === TYPE.OPT) ||
+    msg.authorities.some((rr) => rr.type === TYPE.OPT);
+  if (badOpt) {
+    msg.additionals = []; // do not echo an OPT we could not parse
+    return { rcode: RCODE.FORMERR, reason: "a malformed or misplaced OPT record" };
+  }
+  if (msg.questions.length !== 1) {
+    return { rcode: RCODE.FORMERR, reason: `${msg.questions.length} questions (expected 1)` };
+  }
+  if ((getEdns(msg)?.version ?? 0) > 0) {
+    return { rcode: RCODE_BADVERS, reason: "EDNS version above 0" };
+  }
+  const q = msg.questions[0];
+  if (q.class !== CLASS.IN) return { rcode: RCODE.REFUSED, reason: `class ${q.class} is not IN` };
+  if (q.type === TYPE.OPT) return { rcode: RCODE.FORMERR, reason: "a question for type OPT" };
+  if (MAIL_QUERY_TYPES.has(q.type)) return { rcode: RCODE.NOTIMP, reason: "MAILA/MAILB" };
+  if (ZONE_TRANSFER_TYPES.has(q.type)) {
+    return { rcode: RCODE.REFUSED, reason: "zone transfers are for authoritative servers" };
+  }
+  return undefined;
+}
