@@ -49,7 +49,8 @@ else a free high port), prints the commands to try, and runs until Ctrl-C.
   --break HOW   with --dnssec, spoil one link to see a validator catch it: flip (a byte of
                 www.cnblogs.com's signature), expired (cnblogs.com's signatures), no-ds
                 (com. drops cnblogs.com's DS)
-  --json        newline-delimited JSON events (listening, log) instead of text`;
+  --json        newline-delimited JSON events (listening, log) instead of text
+  -h, --help    show this help`;
 
 /** Starts the mini-Internet, prints what to try, and waits for Ctrl-C. */
 export async function main(args: string[]): Promise<void> {

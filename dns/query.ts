@@ -84,6 +84,7 @@ nameserver in /etc/resolv.conf, port 53).
                    why each server was chosen
   --root ADDR      root server address(es) for +trace (repeatable or comma-separated);
                    without +trace and @SERVER, resolve iteratively from these roots
+  -h, --help       show this help
 
 Exit codes:
   0    a reply arrived, whatever its rcode (NXDOMAIN and SERVFAIL are replies too)

@@ -50,6 +50,7 @@ import { AccessList, DEFAULT_ALLOW, RecursiveResponder } from "./resolver/respon
 import { bindBoth } from "./serve/sockets.ts";
 import { serveDnsTcp } from "./serve/tcp.ts";
 import { ResolverLog } from "./serve/resolver_log.ts";
+import { onAbort } from "../tcp/core/abort.ts";
 
 /** Default port (an unprivileged stand-in for 53, next to the authoritative server's 1053). */
 export const DEFAULT_RESOLVER_PORT = 1054;
@@ -219,7 +220,7 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
     }
     await finished;
   };
-  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  onAbort(options.signal, () => void close());
   const addr = udp.addr as Deno.NetAddr;
   return { addr, responder, finished, close, [Symbol.asyncDispose]: close };
 }
@@ -365,6 +366,7 @@ export async function main(args: string[]): Promise<number> {
   reporter.info(`${upstream}; answering ${allow.text}`, "log", { upstream, allow: allow.text });
   reporter.explain(describeKeepalive(keepalive), { step: "keepalive", ...keepalive });
   await server.finished;
+  if (signal.aborted) reporter.info("stopped", "log");
   return 0;
 }
 

@@ -39,6 +39,7 @@ import { parseZone, type Zone, ZoneSyntaxError } from "./zone/parse.ts";
 import { bindBoth } from "./serve/sockets.ts";
 import { serveDnsTcp } from "./serve/tcp.ts";
 import { QueryLog } from "./serve/query_log.ts";
+import { onAbort } from "../tcp/core/abort.ts";
 
 /**
  * The server: one socket pair (UDP and TCP on the same port), every query answered from the
@@ -100,7 +101,7 @@ export function startDnsServer(authority: Authority, options: DnsServerOptions =
     }
     await finished;
   };
-  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  onAbort(options.signal, () => void close());
   return { addr: udp.addr as Deno.NetAddr, finished, close, [Symbol.asyncDispose]: close };
 }
 
@@ -221,6 +222,7 @@ export async function main(args: string[]): Promise<number> {
   );
   reporter.explain(describeKeepalive(keepalive), { step: "keepalive", ...keepalive });
   await server.finished;
+  if (signal.aborted) reporter.info("stopped", "log");
   return 0;
 }
 

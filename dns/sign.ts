@@ -11,8 +11,6 @@
  * format BIND and ldns use, in --key-dir), and prints the DS record for the parent zone. Serve
  * the result with `deno task dns:server --zone ZONE.signed` and look: `dig +dnssec @127.0.0.1
  * -p 1053 www.cnblogs.com`. All the signing logic is in `dns/dnssec/signer.ts`.
- *
- * Exit codes: 0 signed, 1 usage error or a zone/key that cannot be used.
  */
 import { CliError, parseCli, printLine, runMain, UsageError } from "../tcp/kit/cli.ts";
 import { formatRecord, type ResourceRecord } from "./wire/rdata.ts";
@@ -46,9 +44,7 @@ Signs a master-file zone (DNSKEY, RRSIG, NSEC or NSEC3) and prints the DS for th
   --opt-out           NSEC3 opt-out: unsigned delegations get no NSEC3 of their own
   --valid DAYS        signature lifetime from now (default 30; they start an hour ago)
   --output FILE       where the signed zone goes (default: ZONE.signed)
-  -h, --help          show this help
-
-Exit codes: 0 signed, 1 usage error or a zone or key that cannot be used.`;
+  -h, --help          show this help`;
 
 /** Reads a key pair from `prefix`.key and `prefix`.private (either may be given). */
 export async function loadKeyPair(path: string): Promise<SigningKey> {

@@ -43,6 +43,7 @@ import {
 } from "./core/echo_client.ts";
 import { chunkView, stickyView } from "./kit/explain.ts";
 import { formatMs, formatSummary, summarize } from "./kit/stats.ts";
+import { onAbort } from "./core/abort.ts";
 
 const encoder = new TextEncoder();
 
@@ -74,7 +75,7 @@ async function runProbes(
   { count, intervalMs, signal }: { count: number; intervalMs: number; signal: AbortSignal },
 ): Promise<void> {
   const interrupted = new Promise<void>((resolve) => {
-    signal.addEventListener("abort", () => resolve(), { once: true });
+    onAbort(signal, () => resolve());
   });
   for (let seq = 1; seq <= count && !signal.aborted; seq++) {
     const sending = session.send(encoder.encode(`seq=${seq}`));

@@ -35,6 +35,7 @@ import { createReporter, type Reporter } from "./kit/report.ts";
 import { acceptReports } from "./kit/accept_report.ts";
 import { upperAscii } from "./core/upper.ts";
 import { chunkView } from "./kit/explain.ts";
+import { onAbort } from "./core/abort.ts";
 
 /** Largest request the half-close server buffers before answering. */
 export const DEFAULT_MAX_REQUEST = 1024 * 1024;
@@ -349,7 +350,7 @@ export async function serveHalfClose(
   { maxBytes = DEFAULT_MAX_REQUEST, signal }: { maxBytes?: number; signal?: AbortSignal } = {},
 ): Promise<void> {
   const stop = () => closeQuietly(listener);
-  signal?.addEventListener("abort", stop, { once: true });
+  onAbort(signal, stop);
   if (signal?.aborted) stop();
   const sessions = new Set<Promise<void>>();
   // One client: read until its FIN, answer, close. A client that never sends FIN is cut off
@@ -409,7 +410,7 @@ export async function main(args: string[]): Promise<number> {
       if (signal.aborted) out.info("stopped", "log");
       return 0;
     }
-    signal.addEventListener("abort", () => closeQuietly(listener), { once: true });
+    onAbort(signal, () => closeQuietly(listener));
     try {
       printReport(await runHalfCloseDemo(listener, message), out);
     } catch (error) {

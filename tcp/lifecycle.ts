@@ -39,6 +39,7 @@ import {
   tcpTableAvailable,
 } from "./core/tcp_table.ts";
 import { upperAscii } from "./core/upper.ts";
+import { onAbort } from "./core/abort.ts";
 
 export const USAGE = `Usage: deno task tcp:lifecycle [options]
 
@@ -361,7 +362,7 @@ export async function main(args: string[]): Promise<number> {
   const out = createReporter("tcp/lifecycle", { json: values.json, explain: values.explain });
   using signal = interruptSignal();
   const listener = listenTcp({ hostname, port });
-  signal.addEventListener("abort", () => closeQuietly(listener), { once: true });
+  onAbort(signal, () => closeQuietly(listener));
   let index = 0;
   try {
     const steps = await runLifecycle(listener, {

@@ -55,6 +55,7 @@ import {
   peerName,
   SessionNarrator,
 } from "./kit/echo_explain.ts";
+import { onAbort } from "./core/abort.ts";
 
 /**
  * The server: accept a client, serve it until it leaves, close it — for every client, until
@@ -105,7 +106,7 @@ export async function serveListener(
     closeQuietly(listener);
     for (const conn of open) closeQuietly(conn);
   };
-  signal?.addEventListener("abort", stop, { once: true });
+  onAbort(signal, stop);
   if (signal?.aborted) stop();
   try {
     await acceptLoop(listener, session, {

@@ -54,6 +54,7 @@ import {
   lengthPrefixedFrames,
 } from "./core/framing.ts";
 import { describeDelimited, describeLengthPrefixed } from "./core/framing_view.ts";
+import { onAbort } from "./core/abort.ts";
 
 /** The seed's end marker (its file transfer ends with `##` too). */
 export const END_MARKER = "##";
@@ -335,7 +336,7 @@ export async function runStickyDemo(options: StickyOptions = {}): Promise<Sticky
   options.onListening?.(listener.addr);
   // Ctrl-C closes the listener, which makes a pending accept fail and ends the demo.
   const stop = () => listener.close();
-  options.signal?.addEventListener("abort", stop, { once: true });
+  onAbort(options.signal, stop);
   try {
     const smallWrites = await observeSmallWrites(listener);
     const bigWrite = await observeBigWrite(listener, bigWriteBytes);

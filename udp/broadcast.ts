@@ -41,6 +41,7 @@ import { isClosedLocally } from "../tcp/core/net_errors.ts";
 import { parseIPv4 } from "../tcp/core/ip_address.ts";
 import { describeDatagram, MAX_UDP_PAYLOAD_IPV4 } from "./core/datagram.ts";
 import { calcResult } from "./core/subnet_math.ts";
+import { onAbort } from "../tcp/core/abort.ts";
 
 /** Loopback's broadcast address: the only one `send` uses without `--allow-lan`. */
 export const LOOPBACK_BROADCAST = "127.255.255.255";
@@ -86,7 +87,7 @@ async function listen(args: string[]): Promise<number> {
   using signal = interruptSignal();
   const conn = listenUdp(host, port, { reuseAddress: true });
   const close = () => conn.close();
-  signal.addEventListener("abort", close, { once: true });
+  onAbort(signal, close);
   reporter.info(datagramListeningLine(conn.addr), "listening", {
     address: formatAddr(conn.addr),
     transport: "udp",

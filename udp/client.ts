@@ -43,6 +43,7 @@ import {
   runProbes,
   TextLineTooLongError,
 } from "./core/datagram_client.ts";
+import { onAbort } from "../tcp/core/abort.ts";
 
 const encoder = new TextEncoder();
 const lenientUtf8 = new TextDecoder();
@@ -169,7 +170,7 @@ export async function main(args: string[]): Promise<number> {
   }
 
   using client = new DatagramClient(hostname, port, { timeoutMs, retries, trace });
-  signal.addEventListener("abort", () => client.close(), { once: true });
+  onAbort(signal, () => client.close());
   const interactive = Deno.stdin.isTerminal();
   let sent: LinesSent;
   try {

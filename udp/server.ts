@@ -32,6 +32,7 @@ import { chunkView } from "../tcp/kit/explain.ts";
 import { isClosedLocally } from "../tcp/core/net_errors.ts";
 import { serveDatagrams } from "./core/serve_datagrams.ts";
 import { describeDatagram, MAX_UDP_PAYLOAD_IPV4, upperAsciiInPlace } from "./core/datagram.ts";
+import { onAbort } from "../tcp/core/abort.ts";
 
 /**
  * The server: for each datagram, `recvfrom` → upper-case it (or take `reply`) → `sendto` the
@@ -54,7 +55,7 @@ export async function serveUdp(
     closed = true;
     conn.close();
   };
-  signal?.addEventListener("abort", close, { once: true });
+  onAbort(signal, close);
   // Nothing to narrate or count per datagram: move whole batches per system call where we can
   // (the log line of each datagram is written from the batch, through the batched log writer).
   const batch = !explain && limit === Infinity;

@@ -97,7 +97,7 @@ export function parseQueryArgs(args: string[]): QueryRequest {
     name: "",
     type: TYPE.A,
     qclass: 1,
-    port: parsePort(values.port, 53, "-p"),
+    port: parsePort(values.port, 53, "--port"),
     short: false,
     tcp: false,
     recurse: true,

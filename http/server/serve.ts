@@ -15,6 +15,7 @@ import { Deadlines } from "./deadlines.ts";
 import { renderError } from "./response.ts";
 import { openSite, type Site } from "./site.ts";
 import type { HttpServer, ServeOptions } from "./types.ts";
+import { onAbort } from "../../tcp/core/abort.ts";
 
 /** Seconds of silence before TCP keepalive probes a connection (`--keepalive`). */
 export const DEFAULT_KEEPALIVE_SECONDS = 30;
@@ -188,7 +189,7 @@ export class HttpService implements ConnectionHost {
       }
       await finished;
     };
-    signal?.addEventListener("abort", () => void close(), { once: true });
+    onAbort(signal, () => void close());
     const { live, io } = this;
     const answeredInPlace = () => this.answeredInPlace;
     return {

@@ -540,9 +540,11 @@ Deno.test("dns/server.ts --json: listening, then a query and an answer event per
         "answer udp www.cnblogs.com. NOERROR",
         "query tcp nope.cnblogs.com. ",
         "answer tcp nope.cnblogs.com. NXDOMAIN",
+        "log   ",
       ],
     );
-    for (const e of events.slice(1)) {
+    assert.equal(events.at(-1)?.text, "stopped");
+    for (const e of events.slice(1, -1)) {
       eventsOf([e], e.event);
       assert.match(String(e.client), /^127\.0\.0\.1:\d+$/);
       assert.equal(typeof e.size, "number");

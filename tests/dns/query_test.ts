@@ -145,7 +145,7 @@ Deno.test("query.ts rejects bad input with one line and exit 2", async () => {
     [["+timeout=0", "x.com", "@127.0.0.1"], /^error: Invalid option "\+timeout=0"/],
     [
       ["-p", "70000", "x.com", "@127.0.0.1"],
-      /^error: -p must be 0–65535, got 70000 \(see --help\)$/,
+      /^error: --port must be 0–65535, got 70000 \(see --help\)$/,
     ],
     // Control characters in what is echoed are escaped: the message stays one line.
     [

@@ -11,6 +11,7 @@
 import { formatHostPort } from "../../tcp/core/ip_address.ts";
 import { type ReplyKind, type SequenceSummary, SequenceTracker } from "../../tcp/kit/stats.ts";
 import { MAX_UDP_PAYLOAD_IPV4 } from "./datagram.ts";
+import { onAbort } from "../../tcp/core/abort.ts";
 
 const encoder = new TextEncoder();
 const lenientUtf8 = new TextDecoder();
@@ -279,7 +280,7 @@ export async function runProbes(
     pause?.cancel();
     conn.close(); // a pending receive rejects, which ends the wait at once
   };
-  signal?.addEventListener("abort", stop, { once: true });
+  onAbort(signal, stop);
 
   const sender = (async () => {
     const start = performance.now();

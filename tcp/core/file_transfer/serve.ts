@@ -5,6 +5,7 @@
  */
 import { acceptLoop, type AcceptOptions } from "../accept.ts";
 import { closeQuietly } from "../io.ts";
+import { onAbort } from "../abort.ts";
 
 /** Options for `serveConnections`. */
 export interface ServeConnectionsOptions
@@ -29,7 +30,7 @@ export async function serveConnections(
   const sessions = new Set<Promise<boolean>>();
   let allOk = true;
   const stop = () => closeQuietly(listener);
-  signal?.addEventListener("abort", stop, { once: true });
+  onAbort(signal, stop);
   if (signal?.aborted) stop();
   try {
     await acceptLoop(listener, (conn) => {
