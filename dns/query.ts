@@ -55,7 +55,8 @@ import {
 } from "./query/output.ts";
 
 export const USAGE =
-  `Usage: deno task dns:query [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options] [--json] [--root ADDR]
+  `Usage: deno task dns:query [@SERVER] [-p PORT] [-t TYPE | TYPE] [-x ADDR] NAME [+options]
+                           [--json] [--root ADDR]
 
 Asks a DNS server one question and prints the reply like dig (default server: the first
 nameserver in /etc/resolv.conf, port 53).

@@ -370,9 +370,9 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-const USAGE =
-  `Usage: deno task dns:resolver [--host HOST] [--port PORT] [--root ADDR[,ADDR…] | --forward ADDR[,ADDR…]]
-         [--upstream-port PORT] [--allow CIDR[,CIDR…]] [--cache-size N] [--max-ttl SECONDS]
+const USAGE = `Usage: deno task dns:resolver [--host HOST] [--port PORT]
+         [--root ADDR[,ADDR…] | --forward ADDR[,ADDR…]] [--upstream-port PORT]
+         [--allow CIDR[,CIDR…]] [--cache-size N] [--max-ttl SECONDS]
          [--idle SECONDS] [--keepalive SECONDS] [--quiet] [--json] [--explain]
 
 The local DNS server (seed 000's 本地DNS): a caching recursive resolver on UDP and TCP. It answers

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, runScript, startScript } from "../_helpers.ts";
+import { assertHelpShape, lessonScripts } from "../_help_shape.ts";
 
 interface Tool {
   task: string;
@@ -45,15 +46,17 @@ const COMMANDS: Record<string, string[]> = { "udp/broadcast.ts": ["listen"] };
 
 const STACK = /^\s+at /m;
 
+Deno.test("every script that runs as a program has a deno task, so the convention covers it", () => {
+  const scripts = ["tcp", "udp", "http", "dns"].flatMap(lessonScripts);
+  assert.ok(scripts.length >= 25, scripts.join(" "));
+  const covered = new Set(tools().map((tool) => tool.script));
+  assert.deepEqual(scripts.filter((script) => !covered.has(script)), []);
+});
+
 for (const { task, script } of tools()) {
   Deno.test(`${task}: --help in the one shape`, async () => {
-    const help = await runScript(script, ["--help"]);
-    assert.equal(help.code, 0, help.stderr);
-    const first = help.stdout.split("\n")[0];
-    assert.ok(first.startsWith(`Usage: deno task ${task}`), `${script}: ${first}`);
-    assert.match(help.stdout, /-h, --help/, script);
-    assert.match(help.stdout, /^Exit codes:/m, script);
-    assert.match(help.stdout, /130/, script);
+    const help = await assertHelpShape(script);
+    assert.ok(help.startsWith(`Usage: deno task ${task}`), `${script}: ${help.split("\n")[0]}`);
   });
 
   Deno.test(`${task}: an unknown flag and --port -1 are one line, exit 2`, async () => {

@@ -20,22 +20,6 @@ async function withListener<T>(fn: (listener: Deno.TcpListener) => Promise<T>): 
   }
 }
 
-{
-  const script = "tcp/halfclose.ts";
-  Deno.test(`${script} --help prints usage and exits 0`, async () => {
-    const r = await runScript(script, ["--help"]);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: deno task tcp:/);
-  });
-
-  Deno.test(`${script} rejects an unknown flag with one line`, async () => {
-    const r = await runScript(script, ["--bogus"]);
-    assert.equal(r.code, 2);
-    assert.equal(r.stderr, "error: unknown option --bogus (see --help)\n");
-    assert.equal(r.stdout, "");
-  });
-}
-
 Deno.test("halfclose: the client still reads the reply after closeWrite()", async () => {
   const message = encoder.encode("hello world 你好");
   const result = await withListener((l) => halfCloseExchange(l, message));

@@ -16,22 +16,6 @@ function ipv6Available(): boolean {
   }
 }
 
-{
-  const script = "tcp/info.ts";
-  Deno.test(`${script} --help prints usage and exits 0`, async () => {
-    const r = await runScript(script, ["--help"]);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: deno task tcp:/);
-  });
-
-  Deno.test(`${script} rejects an unknown flag with one line`, async () => {
-    const r = await runScript(script, ["--bogus"]);
-    assert.equal(r.code, 2);
-    assert.equal(r.stderr, "error: unknown option --bogus (see --help)\n");
-    assert.equal(r.stdout, "");
-  });
-}
-
 Deno.test("info: TCP/IPv4 shows getsockname, getpeername and options read back", async () => {
   const report = await inspectTcp("127.0.0.1");
   assert.ok(report);

@@ -36,22 +36,6 @@ async function stateOf<T>(promise: Promise<T>): Promise<T | "pending"> {
   return await Promise.race([promise, marker]);
 }
 
-{
-  const script = "tcp/sticky.ts";
-  Deno.test(`${script} --help prints usage and exits 0`, async () => {
-    const r = await runScript(script, ["--help"]);
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: deno task tcp:/);
-  });
-
-  Deno.test(`${script} rejects an unknown flag with one line`, async () => {
-    const r = await runScript(script, ["--bogus"]);
-    assert.equal(r.code, 2);
-    assert.equal(r.stderr, "error: unknown option --bogus (see --help)\n");
-    assert.equal(r.stdout, "");
-  });
-}
-
 Deno.test("sticky: small writes read by a slow reader come out glued", async () => {
   const { writes, reads } = await withListener((l) => observeSmallWrites(l));
   assert.equal(writes.length, SMALL_MESSAGES.length);
