@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { assertNdjson, hasCommand, isRoot, runCommand, runScript } from "../_helpers.ts";
 import { EVENT_NAMES } from "../../tcp/kit/report.ts";
 import { startMiniInternet } from "../../dns/internet/servers.ts";
-import { startWebServer } from "../../http/demo.ts";
+import { startWebServer } from "../../http/demo/stage.ts";
 
 /** Asserts that every pattern matches, each after the previous one. */
 function assertInOrder(text: string, patterns: RegExp[]): void {
