@@ -494,8 +494,30 @@ Deno.test("query.ts +trace walks . → com. → cnblogs.com. over the mini-Inter
     ]);
     assertExit(plain, 0);
     assert.equal(plain.stdout, "www.cnblogs.com.\n127.0.0.5\n");
+    if (round === 0) await traceEndsWithAliasTarget(net.roots[0], net.port);
   }
 });
+
+/** `+trace` of an alias whose target came in the same reply ends on the target's records. */
+async function traceEndsWithAliasTarget(root: string, port: number): Promise<void> {
+  const args = ["+trace", "--root", root, "-p", String(port), "web.cnblogs.com"];
+  const result = await runScript(QUERY, args);
+  assertExit(result, 0);
+  assert.doesNotMatch(result.stdout, /following it/);
+  const tail = result.stdout.trimEnd().split("\n").slice(-2).map((l) => l.split(/\s+/).join(" "));
+  assert.deepEqual(tail, [
+    ";; web.cnblogs.com. is an alias (CNAME) for www.cnblogs.com., whose records came with it:",
+    "www.cnblogs.com. 600 IN A 127.0.0.5",
+  ]);
+  const json = await runScript(QUERY, [...args, "--json"]);
+  assertExit(json, 0);
+  const last = assertNdjson(json.stdout, "dns/query").at(-1)!;
+  assert.deepEqual([last.from, last.to, last.records], [
+    "web.cnblogs.com.",
+    "www.cnblogs.com.",
+    [{ name: "www.cnblogs.com.", type: "A", class: "IN", ttl: 600, data: "127.0.0.5" }],
+  ]);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Interop: query.ts against NSD prints the records dig prints.
