@@ -70,7 +70,8 @@ nameserver in /etc/resolv.conf, port 53).
   +tcp             use TCP (2-byte length prefix) instead of UDP
   +[no]recurse     set or clear RD (recursion desired; default set)
   +trace           resolve iteratively from the root servers, printing every step
-  +timeout=S       seconds to wait for each try (default 5; 2 per server with +trace)
+  +time=S          seconds to wait for each try (default 5; 2 per server with +trace);
+                   also +timeout=S; a wait over 2 s is said on stderr
   +tries=N         UDP tries (default 3; 1 per server with +trace); +retry=N means N+1
   +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
   +dnssec          set the DO bit (DNSSEC OK)
