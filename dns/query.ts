@@ -31,6 +31,7 @@
 import { formatRdata } from "./wire/rdata.ts";
 import { printableText } from "./wire/primitives.ts";
 import { type DnsExchange, exchange, NoReplyError } from "./resolver/transport.ts";
+import { type FreshSockets, openFreshSockets } from "../udp/core/fresh_sockets.ts";
 import { toJson, traceStep } from "./resolver/trace.ts";
 import { buildQuery, type QueryOptions, ResolveError, systemNameserver } from "./resolver/stub.ts";
 import { isIpAddress } from "./wire/addresses.ts";
@@ -52,6 +53,7 @@ import {
   formatShort,
   type QueryOutput,
   say,
+  TryLines,
 } from "./query/output.ts";
 
 export const USAGE =
@@ -69,7 +71,8 @@ nameserver in /etc/resolv.conf, port 53).
   +tcp             use TCP (2-byte length prefix) instead of UDP
   +[no]recurse     set or clear RD (recursion desired; default set)
   +trace           resolve iteratively from the root servers, printing every step
-  +timeout=S       seconds to wait for each try (default 5; 2 per server with +trace)
+  +time=S          seconds to wait for each try (default 5; 2 per server with +trace);
+                   also +timeout=S; a wait over 2 s is said on stderr
   +tries=N         UDP tries (default 3; 1 per server with +trace); +retry=N means N+1
   +bufsize=B       EDNS UDP size to advertise (default 1232; 0 = no EDNS)
   +dnssec          set the DO bit (DNSSEC OK)
@@ -100,9 +103,16 @@ Exit codes:
 // ---------------------------------------------------------------------------------------------
 // Running it
 
-function queryOptions(out: QueryOutput): QueryOptions {
+/**
+ * How every query of a run is sent: `sockets` are the Linux layer's connected UDP sockets, where
+ * a closed port is refused at once, or null (Deno's own: silence until the timeout), chosen once
+ * in `main` (dns/resolver/transport.ts says why). With `+trace` a refused server is skipped at
+ * once too.
+ */
+function queryOptions(out: QueryOutput, sockets: FreshSockets | null): QueryOptions {
   const request = out.request;
   return {
+    sockets,
     port: request.port,
     timeoutMs: request.timeoutMs,
     tries: request.tries,
@@ -116,9 +126,9 @@ function queryOptions(out: QueryOutput): QueryOptions {
 }
 
 /** Iterating asks many servers: a dead one should cost seconds, not 3 × 5 s. */
-function iterativeQueryOptions(out: QueryOutput): QueryOptions {
+function iterativeQueryOptions(out: QueryOutput, sockets: FreshSockets | null): QueryOptions {
   return {
-    ...queryOptions(out),
+    ...queryOptions(out, sockets),
     timeoutMs: out.request.timeoutMs ?? 2000,
     tries: out.request.tries ?? 1,
   };
@@ -141,15 +151,6 @@ async function serverAddress(request: QueryRequest): Promise<string> {
   }
 }
 
-const NO_REPLY = ";; connection timed out; no servers could be reached";
-
-/** dig's line for a query without a usable reply (exit 9): a timeout, or what went wrong. */
-function noReplyLine(error: NoReplyError): string {
-  return error.reason.startsWith("timed out")
-    ? `${NO_REPLY} (${error.message})`
-    : `;; communications error to ${error.server}#${error.port}: ${error.reason}`;
-}
-
 /** Reports one resolver step: dig +trace's text, or one NDJSON event (`+trace --json`). */
 function reportStep(out: QueryOutput, event: ResolverEvent): void {
   const { report, request } = out;
@@ -170,7 +171,7 @@ function resolveFailure(out: QueryOutput, error: ResolveError): CliError {
   return new CliError(text, 9, { verbatim: true });
 }
 
-async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Promise<number> {
+async function runTrace(out: QueryOutput, sockets: FreshSockets | null): Promise<number> {
   const { request, report } = out;
   if (!request.short) {
     report.info(`;; levels: ${describeLevels(request.name)}${request.json ? "" : "\n"}`, "log", {
@@ -179,7 +180,7 @@ async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Prom
     });
   }
   const options = {
-    ...iterativeQueryOptions(out),
+    ...iterativeQueryOptions(out, sockets),
     roots: request.roots.length ? request.roots : undefined,
     prime: true,
     onEvent: (event: ResolverEvent) => reportStep(out, event),
@@ -190,9 +191,7 @@ async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Prom
         ...options,
         anchors: await trustAnchors(request),
       });
-      const { validation, resolution } = await validating.resolve(request.name, request.type, {
-        signal,
-      });
+      const { validation, resolution } = await validating.resolve(request.name, request.type);
       if (request.short && !request.json) {
         for (const rr of resolution.answers) report.info(formatRdata(rr));
       }
@@ -200,7 +199,7 @@ async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Prom
       return verdictExitCode(validation);
     }
     const resolver = new IterativeResolver(options);
-    const result = await resolver.resolve(request.name, request.type, { signal });
+    const result = await resolver.resolve(request.name, request.type);
     if (request.short && !request.json) {
       for (const rr of result.answers) report.info(formatRdata(rr));
     }
@@ -212,10 +211,10 @@ async function runTrace(out: QueryOutput, signal: AbortSignal | undefined): Prom
 }
 
 /** Iterative resolution printed like a normal reply (`--root` without `+trace`/`@SERVER`). */
-async function runIterative(out: QueryOutput, signal: AbortSignal | undefined): Promise<number> {
+async function runIterative(out: QueryOutput, sockets: FreshSockets | null): Promise<number> {
   const { request } = out;
   const options = {
-    ...iterativeQueryOptions(out),
+    ...iterativeQueryOptions(out, sockets),
     roots: request.roots,
     onEvent: (event: ResolverEvent) => {
       if (event.kind === "response") explainDnsExchange(out.explainer, event.exchange);
@@ -227,15 +226,13 @@ async function runIterative(out: QueryOutput, signal: AbortSignal | undefined): 
         ...options,
         anchors: await trustAnchors(request),
       });
-      const { validation, resolution } = await validating.resolve(request.name, request.type, {
-        signal,
-      });
+      const { validation, resolution } = await validating.resolve(request.name, request.type);
       if (resolution.exchange) printResult(out, resolution.exchange, validation);
       if (!request.json) reportValidation(out.report, validation);
       return verdictExitCode(validation);
     }
     const resolver = new IterativeResolver(options);
-    const result = await resolver.resolve(request.name, request.type, { signal });
+    const result = await resolver.resolve(request.name, request.type);
     if (result.exchange) printResult(out, result.exchange);
     else if (request.short) { for (const rr of result.answers) out.report.info(formatRdata(rr)); }
     return 0;
@@ -285,24 +282,44 @@ async function trustAnchors(request: QueryRequest): Promise<TrustAnchor[]> {
 export async function main(args: string[]): Promise<number> {
   const request = parseQueryArgs(args);
   const out = createOutput(request);
-  if (request.trace || (request.roots.length > 0 && request.server === undefined)) {
-    say(out, banner(args, true));
-    return request.trace ? await runTrace(out, undefined) : await runIterative(out, undefined);
+  // Chosen once: connected sockets where the system has them, so a closed port is refused at once.
+  const sockets = openFreshSockets({ connected: true });
+  try {
+    if (request.trace || (request.roots.length > 0 && request.server === undefined)) {
+      say(out, banner(args, true));
+      return request.trace ? await runTrace(out, sockets) : await runIterative(out, sockets);
+    }
+    return await askServer(out, args, sockets);
+  } finally {
+    await sockets?.close();
   }
+}
+
+/** One question to `@SERVER` (or resolv.conf's first nameserver), printed the way dig does. */
+async function askServer(
+  out: QueryOutput,
+  args: string[],
+  sockets: FreshSockets | null,
+): Promise<number> {
+  const { request } = out;
   const server = await serverAddress(request);
-  const query = buildQuery(request.name, request.type, request.recurse, queryOptions(out));
+  // Each try said as it fails, and any wait over 2 s said while it lasts (on stderr).
+  using tries = new TryLines(out.report);
+  const options: QueryOptions = { ...queryOptions(out, sockets), onProgress: tries.onProgress };
+  const query = buildQuery(request.name, request.type, request.recurse, options);
   query.questions[0].class = request.qclass;
   // Validating ourselves: the server must hand over what it has, not judge it (CD, as delv).
   if (request.validate) query.flags.cd = true;
   try {
     const result = await exchange(query, server, {
-      ...queryOptions(out),
+      ...options,
       ignoreTruncation: request.ignoreTruncation,
       onTruncated: (truncated) => {
         explainDnsExchange(out.explainer, truncated);
         say(out, [";; Truncated, retrying in TCP mode."]);
       },
     });
+    tries.done();
     // Like dig, the banner comes with the outcome (after any "Truncated" note).
     say(out, banner(args, false));
     explainDnsExchange(out.explainer, result);
@@ -310,7 +327,7 @@ export async function main(args: string[]): Promise<number> {
       printResult(out, result);
       return 0;
     }
-    const fetch = stubFetch(server, { ...queryOptions(out) });
+    const fetch = stubFetch(server, options);
     const validator = new Validator(fetch, { anchors: await trustAnchors(request) });
     const validation = await validator.validate(request.name, request.type, {
       rcode: result.reply.flags.rcode,
@@ -323,7 +340,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof NoReplyError) {
       say(out, banner(args, false));
-      throw new CliError(noReplyLine(error), 9, { verbatim: true });
+      throw new CliError(tries.noReplyText(error), 9, { verbatim: true });
     }
     throw error;
   }

@@ -211,12 +211,13 @@ function applyPlusOption(request: QueryRequest, arg: string): void {
     case "notrace":
       request.trace = false;
       return;
+    // As dig: a time under 1 s means 1 s, and fewer than one try means one.
     case "time":
     case "timeout":
-      request.timeoutMs = parseIntOption(arg, needValue(), 1, 300) * 1000;
+      request.timeoutMs = Math.max(1, parseIntOption(arg, needValue(), 0, 300)) * 1000;
       return;
     case "tries":
-      request.tries = parseIntOption(arg, needValue(), 1, 100);
+      request.tries = Math.max(1, parseIntOption(arg, needValue(), 0, 100));
       return;
     case "retry":
       request.tries = parseIntOption(arg, needValue(), 0, 99) + 1;

@@ -8,7 +8,8 @@ import { formatQuestion, type Message } from "../wire/message.ts";
 import { formatRdata, formatRecord, type ResourceRecord } from "../wire/rdata.ts";
 import { fullRcode, getEdns } from "../wire/edns.ts";
 import { opcodeName, rcodeName } from "../wire/constants.ts";
-import { type DnsExchange } from "../resolver/transport.ts";
+import { type DnsExchange, type NoReplyError, type TryProgress } from "../resolver/transport.ts";
+import { WaitNotice } from "../../tcp/kit/wait_notice.ts";
 import { createReporter, type Fields, type Reporter } from "../../tcp/kit/report.ts";
 import { explainMessage } from "../wire/describe.ts";
 import { flagList, withoutOpt } from "../resolver/trace.ts";
@@ -155,4 +156,61 @@ export function describeLevels(name: string): string {
     parts.push(`${zone} (${role})`);
   }
   return parts.join(" → ");
+}
+
+/**
+ * dig's lines about the tries of a query to one server, on stderr: `;; communications error to
+ * 127.0.0.9#53: connection refused` (or `timed out`) for each try that got no reply, and — no
+ * silent waits — `;; waiting for 127.0.0.9#53 (try 2 of 3)…` once a query has waited 2 s, then
+ * for each try after that. Pass `onProgress` to the exchange; `done()` when it is over.
+ */
+export class TryLines implements Disposable {
+  readonly #report: Reporter;
+  readonly #notice: WaitNotice;
+  /** The last try's failure is printed already (the closing line need not repeat it). */
+  #failureShown = false;
+
+  constructor(report: Reporter) {
+    this.#report = report;
+    this.#notice = new WaitNotice((what) =>
+      report.warn(`;; waiting for ${what}…`, "log", { waiting: what })
+    );
+  }
+
+  readonly onProgress = (progress: TryProgress): void => {
+    const at = `${progress.server}#${progress.port}`;
+    if (progress.kind === "sent") {
+      this.#failureShown = false;
+      const which = progress.protocol === "TCP"
+        ? " over TCP"
+        : progress.tries > 1
+        ? ` (try ${progress.attempt} of ${progress.tries})`
+        : "";
+      this.#notice.waiting(`${at}${which}`, { continues: progress.attempt > 1 });
+      return;
+    }
+    this.#failureShown = true;
+    this.#report.warn(`;; communications error to ${at}: ${progress.reason}`, "error", {
+      server: at,
+      reason: progress.reason,
+      try: progress.attempt,
+    });
+  };
+
+  /** dig's closing lines for a query without a usable reply (exit 9). */
+  noReplyText(error: NoReplyError): string {
+    const failure = this.#failureShown
+      ? []
+      : [`;; communications error to ${error.server}#${error.port}: ${error.reason}`];
+    return [...failure, ";; no servers could be reached"].join("\n");
+  }
+
+  /** The query is over: no more waiting notices. */
+  done(): void {
+    this.#notice.done();
+  }
+
+  [Symbol.dispose](): void {
+    this.done();
+  }
 }

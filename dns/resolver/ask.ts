@@ -178,7 +178,12 @@ export class ZoneAsker {
       } catch (error) {
         if (ctx.signal.aborted || !isNoReply(error)) throw error;
         this.servers.timedOut(ref.address);
-        const why = error instanceof Error ? error.message : String(error);
+        // The event names the server already: the reason alone ("connection refused", …).
+        const why = error instanceof NoReplyError
+          ? error.reason
+          : error instanceof Error
+          ? error.message
+          : String(error);
         ctx.emit?.({
           kind: "no-reply",
           zone,

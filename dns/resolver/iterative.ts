@@ -290,10 +290,15 @@ export class IterativeResolver {
       for (const rr of found.answers) {
         answers.push(rr);
         if (rr.type !== TYPE.CNAME || rr.data.kind !== "CNAME" || type === TYPE.CNAME) continue;
-        ctx.emit?.({
+        if (!ctx.emit) continue;
+        // The target's records may have come along (an in-zone chain): then they end the story.
+        const target = rr.data.target;
+        const answered = found.answers.filter((other) => sameName(other.name, target));
+        ctx.emit({
           kind: "cname",
           from: rr.name,
-          to: rr.data.target,
+          to: target,
+          ...(answered.length > 0 ? { answered } : {}),
           elapsedMs: elapsed(ctx),
         });
       }

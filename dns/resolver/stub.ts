@@ -8,7 +8,7 @@ import { normalizeName } from "../wire/names.ts";
 import { RCODE } from "../wire/constants.ts";
 import { EDNS_UDP_SIZE } from "../wire/edns.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
-import { type DnsExchange, exchange, type ExchangeOptions } from "./transport.ts";
+import { type DnsExchange, exchange, type ExchangeOptions, type TryProgress } from "./transport.ts";
 import type { FreshSockets } from "../../udp/core/fresh_sockets.ts";
 
 /** Resolution failed the way a recursive resolver would answer SERVFAIL. */
@@ -94,6 +94,8 @@ export interface QueryOptions {
   onTruncated?: (truncated: DnsExchange) => void;
   /** Where fresh UDP sockets come from (see `ExchangeOptions.sockets`). */
   sockets?: FreshSockets | null;
+  /** Each try of each query (see `ExchangeOptions.onProgress`). */
+  onProgress?: (progress: TryProgress) => void;
 }
 
 /** Builds the query message for `name`/`type` with the EDNS settings of `options`. */
@@ -125,6 +127,7 @@ export function exchangeOptions(
     onIgnored: options.onIgnored,
     onTruncated: options.onTruncated,
     sockets: options.sockets,
+    onProgress: options.onProgress,
   };
 }
 

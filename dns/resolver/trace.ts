@@ -117,7 +117,17 @@ export type ResolverEvent =
   }
   | { kind: "no-reply"; zone: string; server: ServerRef; reason: string; elapsedMs: number }
   | { kind: "ns-lookup"; zone: string; nameserver: string; elapsedMs: number }
-  | { kind: "cname"; from: string; to: string; elapsedMs: number }
+  | {
+    kind: "cname";
+    from: string;
+    to: string;
+    /**
+     * The target's records when they came with the alias (the same reply or the cache); absent
+     * when the target is looked up next.
+     */
+    answered?: ResourceRecord[];
+    elapsedMs: number;
+  }
   | {
     kind: "cache";
     name: string;
@@ -332,12 +342,23 @@ export function traceStep(event: ResolverEvent, { explain = false } = {}): Trace
         event: "log",
         fields: { zone: event.zone, nameserver: event.nameserver, ...at },
       };
-    case "cname":
+    case "cname": {
+      const alias = `;; ${event.from} is an alias (CNAME) for ${event.to}`;
+      if (!event.answered) {
+        return {
+          text: `${alias}: following it`,
+          event: "log",
+          fields: { from: event.from, to: event.to, ...at },
+        };
+      }
+      // Nothing more to ask: the story ends with the records the alias leads to.
       return {
-        text: `;; ${event.from} is an alias (CNAME) for ${event.to}: following it`,
+        text: [`${alias}, whose records came with it:`, ...event.answered.map(formatRecord)]
+          .join("\n"),
         event: "log",
-        fields: { from: event.from, to: event.to, ...at },
+        fields: { from: event.from, to: event.to, records: event.answered.map(jsonRecord), ...at },
       };
+    }
     case "cache": {
       const what = event.negative
         ? `"no" (${event.negative}) from the cache, ${event.records[0]?.ttl ?? 0} s left`

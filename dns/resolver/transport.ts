@@ -11,6 +11,15 @@
  *   waiting until the deadline — a forged or stray packet cannot end the wait early.
  * - No reply within `timeoutMs` → the same query is sent again, `tries` times in all (UDP may
  *   lose packets); then `NoReplyError`.
+ * - A closed port answers with ICMP "port unreachable". Only a connected UDP socket hears it (as
+ *   ECONNREFUSED); `Deno.listenDatagram` sockets are unconnected, and `node:dgram`'s connect()
+ *   in Deno does not report the error either. So the sockets come through one seam,
+ *   `options.sockets`, chosen once at start-up by the program: the Linux layer's
+ *   (udp/core/fresh_sockets.ts) — opened `connected` by the one-server clients (dns:query,
+ *   http:get), where a refused try ends at once, dig's `connection refused` in a round trip;
+ *   unconnected by the resolver server, whose upstream queries skip the extra connect() — or
+ *   null, Deno's own, where a closed port is silence until the timeout. The same code runs on
+ *   all of them; each try's fate goes to `onProgress`, so a client can say what it waits for.
  * - A reply with TC (truncated: it did not fit the UDP size) is retried over TCP, where each
  *   message carries a 2-byte length prefix (RFC 1035 §4.2.2; `tcp/core/framing.ts`), as dig does.
  *
@@ -72,7 +81,19 @@ export interface ExchangeOptions {
   onTruncated?: (truncated: DnsExchange) => void;
   /** Where fresh UDP sockets come from (udp/core/fresh_sockets.ts); default `Deno.listenDatagram`. */
   sockets?: FreshSockets | null;
+  /** Called as each try goes out and when a UDP try ends without a reply (see `TryProgress`). */
+  onProgress?: (progress: TryProgress) => void;
 }
+
+/**
+ * One try of an exchange with `server`: `sent` as it goes out (`attempt` 1 = the first; the TCP
+ * retry after a truncated reply is a try of its own), `failed` when a UDP try ends without a
+ * reply — `reason` is `timed out` (with what was ignored meanwhile) or `connection refused`, as
+ * dig says.
+ */
+export type TryProgress =
+  & { server: string; port: number; attempt: number; tries: number }
+  & ({ kind: "sent"; protocol: Protocol; timeoutMs: number } | { kind: "failed"; reason: string });
 
 /** A reply and how it was obtained. */
 export interface DnsExchange {
@@ -189,6 +210,7 @@ async function exchangeUdp(
   const to: Deno.NetAddr = { transport: "udp", hostname: server, port };
   let ignored = 0;
   let lastIgnored = "";
+  let refused: string | undefined;
   const ignoring: ExchangeOptions = {
     ...options,
     onIgnored: (reason) => {
@@ -197,49 +219,82 @@ async function exchangeUdp(
       options.onIgnored?.(reason);
     },
   };
-  try {
-    for (let attempt = 0; attempt < tries; attempt++) {
-      const sentAt = performance.now();
-      await socket.send(wire, to);
-      const deadline = sentAt + timeoutMs;
-      while (true) {
-        const got = await socket.receive(deadline, options.signal);
-        if (!got) break;
-        const elapsedMs = performance.now() - sentAt;
-        const reply = acceptDatagram(query, got.data, got.from, server, port, ignoring);
-        if (reply) {
-          return {
-            query,
-            queryBytes: wire,
-            reply,
-            bytes: got.data,
-            protocol: "UDP",
-            server,
-            port,
-            elapsedMs,
-          };
-        }
-      }
-    }
-    const why = ignored === 0
+  const ignoredText = () =>
+    ignored === 0
       ? ""
       : ` (ignored ${ignored} unusable ${
         ignored === 1 ? "reply" : "replies"
       }, the last: ${lastIgnored})`;
+  try {
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      options.onProgress?.({
+        kind: "sent",
+        server,
+        port,
+        attempt,
+        tries,
+        protocol: "UDP",
+        timeoutMs,
+      });
+      const sentAt = performance.now();
+      refused = undefined;
+      try {
+        await socket.send(wire, to);
+        const deadline = sentAt + timeoutMs;
+        while (true) {
+          const got = await socket.receive(deadline, options.signal);
+          if (!got) break;
+          const elapsedMs = performance.now() - sentAt;
+          const reply = acceptDatagram(query, got.data, got.from, server, port, ignoring);
+          if (reply) {
+            return {
+              query,
+              queryBytes: wire,
+              reply,
+              bytes: got.data,
+              protocol: "UDP",
+              server,
+              port,
+              elapsedMs,
+            };
+          }
+        }
+      } catch (error) {
+        // ICMP said nobody listens there (or the host cannot be reached): this try is over.
+        if (!isIcmpError(error) || options.signal?.aborted) throw error;
+        refused = icmpReason(error);
+      }
+      const reason = refused ?? `timed out${ignoredText()}`;
+      options.onProgress?.({ kind: "failed", server, port, attempt, tries, reason });
+    }
     throw new NoReplyError(
       server,
       port,
-      `timed out after ${tries} × ${timeoutMs} ms over UDP${why}`,
+      refused ?? `timed out after ${tries} × ${timeoutMs} ms over UDP${ignoredText()}`,
     );
   } finally {
     socket.close();
   }
 }
 
+/** The errors a socket reports for an ICMP error: port unreachable, host or net unreachable. */
+function isIcmpError(error: unknown): error is Error {
+  return error instanceof Deno.errors.ConnectionRefused ||
+    error instanceof Deno.errors.NetworkUnreachable;
+}
+
+/** dig's words for it: `connection refused`, `network unreachable`, `host unreachable`. */
+function icmpReason(error: Error): string {
+  if (error instanceof Deno.errors.ConnectionRefused) return "connection refused";
+  return error.message.replace(/ \(os error \d+\)$/, "").toLowerCase();
+}
+
 /**
  * The portable fresh socket: `Deno.listenDatagram` on port 0 (the kernel picks a random port).
  * One receive is outstanding at a time; a try that times out leaves it pending for the next try
- * (the reply to the first send may still come), and closing the socket settles it.
+ * (the reply to the first send may still come), and closing the socket settles it. Unconnected,
+ * it hears no ICMP error on Linux; where the system reports one anyway (Windows, as a reset),
+ * it becomes `ConnectionRefused` like the connected sockets'.
  */
 function denoSocket(server: string, replySize: number): FreshSocket {
   const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcardFor(server), port: 0 });
@@ -251,7 +306,17 @@ function denoSocket(server: string, replySize: number): FreshSocket {
     },
     async receive(deadline, signal) {
       pending ??= socket.receive(buffer);
-      const got = await withDeadline(pending, deadline - performance.now(), signal);
+      let got: Raced<[Uint8Array, Deno.Addr]>;
+      try {
+        got = await withDeadline(pending, deadline - performance.now(), signal);
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        pending = undefined;
+        if (error instanceof Deno.errors.ConnectionReset) {
+          throw new Deno.errors.ConnectionRefused("connection refused");
+        }
+        throw error;
+      }
       if (!got.ok) return null;
       pending = undefined;
       const [data, from] = got.value;
@@ -339,6 +404,15 @@ async function exchangeTcp(
   options: ExchangeOptions,
 ): Promise<DnsExchange> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  options.onProgress?.({
+    kind: "sent",
+    server,
+    port,
+    attempt: 1,
+    tries: 1,
+    protocol: "TCP",
+    timeoutMs,
+  });
   const timeout = new AbortController();
   const timer = setTimeout(
     () => timeout.abort(new NoReplyError(server, port, `timed out after ${timeoutMs} ms over TCP`)),

@@ -13,6 +13,8 @@ import {
   UsageError,
 } from "../../tcp/kit/cli.ts";
 import { createProgressBar, type ProgressBar } from "../../tcp/kit/progress.ts";
+import { WaitNotice } from "../../tcp/kit/wait_notice.ts";
+import { openFreshSockets } from "../../udp/core/fresh_sockets.ts";
 import type { Fields, Reporter } from "../../tcp/kit/report.ts";
 import { systemNameserver } from "../../dns/resolver/stub.ts";
 import { encodeLatin1 } from "../core/syntax.ts";
@@ -53,20 +55,40 @@ export interface FetchFlags {
   "write-out"?: boolean;
 }
 
+/** What `main` asks for besides the flags. */
+export interface FetchRequest {
+  method?: string;
+  headers: [string, string][];
+  body?: Uint8Array;
+  maxTimeMs?: number;
+}
+
 /** The online path of `main`: resolve, connect, request, print or save, report. */
 export async function fetchUrl(
   url: string,
   values: FetchFlags,
-  request: {
-    method?: string;
-    headers: [string, string][];
-    body?: Uint8Array;
-    maxTimeMs?: number;
-  },
+  request: FetchRequest,
   reporter: Reporter,
 ): Promise<number> {
+  // Chosen once: connected UDP sockets for DNS where the system has them (see
+  // dns/resolver/transport.ts), so a closed DNS port is refused at once.
+  const sockets = openFreshSockets({ connected: true });
+  try {
+    const dns = { ...await dnsFrom(values), sockets };
+    return await fetchWithDns(url, values, request, reporter, dns);
+  } finally {
+    await sockets?.close();
+  }
+}
+
+async function fetchWithDns(
+  url: string,
+  values: FetchFlags,
+  request: FetchRequest,
+  reporter: Reporter,
+  dns: DnsOptions,
+): Promise<number> {
   const json = values.json === true;
-  const dns = await dnsFrom(values);
 
   // Everything for stdout goes through one chain so headers, bodies and files stay in order.
   const headOnly = values.head === true;
@@ -97,8 +119,13 @@ export async function fetchUrl(
 
   const started = performance.now();
   using interrupt = interruptSignal();
+  // No silent waits: a wait over 2 s (DNS, connect, response) is said on stderr (not with -s).
+  using notice = new WaitNotice((what) =>
+    reporter.warn(`* waiting for ${what}…`, "log", { waiting: what })
+  );
   try {
     const response = await httpRequest(url, {
+      waits: values.silent ? undefined : notice,
       method: request.method,
       headers: request.headers,
       body: request.body,

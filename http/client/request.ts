@@ -203,6 +203,7 @@ async function connect(
   const connectSignal = anySignal(signal, AbortSignal.timeout(CONNECT_TIMEOUT_MS));
   let conn: Deno.TcpConn;
   try {
+    options.waits?.waiting(`${formatHostPort(address, port)} to accept the connection`);
     conn = await Deno.connect({ hostname: address, port, signal: connectSignal });
   } catch (error) {
     if (signal?.aborted) throw error;
@@ -232,6 +233,8 @@ async function connect(
       );
     }
     throw error;
+  } finally {
+    options.waits?.done();
   }
   options.onEvent?.({
     type: "connect",
@@ -321,6 +324,7 @@ async function readResponse(
   let final = true;
   let bodyBytes = 0;
   let received = 0;
+  const from = formatHostPort(address, url.port);
   while (true) {
     let event;
     try {
@@ -339,7 +343,17 @@ async function readResponse(
       throw new HttpClientError(`Weird server reply: ${error.message}`, EXIT.WEIRD_SERVER_REPLY);
     }
     if (event === null) {
-      const n = await readWithIdleTimeout(conn, buf);
+      options.waits?.waiting(
+        received === 0
+          ? `the response from ${from}`
+          : `more of the response from ${from} (${received} bytes so far)`,
+      );
+      let n: number | null;
+      try {
+        n = await readWithIdleTimeout(conn, buf);
+      } finally {
+        options.waits?.done();
+      }
       if (n === null) parser.feedEof();
       else {
         if (received === 0) marks.firstByte = performance.now();

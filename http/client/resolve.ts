@@ -6,7 +6,7 @@
 import { formatHostPort } from "../../tcp/kit/cli.ts";
 import { IterativeResolver } from "../../dns/resolver/iterative.ts";
 import { type Resolution, ResolveError, StubResolver } from "../../dns/resolver/stub.ts";
-import { DNS_PORT, NoReplyError } from "../../dns/resolver/transport.ts";
+import { DNS_PORT, NoReplyError, type TryProgress } from "../../dns/resolver/transport.ts";
 import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import { normalizeName } from "../../dns/wire/names.ts";
 import { RCODE, rcodeName, TYPE } from "../../dns/wire/constants.ts";
@@ -65,15 +65,25 @@ async function lookupWithDns(
   const dns = options.dns ?? {};
   const emit = (step: DnsStep) => options.onEvent?.({ type: "dns", step });
   const port = dns.port ?? DNS_PORT;
+  // Every query is a wait for one server; its tries are the same wait going on.
+  const onProgress = options.waits && ((progress: TryProgress) => {
+    if (progress.kind !== "sent") return;
+    const tries = progress.tries > 1 ? ` (try ${progress.attempt} of ${progress.tries})` : "";
+    options.waits!.waiting(
+      `the DNS server ${formatHostPort(progress.server, progress.port)}${tries}`,
+      { continues: progress.attempt > 1 },
+    );
+  });
+  const sending = { port, sockets: dns.sockets, onProgress };
   let resolver: { resolve(n: string, t: number, o: { signal?: AbortSignal }): Promise<Resolution> };
   if (dns.roots?.length) {
     resolver = new IterativeResolver({
       roots: dns.roots,
-      port,
+      ...sending,
       onEvent: (event) => emit({ kind: "iterative", event }),
     });
   } else if (dns.server) {
-    const stub = new StubResolver(dns.server, { port });
+    const stub = new StubResolver(dns.server, sending);
     resolver = {
       async resolve(name, type, opts) {
         emit({
@@ -129,6 +139,8 @@ async function lookupWithDns(
       );
     }
     throw error;
+  } finally {
+    options.waits?.done();
   }
   throw new HttpClientError(
     `Could not resolve host "${host}": no address records`,

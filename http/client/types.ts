@@ -7,6 +7,8 @@ import { CliError } from "../../tcp/kit/cli.ts";
 import type { Resolution } from "../../dns/resolver/stub.ts";
 import type { ResolverEvent } from "../../dns/resolver/trace.ts";
 import type { HttpUrl } from "../core/url.ts";
+import type { FreshSockets } from "../../udp/core/fresh_sockets.ts";
+import type { WaitListener } from "../../tcp/kit/wait_notice.ts";
 
 /** curl-compatible exit codes for the failures this client can meet. */
 export const EXIT = {
@@ -46,6 +48,12 @@ export interface DnsOptions {
   port?: number;
   /** Resolve iteratively from these root server addresses instead of asking `server`. */
   roots?: string[];
+  /**
+   * Where the DNS queries' UDP sockets come from: the Linux layer's connected sockets (a closed
+   * port is refused at once) or null, Deno's own (silence until the timeout); see
+   * dns/resolver/transport.ts.
+   */
+  sockets?: FreshSockets | null;
 }
 
 /** One step of a request, for `-v` and the demo. */
@@ -130,6 +138,8 @@ export interface HttpRequestOptions {
    * read from the socket (`received`), for `--explain`. The bytes are valid during the call only.
    */
   onWire?: (direction: "sent" | "received", bytes: Uint8Array) => void;
+  /** Told what the request waits for (DNS, the connection, the response) as each wait begins. */
+  waits?: WaitListener;
 }
 
 /** What `httpRequest` returns: the final response (after redirects). */

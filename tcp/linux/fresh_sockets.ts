@@ -16,10 +16,20 @@
  * so the event loop goes on meanwhile; it runs only while some socket waits, and an eventfd in the
  * set wakes it when the last one stops waiting, so an idle process holds no pending call.
  *
+ * Opened `connected`, each socket is connected to its one server by its first send (connect(),
+ * then send()). A connected UDP socket is the only kind the kernel tells about the ICMP "port
+ * unreachable" a closed port answers with: the next receive fails with ECONNREFUSED, so "nobody
+ * listens there" takes a round trip instead of a whole timeout — what dig reports as
+ * `connection refused` (the kernel also drops datagrams from any other address). The price is
+ * one more system call per query, a few µs of CPU: worth it for a client asking one server
+ * (dns:query, http:get), not for a resolver's stream of upstream queries, which stays on one
+ * sendto() per query and finds a dead server by its timeout.
+ *
  * The portable twin is `Deno.listenDatagram` (dns/resolver/transport.ts uses it when udp/core/fresh_sockets.ts
- * finds no fast path: off 64-bit Linux, without glibc, or without FFI permission).
+ * finds no fast path: off 64-bit Linux, without glibc, or without FFI permission): its sockets
+ * are unconnected, so there a closed port looks like silence until the timeout.
  */
-import { lastErrno, type Libc, libc, systemError } from "./libc.ts";
+import { ERRNO, lastErrno, type Libc, libc, systemError } from "./libc.ts";
 import { decodeSockaddr, encodeSockaddr, SOCKADDR_SIZE } from "./sockaddr.ts";
 
 const AF_INET = 2;
@@ -32,7 +42,6 @@ const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1;
 const EPOLLIN = 0x1;
-const EAGAIN = 11;
 const MSG_DONTWAIT = 0x40;
 /** struct epoll_event is packed (12 bytes) on x86-64 only; aarch64 pads `data` to offset 8. */
 const EVENT_SIZE = Deno.build.arch === "x86_64" ? 12 : 16;
@@ -57,7 +66,12 @@ export interface Arrival {
   from: Deno.NetAddr;
 }
 
-/** One socket, for one question: send, then take what comes back, then close. */
+/**
+ * One socket, for one question to one server: send, then take what comes back, then close.
+ * Where the socket hears ICMP errors, `receive` (or the next `send`) rejects with
+ * `Deno.errors.ConnectionRefused` when the server's port is closed (`NetworkUnreachable` when
+ * the host or network is).
+ */
 export interface FreshSocket {
   /** Sends `bytes` to `to` (the first send picks the random source port). */
   send(bytes: Uint8Array, to: Deno.NetAddr): Promise<void>;
@@ -65,6 +79,13 @@ export interface FreshSocket {
   receive(deadline: number, signal?: AbortSignal): Promise<Arrival | null>;
   close(): void;
 }
+
+/** The ICMP errors a connected socket reports: the try is over, no use waiting it out. */
+const REPORTED_ERRORS: ReadonlySet<number> = new Set([
+  ERRNO.ECONNREFUSED,
+  ERRNO.EHOSTUNREACH,
+  ERRNO.ENETUNREACH,
+]);
 
 /** Where fresh sockets come from: the epoll set below, or `null` for Deno's own. */
 export class FreshSockets {
@@ -83,18 +104,23 @@ export class FreshSockets {
   readonly #name = new Uint8Array(NAME_SIZE);
   readonly #sendName = new Uint8Array(NAME_SIZE);
   readonly #nameLength = new Uint32Array(1);
+  readonly #connected: boolean;
   #loop: Promise<void> | undefined;
   #blocked = false;
   #closed = false;
 
-  private constructor(lib: Libc, epoll: number, wake: number) {
+  private constructor(lib: Libc, epoll: number, wake: number, connected: boolean) {
+    this.#connected = connected;
     this.#lib = lib;
     this.#epoll = epoll;
     this.#wake = wake;
   }
 
-  /** The epoll-backed sockets, or null where this fast path is unavailable. */
-  static open(): FreshSockets | null {
+  /**
+   * The epoll-backed sockets, or null where this fast path is unavailable. `connected`: each
+   * socket is connected to its server, so a closed port is refused at once (module comment).
+   */
+  static open({ connected = false }: { connected?: boolean } = {}): FreshSockets | null {
     const lib = libc();
     if (!lib) return null;
     const epoll = lib.symbols.epoll_create1(EPOLL_CLOEXEC);
@@ -105,7 +131,7 @@ export class FreshSockets {
       lib.symbols.close(epoll);
       return null;
     }
-    return new FreshSockets(lib, epoll, wake);
+    return new FreshSockets(lib, epoll, wake, connected);
   }
 
   /** A new socket of the family of `host`, or null when none can be had (use Deno's). */
@@ -135,22 +161,30 @@ export class FreshSockets {
     this.#lib.symbols.close(this.#epoll);
   }
 
-  /** @internal sendto for `socket`. */
-  sendFrom(fd: number, bytes: Uint8Array, to: Deno.NetAddr): void {
-    const length = encodeSockaddr(to, this.#sendName);
-    if (length === 0) throw new TypeError(`Cannot send to "${to.hostname}": not an IP address`);
-    const sent = this.#lib.symbols.sendto(
-      fd,
-      bytes,
-      BigInt(bytes.length),
-      0,
-      this.#sendName,
-      length,
-    );
+  /**
+   * @internal Sends `bytes` from `socket` to `to`: sendto(), or on a connected set connect()
+   * before the `first` datagram and send() for every one.
+   */
+  sendFrom(fd: number, bytes: Uint8Array, to: Deno.NetAddr, first: boolean): void {
+    let sent: number;
+    if (this.#connected && !first) {
+      sent = this.#lib.symbols.send(fd, bytes, BigInt(bytes.length), 0);
+    } else {
+      const length = encodeSockaddr(to, this.#sendName);
+      if (length === 0) throw new TypeError(`Cannot send to "${to.hostname}": not an IP address`);
+      if (this.#connected) {
+        if (this.#lib.symbols.connect(fd, this.#sendName, length) < 0) {
+          throw systemError(lastErrno(this.#lib), "connect");
+        }
+        sent = this.#lib.symbols.send(fd, bytes, BigInt(bytes.length), 0);
+      } else {
+        sent = this.#lib.symbols.sendto(fd, bytes, BigInt(bytes.length), 0, this.#sendName, length);
+      }
+    }
     if (sent < 0) {
       const errno = lastErrno(this.#lib);
-      if (errno === EAGAIN) return; // a full send buffer on a new socket: as good as lost
-      throw systemError(errno, "sendto");
+      if (errno === ERRNO.EAGAIN) return; // a full send buffer on a new socket: as good as lost
+      throw systemError(errno, "send");
     }
   }
 
@@ -170,7 +204,12 @@ export class FreshSockets {
         this.#name,
         this.#nameLength,
       );
-      if (n < 0) return; // EAGAIN (nothing after all), or an ICMP error now cleared
+      if (n < 0) {
+        // EAGAIN: nothing after all. An ICMP error (reading it cleared it) ends the wait.
+        const errno = lastErrno(this.#lib);
+        if (REPORTED_ERRORS.has(errno)) socket.failed(systemError(errno, "recvfrom"));
+        return;
+      }
       socket.arrived({ data: this.#buffer.slice(0, n), from: decodeSockaddr(this.#name, "udp") });
     }
   }
@@ -259,7 +298,11 @@ class EpollSocket implements FreshSocket {
   readonly #set: FreshSockets;
   readonly fd: number;
   readonly #queue: Arrival[] = [];
-  #wake: ((arrival: Arrival | null) => void) | undefined;
+  /** An ICMP error that arrived while nobody waited: the next receive reports it. */
+  #error: Error | undefined;
+  /** The one server this socket talks to (set by the first send). */
+  #peer: Deno.NetAddr | undefined;
+  #wake: ((outcome: Arrival | null | { error: unknown }) => void) | undefined;
   /** While waiting: until when (a `performance.now()` time). */
   deadline = Infinity;
   #closed = false;
@@ -272,7 +315,12 @@ class EpollSocket implements FreshSocket {
   send(bytes: Uint8Array, to: Deno.NetAddr): Promise<void> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("socket closed"));
     try {
-      this.#set.sendFrom(this.fd, bytes, to);
+      const first = this.#peer === undefined;
+      if (!first && (to.hostname !== this.#peer!.hostname || to.port !== this.#peer!.port)) {
+        throw new TypeError(`Cannot send to "${to.hostname}": the socket talks to one server`);
+      }
+      this.#set.sendFrom(this.fd, bytes, to, first);
+      this.#peer = to;
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
@@ -284,6 +332,9 @@ class EpollSocket implements FreshSocket {
     signal?.throwIfAborted();
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
+    const error = this.#error;
+    this.#error = undefined;
+    if (error) return Promise.reject(error);
     if (deadline <= performance.now()) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
       const settle = (outcome: Arrival | null | { error: unknown }) => {
@@ -304,6 +355,12 @@ class EpollSocket implements FreshSocket {
   /** The reactor found the deadline passed. */
   expire(): void {
     this.#wake?.(null);
+  }
+
+  /** The kernel reported an ICMP error for this socket. */
+  failed(error: Error): void {
+    if (this.#wake) this.#wake({ error });
+    else this.#error = error;
   }
 
   /** A datagram read off the socket. */

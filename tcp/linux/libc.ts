@@ -37,9 +37,11 @@ const SYMBOLS = {
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  // Sockets made here (only to show what binding without SO_REUSEADDR does).
+  // Sockets made here: binding without SO_REUSEADDR (a lesson), fresh UDP sockets per query.
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // A fresh UDP socket connected to its one server hears ICMP port unreachable (ECONNREFUSED).
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   // Descriptors.
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -65,6 +67,9 @@ export const ERRNO = {
   ECONNABORTED: 103,
   ECONNRESET: 104,
   ENOTCONN: 107,
+  ECONNREFUSED: 111,
+  ENETUNREACH: 101,
+  EHOSTUNREACH: 113,
 } as const;
 
 let opened: Libc | null | undefined;
@@ -99,6 +104,9 @@ const ERRORS: Record<number, () => Error> = {
   [ERRNO.ECONNABORTED]: () => new Deno.errors.ConnectionAborted("connection aborted"),
   [ERRNO.ENOTCONN]: () => new Deno.errors.NotConnected("socket is not connected"),
   [ERRNO.EBADF]: () => new Deno.errors.BadResource("bad file descriptor"),
+  [ERRNO.ECONNREFUSED]: () => new Deno.errors.ConnectionRefused("connection refused"),
+  [ERRNO.ENETUNREACH]: () => new Deno.errors.NetworkUnreachable("network unreachable"),
+  [ERRNO.EHOSTUNREACH]: () => new Deno.errors.NetworkUnreachable("host unreachable"),
 };
 
 /** The error Deno itself would throw for `errno` on a socket call named `call`. */

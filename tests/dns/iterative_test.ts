@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { IterativeResolver } from "../../dns/resolver/iterative.ts";
 import { ResolveError } from "../../dns/resolver/stub.ts";
-import { type ResolverEvent, serverReason } from "../../dns/resolver/trace.ts";
+import { type ResolverEvent, serverReason, traceStep } from "../../dns/resolver/trace.ts";
 import { ROOT_SERVERS } from "../../dns/resolver/root_hints.ts";
 import { a, authority, cname, type FakeNet, ns, startFakeNet } from "../_fake_dns.ts";
 import { ServerSelection } from "../../dns/resolver/server_selection.ts";
@@ -130,13 +130,26 @@ Deno.test("serverReason says which servers before gave no usable reply", () => {
 
 Deno.test("iterative resolver chases a CNAME into another zone", async () => {
   await using net = hierarchy();
-  const resolver = new IterativeResolver({ roots: [ROOT], port: net.port });
+  const events: ResolverEvent[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    onEvent: (e) => events.push(e),
+  });
   const result = await resolver.resolve("alias.example.test.", TYPE.A);
   assert.deepEqual(
     result.answers.map((r) => `${r.name} ${r.type}`),
     [`alias.example.test. ${TYPE.CNAME}`, `www.noglue.test. ${TYPE.A}`],
   );
   assert.equal(result.rcode, RCODE.NOERROR);
+  // The target lives elsewhere: the trace says it follows it, and the steps after show how.
+  const alias = events.find((e) => e.kind === "cname");
+  assert.ok(alias?.kind === "cname" && alias.answered === undefined);
+  assert.equal(
+    traceStep(alias).text,
+    ";; alias.example.test. is an alias (CNAME) for www.noglue.test.: following it",
+  );
+  assert.ok(events.indexOf(alias) < events.length - 1);
 });
 
 Deno.test("iterative resolver ends a delegation loop with a clear error", async () => {

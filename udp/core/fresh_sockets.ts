@@ -9,9 +9,13 @@ import { datagramDescriptor } from "../../tcp/linux/descriptor.ts";
 
 export type { Arrival, FreshSocket, FreshSockets };
 
-/** The fast source of fresh sockets where the system offers one, else null. */
-export function openFreshSockets(): FreshSockets | null {
-  return FreshSockets.open();
+/**
+ * The fast source of fresh sockets where the system offers one, else null. `connected` (for
+ * clients asking one server): a closed port is refused at once instead of timing out, at a few
+ * µs of CPU per query (tcp/linux/fresh_sockets.ts).
+ */
+export function openFreshSockets(options: { connected?: boolean } = {}): FreshSockets | null {
+  return FreshSockets.open(options);
 }
 
 /**
