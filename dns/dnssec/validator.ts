@@ -16,6 +16,12 @@
  * resolver, or the iterative resolver of `dns/resolver/iterative.ts`) and keeps a log of why each step is
  * trusted — what `query.ts +trace +validate` prints.
  *
+ * One validator serves many validations, also at once (a resolver's clients): what it learnt
+ * about a zone's keys is remembered for as long as the DNSKEY and DS records allow (their TTL),
+ * a zone found Bogus for `BOGUS_TTL_SECONDS` (unbound's val-bogus-ttl: a broken zone must not cost
+ * a validation at every question), and concurrent validations needing the same zone share one
+ * look at it.
+ *
  * The root KSK of the real Internet (key 20326, RFC 9718 / IANA root-anchors.xml) is built in.
  */
 import { encodeMessage, type Message } from "../wire/message.ts";
@@ -53,6 +59,13 @@ export const ROOT_TRUST_ANCHOR: TrustAnchor = {
   keys: [],
 };
 
+/** How long a Bogus verdict is remembered (unbound's val-bogus-ttl), in seconds. */
+export const BOGUS_TTL_SECONDS = 60;
+/** Longest a zone's trusted keys are remembered without asking again, in seconds. */
+const MAX_TRUST_SECONDS = 86_400;
+/** Most zones remembered (then the memory starts afresh). */
+const MAX_TRUSTED_ZONES = 10_000;
+
 /** What a fetch returns: the reply's rcode and sections (RRSIGs and NSECs included). */
 export interface Fetched {
   rcode: number;
@@ -79,6 +92,25 @@ export interface Validation {
 type ZoneTrust =
   | { state: "secure"; keys: ZoneKeys }
   | { state: "insecure"; why: string };
+
+/** One validation: the steps it tells and how it fetches. */
+interface Run {
+  steps: string[];
+  fetch: Fetch;
+}
+
+/** A zone's trust as remembered: settled or still being established; `expires` in seconds. */
+interface TrustMemo {
+  promise: Promise<ZoneTrust>;
+  expires: number;
+}
+
+/** The smallest TTL among `records` (seconds), or `fallback` when there are none. */
+function smallestTtl(records: readonly ResourceRecord[], fallback: number): number {
+  let ttl = Infinity;
+  for (const rr of records) ttl = Math.min(ttl, rr.ttl);
+  return ttl === Infinity ? fallback : ttl;
+}
 
 /** Options for `Validator`. */
 export interface ValidatorOptions {
@@ -110,8 +142,7 @@ export class Validator {
   readonly #fetch: Fetch;
   readonly #anchors: TrustAnchor[];
   readonly #now: () => number;
-  readonly #trust = new Map<string, ZoneTrust>();
-  #steps: string[] = [];
+  readonly #trust = new Map<string, TrustMemo>();
 
   constructor(fetch: Fetch, options: ValidatorOptions = {}) {
     this.#fetch = fetch;
@@ -119,21 +150,32 @@ export class Validator {
     this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  /** Judges `answer` to `qname`/`qtype`. Never throws for a validation problem. */
-  async validate(qname: string, qtype: number, answer: Fetched): Promise<Validation> {
-    this.#steps = [];
+  /**
+   * Judges `answer` to `qname`/`qtype`. Never throws for a validation problem (a fetch that
+   * fails, e.g. `ResolveError`, is passed on). The steps are this validation's: a zone whose
+   * keys were trusted earlier is not told again. `fetch` replaces the validator's own for this
+   * validation (a server counts and shows what each client's question cost).
+   */
+  async validate(
+    qname: string,
+    qtype: number,
+    answer: Fetched,
+    { fetch }: { fetch?: Fetch } = {},
+  ): Promise<Validation> {
+    const steps: string[] = [];
+    const run: Run = { steps, fetch: fetch ?? this.#fetch };
     try {
-      const insecure = await this.#validateAnswer(qname, qtype, answer);
-      if (insecure) return { verdict: "insecure", reason: insecure, steps: this.#steps };
-      return { verdict: "secure", steps: this.#steps };
+      const insecure = await this.#validateAnswer(qname, qtype, answer, run);
+      if (insecure) return { verdict: "insecure", reason: insecure, steps };
+      return { verdict: "secure", steps };
     } catch (error) {
       if (!(error instanceof ValidationFailure)) throw error;
-      this.#steps.push(`${error.verdict}: ${error.message}`);
+      steps.push(`${error.verdict}: ${error.message}`);
       return {
         verdict: error.verdict,
         reason: error.message,
         ede: error.verdict === "insecure" ? undefined : error.ede,
-        steps: this.#steps,
+        steps,
       };
     }
   }
@@ -143,6 +185,7 @@ export class Validator {
     qname: string,
     qtype: number,
     answer: Fetched,
+    run: Run,
   ): Promise<string | undefined> {
     if (answer.rcode !== RCODE.NOERROR && answer.rcode !== RCODE.NXDOMAIN) {
       throw new ValidationFailure(
@@ -156,8 +199,8 @@ export class Validator {
     for (const rrset of rrsetsOf(answer.answers)) {
       const sigs = signaturesOver(answer.answers, rrset[0].name, rrset[0].type);
       const signer = sigs[0]?.data.kind === "RRSIG" ? sigs[0].data.signerName : undefined;
-      const zone = signer ?? answer.zone ?? await this.#zoneOf(rrset[0].name);
-      const trust = await this.#trustZone(zone);
+      const zone = signer ?? answer.zone ?? await this.#zoneOf(rrset[0].name, run);
+      const trust = await this.#trustZone(zone, run);
       if (trust.state === "insecure") {
         insecure ??= trust.why;
         continue;
@@ -169,9 +212,9 @@ export class Validator {
       if (proof.wildcard) {
         await this.#verifyDenialRecords(answer.authorities, trust.keys);
         const denial = checkWildcard(answer.authorities, rrset[0].name, proof.wildcard, zone);
-        this.#steps.push(`${line}; expanded from ${proof.wildcard}: ${denial.how}`);
+        run.steps.push(`${line}; expanded from ${proof.wildcard}: ${denial.how}`);
       } else {
-        this.#steps.push(line);
+        run.steps.push(line);
       }
     }
     const final = finalName(qname, qtype, answer.answers);
@@ -184,14 +227,14 @@ export class Validator {
     if (!soa) {
       throw new ValidationFailure(`the negative answer for ${final} has no SOA`, EDE.DNSSEC_BOGUS);
     }
-    const trust = await this.#trustZone(soa.name);
+    const trust = await this.#trustZone(soa.name, run);
     if (trust.state === "insecure") return insecure ?? trust.why;
     const soaProof = await verifyRRset([soa], all, trust.keys, this.#now());
     await this.#verifyDenialRecords(answer.authorities, trust.keys);
     const denial = answer.rcode === RCODE.NXDOMAIN
       ? checkNxdomain(answer.authorities, final, soa.name)
       : checkNodata(answer.authorities, final, qtype, soa.name);
-    this.#steps.push(
+    run.steps.push(
       `${answer.rcode === RCODE.NXDOMAIN ? "NXDOMAIN" : "NODATA"} for ${final} ${
         typeName(qtype)
       }: SOA signed by ${soa.name} key ${soaProof.tag}; ${denial.how}`,
@@ -212,8 +255,8 @@ export class Validator {
   }
 
   /** The zone holding `name` (for an unsigned answer): the SOA a query for it shows. */
-  async #zoneOf(name: string): Promise<string> {
-    const reply = await this.#fetch(name, TYPE.SOA);
+  async #zoneOf(name: string, run: Run): Promise<string> {
+    const reply = await run.fetch(name, TYPE.SOA);
     const soa = [...reply.answers, ...reply.authorities].find((rr) => rr.type === TYPE.SOA);
     if (!soa) {
       throw new ValidationFailure(
@@ -225,29 +268,49 @@ export class Validator {
     return soa.name;
   }
 
-  /** How far `zone`'s keys are trusted (memoised). Throws `ValidationFailure` when Bogus. */
-  async #trustZone(zone: string): Promise<ZoneTrust> {
+  /**
+   * How far `zone`'s keys are trusted. Throws `ValidationFailure` when Bogus. Remembered: a
+   * trusted zone for its records' TTL, a Bogus one for `BOGUS_TTL_SECONDS`; a failed fetch is
+   * not remembered.
+   */
+  #trustZone(zone: string, run: Run): Promise<ZoneTrust> {
     const key = nameKey(zone);
     const known = this.#trust.get(key);
-    if (known) return known;
-    const trust = await this.#establish(zone);
-    this.#trust.set(key, trust);
-    return trust;
+    if (known && known.expires > this.#now()) return known.promise;
+    if (this.#trust.size >= MAX_TRUSTED_ZONES) this.#trust.clear();
+    // Until it settles, everyone asking shares the one look at the zone.
+    const memo: TrustMemo = {
+      expires: Infinity,
+      promise: this.#establish(zone, run).then(
+        ({ trust, ttl }) => {
+          memo.expires = this.#now() + Math.max(1, Math.min(ttl, MAX_TRUST_SECONDS));
+          return trust;
+        },
+        (error) => {
+          if (error instanceof ValidationFailure) memo.expires = this.#now() + BOGUS_TTL_SECONDS;
+          else if (this.#trust.get(key) === memo) this.#trust.delete(key);
+          throw error;
+        },
+      ),
+    };
+    this.#trust.set(key, memo);
+    return memo.promise;
   }
 
-  async #establish(zone: string): Promise<ZoneTrust> {
+  /** Builds the trust of `zone` (see the module comment) and says for how long it holds. */
+  async #establish(zone: string, run: Run): Promise<{ trust: ZoneTrust; ttl: number }> {
     const anchor = this.#anchors.find((a) => nameKey(a.zone) === nameKey(zone));
     if (anchor) {
-      const proof = await this.#keyset(zone, { ds: anchor.ds, keys: anchor.keys });
+      const { proof, ttl } = await this.#keyset(zone, run, { ds: anchor.ds, keys: anchor.keys });
       const by = proof.ds ? `${dsText(proof.ds)} of the trust anchor` : "the trust anchor's DNSKEY";
-      this.#steps.push(
+      run.steps.push(
         `${zone} DNSKEY: key ${proof.sepTag} (${
           algorithmName(proof.sep.algorithm)
         }) matches ${by} ` +
           `and signed the DNSKEY RRset (valid until ${sigTimeText(proof.sig.expiration)}); ` +
           `${proof.keys.length} zone keys trusted (${proof.keys.map(keyTag).join(", ")})`,
       );
-      return { state: "secure", keys: { zone, keys: proof.keys } };
+      return { trust: { state: "secure", keys: { zone, keys: proof.keys } }, ttl };
     }
     if (zone === ".") {
       throw new ValidationFailure(
@@ -256,7 +319,7 @@ export class Validator {
         "indeterminate",
       );
     }
-    const reply = await this.#fetch(zone, TYPE.DS);
+    const reply = await run.fetch(zone, TYPE.DS);
     const ds = reply.answers.filter((rr) =>
       rr.type === TYPE.DS && nameKey(rr.name) === nameKey(zone)
     );
@@ -271,20 +334,24 @@ export class Validator {
         EDE.DNSSEC_BOGUS,
       );
     }
-    const parentTrust = await this.#trustZone(parent);
-    if (parentTrust.state === "insecure") return parentTrust;
+    const parentTrust = await this.#trustZone(parent, run);
+    const dsTtl = smallestTtl([...reply.answers, ...reply.authorities], MAX_TRUST_SECONDS);
+    if (parentTrust.state === "insecure") return { trust: parentTrust, ttl: dsTtl };
     if (ds.length) {
       const proof = await verifyRRset(ds, reply.answers, parentTrust.keys, this.#now());
       const dsData = ds.map((rr) => rr.data as DsData);
-      const keys = await this.#keyset(zone, { ds: dsData });
-      this.#steps.push(
+      const { proof: keys, ttl } = await this.#keyset(zone, run, { ds: dsData });
+      run.steps.push(
         `${zone} DS (${dsData.map(dsText).join(", ")}): signed by ${parent} key ${proof.tag}; ` +
           `${zone} DNSKEY ${keys.sepTag} matches ${keys.ds ? dsText(keys.ds) : "it"} and signed ` +
           `${zone}'s DNSKEY RRset; ${keys.keys.length} zone keys trusted (${
             keys.keys.map(keyTag).join(", ")
           })`,
       );
-      return { state: "secure", keys: { zone, keys: keys.keys } };
+      return {
+        trust: { state: "secure", keys: { zone, keys: keys.keys } },
+        ttl: Math.min(ttl, dsTtl),
+      };
     }
     if (reply.rcode !== RCODE.NOERROR) {
       throw new ValidationFailure(
@@ -298,19 +365,21 @@ export class Validator {
     await this.#verifyDenialRecords(reply.authorities, parentTrust.keys);
     const denial = checkNoDs(reply.authorities, zone, parent);
     const why = `${parent} proves ${zone} has no DS (${denial.how}): an unsigned delegation`;
-    this.#steps.push(`${zone}: insecure: ${why}`);
-    return { state: "insecure", why };
+    run.steps.push(`${zone}: insecure: ${why}`);
+    return { trust: { state: "insecure", why }, ttl: dsTtl };
   }
 
   async #keyset(
     zone: string,
+    run: Run,
     trust: { ds: DsData[]; keys?: TrustAnchor["keys"] },
-  ): Promise<KeysetProof> {
-    const reply = await this.#fetch(zone, TYPE.DNSKEY);
+  ): Promise<{ proof: KeysetProof; ttl: number }> {
+    const reply = await run.fetch(zone, TYPE.DNSKEY);
     const dnskeys = reply.answers.filter((rr) =>
       rr.type === TYPE.DNSKEY && nameKey(rr.name) === nameKey(zone)
     );
-    return await verifyKeyset(zone, dnskeys, reply.answers, trust, this.#now());
+    const proof = await verifyKeyset(zone, dnskeys, reply.answers, trust, this.#now());
+    return { proof, ttl: smallestTtl(dnskeys, MAX_TRUST_SECONDS) };
   }
 }
 
