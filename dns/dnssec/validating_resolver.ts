@@ -4,25 +4,32 @@
  *
  * - `stubFetch` asks one recursive server (RD=1) with DO=1 and CD=1: the server hands over
  *   signatures and proofs without judging them, and the validator judges (what `delv` does).
- * - `ValidatingResolver` resolves iteratively from the root with DO=1 and reads the raw replies
- *   off the resolver's events (RRSIGs, NSEC/NSEC3, the zone that answered); DS questions go to
- *   the parent's servers, DNSKEY questions to the zone's own.
- * A local caching server can use either: resolve, validate, and answer a Bogus result with
- * `servfailFor` (SERVFAIL plus an Extended DNS Error saying why).
+ * - `ValidatingResolver` resolves iteratively from the root with DO=1; each resolution carries
+ *   the RRSIGs over its answer and the NSEC/NSEC3 proofs of a "no" (`Resolution.signatures`,
+ *   `.proofs`), which is what the validator reads. DS questions go to the parent's servers,
+ *   DNSKEY questions to the zone's own, and the answers are cached like any other.
+ * - `judge` is the local DNS server's way in (`dns/resolver_server.ts`): a verdict on a
+ *   resolution already made, a Bogus one remembered for `BOGUS_TTL_SECONDS` (the data behind it
+ *   then expires from the cache as soon), so a broken zone costs one validation a minute, not one
+ *   per question. `servfailFor` turns a Bogus verdict into SERVFAIL with an Extended DNS Error.
  */
-import { normalizeName } from "../wire/names.ts";
-import { RCODE } from "../wire/constants.ts";
+import { ancestors, nameKey, normalizeName } from "../wire/names.ts";
+import { TYPE } from "../wire/constants.ts";
 import { exchange, type ExchangeOptions } from "../resolver/transport.ts";
 import { buildQuery, type Resolution } from "../resolver/stub.ts";
 import { type IterativeOptions, IterativeResolver } from "../resolver/iterative.ts";
-import { type ResolverEvent } from "../resolver/trace.ts";
+import type { ResolverEvent } from "../resolver/trace.ts";
+import type { TrustAnchor } from "./validate.ts";
 import {
+  BOGUS_TTL_SECONDS,
   type Fetch,
   type Fetched,
   type Validation,
   Validator,
-  type ValidatorOptions,
 } from "./validator.ts";
+
+/** Most Bogus verdicts remembered at once (then the memory starts afresh). */
+const MAX_BOGUS_REMEMBERED = 10_000;
 
 /** A `Fetch` through one recursive server: DO=1, CD=1, RD=1. */
 export function stubFetch(
@@ -33,10 +40,20 @@ export function stubFetch(
     const query = buildQuery(normalizeName(name), type, true, {
       bufsize: options.bufsize,
       dnssec: true,
+      checkingDisabled: true,
     });
-    query.flags.cd = true;
     const { reply } = await exchange(query, server, options);
     return { rcode: reply.flags.rcode, answers: reply.answers, authorities: reply.authorities };
+  };
+}
+
+/** The records of a resolution as the validator reads them: RRSIGs and proofs included. */
+export function fetchedOf(resolution: Resolution): Fetched {
+  return {
+    rcode: resolution.rcode,
+    answers: [...resolution.answers, ...resolution.signatures ?? []],
+    authorities: [...resolution.authorities, ...resolution.proofs ?? []],
+    zone: resolution.zone,
   };
 }
 
@@ -47,57 +64,43 @@ export interface ValidatedResolution {
   resolution: Resolution;
 }
 
+/** A verdict as a server uses it: reached now, or a Bogus one remembered; what it cost. */
+export interface Judgement extends Validation {
+  /** A Bogus verdict given again from memory (nothing was checked or asked). */
+  remembered: boolean;
+  /** Upstream queries the validation needed (DNSKEYs and DSes not cached yet). */
+  queries: number;
+}
+
+/** Options for `ValidatingResolver`: the iterative resolver's, and the trust anchors. */
+export interface ValidatingOptions extends IterativeOptions {
+  /** Trust anchors (default: the real root's KSK 20326). */
+  anchors?: TrustAnchor[];
+}
+
 /** Iterative resolution from the root with every answer validated. */
 export class ValidatingResolver {
   readonly resolver: IterativeResolver;
   readonly validator: Validator;
-  #capture?: (event: ResolverEvent) => void;
+  /** Validations run, and Bogus verdicts given again from memory. */
+  readonly counts = { validations: 0, remembered: 0 };
+  readonly #bogus = new Map<string, { validation: Validation; expires: number }>();
+  /** The clock in seconds (the resolver's, which counts milliseconds). */
+  readonly #now: () => number;
 
-  constructor(options: IterativeOptions & ValidatorOptions = {}) {
-    const onEvent = options.onEvent;
-    this.resolver = new IterativeResolver({
-      ...options,
-      dnssec: true,
-      onEvent: (event) => {
-        this.#capture?.(event);
-        onEvent?.(event);
-      },
+  constructor(options: ValidatingOptions = {}) {
+    this.resolver = new IterativeResolver({ ...options, dnssec: true });
+    const ms = options.now ?? Date.now;
+    this.#now = () => Math.floor(ms() / 1000);
+    this.validator = new Validator((name, type) => this.fetch(name, type), {
+      anchors: options.anchors,
+      now: this.#now,
     });
-    this.validator = new Validator((name, type) => this.fetch(name, type), options);
   }
 
-  /** Resolves `name`/`type` and keeps the raw records the servers sent (for the validator). */
+  /** Resolves `name`/`type` with the RRSIGs and proofs (what the validator reads). */
   async fetch(name: string, type: number, signal?: AbortSignal): Promise<Fetched> {
-    return (await this.#resolveRaw(name, type, signal)).answer;
-  }
-
-  async #resolveRaw(
-    name: string,
-    type: number,
-    signal?: AbortSignal,
-  ): Promise<{ answer: Fetched; resolution: Resolution }> {
-    const answer: Fetched = { rcode: RCODE.NOERROR, answers: [], authorities: [] };
-    const previous = this.#capture;
-    this.#capture = (event) => {
-      if (event.kind === "cache") {
-        answer.answers.push(...event.records, ...(event.signatures ?? []));
-      } else if (
-        event.kind === "response" &&
-        (event.outcome === "answer" || event.outcome === "nxdomain" || event.outcome === "nodata")
-      ) {
-        const reply = event.exchange.reply;
-        answer.answers.push(...reply.answers);
-        answer.authorities = reply.authorities;
-        answer.zone = event.zone;
-      }
-    };
-    try {
-      const resolution = await this.resolver.resolve(name, type, { signal });
-      answer.rcode = resolution.rcode;
-      return { answer, resolution };
-    } finally {
-      this.#capture = previous;
-    }
+    return fetchedOf(await this.resolver.resolve(name, type, { signal }));
   }
 
   /** Resolves and validates. Throws `ResolveError` when no answer can be had at all. */
@@ -106,8 +109,60 @@ export class ValidatingResolver {
     type: number,
     { signal }: { signal?: AbortSignal } = {},
   ): Promise<ValidatedResolution> {
-    const { answer, resolution } = await this.#resolveRaw(name, type, signal);
+    const resolution = await this.resolver.resolve(name, type, { signal });
+    const answer = fetchedOf(resolution);
     const validation = await this.validator.validate(normalizeName(name), type, answer);
     return { answer, validation, resolution };
+  }
+
+  /**
+   * The verdict on `resolution`, the answer to `name`/`type`: a Bogus one from memory while it
+   * lasts, else validated now (what the validation asks upstream goes through `onEvent` too).
+   * Throws `ResolveError` when what validation needs cannot be fetched.
+   */
+  async judge(
+    name: string,
+    type: number,
+    resolution: Resolution,
+    { signal, onEvent }: { signal?: AbortSignal; onEvent?: (event: ResolverEvent) => void } = {},
+  ): Promise<Judgement> {
+    const key = `${nameKey(name)}/${type}`;
+    const known = this.#bogus.get(key);
+    if (known && known.expires > this.#now()) {
+      this.counts.remembered++;
+      return { ...known.validation, steps: [], remembered: true, queries: 0 };
+    }
+    let queries = 0;
+    const fetch: Fetch = async (n, t) => {
+      const fetched = await this.resolver.resolve(n, t, { signal, onEvent });
+      queries += fetched.queries;
+      return fetchedOf(fetched);
+    };
+    this.counts.validations++;
+    const validation = await this.validator.validate(
+      normalizeName(name),
+      type,
+      fetchedOf(resolution),
+      { fetch },
+    );
+    if (validation.verdict === "bogus") this.#rememberBogus(key, validation, resolution);
+    return { ...validation, remembered: false, queries };
+  }
+
+  /**
+   * Remembers a Bogus verdict for `BOGUS_TTL_SECONDS`, and keeps the data behind it — the answer,
+   * and the keys and DSes of the zones above — no longer in the cache, as unbound does: its TTL
+   * cannot be trusted, and a repaired zone should be seen soon.
+   */
+  #rememberBogus(key: string, validation: Validation, resolution: Resolution): void {
+    if (this.#bogus.size >= MAX_BOGUS_REMEMBERED) this.#bogus.clear();
+    this.#bogus.set(key, { validation, expires: this.#now() + BOGUS_TTL_SECONDS });
+    const cache = this.resolver.cache;
+    cache.shorten(resolution.name, resolution.type, BOGUS_TTL_SECONDS);
+    for (const rr of resolution.answers) cache.shorten(rr.name, rr.type, BOGUS_TTL_SECONDS);
+    for (const zone of ancestors(resolution.name)) {
+      cache.shorten(zone, TYPE.DNSKEY, BOGUS_TTL_SECONDS);
+      cache.shorten(zone, TYPE.DS, BOGUS_TTL_SECONDS);
+    }
   }
 }

@@ -8,6 +8,7 @@
  * step (`resolver/trace.ts`).
  */
 import { RCODE, typeName } from "../wire/constants.ts";
+import { signatureLabelCount } from "../wire/canonical.ts";
 import { DnsFormatError } from "../wire/primitives.ts";
 import { type DnsExchange, exchange, NoReplyError } from "./transport.ts";
 import { type CheckedReply, checkReply, type RecordSection, type ReplyRRset } from "./bailiwick.ts";
@@ -65,6 +66,12 @@ function isNoReply(error: unknown): boolean {
     error instanceof Deno.errors.AddrNotAvailable ||
     error instanceof Deno.errors.ConnectionRefused ||
     error instanceof Deno.errors.ConnectionReset;
+}
+
+/** True when `rrset`'s RRSIG says it was synthesised from a wildcard (Labels < its own). */
+function expandedFromWildcard(rrset: RRset): boolean {
+  const labels = signatureLabelCount(rrset.name);
+  return rrset.signatures.some((sig) => sig.data.kind === "RRSIG" && sig.data.labels < labels);
 }
 
 /** Milliseconds since the resolution started. */
@@ -234,7 +241,14 @@ export class ZoneAsker {
         }
       }
     }
-    for (const item of checked.rrsets) this.cache.store(item.rrset, { trust: item.trust, zone });
+    // DNSSEC proofs travel with what they prove: a "no", or the answer from a wildcard.
+    const proofs = checked.proofs.flatMap((set) => [...set.records, ...set.signatures]);
+    for (const item of checked.rrsets) {
+      const rrset = proofs.length && !negative && expandedFromWildcard(item.rrset)
+        ? { ...item.rrset, proofs }
+        : item.rrset;
+      this.cache.store(rrset, { trust: item.trust, zone });
+    }
     if (negative && checked.soa) {
       this.cache.storeNegative({
         rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
@@ -243,6 +257,7 @@ export class ZoneAsker {
         soa: checked.soa,
         zone,
         trust: soaTrust,
+        proofs,
       });
     }
     return undefined;

@@ -15,7 +15,10 @@
  *   only while the chain stays inside the zone. A CNAME to another zone ends what this server
  *   may say: the target is resolved separately, from its own servers.
  * - AUTHORITY: NS for the zone itself or for a child zone on the way to the question name (a
- *   referral must lead strictly downwards), and the SOA of the zone that says "no".
+ *   referral must lead strictly downwards), and the SOA of the zone that says "no". With DNSSEC
+ *   also the DS of that child (the parent signs it) and the zone's NSEC/NSEC3 records, which
+ *   prove a "no", a wildcard answer or an unsigned delegation — kept as `proofs`, for a validator
+ *   and for clients that ask with DO set.
  * - ADDITIONAL: addresses of those name servers only, and only inside the zone (glue).
  * - An rcode other than NOERROR/NXDOMAIN, a referral up or sideways, or an empty
  *   non-authoritative reply makes the server *lame* for this question.
@@ -58,6 +61,12 @@ export interface CheckedReply {
   referral?: { zone: string; ns: RRset; glue: RRset[] };
   /** For NXDOMAIN and NODATA: the SOA of the zone that says so, when the server sent it. */
   soa?: RRset;
+  /**
+   * DNSSEC proofs from AUTHORITY (with DO set upstream): the zone's NSEC and NSEC3 RRsets, each
+   * with its RRSIGs — the denial of a negative answer, of a closer name for a wildcard answer,
+   * or of a DS at a referral. Never cached on their own: they travel with what they prove.
+   */
+  proofs: RRset[];
   /** Why the reply is unusable ("lame"). */
   problem?: string;
   /** Records thrown away, each with the reason. */
@@ -159,6 +168,10 @@ export function checkReply(
     ? nsSets.find((set) => strictlyBelow(set.name, zone) && inBailiwick(target, set.name))
     : undefined;
   const zoneNs = nsSets.find((set) => sameName(set.name, zone));
+  // The child's DS at a referral is the parent's own (signed) data, as good as an answer.
+  const childDs = childNs
+    ? authority.find((set) => set.type === TYPE.DS && sameName(set.name, childNs.name))
+    : undefined;
   const { kind, problem } = classify({
     complete,
     target,
@@ -173,7 +186,9 @@ export function checkReply(
   const authorityTrust = aa ? TRUST.AUTHORITATIVE_AUTHORITY : TRUST.AUTHORITY;
   if (soa && (kind === "nxdomain" || kind === "nodata")) scrub.used.add(soa);
   if (childNs) scrub.learn(childNs, "authority", TRUST.AUTHORITY);
+  if (childDs && kind === "referral") scrub.learn(childDs, "authority", TRUST.ANSWER);
   if (zoneNs && kind !== "lame") scrub.learn(zoneNs, "authority", authorityTrust);
+  const proofs = kind === "lame" ? [] : scrub.proofs(authority);
   scrub.dropUnused(authority, "needed for");
 
   // 3. Addresses of the name servers just named, inside the zone (glue).
@@ -189,6 +204,7 @@ export function checkReply(
       ? { zone: childNs.name, ns: childNs, glue }
       : undefined,
     soa: kind === "nxdomain" || kind === "nodata" ? soa : undefined,
+    proofs,
     problem,
   });
 }
@@ -241,9 +257,19 @@ class Scrub {
       rrsets: [],
       answer: [],
       target: this.question.name,
+      proofs: [],
       dropped: this.dropped,
       ...rest,
     };
+  }
+
+  /** The zone's NSEC and NSEC3 RRsets among `authority` (DNSSEC proofs), marked as used. */
+  proofs(authority: RRset[]): RRset[] {
+    const proofs = authority.filter((set) =>
+      (set.type === TYPE.NSEC || set.type === TYPE.NSEC3) && inBailiwick(set.name, this.zone)
+    );
+    for (const set of proofs) this.used.add(set);
+    return proofs;
   }
 
   drop(set: RRset, reason: string): void {

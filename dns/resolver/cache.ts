@@ -6,7 +6,9 @@
  * Theory of operation
  * - `RecordCache` keeps RRsets (every record of one name and type, with the RRSIGs that sign
  *   them, for DNSSEC validation) and negative answers (RFC 2308): NXDOMAIN for a name, NODATA
- *   for a name and type, each with the zone's SOA. An entry lives until its TTL runs out —
+ *   for a name and type, each with the zone's SOA. The NSEC/NSEC3 records that prove a negative
+ *   (or a wildcard) answer are kept in the same entry: they are what a validator, or a client
+ *   asking with DO set, needs beside it. An entry lives until its TTL runs out —
  *   capped by `maxTtl`, a negative one by the SOA's MINIMUM field and `maxNegativeTtl` — and
  *   the TTL a client sees counts down.
  * - Not all data is equally trustworthy (RFC 2181 §5.4.1): an authoritative answer outranks the
@@ -34,6 +36,8 @@ export interface RRset {
   ttl: number;
   records: ResourceRecord[];
   signatures: ResourceRecord[];
+  /** DNSSEC proofs that travel with it: NSEC/NSEC3 records and their RRSIGs (other owners). */
+  proofs?: ResourceRecord[];
 }
 
 /** How far cached data is trusted (RFC 2181 §5.4.1), lowest first. */
@@ -86,6 +90,8 @@ export interface CachedNegative {
   soa: RRset;
   zone: string;
   ttl: number;
+  /** The NSEC/NSEC3 records (and their RRSIGs) that prove it, when the zone is signed. */
+  proofs: ResourceRecord[];
 }
 
 /** What a negative reply taught (see `RecordCache.storeNegative`). */
@@ -97,6 +103,8 @@ export interface NegativeAnswer {
   soa: RRset;
   zone: string;
   trust: number;
+  /** The NSEC/NSEC3 records and their RRSIGs that prove it (signed zones). */
+  proofs?: ResourceRecord[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,7 +186,7 @@ function unpackRecords(
   at: number,
   name: string,
   ttl: number,
-): { records: ResourceRecord[]; signatures: ResourceRecord[] } {
+): { records: ResourceRecord[]; signatures: ResourceRecord[]; end: number } {
   const count = (bytes[at] << 8) | bytes[at + 1];
   const total = count + ((bytes[at + 2] << 8) | bytes[at + 3]);
   const records: ResourceRecord[] = [];
@@ -191,7 +199,61 @@ function unpackRecords(
     at += 4 + length;
     (i < count ? records : signatures).push({ name, type, class: CLASS_IN, ttl, data });
   }
-  return { records, signatures };
+  return { records, signatures, end: at };
+}
+
+/** The packed size of `proofs` (see `packProofs`); -1 when one of them cannot be packed. */
+function proofsSize(proofs: readonly ResourceRecord[], rdata: Uint8Array[]): number {
+  let size = 2;
+  for (let i = 0; i < proofs.length; i++) {
+    if (proofs[i].name.length > 0xff) return -1;
+    size += 1 + proofs[i].name.length + 4 + rdata[i].length;
+  }
+  return size;
+}
+
+/**
+ * Writes `proofs` — records of other owners, so each carries its name — at `at`: a 16-bit
+ * count, then per record its owner (length byte, one byte per character), type and rdata.
+ */
+function packProofs(
+  bytes: Uint8Array,
+  at: number,
+  proofs: readonly ResourceRecord[],
+  rdata: Uint8Array[],
+): void {
+  bytes[at] = proofs.length >> 8;
+  bytes[at + 1] = proofs.length & 0xff;
+  at += 2;
+  for (let i = 0; i < proofs.length; i++) {
+    const { name, type } = proofs[i];
+    bytes[at] = name.length;
+    for (let c = 0; c < name.length; c++) bytes[at + 1 + c] = name.charCodeAt(c);
+    at += 1 + name.length;
+    bytes[at] = type >> 8;
+    bytes[at + 1] = type & 0xff;
+    bytes[at + 2] = rdata[i].length >> 8;
+    bytes[at + 3] = rdata[i].length & 0xff;
+    bytes.set(rdata[i], at + 4);
+    at += 4 + rdata[i].length;
+  }
+}
+
+/** The proofs packed at `at`, with `ttl`. */
+function unpackProofs(bytes: Uint8Array, at: number, ttl: number): ResourceRecord[] {
+  const count = (bytes[at] << 8) | bytes[at + 1];
+  const proofs: ResourceRecord[] = [];
+  at += 2;
+  for (let i = 0; i < count; i++) {
+    const name = latin1(bytes, at + 1, bytes[at]);
+    at += 1 + bytes[at];
+    const type = (bytes[at] << 8) | bytes[at + 1];
+    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    const data = decodeRdata(type, bytes.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+    proofs.push({ name, type, class: CLASS_IN, ttl, data });
+  }
+  return proofs;
 }
 
 function latin1(bytes: Uint8Array, at: number, length: number): string {
@@ -277,6 +339,7 @@ export class RecordCache {
       ],
       signatures.length,
       "",
+      rrset.proofs,
     );
   }
 
@@ -303,6 +366,7 @@ export class RecordCache {
       [soa, ...signatures],
       signatures.length,
       answer.soa.name,
+      answer.proofs,
     );
   }
 
@@ -318,7 +382,13 @@ export class RecordCache {
     const ttl = this.#remaining(at);
     const nameLength = this.#store.view.getUint16(at + R_NAME_LENGTH);
     const owner = latin1(bytes, at + R_NAME, nameLength);
-    const { records, signatures } = unpackRecords(bytes, at + R_NAME + nameLength, owner, ttl);
+    const { records, signatures, end } = unpackRecords(
+      bytes,
+      at + R_NAME + nameLength,
+      owner,
+      ttl,
+    );
+    const proofs = unpackProofs(bytes, end, ttl);
     return {
       name: owner,
       type,
@@ -326,6 +396,7 @@ export class RecordCache {
       ttl,
       records,
       signatures,
+      ...(proofs.length ? { proofs } : {}),
       trust,
       zone: this.#zone(at, owner),
     };
@@ -345,7 +416,12 @@ export class RecordCache {
     const asked = latin1(bytes, at + R_NAME, nameLength);
     const soaLength = view.getUint16(at + R_SOA);
     const soaName = soaLength === 1 ? "." : asked.slice(asked.length - soaLength);
-    const { records, signatures } = unpackRecords(bytes, at + R_NAME + nameLength, soaName, ttl);
+    const { records, signatures, end } = unpackRecords(
+      bytes,
+      at + R_NAME + nameLength,
+      soaName,
+      ttl,
+    );
     return {
       rcode: kind === NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR,
       name,
@@ -353,6 +429,7 @@ export class RecordCache {
       soa: { name: soaName, type: TYPE.SOA, class: CLASS_IN, ttl, records, signatures },
       zone: this.#zone(at, asked),
       ttl,
+      proofs: unpackProofs(bytes, end, ttl),
     };
   }
 
@@ -372,6 +449,21 @@ export class RecordCache {
       kind: kind === RRSET ? "rrset" : kind === NODATA ? "nodata" : "nxdomain",
       zone: this.#zone(at, name),
     };
+  }
+
+  /**
+   * Keeps what is cached for `name`/`type` (an RRset or NODATA; NXDOMAIN for the name) at most
+   * `seconds` longer — how a validator's Bogus verdict makes data be fetched afresh soon, not
+   * when its (untrustworthy) TTL runs out.
+   */
+  shorten(name: string, type: number, seconds: number): void {
+    const limit = this.#now() + seconds * 1000;
+    for (const key of [type, ANY_TYPE]) {
+      const at = this.#find(name, key);
+      if (at < 0) continue;
+      const view = this.#store.view;
+      if (view.getFloat64(at + R_EXPIRES) > limit) view.setFloat64(at + R_EXPIRES, limit);
+    }
   }
 
   /** Seconds left, as a client sees it: 600 right after caching, 590 ten seconds later. */
@@ -433,10 +525,14 @@ export class RecordCache {
     records: readonly ResourceRecord[],
     signatures: number,
     soaName: string,
+    proofs: readonly ResourceRecord[] = [],
   ): boolean {
-    if (name.length > 0xffff) return false;
+    if (name.length > 0xffff || proofs.length > 0xffff) return false;
     const rdata = rdataOf(records);
-    let size = RECORD_HEADER + (R_NAME - RECORD_HEADER) + name.length + 4;
+    const proofData = rdataOf(proofs);
+    const proofBytes = proofsSize(proofs, proofData);
+    if (proofBytes < 0) return false;
+    let size = RECORD_HEADER + (R_NAME - RECORD_HEADER) + name.length + 4 + proofBytes;
     for (const data of rdata) size += 4 + data.length;
     const old = this.#find(name, type);
     if (old >= 0) this.#store.remove(old);
@@ -456,7 +552,8 @@ export class RecordCache {
     view.setUint16(at + R_NAME_LENGTH, name.length);
     view.setUint16(at + R_SOA, soaName ? suffixLength(name, soaName) : 0);
     for (let i = 0; i < name.length; i++) bytes[at + R_NAME + i] = name.charCodeAt(i);
-    packRecords(bytes, at + R_NAME + name.length, records, rdata, signatures);
+    const end = packRecords(bytes, at + R_NAME + name.length, records, rdata, signatures);
+    packProofs(bytes, end, proofs, proofData);
     this.#store.index(at);
     return true;
   }

@@ -19,6 +19,12 @@ export interface LookupStep {
   authorities: ResourceRecord[];
   /** A CNAME chain that must go on from here (another zone, or not in the reply). */
   next?: string;
+  /** DNSSEC: the RRSIGs over `answers` (when the zone is signed and DO was set upstream). */
+  signatures?: ResourceRecord[];
+  /** DNSSEC: the SOA's RRSIGs, and the NSEC/NSEC3 records and RRSIGs proving a "no" or a wildcard. */
+  proofs?: ResourceRecord[];
+  /** The zone whose server gave this (when known). */
+  zone?: string;
 }
 
 /** A `cache` step as `answerFromCache` reports it (the caller adds the time). */
@@ -44,12 +50,26 @@ export function answerFromCache(
       records: negative.soa.records,
       negative: nx ? "NXDOMAIN" : "NODATA",
     });
-    return { rcode: negative.rcode, answers: [], authorities: negative.soa.records };
+    return {
+      rcode: negative.rcode,
+      answers: [],
+      authorities: negative.soa.records,
+      signatures: [],
+      proofs: [...negative.soa.signatures, ...negative.proofs],
+      zone: negative.zone,
+    };
   }
   const rrset = type === TYPE.ANY ? undefined : cache.get(name, type, { minTrust: TRUST.ANSWER });
   if (rrset) {
     emit?.({ kind: "cache", name, type, records: rrset.records, signatures: rrset.signatures });
-    return { rcode: RCODE.NOERROR, answers: rrset.records, authorities: [] };
+    return {
+      rcode: RCODE.NOERROR,
+      answers: rrset.records,
+      authorities: [],
+      signatures: rrset.signatures,
+      proofs: rrset.proofs ?? [],
+      zone: rrset.zone,
+    };
   }
   const cname = type === TYPE.CNAME
     ? undefined
@@ -63,7 +83,15 @@ export function answerFromCache(
       records: cname.records,
       signatures: cname.signatures,
     });
-    return { rcode: RCODE.NOERROR, answers: cname.records, authorities: [], next: target.target };
+    return {
+      rcode: RCODE.NOERROR,
+      answers: cname.records,
+      authorities: [],
+      next: target.target,
+      signatures: cname.signatures,
+      proofs: cname.proofs ?? [],
+      zone: cname.zone,
+    };
   }
   return undefined;
 }
@@ -80,6 +108,8 @@ export function lookupCached(
 ): Resolution | undefined {
   const qname = normalizeName(name);
   const answers: ResourceRecord[] = [];
+  const signatures: ResourceRecord[] = [];
+  const proofs: ResourceRecord[] = [];
   let current = qname;
   const steps: ResolverEvent[] = [];
   for (let hops = 0; hops <= maxCnames; hops++) {
@@ -88,6 +118,8 @@ export function lookupCached(
     });
     if (!found) return undefined;
     answers.push(...found.answers);
+    signatures.push(...found.signatures ?? []);
+    proofs.push(...found.proofs ?? []);
     if (found.next === undefined) {
       if (onEvent) steps.forEach(onEvent);
       return {
@@ -96,6 +128,9 @@ export function lookupCached(
         rcode: found.rcode,
         answers,
         authorities: found.authorities,
+        signatures,
+        proofs,
+        zone: found.zone,
         queries: 0,
         fromCache: true,
       };
@@ -143,10 +178,23 @@ export function nsTargets(records: ResourceRecord[]): string[] {
  * with the RRset's TTL (its smallest, RFC 2181 §5.2), cut to what the cache would keep.
  */
 export function servedRecords(rrsets: RRset[], maxTtl: number): ResourceRecord[] {
-  return rrsets.flatMap((set) => {
-    const ttl = Math.min(set.ttl, maxTtl);
-    return set.records.map((rr) => rr.ttl === ttl ? rr : { ...rr, ttl });
-  });
+  return rrsets.flatMap((set) => withTtl(set.records, Math.min(set.ttl, maxTtl)));
+}
+
+/** The RRSIGs over `rrsets`, with the TTL their RRsets are served with (RFC 4034 §3). */
+export function servedSignatures(rrsets: RRset[], maxTtl: number): ResourceRecord[] {
+  return rrsets.flatMap((set) => withTtl(set.signatures, Math.min(set.ttl, maxTtl)));
+}
+
+/** The records and RRSIGs of proof RRsets (NSEC, NSEC3), with `ttl` at most. */
+export function servedProofs(rrsets: RRset[], ttl: number): ResourceRecord[] {
+  return rrsets.flatMap((set) =>
+    withTtl([...set.records, ...set.signatures], Math.min(set.ttl, ttl))
+  );
+}
+
+function withTtl(records: ResourceRecord[], ttl: number): ResourceRecord[] {
+  return records.map((rr) => rr.ttl === ttl ? rr : { ...rr, ttl });
 }
 
 /** How long a negative answer with this SOA may be kept (RFC 2308 §5). */

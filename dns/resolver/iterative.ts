@@ -52,7 +52,9 @@ import {
   type LookupStep,
   negativeTtl,
   nsTargets,
+  servedProofs,
   servedRecords,
+  servedSignatures,
 } from "./cached_answers.ts";
 import { Delegations, type ZoneServers } from "./delegations.ts";
 
@@ -283,10 +285,14 @@ export class IterativeResolver {
   ): Promise<LookupStep> {
     const maxCnames = this.#options.maxCnames ?? 8;
     const answers: ResourceRecord[] = [];
+    const signatures: ResourceRecord[] = [];
+    const proofs: ResourceRecord[] = [];
     const seen = new Set([name.toLowerCase()]);
     let current = name;
     while (true) {
       const found = await this.#lookup(current, type, ctx, depth);
+      signatures.push(...found.signatures ?? []);
+      proofs.push(...found.proofs ?? []);
       for (const rr of found.answers) {
         answers.push(rr);
         if (rr.type !== TYPE.CNAME || rr.data.kind !== "CNAME" || type === TYPE.CNAME) continue;
@@ -308,7 +314,8 @@ export class IterativeResolver {
         });
       }
       if (found.next === undefined) {
-        return { rcode: found.rcode, answers, authorities: found.authorities };
+        const { rcode, authorities, zone } = found;
+        return { rcode, answers, authorities, signatures, proofs, zone };
       }
       if (seen.has(found.next.toLowerCase())) {
         throw new ResolveError(`Cannot resolve "${name}": CNAME loop at "${found.next}"`, {
@@ -403,7 +410,9 @@ export class IterativeResolver {
         else labels = nextLabelCount(labels, total, ++steps);
         continue;
       }
-      const answers = servedRecords(checked.answer, this.#cache.maxTtl);
+      const maxTtl = this.#cache.maxTtl;
+      const answers = servedRecords(checked.answer, maxTtl);
+      const signatures = servedSignatures(checked.answer, maxTtl);
       switch (checked.kind) {
         case "referral": {
           if (++referrals > maxReferrals) {
@@ -420,17 +429,26 @@ export class IterativeResolver {
           continue;
         }
         case "answer":
-          return { rcode: RCODE.NOERROR, answers, authorities: [] };
-        case "cname":
-          return { rcode: RCODE.NOERROR, answers, authorities: [], next: checked.target };
-        default:
+        case "cname": {
+          // A wildcard answer comes with the proof that no closer name exists.
+          const proofs = servedProofs(checked.proofs, maxTtl);
+          const next = checked.kind === "cname" ? checked.target : undefined;
+          return { rcode: RCODE.NOERROR, answers, authorities: [], next, signatures, proofs, zone };
+        }
+        default: {
+          const soa = checked.soa;
+          const ttl = soa ? negativeTtl(this.#cache, soa) : 0;
           return {
             rcode: checked.kind === "nxdomain" ? RCODE.NXDOMAIN : RCODE.NOERROR,
             answers,
-            authorities: checked.soa
-              ? servedRecords([checked.soa], negativeTtl(this.#cache, checked.soa))
+            authorities: soa ? servedRecords([soa], ttl) : [],
+            signatures,
+            proofs: soa
+              ? [...servedSignatures([soa], ttl), ...servedProofs(checked.proofs, ttl)]
               : [],
+            zone,
           };
+        }
       }
     }
   }

@@ -78,6 +78,14 @@ export interface Resolution {
   fromCache?: boolean;
   /** The answer came from an identical question already being resolved (no walk of its own). */
   coalesced?: boolean;
+  /**
+   * DNSSEC material (iterative resolution with DO set): the RRSIGs over `answers`, and the SOA's
+   * RRSIGs with the NSEC/NSEC3 records (and theirs) that prove a "no" or a wildcard answer.
+   */
+  signatures?: ResourceRecord[];
+  proofs?: ResourceRecord[];
+  /** The zone whose server gave the final answer (iterative resolution). */
+  zone?: string;
 }
 
 /** Options shared by both resolvers: how each query is sent. */
@@ -90,6 +98,8 @@ export interface QueryOptions {
   bufsize?: number;
   /** Set the DO bit (`+dnssec`). */
   dnssec?: boolean;
+  /** Set CD (checking disabled): a validating server hands over what it has, unjudged. */
+  checkingDisabled?: boolean;
   onIgnored?: (reason: string) => void;
   onTruncated?: (truncated: DnsExchange) => void;
   /** Where fresh UDP sockets come from (see `ExchangeOptions.sockets`). */
@@ -110,7 +120,9 @@ export function buildQuery(
     ? false
     : { udpSize: Math.max(512, bufsize), dnssecOk: options.dnssec ?? false };
   // The ID is left 0: `exchange` gives every query it sends a fresh random one.
-  return makeQuery(name, type, { rd, edns, id: 0 });
+  const query = makeQuery(name, type, { rd, edns, id: 0 });
+  if (options.checkingDisabled) query.flags.cd = true;
+  return query;
 }
 
 /** The `exchange` options for one query under `options`. */

@@ -14,7 +14,7 @@ import { checkReply } from "../../dns/resolver/bailiwick.ts";
 import { makeQuery, type Message } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { TRUST } from "../../dns/resolver/cache.ts";
-import { a, cname, ns, response, rr, soa } from "../_fake_dns.ts";
+import { a, cname, ns, response, rr, soa, txt } from "../_fake_dns.ts";
 
 const ZONE = "cnblogs.com.";
 
@@ -217,4 +217,81 @@ Deno.test("checkReply groups RRSIGs with the RRset they cover and drops other cl
   );
   assert.equal(checked.answer[0].signatures.length, 1);
   assert.deepEqual(checked.dropped.map((d) => d.reason), ["class 3 is not IN"]);
+});
+
+/** An RRSIG over `type` at `owner`, signed by `signer` (the signature bytes are not checked here). */
+function rrsig(owner: string, type: number, signer: string, labels = 3): ReturnType<typeof rr> {
+  return rr(owner, 300, {
+    kind: "RRSIG",
+    typeCovered: type,
+    algorithm: 13,
+    labels,
+    originalTtl: 300,
+    expiration: 1_900_000_000,
+    inception: 1_700_000_000,
+    keyTag: 1,
+    signerName: signer,
+    signature: new Uint8Array(64),
+  }, TYPE.RRSIG);
+}
+
+const nsec = (owner: string, next: string, types: number[]) =>
+  rr(owner, 300, { kind: "NSEC", nextName: next, types }, TYPE.NSEC);
+
+Deno.test("checkReply keeps the zone's NSEC proofs of a no, a wildcard and a referral's DS — nothing outside the zone", () => {
+  const nx = checkReply(
+    reply("nope.cnblogs.com.", TYPE.A, {
+      aa: true,
+      rcode: RCODE.NXDOMAIN,
+      authorities: [
+        soa(ZONE),
+        rrsig(ZONE, TYPE.SOA, ZONE, 2),
+        nsec("mail.cnblogs.com.", "ns1.cnblogs.com.", [TYPE.A]),
+        rrsig("mail.cnblogs.com.", TYPE.NSEC, ZONE),
+        nsec("bank.com.", "zzz.com.", [TYPE.NS]), // another zone's: no proof of ours
+      ],
+    }),
+    { name: "nope.cnblogs.com.", type: TYPE.A },
+    ZONE,
+  );
+  assert.equal(nx.kind, "nxdomain");
+  assert.equal(nx.soa?.signatures.length, 1);
+  assert.deepEqual(nx.proofs.map((set) => [set.name, set.signatures.length]), [
+    ["mail.cnblogs.com.", 1],
+  ]);
+  assert.deepEqual(nx.dropped.map((d) => d.record.name), ["bank.com."]);
+  // A wildcard answer: the NSEC that no closer name exists travels with it.
+  const wild = checkReply(
+    reply("any.wild.cnblogs.com.", TYPE.TXT, {
+      aa: true,
+      answers: [txt("any.wild.cnblogs.com.", "w"), rrsig("any.wild.cnblogs.com.", TYPE.TXT, ZONE)],
+      authorities: [nsec("_http._tcp.cnblogs.com.", "x.ent.cnblogs.com.", [TYPE.SRV])],
+    }),
+    { name: "any.wild.cnblogs.com.", type: TYPE.TXT },
+    ZONE,
+  );
+  assert.equal(wild.kind, "answer");
+  assert.equal(wild.proofs.length, 1);
+  assert.deepEqual(wild.dropped, []);
+  // A referral: the child's DS is the parent's own signed data, kept as answer-grade.
+  const ds = rr("cnblogs.com.", 86400, {
+    kind: "DS",
+    keyTag: 1,
+    algorithm: 13,
+    digestType: 2,
+    digest: new Uint8Array(32),
+  }, TYPE.DS);
+  const referral = checkReply(
+    reply("www.cnblogs.com.", TYPE.A, {
+      authorities: [ns(ZONE, "ns1.cnblogs.com."), ds, rrsig(ZONE, TYPE.DS, "com.", 2)],
+      additionals: [a("ns1.cnblogs.com.", "127.0.0.4")],
+    }),
+    { name: "www.cnblogs.com.", type: TYPE.A },
+    "com.",
+  );
+  assert.equal(referral.kind, "referral");
+  const learnt = referral.rrsets.find((item) => item.rrset.type === TYPE.DS);
+  assert.equal(learnt?.trust, TRUST.ANSWER);
+  assert.equal(learnt?.rrset.signatures.length, 1);
+  assert.deepEqual(referral.dropped, []);
 });

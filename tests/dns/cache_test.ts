@@ -442,3 +442,61 @@ for (const hashBits of [30, 2]) {
     assert.ok(hits > 100, `only ${hits} hits`);
   });
 }
+
+Deno.test("RecordCache keeps the NSEC proofs with a negative answer and a wildcard RRset; shorten cuts what is left", () => {
+  const clock = fakeClock();
+  const cache = new RecordCache({ now: clock.now });
+  const proof = rr(
+    "mail.test.",
+    300,
+    { kind: "NSEC", nextName: "ns1.test.", types: [1, 46, 47] },
+    47,
+  );
+  const stored = cache.storeNegative({
+    rcode: RCODE.NXDOMAIN,
+    name: "nope.test.",
+    type: TYPE.A,
+    soa: rrset([soa("test.")]),
+    zone: "test.",
+    trust: TRUST.AUTHORITATIVE_AUTHORITY,
+    proofs: [proof],
+  });
+  assert.ok(stored);
+  const nx = cache.getNegative("nope.test.", TYPE.AAAA)!;
+  assert.deepEqual(nx.proofs, [{ ...proof, ttl: 60 }]);
+  const wild = { ...rrset([txt("any.wild.test.", "w")]), proofs: [proof] };
+  cache.store(wild, { trust: TRUST.AUTHORITATIVE_ANSWER, zone: "test." });
+  assert.deepEqual(cache.get("any.wild.test.", TYPE.TXT)?.proofs, [proof]);
+  // A name no proof was stored with has none.
+  cache.store(rrset([a("www.test.", "192.0.2.1")]), { trust: 5, zone: "test." });
+  assert.equal(cache.get("www.test.", TYPE.A)?.proofs, undefined);
+  // shorten: at most this long any more (never longer than it had).
+  cache.shorten("any.wild.test.", TYPE.TXT, 60);
+  cache.shorten("www.test.", TYPE.A, 900);
+  cache.shorten("nope.test.", TYPE.A, 10);
+  assert.equal(cache.get("any.wild.test.", TYPE.TXT)?.ttl, 60);
+  assert.equal(cache.get("www.test.", TYPE.A)?.ttl, 300);
+  assert.equal(cache.getNegative("nope.test.", TYPE.A)?.ttl, 10);
+  clock.advance(61_000);
+  assert.equal(cache.get("any.wild.test.", TYPE.TXT), undefined);
+  assert.equal(cache.getNegative("nope.test.", TYPE.A), undefined);
+  assert.ok(cache.get("www.test.", TYPE.A));
+});
+
+Deno.test("AnswerCache keeps a reply without records (a Bogus SERVFAIL) for the TTL it is given", () => {
+  const clock = fakeClock();
+  const cache = new AnswerCache({ now: clock.now });
+  const query = encodeMessage(makeQuery("bogus.test.", TYPE.A, { id: 7 }));
+  const servfail = encodeMessage(response(decodeMessage(query), { rcode: RCODE.SERVFAIL }));
+  cache.store(query, true, servfail);
+  const out = new Uint8Array(65535);
+  assert.equal(cache.lookup(query, true, out), -1, "no records, no TTL: not kept");
+  cache.store(query, true, servfail, { ttl: 60 });
+  const again = encodeMessage(makeQuery("bogus.test.", TYPE.A, { id: 8 }));
+  const length = cache.lookup(again, true, out);
+  assert.ok(length > 0);
+  assert.equal(decodeMessage(out.subarray(0, length)).flags.rcode, RCODE.SERVFAIL);
+  assert.equal(decodeMessage(out.subarray(0, length)).id, 8);
+  clock.advance(60_000);
+  assert.equal(cache.lookup(again, true, out), -1);
+});
