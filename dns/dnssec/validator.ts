@@ -25,7 +25,7 @@
  * The root KSK of the real Internet (key 20326, RFC 9718 / IANA root-anchors.xml) is built in.
  */
 import { encodeMessage, type Message } from "../wire/message.ts";
-import { nameKey } from "../wire/names.ts";
+import { nameKey, strictlyBelow } from "../wire/names.ts";
 import { RCODE, TYPE, typeName } from "../wire/constants.ts";
 import { EDNS_UDP_SIZE } from "../wire/edns.ts";
 import { type ResourceRecord } from "../wire/rdata.ts";
@@ -331,6 +331,14 @@ export class Validator {
     if (nameKey(parent) === nameKey(zone)) {
       throw new ValidationFailure(
         `the DS of ${zone} came signed by ${zone} itself, not its parent`,
+        EDE.DNSSEC_BOGUS,
+      );
+    }
+    // Only a zone above may vouch for this one: the chain must climb towards the anchor (a
+    // signer below or beside would send the validator round in circles).
+    if (!strictlyBelow(zone, parent)) {
+      throw new ValidationFailure(
+        `the DS of ${zone} came signed by ${parent}, which is not above it`,
         EDE.DNSSEC_BOGUS,
       );
     }

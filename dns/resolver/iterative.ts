@@ -261,6 +261,8 @@ export class IterativeResolver {
         name: qname,
         type,
         ...result,
+        // Which zone answered is known when walking; through a forwarder it is not.
+        zone: this.#options.forward?.length ? undefined : result.zone,
         exchange: ctx.last,
         queries: ctx.queries,
         fromCache: ctx.queries === 0,

@@ -399,3 +399,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test("validator: a DS vouched for by a zone below it is Bogus, not a loop; concurrent validations share the work", async () => {
+  const world = await signedWorld();
+  const fetch = worldFetch(world.zones);
+  const anchors = [parseTrustAnchor(world.anchorText)];
+  // cnblogs.com.'s DS "signed" by x.cnblogs.com., whose DS is "signed" by cnblogs.com.: a
+  // validator following signers would wait on itself for ever.
+  const crossed: Fetch = async (name, type) => {
+    const got = await fetch(name, type);
+    if (type !== TYPE.DS || !/cnblogs\.com\.?$/.test(name)) return got;
+    const signer = nameKey(name) === "cnblogs.com." ? "x.cnblogs.com." : "cnblogs.com.";
+    const answers = got.answers.map((rr) =>
+      rr.data.kind === "RRSIG" ? { ...rr, data: { ...rr.data, signerName: signer } } : rr
+    );
+    return { ...got, answers };
+  };
+  const validator = new Validator(crossed, { anchors });
+  const www = await fetch("www.cnblogs.com", TYPE.A);
+  const v = await validator.validate("www.cnblogs.com.", TYPE.A, www);
+  assert.equal(v.verdict, "bogus");
+  assert.match(
+    v.reason!,
+    /^the DS of cnblogs\.com\. came signed by x\.cnblogs\.com\., which is not above it/,
+  );
+  // Ten validations at once: each zone's keys are fetched once.
+  const asked: string[] = [];
+  const counting = new Validator((name, type) => {
+    asked.push(`${name} ${type}`);
+    return fetch(name, type);
+  }, { anchors });
+  const verdicts = await Promise.all(
+    Array.from({ length: 10 }, () => counting.validate("www.cnblogs.com.", TYPE.A, www)),
+  );
+  assert.ok(verdicts.every((x) => x.verdict === "secure"));
+  assert.equal(asked.filter((q) => q.endsWith(` ${TYPE.DNSKEY}`)).length, 3, asked.join("\n"));
+  // The chain is told by the validation that built it, not by the nine that shared it.
+  assert.equal(verdicts.filter((x) => x.steps.length > 1).length, 1);
+});
