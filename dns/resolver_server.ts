@@ -27,6 +27,7 @@ import {
   parsePort,
   runMain,
   UsageError,
+  userPath,
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
 import { describeKeepalive } from "../tcp/kit/echo_explain.ts";
@@ -44,7 +45,11 @@ import { MAX_MESSAGE_SIZE } from "./wire/constants.ts";
 import { isIpAddress } from "./wire/addresses.ts";
 import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_TTL, RecordCache } from "./resolver/cache.ts";
 import { AnswerCache } from "./resolver/answer_cache.ts";
-import { IterativeResolver } from "./resolver/iterative.ts";
+import { type IterativeOptions, IterativeResolver } from "./resolver/iterative.ts";
+import { ValidatingResolver } from "./dnssec/validating_resolver.ts";
+import { parseTrustAnchor, ROOT_TRUST_ANCHOR } from "./dnssec/validator.ts";
+import { keyTag } from "./wire/dnssec_rdata.ts";
+import type { TrustAnchor } from "./dnssec/validate.ts";
 import type { ResolverEvent } from "./resolver/trace.ts";
 import { AccessList, DEFAULT_ALLOW, RecursiveResponder } from "./resolver/responder.ts";
 import { bindBoth } from "./serve/sockets.ts";
@@ -77,6 +82,11 @@ export interface ResolverServerOptions {
   maxTtl?: number;
   /** QNAME minimisation (default on, like unbound). */
   minimise?: boolean;
+  /**
+   * Validate every answer with DNSSEC from these trust anchors (`--trust-anchor`, or the real
+   * root's KSK); none or empty: no validation. DO is set upstream either way.
+   */
+  anchors?: TrustAnchor[];
   /** Per-query timeout upstream (default: adaptive, from each server's RTT). */
   upstreamTimeoutMs?: number;
   /** Close a TCP connection after this long without a complete query (default 10 s). */
@@ -233,7 +243,9 @@ function localResolver(
   const now = options.now ?? Date.now;
   const cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   const maxTtl = options.maxTtl ?? DEFAULT_MAX_TTL;
-  const resolver = new IterativeResolver({
+  // DO is set on every upstream query (as unbound does): the signatures are cached with the
+  // records, for the validator and for clients that ask with DO.
+  const walk: IterativeOptions = {
     sockets,
     roots: options.roots,
     forward: options.forward,
@@ -242,12 +254,18 @@ function localResolver(
     timeoutMs: options.upstreamTimeoutMs,
     cache: new RecordCache({ maxEntries: cacheSize, maxTtl, now }),
     now,
-  });
+    dnssec: true,
+  };
+  const validating = options.anchors?.length
+    ? new ValidatingResolver({ ...walk, anchors: options.anchors })
+    : undefined;
+  const resolver = validating?.resolver ?? new IterativeResolver(walk);
   const responder = new RecursiveResponder({
     resolver,
     answers: new AnswerCache({ maxEntries: cacheSize, maxTtl, now }),
     allow: options.allow,
     now,
+    judge: validating,
   });
   return { resolver, responder };
 }
@@ -277,6 +295,39 @@ function parseAddresses(values: string[] | undefined, flag: string): string[] | 
   return list;
 }
 
+/**
+ * The trust anchors the server validates with, and the line that says so: `--trust-anchor
+ * FILE`; else, walking from the real roots, the root's KSK 20326 built in (unbound's packaged
+ * default); else (`--root`, `--forward`, `--no-validate`) none.
+ */
+async function trustFrom(
+  file: string | undefined,
+  { off, realRoots }: { off: boolean; realRoots: boolean },
+): Promise<{ anchors: TrustAnchor[]; text: string }> {
+  if (off) return { anchors: [], text: "not validating (--no-validate)" };
+  if (file === undefined) {
+    return realRoots
+      ? {
+        anchors: [ROOT_TRUST_ANCHOR],
+        text: "validating with DNSSEC from the root's KSK 20326 (built in)",
+      }
+      : { anchors: [], text: "not validating (no --trust-anchor FILE)" };
+  }
+  let anchor: TrustAnchor;
+  try {
+    anchor = parseTrustAnchor(await Deno.readTextFile(userPath(file)), file);
+  } catch (error) {
+    throw new CliError(`Cannot use trust anchor "${file}": ${(error as Error).message}`);
+  }
+  const tags = [...anchor.ds.map((d) => d.keyTag), ...anchor.keys.map(keyTag)];
+  return {
+    anchors: [anchor],
+    text: `validating with DNSSEC from the trust anchor in ${file} (${anchor.zone} key ${
+      [...new Set(tags)].join(", ")
+    })`,
+  };
+}
+
 /** The command line: bind, print `resolver listening on …`, serve until Ctrl-C. */
 export async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
@@ -290,6 +341,8 @@ export async function main(args: string[]): Promise<number> {
     "max-ttl": { type: "string" },
     idle: { type: "string" },
     keepalive: { type: "string" },
+    "trust-anchor": { type: "string" },
+    "no-validate": { type: "boolean" },
     quiet: { type: "boolean" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
@@ -298,6 +351,13 @@ export async function main(args: string[]): Promise<number> {
   const roots = parseAddresses(values.root, "--root");
   const forward = parseAddresses(values.forward, "--forward");
   if (roots && forward) throw new UsageError("Give either --root or --forward, not both");
+  if (values["no-validate"] && values["trust-anchor"] !== undefined) {
+    throw new UsageError("Give either --trust-anchor or --no-validate, not both");
+  }
+  const trust = await trustFrom(values["trust-anchor"], {
+    off: values["no-validate"] ?? false,
+    realRoots: !roots && !forward,
+  });
   const port = parsePort(values.port, DEFAULT_RESOLVER_PORT);
   const upstreamPort = parseCount(values["upstream-port"], 53, "--upstream-port", {
     min: 1,
@@ -339,6 +399,7 @@ export async function main(args: string[]): Promise<number> {
       allow,
       cacheSize,
       maxTtl,
+      anchors: trust.anchors,
       idleTimeoutMs: idleSeconds * 1000,
       keepalive,
       reporter,
@@ -364,6 +425,7 @@ export async function main(args: string[]): Promise<number> {
     { address, upstream, allow: allow.text },
   );
   reporter.info(`${upstream}; answering ${allow.text}`, "log", { upstream, allow: allow.text });
+  reporter.info(trust.text, "log", { validation: trust.text });
   reporter.explain(describeKeepalive(keepalive), { step: "keepalive", ...keepalive });
   await server.finished;
   if (signal.aborted) reporter.info("stopped", "log");
@@ -373,7 +435,8 @@ export async function main(args: string[]): Promise<number> {
 const USAGE = `Usage: deno task dns:resolver [--host HOST] [--port PORT]
          [--root ADDR[,ADDR…] | --forward ADDR[,ADDR…]] [--upstream-port PORT]
          [--allow CIDR[,CIDR…]] [--cache-size N] [--max-ttl SECONDS]
-         [--idle SECONDS] [--keepalive SECONDS] [--quiet] [--json] [--explain]
+         [--idle SECONDS] [--keepalive SECONDS] [--trust-anchor FILE | --no-validate]
+         [--quiet] [--json] [--explain]
 
 The local DNS server (seed 000's 本地DNS): a caching recursive resolver on UDP and TCP. It answers
 from its cache, or walks from the root servers down and remembers the answer for its TTL.
@@ -391,12 +454,29 @@ from its cache, or walks from the root servers down and remembers the answer for
   --keepalive S         TCP keepalive on every connection (seed 004): after S seconds of silence
                         the kernel probes the client, and unanswered probes close the connection
                         (default ${DEFAULT_KEEPALIVE_SECONDS}; 0 = off)
+  --trust-anchor FILE   validate every answer with DNSSEC from this trust anchor: DS and/or
+                        DNSKEY records, as dns:query --trust-anchor reads them (deno task
+                        dns:internet --dnssec --anchor FILE writes the mini-Internet's)
+  --no-validate         no DNSSEC validation (clients that set DO still get the signatures)
   --quiet               no per-question log lines (for benchmarks)
   --json                newline-delimited JSON events (listening, query, answer; with --explain
                         also every step of each walk)
   --explain             per question: whether the cache answered, else the walk — the hop lines
                         of dns:query +trace, with what each server was asked and why
   -h, --help            show this help
+
+DNSSEC, as unbound does it: the server asks upstream with DO set and caches the signatures with
+the records. A client that sets DO gets them (and the NSEC/NSEC3 proofs of a "no"); others never
+see them. When validating, a Secure answer has AD set (for a client that set DO or AD), an
+Insecure one (a proven unsigned zone) is answered as it is, and a Bogus one gets SERVFAIL with
+an Extended DNS Error saying why (dig prints "; EDE: 6 (DNSSEC Bogus): (…)"), the same for 60
+seconds (unbound's val-bogus-ttl); a client that sets CD gets the answer unchecked.
+Which anchor: walking from the 13 real roots, the root's KSK 20326 is built in and validation is
+on, as with unbound's packaged root anchor (auto-trust-anchor-file). It costs nothing when
+unused: nothing is fetched at start-up (the root's keys come with the first answer that needs
+them), and a cached answer costs the same with it as without. The key is fixed (no RFC 5011
+rollover tracking): --trust-anchor gives another. With --root or --forward nothing is validated
+without --trust-anchor: the real root's key would find a private root's every answer bogus.
 
 Each question is logged as "client -> name type rcode (how it was answered)". Ctrl-C stops it.`;
 

@@ -113,6 +113,7 @@ export class AnswerCache {
     out[1] = id1;
     // The reply holds the TTLs as stored; the shortest one says when that was.
     const offsets = ttlOffsets(out, length) ?? [];
+    if (offsets.length === 0) return length;
     let shortest = Infinity;
     for (const offset of offsets) shortest = Math.min(shortest, readU32(out, offset));
     const elapsed = Math.floor((now - (expiresAt - shortest * 1000)) / 1000);
@@ -122,16 +123,17 @@ export class AnswerCache {
 
   /**
    * Remembers `reply` as the answer to `query` for as long as its shortest TTL (TTLs are cut to
-   * `maxTtl`). Nothing is kept when a TTL is 0, or the reply is not a well-formed message that
+   * `maxTtl`), or — a reply without records, such as a Bogus answer's SERVFAIL — for `ttl`
+   * seconds. Nothing is kept when a TTL is 0, or the reply is not a well-formed message that
    * echoes the query's question, or it is too big to keep.
    */
-  store(query: Uint8Array, udp: boolean, reply: Uint8Array): void {
+  store(query: Uint8Array, udp: boolean, reply: Uint8Array, { ttl }: { ttl?: number } = {}): void {
     const questionEnd = endOfQuestion(query);
     if (questionEnd < 0 || reply.length < questionEnd) return;
     for (let i = 12; i < questionEnd; i++) if (reply[i] !== query[i]) return;
     const offsets = ttlOffsets(reply);
-    if (!offsets || offsets.length === 0) return;
-    let shortest = Infinity;
+    if (!offsets || (offsets.length === 0 && ttl === undefined)) return;
+    let shortest = offsets.length === 0 ? Math.min(ttl!, this.#maxTtl) : Infinity;
     for (const offset of offsets) {
       shortest = Math.min(shortest, Math.min(readU32(reply, offset), this.#maxTtl));
     }

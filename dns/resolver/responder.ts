@@ -14,7 +14,15 @@
  *      cached answer, or else a referral to the closest cached delegation;
  *    - with RD set, by the resolver (`dns/resolver/iterative.ts`): from its record cache, or by walking
  *      from the root — identical questions in flight share one walk.
- * 4. Every reply has RA set (recursion available), echoes RD, CD and the question, carries an
+ * 4. With a DNSSEC judge (`dns/dnssec/validating_resolver.ts`, given a trust anchor) every RD
+ *    answer is validated before it goes out, as unbound does: Bogus → SERVFAIL with an Extended
+ *    DNS Error saying why (RFC 8914), kept in the answer cache for the Bogus TTL; Secure → AD set
+ *    when the client set DO or AD (RFC 6840 §5.7); Insecure → the answer, AD clear. CD set by the
+ *    client (RFC 4035 §3.2.2: "I check myself") skips the verdict: the answer, unchecked, AD clear.
+ * 5. A client that sets DO gets the RRSIGs beside the records, and with a negative or wildcard
+ *    answer the NSEC/NSEC3 records that prove it (the resolver always asks upstream with DO set);
+ *    a client without DO never sees them.
+ * 6. Every reply has RA set (recursion available), echoes RD, CD and the question, carries an
  *    OPT record when the query did (our UDP size, `EDNS_UDP_SIZE`) and is cut to the client's UDP size
  *    with TC set when it does not fit. A resolved RD reply goes into the answer cache.
  */
@@ -38,8 +46,9 @@ import {
 } from "../wire/message.ts";
 import { DnsFormatError } from "../wire/primitives.ts";
 import { EDNS_UDP_SIZE, getEdns, makeOpt, RCODE_BADVERS } from "../wire/edns.ts";
-import { readName } from "../wire/names.ts";
-import { type ResourceRecord } from "../wire/rdata.ts";
+import { nameKey, readName } from "../wire/names.ts";
+import { type EdnsOption, type ResourceRecord } from "../wire/rdata.ts";
+import { EDE, edeOption } from "../wire/ede.ts";
 import { type IterativeResolver } from "./iterative.ts";
 import { type Resolution, ResolveError } from "./stub.ts";
 import { type ResolverEvent } from "./trace.ts";
@@ -103,6 +112,71 @@ export class AccessList {
 // ---------------------------------------------------------------------------------------------
 // Replies.
 
+// ---------------------------------------------------------------------------------------------
+// DNSSEC: the verdict on an answer.
+
+/** A DNSSEC verdict on an answer (see `AnswerJudge`). */
+export interface AnswerVerdict {
+  verdict: "secure" | "insecure" | "bogus" | "indeterminate";
+  /** Why it is not Secure, in one sentence. */
+  reason?: string;
+  /** The Extended DNS Error code for a Bogus verdict (RFC 8914). */
+  ede?: number;
+  /** The chain of trust as built for this answer (empty when nothing new had to be checked). */
+  steps: string[];
+  /** A Bogus verdict given again from memory: nothing was checked or asked. */
+  remembered: boolean;
+  /** Upstream queries the verdict cost (keys and DSes not cached yet). */
+  queries: number;
+}
+
+/**
+ * Judges resolutions with DNSSEC: `ValidatingResolver.judge` (dns/dnssec/), given to the
+ * responder by the server that has a trust anchor. Throws `ResolveError` when what it needs
+ * cannot be fetched.
+ */
+export interface AnswerJudge {
+  judge(
+    name: string,
+    type: number,
+    resolution: Resolution,
+    options: { signal?: AbortSignal; onEvent?: (event: ResolverEvent) => void },
+  ): Promise<AnswerVerdict>;
+}
+
+/** Seconds a Bogus answer's SERVFAIL stays in the answer cache (unbound's val-bogus-ttl). */
+export const BOGUS_REPLY_TTL = 60;
+
+/** Places each RRSIG right after the RRset it covers (as servers order them). */
+export function withSignatures(
+  records: readonly ResourceRecord[],
+  signatures: readonly ResourceRecord[],
+): ResourceRecord[] {
+  if (signatures.length === 0) return [...records];
+  const out: ResourceRecord[] = [];
+  const placed = new Set<ResourceRecord>();
+  for (let i = 0; i < records.length; i++) {
+    const rr = records[i];
+    out.push(rr);
+    const next = records[i + 1];
+    if (next && next.type === rr.type && nameKey(next.name) === nameKey(rr.name)) continue;
+    for (const sig of signatures) {
+      if (
+        !placed.has(sig) && sig.data.kind === "RRSIG" && sig.data.typeCovered === rr.type &&
+        nameKey(sig.name) === nameKey(rr.name)
+      ) {
+        out.push(sig);
+        placed.add(sig);
+      }
+    }
+  }
+  for (const sig of signatures) if (!placed.has(sig)) out.push(sig);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies.
+
 /** A reply to send, with what the server logs about it. */
 export interface ClientReply {
   bytes: Uint8Array;
@@ -120,9 +194,11 @@ export interface ClientReply {
   queries: number;
   /** Why it failed (SERVFAIL) or was rejected, for the log. */
   reason?: string;
+  /** The DNSSEC verdict, when the server validates and the client did not set CD. */
+  validation?: AnswerVerdict;
 }
 
-function replyFlags(query: Flags, rcode: number): Flags {
+function replyFlags(query: Flags, rcode: number, ad = false): Flags {
   return {
     qr: true,
     opcode: query.opcode,
@@ -130,7 +206,7 @@ function replyFlags(query: Flags, rcode: number): Flags {
     tc: false,
     rd: query.rd,
     ra: true,
-    ad: false,
+    ad,
     cd: query.cd,
     rcode: rcode & 0x0f,
   };
@@ -169,6 +245,19 @@ export interface RecursiveOptions {
   maxInFlight?: number;
   /** The clock (ms), shared with the caches. */
   now?: () => number;
+  /** DNSSEC validation of every RD answer (see the module comment); none without it. */
+  judge?: AnswerJudge;
+}
+
+/** What goes into a reply's sections, and how its header and OPT record differ from plain. */
+interface ReplyParts {
+  answers?: ResourceRecord[];
+  authorities?: ResourceRecord[];
+  additionals?: ResourceRecord[];
+  /** AD: the answer is Secure (RFC 4035 §3.2.3). */
+  ad?: boolean;
+  /** EDNS options of the reply's OPT record (an Extended DNS Error). */
+  options?: EdnsOption[];
 }
 
 /** Query bytes in, reply bytes out, for a recursive server (see the module comment). */
@@ -176,12 +265,15 @@ export class RecursiveResponder {
   readonly resolver: IterativeResolver;
   readonly answers: AnswerCache;
   readonly allow: AccessList;
+  /** The DNSSEC judge, when the server validates. */
+  readonly judge?: AnswerJudge;
   readonly #maxInFlight: number;
 
   constructor(options: RecursiveOptions) {
     this.resolver = options.resolver;
     this.answers = options.answers ?? new AnswerCache({ now: options.now });
     this.allow = options.allow ?? new AccessList(DEFAULT_ALLOW);
+    this.judge = options.judge;
     this.#maxInFlight = options.maxInFlight ?? MAX_IN_FLIGHT;
   }
 
@@ -260,11 +352,35 @@ export class RecursiveResponder {
       : result.fromCache
       ? "cache"
       : "resolved";
-    const bytes = this.#encode(msg, result.rcode, result, udp);
-    if (result.rcode === RCODE.NOERROR || result.rcode === RCODE.NXDOMAIN) {
-      this.answers.store(query, udp, bytes);
+    const answered = result.rcode === RCODE.NOERROR || result.rcode === RCODE.NXDOMAIN;
+    let validation: AnswerVerdict | undefined;
+    if (this.judge && answered && !msg.flags.cd) {
+      try {
+        validation = await this.judge.judge(q.name, q.type, result, { onEvent, signal });
+      } catch (error) {
+        if (!(error instanceof ResolveError)) throw error;
+        const bytes = this.#encode(msg, RCODE.SERVFAIL, {}, udp);
+        const reason = `cannot validate: ${error.message}`;
+        return { ...base, bytes, rcode: RCODE.SERVFAIL, source: "failed", reason };
+      }
     }
-    return { ...base, bytes, rcode: result.rcode, source, queries: result.queries };
+    const queries = result.queries + (validation?.queries ?? 0);
+    if (validation?.verdict === "bogus") {
+      // SERVFAIL saying why, as unbound does; the same reply for a while (the Bogus TTL).
+      const options = [edeOption(validation.ede ?? EDE.DNSSEC_BOGUS, validation.reason ?? "")];
+      const bytes = this.#encode(msg, RCODE.SERVFAIL, { options }, udp);
+      this.answers.store(query, udp, bytes, { ttl: BOGUS_REPLY_TTL });
+      return { ...base, bytes, rcode: RCODE.SERVFAIL, source, queries, validation };
+    }
+    // RRSIGs and proofs only for a client that set DO; AD only for a Secure answer it can use.
+    const dnssecOk = getEdns(msg)?.dnssecOk ?? false;
+    const bytes = this.#encode(msg, result.rcode, {
+      answers: dnssecOk ? withSignatures(result.answers, result.signatures ?? []) : result.answers,
+      authorities: dnssecOk ? [...result.authorities, ...result.proofs ?? []] : result.authorities,
+      ad: validation?.verdict === "secure" && (dnssecOk || msg.flags.ad),
+    }, udp);
+    if (answered) this.answers.store(query, udp, bytes);
+    return { ...base, bytes, rcode: result.rcode, source, queries, validation };
   }
 
   /** RD clear: the cached answer, else a referral to the closest cached delegation. */
@@ -272,7 +388,16 @@ export class RecursiveResponder {
     const base = { name: q.name, type: q.type, queries: 0, source: "norecurse" as const };
     const cached = this.resolver.lookupCached(q.name, q.type);
     if (cached) {
-      return { ...base, bytes: this.#encode(msg, cached.rcode, cached, udp), rcode: cached.rcode };
+      const dnssecOk = getEdns(msg)?.dnssecOk ?? false;
+      const bytes = this.#encode(msg, cached.rcode, {
+        answers: dnssecOk
+          ? withSignatures(cached.answers, cached.signatures ?? [])
+          : cached.answers,
+        authorities: dnssecOk
+          ? [...cached.authorities, ...cached.proofs ?? []]
+          : cached.authorities,
+      }, udp);
+      return { ...base, bytes, rcode: cached.rcode };
     }
     const referral = this.resolver.cachedReferral(q.name);
     const sections = { authorities: referral.ns, additionals: referral.addresses };
@@ -295,11 +420,7 @@ export class RecursiveResponder {
   #encode(
     msg: Message,
     rcode: number,
-    sections: {
-      answers?: ResourceRecord[];
-      authorities?: ResourceRecord[];
-      additionals?: ResourceRecord[];
-    },
+    sections: ReplyParts,
     udp: boolean,
     withQuestion = true,
   ): Uint8Array {
@@ -311,12 +432,13 @@ export class RecursiveResponder {
           udpSize: EDNS_UDP_SIZE,
           dnssecOk: edns.dnssecOk,
           extendedRcode: rcode >> 4,
+          options: sections.options,
         }),
       );
     }
     const reply: Message = {
       id: msg.id,
-      flags: replyFlags(msg.flags, rcode),
+      flags: replyFlags(msg.flags, rcode, sections.ad),
       questions: withQuestion ? msg.questions.slice(0, 1) : [],
       answers: sections.answers ?? [],
       authorities: sections.authorities ?? [],

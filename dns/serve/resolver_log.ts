@@ -1,8 +1,10 @@
 /**
  * The local DNS server's log: one line per client question, `client -> name type rcode (how)`
- * (`127.0.0.1:40000 -> www.cnblogs.com. A NOERROR (from the cache)`); with `--json` a `query`
- * and an `answer` event; with `--explain` the question's whole story — cache hit or miss, then
- * the walk step by step (the hop lines of `dns:query +trace`), and with `--json` every upstream
+ * (`127.0.0.1:40000 -> www.cnblogs.com. A NOERROR (from the cache)`, `…; secure)` when it
+ * validates); with `--json` a `query` and an `answer` event; with `--explain` the question's
+ * whole story — cache hit or miss, then the walk step by step (the hop lines of `dns:query
+ * +trace`), then the DNSSEC verdict in `+validate`'s words (`; fully validated`, `;; validation
+ * failed: bogus: …`) after the chain of trust it built — and with `--json` every upstream
  * exchange's bytes annotated.
  *
  * As in the authoritative server's log (`serve/query_log.ts`), a line costs no object, JSON or
@@ -13,7 +15,13 @@ import { rcodeName, typeName } from "../wire/constants.ts";
 import { explainMessage } from "../wire/describe.ts";
 import { decodeMessage } from "../wire/message.ts";
 import { formatRecord } from "../wire/rdata.ts";
-import { type ClientReply, peekQuestion } from "../resolver/responder.ts";
+import {
+  type AnswerVerdict,
+  BOGUS_REPLY_TTL,
+  type ClientReply,
+  peekQuestion,
+} from "../resolver/responder.ts";
+import { verdictLine } from "../dnssec/validator.ts";
 import { type ResolverEvent, traceStep } from "../resolver/trace.ts";
 import { ClientNames } from "./client_names.ts";
 
@@ -104,6 +112,7 @@ export class ResolverLog {
       size: reply.bytes.length,
       seq,
       ...(reply.reason ? { reason: reply.reason } : {}),
+      ...(reply.validation ? verdictFields(reply.validation) : {}),
     });
   }
 
@@ -111,6 +120,7 @@ export class ResolverLog {
   #story(from: string, seq: number, asked: string, reply: ClientReply, steps: ResolverEvent[]) {
     const story = [`;; ${from} asks ${asked}`];
     for (const step of steps) story.push(traceStep(step, { explain: true }).text.trimEnd());
+    if (reply.validation) story.push(...verdictLines(reply.validation));
     story.push(...answerLines(reply));
     this.reporter.explain(story.join("\n"), { client: from, seq });
   }
@@ -140,8 +150,41 @@ export class ResolverLog {
   }
 }
 
-/** How a question was answered, in a few words for the log. */
+/** The DNSSEC verdict as `--json` fields. */
+function verdictFields(v: AnswerVerdict): Record<string, unknown> {
+  return {
+    verdict: v.verdict,
+    ...(v.reason ? { verdict_reason: v.reason } : {}),
+    ...(v.ede !== undefined ? { ede: v.ede } : {}),
+    ...(v.remembered ? { remembered: true } : {}),
+  };
+}
+
+/** `--explain`: the chain of trust built for this answer, then the verdict as `+validate` says it. */
+function verdictLines(v: AnswerVerdict): string[] {
+  const lines = v.steps.length
+    ? [";; Chain of trust:", ...v.steps.map((step) => `;;   ${step}`)]
+    : [];
+  lines.push(
+    v.remembered
+      ? `${
+        verdictLine(v)
+      } (remembered: Bogus answers are not checked again for ${BOGUS_REPLY_TTL} s)`
+      : verdictLine(v),
+  );
+  return lines;
+}
+
+/** How a question was answered, and the DNSSEC verdict, in a few words for the log. */
 function describeSource(reply: ClientReply, ms: number): string {
+  const how = describeHow(reply, ms);
+  const v = reply.validation;
+  if (!v) return how;
+  const remembered = v.remembered ? " (remembered)" : "";
+  return `${how}; ${v.verdict}${remembered}${v.verdict === "bogus" ? `: ${v.reason}` : ""}`;
+}
+
+function describeHow(reply: ClientReply, ms: number): string {
   const took = `${ms.toFixed(1)} ms`;
   switch (reply.source) {
     case "cache":
