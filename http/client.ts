@@ -57,6 +57,10 @@ Fetch an http:// URL over a raw TCP socket (netlab's curl).
       --dns-port P        DNS port (default 53)
       --trace-dns         resolve iteratively from the root servers and print each referral
       --root ADDR[,ADDR]  root server addresses for --trace-dns
+      --trust-anchor FILE validate the address with DNSSEC from this trust anchor (DS and/or
+                          DNSKEY records; deno task dns:internet --dnssec --anchor FILE writes
+                          one); a bogus answer is refused (exit 6). With --dns the server is
+                          asked with DO and CD set and the client judges, as delv does
       --explain           annotate the request bytes sent and the response head and chunk
                           framing received, field by field (on stderr)
   -w, --write-out         after the body: timing breakdown (DNS, connect, request sent, first
@@ -114,6 +118,7 @@ export async function main(args: string[]): Promise<number> {
     "dns-port": { type: "string" },
     "trace-dns": { type: "boolean" },
     root: { type: "string" },
+    "trust-anchor": { type: "string" },
     json: { type: "boolean" },
     explain: { type: "boolean" },
     "write-out": { type: "boolean", short: "w" },

@@ -11,12 +11,15 @@ import {
   parsePort,
   printError,
   UsageError,
+  userPath,
 } from "../../tcp/kit/cli.ts";
 import { createProgressBar, type ProgressBar } from "../../tcp/kit/progress.ts";
 import { WaitNotice } from "../../tcp/kit/wait_notice.ts";
 import { openFreshSockets } from "../../udp/core/fresh_sockets.ts";
 import type { Fields, Reporter } from "../../tcp/kit/report.ts";
 import { systemNameserver } from "../../dns/resolver/stub.ts";
+import { parseTrustAnchor } from "../../dns/dnssec/validator.ts";
+import type { TrustAnchor } from "../../dns/dnssec/validate.ts";
 import { encodeLatin1 } from "../core/syntax.ts";
 import {
   eventJson,
@@ -51,6 +54,7 @@ export interface FetchFlags {
   "dns-port"?: string;
   "trace-dns"?: boolean;
   root?: string;
+  "trust-anchor"?: string;
   json?: boolean;
   "write-out"?: boolean;
 }
@@ -270,22 +274,36 @@ async function writeOut(
   }
 }
 
-/** Name resolution: iterative from the roots, a named server, or the system's first nameserver. */
+/**
+ * Name resolution: iterative from the roots, a named server, or the system's first nameserver;
+ * with `--trust-anchor FILE`, validated with DNSSEC.
+ */
 async function dnsFrom(values: FetchFlags): Promise<DnsOptions> {
   const dnsPort = values["dns-port"] === undefined
     ? undefined
     : parsePort(values["dns-port"], 53, "--dns-port");
+  const anchors = await trustAnchorsFrom(values["trust-anchor"]);
   if (values["trace-dns"]) {
     const roots = (values.root ?? "").split(",").map((r) => r.trim()).filter((r) => r !== "");
     if (roots.length === 0) throw new UsageError("--trace-dns needs --root ADDR[,ADDR]");
-    return { roots, port: dnsPort };
+    return { roots, port: dnsPort, anchors };
   }
   if (values.root !== undefined) throw new UsageError("--root only makes sense with --trace-dns");
   if (values.dns !== undefined) {
     const { server, port } = parseDnsServer(values.dns);
-    return { server, port: dnsPort ?? port };
+    return { server, port: dnsPort ?? port, anchors };
   }
-  return { server: await systemNameserver(), port: dnsPort };
+  return { server: await systemNameserver(), port: dnsPort, anchors };
+}
+
+/** `--trust-anchor FILE`: DS and/or DNSKEY records, as `dns:query --trust-anchor` reads them. */
+async function trustAnchorsFrom(file: string | undefined): Promise<TrustAnchor[] | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return [parseTrustAnchor(await Deno.readTextFile(userPath(file)), file)];
+  } catch (error) {
+    throw new UsageError(`Cannot use --trust-anchor ${quoteInput(file)}: ${errorMessage(error)}`);
+  }
 }
 
 function contentLength(head: ResponseHead): number | undefined {

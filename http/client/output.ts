@@ -9,6 +9,7 @@ import { explainMessage } from "../../dns/wire/describe.ts";
 import type { ResolverEvent } from "../../dns/resolver/trace.ts";
 import { formatRecord, type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { rcodeName, typeName } from "../../dns/wire/constants.ts";
+import { verdictLine } from "../../dns/dnssec/validator.ts";
 import { explainHttp } from "../core/describe.ts";
 import { describeUrl } from "../core/url.ts";
 import type { BodyFraming, ClientEvent, DnsStep, ResponseHead, Timings } from "./types.ts";
@@ -72,6 +73,8 @@ export function formatDnsStep(step: DnsStep): string[] {
     }
     case "iterative":
       return formatResolverEvent(step.event);
+    case "validated":
+      return [`DNSSEC for ${step.name} ${typeName(step.qtype)}: ${verdictLine(step.validation)}`];
   }
 }
 
@@ -424,6 +427,17 @@ function dnsStepJson(step: DnsStep): { event: string; fields: Fields } {
           return { event: "log", fields: { kind: e.kind } };
       }
     }
+    case "validated":
+      return {
+        event: "log",
+        fields: {
+          name: step.name,
+          type: typeName(step.qtype),
+          verdict: step.validation.verdict,
+          ...(step.validation.reason ? { reason: step.validation.reason } : {}),
+          ...(step.validation.ede !== undefined ? { ede: step.validation.ede } : {}),
+        },
+      };
   }
 }
 

@@ -6,6 +6,8 @@
 import { CliError } from "../../tcp/kit/cli.ts";
 import type { Resolution } from "../../dns/resolver/stub.ts";
 import type { ResolverEvent } from "../../dns/resolver/trace.ts";
+import type { TrustAnchor } from "../../dns/dnssec/validate.ts";
+import type { Validation } from "../../dns/dnssec/validator.ts";
 import type { HttpUrl } from "../core/url.ts";
 import type { FreshSockets } from "../../udp/core/fresh_sockets.ts";
 import type { WaitListener } from "../../tcp/kit/wait_notice.ts";
@@ -54,6 +56,11 @@ export interface DnsOptions {
    * dns/resolver/transport.ts.
    */
   sockets?: FreshSockets | null;
+  /**
+   * Validate the address with DNSSEC from these trust anchors (`--trust-anchor FILE`): a Bogus
+   * answer is refused (exit 6) instead of connected to.
+   */
+  anchors?: TrustAnchor[];
 }
 
 /** One step of a request, for `-v` and the demo. */
@@ -78,7 +85,8 @@ export type ClientEvent =
 export type DnsStep =
   | { kind: "stub-query"; server: string; port: number; name: string; qtype: number }
   | { kind: "stub-answer"; resolution: Resolution }
-  | { kind: "iterative"; event: ResolverEvent };
+  | { kind: "iterative"; event: ResolverEvent }
+  | { kind: "validated"; name: string; qtype: number; validation: Validation };
 
 /**
  * When each step of one exchange finished, in milliseconds since the exchange started
