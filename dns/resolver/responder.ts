@@ -110,10 +110,7 @@ export class AccessList {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Replies.
-
-// ---------------------------------------------------------------------------------------------
-// DNSSEC: the verdict on an answer.
+// DNSSEC: the verdict on an answer, and the records a DO client gets.
 
 /** A DNSSEC verdict on an answer (see `AnswerJudge`). */
 export interface AnswerVerdict {
@@ -148,7 +145,7 @@ export interface AnswerJudge {
 export const BOGUS_REPLY_TTL = 60;
 
 /** Places each RRSIG right after the RRset it covers (as servers order them). */
-export function withSignatures(
+function withSignatures(
   records: readonly ResourceRecord[],
   signatures: readonly ResourceRecord[],
 ): ResourceRecord[] {
@@ -172,6 +169,21 @@ export function withSignatures(
   }
   for (const sig of signatures) if (!placed.has(sig)) out.push(sig);
   return out;
+}
+
+/**
+ * The answer and authority sections for `resolution`: with the RRSIGs and NSEC/NSEC3 proofs
+ * for a client that set DO, without them for any other.
+ */
+function answerSections(
+  resolution: Resolution,
+  dnssecOk: boolean,
+): { answers: ResourceRecord[]; authorities: ResourceRecord[] } {
+  if (!dnssecOk) return { answers: resolution.answers, authorities: resolution.authorities };
+  return {
+    answers: withSignatures(resolution.answers, resolution.signatures ?? []),
+    authorities: [...resolution.authorities, ...resolution.proofs ?? []],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,8 +387,7 @@ export class RecursiveResponder {
     // RRSIGs and proofs only for a client that set DO; AD only for a Secure answer it can use.
     const dnssecOk = getEdns(msg)?.dnssecOk ?? false;
     const bytes = this.#encode(msg, result.rcode, {
-      answers: dnssecOk ? withSignatures(result.answers, result.signatures ?? []) : result.answers,
-      authorities: dnssecOk ? [...result.authorities, ...result.proofs ?? []] : result.authorities,
+      ...answerSections(result, dnssecOk),
       ad: validation?.verdict === "secure" && (dnssecOk || msg.flags.ad),
     }, udp);
     if (answered) this.answers.store(query, udp, bytes);
@@ -388,15 +399,8 @@ export class RecursiveResponder {
     const base = { name: q.name, type: q.type, queries: 0, source: "norecurse" as const };
     const cached = this.resolver.lookupCached(q.name, q.type);
     if (cached) {
-      const dnssecOk = getEdns(msg)?.dnssecOk ?? false;
-      const bytes = this.#encode(msg, cached.rcode, {
-        answers: dnssecOk
-          ? withSignatures(cached.answers, cached.signatures ?? [])
-          : cached.answers,
-        authorities: dnssecOk
-          ? [...cached.authorities, ...cached.proofs ?? []]
-          : cached.authorities,
-      }, udp);
+      const sections = answerSections(cached, getEdns(msg)?.dnssecOk ?? false);
+      const bytes = this.#encode(msg, cached.rcode, sections, udp);
       return { ...base, bytes, rcode: cached.rcode };
     }
     const referral = this.resolver.cachedReferral(q.name);
