@@ -11,7 +11,7 @@
  * - `judge` is the local DNS server's way in (`dns/resolver_server.ts`): a verdict on a
  *   resolution already made, a Bogus one remembered for `BOGUS_TTL_SECONDS` (the data behind it
  *   then expires from the cache as soon), so a broken zone costs one validation a minute, not one
- *   per question. `servfailFor` turns a Bogus verdict into SERVFAIL with an Extended DNS Error.
+ *   per question; identical questions answered at once share one validation. `servfailFor` turns a Bogus verdict into SERVFAIL with an Extended DNS Error.
  */
 import { ancestors, nameKey, normalizeName } from "../wire/names.ts";
 import { TYPE } from "../wire/constants.ts";
@@ -85,6 +85,8 @@ export class ValidatingResolver {
   /** Validations run, and Bogus verdicts given again from memory. */
   readonly counts = { validations: 0, remembered: 0 };
   readonly #bogus = new Map<string, { validation: Validation; expires: number }>();
+  /** Validations in progress by question, for identical questions arriving meanwhile. */
+  readonly #running = new Map<string, Promise<Validation>>();
   /** The clock in seconds (the resolver's, which counts milliseconds). */
   readonly #now: () => number;
 
@@ -132,6 +134,9 @@ export class ValidatingResolver {
       this.counts.remembered++;
       return { ...known.validation, steps: [], remembered: true, queries: 0 };
     }
+    // Identical questions answered at once (a coalesced walk) share one validation.
+    const running = this.#running.get(key);
+    if (running) return { ...await running, steps: [], remembered: false, queries: 0 };
     let queries = 0;
     const fetch: Fetch = async (n, t) => {
       const fetched = await this.resolver.resolve(n, t, { signal, onEvent });
@@ -139,14 +144,20 @@ export class ValidatingResolver {
       return fetchedOf(fetched);
     };
     this.counts.validations++;
-    const validation = await this.validator.validate(
+    const validating = this.validator.validate(
       normalizeName(name),
       type,
       fetchedOf(resolution),
       { fetch },
     );
-    if (validation.verdict === "bogus") this.#rememberBogus(key, validation, resolution);
-    return { ...validation, remembered: false, queries };
+    this.#running.set(key, validating);
+    try {
+      const validation = await validating;
+      if (validation.verdict === "bogus") this.#rememberBogus(key, validation, resolution);
+      return { ...validation, remembered: false, queries };
+    } finally {
+      this.#running.delete(key);
+    }
   }
 
   /**

@@ -377,6 +377,23 @@ Deno.test("behind a forwarder the verdicts are the same: Secure, Insecure, a Sec
   assert.ok(nx.flags.ad);
 });
 
+Deno.test("twenty identical questions at once: one walk, one validation", async () => {
+  await using net = await startMiniInternet({ port: 0, dnssec: true });
+  const anchor = parseTrustAnchor(await Deno.readTextFile(net.dnssec!.anchorFile));
+  await using server = startResolverServer({
+    port: 0,
+    roots: net.roots,
+    upstreamPort: net.port,
+    anchors: [anchor],
+  });
+  const judge = server.responder.judge as ValidatingResolver;
+  const replies = await Promise.all(
+    Array.from({ length: 20 }, () => ask(server.addr.port, "www.cnblogs.com")),
+  );
+  assert.ok(replies.every((r) => r.flags.rcode === RCODE.NOERROR && r.flags.ad));
+  assert.deepEqual(judge.counts, { validations: 1, remembered: 0 });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Interop: dig, delv and unbound.
 
