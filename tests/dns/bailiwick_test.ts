@@ -249,6 +249,15 @@ Deno.test("checkReply keeps the zone's NSEC proofs of a no, a wildcard and a ref
         nsec("mail.cnblogs.com.", "ns1.cnblogs.com.", [TYPE.A]),
         rrsig("mail.cnblogs.com.", TYPE.NSEC, ZONE),
         nsec("bank.com.", "zzz.com.", [TYPE.NS]), // another zone's: no proof of ours
+        rr("q9bd3k6pqsbhm1ogi1nh8bqd6n5k3m1r.cnblogs.com.", 300, {
+          kind: "NSEC3",
+          hashAlgorithm: 1,
+          flags: 0,
+          iterations: 0,
+          salt: new Uint8Array(),
+          nextHashed: new Uint8Array(20),
+          types: [TYPE.A],
+        }, TYPE.NSEC3),
       ],
     }),
     { name: "nope.cnblogs.com.", type: TYPE.A },
@@ -258,6 +267,7 @@ Deno.test("checkReply keeps the zone's NSEC proofs of a no, a wildcard and a ref
   assert.equal(nx.soa?.signatures.length, 1);
   assert.deepEqual(nx.proofs.map((set) => [set.name, set.signatures.length]), [
     ["mail.cnblogs.com.", 1],
+    ["q9bd3k6pqsbhm1ogi1nh8bqd6n5k3m1r.cnblogs.com.", 0],
   ]);
   assert.deepEqual(nx.dropped.map((d) => d.record.name), ["bank.com."]);
   // A wildcard answer: the NSEC that no closer name exists travels with it.
