@@ -29,7 +29,11 @@ s.on("message", (m, r) => s.send(m, r.port, r.address));
 s.bind(0, "127.0.0.1", () => console.log("listening on udp 127.0.0.1:" + s.address().port));
 process.on("SIGINT", () => process.exit(0));`;
 
-/** Counts datagrams; a 1-byte datagram asks for the count (reply: decimal text) and resets it. */
+/**
+ * Counts datagrams; a 1-byte datagram (a tag) asks for the running total (reply: "TAG TOTAL").
+ * The total never resets and replies carry the question's tag, so a question or an answer lost
+ * in a flood is simply asked again: nothing is miscounted.
+ */
 const DENO_SINK =
   `const conn = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
 console.log("listening on udp 127.0.0.1:" + conn.addr.port);
@@ -39,15 +43,14 @@ let count = 0;
 while (true) {
   const [data, from] = await conn.receive(buffer);
   if (data.length !== 1) { count++; continue; }
-  await conn.send(new TextEncoder().encode(String(count)), from);
-  count = 0;
+  await conn.send(new TextEncoder().encode(data[0] + " " + count), from);
 }`;
 
 const NODE_SINK = `const s = require("dgram").createSocket("udp4");
 let count = 0;
 s.on("message", (m, r) => {
   if (m.length !== 1) { count++; return; }
-  s.send(String(count), r.port, r.address); count = 0;
+  s.send(m[0] + " " + count, r.port, r.address);
 });
 s.bind(0, "127.0.0.1", () => console.log("listening on udp 127.0.0.1:" + s.address().port));
 process.on("SIGINT", () => process.exit(0));`;
@@ -152,29 +155,53 @@ export async function roundTrips(
   };
 }
 
-/** Asks a sink how many datagrams it counted since the last question. */
-async function askCount(conn: Deno.DatagramConn, sink: Deno.NetAddr): Promise<number> {
-  await conn.send(new Uint8Array(1), sink);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("the sink did not answer")), 2000);
-  });
-  try {
-    const [data] = await Promise.race([conn.receive(), timeout]);
-    return Number(new TextDecoder().decode(data));
-  } finally {
-    clearTimeout(timer);
+/** Asks a sink for its running total, again (up to 5 times) while question or answer is lost. */
+class SinkCounter {
+  #pending?: Promise<[Uint8Array, Deno.Addr]>;
+  #tag = 0;
+  constructor(readonly conn: Deno.DatagramConn, readonly sink: Deno.NetAddr) {}
+
+  async total(): Promise<number> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const tag = this.#tag = (this.#tag + 1) % 256;
+      await this.conn.send(new Uint8Array([tag]), this.sink);
+      const deadline = performance.now() + 1000;
+      for (let reply; (reply = await this.#receiveUntil(deadline));) {
+        const [replyTag, total] = new TextDecoder().decode(reply).split(" ").map(Number);
+        if (replyTag === tag) return total;
+      }
+    }
+    throw new Error("the sink did not answer 5 times");
+  }
+
+  /** The next datagram, or undefined at `deadline`; a receive still pending is reused. */
+  async #receiveUntil(deadline: number): Promise<Uint8Array | undefined> {
+    const pending = this.#pending ??= this.conn.receive();
+    pending.catch(() => {}); // closed at the end while pending
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - performance.now()));
+    });
+    try {
+      const result = await Promise.race([pending, late]);
+      if (!result) return undefined;
+      this.#pending = undefined;
+      return result[0];
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
 /** Offers `rate` datagrams/s for `stepMs` in small paced bursts; returns what the sink counted. */
 async function offer(
-  conn: Deno.DatagramConn,
-  sink: Deno.NetAddr,
+  counter: SinkCounter,
   payload: Uint8Array,
   rate: number,
   stepMs: number,
 ): Promise<{ sent: number; got: number; seconds: number }> {
+  const { conn, sink } = counter;
+  const before = await counter.total();
   let sent = 0;
   const started = performance.now();
   while (performance.now() - started < stepMs) {
@@ -191,7 +218,7 @@ async function offer(
     await Promise.all(burst);
   }
   const seconds = (performance.now() - started) / 1000;
-  return { sent, got: await askCount(conn, sink), seconds };
+  return { sent, got: (await counter.total()) - before, seconds };
 }
 
 /**
@@ -209,13 +236,13 @@ async function receiveRateBeforeLoss(
   let lossless = 0;
   let saturated: number | undefined;
   try {
-    await askCount(conn, sink); // reset
+    const counter = new SinkCounter(conn, sink);
     for (const rate of rates) {
       // Two tries per step: one scheduling hiccup on a shared machine should not end the climb.
       let best = 0;
       let sentRate = 0;
       for (let attempt = 0; attempt < 2 && best < 0.999; attempt++) {
-        const { sent, got, seconds } = await offer(conn, sink, payload, rate, stepMs);
+        const { sent, got, seconds } = await offer(counter, payload, rate, stepMs);
         if (got / sent > best) {
           best = got / sent;
           sentRate = sent / seconds;
