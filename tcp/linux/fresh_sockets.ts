@@ -42,13 +42,15 @@ const MAX_EVENTS = 256;
 const MAX_QUEUED = 16;
 const NAME_SIZE = SOCKADDR_SIZE;
 
-/** `fd`'s epoll_event, with `fd` as its data. */
+/** One epoll_event for every epoll_ctl call: the kernel copies it, so it is filled anew each time. */
+const EVENT = new Uint8Array(EVENT_SIZE);
+const EVENT_VIEW = new DataView(EVENT.buffer);
+
+/** `fd`'s epoll_event, with `fd` as its data (valid until the next call). */
 function eventFor(fd: number, events: number): Uint8Array {
-  const event = new Uint8Array(EVENT_SIZE);
-  const view = new DataView(event.buffer);
-  view.setUint32(0, events, true);
-  view.setInt32(EVENT_DATA, fd, true);
-  return event;
+  EVENT_VIEW.setUint32(0, events, true);
+  EVENT_VIEW.setInt32(EVENT_DATA, fd, true);
+  return EVENT;
 }
 
 /** A datagram that arrived, and where from. */
