@@ -178,24 +178,6 @@ export class FreshSockets {
   }
 
   /**
-   * Sends `bytes` to `to` from the socket with descriptor `fd` (another socket of this process,
-   * e.g. a server's, found by `datagramDescriptor`), without waiting: true when the kernel took
-   * it, false when the send would block (the caller then uses Deno's own send, which waits).
-   */
-  sendNow(fd: number, bytes: Uint8Array, to: Deno.NetAddr): boolean {
-    const length = encodeSockaddr(to, this.#sendName);
-    if (length === 0) return false;
-    return this.#lib.symbols.sendto(
-      fd,
-      bytes,
-      BigInt(bytes.length),
-      MSG_DONTWAIT,
-      this.#sendName,
-      length,
-    ) >= 0;
-  }
-
-  /**
    * @internal `socket` waits for a datagram until its deadline (the loop runs while anyone
    * waits). The deadlines are epoll_wait's timeout: no timer per query.
    */
