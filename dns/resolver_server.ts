@@ -168,7 +168,8 @@ export function startResolverServer(options: ResolverServerOptions = {}): Resolv
   };
 
   // UDP: the cache answers into the buffer that holds the question; anything else is resolved
-  // aside, and its reply goes out with one sendto where the fast paths are on (`lateSender`).
+  // aside, and its reply goes out with those finished alongside it, in one sendmmsg where the
+  // fast paths are on (`lateSender`).
   const sendLate = lateSender(udp, sockets);
   const udpDone = serveDatagrams(udp, {
     answer(query, out, from) {

@@ -134,15 +134,20 @@ function suffixLength(name: string, suffix: string): number {
   return z.length <= 255 && n.endsWith(z) ? z.length : 0;
 }
 
-/** FNV-1a over a name's lower-cased characters and a type, cut to 30 bits. */
-function hashName(name: string, type: number): number {
-  let hash = 0x811c9dc5 ^ type;
+/** FNV-1a over a name's lower-cased characters. */
+function hashName(name: string): number {
+  let hash = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) {
     let c = name.charCodeAt(i);
     if (c >= 65 && c <= 90) c += 32;
     hash = Math.imul(hash ^ c, 0x01000193);
   }
-  return hash & 0x3fffffff;
+  return hash;
+}
+
+/** A name's hash and a type, mixed and cut to 30 bits: the index key of an entry. */
+function withType(nameHash: number, type: number): number {
+  return Math.imul(nameHash ^ type, 0x01000193) & 0x3fffffff;
 }
 
 /** The rdata of each record and signature, for `packRecords`. */
@@ -270,6 +275,12 @@ export class RecordCache {
   readonly #maxNegativeTtl: number;
   readonly #now: () => number;
   #generation = 0;
+  /**
+   * The last name hashed and its hash: one question looks its name up several times (negative
+   * entry, the type, a CNAME; storing checks trust and replaces), so it is hashed once.
+   */
+  #hashedName = "";
+  #nameHash = hashName("");
 
   constructor(options: CacheOptions = {}) {
     const max = Math.max(1, options.maxEntries ?? DEFAULT_CACHE_SIZE);
@@ -481,7 +492,7 @@ export class RecordCache {
   /** The offset of the fresh entry for `name`/`type` (ANY_TYPE: NXDOMAIN), or -1. */
   #find(name: string, type: number): number {
     const store = this.#store;
-    const hash = hashName(name, type);
+    const hash = this.#hash(name, type);
     for (let i = hash & store.mask;; i = (i + 1) & store.mask) {
       const slot = store.table[i];
       if (slot === 0) return -1;
@@ -491,6 +502,14 @@ export class RecordCache {
       store.remove(at); // expired: gone
       return -1;
     }
+  }
+
+  #hash(name: string, type: number): number {
+    if (name !== this.#hashedName) {
+      this.#nameHash = hashName(name);
+      this.#hashedName = name;
+    }
+    return withType(this.#nameHash, type);
   }
 
   /** True when the entry at `at` is for `name` (ASCII case-insensitively) and `type`. */
@@ -538,7 +557,7 @@ export class RecordCache {
     if (old >= 0) this.#store.remove(old);
     let at: number;
     try {
-      at = this.#store.allocate(size, hashName(name, type));
+      at = this.#store.allocate(size, this.#hash(name, type));
     } catch (error) {
       if (error instanceof RangeError) return false; // an RRset too big to keep
       throw error;

@@ -91,7 +91,8 @@ export interface IterativeOptions extends QueryOptions {
 
 /** One resolution in flight, shared by everyone asking the same question meanwhile. */
 interface Flight {
-  promise: Promise<Resolution>;
+  /** The shared work; undefined once it has settled and left the map (see `resolve`). */
+  promise?: Promise<Resolution>;
   controller: AbortController;
   waiters: number;
 }
@@ -205,12 +206,19 @@ export class IterativeResolver {
       this.#inflight.set(key, started);
       const done = () => {
         if (this.#inflight.get(key) === started) this.#inflight.delete(key);
+        // Let go of the result. V8 can keep a value deleted from a busy Map reachable until
+        // its next full collection; a settled flight holding its result would keep the whole
+        // resolution (messages, bytes, the walk's state) alive through every minor collection
+        // meanwhile — under a load of cold names, most of the garbage collector's work.
+        started.promise = undefined;
       };
-      started.promise.then(done, done);
+      started.promise!.then(done, done);
     }
     flight.waiters++;
     try {
-      const result = signal ? await waitFor(flight.promise, signal) : await flight.promise;
+      // Defined: the flight is in the map (or was just started), so it has not settled yet.
+      const shared = flight.promise!;
+      const result = signal ? await waitFor(shared, signal) : await shared;
       return coalesced ? { ...result, coalesced: true, queries: 0, exchange: undefined } : result;
     } finally {
       flight.waiters--;

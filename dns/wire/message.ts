@@ -23,7 +23,7 @@ import {
   normalizeName,
   readName,
 } from "./names.ts";
-import { encodeRdata, readRdata, type ResourceRecord, writeRdata } from "./rdata.ts";
+import { rdataLength, readRdata, type ResourceRecord, writeRdata } from "./rdata.ts";
 import { u16Value, u32Value, Writer } from "./writer.ts";
 import { type Edns, makeOpt } from "./edns.ts";
 
@@ -216,10 +216,10 @@ export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8A
     if (opt) tail.push(opt);
     if (last?.type === TYPE.TSIG) tail.push(last);
     for (const rr of tail) {
-      tailSize += nameWireLength(rr.name) + 10 + encodeRdata(rr).length;
+      tailSize += nameWireLength(rr.name) + 10 + rdataLength(rr);
     }
   }
-  const w = new Writer(compress); // after encodeRdata above: both use the scratch buffer
+  const w = new Writer(compress); // after rdataLength above: both use the scratch buffer
   w.u16(u16Value(msg.id, "id"));
   w.u16(encodeFlags(msg.flags));
   w.u16(msg.questions.length);

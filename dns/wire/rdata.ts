@@ -343,7 +343,11 @@ const optCodec: RdataCodec = {
     return { kind: "OPT", options };
   },
   encode(w, data) {
-    w.bytes(optionsBytes(expectKind(data, ["OPT"]).options));
+    for (const o of expectKind(data, ["OPT"]).options) {
+      w.u16(u16Value(o.code, "EDNS option code"));
+      w.u16(u16Value(o.data.length, "EDNS option length"));
+      w.bytes(o.data);
+    }
   },
   format: (data) => {
     const raw = optionsBytes(expectKind(data, ["OPT"]).options);
@@ -461,4 +465,11 @@ export function encodeRdata(rr: ResourceRecord): Uint8Array {
   const w = new Writer(false);
   codecFor(rr).encode(w, rr.data, false);
   return w.buf.slice(0, w.pos);
+}
+
+/** The length of `encodeRdata(rr)`, without making a copy of it. */
+export function rdataLength(rr: ResourceRecord): number {
+  const w = new Writer(false);
+  codecFor(rr).encode(w, rr.data, false);
+  return w.pos;
 }

@@ -51,13 +51,15 @@ const MAX_EVENTS = 256;
 const MAX_QUEUED = 16;
 const NAME_SIZE = SOCKADDR_SIZE;
 
-/** `fd`'s epoll_event, with `fd` as its data. */
+/** One epoll_event for every epoll_ctl call: the kernel copies it, so it is filled anew each time. */
+const EVENT = new Uint8Array(EVENT_SIZE);
+const EVENT_VIEW = new DataView(EVENT.buffer);
+
+/** `fd`'s epoll_event, with `fd` as its data (valid until the next call). */
 function eventFor(fd: number, events: number): Uint8Array {
-  const event = new Uint8Array(EVENT_SIZE);
-  const view = new DataView(event.buffer);
-  view.setUint32(0, events, true);
-  view.setInt32(EVENT_DATA, fd, true);
-  return event;
+  EVENT_VIEW.setUint32(0, events, true);
+  EVENT_VIEW.setInt32(EVENT_DATA, fd, true);
+  return EVENT;
 }
 
 /** A datagram that arrived, and where from. */
@@ -212,24 +214,6 @@ export class FreshSockets {
       }
       socket.arrived({ data: this.#buffer.slice(0, n), from: decodeSockaddr(this.#name, "udp") });
     }
-  }
-
-  /**
-   * Sends `bytes` to `to` from the socket with descriptor `fd` (another socket of this process,
-   * e.g. a server's, found by `datagramDescriptor`), without waiting: true when the kernel took
-   * it, false when the send would block (the caller then uses Deno's own send, which waits).
-   */
-  sendNow(fd: number, bytes: Uint8Array, to: Deno.NetAddr): boolean {
-    const length = encodeSockaddr(to, this.#sendName);
-    if (length === 0) return false;
-    return this.#lib.symbols.sendto(
-      fd,
-      bytes,
-      BigInt(bytes.length),
-      MSG_DONTWAIT,
-      this.#sendName,
-      length,
-    ) >= 0;
   }
 
   /**
