@@ -11,8 +11,21 @@ export interface Nsd extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** Starts NSD serving `zones` (apex → zone file text). */
+/**
+ * Starts NSD serving `zones` (apex → zone file text). The port is picked free, then NSD binds
+ * it: another test may take it in between, so "Address already in use" means a new port.
+ */
 export async function startNsd(zones: Record<string, string>): Promise<Nsd> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startNsdOnce(zones);
+    } catch (error) {
+      if (attempt >= 3 || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startNsdOnce(zones: Record<string, string>): Promise<Nsd> {
   const dir = await Deno.makeTempDir({ prefix: "netlab-nsd-" });
   const port = pickSharedPort(["127.0.0.1"], { preferStandard: false });
   let zoneConfig = "";

@@ -5,9 +5,10 @@
  * prints the same records dig prints. Never the machine's configured resolver.
  */
 import assert from "node:assert/strict";
+import { startNsd } from "../_nsd.ts";
 import { decodeMessage, encodeMessage, type Message } from "../../dns/wire/message.ts";
 import { getEdns } from "../../dns/wire/edns.ts";
-import { pickSharedPort, startMiniInternet } from "../../dns/internet/servers.ts";
+import { startMiniInternet } from "../../dns/internet/servers.ts";
 import {
   assertNdjson,
   hasCommand,
@@ -522,78 +523,13 @@ async function traceEndsWithAliasTarget(root: string, port: number): Promise<voi
 // ---------------------------------------------------------------------------------------------
 // Interop: query.ts against NSD prints the records dig prints.
 
-interface Nsd extends AsyncDisposable {
-  port: number;
-}
-
-async function startNsd(): Promise<Nsd> {
-  const dir = await Deno.makeTempDir({ prefix: "netlab-nsd-" });
-  await Deno.copyFile(`${ROOT}${ZONE}`, `${dir}/cnblogs.com.zone`);
-  const port = pickSharedPort(["127.0.0.1"], { preferStandard: false });
-  await Deno.writeTextFile(
-    `${dir}/nsd.conf`,
-    `server:
-  ip-address: 127.0.0.1@${port}
-  username: ""
-  chroot: ""
-  pidfile: "${dir}/nsd.pid"
-  zonesdir: "${dir}"
-  database: ""
-  zonelistfile: "${dir}/zone.list"
-  xfrdfile: "${dir}/xfrd.state"
-  xfrdir: "${dir}"
-  server-count: 1
-  rrl-ratelimit: 0
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: cnblogs.com
-  zonefile: cnblogs.com.zone
-`,
-  );
-  const child = new Deno.Command("nsd", {
-    args: ["-d", "-c", `${dir}/nsd.conf`],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  // NSD logs "nsd started" once its sockets are open: wait for that line, never a sleep.
-  let log = "";
-  let announce: (ok: boolean) => void = () => {};
-  const ready = new Promise<boolean>((resolve) => (announce = resolve));
-  const pumps = [child.stdout, child.stderr].map(async (stream) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      log += chunk;
-      if (log.includes("nsd started")) announce(true);
-    }
-    announce(false);
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const ok = await Promise.race([
-    ready,
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 15_000))),
-  ]);
-  clearTimeout(timer);
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already exited */ }
-    await Promise.all([child.status, ...pumps]);
-    await Deno.remove(dir, { recursive: true });
-  };
-  if (!ok) {
-    await stop();
-    throw new Error(`nsd did not start:\n${log}`);
-  }
-  return { port, [Symbol.asyncDispose]: stop };
-}
-
 Deno.test({
   name: "query.ts against NSD prints the same records as dig",
   ignore: !hasCommand("nsd") || !hasCommand("dig"),
   async fn() {
-    await using nsd = await startNsd();
+    await using nsd = await startNsd({
+      "cnblogs.com": Deno.readTextFileSync(`${ROOT}${ZONE}`),
+    });
     const questions = [
       ["www.cnblogs.com"],
       ["www.cnblogs.com", "AAAA"],
