@@ -6,7 +6,11 @@
 import { acceptLoop, type AcceptOptions } from "../../tcp/core/accept.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
-import { keepaliveFor, type KeepaliveTimers } from "../../tcp/core/socket_options.ts";
+import {
+  keepaliveFor,
+  type KeepaliveTimers,
+  limitUnsentBytes,
+} from "../../tcp/core/socket_options.ts";
 import { type IoBackend, openIoBackend } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { AccessLog } from "./access_log.ts";
@@ -24,6 +28,12 @@ const SHED_PER_PAUSE = 32;
 const SHED_AFTER_MS = 100;
 /** The large read buffers connections borrow while their reads fill the small one. */
 const LARGE_READ_BYTES = 16 * 1024;
+/**
+ * Most bytes a connection keeps queued in the kernel unsent (`limitUnsentBytes`): a client that
+ * stops reading then holds this much kernel memory, not 4 MiB. Room to keep loopback and LAN
+ * transfers at full speed: the socket asks for more as soon as less than this is left.
+ */
+export const UNSENT_LIMIT_BYTES = 128 * 1024;
 
 /**
  * The kernel's keepalive timers for `seconds` of silence: then a probe every third of that (at
@@ -55,7 +65,6 @@ export class HttpService implements ConnectionHost {
   readonly headerTimeoutMs: number;
   readonly zeroCopy: boolean;
   readonly keepalive?: KeepaliveTimers;
-  /** The listening socket passes keepalive on to every connection (no per-connection call). */
   /** Keepalive for one accepted connection (nothing to do where the listener passes it on). */
   readonly keepaliveConn: ((conn: Deno.Conn) => void) | undefined;
   readonly deadlines: Deadlines;
@@ -82,6 +91,8 @@ export class HttpService implements ConnectionHost {
       this.keepalive = keepaliveTimers(keepaliveSeconds);
       this.keepaliveConn = keepaliveFor(listener, this.keepalive);
     }
+    // Clients that stop reading a large answer hold little kernel memory (see the constant).
+    limitUnsentBytes(listener, UNSENT_LIMIT_BYTES);
     this.deadlines = new Deadlines(this.live, {
       idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
       headerTimeoutMs: this.headerTimeoutMs,

@@ -7,8 +7,8 @@
  *   keeps the reads completed per reactor turn under tokio's budget, so every connection gets
  *   its turn (see tcp/core/turn_gate.ts).
  * - `epoll` (Linux with FFI): one epoll set and recv/send system calls on the same sockets
- *   (tcp/linux/epoll.ts); a batch of ready sockets per wait, synchronous sends, and bytes can be
- *   consumed synchronously as they arrive (`syncReader`).
+ *   (tcp/linux/epoll.ts); a batch of ready sockets per wait, synchronous sends, bytes consumed
+ *   synchronously as they arrive (`syncReader`), and waits for room in the set (`whenWritable`).
  *
  * A connection the epoll set cannot take (its descriptor not found) is served by the `deno`
  * backend instead, so `attach` always succeeds.
@@ -29,6 +29,12 @@ export interface StreamConn {
    * would wait" — or this backend cannot send without waiting — and the caller uses `write`.
    */
   writeNow(p: Uint8Array): number;
+  /**
+   * Optional: resolves once the socket has room to send, for a writer that moves bytes by other
+   * means (sendfile). The epoll backend waits in its set; Deno's ops can only wait inside a
+   * `write`, so they leave it out and such a writer writes its next bytes instead.
+   */
+  whenWritable?(): Promise<void>;
   /**
    * Optional: takes arriving bytes synchronously while a read is pending, called with the read's
    * buffer and the count received into it. True means consumed (the read stays pending for the

@@ -16,10 +16,14 @@
  * turn of it; an eventfd in the set wakes the wait at shutdown. A read that finds the socket
  * empty parks until the set reports it; the read is then done right there, in the batch, so the
  * next epoll_wait does not report the same bytes again. A send that would block hands the rest to
- * Deno's own `conn.write()`, which waits for room as always. A connection that is not waiting to
- * read (busy answering) is taken out of the set when it turns up ready and put back when it
- * reads again, so a level-triggered set never spins on it. epoll's ready list is first come,
- * first served, which also makes it fair: no connection starves behind busier ones.
+ * Deno's own `conn.write()`, which waits for room as always; a writer that moves bytes by other
+ * means (sendfile) waits for room in the set instead (`whenWritable()`: EPOLLOUT until the
+ * socket has room, then out again). A connection that is not waiting to read (busy answering) is
+ * taken out of the set when it turns up ready and put back when it reads again, so a
+ * level-triggered set never spins on it. Either way a connection waiting on its client costs
+ * nothing per batch: the kernel reports it only once there is something to do. epoll's ready
+ * list is first come, first served, which also makes it fair: no connection starves behind
+ * busier ones.
  *
  * The portable twin is tcp/core/stream_io.ts's Deno backend; `EpollReactor.open()` returns null
  * off 64-bit Linux, without glibc, or without FFI permission, and the backend is Deno's then.
@@ -32,7 +36,11 @@ const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
+const EPOLL_CTL_MOD = 3;
 const EPOLLIN = 0x1;
+const EPOLLOUT = 0x4;
+const EPOLLERR = 0x8;
+const EPOLLHUP = 0x10;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const { EAGAIN, EINTR } = ERRNO;
@@ -79,12 +87,22 @@ interface ParkedRead {
   reject(error: Error): void;
 }
 
+/** A writer waiting for room in the socket's send buffer. */
+interface RoomWaiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
 /** A `Deno.Conn` read and written with recv/send, its reads woken by an `EpollReactor`. */
 export class EpollConn {
   /** The read waiting for the socket to become readable. */
   parked: ParkedRead | undefined;
-  /** In the epoll set (taken out while nobody reads; see the module comment). */
+  /** The writer waiting for the socket to have room (`whenWritable()`). */
+  waitingForRoom: RoomWaiter | undefined;
+  /** Watched for reading (taken out while nobody reads; see the module comment). */
   armed = true;
+  /** The events the set watches for this socket now (0: not in the set). */
+  watched = EPOLLIN;
   /**
    * Optional: takes the bytes of a parked read synchronously, inside the reactor's batch. Called
    * with the parked read's buffer and the count just received into it. True means "consumed":
@@ -191,11 +209,31 @@ export class EpollConn {
     }
   }
 
-  /** Fails the parked read, if any, with `error`. */
+  /**
+   * Resolves once the socket has room to send, for a writer that moves bytes by other means
+   * than `write` (sendfile): the wait is the set's (EPOLLOUT), so it costs no thread, no op and
+   * nothing per batch while the client does not read. Rejects when the connection closes.
+   */
+  whenWritable(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    if (this.reactor.stopped) {
+      return Promise.reject(new Deno.errors.Interrupted("epoll reactor stopped"));
+    }
+    if (this.waitingForRoom) return Promise.reject(new Error("EpollConn: one writer at a time"));
+    return new Promise((resolve, reject) => {
+      this.waitingForRoom = { resolve, reject };
+      this.reactor.watch(this);
+    });
+  }
+
+  /** Fails the parked read and the writer waiting for room, if any, with `error`. */
   failParked(error: Error): void {
     const parked = this.parked;
+    const writer = this.waitingForRoom;
     this.parked = undefined;
+    this.waitingForRoom = undefined;
     parked?.reject(error);
+    writer?.reject(error);
   }
 
   closeWrite(): Promise<void> {
@@ -275,11 +313,22 @@ export class EpollReactor {
   /** Puts `conn` back into the set (it reads again). */
   arm(conn: EpollConn): void {
     conn.armed = true;
-    if (
-      this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_ADD, conn.fd, eventFor(conn.fd, EPOLLIN))
-    ) {
+    this.watch(conn);
+  }
+
+  /**
+   * Makes the set watch what `conn` waits for: reading while armed, room to send while a writer
+   * waits for it; out of the set when neither.
+   */
+  watch(conn: EpollConn): void {
+    const events = (conn.armed ? EPOLLIN : 0) | (conn.waitingForRoom ? EPOLLOUT : 0);
+    if (events === conn.watched) return;
+    const op = conn.watched === 0 ? EPOLL_CTL_ADD : events === 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    if (this.lib.symbols.epoll_ctl(this.#epoll, op, conn.fd, eventFor(conn.fd, events))) {
       conn.failParked(systemError(lastErrno(this.lib), "epoll_ctl"));
+      return;
     }
+    conn.watched = events;
   }
 
   /** Takes `conn` out for good (before Deno closes its descriptor). */
@@ -287,7 +336,10 @@ export class EpollReactor {
     if (this.#conns.get(conn.fd) !== conn) return;
     this.#conns.delete(conn.fd);
     this.#attached.delete(conn.fd);
-    this.#disarm(conn);
+    if (conn.watched !== 0) {
+      conn.watched = 0;
+      this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_DEL, conn.fd, this.#events);
+    }
   }
 
   /** Stops the loop and frees the set; attached connections are left to their owners. */
@@ -298,12 +350,6 @@ export class EpollReactor {
     await this.#loop;
     this.lib.symbols.close(this.#wake);
     this.lib.symbols.close(this.#epoll);
-  }
-
-  #disarm(conn: EpollConn): void {
-    if (!conn.armed) return;
-    conn.armed = false;
-    this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_DEL, conn.fd, this.#events);
   }
 
   async #run(): Promise<void> {
@@ -325,9 +371,21 @@ export class EpollReactor {
         const fd = this.#view.getInt32(i * EVENT_SIZE + EVENT_DATA, true);
         const conn = this.#conns.get(fd);
         if (!conn) continue; // The eventfd (shutdown), or a connection closed meanwhile.
+        const events = this.#view.getUint32(i * EVENT_SIZE, true);
+        if (conn.waitingForRoom && events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+          // Room to send (or an error the writer's next call will report): wake the writer.
+          const writer = conn.waitingForRoom;
+          conn.waitingForRoom = undefined;
+          this.watch(conn);
+          writer.resolve();
+        }
+        if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
         const parked = conn.parked;
         if (!parked) {
-          this.#disarm(conn);
+          if (conn.armed) {
+            conn.armed = false;
+            this.watch(conn);
+          }
           continue;
         }
         let n: number | null | undefined;

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { hasCommand, ROOT, startCommand, startScript, writeAll } from "../_helpers.ts";
 import { IO_MODES, makeTree, readReplies, startInProcess } from "../_http_server.ts";
 import { LogWriter } from "../../tcp/kit/log.ts";
+import { UNSENT_LIMIT_BYTES } from "../../http/server/serve.ts";
 import { createReporter } from "../../tcp/kit/report.ts";
 
 const encoder = new TextEncoder();
@@ -45,6 +46,16 @@ async function openMany(port: number, count: number, ask: boolean): Promise<Deno
     );
   }
   return conns;
+}
+
+/** The Send-Q of every established socket of the server on `port` (ss). */
+async function sendQueues(port: number): Promise<number[]> {
+  const { stdout } = await new Deno.Command("ss", {
+    args: ["-tnH", "state", "established", `( sport = :${port} )`],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").filter((line) => line.trim())
+    .map((line) => Number(line.trim().split(/\s+/)[1]));
 }
 
 /** A new client's GET is answered, within a generous bound. */
@@ -146,6 +157,14 @@ for (const io of IO_MODES) {
         return conn;
       }));
       try {
+        // Each stuck answer holds at most the server's cap of unsent bytes in the kernel (plus
+        // the packet being built), not the 4 MiB Linux grows a send buffer to by itself.
+        if (linux && hasCommand("ss")) {
+          const queued = await sendQueues(port);
+          assert.equal(queued.length, 64, "one server socket per stuck client");
+          const most = Math.max(...queued);
+          assert.ok(most <= UNSENT_LIMIT_BYTES + 64 * 1024, `${most} bytes queued unsent`);
+        }
         using conn = await Deno.connect({ hostname: "127.0.0.1", port });
         let slowest = 0;
         for (let i = 0; i < 50; i++) {

@@ -186,3 +186,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "EpollConn.whenWritable waits in the set while the client reads nothing, reading on",
+  ignore: linuxOnly,
+  fn: async () => {
+    const reactor = openReactor();
+    const [[client, server]] = await pairs(1);
+    const conn = attach(reactor, server);
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    try {
+      let queued = 0;
+      for (let n; (n = conn.writeNow(chunk)) > 0;) queued += n;
+      // Full: the wait is in the set, and the connection still reads meanwhile.
+      let room = false;
+      const waiting = conn.whenWritable().then(() => room = true);
+      const reading = conn.read(new Uint8Array(16));
+      await writeAll(client, encoder.encode("ping"));
+      assert.equal(await within(reading, "read while waiting for room"), 4);
+      assert.equal(room, false, "no room while the client reads nothing");
+      // The client drains what was queued: the writer wakes up, and the socket takes more.
+      await readExactly(client, queued);
+      await within(waiting, "room after the client read");
+      assert.ok(conn.writeNow(chunk) > 0);
+      // A writer waiting when the connection closes is told so.
+      for (let n; (n = conn.writeNow(chunk)) > 0;) queued += n;
+      const closed = conn.whenWritable();
+      conn.close();
+      await assert.rejects(closed, Deno.errors.BadResource);
+    } finally {
+      client.close();
+      await reactor.close();
+    }
+  },
+});
