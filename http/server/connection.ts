@@ -19,13 +19,15 @@
  * promise and no wake-up of the loop. Anything else is carried to the loop, which goes on from
  * exactly that step.
  *
- * Memory: an idle connection holds a small read buffer, and borrows a large one from the server's
- * pool only while its reads keep filling the small one.
+ * Memory: read buffers are lent by the server's pools for one read at a time (`lendReadBuffer`)
+ * and given back once the parser has what it needs; on the epoll backend a read asks for its
+ * buffer only when bytes are there, so an idle connection holds none. A large buffer is lent
+ * only while reads keep filling the small ones.
  */
 import { concatBytes, writeAll } from "../../tcp/core/io.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import type { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
-import type { StreamConn } from "../../tcp/core/stream_io.ts";
+import type { BufferLender, StreamConn } from "../../tcp/core/stream_io.ts";
 import { formatAddr } from "../../tcp/kit/cli.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { HttpError, type RequestHead } from "../core/events.ts";
@@ -70,7 +72,8 @@ export interface ConnectionHost {
   readonly headerTimeoutMs: number;
   /** Stream large files with sendfile(2) when possible. */
   readonly zeroCopy: boolean;
-  /** Large read buffers to borrow. */
+  /** Read buffers to borrow: small ones, and large ones for reads that fill the small. */
+  readonly smallBuffers: ReadBufferPool;
   readonly buffers: ReadBufferPool;
   /** The server is shutting down: answer with `Connection: close`. */
   readonly stopping: boolean;
@@ -91,9 +94,10 @@ const NEED_DATA: Step = { kind: "need-data" };
 const YIELD: Step = { kind: "yield" };
 const CONTINUE_STEP: Step = { kind: "continue" };
 const CLOSED: Step = { kind: "closed" };
+const NOTHING_RECEIVED = new Uint8Array(0);
 
 /** One client connection and its request loop (see the module comment). */
-export class Connection implements Timed {
+export class Connection implements Timed, BufferLender {
   lastActive = Date.now();
   headStarted = 0;
   writingSince = 0;
@@ -107,10 +111,12 @@ export class Connection implements Timed {
 
   readonly #host: ConnectionHost;
   readonly #parser: RequestParser;
-  readonly #small = new Uint8Array(SMALL_READ_BYTES);
-  #buffer: Uint8Array<ArrayBuffer> = this.#small;
+  /** The read buffer lent to this connection now, if any (see `lendReadBuffer`). */
+  #buffer: Uint8Array<ArrayBuffer> | undefined;
+  /** Whether the buffer lent (or the next) is a large one. */
+  #large = false;
   /** A view of the last read's bytes, reused while reads have the same size. */
-  #received: Uint8Array = this.#small.subarray(0, 0);
+  #received: Uint8Array = NOTHING_RECEIVED;
   /** Answers queued for the next write. */
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
@@ -146,8 +152,8 @@ export class Connection implements Timed {
         switch (step.kind) {
           case "need-data": {
             if (this.#pending.length) await this.#flush();
-            const n = await this.io.read(this.#beforeRead());
-            this.#afterRead(n);
+            this.#beforeRead();
+            this.#afterRead(await this.io.readLent(this));
             break;
           }
           case "yield": // More complete requests may be buffered: write, then go on.
@@ -179,7 +185,7 @@ export class Connection implements Timed {
         );
       }
     } finally {
-      if (this.#buffer !== this.#small) this.#host.buffers.give(this.#buffer);
+      this.#giveBufferBack();
       this.close();
     }
   }
@@ -306,6 +312,7 @@ export class Connection implements Timed {
     if (!this.#parser.inMessage) this.headStarted = 0;
     this.#answered = 0;
     this.#fed = false;
+    this.#giveBufferBack(); // The parser copied what it keeps.
     return true;
   };
 
@@ -398,13 +405,23 @@ export class Connection implements Timed {
     await this.#linger();
   }
 
-  /** The buffer for the next read, after setting the head's deadline. */
-  #beforeRead(): Uint8Array {
+  /** Before a read: the head's deadline set, the last buffer given back. */
+  #beforeRead(): void {
     // A request head is pending: its deadline runs from its first byte.
     if (!this.#parser.inMessage) this.headStarted = 0;
     else if (!this.busy && !this.headStarted) this.headStarted = Date.now();
     this.#answered = 0;
-    this.#resizeBuffer();
+    // The parser asked for more bytes, so it holds nothing of the old buffer (it copies what it
+    // keeps).
+    this.#giveBufferBack();
+  }
+
+  /**
+   * `BufferLender`: the buffer for the read about to happen, from the server's pools — a large
+   * one while reads fill the small ones (a big request, a pipelined batch).
+   */
+  lendReadBuffer(): Uint8Array {
+    this.#buffer ??= this.#large ? this.#host.buffers.take() : this.#host.smallBuffers.take();
     return this.#buffer;
   }
 
@@ -420,26 +437,28 @@ export class Connection implements Timed {
   #take(n: number): void {
     this.lastActive = Date.now();
     if (!this.busy && !this.headStarted) this.headStarted = this.lastActive;
-    if (this.#received.length !== n || this.#received.buffer !== this.#buffer.buffer) {
-      this.#received = this.#buffer.subarray(0, n);
+    const buffer = this.#buffer!;
+    if (this.#received.length !== n || this.#received.buffer !== buffer.buffer) {
+      this.#received = buffer.subarray(0, n);
     }
     this.#wire?.add(this.#received);
     this.#parser.feed(this.#received);
   }
 
   /**
-   * Grows the read buffer while reads fill it (a big request, a pipelined batch) and shrinks it
-   * back once they are small again. Called before a read only: the parser has asked for more
-   * bytes, so it holds nothing of the old buffer (it copies what it keeps).
+   * Gives the lent buffer back, and picks the next one's size: large after a read that filled a
+   * small buffer, small again once a read fits one.
    */
-  #resizeBuffer(): void {
-    const n = this.#lastRead;
-    if (n === this.#buffer.length && this.#buffer === this.#small) {
-      this.#buffer = this.#host.buffers.take();
-    } else if (this.#buffer !== this.#small && n <= SMALL_READ_BYTES) {
-      this.#host.buffers.give(this.#buffer);
-      this.#buffer = this.#small;
-    }
+  #giveBufferBack(): void {
+    const buffer = this.#buffer;
+    if (!buffer) return;
+    this.#buffer = undefined;
+    this.#received = NOTHING_RECEIVED;
+    const pool = this.#large ? this.#host.buffers : this.#host.smallBuffers;
+    this.#large = this.#large
+      ? this.#lastRead > SMALL_READ_BYTES
+      : this.#lastRead === buffer.length;
+    pool.give(buffer);
   }
 
   #queue(bytes: Uint8Array): void {

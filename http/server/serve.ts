@@ -14,7 +14,7 @@ import {
 import { type IoBackend, openIoBackend } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { AccessLog } from "./access_log.ts";
-import { Connection, type ConnectionHost } from "./connection.ts";
+import { Connection, type ConnectionHost, SMALL_READ_BYTES } from "./connection.ts";
 import { Deadlines } from "./deadlines.ts";
 import { renderError } from "./response.ts";
 import { openSite, type Site } from "./site.ts";
@@ -26,7 +26,7 @@ export const DEFAULT_KEEPALIVE_SECONDS = 30;
 const SHED_PER_PAUSE = 32;
 /** How long a connection must have been quiet to be closed that way. */
 const SHED_AFTER_MS = 100;
-/** The large read buffers connections borrow while their reads fill the small one. */
+/** The large read buffers connections borrow while their reads fill the small ones. */
 const LARGE_READ_BYTES = 16 * 1024;
 /**
  * Most bytes a connection keeps queued in the kernel unsent (`limitUnsentBytes`): a client that
@@ -57,6 +57,7 @@ export function keepaliveExplained(seconds: number): string {
 export class HttpService implements ConnectionHost {
   readonly live = new Set<Connection>();
   readonly tasks = new Set<Promise<void>>();
+  readonly smallBuffers = new ReadBufferPool(SMALL_READ_BYTES);
   readonly buffers = new ReadBufferPool(LARGE_READ_BYTES);
   readonly log: AccessLog;
   readonly reporter?: Reporter;
@@ -200,7 +201,7 @@ export class HttpService implements ConnectionHost {
       await finished;
     };
     signal?.addEventListener("abort", () => void close(), { once: true });
-    const { live, io } = this;
+    const { live, io, smallBuffers, buffers } = this;
     const answeredInPlace = () => this.answeredInPlace;
     return {
       addr: this.listener.addr as Deno.NetAddr,
@@ -215,6 +216,9 @@ export class HttpService implements ConnectionHost {
       },
       get answeredInPlace() {
         return answeredInPlace();
+      },
+      get readBuffersLent() {
+        return smallBuffers.lent + buffers.lent;
       },
       [Symbol.asyncDispose]: close,
     };

@@ -13,7 +13,9 @@
  * A connection the epoll set cannot take (its descriptor not found) is served by the `deno`
  * backend instead, so `attach` always succeeds.
  */
-import { EpollReactor } from "../linux/epoll.ts";
+import { type BufferLender, EpollReactor } from "../linux/epoll.ts";
+
+export type { BufferLender };
 import { ANSWERS_PER_TURN, TurnGate } from "./turn_gate.ts";
 
 /** One connection as a server reads and writes it. */
@@ -23,6 +25,12 @@ export interface StreamConn {
   /** The Deno socket underneath (sendfile finds its descriptor through it). */
   readonly socket: Deno.Conn;
   read(p: Uint8Array): Promise<number | null>;
+  /**
+   * Reads into the buffer `lender.lendReadBuffer()` returns. The epoll backend asks for it only
+   * once bytes are there, so a connection waiting for its client holds no read buffer; Deno's
+   * ops pin a buffer for the whole wait, so they ask at once. The count read, null at the end.
+   */
+  readLent(lender: BufferLender): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   /**
    * Sends what fits in the socket's buffer now, without waiting: the count sent. 0 means "it
@@ -76,6 +84,10 @@ class DenoStream implements StreamConn {
     const turn = this.gate.enter();
     if (turn) await turn;
     return n;
+  }
+
+  readLent(lender: BufferLender): Promise<number | null> {
+    return this.read(lender.lendReadBuffer());
   }
 
   write(p: Uint8Array): Promise<number> {

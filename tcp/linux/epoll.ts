@@ -65,8 +65,9 @@ function eventFor(fd: number, events: number): Uint8Array {
 
 /**
  * A size for a `usize` FFI parameter, as a BigInt: a number there takes FFI's slow path (~150 ns
- * more per call). A connection reads into one buffer and often sends one size, so the last one is
- * kept instead of converting every time.
+ * more per call). Reads go to buffers of one or two sizes and answers often have one size, so the
+ * reactor keeps the last one instead of converting every time (one per reactor, not per
+ * connection: memory per idle connection counts).
  */
 class SizeArgument {
   #length = -1;
@@ -81,8 +82,15 @@ class SizeArgument {
   }
 }
 
+/** Lends a read its buffer when bytes are there (see `EpollConn.readLent`). */
+export interface BufferLender {
+  lendReadBuffer(): Uint8Array;
+}
+
 interface ParkedRead {
-  into: Uint8Array;
+  /** The buffer the bytes go to; undefined until `lender` lends one. */
+  into: Uint8Array | undefined;
+  lender: BufferLender | undefined;
   resolve(n: number | null): void;
   reject(error: Error): void;
 }
@@ -114,8 +122,6 @@ export class EpollConn {
   /** The last read left the socket empty, so the next one parks without trying first. */
   #drained = true;
   #closed = false;
-  readonly #recvSize = new SizeArgument();
-  readonly #sendSize = new SizeArgument();
 
   constructor(
     readonly conn: Deno.Conn,
@@ -137,13 +143,27 @@ export class EpollConn {
   }
 
   read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0 && !this.#closed && !this.reactor.stopped) return Promise.resolve(0);
+    return this.#read(p, undefined);
+  }
+
+  /**
+   * Reads into the buffer `lender.lendReadBuffer()` returns, asked for only once bytes are
+   * there: a connection waiting for its client holds no read buffer meanwhile (nginx frees its
+   * buffer for idle keep-alive connections the same way). The count read, null at the end.
+   */
+  readLent(lender: BufferLender): Promise<number | null> {
+    return this.#read(undefined, lender);
+  }
+
+  #read(p: Uint8Array | undefined, lender: BufferLender | undefined): Promise<number | null> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
     if (this.reactor.stopped) {
       return Promise.reject(new Deno.errors.Interrupted("epoll reactor stopped"));
     }
     if (this.parked) return Promise.reject(new Error("EpollConn: one read at a time"));
-    if (p.length === 0) return Promise.resolve(0);
     if (!this.#drained) {
+      p ??= lender!.lendReadBuffer();
       try {
         const n = this.receive(p);
         if (n !== undefined) return Promise.resolve(n);
@@ -152,7 +172,7 @@ export class EpollConn {
       }
     }
     return new Promise((resolve, reject) => {
-      this.parked = { into: p, resolve, reject };
+      this.parked = { into: p, lender, resolve, reject };
       if (!this.armed) this.reactor.arm(this);
     });
   }
@@ -161,7 +181,7 @@ export class EpollConn {
   receive(p: Uint8Array): number | null | undefined {
     const lib = this.reactor.lib;
     while (true) {
-      const n = lib.symbols.recv(this.fd, p, this.#recvSize.of(p.length), MSG_DONTWAIT);
+      const n = lib.symbols.recv(this.fd, p, this.reactor.recvSize.of(p.length), MSG_DONTWAIT);
       if (n > 0) {
         this.#drained = n < p.length;
         return n;
@@ -198,7 +218,7 @@ export class EpollConn {
       const n = lib.symbols.send(
         this.fd,
         p,
-        this.#sendSize.of(p.length),
+        this.reactor.sendSize.of(p.length),
         MSG_DONTWAIT | MSG_NOSIGNAL,
       );
       if (n >= 0) return n;
@@ -261,6 +281,9 @@ export class EpollReactor {
   readonly #loop: Promise<void>;
   #closed = false;
   #stopped = false;
+  /** The last sizes recv and send were asked for, as BigInts (see `SizeArgument`). */
+  readonly recvSize = new SizeArgument();
+  readonly sendSize = new SizeArgument();
 
   private constructor(readonly lib: Libc, epoll: number, wake: number) {
     this.#epoll = epoll;
@@ -390,9 +413,15 @@ export class EpollReactor {
         }
         let n: number | null | undefined;
         try {
-          n = conn.receive(parked.into);
+          // A lent read takes its buffer now that bytes are there.
+          const into = parked.into ??= parked.lender!.lendReadBuffer();
+          n = conn.receive(into);
           if (n === undefined) continue; // Nothing after all: stay parked.
-          if (n !== null && conn.syncReader?.(parked.into, n)) continue; // Answered in place.
+          if (n !== null && conn.syncReader?.(into, n)) {
+            // Answered in place; a lent buffer went back with the bytes, the next is lent anew.
+            if (parked.lender) parked.into = undefined;
+            continue;
+          }
         } catch (error) {
           conn.failParked(error as Error);
           continue;

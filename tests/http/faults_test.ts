@@ -183,6 +183,33 @@ for (const io of IO_MODES) {
   });
 }
 
+for (const io of IO_MODES) {
+  Deno.test({
+    name:
+      `serveHttp: read buffers are lent per read, none to an idle connection on epoll${io.suffix}`,
+    async fn() {
+      const { base, root } = await makeTree();
+      await using server = await startInProcess({ ...io.options, root });
+      const idle = await openMany(server.addr.port, 200, true);
+      try {
+        assert.equal(server.connections, 200);
+        // On epoll a read asks for its buffer once bytes are there; Deno's pending read pins
+        // one (a small one) for the whole wait.
+        assert.equal(server.readBuffersLent, server.io === "epoll" ? 0 : 200);
+      } finally {
+        closeAll(idle);
+      }
+      // Every buffer goes back when the connections end.
+      for (let i = 0; i < 500 && server.connections > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(server.connections, 0);
+      assert.equal(server.readBuffersLent, 0);
+      await Deno.remove(base, { recursive: true });
+    },
+  });
+}
+
 Deno.test({
   name: "http/server.ts holds little memory per idle keep-alive connection",
   ignore: !linux,

@@ -220,3 +220,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "EpollConn.readLent asks for its buffer only once bytes are there",
+  ignore: linuxOnly,
+  fn: async () => {
+    const reactor = openReactor();
+    const [[client, server]] = await pairs(1);
+    const conn = attach(reactor, server);
+    const lent: Uint8Array[] = [];
+    const lender = { lendReadBuffer: () => lent[lent.push(new Uint8Array(64)) - 1] };
+    try {
+      const reading = conn.readLent(lender);
+      // A round trip on the same connection: the parked read has seen the reactor meanwhile.
+      const echo = conn.write(encoder.encode("ready"));
+      await readExactly(client, 5);
+      await echo;
+      assert.equal(lent.length, 0, "no buffer while nothing arrived");
+      await writeAll(client, encoder.encode("hello"));
+      const n = await within(reading, "lent read");
+      assert.equal(lent.length, 1);
+      assert.equal(decoder.decode(lent[0].subarray(0, n!)), "hello");
+    } finally {
+      conn.close();
+      client.close();
+      await reactor.close();
+    }
+  },
+});
