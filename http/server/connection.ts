@@ -27,7 +27,7 @@
 import { concatBytes, writeAll } from "../../tcp/core/io.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import type { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
-import type { BufferLender, StreamConn } from "../../tcp/core/stream_io.ts";
+import type { BufferLender, StreamConn, SyncReader } from "../../tcp/core/stream_io.ts";
 import { formatAddr } from "../../tcp/kit/cli.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { HttpError, type RequestHead } from "../core/events.ts";
@@ -79,6 +79,8 @@ export interface ConnectionHost {
   readonly stopping: boolean;
   /** Counts requests answered inside the epoll reactor's batch. */
   answeredInPlace: number;
+  /** Called once `serve()` has ended and the connection is closed. */
+  ended(conn: Connection): void;
 }
 
 /** What `advance()` stopped at. */
@@ -97,7 +99,7 @@ const CLOSED: Step = { kind: "closed" };
 const NOTHING_RECEIVED = new Uint8Array(0);
 
 /** One client connection and its request loop (see the module comment). */
-export class Connection implements Timed, BufferLender {
+export class Connection implements Timed, BufferLender, SyncReader {
   lastActive = Date.now();
   headStarted = 0;
   writingSince = 0;
@@ -140,10 +142,13 @@ export class Connection implements Timed, BufferLender {
     this.remote = io.remoteAddr as Deno.NetAddr;
     this.#parser = new RequestParser({ maxBodyBytes: host.maxBodyBytes });
     this.#wire = host.reporter?.explaining ? new RequestWire() : undefined;
-    if (!this.#wire) io.syncReader = this.#answerInPlace;
+    if (!this.#wire) io.syncReader = this;
   }
 
-  /** Serves requests until the connection ends; never throws for what a client does. */
+  /**
+   * Serves requests until the connection ends, then closes it and tells the host (`ended`).
+   * Never rejects: what goes wrong is reported.
+   */
   async serve(): Promise<void> {
     try {
       while (!this.closed) {
@@ -187,6 +192,7 @@ export class Connection implements Timed, BufferLender {
     } finally {
       this.#giveBufferBack();
       this.close();
+      this.#host.ended(this);
     }
   }
 
@@ -284,7 +290,7 @@ export class Connection implements Timed, BufferLender {
    * answered, the answers are sent at once and the read stays pending (true); otherwise the
    * loop wakes up and goes on from the step carried over (false).
    */
-  #answerInPlace = (into: Uint8Array, n: number): boolean => {
+  bytesArrived(into: Uint8Array, n: number): boolean {
     if (into !== this.#buffer) return false; // Not the loop's read (e.g. lingering).
     this.#take(n);
     this.#lastRead = n;
@@ -314,7 +320,7 @@ export class Connection implements Timed, BufferLender {
     this.#fed = false;
     this.#giveBufferBack(); // The parser copied what it keeps.
     return true;
-  };
+  }
 
   /** Routes, renders and queues the answer to `head`; false when the connection is done. */
   async #respond(head: RequestHead): Promise<boolean> {

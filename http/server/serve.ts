@@ -55,7 +55,9 @@ export function keepaliveExplained(seconds: number): string {
 
 /** The server's state (see the module comment); `ConnectionHost` is what connections read. */
 export class HttpService implements ConnectionHost {
+  /** The connections being served; each leaves when its `serve()` ends (`ended`). */
   readonly live = new Set<Connection>();
+  /** Other work shutdown waits for (503s being sent). */
   readonly tasks = new Set<Promise<void>>();
   readonly smallBuffers = new ReadBufferPool(SMALL_READ_BYTES);
   readonly buffers = new ReadBufferPool(LARGE_READ_BYTES);
@@ -71,6 +73,8 @@ export class HttpService implements ConnectionHost {
   readonly deadlines: Deadlines;
   stopping = false;
   answeredInPlace = 0;
+  /** Called when the last connection has ended, while shutdown waits for that. */
+  #lastEnded: (() => void) | undefined;
 
   private constructor(
     readonly listener: Deno.Listener,
@@ -156,6 +160,12 @@ export class HttpService implements ConnectionHost {
     return closed;
   }
 
+  /** A connection's `serve()` has ended (the connection closed itself). */
+  ended(conn: Connection): void {
+    this.live.delete(conn);
+    if (this.live.size === 0) this.#lastEnded?.();
+  }
+
   /** Keeps `task` until it settles (shutdown waits for it); a failure is reported. */
   track(task: Promise<void>): void {
     this.tasks.add(task);
@@ -228,7 +238,11 @@ export class HttpService implements ConnectionHost {
   async #shutdown(): Promise<void> {
     this.stopping = true;
     this.deadlines.stop();
-    for (const conn of this.live) conn.close();
+    if (this.live.size) {
+      const allEnded = new Promise<void>((resolve) => this.#lastEnded = resolve);
+      for (const conn of this.live) conn.close();
+      await allEnded;
+    }
     while (this.tasks.size) await Promise.allSettled([...this.tasks]);
     await this.io.close();
   }
@@ -248,22 +262,20 @@ export async function serveHttp(
   // Out of file descriptors, acceptLoop pauses instead of spinning (tcp/core/accept.ts).
   const accepting = acceptLoop(
     listener,
-    (socket) => server.track(serveClient(server, socket)),
+    (socket) => serveClient(server, socket),
     server.acceptReports,
   );
   return server.start(accepting, options.signal);
 }
 
-/** One client, start to end: tune its socket, serve its requests, close it. */
-async function serveClient(server: HttpService, socket: Deno.Conn): Promise<void> {
+/** One client, start to end: tune its socket, then serve its requests until it leaves. */
+function serveClient(server: HttpService, socket: Deno.Conn): void {
   server.tune(socket); // TCP_NODELAY (keepalive comes from the listening socket)
-  if (server.full) return await server.refuse(socket); // 503 past --max-conns
+  if (server.full) return server.track(server.refuse(socket)); // 503 past --max-conns
   const conn = new Connection(server.io.attach(socket), server);
   server.live.add(conn);
-  try {
-    await conn.serve(); // read → parse → respond → flush, until the connection ends
-  } finally {
-    server.live.delete(conn);
-    conn.close();
-  }
+  // read → parse → respond → flush until the connection ends; then it closes itself and tells
+  // the server (`ended`). Never rejects, so nothing waits on it: an idle connection is one
+  // suspended call, which keeps its memory small.
+  void conn.serve();
 }

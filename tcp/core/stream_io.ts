@@ -13,9 +13,9 @@
  * A connection the epoll set cannot take (its descriptor not found) is served by the `deno`
  * backend instead, so `attach` always succeeds.
  */
-import { type BufferLender, EpollReactor } from "../linux/epoll.ts";
+import { type BufferLender, EpollReactor, type SyncReader } from "../linux/epoll.ts";
 
-export type { BufferLender };
+export type { BufferLender, SyncReader };
 import { ANSWERS_PER_TURN, TurnGate } from "./turn_gate.ts";
 
 /** One connection as a server reads and writes it. */
@@ -44,12 +44,12 @@ export interface StreamConn {
    */
   whenWritable?(): Promise<void>;
   /**
-   * Optional: takes arriving bytes synchronously while a read is pending, called with the read's
-   * buffer and the count received into it. True means consumed (the read stays pending for the
-   * next bytes); false completes the read as usual. Backends that cannot run code at that moment
-   * (Deno's ops) never call it, and the read returns the bytes instead.
+   * Optional: takes arriving bytes synchronously while a read is pending (`bytesArrived`, called
+   * with the read's buffer and the count received into it). True means consumed (the read stays
+   * pending for the next bytes); false completes the read as usual. Backends that cannot run code
+   * at that moment (Deno's ops) never call it, and the read returns the bytes instead.
    */
-  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  syncReader: SyncReader | undefined;
   closeWrite(): Promise<void>;
   close(): void;
 }
@@ -67,7 +67,7 @@ export interface IoBackend {
 
 /** A connection on Deno's own ops, with the turn gate after each read. */
 class DenoStream implements StreamConn {
-  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  syncReader: SyncReader | undefined;
 
   constructor(readonly socket: Deno.Conn, readonly gate: TurnGate) {}
 

@@ -82,6 +82,12 @@ class SizeArgument {
   }
 }
 
+/** Takes a parked read's bytes synchronously, in the reactor's batch (`EpollConn.syncReader`). */
+export interface SyncReader {
+  /** `n` bytes just arrived in `into`: true when consumed (see `EpollConn.syncReader`). */
+  bytesArrived(into: Uint8Array, n: number): boolean;
+}
+
 /** Lends a read its buffer when bytes are there (see `EpollConn.readLent`). */
 export interface BufferLender {
   lendReadBuffer(): Uint8Array;
@@ -118,7 +124,7 @@ export class EpollConn {
    * socket are reported again). False completes the read with that count as usual. A server
    * answers simple requests here without a promise or an await (http/server.ts).
    */
-  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  syncReader: SyncReader | undefined;
   /** The last read left the socket empty, so the next one parks without trying first. */
   #drained = true;
   #closed = false;
@@ -417,7 +423,7 @@ export class EpollReactor {
           const into = parked.into ??= parked.lender!.lendReadBuffer();
           n = conn.receive(into);
           if (n === undefined) continue; // Nothing after all: stay parked.
-          if (n !== null && conn.syncReader?.(into, n)) {
+          if (n !== null && conn.syncReader?.bytesArrived(into, n)) {
             // Answered in place; a lent buffer went back with the bytes, the next is lent anew.
             if (parked.lender) parked.into = undefined;
             continue;
