@@ -635,6 +635,13 @@ export abstract class MessageParser<Head extends RequestHead | ResponseHead> {
       this.shift(this.pos);
       this.buf = EMPTY;
       this.owned = false;
+      // Between messages nothing refers to the last section's lines: drop them now rather than
+      // at the next scan, so a parser waiting for its next message holds no line arrays.
+      if (this.clearLines) {
+        this.lineStarts.length = 0;
+        this.lineEnds.length = 0;
+        this.clearLines = false;
+      }
     } else if (!this.owned) {
       const copy = new Uint8Array(Math.max((this.end - this.pos) * 2, 4096));
       copy.set(this.buf.subarray(this.pos, this.end));

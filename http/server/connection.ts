@@ -97,6 +97,8 @@ const YIELD: Step = { kind: "yield" };
 const CONTINUE_STEP: Step = { kind: "continue" };
 const CLOSED: Step = { kind: "closed" };
 const NOTHING_RECEIVED = new Uint8Array(0);
+/** No answers queued, no body parts: shared, never added to (a connection makes its own list). */
+const NO_PIECES: Uint8Array[] = [];
 
 /** One client connection and its request loop (see the module comment). */
 export class Connection implements Timed, BufferLender, SyncReader {
@@ -120,11 +122,11 @@ export class Connection implements Timed, BufferLender, SyncReader {
   /** A view of the last read's bytes, reused while reads have the same size. */
   #received: Uint8Array = NOTHING_RECEIVED;
   /** Answers queued for the next write. */
-  #pending: Uint8Array[] = [];
+  #pending = NO_PIECES;
   #pendingBytes = 0;
-  /** The request being read, and its body so far. */
+  /** The request being read or answered (none between requests), and its body so far. */
   #head: RequestHead | undefined;
-  #body: Uint8Array[] = [];
+  #body = NO_PIECES;
   /** Requests answered since the last read. */
   #answered = 0;
   /** --explain: the bytes this connection received, so each request can be shown as it came. */
@@ -254,17 +256,18 @@ export class Connection implements Timed, BufferLender, SyncReader {
         this.#host.log.request(this.remote, event);
         this.headStarted = 0;
         this.busy = true;
-        if (this.#body.length) this.#body = [];
+        this.#body = NO_PIECES;
         this.bodyBytes = 0;
         if (event.expectContinue) return CONTINUE_STEP;
         if (event.bodyKind !== "none") this.bodyStarted = this.bodyLastAt = this.lastActive;
       } else if (event.kind === "data") {
-        this.#body.push(event.data.slice());
+        this.#body = addPiece(this.#body, event.data.slice());
         this.bodyBytes += event.data.length;
         this.bodyLastAt = this.lastActive;
       } else if (event.kind === "end" && this.#head) {
         this.bodyStarted = 0;
         if (!this.#answerHot(this.#head)) return { kind: "request", head: this.#head };
+        this.#head = undefined; // Answered.
       } else if (event.kind === "closed") {
         return CLOSED;
       }
@@ -327,7 +330,7 @@ export class Connection implements Timed, BufferLender, SyncReader {
     const host = this.#host;
     const keepAlive = head.keepAlive && !host.stopping;
     const request = makeRequest(head, this.#body, this.bodyBytes, this.remote);
-    if (this.#body.length) this.#body = [];
+    this.#body = NO_PIECES;
     const response = await this.#answer(request);
     const out = response.file && keepAlive && head.version === "1.1" && head.method === "GET" &&
         !host.site.explainHeader
@@ -349,6 +352,7 @@ export class Connection implements Timed, BufferLender, SyncReader {
     host.log.response(this.remote, head, response.status, out.bodyLength, user);
     this.busy = false;
     this.#answered++;
+    this.#head = undefined;
     // A streamed body not sent (HEAD) still said Connection: close.
     if (!keepAlive || response.body instanceof ReadableStream) {
       await this.#flush();
@@ -468,7 +472,7 @@ export class Connection implements Timed, BufferLender, SyncReader {
   }
 
   #queue(bytes: Uint8Array): void {
-    this.#pending.push(bytes);
+    this.#pending = addPiece(this.#pending, bytes);
     this.#pendingBytes += bytes.length;
   }
 
@@ -477,7 +481,7 @@ export class Connection implements Timed, BufferLender, SyncReader {
     const piece = this.#pending.length === 1
       ? this.#pending[0]
       : concatBytes(this.#pending, this.#pendingBytes);
-    this.#pending = [];
+    this.#pending = NO_PIECES;
     this.#pendingBytes = 0;
     return piece;
   }
@@ -494,7 +498,7 @@ export class Connection implements Timed, BufferLender, SyncReader {
       if (written < piece.length) await writeAll(this.io, piece.subarray(written));
     } else {
       const pieces = this.#pending;
-      this.#pending = [];
+      this.#pending = NO_PIECES;
       this.#pendingBytes = 0;
       for (const piece of pieces) await writeAll(this.io, piece);
     }
@@ -530,6 +534,13 @@ export class Connection implements Timed, BufferLender, SyncReader {
       clearTimeout(timer);
     }
   }
+}
+
+/** `pieces` with `piece` added: a new list in place of the shared empty one. */
+function addPiece(pieces: Uint8Array[], piece: Uint8Array): Uint8Array[] {
+  if (pieces === NO_PIECES) return [piece];
+  pieces.push(piece);
+  return pieces;
 }
 
 /** The request handlers see, from its head and body parts. */

@@ -375,3 +375,24 @@ Deno.test("serveHttp's access log: the same bytes written in batches as line by 
   assert.ok(batchedBytes.length < direct.length, `${batchedBytes.length} writes`);
   await Deno.remove(base, { recursive: true });
 });
+
+Deno.test('serveHttp\'s access log: a request that cannot be parsed is logged as "-", never as the one before', async () => {
+  const { base, root } = await makeTree();
+  const lines: string[] = [];
+  const reporter = createReporter("http/server", {
+    sink: { out: (line) => lines.push(line), err() {} },
+  });
+  {
+    await using server = await startInProcess({ root, reporter, requestEvents: false });
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    // A good request, then a broken one on the same connection (answered 400, then closed).
+    await writeAll(conn, get());
+    await readReplies(conn, 1);
+    await writeAll(conn, encoder.encode("GET /x HTTP/1.1\r\nBad header\r\n\r\n"));
+    assert.equal((await readReplies(conn, 1)).replies[0].status, 400);
+  }
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0], /"GET \/hello\.txt HTTP\/1\.1" 200 /);
+  assert.match(lines[1], /"-" 400 -$/);
+  await Deno.remove(base, { recursive: true });
+});
