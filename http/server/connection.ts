@@ -35,7 +35,7 @@ import { RequestParser } from "../core/request_parser.ts";
 import type { AccessLog } from "./access_log.ts";
 import { basicCredentials } from "./auth.ts";
 import { streamBody } from "./body_stream.ts";
-import { LINGER_BYTES, LINGER_MS, type Overdue, type Timed } from "./deadlines.ts";
+import { DISCARDED, LINGER_BYTES, LINGER_MS, type Overdue, type Timed } from "./deadlines.ts";
 import { explainExchange, RequestWire } from "./explain.ts";
 import {
   because,
@@ -519,12 +519,11 @@ export class Connection implements Timed, BufferLender, SyncReader {
     this.headStarted = 0;
     this.bodyStarted = 0;
     this.busy = false;
-    const sink = new Uint8Array(16 * 1024);
     let drained = 0;
     const timer = setTimeout(() => this.close(), LINGER_MS);
     try {
       while (drained < LINGER_BYTES && Date.now() < deadline) {
-        const n = await this.io.read(sink);
+        const n = await this.io.read(DISCARDED);
         if (n === null) break;
         drained += n;
       }

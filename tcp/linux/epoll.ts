@@ -270,7 +270,10 @@ export class EpollConn {
     if (this.#closed) throw new Deno.errors.BadResource("connection already closed");
     this.#closed = true;
     this.reactor.detach(this);
-    this.failParked(new Deno.errors.BadResource("connection closed"));
+    // An error (and its stack trace) only for someone waiting: most connections close idle.
+    if (this.parked || this.waitingForRoom) {
+      this.failParked(new Deno.errors.BadResource("connection closed"));
+    }
     this.conn.close();
   }
 }
