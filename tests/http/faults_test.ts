@@ -231,7 +231,7 @@ Deno.test({
     const idle = await openMany(server.port, count, true);
     try {
       const perConnection = (rssKiB(server.child.pid) - baseline) / count;
-      // A 16 KiB read buffer per connection made it ~26 KiB; now ~11 (see http/README.md).
+      // A generous bound (RSS moves with V8's young generation); the benchmark has the number.
       assert.ok(perConnection < 18, `RSS per idle connection: ${perConnection.toFixed(1)} KiB`);
     } finally {
       closeAll(idle);
