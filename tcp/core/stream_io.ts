@@ -14,9 +14,9 @@
  * backend instead, so `attach` always succeeds.
  */
 import { type BufferLender, EpollReactor, type SyncReader } from "../linux/epoll.ts";
+import { ANSWERS_PER_TURN, TurnGate } from "./turn_gate.ts";
 
 export type { BufferLender, SyncReader };
-import { ANSWERS_PER_TURN, TurnGate } from "./turn_gate.ts";
 
 /** One connection as a server reads and writes it. */
 export interface StreamConn {
