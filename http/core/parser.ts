@@ -4,7 +4,7 @@
  * start lines live in request_parser.ts and response_parser.ts, the framing rules in framing.ts,
  * the serializer in serialize.ts.
  *
- * Size: ~640 lines, over the ~600 of a module, because `MessageParser` is one state machine over
+ * Size: ~660 lines, over the ~600 of a module, because `MessageParser` is one state machine over
  * one buffer — buffering, the section scanner with its limits and the body readers share its
  * offsets and must move together; the pure rules around it are already in framing.ts.
  *
@@ -112,6 +112,11 @@ export interface ParserOptions {
   maxFieldLineBytes?: number;
   maxHeaderFields?: number;
 }
+/**
+ * The smallest buffer of its own a parser copies unfinished input into (it doubles as it grows):
+ * small, because a server keeps one for every client whose request is still arriving.
+ */
+const MIN_OWN_BUFFER = 1024;
 /** Strings remembered per head position (see `recentLatin1`), and the longest remembered. */
 const RECENT_SLOTS = 32;
 const RECENT_MAX_LENGTH = 1024;
@@ -193,7 +198,9 @@ export abstract class MessageParser<Head extends RequestHead | ResponseHead> {
     }
     const needed = this.end - this.pos + chunk.length;
     if (!this.owned || this.buf.length < needed) {
-      const grown = new Uint8Array(Math.max(4096, needed, this.owned ? this.buf.length * 2 : 0));
+      const grown = new Uint8Array(
+        Math.max(MIN_OWN_BUFFER, needed, this.owned ? this.buf.length * 2 : 0),
+      );
       grown.set(this.buf.subarray(this.pos, this.end));
       this.shift(this.pos);
       this.buf = grown;
@@ -635,8 +642,15 @@ export abstract class MessageParser<Head extends RequestHead | ResponseHead> {
       this.shift(this.pos);
       this.buf = EMPTY;
       this.owned = false;
+      // Between messages nothing refers to the last section's lines: drop them now rather than
+      // at the next scan, so a parser waiting for its next message holds no line arrays.
+      if (this.clearLines) {
+        this.lineStarts.length = 0;
+        this.lineEnds.length = 0;
+        this.clearLines = false;
+      }
     } else if (!this.owned) {
-      const copy = new Uint8Array(Math.max((this.end - this.pos) * 2, 4096));
+      const copy = new Uint8Array(Math.max((this.end - this.pos) * 2, MIN_OWN_BUFFER));
       copy.set(this.buf.subarray(this.pos, this.end));
       this.shift(this.pos);
       this.buf = copy;

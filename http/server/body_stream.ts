@@ -10,7 +10,7 @@ import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import type { StreamConn } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { encodeChunk, encodeLastChunk } from "../core/serialize.ts";
-import { LINGER_BYTES, LINGER_MS } from "./deadlines.ts";
+import { DISCARDED, LINGER_BYTES, LINGER_MS } from "./deadlines.ts";
 
 const LAST_CHUNK = encodeLastChunk();
 
@@ -34,10 +34,9 @@ export async function streamBody(
   let left = false;
   const watching = (async () => {
     // Nothing the client sends now means anything (the response says Connection: close).
-    const sink = new Uint8Array(4096);
     let drained = 0;
     try {
-      for (let n; drained < LINGER_BYTES && (n = await target.io.read(sink)) !== null;) {
+      for (let n; drained < LINGER_BYTES && (n = await target.io.read(DISCARDED)) !== null;) {
         drained += n;
       }
     } catch (error) {

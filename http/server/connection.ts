@@ -19,13 +19,15 @@
  * promise and no wake-up of the loop. Anything else is carried to the loop, which goes on from
  * exactly that step.
  *
- * Memory: an idle connection holds a small read buffer, and borrows a large one from the server's
- * pool only while its reads keep filling the small one.
+ * Memory: read buffers are lent by the server's pools for one read at a time (`lendReadBuffer`)
+ * and given back once the parser has what it needs; on the epoll backend a read asks for its
+ * buffer only when bytes are there, so an idle connection holds none. A large buffer is lent
+ * only while reads keep filling the small ones.
  */
 import { concatBytes, writeAll } from "../../tcp/core/io.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import type { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
-import type { StreamConn } from "../../tcp/core/stream_io.ts";
+import type { BufferLender, StreamConn, SyncReader } from "../../tcp/core/stream_io.ts";
 import { formatAddr } from "../../tcp/kit/cli.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { HttpError, type RequestHead } from "../core/events.ts";
@@ -33,7 +35,7 @@ import { RequestParser } from "../core/request_parser.ts";
 import type { AccessLog } from "./access_log.ts";
 import { basicCredentials } from "./auth.ts";
 import { streamBody } from "./body_stream.ts";
-import { LINGER_BYTES, LINGER_MS, type Overdue, type Timed } from "./deadlines.ts";
+import { DISCARDED, LINGER_BYTES, LINGER_MS, type Overdue, type Timed } from "./deadlines.ts";
 import { explainExchange, RequestWire } from "./explain.ts";
 import {
   because,
@@ -70,12 +72,15 @@ export interface ConnectionHost {
   readonly headerTimeoutMs: number;
   /** Stream large files with sendfile(2) when possible. */
   readonly zeroCopy: boolean;
-  /** Large read buffers to borrow. */
+  /** Read buffers to borrow: small ones, and large ones for reads that fill the small. */
+  readonly smallBuffers: ReadBufferPool;
   readonly buffers: ReadBufferPool;
   /** The server is shutting down: answer with `Connection: close`. */
   readonly stopping: boolean;
   /** Counts requests answered inside the epoll reactor's batch. */
   answeredInPlace: number;
+  /** Called once `serve()` has ended and the connection is closed. */
+  ended(conn: Connection): void;
 }
 
 /** What `advance()` stopped at. */
@@ -91,9 +96,12 @@ const NEED_DATA: Step = { kind: "need-data" };
 const YIELD: Step = { kind: "yield" };
 const CONTINUE_STEP: Step = { kind: "continue" };
 const CLOSED: Step = { kind: "closed" };
+const NOTHING_RECEIVED = new Uint8Array(0);
+/** No answers queued, no body parts: shared, never added to (a connection makes its own list). */
+const NO_PIECES: Uint8Array[] = [];
 
 /** One client connection and its request loop (see the module comment). */
-export class Connection implements Timed {
+export class Connection implements Timed, BufferLender, SyncReader {
   lastActive = Date.now();
   headStarted = 0;
   writingSince = 0;
@@ -107,16 +115,18 @@ export class Connection implements Timed {
 
   readonly #host: ConnectionHost;
   readonly #parser: RequestParser;
-  readonly #small = new Uint8Array(SMALL_READ_BYTES);
-  #buffer: Uint8Array<ArrayBuffer> = this.#small;
+  /** The read buffer lent to this connection now, if any (see `lendReadBuffer`). */
+  #buffer: Uint8Array<ArrayBuffer> | undefined;
+  /** Whether the buffer lent (or the next) is a large one. */
+  #large = false;
   /** A view of the last read's bytes, reused while reads have the same size. */
-  #received: Uint8Array = this.#small.subarray(0, 0);
+  #received: Uint8Array = NOTHING_RECEIVED;
   /** Answers queued for the next write. */
-  #pending: Uint8Array[] = [];
+  #pending = NO_PIECES;
   #pendingBytes = 0;
-  /** The request being read, and its body so far. */
+  /** The request being read or answered (none between requests), and its body so far. */
   #head: RequestHead | undefined;
-  #body: Uint8Array[] = [];
+  #body = NO_PIECES;
   /** Requests answered since the last read. */
   #answered = 0;
   /** --explain: the bytes this connection received, so each request can be shown as it came. */
@@ -134,10 +144,13 @@ export class Connection implements Timed {
     this.remote = io.remoteAddr as Deno.NetAddr;
     this.#parser = new RequestParser({ maxBodyBytes: host.maxBodyBytes });
     this.#wire = host.reporter?.explaining ? new RequestWire() : undefined;
-    if (!this.#wire) io.syncReader = this.#answerInPlace;
+    if (!this.#wire) io.syncReader = this;
   }
 
-  /** Serves requests until the connection ends; never throws for what a client does. */
+  /**
+   * Serves requests until the connection ends, then closes it and tells the host (`ended`).
+   * Never rejects: what goes wrong is reported.
+   */
   async serve(): Promise<void> {
     try {
       while (!this.closed) {
@@ -146,8 +159,8 @@ export class Connection implements Timed {
         switch (step.kind) {
           case "need-data": {
             if (this.#pending.length) await this.#flush();
-            const n = await this.io.read(this.#beforeRead());
-            this.#afterRead(n);
+            this.#beforeRead();
+            this.#afterRead(await this.io.readLent(this));
             break;
           }
           case "yield": // More complete requests may be buffered: write, then go on.
@@ -179,8 +192,9 @@ export class Connection implements Timed {
         );
       }
     } finally {
-      if (this.#buffer !== this.#small) this.#host.buffers.give(this.#buffer);
+      this.#giveBufferBack();
       this.close();
+      this.#host.ended(this);
     }
   }
 
@@ -242,17 +256,18 @@ export class Connection implements Timed {
         this.#host.log.request(this.remote, event);
         this.headStarted = 0;
         this.busy = true;
-        if (this.#body.length) this.#body = [];
+        this.#body = NO_PIECES;
         this.bodyBytes = 0;
         if (event.expectContinue) return CONTINUE_STEP;
         if (event.bodyKind !== "none") this.bodyStarted = this.bodyLastAt = this.lastActive;
       } else if (event.kind === "data") {
-        this.#body.push(event.data.slice());
+        this.#body = addPiece(this.#body, event.data.slice());
         this.bodyBytes += event.data.length;
         this.bodyLastAt = this.lastActive;
       } else if (event.kind === "end" && this.#head) {
         this.bodyStarted = 0;
         if (!this.#answerHot(this.#head)) return { kind: "request", head: this.#head };
+        this.#head = undefined; // Answered.
       } else if (event.kind === "closed") {
         return CLOSED;
       }
@@ -278,7 +293,7 @@ export class Connection implements Timed {
    * answered, the answers are sent at once and the read stays pending (true); otherwise the
    * loop wakes up and goes on from the step carried over (false).
    */
-  #answerInPlace = (into: Uint8Array, n: number): boolean => {
+  bytesArrived(into: Uint8Array, n: number): boolean {
     if (into !== this.#buffer) return false; // Not the loop's read (e.g. lingering).
     this.#take(n);
     this.#lastRead = n;
@@ -306,15 +321,16 @@ export class Connection implements Timed {
     if (!this.#parser.inMessage) this.headStarted = 0;
     this.#answered = 0;
     this.#fed = false;
+    this.#giveBufferBack(); // The parser copied what it keeps.
     return true;
-  };
+  }
 
   /** Routes, renders and queues the answer to `head`; false when the connection is done. */
   async #respond(head: RequestHead): Promise<boolean> {
     const host = this.#host;
     const keepAlive = head.keepAlive && !host.stopping;
     const request = makeRequest(head, this.#body, this.bodyBytes, this.remote);
-    if (this.#body.length) this.#body = [];
+    this.#body = NO_PIECES;
     const response = await this.#answer(request);
     const out = response.file && keepAlive && head.version === "1.1" && head.method === "GET" &&
         !host.site.explainHeader
@@ -336,6 +352,7 @@ export class Connection implements Timed {
     host.log.response(this.remote, head, response.status, out.bodyLength, user);
     this.busy = false;
     this.#answered++;
+    this.#head = undefined;
     // A streamed body not sent (HEAD) still said Connection: close.
     if (!keepAlive || response.body instanceof ReadableStream) {
       await this.#flush();
@@ -398,13 +415,23 @@ export class Connection implements Timed {
     await this.#linger();
   }
 
-  /** The buffer for the next read, after setting the head's deadline. */
-  #beforeRead(): Uint8Array {
+  /** Before a read: the head's deadline set, the last buffer given back. */
+  #beforeRead(): void {
     // A request head is pending: its deadline runs from its first byte.
     if (!this.#parser.inMessage) this.headStarted = 0;
     else if (!this.busy && !this.headStarted) this.headStarted = Date.now();
     this.#answered = 0;
-    this.#resizeBuffer();
+    // The parser asked for more bytes, so it holds nothing of the old buffer (it copies what it
+    // keeps).
+    this.#giveBufferBack();
+  }
+
+  /**
+   * `BufferLender`: the buffer for the read about to happen, from the server's pools — a large
+   * one while reads fill the small ones (a big request, a pipelined batch).
+   */
+  lendReadBuffer(): Uint8Array {
+    this.#buffer ??= this.#large ? this.#host.buffers.take() : this.#host.smallBuffers.take();
     return this.#buffer;
   }
 
@@ -420,30 +447,32 @@ export class Connection implements Timed {
   #take(n: number): void {
     this.lastActive = Date.now();
     if (!this.busy && !this.headStarted) this.headStarted = this.lastActive;
-    if (this.#received.length !== n || this.#received.buffer !== this.#buffer.buffer) {
-      this.#received = this.#buffer.subarray(0, n);
+    const buffer = this.#buffer!;
+    if (this.#received.length !== n || this.#received.buffer !== buffer.buffer) {
+      this.#received = buffer.subarray(0, n);
     }
     this.#wire?.add(this.#received);
     this.#parser.feed(this.#received);
   }
 
   /**
-   * Grows the read buffer while reads fill it (a big request, a pipelined batch) and shrinks it
-   * back once they are small again. Called before a read only: the parser has asked for more
-   * bytes, so it holds nothing of the old buffer (it copies what it keeps).
+   * Gives the lent buffer back, and picks the next one's size: large after a read that filled a
+   * small buffer, small again once a read fits one.
    */
-  #resizeBuffer(): void {
-    const n = this.#lastRead;
-    if (n === this.#buffer.length && this.#buffer === this.#small) {
-      this.#buffer = this.#host.buffers.take();
-    } else if (this.#buffer !== this.#small && n <= SMALL_READ_BYTES) {
-      this.#host.buffers.give(this.#buffer);
-      this.#buffer = this.#small;
-    }
+  #giveBufferBack(): void {
+    const buffer = this.#buffer;
+    if (!buffer) return;
+    this.#buffer = undefined;
+    this.#received = NOTHING_RECEIVED;
+    const pool = this.#large ? this.#host.buffers : this.#host.smallBuffers;
+    this.#large = this.#large
+      ? this.#lastRead > SMALL_READ_BYTES
+      : this.#lastRead === buffer.length;
+    pool.give(buffer);
   }
 
   #queue(bytes: Uint8Array): void {
-    this.#pending.push(bytes);
+    this.#pending = addPiece(this.#pending, bytes);
     this.#pendingBytes += bytes.length;
   }
 
@@ -452,7 +481,7 @@ export class Connection implements Timed {
     const piece = this.#pending.length === 1
       ? this.#pending[0]
       : concatBytes(this.#pending, this.#pendingBytes);
-    this.#pending = [];
+    this.#pending = NO_PIECES;
     this.#pendingBytes = 0;
     return piece;
   }
@@ -469,7 +498,7 @@ export class Connection implements Timed {
       if (written < piece.length) await writeAll(this.io, piece.subarray(written));
     } else {
       const pieces = this.#pending;
-      this.#pending = [];
+      this.#pending = NO_PIECES;
       this.#pendingBytes = 0;
       for (const piece of pieces) await writeAll(this.io, piece);
     }
@@ -490,12 +519,11 @@ export class Connection implements Timed {
     this.headStarted = 0;
     this.bodyStarted = 0;
     this.busy = false;
-    const sink = new Uint8Array(16 * 1024);
     let drained = 0;
     const timer = setTimeout(() => this.close(), LINGER_MS);
     try {
       while (drained < LINGER_BYTES && Date.now() < deadline) {
-        const n = await this.io.read(sink);
+        const n = await this.io.read(DISCARDED);
         if (n === null) break;
         drained += n;
       }
@@ -505,6 +533,13 @@ export class Connection implements Timed {
       clearTimeout(timer);
     }
   }
+}
+
+/** `pieces` with `piece` added: a new list in place of the shared empty one. */
+function addPiece(pieces: Uint8Array[], piece: Uint8Array): Uint8Array[] {
+  if (pieces === NO_PIECES) return [piece];
+  pieces.push(piece);
+  return pieces;
 }
 
 /** The request handlers see, from its head and body parts. */

@@ -6,11 +6,15 @@
 import { acceptLoop, type AcceptOptions } from "../../tcp/core/accept.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
-import { keepaliveFor, type KeepaliveTimers } from "../../tcp/core/socket_options.ts";
+import {
+  keepaliveFor,
+  type KeepaliveTimers,
+  limitUnsentBytes,
+} from "../../tcp/core/socket_options.ts";
 import { type IoBackend, openIoBackend } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { AccessLog } from "./access_log.ts";
-import { Connection, type ConnectionHost } from "./connection.ts";
+import { Connection, type ConnectionHost, SMALL_READ_BYTES } from "./connection.ts";
 import { Deadlines } from "./deadlines.ts";
 import { renderError } from "./response.ts";
 import { openSite, type Site } from "./site.ts";
@@ -23,8 +27,14 @@ export const DEFAULT_KEEPALIVE_SECONDS = 30;
 const SHED_PER_PAUSE = 32;
 /** How long a connection must have been quiet to be closed that way. */
 const SHED_AFTER_MS = 100;
-/** The large read buffers connections borrow while their reads fill the small one. */
+/** The large read buffers connections borrow while their reads fill the small ones. */
 const LARGE_READ_BYTES = 16 * 1024;
+/**
+ * Most bytes a connection keeps queued in the kernel unsent (`limitUnsentBytes`): a client that
+ * stops reading then holds this much kernel memory, not 4 MiB. Room to keep loopback and LAN
+ * transfers at full speed: the socket asks for more as soon as less than this is left.
+ */
+export const UNSENT_LIMIT_BYTES = 128 * 1024;
 
 /**
  * The kernel's keepalive timers for `seconds` of silence: then a probe every third of that (at
@@ -46,8 +56,11 @@ export function keepaliveExplained(seconds: number): string {
 
 /** The server's state (see the module comment); `ConnectionHost` is what connections read. */
 export class HttpService implements ConnectionHost {
+  /** The connections being served; each leaves when its `serve()` ends (`ended`). */
   readonly live = new Set<Connection>();
+  /** Other work shutdown waits for (503s being sent). */
   readonly tasks = new Set<Promise<void>>();
+  readonly smallBuffers = new ReadBufferPool(SMALL_READ_BYTES);
   readonly buffers = new ReadBufferPool(LARGE_READ_BYTES);
   readonly log: AccessLog;
   readonly reporter?: Reporter;
@@ -56,12 +69,13 @@ export class HttpService implements ConnectionHost {
   readonly headerTimeoutMs: number;
   readonly zeroCopy: boolean;
   readonly keepalive?: KeepaliveTimers;
-  /** The listening socket passes keepalive on to every connection (no per-connection call). */
   /** Keepalive for one accepted connection (nothing to do where the listener passes it on). */
   readonly keepaliveConn: ((conn: Deno.Conn) => void) | undefined;
   readonly deadlines: Deadlines;
   stopping = false;
   answeredInPlace = 0;
+  /** Called when the last connection has ended, while shutdown waits for that. */
+  #lastEnded: (() => void) | undefined;
 
   private constructor(
     readonly listener: Deno.Listener,
@@ -83,6 +97,8 @@ export class HttpService implements ConnectionHost {
       this.keepalive = keepaliveTimers(keepaliveSeconds);
       this.keepaliveConn = keepaliveFor(listener, this.keepalive);
     }
+    // Clients that stop reading a large answer hold little kernel memory (see the constant).
+    limitUnsentBytes(listener, UNSENT_LIMIT_BYTES);
     this.deadlines = new Deadlines(this.live, {
       idleTimeoutMs: options.idleTimeoutMs ?? 15_000,
       headerTimeoutMs: this.headerTimeoutMs,
@@ -145,6 +161,12 @@ export class HttpService implements ConnectionHost {
     return closed;
   }
 
+  /** A connection's `serve()` has ended (the connection closed itself). */
+  ended(conn: Connection): void {
+    this.live.delete(conn);
+    if (this.live.size === 0) this.#lastEnded?.();
+  }
+
   /** Keeps `task` until it settles (shutdown waits for it); a failure is reported. */
   track(task: Promise<void>): void {
     this.tasks.add(task);
@@ -190,7 +212,7 @@ export class HttpService implements ConnectionHost {
       await finished;
     };
     onAbort(signal, () => void close());
-    const { live, io } = this;
+    const { live, io, smallBuffers, buffers } = this;
     const answeredInPlace = () => this.answeredInPlace;
     return {
       addr: this.listener.addr as Deno.NetAddr,
@@ -206,6 +228,9 @@ export class HttpService implements ConnectionHost {
       get answeredInPlace() {
         return answeredInPlace();
       },
+      get readBuffersLent() {
+        return smallBuffers.lent + buffers.lent;
+      },
       [Symbol.asyncDispose]: close,
     };
   }
@@ -214,7 +239,11 @@ export class HttpService implements ConnectionHost {
   async #shutdown(): Promise<void> {
     this.stopping = true;
     this.deadlines.stop();
-    for (const conn of this.live) conn.close();
+    if (this.live.size) {
+      const allEnded = new Promise<void>((resolve) => this.#lastEnded = resolve);
+      for (const conn of this.live) conn.close();
+      await allEnded;
+    }
     while (this.tasks.size) await Promise.allSettled([...this.tasks]);
     await this.io.close();
   }
@@ -234,22 +263,20 @@ export async function serveHttp(
   // Out of file descriptors, acceptLoop pauses instead of spinning (tcp/core/accept.ts).
   const accepting = acceptLoop(
     listener,
-    (socket) => server.track(serveClient(server, socket)),
+    (socket) => serveClient(server, socket),
     server.acceptReports,
   );
   return server.start(accepting, options.signal);
 }
 
-/** One client, start to end: tune its socket, serve its requests, close it. */
-async function serveClient(server: HttpService, socket: Deno.Conn): Promise<void> {
+/** One client, start to end: tune its socket, then serve its requests until it leaves. */
+function serveClient(server: HttpService, socket: Deno.Conn): void {
   server.tune(socket); // TCP_NODELAY (keepalive comes from the listening socket)
-  if (server.full) return await server.refuse(socket); // 503 past --max-conns
+  if (server.full) return server.track(server.refuse(socket)); // 503 past --max-conns
   const conn = new Connection(server.io.attach(socket), server);
   server.live.add(conn);
-  try {
-    await conn.serve(); // read → parse → respond → flush, until the connection ends
-  } finally {
-    server.live.delete(conn);
-    conn.close();
-  }
+  // read → parse → respond → flush until the connection ends; then it closes itself and tells
+  // the server (`ended`). Never rejects, so nothing waits on it: an idle connection is one
+  // suspended call, which keeps its memory small.
+  void conn.serve();
 }

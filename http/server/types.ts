@@ -118,4 +118,6 @@ export interface HttpServer extends AsyncDisposable {
   readonly epollConnections: number;
   /** Requests answered inside the epoll reactor's batch so far (see http/server/connection.ts). */
   readonly answeredInPlace: number;
+  /** Read buffers held by connections right now (none for an idle connection on epoll). */
+  readonly readBuffersLent: number;
 }

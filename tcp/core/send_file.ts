@@ -6,17 +6,19 @@
  *
  * Theory of operation. sendfile is called without waiting (the socket is non-blocking): it moves
  * what fits in the socket's buffer and reports "full" when nothing fits. A full socket is waited
- * out the way every other write waits — in Deno's reactor, never on a thread: the next piece of
- * the file (`PIECE_SIZE`) goes through `writer.write()`, which resolves once the socket took it,
- * and sendfile takes over again after it. So a client that never reads costs one pending write
- * and one piece of memory, and every other connection keeps its threads.
+ * out in the server's I/O backend, never on a thread: where the writer can wait for room itself
+ * (`whenWritable`, the epoll set) it does, and sendfile goes on once the socket has room; on
+ * Deno's ops, which wait only inside a write, the next piece of the file (`PIECE_SIZE`, read the
+ * way sendfile reads it) goes through `writer.write()`, which resolves once the socket took it.
+ * So a client that never reads costs its own connection one pending wait (and on Deno's ops one
+ * piece of memory), and nothing per turn of the event loop: every other connection goes on.
  *
  * The copy loop takes turns with two buffers, so the next disk read overlaps the previous socket
  * write (one write in flight, memory two buffers). Either way, a file that turns out shorter than
  * promised is a `FileShrankError` after the bytes it had.
  */
 import { setImmediate } from "node:timers";
-import { closeQuietly, writeAll } from "./io.ts";
+import { writeAll } from "./io.ts";
 import { SENDFILE_UNSUPPORTED, SENDFILE_WOULD_BLOCK, SendfileChannel } from "../linux/sendfile.ts";
 
 /** Bytes pushed through `writer` each time sendfile finds the socket full. */
@@ -41,6 +43,8 @@ export interface FileRange {
 /** Something bytes can be written to: a `Deno.Conn`, or a server's own connection wrapper. */
 export interface RangeWriter {
   write(p: Uint8Array): Promise<number>;
+  /** Resolves once the socket has room, where the writer can wait without writing (epoll). */
+  whenWritable?(): Promise<void>;
 }
 
 /** Options for `sendFileRange`. */
@@ -98,36 +102,48 @@ async function sendWithKernel(
   { writer = conn, onProgress, closed }: SendFileOptions,
 ): Promise<number> {
   let sent = 0;
-  let file: Deno.FsFile | undefined;
-  let piece: Uint8Array | undefined;
-  try {
-    while (sent < length) {
-      if (closed?.()) throw new Deno.errors.BadResource("connection closed");
-      // At most a piece per call, then a turn for everyone else: sendfile never blocks, but a
-      // fast reader could keep it busy for a whole large file without a pause otherwise.
-      const moved = channel.send(start + sent, Math.min(KERNEL_PIECE_SIZE, length - sent));
-      if (moved === SENDFILE_UNSUPPORTED) return 0;
-      if (moved === SENDFILE_WOULD_BLOCK) {
-        // The socket is full: wait for room by writing the next piece the ordinary way.
-        file ??= await Deno.open(path, { read: true });
-        piece ??= new Uint8Array(PIECE_SIZE);
-        await file.seek(start + sent, Deno.SeekMode.Start);
-        const got = await file.read(piece.subarray(0, Math.min(PIECE_SIZE, length - sent)));
-        if (got === null) throw new FileShrankError(path, sent, length);
-        await writeAll(writer, piece.subarray(0, got));
-        sent += got;
-      } else if (moved === 0) {
-        throw new FileShrankError(path, sent, length);
-      } else {
-        sent += moved;
-        if (sent < length) await nextTurn();
-      }
-      onProgress?.(sent);
+  while (sent < length) {
+    if (closed?.()) throw new Deno.errors.BadResource("connection closed");
+    // At most a piece per call, then a turn for everyone else: sendfile never blocks, but a
+    // fast reader could keep it busy for a whole large file without a pause otherwise.
+    const moved = channel.send(start + sent, Math.min(KERNEL_PIECE_SIZE, length - sent));
+    if (moved === SENDFILE_UNSUPPORTED) return 0;
+    if (moved === SENDFILE_WOULD_BLOCK) {
+      const got = await waitForRoom(channel, writer, start + sent, length - sent);
+      if (got === null) throw new FileShrankError(path, sent, length);
+      sent += got;
+    } else if (moved === 0) {
+      throw new FileShrankError(path, sent, length);
+    } else {
+      sent += moved;
+      if (sent < length) await nextTurn();
     }
-    return sent;
-  } finally {
-    if (file) closeQuietly(file);
+    onProgress?.(sent);
   }
+  return sent;
+}
+
+/**
+ * Waits until the socket has room again; returns the bytes of the file sent meanwhile (null: the
+ * file ended there). The epoll backend waits in its set and sends nothing; Deno's ops only wait
+ * inside a write, so there the next piece of the file (from `offset`, at most `left` bytes) is
+ * written through `writer`.
+ */
+async function waitForRoom(
+  channel: SendfileChannel,
+  writer: RangeWriter,
+  offset: number,
+  left: number,
+): Promise<number | null> {
+  if (writer.whenWritable) {
+    await writer.whenWritable();
+    return 0;
+  }
+  const piece = new Uint8Array(Math.min(PIECE_SIZE, left));
+  const got = channel.read(offset, piece);
+  if (got === 0) return null;
+  await writeAll(writer, piece.subarray(0, got));
+  return got;
 }
 
 /** The portable loop: read the file from `start + from`, write it, two buffers taking turns. */

@@ -8,6 +8,7 @@ export {
   type KeepaliveTimers,
   type PlainBindResult,
   readSocketOptions,
+  readUnsentLimit,
   type SocketOptions,
 } from "../linux/sockopt.ts";
 export { socketDescriptors } from "../linux/descriptor.ts";
@@ -15,6 +16,7 @@ import {
   type KeepaliveTimers,
   setKeepaliveTimers,
   setListenerKeepalive,
+  setListenerUnsentLimit,
 } from "../linux/sockopt.ts";
 
 /**
@@ -60,4 +62,19 @@ export function keepaliveTimers(seconds: number): KeepaliveTimers | undefined {
   if (seconds === 0) return undefined;
   const intervalSeconds = Math.min(10, Math.max(1, Math.ceil(seconds / 6)));
   return { idleSeconds: seconds, intervalSeconds, probes: KEEPALIVE_PROBES };
+}
+
+/**
+ * Caps what every connection `listener` accepts keeps queued in the kernel but not yet sent
+ * (Linux: TCP_NOTSENT_LOWAT on the listener, copied to each accepted socket). Without a cap Linux
+ * grows a socket's send buffer up to `tcp_wmem`'s maximum (4 MiB by default) even for a client
+ * that has stopped reading, so a few hundred such clients hold gigabytes of kernel memory and
+ * push every socket of the machine into TCP memory pressure. With it, a write or sendfile takes
+ * bytes only while fewer than `bytes` wait unsent, and the socket reports itself writable again
+ * as soon as the queue falls below that — bytes in flight (the window) are not limited, so a
+ * reading client is served as fast as before. Returns whether the cap is set (false elsewhere:
+ * the system's buffers apply).
+ */
+export function limitUnsentBytes(listener: Deno.Listener, bytes: number): boolean {
+  return setListenerUnsentLimit(listener, bytes);
 }

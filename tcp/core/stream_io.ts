@@ -7,14 +7,16 @@
  *   keeps the reads completed per reactor turn under tokio's budget, so every connection gets
  *   its turn (see tcp/core/turn_gate.ts).
  * - `epoll` (Linux with FFI): one epoll set and recv/send system calls on the same sockets
- *   (tcp/linux/epoll.ts); a batch of ready sockets per wait, synchronous sends, and bytes can be
- *   consumed synchronously as they arrive (`syncReader`).
+ *   (tcp/linux/epoll.ts); a batch of ready sockets per wait, synchronous sends, bytes consumed
+ *   synchronously as they arrive (`syncReader`), and waits for room in the set (`whenWritable`).
  *
  * A connection the epoll set cannot take (its descriptor not found) is served by the `deno`
  * backend instead, so `attach` always succeeds.
  */
-import { EpollReactor } from "../linux/epoll.ts";
+import { type BufferLender, EpollReactor, type SyncReader } from "../linux/epoll.ts";
 import { ANSWERS_PER_TURN, TurnGate } from "./turn_gate.ts";
+
+export type { BufferLender, SyncReader };
 
 /** One connection as a server reads and writes it. */
 export interface StreamConn {
@@ -23,6 +25,12 @@ export interface StreamConn {
   /** The Deno socket underneath (sendfile finds its descriptor through it). */
   readonly socket: Deno.Conn;
   read(p: Uint8Array): Promise<number | null>;
+  /**
+   * Reads into the buffer `lender.lendReadBuffer()` returns. The epoll backend asks for it only
+   * once bytes are there, so a connection waiting for its client holds no read buffer; Deno's
+   * ops pin a buffer for the whole wait, so they ask at once. The count read, null at the end.
+   */
+  readLent(lender: BufferLender): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   /**
    * Sends what fits in the socket's buffer now, without waiting: the count sent. 0 means "it
@@ -30,12 +38,18 @@ export interface StreamConn {
    */
   writeNow(p: Uint8Array): number;
   /**
-   * Optional: takes arriving bytes synchronously while a read is pending, called with the read's
-   * buffer and the count received into it. True means consumed (the read stays pending for the
-   * next bytes); false completes the read as usual. Backends that cannot run code at that moment
-   * (Deno's ops) never call it, and the read returns the bytes instead.
+   * Optional: resolves once the socket has room to send, for a writer that moves bytes by other
+   * means (sendfile). The epoll backend waits in its set; Deno's ops can only wait inside a
+   * `write`, so they leave it out and such a writer writes its next bytes instead.
    */
-  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  whenWritable?(): Promise<void>;
+  /**
+   * Optional: takes arriving bytes synchronously while a read is pending (`bytesArrived`, called
+   * with the read's buffer and the count received into it). True means consumed (the read stays
+   * pending for the next bytes); false completes the read as usual. Backends that cannot run code
+   * at that moment (Deno's ops) never call it, and the read returns the bytes instead.
+   */
+  syncReader: SyncReader | undefined;
   closeWrite(): Promise<void>;
   close(): void;
 }
@@ -53,9 +67,12 @@ export interface IoBackend {
 
 /** A connection on Deno's own ops, with the turn gate after each read. */
 class DenoStream implements StreamConn {
-  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  syncReader: SyncReader | undefined;
 
-  constructor(readonly socket: Deno.Conn, readonly gate: TurnGate) {}
+  constructor(
+    readonly socket: Deno.Conn,
+    readonly afterRead: (n: number | null) => number | null | Promise<number | null>,
+  ) {}
 
   get localAddr(): Deno.Addr {
     return this.socket.localAddr;
@@ -65,11 +82,14 @@ class DenoStream implements StreamConn {
     return this.socket.remoteAddr;
   }
 
-  async read(p: Uint8Array): Promise<number | null> {
-    const n = await this.socket.read(p);
-    const turn = this.gate.enter();
-    if (turn) await turn;
-    return n;
+  read(p: Uint8Array): Promise<number | null> {
+    // A plain `then` rather than an async function: a pending read is what an idle connection
+    // holds, and a suspended async call costs several times its promise.
+    return this.socket.read(p).then(this.afterRead);
+  }
+
+  readLent(lender: BufferLender): Promise<number | null> {
+    return this.read(lender.lendReadBuffer());
   }
 
   write(p: Uint8Array): Promise<number> {
@@ -98,8 +118,14 @@ class DenoBackend implements IoBackend {
   }
 
   attach(conn: Deno.Conn): StreamConn {
-    return new DenoStream(conn, this.gate);
+    return new DenoStream(conn, this.#afterRead);
   }
+
+  /** After every read of every connection: its place in the turn gate. */
+  readonly #afterRead = (n: number | null): number | null | Promise<number | null> => {
+    const turn = this.gate.enter();
+    return turn ? turn.then(() => n) : n;
+  };
 
   close(): Promise<void> {
     return this.gate.close();

@@ -6,8 +6,10 @@
  * this process whose getsockname and getpeername equal `conn.localAddr` and `conn.remoteAddr` is
  * the one (a TCP 4-tuple is unique); a datagram socket is the only one bound to its address.
  *
- * Streams are looked up per accepted connection, so that lookup is cheap: a hit from the cache is
- * re-checked before use (a closed number is soon reused); a miss probes descriptor numbers from 0
+ * Streams are looked up per accepted connection, so that lookup is cheap. First the numbers that
+ * may be the one are checked, three system calls each (a closed number is soon reused): the
+ * cache's, and the number Deno notes on the connections it accepts (an internal field, so only a
+ * hint until the addresses confirm it). Only when neither is it does a probe try numbers from 0
  * upwards. Linux gives every new descriptor the lowest free number, so a fresh connection sits
  * among the low, dense numbers and the probe stops there — a few system calls per accept instead
  * of a walk over /proc/self/fd, which at 1,000 connections made accepting quadratic. The walk
@@ -111,6 +113,9 @@ export class DescriptorFlags implements DescriptorSet {
   }
 }
 
+/** How often a stream lookup had to probe (a test shows an accepted connection needs none). */
+export const streamLookups = { probed: 0 };
+
 /** Connections found before, by local and remote port (re-checked on every hit). */
 const known = new Map<number, number>();
 /**
@@ -170,6 +175,22 @@ function walk(lib: Libc, wanted: Wanted): number | null {
   return match;
 }
 
+/** The symbol under which Deno keeps an accepted connection's descriptor, once seen. */
+let denoFdSymbol: symbol | undefined;
+
+/**
+ * The descriptor number Deno noted on `conn` when it accepted it, if any. Deno does not publish
+ * it, so it is only a hint: `streamDescriptor` uses it after the socket's addresses confirm it.
+ */
+function hintedDescriptor(conn: Deno.Conn): number | undefined {
+  denoFdSymbol ??= Object.getOwnPropertySymbols(conn).find((symbol) =>
+    symbol.description === "Deno.internal.fd"
+  );
+  if (denoFdSymbol === undefined) return undefined;
+  const fd = (conn as unknown as Record<symbol, unknown>)[denoFdSymbol];
+  return typeof fd === "number" && Number.isInteger(fd) && fd >= 0 ? fd : undefined;
+}
+
 /**
  * The descriptor behind `conn`, or null when FFI is unavailable or no descriptor matches.
  * `skip`: descriptors the caller already owns for other connections (saves the probe their
@@ -188,6 +209,11 @@ export function streamDescriptor(conn: Deno.Conn, skip?: DescriptorSet): number 
   const slot = local.port * 65536 + remote.port;
   const cached = known.get(slot);
   if (cached !== undefined && classify(lib, cached, wantedStream) === MATCH) return cached;
+  const hinted = hintedDescriptor(conn);
+  if (hinted !== undefined && hinted !== cached && classify(lib, hinted, wantedStream) === MATCH) {
+    return hinted;
+  }
+  streamLookups.probed++;
   const fd = probe(lib, skip, true) ?? probe(lib, skip, false) ?? walk(lib, wantedStream);
   if (fd !== null) {
     // Bounded: entries for closed connections are dropped when the cache grows large.

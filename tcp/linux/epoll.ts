@@ -16,10 +16,14 @@
  * turn of it; an eventfd in the set wakes the wait at shutdown. A read that finds the socket
  * empty parks until the set reports it; the read is then done right there, in the batch, so the
  * next epoll_wait does not report the same bytes again. A send that would block hands the rest to
- * Deno's own `conn.write()`, which waits for room as always. A connection that is not waiting to
- * read (busy answering) is taken out of the set when it turns up ready and put back when it
- * reads again, so a level-triggered set never spins on it. epoll's ready list is first come,
- * first served, which also makes it fair: no connection starves behind busier ones.
+ * Deno's own `conn.write()`, which waits for room as always; a writer that moves bytes by other
+ * means (sendfile) waits for room in the set instead (`whenWritable()`: EPOLLOUT until the
+ * socket has room, then out again). A connection that is not waiting to read (busy answering) is
+ * taken out of the set when it turns up ready and put back when it reads again, so a
+ * level-triggered set never spins on it. Either way a connection waiting on its client costs
+ * nothing per batch: the kernel reports it only once there is something to do. epoll's ready
+ * list is first come, first served, which also makes it fair: no connection starves behind
+ * busier ones.
  *
  * The portable twin is tcp/core/stream_io.ts's Deno backend; `EpollReactor.open()` returns null
  * off 64-bit Linux, without glibc, or without FFI permission, and the backend is Deno's then.
@@ -32,7 +36,11 @@ const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
+const EPOLL_CTL_MOD = 3;
 const EPOLLIN = 0x1;
+const EPOLLOUT = 0x4;
+const EPOLLERR = 0x8;
+const EPOLLHUP = 0x10;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 const { EAGAIN, EINTR } = ERRNO;
@@ -57,8 +65,9 @@ function eventFor(fd: number, events: number): Uint8Array {
 
 /**
  * A size for a `usize` FFI parameter, as a BigInt: a number there takes FFI's slow path (~150 ns
- * more per call). A connection reads into one buffer and often sends one size, so the last one is
- * kept instead of converting every time.
+ * more per call). Reads go to buffers of one or two sizes and answers often have one size, so the
+ * reactor keeps the last one instead of converting every time (one per reactor, not per
+ * connection: memory per idle connection counts).
  */
 class SizeArgument {
   #length = -1;
@@ -73,9 +82,28 @@ class SizeArgument {
   }
 }
 
+/** Takes a parked read's bytes synchronously, in the reactor's batch (`EpollConn.syncReader`). */
+export interface SyncReader {
+  /** `n` bytes just arrived in `into`: true when consumed (see `EpollConn.syncReader`). */
+  bytesArrived(into: Uint8Array, n: number): boolean;
+}
+
+/** Lends a read its buffer when bytes are there (see `EpollConn.readLent`). */
+export interface BufferLender {
+  lendReadBuffer(): Uint8Array;
+}
+
 interface ParkedRead {
-  into: Uint8Array;
+  /** The buffer the bytes go to; undefined until `lender` lends one. */
+  into: Uint8Array | undefined;
+  lender: BufferLender | undefined;
   resolve(n: number | null): void;
+  reject(error: Error): void;
+}
+
+/** A writer waiting for room in the socket's send buffer. */
+interface RoomWaiter {
+  resolve(): void;
   reject(error: Error): void;
 }
 
@@ -83,8 +111,12 @@ interface ParkedRead {
 export class EpollConn {
   /** The read waiting for the socket to become readable. */
   parked: ParkedRead | undefined;
-  /** In the epoll set (taken out while nobody reads; see the module comment). */
+  /** The writer waiting for the socket to have room (`whenWritable()`). */
+  waitingForRoom: RoomWaiter | undefined;
+  /** Watched for reading (taken out while nobody reads; see the module comment). */
   armed = true;
+  /** The events the set watches for this socket now (0: not in the set). */
+  watched = EPOLLIN;
   /**
    * Optional: takes the bytes of a parked read synchronously, inside the reactor's batch. Called
    * with the parked read's buffer and the count just received into it. True means "consumed":
@@ -92,12 +124,10 @@ export class EpollConn {
    * socket are reported again). False completes the read with that count as usual. A server
    * answers simple requests here without a promise or an await (http/server.ts).
    */
-  syncReader: ((into: Uint8Array, n: number) => boolean) | undefined;
+  syncReader: SyncReader | undefined;
   /** The last read left the socket empty, so the next one parks without trying first. */
   #drained = true;
   #closed = false;
-  readonly #recvSize = new SizeArgument();
-  readonly #sendSize = new SizeArgument();
 
   constructor(
     readonly conn: Deno.Conn,
@@ -119,13 +149,27 @@ export class EpollConn {
   }
 
   read(p: Uint8Array): Promise<number | null> {
+    if (p.length === 0 && !this.#closed && !this.reactor.stopped) return Promise.resolve(0);
+    return this.#read(p, undefined);
+  }
+
+  /**
+   * Reads into the buffer `lender.lendReadBuffer()` returns, asked for only once bytes are
+   * there: a connection waiting for its client holds no read buffer meanwhile (nginx frees its
+   * buffer for idle keep-alive connections the same way). The count read, null at the end.
+   */
+  readLent(lender: BufferLender): Promise<number | null> {
+    return this.#read(undefined, lender);
+  }
+
+  #read(p: Uint8Array | undefined, lender: BufferLender | undefined): Promise<number | null> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
     if (this.reactor.stopped) {
       return Promise.reject(new Deno.errors.Interrupted("epoll reactor stopped"));
     }
     if (this.parked) return Promise.reject(new Error("EpollConn: one read at a time"));
-    if (p.length === 0) return Promise.resolve(0);
     if (!this.#drained) {
+      p ??= lender!.lendReadBuffer();
       try {
         const n = this.receive(p);
         if (n !== undefined) return Promise.resolve(n);
@@ -134,7 +178,7 @@ export class EpollConn {
       }
     }
     return new Promise((resolve, reject) => {
-      this.parked = { into: p, resolve, reject };
+      this.parked = { into: p, lender, resolve, reject };
       if (!this.armed) this.reactor.arm(this);
     });
   }
@@ -143,7 +187,7 @@ export class EpollConn {
   receive(p: Uint8Array): number | null | undefined {
     const lib = this.reactor.lib;
     while (true) {
-      const n = lib.symbols.recv(this.fd, p, this.#recvSize.of(p.length), MSG_DONTWAIT);
+      const n = lib.symbols.recv(this.fd, p, this.reactor.recvSize.of(p.length), MSG_DONTWAIT);
       if (n > 0) {
         this.#drained = n < p.length;
         return n;
@@ -180,7 +224,7 @@ export class EpollConn {
       const n = lib.symbols.send(
         this.fd,
         p,
-        this.#sendSize.of(p.length),
+        this.reactor.sendSize.of(p.length),
         MSG_DONTWAIT | MSG_NOSIGNAL,
       );
       if (n >= 0) return n;
@@ -191,11 +235,31 @@ export class EpollConn {
     }
   }
 
-  /** Fails the parked read, if any, with `error`. */
+  /**
+   * Resolves once the socket has room to send, for a writer that moves bytes by other means
+   * than `write` (sendfile): the wait is the set's (EPOLLOUT), so it costs no thread, no op and
+   * nothing per batch while the client does not read. Rejects when the connection closes.
+   */
+  whenWritable(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    if (this.reactor.stopped) {
+      return Promise.reject(new Deno.errors.Interrupted("epoll reactor stopped"));
+    }
+    if (this.waitingForRoom) return Promise.reject(new Error("EpollConn: one writer at a time"));
+    return new Promise((resolve, reject) => {
+      this.waitingForRoom = { resolve, reject };
+      this.reactor.watch(this);
+    });
+  }
+
+  /** Fails the parked read and the writer waiting for room, if any, with `error`. */
   failParked(error: Error): void {
     const parked = this.parked;
+    const writer = this.waitingForRoom;
     this.parked = undefined;
+    this.waitingForRoom = undefined;
     parked?.reject(error);
+    writer?.reject(error);
   }
 
   closeWrite(): Promise<void> {
@@ -206,7 +270,10 @@ export class EpollConn {
     if (this.#closed) throw new Deno.errors.BadResource("connection already closed");
     this.#closed = true;
     this.reactor.detach(this);
-    this.failParked(new Deno.errors.BadResource("connection closed"));
+    // An error (and its stack trace) only for someone waiting: most connections close idle.
+    if (this.parked || this.waitingForRoom) {
+      this.failParked(new Deno.errors.BadResource("connection closed"));
+    }
     this.conn.close();
   }
 }
@@ -223,6 +290,9 @@ export class EpollReactor {
   readonly #loop: Promise<void>;
   #closed = false;
   #stopped = false;
+  /** The last sizes recv and send were asked for, as BigInts (see `SizeArgument`). */
+  readonly recvSize = new SizeArgument();
+  readonly sendSize = new SizeArgument();
 
   private constructor(readonly lib: Libc, epoll: number, wake: number) {
     this.#epoll = epoll;
@@ -275,11 +345,22 @@ export class EpollReactor {
   /** Puts `conn` back into the set (it reads again). */
   arm(conn: EpollConn): void {
     conn.armed = true;
-    if (
-      this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_ADD, conn.fd, eventFor(conn.fd, EPOLLIN))
-    ) {
+    this.watch(conn);
+  }
+
+  /**
+   * Makes the set watch what `conn` waits for: reading while armed, room to send while a writer
+   * waits for it; out of the set when neither.
+   */
+  watch(conn: EpollConn): void {
+    const events = (conn.armed ? EPOLLIN : 0) | (conn.waitingForRoom ? EPOLLOUT : 0);
+    if (events === conn.watched) return;
+    const op = conn.watched === 0 ? EPOLL_CTL_ADD : events === 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    if (this.lib.symbols.epoll_ctl(this.#epoll, op, conn.fd, eventFor(conn.fd, events))) {
       conn.failParked(systemError(lastErrno(this.lib), "epoll_ctl"));
+      return;
     }
+    conn.watched = events;
   }
 
   /** Takes `conn` out for good (before Deno closes its descriptor). */
@@ -287,7 +368,10 @@ export class EpollReactor {
     if (this.#conns.get(conn.fd) !== conn) return;
     this.#conns.delete(conn.fd);
     this.#attached.delete(conn.fd);
-    this.#disarm(conn);
+    if (conn.watched !== 0) {
+      conn.watched = 0;
+      this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_DEL, conn.fd, this.#events);
+    }
   }
 
   /** Stops the loop and frees the set; attached connections are left to their owners. */
@@ -298,12 +382,6 @@ export class EpollReactor {
     await this.#loop;
     this.lib.symbols.close(this.#wake);
     this.lib.symbols.close(this.#epoll);
-  }
-
-  #disarm(conn: EpollConn): void {
-    if (!conn.armed) return;
-    conn.armed = false;
-    this.lib.symbols.epoll_ctl(this.#epoll, EPOLL_CTL_DEL, conn.fd, this.#events);
   }
 
   async #run(): Promise<void> {
@@ -325,16 +403,34 @@ export class EpollReactor {
         const fd = this.#view.getInt32(i * EVENT_SIZE + EVENT_DATA, true);
         const conn = this.#conns.get(fd);
         if (!conn) continue; // The eventfd (shutdown), or a connection closed meanwhile.
+        const events = this.#view.getUint32(i * EVENT_SIZE, true);
+        if (conn.waitingForRoom && events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
+          // Room to send (or an error the writer's next call will report): wake the writer.
+          const writer = conn.waitingForRoom;
+          conn.waitingForRoom = undefined;
+          this.watch(conn);
+          writer.resolve();
+        }
+        if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
         const parked = conn.parked;
         if (!parked) {
-          this.#disarm(conn);
+          if (conn.armed) {
+            conn.armed = false;
+            this.watch(conn);
+          }
           continue;
         }
         let n: number | null | undefined;
         try {
-          n = conn.receive(parked.into);
+          // A lent read takes its buffer now that bytes are there.
+          const into = parked.into ??= parked.lender!.lendReadBuffer();
+          n = conn.receive(into);
           if (n === undefined) continue; // Nothing after all: stay parked.
-          if (n !== null && conn.syncReader?.(parked.into, n)) continue; // Answered in place.
+          if (n !== null && conn.syncReader?.bytesArrived(into, n)) {
+            // Answered in place; a lent buffer went back with the bytes, the next is lent anew.
+            if (parked.lender) parked.into = undefined;
+            continue;
+          }
         } catch (error) {
           conn.failParked(error as Error);
           continue;

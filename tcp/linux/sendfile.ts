@@ -95,6 +95,20 @@ export class SendfileChannel implements Disposable {
     }
   }
 
+  /**
+   * Reads up to `into.length` bytes of the file from `offset` into `into` (pread(2), as sendfile
+   * itself reads it: from the page cache, on this thread). Returns the count, 0 at the end.
+   */
+  read(offset: number, into: Uint8Array): number {
+    const lib = this.#lib;
+    while (true) {
+      const got = Number(lib.symbols.pread(this.#file, into, BigInt(into.length), BigInt(offset)));
+      if (got >= 0) return got;
+      const code = lastErrno(lib);
+      if (code !== EINTR) throw systemError(code, "pread");
+    }
+  }
+
   [Symbol.dispose](): void {
     this.#lib.symbols.close(this.#file);
     this.#lib.symbols.close(this.#socket);

@@ -85,6 +85,33 @@ export function setListenerKeepalive(listener: Deno.Listener, timers: KeepaliveT
   return fd !== null && setOptions(fd, [["SO_KEEPALIVE", 1], ...timerOptions(timers)]);
 }
 
+/** TCP_NOTSENT_LOWAT (Linux): the unsent bytes above which a socket no longer takes more. */
+const TCP_NOTSENT_LOWAT = 25;
+
+/**
+ * TCP_NOTSENT_LOWAT on a listening socket (copied to every connection it accepts, like the
+ * keepalive options): a connection's send calls stop taking bytes, and it stops reporting itself
+ * writable, once `bytes` are queued but not yet sent. False when unavailable.
+ */
+export function setListenerUnsentLimit(listener: Deno.Listener, bytes: number): boolean {
+  const lib = libc();
+  const fd = lib ? listenerDescriptor(listener) : null;
+  if (!lib || fd === null) return false;
+  const value = new Int32Array([bytes]);
+  return lib.symbols.setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, value, 4) === 0;
+}
+
+/** The TCP_NOTSENT_LOWAT of descriptor `fd`, or null when it cannot be read. */
+export function readUnsentLimit(fd: number): number | null {
+  const lib = libc();
+  if (!lib) return null;
+  const value = new Uint32Array(1);
+  const length = new Uint32Array([4]);
+  return lib.symbols.getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, value, length) === 0
+    ? value[0]
+    : null;
+}
+
 function timerOptions(timers: KeepaliveTimers): [OptionName, number][] {
   return [
     ["TCP_KEEPIDLE", timers.idleSeconds],

@@ -1,10 +1,10 @@
 /**
  * tcp/linux/descriptor.ts: finding the kernel descriptor behind a Deno socket, on real loopback
  * connections — the two ends of one connection apart, a number reused by a new connection, a
- * closed connection never answered for.
+ * closed connection never answered for, accepted connections found without a probe.
  */
 import assert from "node:assert/strict";
-import { streamDescriptor } from "../../tcp/linux/descriptor.ts";
+import { streamDescriptor, streamLookups } from "../../tcp/linux/descriptor.ts";
 import { withTempDir } from "../_file_peers.ts";
 
 const linuxOnly = Deno.build.os !== "linux";
@@ -87,6 +87,35 @@ Deno.test({
     } finally {
       client.close();
       server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "streamDescriptor finds accepted connections without probing, however many are open",
+  ignore: linuxOnly,
+  fn: async () => {
+    // A probe walks the open numbers; one per lookup made 600 sendfile answers cost seconds.
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const pairs: [Deno.TcpConn, Deno.TcpConn][] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        const [client, server] = await Promise.all([
+          Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+          listener.accept(),
+        ]);
+        pairs.push([client, server]);
+      }
+      const probed = streamLookups.probed;
+      const found = new Set(pairs.map(([, server]) => streamDescriptor(server)));
+      assert.equal(streamLookups.probed, probed, "no probe for an accepted connection");
+      assert.equal(found.size, pairs.length);
+      assert.ok(!found.has(null));
+    } finally {
+      for (const [client, server] of pairs) {
+        client.close();
+        server.close();
+      }
     }
   },
 });

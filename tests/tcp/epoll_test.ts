@@ -186,3 +186,65 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "EpollConn.whenWritable waits in the set while the client reads nothing, reading on",
+  ignore: linuxOnly,
+  fn: async () => {
+    const reactor = openReactor();
+    const [[client, server]] = await pairs(1);
+    const conn = attach(reactor, server);
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    try {
+      let queued = 0;
+      for (let n; (n = conn.writeNow(chunk)) > 0;) queued += n;
+      // Full: the wait is in the set, and the connection still reads meanwhile.
+      let room = false;
+      const waiting = conn.whenWritable().then(() => room = true);
+      const reading = conn.read(new Uint8Array(16));
+      await writeAll(client, encoder.encode("ping"));
+      assert.equal(await within(reading, "read while waiting for room"), 4);
+      assert.equal(room, false, "no room while the client reads nothing");
+      // The client drains what was queued: the writer wakes up, and the socket takes more.
+      await readExactly(client, queued);
+      await within(waiting, "room after the client read");
+      assert.ok(conn.writeNow(chunk) > 0);
+      // A writer waiting when the connection closes is told so.
+      for (let n; (n = conn.writeNow(chunk)) > 0;) queued += n;
+      const closed = conn.whenWritable();
+      conn.close();
+      await assert.rejects(closed, Deno.errors.BadResource);
+    } finally {
+      client.close();
+      await reactor.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "EpollConn.readLent asks for its buffer only once bytes are there",
+  ignore: linuxOnly,
+  fn: async () => {
+    const reactor = openReactor();
+    const [[client, server]] = await pairs(1);
+    const conn = attach(reactor, server);
+    const lent: Uint8Array[] = [];
+    const lender = { lendReadBuffer: () => lent[lent.push(new Uint8Array(64)) - 1] };
+    try {
+      const reading = conn.readLent(lender);
+      // A round trip on the same connection: the parked read has seen the reactor meanwhile.
+      const echo = conn.write(encoder.encode("ready"));
+      await readExactly(client, 5);
+      await echo;
+      assert.equal(lent.length, 0, "no buffer while nothing arrived");
+      await writeAll(client, encoder.encode("hello"));
+      const n = await within(reading, "lent read");
+      assert.equal(lent.length, 1);
+      assert.equal(decoder.decode(lent[0].subarray(0, n!)), "hello");
+    } finally {
+      conn.close();
+      client.close();
+      await reactor.close();
+    }
+  },
+});

@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { FileShrankError, PIECE_SIZE, sendFileRange } from "../../tcp/core/send_file.ts";
+import { EpollReactor } from "../../tcp/linux/epoll.ts";
 import { randomBytes, sha256, withTempDir } from "../_file_peers.ts";
-import { readAll } from "../_helpers.ts";
+import { readAll, readExactly } from "../_helpers.ts";
 
 const linuxOnly = Deno.build.os !== "linux";
 const MODES = [{ zeroCopy: true }, { zeroCopy: false }];
@@ -223,6 +224,50 @@ Deno.test({
       // Pieces, not the file: sendfile moved almost everything.
       assert.ok(writer.bytes >= 1 && writer.bytes % PIECE_SIZE === 0, `${writer.bytes}`);
       assert.ok(writer.bytes <= bytes.length / 4, `${writer.bytes} of ${bytes.length} copied`);
+    });
+  },
+});
+
+Deno.test({
+  name: "sendFileRange waits for room in the writer's own reactor where it has one: no piece",
+  ignore: linuxOnly,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const bytes = randomBytes(16 * 1024 * 1024);
+      const path = `${dir}/big.bin`;
+      await Deno.writeFile(path, bytes);
+      const reactor = EpollReactor.open()!;
+      const [client, server] = await connectedPair();
+      const conn = reactor.attach(server)!;
+      let waits = 0;
+      let waiting!: () => void;
+      const firstWait = new Promise<void>((resolve) => waiting = resolve);
+      const writer = countingWriter(server);
+      const epollWriter = {
+        write: (p: Uint8Array) => writer.write(p),
+        whenWritable: () => {
+          waits++;
+          waiting();
+          return conn.whenWritable();
+        },
+      };
+      const length = bytes.length;
+      const sending = sendFileRange(server, { path, start: 0, length }, { writer: epollWriter });
+      try {
+        // The client reads only once the socket was full: the sender had to wait for room (in
+        // the reactor, or — the wrong way for this writer — in a write of a piece).
+        await Promise.race([firstWait, writer.firstWrite]);
+        const received = readExactly(client, length);
+        await sending;
+        assert.equal(sha256(await received), sha256(bytes));
+        // The reactor said when there was room again; no byte went through a write to wait.
+        assert.ok(waits >= 1);
+        assert.equal(writer.calls, 0, `${writer.bytes} bytes written as pieces`);
+      } finally {
+        conn.close();
+        client.close();
+        await reactor.close();
+      }
     });
   },
 });

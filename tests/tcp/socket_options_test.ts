@@ -1,10 +1,15 @@
 /**
- * tcp/core/socket_options.ts: keepalive for every accepted connection, set once on the listener
- * (Linux copies a listener's options to the connections it accepts) — read back from the kernel
- * on the accepted sockets.
+ * tcp/core/socket_options.ts: keepalive and the cap on unsent bytes for every accepted
+ * connection, set once on the listener (Linux copies a listener's options to the connections it
+ * accepts) — read back from the kernel on the accepted sockets.
  */
 import assert from "node:assert/strict";
-import { keepaliveFor, readSocketOptions } from "../../tcp/core/socket_options.ts";
+import {
+  keepaliveFor,
+  limitUnsentBytes,
+  readSocketOptions,
+  readUnsentLimit,
+} from "../../tcp/core/socket_options.ts";
 import { listenerDescriptor, streamDescriptor } from "../../tcp/linux/descriptor.ts";
 
 const linuxOnly = Deno.build.os !== "linux";
@@ -57,6 +62,28 @@ Deno.test({
       assert.notEqual(fd, null);
       assert.equal(readSocketOptions(fd!)?.SO_ACCEPTCONN, 1);
       assert.notEqual(fd, streamDescriptor(server));
+    } finally {
+      client.close();
+      server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "limitUnsentBytes: every accepted connection has the listener's TCP_NOTSENT_LOWAT",
+  ignore: linuxOnly,
+  fn: async () => {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const unlimited = readUnsentLimit(listenerDescriptor(listener)!);
+    assert.equal(limitUnsentBytes(listener, 96 * 1024), true);
+    const [client, server] = await Promise.all([
+      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+      listener.accept(),
+    ]);
+    try {
+      assert.equal(readUnsentLimit(streamDescriptor(server)!), 96 * 1024);
+      // The client side keeps the system's setting.
+      assert.equal(readUnsentLimit(streamDescriptor(client)!), unlimited);
     } finally {
       client.close();
       server.close();
