@@ -3,6 +3,9 @@
  * local DNS server (`dns/resolver_server.ts`), `dns:query +trace` and `http:get`. (The stub
  * resolver, which asks one server and lets it do the work — 「本地DNS代劳」 — is `resolver/stub.ts`.)
  *
+ * Size: one walk (referrals, glue, aliases, QNAME minimisation, the proofs a validator needs) is
+ * one state machine, read top to bottom; split, the story of a lookup would be in three files.
+ *
  * Theory of operation. A name is a path down a tree: `www.cnblogs.com.` is `www` under `cnblogs`
  * under `com` under the root `.`. Nobody knows every name, so the resolver starts at one of the
  * 13 root servers (the root hints, `resolver/root_hints.ts`). The root does not know
