@@ -255,3 +255,47 @@ export function startFakeNet(
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// A fake Internet.
+
+/** Where `fakeHierarchy`'s four servers listen. */
+export const HIERARCHY = {
+  root: "127.0.0.11",
+  tld: "127.0.0.12",
+  example: "127.0.0.13",
+  other: "127.0.0.14",
+} as const;
+
+/** `.` → `test.` → `example.test.` with glue; `noglue.test.` served by a name in example.test. */
+export function fakeHierarchy(): FakeNet {
+  return startFakeNet({
+    [HIERARCHY.root]: authority(".", [
+      ns(".", "ns.root."),
+      ns("test.", "ns.test."),
+      a("ns.test.", HIERARCHY.tld),
+    ]),
+    [HIERARCHY.tld]: authority("test.", [
+      ns("test.", "ns.test."),
+      a("ns.test.", HIERARCHY.tld),
+      ns("example.test.", "ns1.example.test."),
+      a("ns1.example.test.", HIERARCHY.example),
+      // No glue: the name server lives in another zone, so its address must be looked up.
+      ns("noglue.test.", "ns.example.test."),
+      // Each zone's server is named inside the other zone: neither can ever be reached.
+      ns("loop1.test.", "ns.loop2.test."),
+      ns("loop2.test.", "ns.loop1.test."),
+    ]),
+    [HIERARCHY.example]: authority("example.test.", [
+      ns("example.test.", "ns1.example.test."),
+      a("ns1.example.test.", HIERARCHY.example),
+      a("ns.example.test.", HIERARCHY.other),
+      a("www.example.test.", "192.0.2.1", 120),
+      cname("alias.example.test.", "www.noglue.test."),
+    ]),
+    [HIERARCHY.other]: authority("noglue.test.", [
+      ns("noglue.test.", "ns.example.test."),
+      a("www.noglue.test.", "192.0.2.2"),
+    ]),
+  });
+}

@@ -6,38 +6,10 @@
 import assert from "node:assert/strict";
 import { Authority } from "../../dns/authority/authority.ts";
 import { respond } from "../../dns/authority/respond.ts";
-import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
-import { formatRecord } from "../../dns/wire/rdata.ts";
-import { makeOpt } from "../../dns/wire/edns.ts";
+import { decodeMessage, encodeMessage, makeQuery } from "../../dns/wire/message.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone/parse.ts";
-import { ROOT } from "../_helpers.ts";
-
-const ZONE_DIR = `${ROOT}dns/zones/`;
-const zoneText = (file: string) => Deno.readTextFileSync(`${ZONE_DIR}${file}`);
-const cnblogs = parseZone(zoneText("cnblogs.com.zone"), { file: "cnblogs.com.zone" });
-const root = parseZone(zoneText("root.zone"), { file: "root.zone" });
-const com = parseZone(zoneText("com.zone"), { file: "com.zone" });
-const authority = new Authority([cnblogs]);
-
-interface AskOptions {
-  udp?: boolean;
-  edns?: Parameters<typeof makeOpt>[0] | false;
-  auth?: Authority;
-}
-
-/** Encodes a query, runs it through `respond`, decodes the reply. */
-function ask(name: string, type: number, options: AskOptions = {}): Message & { size: number } {
-  const query = makeQuery(name, type, { id: 0x4242, rd: false, edns: options.edns ?? false });
-  const r = respond(options.auth ?? authority, encodeMessage(query), { udp: options.udp ?? true });
-  assert.ok(r, "expected a response");
-  const msg = decodeMessage(r.bytes);
-  assert.equal(msg.id, 0x4242);
-  assert.equal(msg.flags.qr, true);
-  return { ...msg, size: r.bytes.length };
-}
-
-const records = (rrs: Message["answers"]) => rrs.map(formatRecord);
+import { ask, authority, cnblogs, com, records, root } from "./_authority.ts";
 
 Deno.test("authority: an authoritative answer sets AA and echoes the question's case", () => {
   const r = ask("WWW.CnBlogs.COM", TYPE.A);

@@ -10,6 +10,7 @@ import { RCODE, TYPE } from "../../dns/wire/constants.ts";
 import { type ResourceRecord } from "../../dns/wire/rdata.ts";
 import { ServerSelection } from "../../dns/resolver/server_selection.ts";
 import { a, cname, response, rr, soa, txt } from "../_fake_dns.ts";
+import { prng } from "../_prng.ts";
 
 /** A clock the test moves by hand. */
 function fakeClock(start = 1_000_000) {
@@ -25,16 +26,6 @@ function rrset(records: ResourceRecord[], signatures: ResourceRecord[] = []): RR
     ttl: Math.min(...records.map((r) => r.ttl)),
     records,
     signatures,
-  };
-}
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -234,7 +225,7 @@ Deno.test("RecordCache stays within maxEntries, the oldest entry going first", (
 });
 
 Deno.test("RecordCache: seeded random stores, reads and evictions agree with a plain model", () => {
-  const random = seeded(23);
+  const random = prng(23);
   const clock = fakeClock();
   const cache = new RecordCache({ maxEntries: 500, now: clock.now });
   const model = new Map<string, string>(); // name/type → address, the last stored
@@ -406,7 +397,7 @@ Deno.test("ServerSelection sinks a server that timed out or was lame, and forget
 
 for (const hashBits of [30, 2]) {
   Deno.test(`AnswerCache's ring: seeded random stores and lookups never return another query's reply (${hashBits}-bit hash)`, () => {
-    const random = seeded(17);
+    const random = prng(17);
     // With a 2-bit hash nearly every pair of queries collides: only the bytes tell them apart.
     const cache = new AnswerCache({ maxEntries: 40, now: fakeClock().now, hashBits });
     const out = new Uint8Array(65535);

@@ -43,6 +43,7 @@ import {
 } from "../../dns/dnssec/crypto.ts";
 import { parseZone, ZoneSyntaxError } from "../../dns/zone/parse.ts";
 import { hasCommand, runCommand } from "../_helpers.ts";
+import { prng } from "../_prng.ts";
 
 function records(text: string): ResourceRecord[] {
   return parseZone(text, { recordsOnly: true, origin: "." }).records;
@@ -392,16 +393,6 @@ for (
       }
     },
   });
-}
-
-/** A small seeded PRNG (mulberry32) so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("fuzz: DNSSEC rdata decoders either reject with DnsFormatError or round-trip", () => {

@@ -5,38 +5,7 @@
 import assert from "node:assert/strict";
 import { decodeMessage, encodeMessage } from "../../dns/wire/message.ts";
 import { getEdns, makeOpt } from "../../dns/wire/edns.ts";
-
-const te = new TextEncoder();
-
-/** Bytes from a mix of hex strings ("c0 0c"), numbers, and `n("www.cnblogs.com")` arrays. */
-function b(...parts: (string | number | number[])[]): Uint8Array {
-  const out: number[] = [];
-  for (const p of parts) {
-    if (typeof p === "number") out.push(p);
-    else if (Array.isArray(p)) out.push(...p);
-    else for (const h of p.split(/\s+/).filter(Boolean)) out.push(parseInt(h, 16));
-  }
-  return new Uint8Array(out);
-}
-
-/** A name in uncompressed wire form. */
-function n(name: string): number[] {
-  const out: number[] = [];
-  for (const label of name.split(".").filter(Boolean)) {
-    out.push(label.length, ...te.encode(label));
-  }
-  out.push(0);
-  return out;
-}
-
-function u16(v: number): number[] {
-  return [v >> 8, v & 0xff];
-}
-
-/** Header: id 0x1234, the given flags word and counts. */
-function header(flags: number, qd: number, an: number, ns = 0, ar = 0): number[] {
-  return [0x12, 0x34, ...u16(flags), ...u16(qd), ...u16(an), ...u16(ns), ...u16(ar)];
-}
+import { b, header, n, u16 } from "./_wire.ts";
 
 Deno.test("OPT record carries UDP size, extended rcode, version, DO bit and options", () => {
   const cookie = b("01 02 03 04 05 06 07 08");

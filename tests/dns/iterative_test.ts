@@ -6,63 +6,44 @@
  */
 import assert from "node:assert/strict";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
-import { IterativeResolver } from "../../dns/resolver/iterative.ts";
+import { type IterativeOptions, IterativeResolver } from "../../dns/resolver/iterative.ts";
 import { ResolveError } from "../../dns/resolver/stub.ts";
 import { type ResolverEvent, serverReason, traceStep } from "../../dns/resolver/trace.ts";
 import { ROOT_SERVERS } from "../../dns/resolver/root_hints.ts";
-import { a, authority, cname, type FakeNet, ns, startFakeNet } from "../_fake_dns.ts";
+import {
+  a,
+  authority,
+  fakeHierarchy,
+  type FakeNet,
+  HIERARCHY,
+  ns,
+  startFakeNet,
+} from "../_fake_dns.ts";
 import { ServerSelection } from "../../dns/resolver/server_selection.ts";
 
-const ROOT = "127.0.0.11";
-const TLD = "127.0.0.12";
-const EXAMPLE = "127.0.0.13";
-const OTHER = "127.0.0.14";
+const { root: ROOT, tld: TLD, example: EXAMPLE, other: OTHER } = HIERARCHY;
 
-/** `.` → `test.` → `example.test.` with glue; `noglue.test.` served by a name in example.test. */
-function hierarchy(): FakeNet {
-  return startFakeNet({
-    [ROOT]: authority(".", [
-      ns(".", "ns.root."),
-      ns("test.", "ns.test."),
-      a("ns.test.", TLD),
-    ]),
-    [TLD]: authority("test.", [
-      ns("test.", "ns.test."),
-      a("ns.test.", TLD),
-      ns("example.test.", "ns1.example.test."),
-      a("ns1.example.test.", EXAMPLE),
-      // No glue: the name server lives in another zone, so its address must be looked up.
-      ns("noglue.test.", "ns.example.test."),
-      // Each zone's server is named inside the other zone: neither can ever be reached.
-      ns("loop1.test.", "ns.loop2.test."),
-      ns("loop2.test.", "ns.loop1.test."),
-    ]),
-    [EXAMPLE]: authority("example.test.", [
-      ns("example.test.", "ns1.example.test."),
-      a("ns1.example.test.", EXAMPLE),
-      a("ns.example.test.", OTHER),
-      a("www.example.test.", "192.0.2.1", 120),
-      cname("alias.example.test.", "www.noglue.test."),
-    ]),
-    [OTHER]: authority("noglue.test.", [
-      ns("noglue.test.", "ns.example.test."),
-      a("www.noglue.test.", "192.0.2.2"),
-    ]),
+/** An iterative resolver over `net` from ROOT (with `options`), and the events it reports. */
+function tracedResolver(
+  net: FakeNet,
+  options: IterativeOptions = {},
+): { resolver: IterativeResolver; events: ResolverEvent[] } {
+  const events: ResolverEvent[] = [];
+  const resolver = new IterativeResolver({
+    roots: [ROOT],
+    port: net.port,
+    onEvent: (e) => events.push(e),
+    ...options,
   });
+  return { resolver, events };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Iterative resolver
 
 Deno.test("iterative resolver follows referrals with glue from the root down", async () => {
-  await using net = hierarchy();
-  const events: ResolverEvent[] = [];
-  const resolver = new IterativeResolver({
-    roots: [ROOT],
-    port: net.port,
-    timeoutMs: 2000,
-    onEvent: (e) => events.push(e),
-  });
+  await using net = fakeHierarchy();
+  const { resolver, events } = tracedResolver(net, { timeoutMs: 2000 });
   const result = await resolver.resolve("www.example.test", TYPE.A);
   assert.equal(result.rcode, RCODE.NOERROR);
   assert.deepEqual(result.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.1" }]);
@@ -78,13 +59,8 @@ Deno.test("iterative resolver follows referrals with glue from the root down", a
 });
 
 Deno.test("iterative resolver resolves a name server that came without glue", async () => {
-  await using net = hierarchy();
-  const events: ResolverEvent[] = [];
-  const resolver = new IterativeResolver({
-    roots: [ROOT],
-    port: net.port,
-    onEvent: (e) => events.push(e),
-  });
+  await using net = fakeHierarchy();
+  const { resolver, events } = tracedResolver(net);
   const result = await resolver.resolve("www.noglue.test.", TYPE.A);
   assert.deepEqual(result.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.2" }]);
   assert.ok(
@@ -129,13 +105,8 @@ Deno.test("serverReason says which servers before gave no usable reply", () => {
 });
 
 Deno.test("iterative resolver chases a CNAME into another zone", async () => {
-  await using net = hierarchy();
-  const events: ResolverEvent[] = [];
-  const resolver = new IterativeResolver({
-    roots: [ROOT],
-    port: net.port,
-    onEvent: (e) => events.push(e),
-  });
+  await using net = fakeHierarchy();
+  const { resolver, events } = tracedResolver(net);
   const result = await resolver.resolve("alias.example.test.", TYPE.A);
   assert.deepEqual(
     result.answers.map((r) => `${r.name} ${r.type}`),
@@ -153,7 +124,7 @@ Deno.test("iterative resolver chases a CNAME into another zone", async () => {
 });
 
 Deno.test("iterative resolver ends a delegation loop with a clear error", async () => {
-  await using net = hierarchy();
+  await using net = fakeHierarchy();
   const resolver = new IterativeResolver({ roots: [ROOT], port: net.port });
   await assert.rejects(
     resolver.resolve("www.loop1.test.", TYPE.A),
@@ -168,7 +139,7 @@ Deno.test("iterative resolver ends a delegation loop with a clear error", async 
 });
 
 Deno.test("iterative resolver reports NXDOMAIN with the SOA", async () => {
-  await using net = hierarchy();
+  await using net = fakeHierarchy();
   const resolver = new IterativeResolver({ roots: [ROOT], port: net.port });
   const result = await resolver.resolve("nope.example.test.", TYPE.A);
   assert.equal(result.rcode, RCODE.NXDOMAIN);
@@ -177,15 +148,9 @@ Deno.test("iterative resolver reports NXDOMAIN with the SOA", async () => {
 });
 
 Deno.test("iterative resolver answers from its TTL cache until the TTL runs out", async () => {
-  await using net = hierarchy();
+  await using net = fakeHierarchy();
   let now = 1_000_000;
-  const events: ResolverEvent[] = [];
-  const resolver = new IterativeResolver({
-    roots: [ROOT],
-    port: net.port,
-    now: () => now,
-    onEvent: (e) => events.push(e),
-  });
+  const { resolver, events } = tracedResolver(net, { now: () => now });
   assert.equal((await resolver.resolve("www.example.test.", TYPE.A)).queries, 3);
   const cached = await resolver.resolve("www.example.test.", TYPE.A);
   assert.equal(cached.queries, 0);
@@ -200,7 +165,7 @@ Deno.test("iterative resolver answers from its TTL cache until the TTL runs out"
 });
 
 Deno.test("iterative resolver stops at the query limit", async () => {
-  await using net = hierarchy();
+  await using net = fakeHierarchy();
   const resolver = new IterativeResolver({ roots: [ROOT], port: net.port, maxQueries: 2 });
   await assert.rejects(resolver.resolve("www.example.test.", TYPE.A), /Too many queries/);
 });
@@ -251,14 +216,10 @@ Deno.test("iterative resolver moves on to the next name server after a timeout, 
       a("x.example.test.", "192.0.2.2"),
     ]),
   });
-  const events: ResolverEvent[] = [];
   // No randomness: servers never measured keep the referral's order, so the dead one goes first.
-  const resolver = new IterativeResolver({
-    roots: [ROOT],
-    port: net.port,
+  const { resolver, events } = tracedResolver(net, {
     timeoutMs: 200,
     servers: new ServerSelection({ random: () => 0 }),
-    onEvent: (e) => events.push(e),
   });
   const first = await resolver.resolve("www.example.test", TYPE.A);
   assert.deepEqual(first.answers.map((r) => r.data), [{ kind: "A", address: "192.0.2.1" }]);
@@ -283,7 +244,7 @@ Deno.test("iterative resolver moves on to the next name server after a timeout, 
 });
 
 Deno.test("every RRset learnt passes the checkRRset hook first (the DNSSEC seam), which may refuse it", async () => {
-  await using net = hierarchy();
+  await using net = fakeHierarchy();
   const seen: string[] = [];
   const resolver = new IterativeResolver({
     roots: [ROOT],

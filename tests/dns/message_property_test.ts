@@ -20,18 +20,8 @@ import { nameLabels } from "../../dns/wire/names.ts";
 import { describeMessage } from "../../dns/wire/describe.ts";
 import { Authority } from "../../dns/authority/authority.ts";
 import { respond } from "../../dns/authority/respond.ts";
-import { parseZone } from "../../dns/zone/parse.ts";
-import { ROOT } from "../_helpers.ts";
-
-/** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../_prng.ts";
+import { cnblogs, com, root } from "./_authority.ts";
 
 type Random = () => number;
 const int = (random: Random, n: number) => Math.floor(random() * n);
@@ -321,9 +311,7 @@ Deno.test("property: random valid messages, compressed at random, re-encode to t
 // Fuzzing: mutations of real messages.
 
 function realMessages(): Uint8Array[] {
-  const zones = ["root.zone", "com.zone", "cnblogs.com.zone"].map((file) =>
-    parseZone(Deno.readTextFileSync(`${ROOT}dns/zones/${file}`), { file })
-  );
+  const zones = [root, com, cnblogs];
   const authority = new Authority(zones);
   const out: Uint8Array[] = [];
   const seen = new Set<string>();

@@ -12,58 +12,11 @@ import {
   makeQuery,
   type Message,
 } from "../../dns/wire/message.ts";
-import { type RData, type ResourceRecord } from "../../dns/wire/rdata.ts";
+import { type RData } from "../../dns/wire/rdata.ts";
 import { DnsFormatError } from "../../dns/wire/primitives.ts";
 import { getEdns, makeOpt } from "../../dns/wire/edns.ts";
 import { namesEqual } from "../../dns/wire/names.ts";
-
-const te = new TextEncoder();
-
-/** Bytes from a mix of hex strings ("c0 0c"), numbers, and `n("www.cnblogs.com")` arrays. */
-function b(...parts: (string | number | number[])[]): Uint8Array {
-  const out: number[] = [];
-  for (const p of parts) {
-    if (typeof p === "number") out.push(p);
-    else if (Array.isArray(p)) out.push(...p);
-    else for (const h of p.split(/\s+/).filter(Boolean)) out.push(parseInt(h, 16));
-  }
-  return new Uint8Array(out);
-}
-
-/** A name in uncompressed wire form. */
-function n(name: string): number[] {
-  const out: number[] = [];
-  for (const label of name.split(".").filter(Boolean)) {
-    out.push(label.length, ...te.encode(label));
-  }
-  out.push(0);
-  return out;
-}
-
-function u16(v: number): number[] {
-  return [v >> 8, v & 0xff];
-}
-
-/** Header: id 0x1234, the given flags word and counts. */
-function header(flags: number, qd: number, an: number, ns = 0, ar = 0): number[] {
-  return [0x12, 0x34, ...u16(flags), ...u16(qd), ...u16(an), ...u16(ns), ...u16(ar)];
-}
-
-/** A response with one question and one answer of `type` carrying `rdata` (no compression). */
-function oneAnswer(type: number, rdata: number[] | Uint8Array, owner = "x.example"): Uint8Array {
-  return b(
-    header(0x8400, 1, 1),
-    n(owner),
-    u16(type),
-    u16(1),
-    n(owner),
-    u16(type),
-    u16(1),
-    "00 00 0e 10",
-    u16(rdata.length),
-    [...rdata],
-  );
-}
+import { b, header, n, oneAnswer, record, sampleResponse, te, u16 } from "./_wire.ts";
 
 Deno.test("header flags decode bit by bit", () => {
   const h = decodeMessageHeader(b("ab cd", "ad b3", "00 01 00 02 00 03 00 04"))!;
@@ -297,79 +250,24 @@ Deno.test("decodeMessage rejects a question cut short", () => {
 // -------------------------------------------------------------------------------------------
 // Encoding, truncation, round trips.
 
-function rr(name: string, type: number, data: RData, ttl = 600): ResourceRecord {
-  return { name, type, class: CLASS.IN, ttl, data };
-}
-
-const sample: Message = {
-  id: 7,
-  flags: {
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: true,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-  },
-  questions: [{ name: "cnblogs.com.", type: TYPE.ANY, class: CLASS.IN }],
-  answers: [
-    rr("cnblogs.com.", TYPE.SOA, {
-      kind: "SOA",
-      mname: "ns1.cnblogs.com.",
-      rname: "hostmaster.cnblogs.com.",
-      serial: 1,
-      refresh: 2,
-      retry: 3,
-      expire: 4,
-      minimum: 5,
-    }),
-    rr("cnblogs.com.", TYPE.MX, { kind: "MX", preference: 10, exchange: "mail.cnblogs.com." }),
-    rr("cnblogs.com.", TYPE.TXT, {
-      kind: "TXT",
-      strings: [te.encode("v=spf1"), new Uint8Array(0)],
-    }),
-    rr("cnblogs.com.", TYPE.CAA, {
-      kind: "CAA",
-      flags: 128,
-      tag: "iodef",
-      value: te.encode("mailto:a@b"),
-    }),
-    rr("_x._tcp.cnblogs.com.", TYPE.SRV, {
-      kind: "SRV",
-      priority: 0,
-      weight: 5,
-      port: 80,
-      target: "www.cnblogs.com.",
-    }),
-    rr("4.0.0.127.in-addr.arpa.", TYPE.PTR, { kind: "PTR", target: "ns1.cnblogs.com." }),
-    rr("www.cnblogs.com.", TYPE.AAAA, { kind: "AAAA", address: "::1" }),
-  ],
-  authorities: [rr("cnblogs.com.", TYPE.NS, { kind: "NS", target: "ns1.cnblogs.com." })],
-  additionals: [
-    rr("ns1.cnblogs.com.", TYPE.A, { kind: "A", address: "127.0.0.4" }),
-    rr("odd.cnblogs.com.", 99, { kind: "UNKNOWN", bytes: b("00 ff") }),
-    makeOpt({ udpSize: 1232, options: [{ code: 10, data: b("01 02") }] }),
-  ],
-};
-
 Deno.test("encode → decode round trip with and without compression", () => {
   for (const compress of [true, false]) {
-    const wire = encodeMessage(sample, { compress });
-    assert.deepEqual(decodeMessage(wire), sample);
+    const wire = encodeMessage(sampleResponse, { compress });
+    assert.deepEqual(decodeMessage(wire), sampleResponse);
   }
-  assert.ok(encodeMessage(sample).length < encodeMessage(sample, { compress: false }).length);
+  assert.ok(
+    encodeMessage(sampleResponse).length <
+      encodeMessage(sampleResponse, { compress: false }).length,
+  );
 });
 
 Deno.test("maxSize drops whole RRsets that do not fit, sets TC and keeps the OPT", () => {
   const big: Message = {
-    ...sample,
+    ...sampleResponse,
     questions: [{ name: "big.example.", type: TYPE.A, class: CLASS.IN }],
     answers: Array.from(
       { length: 40 },
-      (_, i) => rr("big.example.", TYPE.A, { kind: "A", address: `127.0.1.${i}` }),
+      (_, i) => record("big.example.", TYPE.A, { kind: "A", address: `127.0.1.${i}` }),
     ),
     authorities: [],
     additionals: [makeOpt({})],
@@ -397,7 +295,7 @@ Deno.test("encodeMessage refuses invalid values with clear errors", () => {
   const q = makeQuery("example.com", TYPE.A, { id: 1 });
   const bad = (data: RData, type: number, pattern: RegExp) =>
     assert.throws(
-      () => encodeMessage({ ...q, answers: [rr("example.com.", type, data)] }),
+      () => encodeMessage({ ...q, answers: [record("example.com.", type, data)] }),
       pattern,
     );
   bad({ kind: "A", address: "1.2.3" }, TYPE.A, /Invalid IPv4 address "1.2.3"/);

@@ -3,69 +3,10 @@
  * the same bytes), and records printed the way dig prints them.
  */
 import assert from "node:assert/strict";
-import { CLASS, TYPE, typeName } from "../../dns/wire/constants.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  formatQuestion,
-  type Message,
-} from "../../dns/wire/message.ts";
-import {
-  decodeRdata,
-  formatRdata,
-  formatRecord,
-  type RData,
-  type ResourceRecord,
-} from "../../dns/wire/rdata.ts";
-import { makeOpt } from "../../dns/wire/edns.ts";
-
-const te = new TextEncoder();
-
-/** Bytes from a mix of hex strings ("c0 0c"), numbers, and `n("www.cnblogs.com")` arrays. */
-function b(...parts: (string | number | number[])[]): Uint8Array {
-  const out: number[] = [];
-  for (const p of parts) {
-    if (typeof p === "number") out.push(p);
-    else if (Array.isArray(p)) out.push(...p);
-    else for (const h of p.split(/\s+/).filter(Boolean)) out.push(parseInt(h, 16));
-  }
-  return new Uint8Array(out);
-}
-
-/** A name in uncompressed wire form. */
-function n(name: string): number[] {
-  const out: number[] = [];
-  for (const label of name.split(".").filter(Boolean)) {
-    out.push(label.length, ...te.encode(label));
-  }
-  out.push(0);
-  return out;
-}
-
-function u16(v: number): number[] {
-  return [v >> 8, v & 0xff];
-}
-
-/** Header: id 0x1234, the given flags word and counts. */
-function header(flags: number, qd: number, an: number, ns = 0, ar = 0): number[] {
-  return [0x12, 0x34, ...u16(flags), ...u16(qd), ...u16(an), ...u16(ns), ...u16(ar)];
-}
-
-/** A response with one question and one answer of `type` carrying `rdata` (no compression). */
-function oneAnswer(type: number, rdata: number[] | Uint8Array, owner = "x.example"): Uint8Array {
-  return b(
-    header(0x8400, 1, 1),
-    n(owner),
-    u16(type),
-    u16(1),
-    n(owner),
-    u16(type),
-    u16(1),
-    "00 00 0e 10",
-    u16(rdata.length),
-    [...rdata],
-  );
-}
+import { TYPE, typeName } from "../../dns/wire/constants.ts";
+import { decodeMessage, encodeMessage, formatQuestion } from "../../dns/wire/message.ts";
+import { decodeRdata, formatRdata, formatRecord, type RData } from "../../dns/wire/rdata.ts";
+import { b, n, oneAnswer, record, sampleResponse, te } from "./_wire.ts";
 
 const vectors: { type: number; rdata: Uint8Array; data: RData; text: string }[] = [
   {
@@ -172,84 +113,23 @@ for (const v of vectors) {
 }
 
 // -------------------------------------------------------------------------------------------
-// Malformed messages: each rejection and its message.
-
-// -------------------------------------------------------------------------------------------
-// Encoding, truncation, round trips.
-
-function rr(name: string, type: number, data: RData, ttl = 600): ResourceRecord {
-  return { name, type, class: CLASS.IN, ttl, data };
-}
-
-const sample: Message = {
-  id: 7,
-  flags: {
-    qr: true,
-    opcode: 0,
-    aa: true,
-    tc: false,
-    rd: true,
-    ra: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-  },
-  questions: [{ name: "cnblogs.com.", type: TYPE.ANY, class: CLASS.IN }],
-  answers: [
-    rr("cnblogs.com.", TYPE.SOA, {
-      kind: "SOA",
-      mname: "ns1.cnblogs.com.",
-      rname: "hostmaster.cnblogs.com.",
-      serial: 1,
-      refresh: 2,
-      retry: 3,
-      expire: 4,
-      minimum: 5,
-    }),
-    rr("cnblogs.com.", TYPE.MX, { kind: "MX", preference: 10, exchange: "mail.cnblogs.com." }),
-    rr("cnblogs.com.", TYPE.TXT, {
-      kind: "TXT",
-      strings: [te.encode("v=spf1"), new Uint8Array(0)],
-    }),
-    rr("cnblogs.com.", TYPE.CAA, {
-      kind: "CAA",
-      flags: 128,
-      tag: "iodef",
-      value: te.encode("mailto:a@b"),
-    }),
-    rr("_x._tcp.cnblogs.com.", TYPE.SRV, {
-      kind: "SRV",
-      priority: 0,
-      weight: 5,
-      port: 80,
-      target: "www.cnblogs.com.",
-    }),
-    rr("4.0.0.127.in-addr.arpa.", TYPE.PTR, { kind: "PTR", target: "ns1.cnblogs.com." }),
-    rr("www.cnblogs.com.", TYPE.AAAA, { kind: "AAAA", address: "::1" }),
-  ],
-  authorities: [rr("cnblogs.com.", TYPE.NS, { kind: "NS", target: "ns1.cnblogs.com." })],
-  additionals: [
-    rr("ns1.cnblogs.com.", TYPE.A, { kind: "A", address: "127.0.0.4" }),
-    rr("odd.cnblogs.com.", 99, { kind: "UNKNOWN", bytes: b("00 ff") }),
-    makeOpt({ udpSize: 1232, options: [{ code: 10, data: b("01 02") }] }),
-  ],
-};
-
-// -------------------------------------------------------------------------------------------
 // Names, types, presentation.
 
 Deno.test("presentation: records and questions print the way dig prints them", () => {
   assert.equal(
-    formatRecord(rr("www.cnblogs.com.", TYPE.A, { kind: "A", address: "1.2.3.4" })),
+    formatRecord(record("www.cnblogs.com.", TYPE.A, { kind: "A", address: "1.2.3.4" })),
     "www.cnblogs.com.\t600\tIN\tA\t1.2.3.4",
   );
   assert.equal(
-    formatRecord(sample.answers[0]),
+    formatRecord(sampleResponse.answers[0]),
     "cnblogs.com.\t600\tIN\tSOA\tns1.cnblogs.com. hostmaster.cnblogs.com. 1 2 3 4 5",
   );
-  assert.equal(formatRecord(sample.answers[2]), 'cnblogs.com.\t600\tIN\tTXT\t"v=spf1" ""');
-  assert.equal(formatRdata(sample.answers[3]), '128 iodef "mailto:a@b"');
-  assert.equal(formatRecord(sample.additionals[1]), "odd.cnblogs.com.\t600\tIN\tSPF\t\\# 2 00ff");
+  assert.equal(formatRecord(sampleResponse.answers[2]), 'cnblogs.com.\t600\tIN\tTXT\t"v=spf1" ""');
+  assert.equal(formatRdata(sampleResponse.answers[3]), '128 iodef "mailto:a@b"');
+  assert.equal(
+    formatRecord(sampleResponse.additionals[1]),
+    "odd.cnblogs.com.\t600\tIN\tSPF\t\\# 2 00ff",
+  );
   assert.equal(
     formatQuestion({ name: "www.cnblogs.com.", type: TYPE.A, class: 1 }),
     ";www.cnblogs.com.\t\tIN\tA",

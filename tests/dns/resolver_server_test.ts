@@ -34,6 +34,7 @@ import {
   startFakeNet,
 } from "../_fake_dns.ts";
 import { startInternet53, startUnbound, unboundAvailable } from "../_unbound.ts";
+import { prng } from "../_prng.ts";
 
 const SCRIPT = "dns/resolver_server.ts";
 
@@ -732,18 +733,8 @@ Deno.test("a server that rejects EDNS (FORMERR) is asked again without it", asyn
   ]);
 });
 
-/** mulberry32: a small seeded PRNG, so a failing fuzz case can be replayed. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test("fuzz: junk replies from upstream are dropped, never cached, never crash the server", async () => {
-  const random = seeded(0x5eed);
+  const random = prng(0x5eed);
   const mutate = (bytes: Uint8Array): Uint8Array => {
     const kind = Math.floor(random() * 5);
     const out = bytes.slice();

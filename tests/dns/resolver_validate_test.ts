@@ -82,8 +82,8 @@ async function startSignedInternet(
   }
 }
 
-/** `dns:resolver` over the signed mini-Internet, validating from its anchor, logging JSON. */
-async function startValidating(net: SignedNet, extra: string[] = []): Promise<RunningScript> {
+/** `dns:resolver` on an ephemeral port, iterating over the signed mini-Internet, with `flags`. */
+async function startResolver(net: SignedNet, flags: string[]): Promise<RunningScript> {
   return await startScript(SCRIPT, [
     "--port",
     "0",
@@ -91,11 +91,13 @@ async function startValidating(net: SignedNet, extra: string[] = []): Promise<Ru
     "127.0.0.2",
     "--upstream-port",
     String(net.port),
-    "--trust-anchor",
-    net.anchor,
-    "--json",
-    ...extra,
+    ...flags,
   ], SLOW);
+}
+
+/** `dns:resolver` over the signed mini-Internet, validating from its anchor, logging JSON. */
+async function startValidating(net: SignedNet, extra: string[] = []): Promise<RunningScript> {
+  return await startResolver(net, ["--trust-anchor", net.anchor, "--json", ...extra]);
 }
 
 interface Ask {
@@ -252,17 +254,7 @@ for (const [breakWith, code, reason] of BREAKS) {
 
 Deno.test("dns:resolver --explain tells the verdict in +validate's words", async () => {
   await using net = await startSignedInternet("flip");
-  const resolver = await startScript(SCRIPT, [
-    "--port",
-    "0",
-    "--root",
-    "127.0.0.2",
-    "--upstream-port",
-    String(net.port),
-    "--trust-anchor",
-    net.anchor,
-    "--explain",
-  ], SLOW);
+  const resolver = await startResolver(net, ["--trust-anchor", net.anchor, "--explain"]);
   try {
     await ask(resolver.port, "nope.cnblogs.com");
     await ask(resolver.port, "www.cnblogs.com");
@@ -291,15 +283,7 @@ Deno.test("dns:resolver --explain tells the verdict in +validate's words", async
 
 Deno.test("dns:resolver --no-validate passes signatures to DO clients and never judges; flags are checked", async () => {
   await using net = await startSignedInternet("flip");
-  const resolver = await startScript(SCRIPT, [
-    "--port",
-    "0",
-    "--root",
-    "127.0.0.2",
-    "--upstream-port",
-    String(net.port),
-    "--no-validate",
-  ], SLOW);
+  const resolver = await startResolver(net, ["--no-validate"]);
   try {
     await resolver.waitForLine(/^not validating \(--no-validate\)$/);
     const reply = await ask(resolver.port, "www.cnblogs.com");

@@ -15,27 +15,10 @@ import {
   type Question,
 } from "../../dns/wire/message.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone/parse.ts";
-import { ROOT } from "../_helpers.ts";
+import { prng } from "../_prng.ts";
+import { cnblogs, com, hex, root } from "./_authority.ts";
 
-const zone = (file: string) =>
-  parseZone(Deno.readTextFileSync(`${ROOT}dns/zones/${file}`), { file });
-const authority = new Authority([zone("root.zone"), zone("com.zone"), zone("cnblogs.com.zone")]);
-
-/** Bytes from hex text; blanks are ignored. */
-function hex(text: string): Uint8Array {
-  return Uint8Array.from(text.replace(/\s+/g, "").match(/../g) ?? [], (h) => parseInt(h, 16));
-}
-
-/** A small deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const authority = new Authority([root, com, cnblogs]);
 
 /** What the full path sends for `query`, with the query's id (as the cache returns it). */
 function expected(query: Uint8Array, udp: boolean): Uint8Array | null {
@@ -233,7 +216,7 @@ Deno.test("an answer an internal error turned into SERVFAIL is not stored", () =
       return super.answer(question);
     }
   }
-  const cache = new ResponseCache(new Flaky([zone("cnblogs.com.zone")]));
+  const cache = new ResponseCache(new Flaky([cnblogs]));
   const query = hex("1234 0100 0001 0000 0000 0000" + QUESTION);
   assert.equal(cache.respond(query, true)!.rcode, 2);
   assert.equal(cache.size, 0);

@@ -4,77 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { Authority } from "../../dns/authority/authority.ts";
-import { respond } from "../../dns/authority/respond.ts";
 import { startDnsServer } from "../../dns/server.ts";
 import { decodeMessage, encodeMessage, makeQuery, type Message } from "../../dns/wire/message.ts";
-import { formatRecord } from "../../dns/wire/rdata.ts";
-import { makeOpt } from "../../dns/wire/edns.ts";
 import { RCODE, TYPE } from "../../dns/wire/constants.ts";
-import { parseZone } from "../../dns/zone/parse.ts";
 import { encodeLengthPrefixed, LengthPrefixDecoder } from "../../tcp/core/framing.ts";
-import { hasCommand, ROOT, runCommand, runScript, startScript, writeAll } from "../_helpers.ts";
-
-const ZONE_DIR = `${ROOT}dns/zones/`;
-const zoneText = (file: string) => Deno.readTextFileSync(`${ZONE_DIR}${file}`);
-const cnblogs = parseZone(zoneText("cnblogs.com.zone"), { file: "cnblogs.com.zone" });
-const root = parseZone(zoneText("root.zone"), { file: "root.zone" });
-const com = parseZone(zoneText("com.zone"), { file: "com.zone" });
-const authority = new Authority([cnblogs]);
-
-interface AskOptions {
-  udp?: boolean;
-  edns?: Parameters<typeof makeOpt>[0] | false;
-  auth?: Authority;
-}
-
-/** Encodes a query, runs it through `respond`, decodes the reply. */
-function ask(name: string, type: number, options: AskOptions = {}): Message & { size: number } {
-  const query = makeQuery(name, type, { id: 0x4242, rd: false, edns: options.edns ?? false });
-  const r = respond(options.auth ?? authority, encodeMessage(query), { udp: options.udp ?? true });
-  assert.ok(r, "expected a response");
-  const msg = decodeMessage(r.bytes);
-  assert.equal(msg.id, 0x4242);
-  assert.equal(msg.flags.qr, true);
-  return { ...msg, size: r.bytes.length };
-}
-
-const records = (rrs: Message["answers"]) => rrs.map(formatRecord);
-
-/** A small deterministic PRNG (mulberry32) so a fuzz failure can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function fuzzInputs(count: number, seed: number): Uint8Array[] {
-  const random = prng(seed);
-  const names = ["www.cnblogs.com", "big.cnblogs.com", "a.wild.cnblogs.com", "x.sub.cnblogs.com"];
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    if (i % 2 === 0) {
-      const junk = new Uint8Array(Math.floor(random() * 80));
-      for (let j = 0; j < junk.length; j++) junk[j] = random() * 256;
-      if (junk.length > 2 && random() < 0.8) junk[2] &= 0x7f; // mostly "queries"
-      out.push(junk);
-    } else {
-      const q = makeQuery(names[i % names.length], [1, 16, 28, 255][i % 4], {
-        id: i & 0xffff,
-        edns: random() < 0.5 ? false : { udpSize: 512 + Math.floor(random() * 4000) },
-      });
-      const bytes = encodeMessage(q);
-      for (let flips = 1 + Math.floor(random() * 4); flips > 0; flips--) {
-        bytes[Math.floor(random() * bytes.length)] = random() * 256;
-      }
-      const cut = random() < 0.2 ? Math.floor(random() * bytes.length) : bytes.length;
-      out.push(bytes.subarray(0, cut));
-    }
-  }
-  return out;
-}
+import { hasCommand, runCommand, runScript, startScript, writeAll } from "../_helpers.ts";
+import { ask, cnblogs, com, fuzzInputs, records, root } from "./_authority.ts";
 
 // -------------------------------------------------------------------------------------------
 // The real server.

@@ -7,51 +7,15 @@ import assert from "node:assert/strict";
 import { TYPE } from "../../dns/wire/constants.ts";
 import { parseResolvConf, StubResolver } from "../../dns/resolver/stub.ts";
 import { resolveHost } from "../../dns/resolver/resolve_host.ts";
-import { a, authority, cname, type FakeNet, ns, response, startFakeNet } from "../_fake_dns.ts";
+import { a, fakeHierarchy, HIERARCHY, response, startFakeNet } from "../_fake_dns.ts";
 
-const ROOT = "127.0.0.11";
-const TLD = "127.0.0.12";
-const EXAMPLE = "127.0.0.13";
-const OTHER = "127.0.0.14";
-
-/** `.` → `test.` → `example.test.` with glue; `noglue.test.` served by a name in example.test. */
-function hierarchy(): FakeNet {
-  return startFakeNet({
-    [ROOT]: authority(".", [
-      ns(".", "ns.root."),
-      ns("test.", "ns.test."),
-      a("ns.test.", TLD),
-    ]),
-    [TLD]: authority("test.", [
-      ns("test.", "ns.test."),
-      a("ns.test.", TLD),
-      ns("example.test.", "ns1.example.test."),
-      a("ns1.example.test.", EXAMPLE),
-      // No glue: the name server lives in another zone, so its address must be looked up.
-      ns("noglue.test.", "ns.example.test."),
-      // Each zone's server is named inside the other zone: neither can ever be reached.
-      ns("loop1.test.", "ns.loop2.test."),
-      ns("loop2.test.", "ns.loop1.test."),
-    ]),
-    [EXAMPLE]: authority("example.test.", [
-      ns("example.test.", "ns1.example.test."),
-      a("ns1.example.test.", EXAMPLE),
-      a("ns.example.test.", OTHER),
-      a("www.example.test.", "192.0.2.1", 120),
-      cname("alias.example.test.", "www.noglue.test."),
-    ]),
-    [OTHER]: authority("noglue.test.", [
-      ns("noglue.test.", "ns.example.test."),
-      a("www.noglue.test.", "192.0.2.2"),
-    ]),
-  });
-}
+const { root: ROOT, example: EXAMPLE } = HIERARCHY;
 
 // ---------------------------------------------------------------------------------------------
 // Iterative resolver
 
 Deno.test("resolveHost resolves iteratively and returns IP literals as they are", async () => {
-  await using net = hierarchy();
+  await using net = fakeHierarchy();
   assert.deepEqual(
     await resolveHost("www.example.test", { roots: [ROOT], port: net.port }),
     ["192.0.2.1"],

@@ -35,6 +35,7 @@ import {
   usableHosts,
   type VlsmPlan,
 } from "../../udp/subnet.ts";
+import { prng } from "../_prng.ts";
 
 const SCRIPT = "udp/subnet.ts";
 
@@ -57,18 +58,6 @@ function plan(cidr: string, hosts: string, pointToPoint = false): VlsmPlan {
   return planVlsm(Number(parent.network), parent.prefix, parseHostRequests(hosts), {
     pointToPoint,
   });
-}
-
-/** A small deterministic PRNG (mulberry32) so property tests are reproducible. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Blocks must be aligned, in order, back to back, and exactly cover first…last. */
@@ -190,7 +179,7 @@ Deno.test("planVlsm: exact fits, /31 with --rfc3021, and the whole space", () =>
 });
 
 Deno.test("planVlsm: random plans are aligned, disjoint, inside the network, and minimal", () => {
-  const next = random(7);
+  const next = prng(7);
   for (let round = 0; round < 300; round++) {
     const prefix = 16 + Math.floor(next() * 13);
     const network = (Math.floor(next() * 2 ** 32) & (0xffffffff << (32 - prefix))) >>> 0;
@@ -337,7 +326,7 @@ Deno.test("deaggregate: vectors — single address, whole spaces, odd ranges", (
 });
 
 Deno.test("deaggregate: random ranges are covered exactly by the fewest blocks", () => {
-  const next = random(11);
+  const next = prng(11);
   for (let round = 0; round < 500; round++) {
     const a = BigInt(Math.floor(next() * 2 ** 32));
     const b = BigInt(Math.floor(next() * 2 ** (1 + Math.floor(next() * 32))));

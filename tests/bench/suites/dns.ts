@@ -286,6 +286,33 @@ zone:
   return { target: { port, pid: child.pid }, stop };
 }
 
+/** What a compared row says it measures. */
+type RowText = Pick<BenchRow, "metric" | "unit" | "lowerIsBetter" | "target">;
+
+/**
+ * A row comparing the median of our rounds (`rounds[0]`) with the reference's (`rounds[1]`,
+ * absent when the reference was skipped), each round reduced to one number by `pick`.
+ */
+function comparedRow<R>(
+  base: Pick<BenchRow, "capability" | "referenceName" | "skipped">,
+  rounds: R[][],
+  pick: (r: R) => number,
+  text: RowText,
+): BenchRow {
+  const mid = (i: number) => rounds[i] ? median(rounds[i].map(pick)) : undefined;
+  return {
+    capability: base.capability,
+    referenceName: base.referenceName,
+    metric: text.metric,
+    unit: text.unit,
+    lowerIsBetter: text.lowerIsBetter,
+    ours: mid(0),
+    reference: mid(1),
+    target: text.target,
+    skipped: base.skipped,
+  };
+}
+
 /** The authoritative server's rows: dns/server.ts against NSD. */
 async function authoritativeRows(ctx: BenchContext): Promise<BenchRow[]> {
   {
@@ -329,45 +356,29 @@ async function authoritativeRows(ctx: BenchContext): Promise<BenchRow[]> {
           );
         }
       }
-      const mid = (i: number, pick: (r: Run) => number) =>
-        sides[i] ? median(sides[i].runs.map(pick)) : undefined;
+      const withSkipped = { ...base, skipped };
+      const runs = sides.map((side) => side.runs);
       return [
-        {
-          ...base,
+        comparedRow(withSkipped, runs, (r) => r.qps, {
           metric: "queries/s",
           unit: "q/s",
-          ours: mid(0, (r) => r.qps),
-          reference: mid(1, (r) => r.qps),
           target: "≥ 0.7×",
-          skipped,
-        },
-        {
-          ...base,
+        }),
+        comparedRow(withSkipped, runs, (r) => r.latencyMs, {
           metric: "avg latency (flat out)",
           unit: "ms",
           lowerIsBetter: true,
-          ours: mid(0, (r) => r.latencyMs),
-          reference: mid(1, (r) => r.latencyMs),
-          skipped,
-        },
-        {
-          ...base,
+        }),
+        comparedRow(withSkipped, runs, (r) => r.pacedLatencyMs, {
           metric: `avg latency at ${PACED_RATE.toLocaleString("en-US")} q/s`,
           unit: "ms",
           lowerIsBetter: true,
-          ours: mid(0, (r) => r.pacedLatencyMs),
-          reference: mid(1, (r) => r.pacedLatencyMs),
-          skipped,
-        },
-        {
-          ...base,
+        }),
+        comparedRow(withSkipped, runs, (r) => r.cpuUsPerQuery, {
           metric: "server CPU per query",
           unit: "µs",
           lowerIsBetter: true,
-          ours: mid(0, (r) => r.cpuUsPerQuery),
-          reference: mid(1, (r) => r.cpuUsPerQuery),
-          skipped,
-        },
+        }),
         await signedRow(ctx, dir, dataFile, seconds, ticks),
       ];
     } finally {
@@ -645,47 +656,30 @@ async function resolverRows(ctx: BenchContext): Promise<BenchRow[]> {
         `${settled.toFixed(1)} MB settled`,
     );
 
-    const mid = (i: number, pick: (r: Run) => number) =>
-      sides[i] ? median(sides[i].runs.map(pick)) : undefined;
-    const coldMid = (i: number, pick: (r: { qps: number; cpu: number }) => number) =>
-      sides[i] ? median(sides[i].cold.map(pick)) : undefined;
+    const withSkipped = { ...base, skipped };
+    const runs = sides.map((side) => side.runs);
+    const cold = sides.map((side) => side.cold);
     return [
-      {
-        ...base,
+      comparedRow(withSkipped, runs, (r) => r.qps, {
         metric: "cached answers, queries/s",
         unit: "q/s",
-        ours: mid(0, (r) => r.qps),
-        reference: mid(1, (r) => r.qps),
         target: "≥ 1.0×",
-        skipped,
-      },
-      {
-        ...base,
+      }),
+      comparedRow(withSkipped, runs, (r) => r.cpuUsPerQuery, {
         metric: "cached answers, server CPU per query",
         unit: "µs",
         lowerIsBetter: true,
-        ours: mid(0, (r) => r.cpuUsPerQuery),
-        reference: mid(1, (r) => r.cpuUsPerQuery),
-        skipped,
-      },
-      {
-        ...base,
+      }),
+      comparedRow(withSkipped, cold, (r) => r.qps, {
         metric: `cold resolution of ${COLD_NAMES.toLocaleString("en-US")} names, completed q/s`,
         unit: "q/s",
-        ours: coldMid(0, (r) => r.qps),
-        reference: coldMid(1, (r) => r.qps),
         target: "≥ 1.0×",
-        skipped,
-      },
-      {
-        ...base,
+      }),
+      comparedRow(withSkipped, cold, (r) => r.cpu, {
         metric: "cold resolution, server CPU per name",
         unit: "µs",
         lowerIsBetter: true,
-        ours: coldMid(0, (r) => r.cpu),
-        reference: coldMid(1, (r) => r.cpu),
-        skipped,
-      },
+      }),
       {
         capability: RESOLVER_CAPABILITY,
         referenceName: "limit",
