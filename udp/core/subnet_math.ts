@@ -89,31 +89,49 @@ export function maskToPrefix(mask: number, text = formatIPv4(mask)): number {
 
 /** Parses `ADDRESS/PREFIX` (`192.168.1.37/24`) or `ADDRESS/MASK` (`192.168.1.37/255.255.255.0`). */
 export function parseCidr(text: string): { address: number; prefix: number } {
+  const { address, prefixText } = splitCidr(text, parseIPv4, 24);
+  if (prefixText.includes(".")) {
+    return { address, prefix: maskToPrefix(parseIPv4(prefixText), prefixText) };
+  }
+  return { address, prefix: parsePrefixLength(prefixText, MAX_PREFIX_LENGTH) };
+}
+
+/**
+ * `ADDRESS/PREFIX` split at its slash, bounded in length, the address parsed by `parseAddress`
+ * (first, so a bad address is named as such); without a slash the error shows the form with
+ * `examplePrefix`.
+ */
+function splitCidr<Address>(
+  text: string,
+  parseAddress: (text: string) => Address,
+  examplePrefix: number,
+): { address: Address; prefixText: string } {
   if (text.length > MAX_INPUT_LENGTH) {
     throw new SyntaxError(`Invalid CIDR ${quoteInput(clipInput(text))}: too long`);
   }
   const slash = text.indexOf("/");
   const addressText = slash < 0 ? text : text.slice(0, slash);
-  const address = parseIPv4(addressText);
+  const address = parseAddress(addressText);
   if (slash < 0) {
     throw new SyntaxError(
-      `Invalid CIDR ${quoteInput(text)}: missing "/PREFIX" (for example ${addressText}/24)`,
+      `Invalid CIDR ${
+        quoteInput(text)
+      }: missing "/PREFIX" (for example ${addressText}/${examplePrefix})`,
     );
   }
-  const prefixText = text.slice(slash + 1);
-  if (prefixText.includes(".")) {
-    return { address, prefix: maskToPrefix(parseIPv4(prefixText), prefixText) };
-  }
+  return { address, prefixText: text.slice(slash + 1) };
+}
+
+/** A prefix length in decimal, 0 to `max`. */
+function parsePrefixLength(prefixText: string, max: number): number {
   if (!/^\d{1,3}$/.test(prefixText)) {
     throw new SyntaxError(
-      `Invalid prefix length ${
-        quoteInput(`/${prefixText}`)
-      }: expected a number from 0 to ${MAX_PREFIX_LENGTH}`,
+      `Invalid prefix length ${quoteInput(`/${prefixText}`)}: expected a number from 0 to ${max}`,
     );
   }
   const prefix = Number(prefixText);
-  checkPrefixLength(prefix, prefixText);
-  return { address, prefix };
+  checkPrefixLength(prefix, prefixText, max);
+  return prefix;
 }
 
 /** Computes mask, network, broadcast and host range for `address` in a `/prefix` subnet. */
@@ -204,28 +222,8 @@ export function prefixToMask6(prefix: number): bigint {
 
 /** Parses `ADDRESS/PREFIX` for IPv6 (`2001:db8::1/64`). */
 export function parseCidr6(text: string): { address: bigint; prefix: number } {
-  if (text.length > MAX_INPUT_LENGTH) {
-    throw new SyntaxError(`Invalid CIDR ${quoteInput(clipInput(text))}: too long`);
-  }
-  const slash = text.indexOf("/");
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const address = parseIPv6(addressText);
-  if (slash < 0) {
-    throw new SyntaxError(
-      `Invalid CIDR ${quoteInput(text)}: missing "/PREFIX" (for example ${addressText}/64)`,
-    );
-  }
-  const prefixText = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText)) {
-    throw new SyntaxError(
-      `Invalid prefix length ${
-        quoteInput(`/${prefixText}`)
-      }: expected a number from 0 to ${MAX_PREFIX_LENGTH_V6}`,
-    );
-  }
-  const prefix = Number(prefixText);
-  checkPrefixLength(prefix, prefixText, MAX_PREFIX_LENGTH_V6);
-  return { address, prefix };
+  const { address, prefixText } = splitCidr(text, parseIPv6, 64);
+  return { address, prefix: parsePrefixLength(prefixText, MAX_PREFIX_LENGTH_V6) };
 }
 
 /** Everything `calc` shows about one IPv6 address in one prefix. */
