@@ -14,7 +14,12 @@ import {
 import { type IoBackend, openIoBackend } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { AccessLog } from "./access_log.ts";
-import { Connection, type ConnectionHost, SMALL_READ_BYTES } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionHost,
+  READ_SLOT_BYTES,
+  SMALL_READ_BYTES,
+} from "./connection.ts";
 import { Deadlines } from "./deadlines.ts";
 import { renderError } from "./response.ts";
 import { openSite, type Site } from "./site.ts";
@@ -29,6 +34,11 @@ const SHED_PER_PAUSE = 32;
 const SHED_AFTER_MS = 100;
 /** The large read buffers connections borrow while their reads fill the small ones. */
 const LARGE_READ_BYTES = 16 * 1024;
+/**
+ * Most large read buffers lent at once (1 MiB): beyond, reads go on in small buffers, so a wave
+ * of uploading clients costs a small buffer each, not 16 KiB each.
+ */
+export const LARGE_BUFFERS_MOST = 64;
 /**
  * Most bytes a connection keeps queued in the kernel unsent (`limitUnsentBytes`): a client that
  * stops reading then holds this much kernel memory, not 4 MiB. Room to keep loopback and LAN
@@ -60,8 +70,9 @@ export class HttpService implements ConnectionHost {
   readonly live = new Set<Connection>();
   /** Other work shutdown waits for (503s being sent). */
   readonly tasks = new Set<Promise<void>>();
+  readonly slots = new ReadBufferPool(READ_SLOT_BYTES, { slabBytes: 256 * READ_SLOT_BYTES });
   readonly smallBuffers = new ReadBufferPool(SMALL_READ_BYTES);
-  readonly buffers = new ReadBufferPool(LARGE_READ_BYTES);
+  readonly buffers = new ReadBufferPool(LARGE_READ_BYTES, { most: LARGE_BUFFERS_MOST });
   readonly log: AccessLog;
   readonly reporter?: Reporter;
   readonly maxConns: number;
@@ -212,7 +223,7 @@ export class HttpService implements ConnectionHost {
       await finished;
     };
     onAbort(signal, () => void close());
-    const { live, io, smallBuffers, buffers } = this;
+    const { live, io, slots, smallBuffers, buffers } = this;
     const answeredInPlace = () => this.answeredInPlace;
     return {
       addr: this.listener.addr as Deno.NetAddr,
@@ -230,6 +241,10 @@ export class HttpService implements ConnectionHost {
       },
       get readBuffersLent() {
         return smallBuffers.lent + buffers.lent;
+      },
+      get readBytesHeld() {
+        return slots.lent * slots.size + smallBuffers.lent * smallBuffers.size +
+          buffers.lent * buffers.size;
       },
       [Symbol.asyncDispose]: close,
     };
