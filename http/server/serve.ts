@@ -4,6 +4,7 @@
  * their deadlines, the access log — and a stop that closes every connection and waits for them.
  */
 import { acceptLoop, type AcceptOptions } from "../../tcp/core/accept.ts";
+import { AfterWave } from "../../tcp/core/after_wave.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
 import {
@@ -83,6 +84,9 @@ export class HttpService implements ConnectionHost {
   /** Keepalive for one accepted connection (nothing to do where the listener passes it on). */
   readonly keepaliveConn: ((conn: Deno.Conn) => void) | undefined;
   readonly deadlines: Deadlines;
+  /** Gives freed memory back after a wave of clients leaves (tcp/core/after_wave.ts). */
+  readonly afterWave = new AfterWave();
+  readonly #waveTimer: ReturnType<typeof setInterval>;
   stopping = false;
   answeredInPlace = 0;
   /** Called when the last connection has ended, while shutdown waits for that. */
@@ -116,6 +120,7 @@ export class HttpService implements ConnectionHost {
       bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
       bodyMinRate: options.bodyMinRate ?? 1024,
     });
+    this.#waveTimer = setInterval(() => this.afterWave.tick(this.live.size), 1000);
   }
 
   /** The state for serving `options` on `listener` (which the server owns from now on). */
@@ -254,6 +259,7 @@ export class HttpService implements ConnectionHost {
   async #shutdown(): Promise<void> {
     this.stopping = true;
     this.deadlines.stop();
+    clearInterval(this.#waveTimer);
     if (this.live.size) {
       const allEnded = new Promise<void>((resolve) => this.#lastEnded = resolve);
       for (const conn of this.live) conn.close();
