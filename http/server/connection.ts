@@ -21,8 +21,10 @@
  *
  * Memory: read buffers are lent by the server's pools for one read at a time (`lendReadBuffer`)
  * and given back once the parser has what it needs; on the epoll backend a read asks for its
- * buffer only when bytes are there, so an idle connection holds none. A large buffer is lent
- * only while reads keep filling the small ones.
+ * buffer only when bytes are there, so an idle connection holds none. Deno's ops pin the buffer
+ * for the whole wait, so there a connection between requests waits on a `READ_SLOT_BYTES` slot
+ * of a shared slab, and takes a buffer only for the reads of a request that did not fit. A large
+ * buffer is lent only while reads keep filling the small ones, and only so many at once.
  */
 import { concatBytes, writeAll } from "../../tcp/core/io.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
@@ -59,6 +61,12 @@ export const REQUESTS_PER_TURN = 32;
  * two reads and a copy of the partial request, and pipelined throughput fell by a third.
  */
 export const SMALL_READ_BYTES = 1024;
+/**
+ * What a connection between requests waits on with Deno's ops, whose pending read pins its
+ * buffer: a slot of a shared slab, room for a whole GET from curl or wrk. A longer request
+ * continues in a small buffer.
+ */
+export const READ_SLOT_BYTES = 128;
 /** Pieces at least this large are written on their own instead of being copied together. */
 const JOIN_LIMIT_BYTES = 64 * 1024;
 
@@ -72,7 +80,11 @@ export interface ConnectionHost {
   readonly headerTimeoutMs: number;
   /** Stream large files with sendfile(2) when possible. */
   readonly zeroCopy: boolean;
-  /** Read buffers to borrow: small ones, and large ones for reads that fill the small. */
+  /**
+   * Read buffers to borrow: slots for waits between requests on Deno's ops, small buffers, and
+   * large ones (a bounded number) for reads that fill the small.
+   */
+  readonly slots: ReadBufferPool;
   readonly smallBuffers: ReadBufferPool;
   readonly buffers: ReadBufferPool;
   /** The server is shutting down: answer with `Connection: close`. */
@@ -115,9 +127,10 @@ export class Connection implements Timed, BufferLender, SyncReader {
 
   readonly #host: ConnectionHost;
   readonly #parser: RequestParser;
-  /** The read buffer lent to this connection now, if any (see `lendReadBuffer`). */
+  /** The read buffer lent to this connection now, if any (see `lendReadBuffer`), and its pool. */
   #buffer: Uint8Array<ArrayBuffer> | undefined;
-  /** Whether the buffer lent (or the next) is a large one. */
+  #lentBy: ReadBufferPool | undefined;
+  /** Whether the next buffer is to be a large one. */
   #large = false;
   /** A view of the last read's bytes, reused while reads have the same size. */
   #received: Uint8Array = NOTHING_RECEIVED;
@@ -428,11 +441,25 @@ export class Connection implements Timed, BufferLender, SyncReader {
 
   /**
    * `BufferLender`: the buffer for the read about to happen, from the server's pools — a large
-   * one while reads fill the small ones (a big request, a pipelined batch).
+   * one while reads fill the small ones (a big request, a pipelined batch) and one is free; a
+   * slot when the read waits with it (Deno's ops) for the next request.
    */
-  lendReadBuffer(): Uint8Array {
-    this.#buffer ??= this.#large ? this.#host.buffers.take() : this.#host.smallBuffers.take();
-    return this.#buffer;
+  lendReadBuffer(waiting = false): Uint8Array {
+    if (this.#buffer) return this.#buffer;
+    const host = this.#host;
+    let pool = this.#large
+      ? host.buffers
+      : waiting && !this.#parser.inMessage
+      ? host.slots
+      : host.smallBuffers;
+    let buffer = pool.tryTake();
+    if (!buffer) {
+      pool = host.smallBuffers;
+      buffer = pool.take();
+    }
+    this.#lentBy = pool;
+    this.#buffer = buffer;
+    return buffer;
   }
 
   /** Feeds what a read returned to the parser (EOF included). */
@@ -461,13 +488,15 @@ export class Connection implements Timed, BufferLender, SyncReader {
    */
   #giveBufferBack(): void {
     const buffer = this.#buffer;
-    if (!buffer) return;
+    const pool = this.#lentBy;
+    if (!buffer || !pool) return;
     this.#buffer = undefined;
+    this.#lentBy = undefined;
     this.#received = NOTHING_RECEIVED;
-    const pool = this.#large ? this.#host.buffers : this.#host.smallBuffers;
-    this.#large = this.#large
+    const host = this.#host;
+    this.#large = pool === host.buffers
       ? this.#lastRead > SMALL_READ_BYTES
-      : this.#lastRead === buffer.length;
+      : pool === host.smallBuffers && this.#lastRead === buffer.length;
     pool.give(buffer);
   }
 

@@ -4,6 +4,7 @@
  * their deadlines, the access log — and a stop that closes every connection and waits for them.
  */
 import { acceptLoop, type AcceptOptions } from "../../tcp/core/accept.ts";
+import { AfterWave } from "../../tcp/core/after_wave.ts";
 import { isPeerGone } from "../../tcp/core/net_errors.ts";
 import { ReadBufferPool } from "../../tcp/core/read_buffers.ts";
 import {
@@ -14,7 +15,12 @@ import {
 import { type IoBackend, openIoBackend } from "../../tcp/core/stream_io.ts";
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { AccessLog } from "./access_log.ts";
-import { Connection, type ConnectionHost, SMALL_READ_BYTES } from "./connection.ts";
+import {
+  Connection,
+  type ConnectionHost,
+  READ_SLOT_BYTES,
+  SMALL_READ_BYTES,
+} from "./connection.ts";
 import { Deadlines } from "./deadlines.ts";
 import { renderError } from "./response.ts";
 import { openSite, type Site } from "./site.ts";
@@ -29,6 +35,11 @@ const SHED_PER_PAUSE = 32;
 const SHED_AFTER_MS = 100;
 /** The large read buffers connections borrow while their reads fill the small ones. */
 const LARGE_READ_BYTES = 16 * 1024;
+/**
+ * Most large read buffers lent at once (1 MiB): beyond, reads go on in small buffers, so a wave
+ * of uploading clients costs a small buffer each, not 16 KiB each.
+ */
+export const LARGE_BUFFERS_MOST = 64;
 /**
  * Most bytes a connection keeps queued in the kernel unsent (`limitUnsentBytes`): a client that
  * stops reading then holds this much kernel memory, not 4 MiB. Room to keep loopback and LAN
@@ -60,8 +71,9 @@ export class HttpService implements ConnectionHost {
   readonly live = new Set<Connection>();
   /** Other work shutdown waits for (503s being sent). */
   readonly tasks = new Set<Promise<void>>();
+  readonly slots = new ReadBufferPool(READ_SLOT_BYTES, { slabBytes: 256 * READ_SLOT_BYTES });
   readonly smallBuffers = new ReadBufferPool(SMALL_READ_BYTES);
-  readonly buffers = new ReadBufferPool(LARGE_READ_BYTES);
+  readonly buffers = new ReadBufferPool(LARGE_READ_BYTES, { most: LARGE_BUFFERS_MOST });
   readonly log: AccessLog;
   readonly reporter?: Reporter;
   readonly maxConns: number;
@@ -72,6 +84,9 @@ export class HttpService implements ConnectionHost {
   /** Keepalive for one accepted connection (nothing to do where the listener passes it on). */
   readonly keepaliveConn: ((conn: Deno.Conn) => void) | undefined;
   readonly deadlines: Deadlines;
+  /** Gives freed memory back after a wave of clients leaves (tcp/core/after_wave.ts). */
+  readonly afterWave = new AfterWave();
+  readonly #waveTimer: ReturnType<typeof setInterval>;
   stopping = false;
   answeredInPlace = 0;
   /** Called when the last connection has ended, while shutdown waits for that. */
@@ -105,6 +120,7 @@ export class HttpService implements ConnectionHost {
       bodyTimeoutMs: options.bodyTimeoutMs ?? 10_000,
       bodyMinRate: options.bodyMinRate ?? 1024,
     });
+    this.#waveTimer = setInterval(() => this.afterWave.tick(this.live.size), 1000);
   }
 
   /** The state for serving `options` on `listener` (which the server owns from now on). */
@@ -212,7 +228,7 @@ export class HttpService implements ConnectionHost {
       await finished;
     };
     onAbort(signal, () => void close());
-    const { live, io, smallBuffers, buffers } = this;
+    const { live, io, slots, smallBuffers, buffers } = this;
     const answeredInPlace = () => this.answeredInPlace;
     return {
       addr: this.listener.addr as Deno.NetAddr,
@@ -231,6 +247,10 @@ export class HttpService implements ConnectionHost {
       get readBuffersLent() {
         return smallBuffers.lent + buffers.lent;
       },
+      get readBytesHeld() {
+        return slots.lent * slots.size + smallBuffers.lent * smallBuffers.size +
+          buffers.lent * buffers.size;
+      },
       [Symbol.asyncDispose]: close,
     };
   }
@@ -239,6 +259,7 @@ export class HttpService implements ConnectionHost {
   async #shutdown(): Promise<void> {
     this.stopping = true;
     this.deadlines.stop();
+    clearInterval(this.#waveTimer);
     if (this.live.size) {
       const allEnded = new Promise<void>((resolve) => this.#lastEnded = resolve);
       for (const conn of this.live) conn.close();

@@ -118,6 +118,11 @@ export interface HttpServer extends AsyncDisposable {
   readonly epollConnections: number;
   /** Requests answered inside the epoll reactor's batch so far (see http/server/connection.ts). */
   readonly answeredInPlace: number;
-  /** Read buffers held by connections right now (none for an idle connection on epoll). */
+  /** Read buffers held by connections right now (none for an idle connection). */
   readonly readBuffersLent: number;
+  /**
+   * Bytes of read buffers and slots held by connections right now (an idle connection on Deno's
+   * ops waits on a small slot of a shared slab).
+   */
+  readonly readBytesHeld: number;
 }

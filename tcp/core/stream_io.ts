@@ -28,7 +28,8 @@ export interface StreamConn {
   /**
    * Reads into the buffer `lender.lendReadBuffer()` returns. The epoll backend asks for it only
    * once bytes are there, so a connection waiting for its client holds no read buffer; Deno's
-   * ops pin a buffer for the whole wait, so they ask at once. The count read, null at the end.
+   * ops pin a buffer for the whole wait, so they ask at once, saying so (`waiting`: the lender
+   * then lends an idle connection a small slot). The count read, null at the end.
    */
   readLent(lender: BufferLender): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
@@ -89,7 +90,7 @@ class DenoStream implements StreamConn {
   }
 
   readLent(lender: BufferLender): Promise<number | null> {
-    return this.read(lender.lendReadBuffer());
+    return this.read(lender.lendReadBuffer(true));
   }
 
   write(p: Uint8Array): Promise<number> {

@@ -90,7 +90,11 @@ export interface SyncReader {
 
 /** Lends a read its buffer when bytes are there (see `EpollConn.readLent`). */
 export interface BufferLender {
-  lendReadBuffer(): Uint8Array;
+  /**
+   * The buffer for the read about to happen. `waiting` is true when the read pins it while it
+   * waits for the peer (Deno's ops); the epoll set asks only once bytes are there.
+   */
+  lendReadBuffer(waiting?: boolean): Uint8Array;
 }
 
 interface ParkedRead {

@@ -48,6 +48,8 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  // Memory: give freed heap pages back to the kernel (tcp/linux/release_memory.ts).
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 /** The bound library. */

@@ -6,11 +6,14 @@
  * - stuck readers: 600 connections each ask for a 64 MiB file and never read; a normal GET's p99
  *   meanwhile, in both I/O modes;
  * - idle connections: 10,000 keep-alive HTTP connections after one request each, the server's RSS
- *   above its baseline;
+ *   above its baseline, in both I/O modes;
+ * - killed clients: 1,000 clients killed mid-request (a partial head, a partial upload, a large
+ *   download not read), how soon the server's RSS is back within 10 MB of its baseline;
  * - descriptor exhaustion: the HTTP server under `ulimit -n 256` with 400 connections open, its
  *   CPU while exhausted and how soon it serves again once descriptors free up.
  * Servers write their logs to files in a temp folder, as a service's would; load stays on
- * loopback, every load is bounded in count and time.
+ * loopback, every load is bounded in count and time. The memory rows run http/server.ts with the
+ * V8 flags of its `deno task http:server` (deno.json), as it is meant to be run.
  */
 import type { BenchContext, BenchRow, BenchSuite } from "../_bench.ts";
 import { freePort, median } from "../_bench.ts";
@@ -27,11 +30,23 @@ interface Service {
   stop(): Promise<void>;
 }
 
+/** The `--v8-flags=…` of a `deno task` in deno.json (none: an empty list). */
+function taskV8Flags(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const command: string = config.tasks?.[task]?.command ?? "";
+  return command.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
+}
+
 /** Starts `deno run -A script args` with stdout (and stderr) to `logFile`, under `ulimit -n`. */
 function startService(
   script: string,
   args: string[],
-  { logFile, openFiles = 20000, port }: { logFile: string; openFiles?: number; port: number },
+  { logFile, openFiles = 20000, port, v8Flags = [] }: {
+    logFile: string;
+    openFiles?: number;
+    port: number;
+    v8Flags?: string[];
+  },
 ): Service {
   const child = new Deno.Command("bash", {
     args: [
@@ -42,6 +57,7 @@ function startService(
       "run",
       "-A",
       "--quiet",
+      ...v8Flags,
       script,
       ...args,
     ],
@@ -394,6 +410,19 @@ async function stuckReaders(ctx: BenchContext, dir: string, root: string): Promi
 }
 
 async function idleConnections(ctx: BenchContext, dir: string, root: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const mode of ["epoll", "deno"] as const) {
+    rows.push(...await idleConnectionsIn(mode, ctx, dir, root));
+  }
+  return rows;
+}
+
+async function idleConnectionsIn(
+  mode: "epoll" | "deno",
+  ctx: BenchContext,
+  dir: string,
+  root: string,
+): Promise<BenchRow[]> {
   const count = ctx.quick ? 2_000 : 10_000;
   const port = freePort();
   const service = startService(
@@ -408,8 +437,9 @@ async function idleConnections(ctx: BenchContext, dir: string, root: string): Pr
       "20000",
       "--idle-timeout-ms",
       "600000",
+      ...(mode === "deno" ? ["--no-epoll"] : []),
     ],
-    { logFile: `${dir}/idle.log`, port },
+    { logFile: `${dir}/idle-${mode}.log`, port, v8Flags: taskV8Flags("http:server") },
   );
   let conns: Deno.Conn[] = [];
   try {
@@ -424,11 +454,16 @@ async function idleConnections(ctx: BenchContext, dir: string, root: string): Pr
     const loaded = rssMB(service.pid);
     const perConnKB = (loaded - baseline) * 1024 / count;
     ctx.log(
-      `${count} idle keep-alive connections: RSS ${baseline.toFixed(0)} → ${loaded.toFixed(0)} MB`,
+      `${count} idle keep-alive connections (${mode} I/O): RSS ${baseline.toFixed(0)} → ${
+        loaded.toFixed(0)
+      } MB, ${perConnKB.toFixed(1)} KB each`,
     );
+    const capability = `HTTP ${
+      count.toLocaleString("en-US")
+    } idle keep-alive connections (${mode} I/O)`;
     return [
       {
-        capability: `HTTP ${count.toLocaleString("en-US")} idle keep-alive connections`,
+        capability,
         metric: "server RSS",
         ours: loaded,
         referenceName: "limit",
@@ -436,7 +471,7 @@ async function idleConnections(ctx: BenchContext, dir: string, root: string): Pr
         target: "≤ 120 MB",
       },
       {
-        capability: `HTTP ${count.toLocaleString("en-US")} idle keep-alive connections`,
+        capability,
         metric: "RSS per connection above baseline",
         ours: perConnKB,
         referenceName: "limit",
@@ -446,6 +481,126 @@ async function idleConnections(ctx: BenchContext, dir: string, root: string): Pr
     ];
   } finally {
     closeAll(conns);
+    await service.stop();
+  }
+}
+
+/**
+ * A separate process (so it can be killed) that opens `count` connections to `port` and leaves
+ * each mid-request — a third with a partial head, a third partway through a PUT body, a third
+ * after the first bytes of a 64 MiB download — then says "ready" and waits to be killed.
+ */
+function startDoomedClients(port: number, count: number): Deno.ChildProcess {
+  const code = `
+    const encoder = new TextEncoder();
+    const opened = [];
+    const buffer = new Uint8Array(4096);
+    for (let i = 0; i < ${count}; i += 100) {
+      opened.push(...await Promise.all(Array.from({ length: Math.min(100, ${count} - i) }, async (_, j) => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: ${port} });
+        const kind = (i + j) % 3;
+        if (kind === 0) {
+          await conn.write(encoder.encode("GET /hello.txt HTTP/1.1\\r\\nHost: x\\r\\nX-Pad: " + "a".repeat(500)));
+        } else if (kind === 1) {
+          await conn.write(encoder.encode("PUT /upload/x HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100000\\r\\n\\r\\n" + "b".repeat(20000)));
+        } else {
+          await conn.write(encoder.encode("GET /64m.bin HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"));
+          await conn.read(buffer);
+        }
+        return conn;
+      })));
+    }
+    console.log("ready");
+    setInterval(() => {}, 60000);
+  `;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+}
+
+/** Starts doomed clients, waits until they are all mid-request, then kills them (SIGKILL). */
+async function killClientsMidRequest(port: number, count: number): Promise<void> {
+  const clients = startDoomedClients(port, count);
+  const reader = clients.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const tooLong = new Promise<null>((r) => timer = setTimeout(() => r(null), 30_000));
+    const ready = await Promise.race([reader.read(), tooLong]);
+    if (!ready?.value?.includes("ready")) throw new Error("doomed clients did not get ready");
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    clearTimeout(timer);
+    try {
+      clients.kill("SIGKILL");
+    } catch { /* gone */ }
+    await clients.status;
+    await reader.cancel();
+  }
+}
+
+async function killedClients(ctx: BenchContext, dir: string, root: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const mode of ["epoll", "deno"] as const) {
+    rows.push(...await killedClientsIn(mode, ctx, dir, root));
+  }
+  return rows;
+}
+
+async function killedClientsIn(
+  mode: "epoll" | "deno",
+  ctx: BenchContext,
+  dir: string,
+  root: string,
+): Promise<BenchRow[]> {
+  const count = 1000;
+  const waitSeconds = 40;
+  const port = freePort();
+  const service = startService(
+    "http/server.ts",
+    ["--root", root, "--port", String(port), "--quiet", ...(mode === "deno" ? ["--no-epoll"] : [])],
+    { logFile: `${dir}/killed-${mode}.log`, port, v8Flags: taskV8Flags("http:server") },
+  );
+  try {
+    await waitForTcp(port);
+    // Baseline: warmed up by ordinary requests and a small killed wave (the code paths run once).
+    closeAll(await openConnections(port, 50, "/hello.txt"));
+    await killClientsMidRequest(port, 30);
+    await new Promise((r) => setTimeout(r, 2000));
+    const baseline = rssMB(service.pid);
+    await killClientsMidRequest(port, count);
+    const killedAt = performance.now();
+    let peak = rssMB(service.pid);
+    let backAfter: number | undefined;
+    while (performance.now() - killedAt < waitSeconds * 1000) {
+      await new Promise((r) => setTimeout(r, 250));
+      const rss = rssMB(service.pid);
+      peak = Math.max(peak, rss);
+      if (rss - baseline <= 10) {
+        backAfter = (performance.now() - killedAt) / 1000;
+        break;
+      }
+    }
+    ctx.log(
+      `${count} clients killed mid-request (${mode} I/O): RSS ${baseline.toFixed(0)} MB, peak ${
+        peak.toFixed(0)
+      } MB, back within 10 MB ${
+        backAfter === undefined ? `not within ${waitSeconds} s` : `after ${backAfter.toFixed(1)} s`
+      }`,
+    );
+    return [{
+      capability: `HTTP ${count.toLocaleString("en-US")} clients killed mid-request (${mode} I/O)`,
+      metric: backAfter === undefined
+        ? `time until RSS is within 10 MB of baseline (not within ${waitSeconds} s)`
+        : "time until RSS is within 10 MB of baseline",
+      ours: backAfter ?? waitSeconds,
+      referenceName: "limit",
+      unit: "s",
+      target: "≤ 20 s",
+    }];
+  } finally {
     await service.stop();
   }
 }
@@ -540,6 +695,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
         () => udpLogging(ctx, dir),
         () => stuckReaders(ctx, dir, root),
         () => idleConnections(ctx, dir, root),
+        () => killedClients(ctx, dir, root),
         () => descriptorExhaustion(ctx, dir, root),
       ]
     ) {
@@ -564,6 +720,7 @@ async function run(ctx: BenchContext): Promise<BenchRow[]> {
 
 export const suite: BenchSuite = {
   name: "faults",
-  description: "servers under load and faults: logging cost, stuck readers, idle memory, EMFILE",
+  description:
+    "servers under load and faults: logging cost, stuck readers, idle memory, killed clients, EMFILE",
   run,
 };
