@@ -35,6 +35,7 @@ export class RingStore {
   #wrapped = false;
   #wrapAt = 0;
   #size = 0;
+  #liveBytes = 0;
 
   constructor(maxRecords: number, maxBytes: number) {
     this.#maxRecords = Math.max(1, maxRecords);
@@ -52,10 +53,19 @@ export class RingStore {
     return this.#size;
   }
 
+  /** The bytes the live records take, headers included (what the cache holds). */
+  get liveBytes(): number {
+    return this.#liveBytes;
+  }
+
   /** Forgets every record. */
   clear(): void {
     this.table.fill(0);
-    this.#head = this.#tail = this.#size = 0;
+    this.#head =
+      this.#tail =
+      this.#size =
+      this.#liveBytes =
+        0;
     this.#wrapped = false;
   }
 
@@ -103,6 +113,7 @@ export class RingStore {
     this.table[i] = at + 1;
     this.view.setUint32(at, this.lengthAt(at));
     this.#size++;
+    this.#liveBytes += this.lengthAt(at);
   }
 
   /** Removes the record at `at` from the index (its bytes stay until the tail passes them). */
@@ -116,6 +127,7 @@ export class RingStore {
     }
     this.view.setUint32(at, this.lengthAt(at) | DEAD);
     this.#size--;
+    this.#liveBytes -= this.lengthAt(at);
     // Backward-shift deletion: move later entries of the cluster into the hole when their home
     // slot does not lie cyclically after it.
     for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
