@@ -177,6 +177,23 @@ function importPublicKey(algorithm: number, key: Uint8Array): Promise<CryptoKey>
 }
 
 /**
+ * Signatures found good, by the signature's bytes, with the key and the exact data they were
+ * checked over. A wildcard zone signs one RRset and one NSEC for every name it synthesises,
+ * so a validating resolver is handed the same signature over the same bytes name after name:
+ * a compare answers it instead of the public-key arithmetic. Only successes are kept, and a
+ * hit must match all three byte for byte (the RRSIG's time window is checked by the caller
+ * before every verification).
+ */
+const verified = new Map<string, { algorithm: number; key: Uint8Array; data: Uint8Array }>();
+const VERIFIED_CACHE_SIZE = 1024;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
  * Verifies `signature` over `data` with a DNSKEY's algorithm and public key. False for a
  * signature that does not match; throws RangeError for an unsupported algorithm and
  * `BadKeyError` for a key the algorithm cannot use.
@@ -189,6 +206,27 @@ export async function verifySignature(
 ): Promise<boolean> {
   const spec = SPECS[algorithm];
   if (!spec) throw new RangeError(`Unsupported algorithm ${algorithmName(algorithm)}`);
+  const memo = toBase64(signature);
+  const seen = verified.get(memo);
+  if (
+    seen && seen.algorithm === algorithm && sameBytes(seen.key, publicKey) &&
+    sameBytes(seen.data, data)
+  ) return true;
+  const ok = await verifyUncached(spec, algorithm, publicKey, data, signature);
+  if (ok) {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(memo, { algorithm, key: publicKey.slice(), data: data.slice() });
+  }
+  return ok;
+}
+
+async function verifyUncached(
+  spec: AlgorithmSpec,
+  algorithm: number,
+  publicKey: Uint8Array,
+  data: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   let key: CryptoKey;
   try {
     key = await importPublicKey(algorithm, publicKey);

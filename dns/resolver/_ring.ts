@@ -5,8 +5,10 @@
  * bytes, all of it kept alive for the garbage collector to walk again and again. Here an entry
  * is its bytes in one buffer, and the index is a typed array: nothing for the collector at all.
  *
- * Records are appended at the head; when the buffer (grown by doubling up to `maxBytes`) or the
- * number of records (`maxRecords`) is full, the oldest fall off the tail: first in, first out.
+ * The buffer is `maxBytes` from the start: the kernel hands out zeroed pages as they are first
+ * written, so an empty cache costs address space, not memory, and no growing copy ever holds
+ * two buffers at once. Records are appended at the head; when the buffer or the number of
+ * records (`maxRecords`) is full, the oldest fall off the tail: first in, first out.
  * Each record starts with its total length (the high bit marks it dead: replaced or removed)
  * and its hash; the owner writes the rest. The index is open addressing with linear probing over
  * record offsets (+1, so 0 is empty), at most half full; removal shifts later entries back, so
@@ -19,9 +21,9 @@ const DEAD = 0x80000000;
 
 /** See the module comment. */
 export class RingStore {
-  /** The buffer; a new one after a record was allocated (it may have grown). */
-  bytes: Uint8Array;
-  view: DataView;
+  /** The buffer, `maxBytes` long. */
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
   /** The index: record offset + 1 by hash, linear probing; read it through `mask`. */
   readonly table: Int32Array;
   readonly mask: number;
@@ -33,11 +35,12 @@ export class RingStore {
   #wrapped = false;
   #wrapAt = 0;
   #size = 0;
+  #liveBytes = 0;
 
   constructor(maxRecords: number, maxBytes: number) {
     this.#maxRecords = Math.max(1, maxRecords);
     this.#maxBytes = maxBytes;
-    this.bytes = new Uint8Array(Math.min(maxBytes, 64 * 1024));
+    this.bytes = new Uint8Array(maxBytes);
     this.view = new DataView(this.bytes.buffer);
     let slots = 16;
     while (slots < this.#maxRecords * 2) slots *= 2;
@@ -50,10 +53,19 @@ export class RingStore {
     return this.#size;
   }
 
+  /** The bytes the live records take, headers included (what the cache holds). */
+  get liveBytes(): number {
+    return this.#liveBytes;
+  }
+
   /** Forgets every record. */
   clear(): void {
     this.table.fill(0);
-    this.#head = this.#tail = this.#size = 0;
+    this.#head =
+      this.#tail =
+      this.#size =
+      this.#liveBytes =
+        0;
     this.#wrapped = false;
   }
 
@@ -69,9 +81,8 @@ export class RingStore {
 
   /**
    * Room for a record of `total` bytes (header included) with `hash`, evicting the oldest
-   * records as needed; returns its offset. The caller writes the body (re-reading `bytes`, which
-   * may be a new buffer now) and then calls `index`. Throws RangeError for a record that could
-   * never fit.
+   * records as needed; returns its offset. The caller writes the body and then calls `index`.
+   * Throws RangeError for a record that could never fit.
    */
   allocate(total: number, hash: number): number {
     if (total > this.#maxBytes / 2) throw new RangeError(`Record of ${total} bytes too large`);
@@ -79,8 +90,6 @@ export class RingStore {
     while (true) {
       if (!this.#wrapped) {
         if (this.#head === this.#tail) this.#head = this.#tail = 0; // empty: start over
-        if (this.#head + total <= this.bytes.length) break;
-        this.#grow(this.#head + total);
         if (this.#head + total <= this.bytes.length) break;
         this.#wrapAt = this.#head;
         this.#head = 0;
@@ -104,6 +113,7 @@ export class RingStore {
     this.table[i] = at + 1;
     this.view.setUint32(at, this.lengthAt(at));
     this.#size++;
+    this.#liveBytes += this.lengthAt(at);
   }
 
   /** Removes the record at `at` from the index (its bytes stay until the tail passes them). */
@@ -117,6 +127,7 @@ export class RingStore {
     }
     this.view.setUint32(at, this.lengthAt(at) | DEAD);
     this.#size--;
+    this.#liveBytes -= this.lengthAt(at);
     // Backward-shift deletion: move later entries of the cluster into the hole when their home
     // slot does not lie cyclically after it.
     for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
@@ -138,16 +149,5 @@ export class RingStore {
       this.#tail = 0;
       this.#wrapped = false;
     }
-  }
-
-  /** A bigger buffer (only before the first wrap, so every offset stays where it is). */
-  #grow(needed: number): void {
-    if (this.bytes.length >= this.#maxBytes) return;
-    let size = this.bytes.length;
-    while (size < needed && size < this.#maxBytes) size *= 2;
-    const bytes = new Uint8Array(Math.min(size, this.#maxBytes));
-    bytes.set(this.bytes.subarray(0, this.#head));
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer);
   }
 }

@@ -84,6 +84,11 @@ export class AnswerCache {
     return this.#store.size;
   }
 
+  /** The bytes the held entries take (at most `maxEntries` × 256 in all). */
+  get bytesHeld(): number {
+    return this.#store.liveBytes;
+  }
+
   /** Forgets everything. */
   clear(): void {
     this.#store.clear();

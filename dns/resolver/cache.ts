@@ -298,6 +298,11 @@ export class RecordCache {
     return this.#store.size;
   }
 
+  /** The bytes the held entries take (at most `maxEntries` × 256 in all). */
+  get bytesHeld(): number {
+    return this.#store.liveBytes;
+  }
+
   /**
    * Changes whenever an NS or address RRset is stored (or everything is forgotten): whoever
    * keeps decoded delegations aside knows they may be stale.

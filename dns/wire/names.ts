@@ -160,7 +160,8 @@ function parseNameText(name: string): ParsedName {
   let wireLength = 1;
   let i = 0;
   const n = name.length;
-  const scratch = new Uint8Array(256);
+  const scratch = NAME_SCRATCH;
+  let used = 0; // bytes of `scratch` the labels so far take
   while (i < n) {
     const start = i;
     let len = 0;
@@ -189,10 +190,11 @@ function parseNameText(name: string): ParsedName {
       if (len >= MAX_LABEL_LENGTH) {
         throw invalid(`label longer than ${MAX_LABEL_LENGTH} bytes`);
       }
-      scratch[len++] = c;
+      scratch[used + len++] = c;
     }
     if (len === 0) throw invalid(`empty label`);
-    labels.push(scratch.slice(0, len));
+    labels.push(scratch.subarray(used, used + len)); // a view for now, see below
+    used += len;
     textStarts.push(start);
     wireLength += len + 1;
     if (wireLength > MAX_NAME_LENGTH) {
@@ -200,8 +202,22 @@ function parseNameText(name: string): ParsedName {
     }
     i++; // the dot
   }
+  // One buffer for all the labels (a buffer each, or a scratch buffer per call, is most of
+  // the cost of a name: the canonical forms DNSSEC signs parse names all the time).
+  const own = scratch.slice(0, used);
+  for (let l = 0, at = 0; l < labels.length; l++) {
+    const length = labels[l].length;
+    labels[l] = own.subarray(at, at + length);
+    at += length;
+  }
   return { labels, textStarts, wireLength };
 }
+
+/**
+ * Where `parseNameText` gathers label bytes: room for a name that is one label too long, which
+ * it rejects once that label ends.
+ */
+const NAME_SCRATCH = new Uint8Array(MAX_NAME_LENGTH + MAX_LABEL_LENGTH);
 
 function formatLabels(labels: Uint8Array[]): string {
   if (labels.length === 0) return ".";

@@ -491,3 +491,70 @@ Deno.test("AnswerCache keeps a reply without records (a Bogus SERVFAIL) for the 
   clock.advance(60_000);
   assert.equal(cache.lookup(again, true, out), -1);
 });
+
+Deno.test("The caches' cost per name: a signed wildcard answer takes about its wire size in the RecordCache, its reply about its size in the AnswerCache", () => {
+  // What a cold name under a signed wildcard leaves behind: the TXT RRset, its RRSIG (ECDSA
+  // P-256: a 64-byte signature), and the NSEC that proves no closer name, with its RRSIG.
+  const rrsig = (name: string, covered: number, labels: number) =>
+    rr(name, 300, {
+      kind: "RRSIG",
+      typeCovered: covered,
+      algorithm: 13,
+      labels,
+      originalTtl: 300,
+      expiration: 2_000_000_000,
+      inception: 1_700_000_000,
+      keyTag: 12345,
+      signerName: "cnblogs.com.",
+      signature: new Uint8Array(64).fill(7),
+    }, TYPE.RRSIG);
+  const nsec = rr("*.wild.cnblogs.com.", 300, {
+    kind: "NSEC",
+    nextName: "x.ent.cnblogs.com.",
+    types: [TYPE.TXT, TYPE.RRSIG, TYPE.NSEC],
+  }, TYPE.NSEC);
+  const names = 1000;
+  const records = new RecordCache();
+  const answers = new AnswerCache();
+  let replyBytes = 0;
+  for (let i = 0; i < names; i++) {
+    const name = `memory-${10_000 + i}.wild.cnblogs.com.`;
+    const stored = records.store(
+      {
+        ...rrset([txt(name, "wildcard answer")], [rrsig(name, TYPE.TXT, 3)]),
+        proofs: [nsec, rrsig("*.wild.cnblogs.com.", TYPE.NSEC, 3)],
+      },
+      { trust: TRUST.AUTHORITATIVE_ANSWER, zone: "cnblogs.com." },
+    );
+    assert.ok(stored);
+    const query = encodeMessage(makeQuery(name, TYPE.TXT, { id: i }));
+    const reply = encodeMessage(
+      response(decodeMessage(query), { answers: [txt(name, "wildcard answer")] }),
+    );
+    answers.store(query, true, reply);
+    replyBytes += reply.length;
+  }
+  assert.equal(records.size, names);
+  assert.equal(answers.size, names);
+  // On the wire (uncompressed) that is ~60 + ~140 (RRSIG) + ~50 (NSEC) + ~120 (RRSIG) bytes.
+  const perName = records.bytesHeld / names;
+  assert.ok(perName > 250 && perName <= 400, `RecordCache: ${perName} bytes per name`);
+  const overhead = (answers.bytesHeld - replyBytes) / names;
+  assert.ok(
+    overhead >= 0 && overhead <= 48,
+    `AnswerCache: ${overhead} bytes per name over the reply`,
+  );
+  // Replaced and evicted entries give their bytes back.
+  const small = new RecordCache({ maxEntries: 100 });
+  for (let i = 0; i < names; i++) {
+    small.store(rrset([txt(`n${i % 300}.wild.cnblogs.com.`, "wildcard answer")]), {
+      trust: TRUST.AUTHORITATIVE_ANSWER,
+      zone: "cnblogs.com.",
+    });
+  }
+  assert.equal(small.size, 100);
+  assert.ok(small.bytesHeld <= 100 * 100, `${small.bytesHeld} bytes for 100 small entries`);
+  records.clear();
+  answers.clear();
+  assert.equal(records.bytesHeld + answers.bytesHeld, 0);
+});

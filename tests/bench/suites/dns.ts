@@ -641,9 +641,11 @@ async function resolverRows(ctx: BenchContext): Promise<BenchRow[]> {
     const idle = rssMB(fresh.child.pid).rss;
     const loaded = await dnsperfOnce(fresh.port, await coldNames(dir, "memory", names), 200);
     const afterLoad = rssMB(fresh.child.pid);
-    // V8's memory reducer starts ~8 s after the load; wait for it, then for RSS to stay put.
+    // V8's memory reducer gives the load's garbage back 15-21 s after the load on a quiet
+    // machine, later on a busy one: wait for that drop (at most 60 s), then for RSS to stay put.
     let settled = afterLoad.rss;
-    for (let second = 1, steady = 0; second <= 45 && !(second > 15 && steady >= 3); second++) {
+    const dropped = () => settled < afterLoad.rss * 0.9;
+    for (let second = 1, steady = 0; second <= 60 && !(dropped() && steady >= 3); second++) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const now = rssMB(fresh.child.pid).rss;
       steady = now < settled - 0.5 ? 0 : steady + 1;
