@@ -390,7 +390,9 @@ export class RecursiveResponder {
       ...answerSections(result, dnssecOk),
       ad: validation?.verdict === "secure" && (dnssecOk || msg.flags.ad),
     }, udp);
-    if (answered) this.answers.store(query, udp, bytes);
+    // The encoded reply is kept from the second asking on (answered from the record cache): a
+    // name asked once, as most of a cold load is, costs the answer cache nothing.
+    if (answered && source !== "resolved") this.answers.store(query, udp, bytes);
     return { ...base, bytes, rcode: result.rcode, source, queries, validation };
   }
 
