@@ -28,6 +28,7 @@ import {
   UsageError,
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { ClientNames } from "../tcp/kit/client_names.ts";
 import { chunkView } from "../tcp/kit/explain.ts";
 import { isClosedLocally } from "../tcp/core/net_errors.ts";
 import { serveDatagrams } from "./core/serve_datagrams.ts";
@@ -61,11 +62,13 @@ export async function serveUdp(
   const batch = !explain && limit === Infinity;
   let answered = 0;
   let received = 0;
+  // Each peer's address text is made once, not once per datagram.
+  const names = new ClientNames();
   try {
     answered = await serveDatagrams(conn, {
       answer(datagram, out, from) {
         received++;
-        if (log || explain) logReceived(log, explain, received, datagram, from.addr);
+        if (log || explain) logReceived(log, explain, received, datagram, from.addr, names);
         if (!reply) return upperAsciiInPlace(datagram).length;
         out.set(reply);
         return reply.length;
@@ -172,11 +175,15 @@ function logReceived(
   index: number,
   datagram: Uint8Array,
   from: Deno.Addr,
+  names: ClientNames,
 ): void {
-  log?.info(`${formatAddr(from)} -> ${describeDatagram(datagram)}`, "received", {
-    from: formatAddr(from),
-    bytes: datagram.length,
-  });
+  if (log) {
+    const address = names.text(from);
+    log.info(`${address} -> ${describeDatagram(datagram)}`, "received", {
+      from: address,
+      bytes: datagram.length,
+    });
+  }
   if (explain) explainDatagram(explain, "recvfrom", index, datagram, from);
 }
 

@@ -6,12 +6,12 @@
  * A busy server answers a hundred thousand queries a second, so a line must cost little next to
  * the answer itself: no object, no JSON and no clock unless `--json` asks for them, the client's
  * text reused while the same client keeps asking, and the lines written through the batched
- * reporter (`tcp/kit/log.ts`: one write per turn of the event loop, flushed at exit).
+ * reporter (`tcp/kit/log.ts`: one write per 64 KiB or per 20 ms, flushed at exit).
  */
 import type { Reporter } from "../../tcp/kit/report.ts";
 import { rcodeName, typeName } from "../wire/constants.ts";
 import { explainMessage } from "../wire/describe.ts";
-import { ClientNames } from "./client_names.ts";
+import { ClientNames } from "../../tcp/kit/client_names.ts";
 
 /** What the log says about one answer (the authoritative server's `Response`). */
 export interface LoggedAnswer {

@@ -23,7 +23,7 @@ import {
 } from "../resolver/responder.ts";
 import { verdictLine } from "../dnssec/validator.ts";
 import { type ResolverEvent, traceStep } from "../resolver/trace.ts";
-import { ClientNames } from "./client_names.ts";
+import { ClientNames } from "../../tcp/kit/client_names.ts";
 
 /** The log of `dns/resolver_server.ts` (see the module comment). */
 export class ResolverLog {

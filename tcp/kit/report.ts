@@ -77,10 +77,19 @@ const consoleSink: ReportSink = {
   err: (line) => console.error(line),
 };
 
-/** stdout through the process's batched log writer; stderr (rare warnings) stays direct. */
+/**
+ * stdout through the process's batched log writer; stderr (rare warnings) stays direct, after
+ * the stdout lines written before it.
+ */
 function batchedSink(): ReportSink {
   const log = stdoutLog();
-  return { out: (line) => log.line(line), err: (line) => console.error(line) };
+  return {
+    out: (line) => log.line(line),
+    err: (line) => {
+      log.flush();
+      console.error(line);
+    },
+  };
 }
 
 /** Creates the reporter for `tool` (the script's name, e.g. `tcp/server`). */

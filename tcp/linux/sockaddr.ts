@@ -42,7 +42,7 @@ export function encodeSockaddr(addr: Deno.NetAddr, name: Uint8Array): number {
 export function decodeSockaddr(name: Uint8Array, transport: "tcp" | "udp"): Deno.NetAddr {
   const port = (name[2] << 8) | name[3];
   if ((name[0] | (name[1] << 8)) === AF_INET) {
-    return { transport, hostname: name.subarray(4, 8).join("."), port };
+    return { transport, hostname: `${name[4]}.${name[5]}.${name[6]}.${name[7]}`, port };
   }
   const view = new DataView(name.buffer, name.byteOffset + 8, 16);
   const value = (view.getBigUint64(0, false) << 64n) | view.getBigUint64(8, false);

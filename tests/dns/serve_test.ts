@@ -11,7 +11,7 @@ import { startDnsServer } from "../../dns/server.ts";
 import { startResolverServer } from "../../dns/resolver_server.ts";
 import { AccessList } from "../../dns/resolver/responder.ts";
 import { serveDnsTcp } from "../../dns/serve/tcp.ts";
-import { ClientNames } from "../../dns/serve/client_names.ts";
+import { ClientNames } from "../../tcp/kit/client_names.ts";
 import { decodeMessage, encodeMessage, makeQuery } from "../../dns/wire/message.ts";
 import { TYPE } from "../../dns/wire/constants.ts";
 import { parseZone } from "../../dns/zone/parse.ts";

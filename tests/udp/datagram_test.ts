@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describeDatagram, upperAscii, upperAsciiInPlace } from "../../udp/core/datagram.ts";
+import { prng } from "../_prng.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -41,4 +42,38 @@ Deno.test("describeDatagram shows text, escapes control characters and hex-dumps
     describeDatagram(new Uint8Array(40).fill(0xff)),
     /^\(40 bytes, not UTF-8: ff .* …\)$/,
   );
+});
+
+Deno.test("describeDatagram: the same text as its definition for seeded random datagrams", () => {
+  // The definition (the module's doc): valid UTF-8 without control characters as is, with some
+  // as a JSON string, anything else as a hex preview of at most 32 bytes.
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const defined = (bytes: Uint8Array): string => {
+    if (bytes.length === 0) return "(empty)";
+    let shown: string;
+    try {
+      shown = strict.decode(bytes);
+    } catch {
+      const hex = [...bytes.subarray(0, 32)].map((b) => b.toString(16).padStart(2, "0"));
+      return `(${bytes.length} bytes, not UTF-8: ${hex.join(" ")}${bytes.length > 32 ? " …" : ""})`;
+    }
+    // deno-lint-ignore no-control-regex
+    return /[\u0000-\u001f\u007f]/.test(shown) ? JSON.stringify(shown) : shown;
+  };
+  // Mostly printable ASCII (the common case), with control bytes, DEL, UTF-8 and stray bytes.
+  const pieces = [[0x61], [0x20], [0x7e], [0x7f], [0x00], [0x0a], [0x1f], [0xe4, 0xbd, 0xa0], [
+    0xff,
+  ]];
+  const random = prng(0x5eed);
+  for (let trial = 0; trial < 2000; trial++) {
+    const bytes: number[] = [];
+    const length = Math.floor(random() * 40);
+    const mixed = random() < 0.5;
+    for (let i = 0; i < length; i++) {
+      if (!mixed || random() < 0.9) bytes.push(0x20 + Math.floor(random() * 95));
+      else bytes.push(...pieces[Math.floor(random() * pieces.length)]);
+    }
+    const datagram = new Uint8Array(bytes);
+    assert.equal(describeDatagram(datagram), defined(datagram), `bytes ${bytes.join(",")}`);
+  }
 });

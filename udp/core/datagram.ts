@@ -20,6 +20,15 @@ export const MAX_UDP_PAYLOAD_IPV6 = 65527;
 const LOG_HEX_BYTES = 32;
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder();
+
+/** Every byte a printable ASCII character (space to `~`). */
+function isPrintableAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] < 0x20 || bytes[i] > 0x7e) return false;
+  }
+  return true;
+}
 
 /**
  * How a datagram appears in the log: its text when it is valid UTF-8 without control characters,
@@ -28,6 +37,9 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function describeDatagram(bytes: Uint8Array): string {
   if (bytes.length === 0) return "(empty)";
+  // Printable ASCII, what most datagrams are: shown as is, without the strict decoder's checks
+  // and the control-character scan (a third of the cost of a busy server's log line).
+  if (isPrintableAscii(bytes)) return utf8.decode(bytes);
   let text: string;
   try {
     text = strictUtf8.decode(bytes);

@@ -1,9 +1,9 @@
 /**
- * A client's address as every log line shows it (`127.0.0.1:40000`, `[::1]:40000`), made once
+ * A peer's address as every log line shows it (`127.0.0.1:40000`, `[::1]:40000`), made once
  * per client rather than once per query: a client that asks many questions usually asks from
  * one address and port, so the last few texts are kept and found again by comparing two fields.
  */
-import { formatAddr } from "../../tcp/kit/cli.ts";
+import { formatAddr } from "./cli.ts";
 
 /** How many recent clients are remembered. */
 const REMEMBERED = 8;
