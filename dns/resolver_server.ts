@@ -29,13 +29,12 @@ import {
   UsageError,
   userPath,
 } from "../tcp/kit/cli.ts";
-import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { createReporter } from "../tcp/kit/report.ts";
 import { describeKeepalive } from "../tcp/kit/echo_explain.ts";
 import { closeQuietly } from "../tcp/core/io.ts";
 import { isPeerGone } from "../tcp/core/net_errors.ts";
 import {
   DEFAULT_KEEPALIVE_SECONDS,
-  type KeepaliveTimers,
   keepaliveTimers,
   MAX_KEEPALIVE_SECONDS,
 } from "../tcp/core/socket_options.ts";
@@ -52,7 +51,7 @@ import { keyTag } from "./wire/dnssec_rdata.ts";
 import type { TrustAnchor } from "./dnssec/validate.ts";
 import type { ResolverEvent } from "./resolver/trace.ts";
 import { AccessList, DEFAULT_ALLOW, RecursiveResponder } from "./resolver/responder.ts";
-import { bindBoth } from "./serve/sockets.ts";
+import { bindBoth, type DnsListenOptions } from "./serve/sockets.ts";
 import { serveDnsTcp } from "./serve/tcp.ts";
 import { ResolverLog } from "./serve/resolver_log.ts";
 import { onAbort } from "../tcp/core/abort.ts";
@@ -65,9 +64,7 @@ const UDP_RECEIVE_LOOPS = 8;
 const MAX_TCP_PIPELINE = 32;
 
 /** Options for `startResolverServer`. */
-export interface ResolverServerOptions {
-  host?: string;
-  port?: number;
+export interface ResolverServerOptions extends DnsListenOptions {
   /** Root server addresses (default: the 13 real roots). */
   roots?: string[];
   /** Recursive servers to forward to instead of walking. */
@@ -89,22 +86,10 @@ export interface ResolverServerOptions {
   anchors?: TrustAnchor[];
   /** Per-query timeout upstream (default: adaptive, from each server's RTT). */
   upstreamTimeoutMs?: number;
-  /** Close a TCP connection after this long without a complete query (default 10 s). */
-  idleTimeoutMs?: number;
-  /** Most TCP connections at once (default 256). */
-  maxTcpConnections?: number;
-  /** TCP keepalive timers for every accepted connection; omitted: no keepalive. */
-  keepalive?: KeepaliveTimers;
-  /** Move UDP datagrams in batches (recvmmsg/sendmmsg) where the system allows (default true). */
-  batch?: boolean;
-  reporter?: Reporter;
   /** The reporter prints JSON: each question's steps become events of their own. */
   json?: boolean;
-  /** No per-question log lines (no strings built). */
-  quiet?: boolean;
   /** The clock (ms) for every TTL (tests pass a fake one). */
   now?: () => number;
-  signal?: AbortSignal;
 }
 
 /** A running local DNS server. */

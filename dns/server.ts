@@ -22,11 +22,10 @@ import {
   runMain,
   UsageError,
 } from "../tcp/kit/cli.ts";
-import { createReporter, type Reporter } from "../tcp/kit/report.ts";
+import { createReporter } from "../tcp/kit/report.ts";
 import { describeKeepalive } from "../tcp/kit/echo_explain.ts";
 import {
   DEFAULT_KEEPALIVE_SECONDS,
-  type KeepaliveTimers,
   keepaliveTimers,
   MAX_KEEPALIVE_SECONDS,
 } from "../tcp/core/socket_options.ts";
@@ -36,7 +35,7 @@ import { Authority } from "./authority/authority.ts";
 import { ResponseCache, writeReply } from "./authority/response_cache.ts";
 import { printableText } from "./wire/primitives.ts";
 import { parseZone, type Zone, ZoneSyntaxError } from "./zone/parse.ts";
-import { bindBoth } from "./serve/sockets.ts";
+import { bindBoth, type DnsListenOptions } from "./serve/sockets.ts";
 import { serveDnsTcp } from "./serve/tcp.ts";
 import { QueryLog } from "./serve/query_log.ts";
 import { onAbort } from "../tcp/core/abort.ts";
@@ -111,23 +110,9 @@ export const DEFAULT_DNS_PORT = 1053;
 export const UDP_RECEIVE_LOOPS = 8;
 
 /** Options for `startDnsServer`. */
-export interface DnsServerOptions {
-  host?: string;
-  port?: number;
-  /** Close a TCP connection after this long without a complete query (default 10 s). */
-  idleTimeoutMs?: number;
-  /** Most TCP connections at once (default 256). */
-  maxTcpConnections?: number;
-  /** TCP keepalive timers for every accepted connection; omitted: no keepalive. */
-  keepalive?: KeepaliveTimers;
-  /** Move UDP datagrams in batches (recvmmsg/sendmmsg) where the system allows (default true). */
-  batch?: boolean;
-  reporter?: Reporter;
+export interface DnsServerOptions extends DnsListenOptions {
   /** The reporter prints JSON: report each query as a `query` event before its `answer`. */
   json?: boolean;
-  /** No per-query log lines (no strings built). */
-  quiet?: boolean;
-  signal?: AbortSignal;
 }
 
 /** A running server. */
