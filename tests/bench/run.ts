@@ -54,7 +54,7 @@ export function renderChart(rows: BenchRow[]): string {
   });
 }
 
-const USAGE = `Usage: deno task bench [SUITE…] [--quick] [--list] [--svg FILE]
+const USAGE = `Usage: deno task bench [SUITE…] [--quick] [--list] [--docs] [--svg FILE]
 
 Runs the side-by-side benchmarks in tests/bench/suites/ and prints a ratio table. A full-size run
 records its rows in tests/bench/results.json and regenerates the tables in README.md, the topic
@@ -62,6 +62,7 @@ guides and tests/bench/ratios.svg.
   SUITE       only these suites (file names without .ts, e.g. tcp udp)
   --quick     smaller loads (a smoke run: printed only, nothing recorded)
   --list      list the suites and exit
+  --docs      only regenerate the tables and the chart from tests/bench/results.json
   --svg FILE  also write the ratio chart to FILE
   -h, --help  show this help`;
 
@@ -114,25 +115,30 @@ export function meetsTarget(row: BenchRow): boolean | undefined {
 }
 
 /**
- * The README's summary: one line per row that has a target, as a fixed-width text table that
- * fits 100 columns (a terminal shows it as it is).
+ * The README's summary: one line per row that has a target, under a line naming its capability,
+ * as a fixed-width text table that fits 100 columns (a terminal shows it as it is).
  */
 export function renderSummary(rows: BenchRow[]): string {
   const lines = [
-    `${cell("capability, metric", 52)} ${cell("vs", 20)} ${cell("ratio", 9)} ${
+    `${cell("capability: metric", 52)} ${cell("vs", 20)} ${cell("ratio", 9)} ${
       cell("target", 11)
     } met`,
   ];
+  let capability: string | undefined;
   for (const row of rows) {
     const met = meetsTarget(row);
     if (met === undefined) continue;
+    if (row.capability !== capability) {
+      capability = row.capability;
+      lines.push(cell(capability, 100).trimEnd());
+    }
     const value = ratioOf(row) !== undefined
       ? formatRatio(row)
       : formatValue(row.ours, row.unit).replace(/\s+/g, "");
     lines.push(
-      `${cell(`${row.capability}, ${row.metric}`, 52)} ${cell(row.referenceName, 20)} ${
-        cell(value, 9)
-      } ${cell(row.target ?? "", 11)} ${met ? "yes" : "NO"}`,
+      `  ${cell(row.metric, 50)} ${cell(row.referenceName, 20)} ${cell(value, 9)} ${
+        cell(row.target ?? "", 11)
+      } ${met ? "yes" : "NO"}`,
     );
   }
   return ["```text", ...lines, "```"].join("\n");
@@ -250,8 +256,13 @@ async function main(args: string[]): Promise<number> {
   const { values, positionals } = parseCli(args, {
     quick: { type: "boolean" },
     list: { type: "boolean" },
+    docs: { type: "boolean" },
     svg: { type: "string" },
   });
+  if (values.docs) {
+    await record({});
+    return 0;
+  }
   const suites = await loadSuites();
   if (values.list) {
     for (const s of suites) console.log(`${s.name}\t${s.description}`);

@@ -71,8 +71,11 @@ Deno.test("meetsTarget reads ratio and absolute targets; renderSummary fits 100 
     { ...fast, target: undefined },
   ]);
   const lines = text.split("\n");
-  assert.equal(lines.length, 5, text); // fence, header, two rows, fence
+  // fence, header, then each row under its capability's line, fence
+  assert.equal(lines.length, 7, text);
   assert.ok(lines.every((l) => l.length <= 100), text);
-  assert.match(lines[2], /1\.50× +≥ 1\.2× +yes$/);
-  assert.match(lines[3], /130MB +≤ 120 MB +NO$/);
+  assert.equal(lines[2], fast.capability);
+  assert.match(lines[3], /^  req\/s +peer +1\.50× +≥ 1\.2× +yes$/);
+  assert.equal(lines[4], "idle");
+  assert.match(lines[5], /^  RSS +limit +130MB +≤ 120 MB +NO$/);
 });
