@@ -75,7 +75,7 @@ Deno.test("meetsTarget reads ratio and absolute targets; renderSummary fits 100 
   assert.equal(lines.length, 7, text);
   assert.ok(lines.every((l) => l.length <= 100), text);
   assert.equal(lines[2], fast.capability);
-  assert.match(lines[3], /^  req\/s +peer +1\.50× +≥ 1\.2× +yes$/);
+  assert.match(lines[3], /^ {2}req\/s +peer +1\.50× +≥ 1\.2× +yes$/);
   assert.equal(lines[4], "idle");
-  assert.match(lines[5], /^  RSS +limit +130MB +≤ 120 MB +NO$/);
+  assert.match(lines[5], /^ {2}RSS +limit +130MB +≤ 120 MB +NO$/);
 });
