@@ -28,11 +28,11 @@ import {
   UsageError,
 } from "../tcp/kit/cli.ts";
 import { createReporter, type Reporter } from "../tcp/kit/report.ts";
-import { ClientNames } from "../tcp/kit/client_names.ts";
 import { chunkView } from "../tcp/kit/explain.ts";
 import { isClosedLocally } from "../tcp/core/net_errors.ts";
 import { serveDatagrams } from "./core/serve_datagrams.ts";
-import { describeDatagram, MAX_UDP_PAYLOAD_IPV4, upperAsciiInPlace } from "./core/datagram.ts";
+import { MAX_UDP_PAYLOAD_IPV4, upperAsciiInPlace } from "./core/datagram.ts";
+import { DatagramLog } from "./core/datagram_log.ts";
 import { onAbort } from "../tcp/core/abort.ts";
 
 /**
@@ -47,7 +47,7 @@ export async function serveUdp(
 ): Promise<number> {
   const { signal, reporter, reply } = options;
   const limit = options.limit ?? Infinity;
-  const log = options.quiet || !reporter ? undefined : reporter;
+  const log = options.quiet || !reporter ? undefined : new DatagramLog(reporter);
   // Built only under --explain, so the hot path stays one undefined check per datagram.
   const explain = reporter?.explaining ? reporter : undefined;
   let closed = false;
@@ -62,13 +62,15 @@ export async function serveUdp(
   const batch = !explain && limit === Infinity;
   let answered = 0;
   let received = 0;
-  // Each peer's address text is made once, not once per datagram.
-  const names = new ClientNames();
   try {
     answered = await serveDatagrams(conn, {
       answer(datagram, out, from) {
         received++;
-        if (log || explain) logReceived(log, explain, received, datagram, from.addr, names);
+        if (log || explain) {
+          const sender = from.addr;
+          log?.received(datagram, sender);
+          if (explain) explainDatagram(explain, "recvfrom", received, datagram, sender);
+        }
         if (!reply) return upperAsciiInPlace(datagram).length;
         out.set(reply);
         return reply.length;
@@ -166,25 +168,6 @@ export interface ServeUdpOptions {
   limit?: number;
   /** Answer every datagram with these bytes instead of its upper-cased bytes (`--reply`). */
   reply?: Uint8Array;
-}
-
-/** `--quiet` off: the per-datagram log line; `--explain`: the datagram as received. */
-function logReceived(
-  log: Reporter | undefined,
-  explain: Reporter | undefined,
-  index: number,
-  datagram: Uint8Array,
-  from: Deno.Addr,
-  names: ClientNames,
-): void {
-  if (log) {
-    const address = names.text(from);
-    log.info(`${address} -> ${describeDatagram(datagram)}`, "received", {
-      from: address,
-      bytes: datagram.length,
-    });
-  }
-  if (explain) explainDatagram(explain, "recvfrom", index, datagram, from);
 }
 
 /** How much of each datagram `--explain` dumps. */

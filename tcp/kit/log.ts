@@ -22,25 +22,55 @@ export interface SyncWriter {
 }
 
 const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
+const NEWLINE_BYTES = new Uint8Array([NEWLINE]);
 const writers = new Set<LogWriter>();
 
 /** Lines for one output, written in batches. */
 export class LogWriter {
-  #pending = "";
+  /** The pending bytes: `#buffer[0, #length)`. */
+  readonly #buffer: Uint8Array;
+  #length = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly target: SyncWriter, readonly batchBytes = LOG_BATCH_BYTES) {
+    this.#buffer = new Uint8Array(batchBytes);
     writers.add(this);
   }
 
   /** Queues `text` plus a newline. */
   line(text: string): void {
-    this.#pending += text + "\n";
-    if (this.#pending.length >= this.batchBytes) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: text that cannot fit is not tried twice.
+    if (text.length * 3 + 1 <= this.#buffer.length - this.#length || this.#fits(text)) {
+      this.#length += encoder.encodeInto(text, this.#buffer.subarray(this.#length)).written;
+      this.#buffer[this.#length++] = NEWLINE;
+    } else {
       this.flush();
-    } else if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#flushLater, LOG_FLUSH_MS);
+      this.#writeAll(encoder.encode(text + "\n"));
     }
+    this.#queued();
+  }
+
+  /**
+   * Queues the bytes `head` then `body` plus a newline: a line made of bytes already at hand (a
+   * server's cached peer text and a datagram's printable bytes), without making a string.
+   */
+  lineOfBytes(head: Uint8Array, body: Uint8Array): void {
+    const size = head.length + body.length + 1;
+    if (size > this.#buffer.length - this.#length) {
+      this.flush();
+      if (size > this.#buffer.length) {
+        this.#writeAll(head);
+        this.#writeAll(body);
+        this.#writeAll(NEWLINE_BYTES);
+        return;
+      }
+    }
+    this.#buffer.set(head, this.#length);
+    this.#buffer.set(body, this.#length + head.length);
+    this.#length += size;
+    this.#buffer[this.#length - 1] = NEWLINE;
+    this.#queued();
   }
 
   /** Writes everything pending now. */
@@ -49,9 +79,27 @@ export class LogWriter {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#pending === "") return;
-    const bytes = encoder.encode(this.#pending);
-    this.#pending = "";
+    if (this.#length === 0) return;
+    const length = this.#length;
+    this.#length = 0;
+    this.#writeAll(this.#buffer.subarray(0, length));
+  }
+
+  /** Whether `text` and its newline fit after what is pending; flushed first when they would not. */
+  #fits(text: string): boolean {
+    const bytes = encoder.encode(text).length + 1;
+    if (bytes <= this.#buffer.length - this.#length) return true;
+    this.flush();
+    return bytes <= this.#buffer.length;
+  }
+
+  /** After a line: written once the batch is full, else within `LOG_FLUSH_MS`. */
+  #queued(): void {
+    if (this.#length >= this.#buffer.length) this.flush();
+    else if (this.#timer === undefined) this.#timer = setTimeout(this.#flushLater, LOG_FLUSH_MS);
+  }
+
+  #writeAll(bytes: Uint8Array): void {
     let written = 0;
     while (written < bytes.length) written += this.target.writeSync(bytes.subarray(written));
   }

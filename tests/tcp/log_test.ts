@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { flushLogs, LOG_FLUSH_MS, LogWriter, type SyncWriter } from "../../tcp/kit/log.ts";
 import { createReporter } from "../../tcp/kit/report.ts";
+import { prng } from "../_prng.ts";
 
 /** A writer that records every write, and may take only part of a write (as a pipe can). */
 function recorder(
@@ -46,16 +47,42 @@ Deno.test("LogWriter: the same bytes in the same order as line-by-line, in one w
   assert.equal(target.text(), lines.map((l) => l + "\n").join(""));
 });
 
-Deno.test("LogWriter writes a batch as soon as it is full, and finishes short writes", () => {
+Deno.test("LogWriter writes a batch as soon as the next line would not fit, and finishes short writes", () => {
   const target = recorder(1000);
   const log = new LogWriter(target, 4096);
   const line = "y".repeat(99); // 100 bytes with the newline
-  for (let i = 0; i < 41; i++) log.line(line); // the 41st line passes 4,096
-  assert.equal(target.text(), (line + "\n").repeat(41));
-  assert.ok(target.writes.length >= 5, "a short write is continued, not dropped");
+  for (let i = 0; i < 41; i++) log.line(line); // the 41st line does not fit in 4,096
+  assert.equal(target.text(), (line + "\n").repeat(40));
+  assert.ok(target.writes.length >= 4, "a short write is continued, not dropped");
   log.line("tail");
   flushLogs();
   assert.equal(target.text(), (line + "\n").repeat(41) + "tail\n");
+});
+
+Deno.test("LogWriter: lines of text and of bytes, short and longer than a batch, in order", () => {
+  const target = recorder(777);
+  const log = new LogWriter(target, 256);
+  const encoder = new TextEncoder();
+  const expected: string[] = [];
+  const random = prng(0x10a);
+  const pieces = ["a", "你", "😀", " ", "\t", "é", "z".repeat(40)];
+  for (let i = 0; i < 400; i++) {
+    let text = "";
+    const length = Math.floor(random() * (random() < 0.1 ? 120 : 12));
+    for (let j = 0; j < length; j++) text += pieces[Math.floor(random() * pieces.length)];
+    if (random() < 0.5) {
+      log.line(text);
+    } else {
+      const chars = [...text]; // cut between characters, never inside a surrogate pair
+      const cut = Math.floor(random() * (chars.length + 1));
+      const [head, body] = [chars.slice(0, cut).join(""), chars.slice(cut).join("")];
+      log.lineOfBytes(encoder.encode(head), encoder.encode(body));
+    }
+    expected.push(text + "\n");
+  }
+  flushLogs();
+  assert.equal(target.text(), expected.join(""));
+  assert.ok(target.writes.every((w) => w.length <= 777));
 });
 
 Deno.test("a batched reporter prints what an unbatched one prints, JSON included", async () => {

@@ -5,6 +5,9 @@
 import assert from "node:assert/strict";
 import { describeDatagram, upperAscii, upperAsciiInPlace } from "../../udp/core/datagram.ts";
 import { prng } from "../_prng.ts";
+import { DatagramLog } from "../../udp/core/datagram_log.ts";
+import { LogWriter } from "../../tcp/kit/log.ts";
+import { createReporter } from "../../tcp/kit/report.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -76,4 +79,34 @@ Deno.test("describeDatagram: the same text as its definition for seeded random d
     const datagram = new Uint8Array(bytes);
     assert.equal(describeDatagram(datagram), defined(datagram), `bytes ${bytes.join(",")}`);
   }
+});
+
+Deno.test("DatagramLog: bytes written straight to the log make the same lines as the reporter's", () => {
+  const written: Uint8Array[] = [];
+  const writer = new LogWriter({ writeSync: (b) => (written.push(b.slice()), b.length) }, 512);
+  const lines: string[] = [];
+  const reporter = createReporter("udp/server", {
+    sink: { out: (line) => writer.line(line), err: () => {} },
+  });
+  const log = new DatagramLog(reporter, writer);
+  const random = prng(0xd06);
+  const peers: Deno.NetAddr[] = [40000, 40001, 40002].map((port) => ({
+    transport: "udp",
+    hostname: "127.0.0.1",
+    port,
+  }));
+  for (let i = 0; i < 500; i++) {
+    const length = Math.floor(random() * 30);
+    const bytes = Uint8Array.from(
+      { length },
+      () => random() < 0.95 ? 0x20 + Math.floor(random() * 95) : Math.floor(random() * 256),
+    );
+    const peer = peers[Math.floor(random() * peers.length)];
+    lines.push(`127.0.0.1:${peer.port} -> ${describeDatagram(bytes)}`);
+    log.received(bytes, peer);
+    bytes.fill(0x41); // the server upper-cases in place right after: the line must not change
+  }
+  writer.flush();
+  const text = new TextDecoder().decode(new Uint8Array(written.flatMap((w) => [...w])));
+  assert.equal(text, lines.map((l) => l + "\n").join(""));
 });

@@ -23,7 +23,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const utf8 = new TextDecoder();
 
 /** Every byte a printable ASCII character (space to `~`). */
-function isPrintableAscii(bytes: Uint8Array): boolean {
+export function isPrintableAscii(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) {
     if (bytes[i] < 0x20 || bytes[i] > 0x7e) return false;
   }

@@ -269,6 +269,14 @@ async function httpLogging(ctx: BenchContext, dir: string, root: string): Promis
   }
 }
 
+/**
+ * The sides in the order they run in `round`: first-to-last, then last-to-first, so that neither
+ * always runs on a machine the other has just warmed (or tired).
+ */
+function takingTurns<T>(sides: T[], round: number): T[] {
+  return round % 2 === 0 ? sides : [...sides].reverse();
+}
+
 /** The port a server printed in its `listening on …` line (bounded wait for the log file). */
 async function portFromLog(logFile: string): Promise<number> {
   for (let i = 0; i < 200; i++) {
@@ -313,7 +321,7 @@ async function dnsLogging(ctx: BenchContext, dir: string): Promise<BenchRow[]> {
     const runs: Record<string, number[]> = { logged: [], quiet: [] };
     for (const side of sides) await dnsperf(side.port, 1, dataFile);
     for (let round = 0; round < 3; round++) {
-      for (const side of sides) {
+      for (const side of takingTurns(sides, round)) {
         const r = await dnsperf(side.port, seconds, dataFile);
         runs[side.name].push(r.qps);
         ctx.log(`dns logging, ${side.name}: ${Math.round(r.qps)} q/s`);
@@ -346,8 +354,12 @@ async function udpLogging(ctx: BenchContext, dir: string): Promise<BenchRow[]> {
     }
     const count = ctx.quick ? 50_000 : 300_000;
     const runs: Record<string, number[]> = { logged: [], quiet: [] };
+    // A warm-up for both servers and for this process's own load generator (V8 compiles it too).
+    for (const side of sides) {
+      await roundTrips(side.port, side.service.pid, { count: count / 2, timeLimitMs: 5_000 });
+    }
     for (let round = 0; round < 3; round++) {
-      for (const side of sides) {
+      for (const side of takingTurns(sides, round)) {
         const r = await roundTrips(side.port, side.service.pid, { count, timeLimitMs: 10_000 });
         runs[side.name].push(r.perSecond);
         ctx.log(`udp logging, ${side.name}: ${Math.round(r.perSecond)} rt/s`);
