@@ -58,7 +58,7 @@ export interface Reporter {
    * The batched writer behind `info` when it prints plain lines to stdout (not JSON, not quiet):
    * a busy server with a line's bytes at hand writes them there without making a string.
    */
-  readonly lines?: LogWriter;
+  readonly lineWriter?: LogWriter;
 }
 
 /** Options for `createReporter`. */
@@ -115,7 +115,7 @@ export function createReporter(tool: string, options: ReporterOptions = {}): Rep
       emit("err", text, event, fields);
     },
     explaining: options.explain ?? false,
-    lines: options.batched && !options.sink && !options.json && !options.quiet
+    lineWriter: options.batched && !options.sink && !options.json && !options.quiet
       ? stdoutLog()
       : undefined,
     explain(view, fields) {

@@ -22,7 +22,7 @@ export class DatagramLog {
   #head = new Uint8Array(0);
 
   /** `lines`: where plain lines of bytes go (the reporter's batched writer, or a test's). */
-  constructor(readonly reporter: Reporter, readonly lines = reporter.lines) {}
+  constructor(readonly reporter: Reporter, readonly lines = reporter.lineWriter) {}
 
   /** `datagram` arrived from `from` (copied out at once: the buffer may be reused after). */
   received(datagram: Uint8Array, from: Deno.Addr): void {
