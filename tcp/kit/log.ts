@@ -2,18 +2,20 @@
  * The one log writer: lines collected in memory and written in batches, so a busy server pays for
  * one write system call per batch instead of one per request, query or datagram.
  *
- * A line is appended to a pending text; the text is written when it reaches `LOG_BATCH_BYTES`,
- * or `LOG_FLUSH_MS` after its first line, whichever comes first — a delay nobody reading a log
- * notices, and one write per 20 ms however small the event-loop turns are (a UDP echo server
- * answers one or two datagrams per turn: a write per turn would cost more than the answers).
+ * A line is encoded into a buffer of pending bytes (or copied there, for a line whose bytes the
+ * caller has at hand: `lineOfBytes`); the buffer is written when the next line would not fit in
+ * `LOG_BATCH_BYTES`, or `LOG_FLUSH_MS` after its first line, whichever comes first — a delay
+ * nobody reading a log notices, and one write per 20 ms however small the event-loop turns are
+ * (a UDP echo server answers one or two datagrams per turn: a write per turn would cost more than
+ * the answers).
  * `flushLogs()` writes whatever is pending; `runMain` calls it before the process exits, so
  * Ctrl-C loses nothing, and a warning on stderr first writes the stdout lines before it. The
  * bytes and their order are exactly those of writing each line on its own.
  */
 
-/** Pending text is written once it reaches this many characters. */
+/** The pending bytes are written before they would pass this many. */
 export const LOG_BATCH_BYTES = 64 * 1024;
-/** Pending text is written at most this long after its first line. */
+/** Pending bytes are written at most this long after their first line. */
 export const LOG_FLUSH_MS = 20;
 
 /** Where the batches go (`Deno.stdout` and `Deno.stderr` have this shape). */
