@@ -11,6 +11,7 @@
  * program grabs it between the check and the bind, another port is tried.
  */
 import { type Breakage, type SignedMiniInternet, signMiniInternet } from "./signing.ts";
+import { forwardLines, spawnDenoScript, stderrTail } from "../../tcp/kit/child_script.ts";
 
 /** One zone of the mini-Internet and the loopback address serving it. */
 export interface MiniZone {
@@ -26,7 +27,6 @@ export const MINI_ZONES: readonly MiniZone[] = [
   { zone: "cnblogs.com.", file: "cnblogs.com.zone", host: "127.0.0.4" },
 ];
 
-const REPO_ROOT = new URL("../..", import.meta.url).pathname;
 const SERVER_SCRIPT = new URL("../server.ts", import.meta.url).pathname;
 const ZONE_DIR = new URL("../zones/", import.meta.url).pathname;
 /** How long a server may take to print `listening on`. */
@@ -110,53 +110,26 @@ async function startServer(
   onLog: ((zone: string, line: string) => void) | undefined,
   zoneFile = `${ZONE_DIR}${zone.file}`,
 ): Promise<RunningServer> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      SERVER_SCRIPT,
-      "--zone",
-      zoneFile,
-      "--host",
-      zone.host,
-      "--port",
-      String(port),
-    ],
-    cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-
-  let stderr = "";
-  const pumpErr = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr = (stderr + chunk).slice(-4000);
-    }
-  })();
+  const child = spawnDenoScript(SERVER_SCRIPT, [
+    "--zone",
+    zoneFile,
+    "--host",
+    zone.host,
+    "--port",
+    String(port),
+  ]);
+  const stderr = stderrTail(child.stderr);
   let announce: (ok: boolean) => void = () => {};
   const listening = new Promise<boolean>((resolve) => (announce = resolve));
   // Keep reading stdout for the server's whole life, or a chatty server would block on a full pipe.
-  const pumpOut = (async () => {
-    let pending = "";
-    let announced = false;
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (!announced && line.startsWith("listening on ")) {
-          announced = true;
-          announce(true);
-        } else onLog?.(zone.zone, line);
-      }
-    }
-    announce(false);
-  })();
-  const done = Promise.all([pumpOut, pumpErr, child.status]);
+  let announced = false;
+  const pumpOut = forwardLines(child.stdout, (line) => {
+    if (!announced && line.startsWith("listening on ")) {
+      announced = true;
+      announce(true);
+    } else onLog?.(zone.zone, line);
+  }).finally(() => announce(false));
+  const done = Promise.all([pumpOut, stderr.done, child.status]);
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
@@ -164,12 +137,12 @@ async function startServer(
   });
   const ok = await Promise.race([listening, timedOut]);
   clearTimeout(timer);
-  const server = { zone: zone.zone, host: zone.host, child, stderrTail: () => stderr, done };
+  const server = { zone: zone.zone, host: zone.host, child, stderrTail: stderr.text, done };
   if (!ok) {
     await stopServer(server);
     throw new Error(
       `The server for "${zone.zone}" on ${zone.host}:${port} did not start: ${
-        stderr.trim().split("\n").at(-1) ?? "no output"
+        stderr.lastLine() || "no output"
       }`,
     );
   }

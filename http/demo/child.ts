@@ -3,19 +3,16 @@
  * script …`), so the demo shows exactly what `deno task http:server` or `deno task dns:resolver`
  * would do in a terminal of its own.
  *
- * Theory of operation: both pipes are read for the child's whole life, because a child whose
- * pipe is full blocks on its next log line. Every stdout line is kept (`lines`); a caller waits
+ * Theory of operation: both pipes are read for the child's whole life (tcp/kit/child_script.ts),
+ * because a child whose pipe is full blocks on its next log line. Every stdout line is kept
+ * (`lines`); a caller waits
  * for the first line that passes a test — from the start, so a line printed before the wait
  * began still counts — and the wait ends early when the child exits or the time is up. Only the
  * tail of stderr is kept: its last line says why a child failed to start. `stop()` sends SIGTERM
  * (the scripts stop cleanly on it) and resolves once the child has exited and both pipes are
  * drained.
  */
-
-/** Where the children run: the repository root, so their relative paths work from anywhere. */
-const REPO_ROOT = new URL("../..", import.meta.url).pathname;
-/** How much of a child's stderr is kept (its last line is the one that matters). */
-const STDERR_TAIL_CHARS = 4000;
+import { forwardLines, spawnDenoScript, stderrTail } from "../../tcp/kit/child_script.ts";
 
 /** A child process that prints lines: what it printed so far, and a way to wait for more. */
 export interface ChildScript {
@@ -29,37 +26,17 @@ export interface ChildScript {
 
 /** Starts `deno run -A script args…`, reading both of its pipes for its whole life. */
 export function spawnScript(script: string, args: string[]): ChildScript {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", script, ...args],
-    cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnDenoScript(script, args);
   const lines: string[] = [];
   const waiters = new Set<() => void>();
   let exited = false;
-  let stderr = "";
   const wake = () => waiters.forEach((w) => w());
-  const pumpOut = (async () => {
-    let pending = "";
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        lines.push(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-      }
-      wake();
-    }
-  })();
-  const pumpErr = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
-    }
-  })();
-  const done = Promise.all([pumpOut, pumpErr, child.status]).then(() => {
+  const pumpOut = forwardLines(child.stdout, (line) => {
+    lines.push(line);
+    wake();
+  });
+  const stderr = stderrTail(child.stderr);
+  const done = Promise.all([pumpOut, stderr.done, child.status]).then(() => {
     exited = true;
     wake();
   });
@@ -91,5 +68,5 @@ export function spawnScript(script: string, args: string[]): ChildScript {
     }
     await done;
   };
-  return { lines, waitFor, lastError: () => stderr.trim().split("\n").at(-1) ?? "", stop };
+  return { lines, waitFor, lastError: stderr.lastLine, stop };
 }

@@ -11,7 +11,7 @@
  * Limits: `RUN_DEADLINE_MS` per run, `MAX_LINE_BYTES` per line, `MAX_EVENTS` lines per run,
  * `MAX_STDERR_LINES` stderr lines forwarded.
  */
-import { DelimiterDecoder, FrameTooLargeError } from "../../tcp/core/framing.ts";
+import { forwardLines, MAX_CHILD_LINE_BYTES, spawnDenoScript } from "../../tcp/kit/child_script.ts";
 import type { Experiment } from "./experiments.ts";
 
 /** A run is stopped (SIGTERM) this long after it started. */
@@ -21,13 +21,12 @@ const KILL_AFTER_MS = 1000;
 /** The stream ends at the latest this long after the run started, whatever the processes do. */
 export const RUN_HARD_LIMIT_MS = 9800;
 /** Longest NDJSON line forwarded (an annotated HTTP response is a few KiB). */
-export const MAX_LINE_BYTES = 256 * 1024;
+export const MAX_LINE_BYTES = MAX_CHILD_LINE_BYTES;
 /** Lines forwarded per run before it is stopped. */
 export const MAX_EVENTS = 3000;
 /** Stderr lines forwarded per run (the rest is counted, not sent). */
 const MAX_STDERR_LINES = 40;
 
-const REPO_ROOT = new URL("../..", import.meta.url).pathname;
 const encoder = new TextEncoder();
 
 /** A process of a run. */
@@ -206,14 +205,7 @@ class Run implements LabRun {
   /** Starts `deno run -A <script> <args>` as `source`; its output goes into the stream. */
   spawn(source: string, script: string, args: string[]): LabProcess {
     if (this.#ended || this.#stopReason) throw new Error(`The run is over: ${source} not started`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", new URL(script, `file://${REPO_ROOT}`).pathname, ...args],
-      cwd: REPO_ROOT,
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnDenoScript(script, args);
     this.#children.add(child);
     const waiters: { event: string; resolve(e: Record<string, unknown>): void }[] = [];
     const failWaiters: ((error: Error) => void)[] = [];
@@ -259,25 +251,5 @@ class Run implements LabRun {
         } catch { /* already exited */ }
       },
     };
-  }
-}
-
-/** Calls `onLine` for every line of `stream` (bounded by `MAX_LINE_BYTES`); resolves at EOF. */
-async function forwardLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  const decoder = new DelimiterDecoder("\n", { maxFrameSize: MAX_LINE_BYTES });
-  const text = new TextDecoder();
-  try {
-    for await (const chunk of stream) {
-      for (const frame of decoder.push(chunk)) onLine(text.decode(frame));
-    }
-    const rest = decoder.finish();
-    if (rest) onLine(text.decode(rest));
-  } catch (error) {
-    if (!(error instanceof FrameTooLargeError)) throw error;
-    onLine(`(a line longer than ${MAX_LINE_BYTES} bytes was dropped; the rest too)`);
-    await stream.cancel().catch(() => {});
   }
 }
